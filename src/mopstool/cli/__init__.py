@@ -1,0 +1,1 @@
+"""The typer command line: option parsing, rendering and prompts only."""

@@ -1,0 +1,63 @@
+"""mopstool db init / db check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mopstool.cli.common import FormatOpt, JsonOpt, info, output_format, state
+from mopstool.errors import CheckFailed
+from mopstool.output import render
+
+db_app = typer.Typer(help="Create or check the database schema.", no_args_is_help=True)
+
+
+@db_app.command("init")
+def init(
+    ctx: typer.Context,
+    exists_ok: Annotated[bool, typer.Option(
+        "--exists-ok", help="Allow a database that already holds a gpc1 schema (adds missing tables only).")] = False,
+) -> None:
+    """Create the gpc1 and pstamp schema on an empty (scratch or SQLite) database."""
+    from mopstool.ops.dbadmin import init_schema
+
+    st = state(ctx)
+    if st.urls.embedded:
+        from mopstool.config import embedded_db_path
+
+        embedded_db_path(st.config.env).parent.mkdir(parents=True, exist_ok=True)
+    for res in init_schema(st.dbs, exists_ok=exists_ok):
+        info(f"{res.database}: created {len(res.created)} tables"
+             + (f", {len(res.existing)} already present" if res.existing else ""))
+
+
+@db_app.command("check")
+def check(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """Compare the live database(s) with mopstool's models (exit 3 when tables or columns are missing)."""
+    from mopstool.ops.dbadmin import check_schema
+
+    results = check_schema(state(ctx).dbs)
+    fmt_ = output_format(ctx, fmt, as_json)
+    if fmt_ in ("json", "jsonl"):
+        render([dict(vars(r), ok=r.ok) for r in results], fmt_)
+    else:
+        rows = []
+        for r in results:
+            for t in r.missing_tables:
+                rows.append({"database": r.database, "table": t, "problem": "missing table"})
+            for t, cols in r.missing_columns.items():
+                rows.append({"database": r.database, "table": t,
+                             "problem": "missing columns: " + ", ".join(cols)})
+        if rows:
+            render(rows, fmt_, title="schema problems")
+    bad = [r for r in results if not r.ok]
+    if bad:
+        n = sum(len(r.missing_tables) + len(r.missing_columns) for r in bad)
+        raise CheckFailed(f"schema check failed: {n} tables missing or incomplete")
+    for r in results:
+        info(f"{r.database}: schema ok ({r.tables_checked} tables checked)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")

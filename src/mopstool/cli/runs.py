@@ -1,0 +1,77 @@
+"""mopstool runs STAGE / mopstool show STAGE ID."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, FormatOpt, IdOpt, JsonOpt, LabelOpt,
+                                 LimitOpt, NightOpt, StateOpt, emit, output_format, state)
+from mopstool.output import render
+
+STAGE_HELP = ("Stage: chip, cam, fake, warp, stack, diff, publish, pstamp-request, pstamp-job, "
+              "pstamp-dependent.")
+
+
+def runs(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help=STAGE_HELP, show_default=False)],
+    label: LabelOpt = None,
+    state_: StateOpt = None,
+    data_group: DataGroupOpt = None,
+    dist_group: DistGroupOpt = None,
+    night: NightOpt = None,
+    id_: IdOpt = None,
+    limit: LimitOpt = 500,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List runs of a stage, newest first, with component, fault and bad-quality counts."""
+    from mopstool.config import parse_night
+    from mopstool.ops.runs import list_runs
+    from mopstool.ops.select import RunFilter
+    from mopstool.stages import get_stage
+
+    st = get_stage(stage)
+    flt = RunFilter(ids=id_ or [], labels=label or [], states=state_ or [],
+                    data_groups=data_group or [], dist_groups=dist_group or [],
+                    night=parse_night(night) if night else None, limit=limit)
+    fmt_ = output_format(ctx, fmt, as_json)
+    rows = list_runs(state(ctx).dbs, st, flt)
+    render(rows, fmt_, title=f"{st.name} runs")
+
+
+def show(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help=STAGE_HELP, show_default=False)],
+    run_id: Annotated[int, typer.Argument(help="Run id (chip_id, warp_id, diff_id, req_id...).",
+                                          show_default=False)],
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one run with its components, states, and faults with their meanings."""
+    from mopstool.ops.runs import show_run
+    from mopstool.stages import get_stage
+
+    st = get_stage(stage)
+    detail = show_run(state(ctx).dbs, st, run_id)
+    fmt_ = output_format(ctx, fmt, as_json)
+    if fmt_ in ("json", "jsonl"):
+        render(detail.to_dict(), fmt_)
+        return
+    if fmt_ == "csv":
+        render(detail.components, fmt_)
+        return
+    render(detail.run, "table", title=f"{st.name} {st.id_col} {run_id}")
+    if detail.exposure:
+        render(detail.exposure, "table", title="exposure")
+    if st.component_table:
+        render(detail.components, "table", title=f"components ({st.component_table})")
+    for name, rows in detail.related.items():
+        render(rows, "table", title=name)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("runs")(runs)
+    app.command("show")(show)

@@ -1,0 +1,76 @@
+"""Dialect specifics in one place: extra auto-increment columns, named locks."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Table, func, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from mopstool.db import is_mysql
+from mopstool.db.schema import EXTRA_AUTO_INCREMENT
+from mopstool.errors import TempFail
+
+
+def needs_explicit_id(conn: Connection, table: Table) -> str | None:
+    """The column to fill by hand on insert (SQLite cannot auto-increment a
+    column that is not the whole primary key), or None."""
+    if is_mysql(conn):
+        return None
+    return EXTRA_AUTO_INCREMENT.get(table.name)
+
+
+def next_id(conn: Connection, table: Table, column: str) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(table.c[column]), 0))).scalar()) + 1
+
+
+def add_extra_auto_increment(conn: Connection, tables) -> None:
+    """On MySQL, give the IPP's non-primary-key AUTO_INCREMENT columns their
+    AUTO_INCREMENT attribute (SQLAlchemy only emits it for primary keys)."""
+    if not is_mysql(conn):
+        return
+    for t in tables:
+        col = EXTRA_AUTO_INCREMENT.get(t.name)
+        if col:
+            conn.execute(text(f"ALTER TABLE `{t.name}` MODIFY `{col}` BIGINT NOT NULL AUTO_INCREMENT"))
+
+
+@contextmanager
+def named_lock(engine: Engine, name: str, timeout: int = 0) -> Iterator[None]:
+    """Serialise state-changing commands: MySQL GET_LOCK, a file lock on SQLite.
+
+    Raises TempFail (exit 75) when another process holds the lock."""
+    if is_mysql(engine):
+        conn = engine.connect()
+        try:
+            got = conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": name[:64], "t": timeout}).scalar()
+            if got != 1:
+                raise TempFail(f"another mopstool holds the lock {name!r}; retry later")
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name[:64]})
+        finally:
+            conn.close()
+        return
+    db = engine.url.database
+    if not db or db == ":memory:":
+        yield
+        return
+    lock_path = Path(str(db) + ".lock")
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TempFail(f"another mopstool holds the lock {name!r} on {db}; retry later") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,78 @@
+"""mopstool's own bookkeeping tables.
+
+They are created by ``mopstool db init`` (and ``mopstool demo``) but never
+required: against a real gpc1 that lacks them, the audit trail goes to a JSON
+lines file under the user's data directory instead.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import sys
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, inspect
+
+from mopstool.db.schema import _MYSQL_KW
+
+own = MetaData()
+
+mopstoolAudit = Table(
+    "mopstoolAudit", own,
+    Column("audit_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("ts", DateTime, nullable=False),
+    Column("username", String(64)),
+    Column("hostname", String(64)),
+    Column("command", Text),
+    Column("action", String(64)),
+    Column("rows_affected", Integer),
+    Column("detail", Text),
+    **_MYSQL_KW,
+)
+
+
+def has_table(conn, name: str) -> bool:
+    return inspect(conn).has_table(name)
+
+
+def record_audit(conn, action: str, rows: int, detail: dict | None = None,
+                 command: list[str] | None = None) -> None:
+    """Record a change: who, when, the command line, the rows affected.
+
+    Written inside the caller's transaction when the audit table exists, so
+    the record commits or rolls back with the change itself."""
+    cmd = " ".join(command if command is not None else sys.argv)
+    row = {
+        "ts": datetime.now(timezone.utc).replace(tzinfo=None),
+        "username": _user(),
+        "hostname": socket.gethostname()[:64],
+        "command": cmd,
+        "action": action,
+        "rows_affected": int(rows),
+        "detail": json.dumps(detail or {}, default=str, sort_keys=True),
+    }
+    if has_table(conn, "mopstoolAudit"):
+        conn.execute(mopstoolAudit.insert().values(**row))
+        return
+    from mopstool.config import data_dir
+
+    path = data_dir() / "audit.jsonl"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as fh:
+            fh.write(json.dumps(dict(row, ts=row["ts"].isoformat() + "Z",
+                                     database=str(conn.engine.url.render_as_string(hide_password=True))),
+                                default=str) + "\n")
+    except OSError:  # pragma: no cover - the audit trail never blocks a change
+        pass
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()[:64]
+    except Exception:  # pragma: no cover
+        return os.environ.get("USER", "unknown")[:64]
