@@ -1,0 +1,105 @@
+"""Faulted components across stages, written once over the stage descriptions.
+
+``collect_faults`` returns one row per faulted component (chip imfile, camera
+exposure, warp skyfile or overlap map, diff skyfile, publish result) with the
+fault's meaning and the mopstool command that clears it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, literal, select, union_all
+
+from mopstool.db import Databases, schema
+from mopstool.ops.select import RunFilter, eq_any, run_conditions
+from mopstool.stages import FAULT_GONE, STAGES, Stage, fault_meaning
+
+#: stages whose components carry processing faults, in pipeline order
+FAULT_STAGES = ("chip", "cam", "fake", "warp", "stack", "diff", "publish")
+
+
+@dataclass
+class FaultFilter:
+    stages: tuple[str, ...] = FAULT_STAGES
+    night: date | None = None
+    labels: list[str] = field(default_factory=list)
+    data_groups: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    faults: list[int] = field(default_factory=list)
+
+
+def fix_command(stage: str, run_id: int, run_state: str | None, fault: int,
+                component: str | None = None) -> str | None:
+    """The mopstool command that clears this fault (None where no command applies)."""
+    if stage == "publish":
+        return None
+    if fault == FAULT_GONE:
+        opt = {"chip": "--chip-id", "warp": "--warp-id", "diff": "--diff-id"}.get(stage)
+        return f"mopstool fixbroken {opt} {run_id}" if opt else None
+    if run_state in ("new", "update"):
+        return f"mopstool revert {stage} --id {run_id}"
+    return f"mopstool show {stage} {run_id}"
+
+
+def _fault_select(stage: Stage, flt: FaultFilter):
+    run = schema.table(stage.run_table)
+    comp = schema.table(stage.component_table)
+    key = (comp.c[stage.component_key[0]] if stage.component_key else literal("-"))
+    data_state = comp.c[stage.data_state_col] if stage.data_state_col else literal(None)
+    link = comp.c[stage.id_col] if stage.id_col in comp.c else comp.c.pub_id
+    label = run.c.label
+    data_group = run.c.data_group if "data_group" in stage.run_columns else literal(None)
+    rflt = RunFilter(ids=flt.ids, labels=flt.labels, data_groups=flt.data_groups
+                     if "data_group" in stage.run_columns else [], night=flt.night)
+    conds = run_conditions(stage, rflt) if stage.exposure_path or not flt.night else None
+    if conds is None:
+        return None
+    fault_cond = eq_any(comp.c.fault, flt.faults) if flt.faults else comp.c.fault != 0
+    q = select(
+        literal(stage.name).label("stage"), run.c[stage.id_col].label("id"),
+        key.label("component"), comp.c.fault.label("fault"), run.c.state.label("state"),
+        data_state.label("data_state"), label.label("label"), data_group.label("data_group"),
+    ).select_from(comp.join(run, link == run.c[stage.id_col])).where(fault_cond, *conds)
+    if stage.name == "warp":
+        m = schema.warpSkyCellMap
+        mflt = eq_any(m.c.fault, flt.faults) if flt.faults else m.c.fault != 0
+        q2 = select(
+            literal("warp").label("stage"), run.c.warp_id.label("id"),
+            literal("overlap").label("component"), m.c.fault.label("fault"),
+            run.c.state.label("state"), literal(None).label("data_state"),
+            run.c.label.label("label"), run.c.data_group.label("data_group"),
+        ).select_from(m.join(run, m.c.warp_id == run.c.warp_id)).where(
+            and_(mflt, m.c.skycell_id == "faulted"), *conds)
+        return [q, q2]
+    return [q]
+
+
+def collect_faults(dbs: Databases, flt: FaultFilter | None = None) -> list[dict[str, Any]]:
+    """Every faulted component matching *flt*, with meanings and fix commands.
+
+    One statement (a UNION over the stages), bounded by the filter's indexed
+    columns (night via exp_name, label, ids, the fault key)."""
+    flt = flt or FaultFilter()
+    selects = []
+    for name in flt.stages:
+        stage = STAGES[name]
+        if flt.night and not stage.exposure_path:
+            continue
+        parts = _fault_select(stage, flt)
+        if parts:
+            selects.extend(parts)
+    if not selects:
+        return []
+    q = union_all(*selects) if len(selects) > 1 else selects[0]
+    with dbs.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    order = {s: i for i, s in enumerate(FAULT_STAGES)}
+    rows.sort(key=lambda r: (order.get(r["stage"], 99), r["id"], str(r["component"])))
+    for r in rows:
+        r["fault"] = int(r["fault"])
+        r["meaning"] = fault_meaning(r["fault"])
+        r["fix"] = fix_command(r["stage"], r["id"], r["state"], r["fault"], r["component"])
+    return rows
