@@ -40,13 +40,8 @@ def jsonable(value: Any) -> Any:
         return jsonable(value.to_dict())
     if isinstance(value, bytes):
         return value.decode("latin-1")
-    try:
-        import numpy as np  # only present when a FITS command already loaded it
-
-        if isinstance(value, np.generic):
-            return jsonable(value.item())
-    except ImportError:  # pragma: no cover
-        pass
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return jsonable(value.item())
     return value
 
 

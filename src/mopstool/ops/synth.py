@@ -205,6 +205,12 @@ class Synth:
             fake_id=fake_id, cam_id=chain.cam_id, state=state, workdir=f"neb://@HOST@.0/gpc1/{label}",
             label=label, data_group=data_group or label, dist_group="SweetSpot",
             reduction="SWEETSPOT", tess_id=TESS, end_stage="warp"))
+        if state in ("full", "cleaned", "update"):
+            self.conn.execute(schema.fakeProcessedImfile.insert(), [
+                dict(fake_id=fake_id, exp_id=chain.exp_id, class_id=c,
+                     path_base=f"neb://@HOST@.0/gpc1/{label}/{chain.exp_name}.fk.{fake_id}.{c}",
+                     data_state="full", fault=0, hostname="ipp051", dtime_script=1.5)
+                for c in GPC1_CLASS_IDS])
         chain.fake_id = fake_id
         return fake_id
 
