@@ -1,0 +1,595 @@
+"""Defining new processing runs from raw exposures (``mopstool definebyquery``).
+
+``define_runs(dbs, selection, setters, stage="chip")`` does what
+``chiptool -definebyquery`` does: select raw exposures (never one with
+rawExp.fault != 0), then insert, in one transaction, one chipRun per exposure
+(state 'new', workdir_state 'dirty', magicked 0, update_mode 0; reduction,
+dvodb, tess_id and end_stage inherited from rawExp unless set; data_group
+defaulting to the label) and one chipImfile per rawImfile class_id.
+
+``stage="warp"`` is the ``warptool -definebyquery`` variant: it selects
+fakeRuns whose fake, camera and chip runs are all 'full' and inserts one
+warpRun (mode 'warp', state 'new') per fakeRun, inheriting every unset field
+from the fakeRun. Unlike warptool it skips fakeRuns that already have a
+warpRun with the new label, and it stores the note.
+
+Setters whose value is the word ``NULL`` store SQL NULL (the C tools store the
+four-letter string). Selection patterns are SQL LIKE patterns passed as bound
+parameters; repeated values of one selector are ORed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy.engine import Connection
+
+from mopstool.config import expand_template, parse_night
+from mopstool.db import Databases, schema
+from mopstool.db.dialect import needs_explicit_id
+from mopstool.errors import ConfigError, NotFound, UsageError
+from mopstool.ops.select import eq_any, like_any, night_condition
+from mopstool.ops.writes import record_audit, write_transaction
+
+#: the word that stands for SQL NULL in a setter (as in ``--set-dist-group NULL``)
+NULL_WORD = "NULL"
+#: names per IN (...) list when selecting by exposure name or id
+CHUNK = 1000
+#: stages definebyquery can define runs for
+DEFINE_STAGES = ("chip", "warp")
+
+#: the fields of one defined run in the JSON output (DESIGN.md)
+CHIP_FIELDS = ("chip_id", "exp_id", "exp_name", "label", "data_group", "dist_group", "workdir",
+               "reduction", "tess_id", "end_stage")
+WARP_FIELDS = ("warp_id", "fake_id", "exp_id", "exp_name", "label", "data_group", "dist_group",
+               "workdir", "reduction", "tess_id", "end_stage")
+
+
+@dataclass
+class DefineSelection:
+    """Which exposures (chip) or fakeRuns (warp) to define runs for.
+
+    String selectors are SQL LIKE patterns ('%' wildcard), repeated values ORed;
+    different selectors are ANDed."""
+
+    exp_names: list[str] = field(default_factory=list)
+    exp_ids: list[int] = field(default_factory=list)
+    night: date | None = None
+    dateobs_begin: datetime | None = None      # dateobs >= begin
+    dateobs_end: datetime | None = None        # dateobs <= end
+    filters: list[str] = field(default_factory=list)
+    obs_modes: list[str] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    #: rawExp.exp_type (=); None selects every type
+    exp_type: str | None = "object"
+    #: chip: newExp.label; warp: fakeRun.label
+    labels: list[str] = field(default_factory=list)
+    #: chip: skip exposures that already have a chipRun with the new label
+    unique: bool = False
+    limit: int | None = None
+    #: allow a selection with no search term (everything of exp_type)
+    all: bool = False
+    # warp variant only
+    fake_ids: list[int] = field(default_factory=list)
+    cam_ids: list[int] = field(default_factory=list)
+    chip_ids: list[int] = field(default_factory=list)
+    reductions: list[str] = field(default_factory=list)   # fakeRun.reduction
+
+    def has_terms(self) -> bool:
+        return bool(self.exp_names or self.exp_ids or self.night or self.dateobs_begin
+                    or self.dateobs_end or self.filters or self.obs_modes or self.objects
+                    or self.comments or self.labels or self.fake_ids or self.cam_ids
+                    or self.chip_ids or self.reductions)
+
+    def explicit(self) -> bool:
+        """Selected by explicit names or ids (a miss is then worth an error)."""
+        return bool(self.exp_names or self.exp_ids or self.fake_ids or self.cam_ids or self.chip_ids)
+
+
+@dataclass
+class DefineSetters:
+    """Values of the new runs. None: not given (inherit / default);
+    the word NULL: store SQL NULL."""
+
+    label: str | None = None
+    workdir: str | None = None
+    data_group: str | None = None
+    dist_group: str | None = None
+    tess_id: str | None = None
+    end_stage: str | None = None
+    reduction: str | None = None
+    expgroup: str | None = None
+    dvodb: str | None = None
+    note: str | None = None
+
+    def given(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+SETTER_NAMES = tuple(f.name for f in fields(DefineSetters))
+#: keys a [presets.NAME] table may hold besides the setters
+_PRESET_EXTRA_KEYS = ("description",)
+
+
+@dataclass
+class DefineResult:
+    stage: str
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+    #: explicit names/ids that selected nothing: {exp_name|exp_id, reason}
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    #: selected but skipped (already defined with this label): {exp_id, exp_name, existing, reason}
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    #: rows inserted (or to insert) per table
+    rows: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "dry_run": self.dry_run, "applied": self.applied,
+                "runs": self.runs, "unmatched": self.unmatched, "skipped": self.skipped,
+                "rows": self.rows, "notes": self.notes}
+
+
+# ---------------------------------------------------------------------- helpers
+
+def sql_value(value: str | None) -> str | None:
+    """A setter value as stored: the word NULL (any case) becomes SQL NULL."""
+    if value is None:
+        return None
+    return None if value.strip().upper() == NULL_WORD else value
+
+
+def is_null_word(value: str | None) -> bool:
+    return value is not None and value.strip().upper() == NULL_WORD
+
+
+def preset_date(value: str | date | None = None) -> str:
+    """The {date} of a preset: YYYYMMDD, from YYYY-MM-DD / YYYYMMDD / today (UTC)."""
+    if value is None:
+        return datetime.now(timezone.utc).strftime("%Y%m%d")
+    return parse_night(value).strftime("%Y%m%d")
+
+
+def resolve_setters(explicit: DefineSetters | None = None, preset: dict | None = None, *,
+                    preset_name: str = "preset", date_value: str | date | None = None) -> DefineSetters:
+    """Merge explicit setters over a preset and expand {label} / {date}.
+
+    The label is expanded first ({date}); the other values then see the final
+    label as {label}. Everything else in a value (e.g. @HOST@) is kept verbatim."""
+    base = DefineSetters()
+    if preset:
+        unknown = set(preset) - set(SETTER_NAMES) - set(_PRESET_EXTRA_KEYS)
+        if unknown:
+            raise ConfigError(f"[presets.{preset_name}] has unknown keys: {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(SETTER_NAMES)}")
+        base = DefineSetters(**{k: (None if v is None else str(v)) for k, v in preset.items()
+                                if k in SETTER_NAMES})
+    merged = replace(base, **(explicit.given() if explicit else {}))
+    d = preset_date(date_value)
+    label = expand_template(merged.label, date=d) if merged.label is not None else None
+    values = {}
+    for name in SETTER_NAMES:
+        v = getattr(merged, name)
+        if name == "label":
+            values[name] = label
+        elif v is not None:
+            values[name] = expand_template(v, date=d, **({"label": label} if label is not None else {}))
+        else:
+            values[name] = None
+    return DefineSetters(**values)
+
+
+def read_name_args(values: Iterable[str], stdin=None) -> list[str]:
+    """Exposure names from --exp-name values: a name, '-' (one name per line on
+    stdin) or the path of a file with one name per line ('#' comments and blank
+    lines ignored). Order is kept, duplicates dropped."""
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def add(name: str) -> None:
+        name = name.split("#", 1)[0].strip()
+        if name and name not in seen:
+            seen.add(name)
+            out.append(name)
+
+    for v in values:
+        if v == "-":
+            stream = stdin if stdin is not None else sys.stdin
+            for line in stream.read().splitlines():
+                add(line)
+        elif os.path.isfile(v) or os.path.sep in v:
+            try:
+                with open(v) as fh:
+                    for line in fh:
+                        add(line)
+            except OSError as exc:
+                raise UsageError(f"cannot read exposure names from {v}: {exc.strerror}") from None
+        else:
+            add(v)
+    return out
+
+
+def parse_time(value: str | datetime | None, what: str = "time") -> datetime | None:
+    """An ISO time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z]) as a naive UTC datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1]
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"invalid {what} {value!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)") from None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt
+
+
+def _chunks(values: list, size: int = CHUNK) -> list[list]:
+    return [values[i:i + size] for i in range(0, len(values), size)] or [[]]
+
+
+# ---------------------------------------------------------------------- selection
+
+def _exposure_conditions(sel: DefineSelection) -> list:
+    raw = schema.rawExp
+    conds = []
+    if sel.night:
+        conds.append(night_condition(sel.night))
+    if sel.dateobs_begin:
+        conds.append(raw.c.dateobs >= sel.dateobs_begin)
+    if sel.dateobs_end:
+        conds.append(raw.c.dateobs <= sel.dateobs_end)
+    for values, col in ((sel.filters, raw.c.filter), (sel.obs_modes, raw.c.obs_mode),
+                        (sel.objects, raw.c.object), (sel.comments, raw.c.comment)):
+        if values:
+            conds.append(like_any(col, values))
+    if sel.exp_type is not None:
+        conds.append(raw.c.exp_type.is_(None) if sel.exp_type == "" else raw.c.exp_type == sel.exp_type)
+    return conds
+
+
+def _keyed(sel: DefineSelection) -> tuple[str | None, list]:
+    """The explicit list that is chunked into IN (...) lists (names, else ids)."""
+    if sel.exp_names:
+        return "exp_names", list(sel.exp_names)
+    if sel.exp_ids:
+        return "exp_ids", list(sel.exp_ids)
+    return None, [None]
+
+
+def _chip_query(sel: DefineSelection, label: str, chunk_kind: str | None, chunk: list,
+                *, duplicates: bool):
+    """rawExp rows to define (duplicates=False) or the ones skipped by --unique
+    because a chipRun with the new label exists (duplicates=True)."""
+    raw, new, cr = schema.rawExp, schema.newExp, schema.chipRun
+    conds = [raw.c.fault == 0, *_exposure_conditions(sel)]
+    if sel.labels:
+        conds.append(like_any(new.c.label, sel.labels))
+    if chunk_kind == "exp_names":
+        conds.append(eq_any(raw.c.exp_name, chunk))
+        if sel.exp_ids:
+            conds.append(eq_any(raw.c.exp_id, sel.exp_ids))
+    elif chunk_kind == "exp_ids":
+        conds.append(eq_any(raw.c.exp_id, chunk))
+    dup = exists().where(cr.c.exp_id == raw.c.exp_id, cr.c.label == label)
+    cols = [raw.c.exp_id, raw.c.exp_name, raw.c.workdir, raw.c.reduction, raw.c.dvodb,
+            raw.c.tess_id, raw.c.end_stage]
+    if duplicates:
+        existing = (select(func.max(cr.c.chip_id)).where(cr.c.exp_id == raw.c.exp_id, cr.c.label == label)
+                    .scalar_subquery())
+        q = select(raw.c.exp_id, raw.c.exp_name, existing.label("existing"))
+        conds.append(dup)
+    else:
+        q = select(*cols)
+        if sel.unique:
+            conds.append(~dup)
+    q = q.select_from(raw.join(new, new.c.exp_id == raw.c.exp_id)).where(*conds).order_by(raw.c.exp_id)
+    if sel.limit and not duplicates:
+        q = q.limit(sel.limit)
+    return q
+
+
+def _warp_query(sel: DefineSelection, label: str | None, chunk_kind: str | None, chunk: list,
+                *, duplicates: bool):
+    fk, cam, cr, raw, wr = (schema.fakeRun, schema.camRun, schema.chipRun, schema.rawExp,
+                            schema.warpRun)
+    conds = [fk.c.state == "full", cam.c.state == "full", cr.c.state == "full",
+             *_exposure_conditions(sel)]
+    if sel.labels:
+        conds.append(like_any(fk.c.label, sel.labels))
+    if sel.reductions:
+        conds.append(like_any(fk.c.reduction, sel.reductions))
+    for values, col in ((sel.fake_ids, fk.c.fake_id), (sel.cam_ids, cam.c.cam_id),
+                        (sel.chip_ids, cr.c.chip_id)):
+        if values:
+            conds.append(eq_any(col, values))
+    if chunk_kind == "exp_names":
+        conds.append(eq_any(raw.c.exp_name, chunk))
+        if sel.exp_ids:
+            conds.append(eq_any(raw.c.exp_id, sel.exp_ids))
+    elif chunk_kind == "exp_ids":
+        conds.append(eq_any(raw.c.exp_id, chunk))
+    new_label = literal(label) if label is not None else fk.c.label
+    dup = exists().where(wr.c.fake_id == fk.c.fake_id, wr.c.label == new_label)
+    frm = (fk.join(cam, cam.c.cam_id == fk.c.cam_id).join(cr, cr.c.chip_id == cam.c.chip_id)
+           .join(raw, raw.c.exp_id == cr.c.exp_id))
+    if duplicates:
+        existing = (select(func.max(wr.c.warp_id)).where(wr.c.fake_id == fk.c.fake_id,
+                                                          wr.c.label == new_label).scalar_subquery())
+        q = select(fk.c.fake_id, raw.c.exp_id, raw.c.exp_name, existing.label("existing"))
+        conds.append(dup)
+    else:
+        q = select(fk.c.fake_id, fk.c.workdir, fk.c.label, fk.c.data_group, fk.c.dist_group,
+                   fk.c.dvodb, fk.c.tess_id, fk.c.reduction, fk.c.end_stage, raw.c.exp_id,
+                   raw.c.exp_name)
+        conds.append(~dup)
+    q = q.select_from(frm).where(*conds).order_by(fk.c.fake_id)
+    if sel.limit and not duplicates:
+        q = q.limit(sel.limit)
+    return q
+
+
+def _run_select(conn: Connection, stage: str, sel: DefineSelection, label: str | None,
+                *, duplicates: bool) -> list[dict[str, Any]]:
+    kind, values = _keyed(sel)
+    builder = _chip_query if stage == "chip" else _warp_query
+    rows: list[dict[str, Any]] = []
+    seen = set()
+    key = "exp_id" if stage == "chip" else "fake_id"
+    for chunk in _chunks(values):
+        for r in conn.execute(builder(sel, label, kind, chunk, duplicates=duplicates)):
+            d = dict(r._mapping)
+            if d[key] not in seen:
+                seen.add(d[key])
+                rows.append(d)
+    rows.sort(key=lambda d: d[key])
+    if sel.limit and not duplicates:
+        rows = rows[:sel.limit]
+    return rows
+
+
+def _unmatched(conn: Connection, stage: str, sel: DefineSelection, matched: list[dict],
+               skipped: list[dict]) -> list[dict[str, Any]]:
+    """Explicit names / ids that selected nothing, with the reason."""
+    raw = schema.rawExp
+    out: list[dict[str, Any]] = []
+    got_names = {r["exp_name"] for r in matched} | {r["exp_name"] for r in skipped}
+    got_ids = {r["exp_id"] for r in matched} | {r["exp_id"] for r in skipped}
+    missing_names = [n for n in sel.exp_names if n not in got_names]
+    missing_ids = [i for i in sel.exp_ids if i not in got_ids] if not sel.exp_names else []
+    found: dict[Any, dict] = {}
+    for values, col in ((missing_names, raw.c.exp_name), (missing_ids, raw.c.exp_id)):
+        for chunk in _chunks(values):
+            if not chunk or chunk == [None]:
+                continue
+            q = select(raw.c.exp_id, raw.c.exp_name, raw.c.fault, raw.c.exp_type).where(col.in_(chunk))
+            for r in conn.execute(q):
+                found[r.exp_name] = found[r.exp_id] = dict(r._mapping)
+
+    def reason(info: dict | None) -> str:
+        if info is None:
+            return "no such exposure"
+        if info["fault"]:
+            return f"rawExp fault {info['fault']}: the exposure is not usable"
+        if sel.exp_type is not None and info["exp_type"] != sel.exp_type:
+            return f"exp_type is {info['exp_type']!r}, not {sel.exp_type!r} (use --exp-type)"
+        if stage == "warp":
+            return "no full chip/camera/fake chain matching the other selectors"
+        return "excluded by the other selectors"
+
+    for n in missing_names:
+        out.append({"exp_name": n, "exp_id": (found.get(n) or {}).get("exp_id"),
+                    "reason": reason(found.get(n))})
+    for i in missing_ids:
+        out.append({"exp_name": (found.get(i) or {}).get("exp_name"), "exp_id": i,
+                    "reason": reason(found.get(i))})
+    return out
+
+
+# ---------------------------------------------------------------------- definition
+
+def _check_setters(stage: str, setters: DefineSetters) -> None:
+    if stage == "chip":
+        for name in ("label", "workdir"):
+            if getattr(setters, name) is None:
+                raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
+    for name in ("label", "workdir"):
+        if is_null_word(getattr(setters, name)):
+            raise UsageError(f"--set-{name} cannot be NULL")
+    for name in ("label",):
+        v = getattr(setters, name)
+        if v is not None and not v.strip():
+            raise UsageError(f"--set-{name} cannot be empty")
+
+
+def _chip_run_values(raw: dict, s: DefineSetters) -> dict[str, Any]:
+    label = s.label
+    return dict(
+        exp_id=raw["exp_id"], state="new", workdir=s.workdir, workdir_state="dirty", label=label,
+        data_group=sql_value(s.data_group) if s.data_group is not None else label,
+        dist_group=sql_value(s.dist_group),
+        reduction=sql_value(s.reduction) if s.reduction is not None else raw["reduction"],
+        expgroup=sql_value(s.expgroup),
+        dvodb=sql_value(s.dvodb) if s.dvodb is not None else raw["dvodb"],
+        tess_id=sql_value(s.tess_id) if s.tess_id is not None else raw["tess_id"],
+        end_stage=sql_value(s.end_stage) if s.end_stage is not None else raw["end_stage"],
+        magicked=0, software_ver=None, maskfrac_npix=0, maskfrac_static=None, maskfrac_dynamic=None,
+        maskfrac_magic=None, maskfrac_advisory=None, update_mode=0, note=sql_value(s.note),
+    )
+
+
+def _warp_run_values(fk: dict, s: DefineSetters) -> dict[str, Any]:
+    def pick(name: str):
+        v = getattr(s, name)
+        return sql_value(v) if v is not None else fk[name]
+
+    return dict(
+        fake_id=fk["fake_id"], mode="warp", state="new", workdir=pick("workdir"),
+        workdir_state="dirty", label=pick("label"), data_group=pick("data_group"),
+        dist_group=pick("dist_group"), dvodb=pick("dvodb"), tess_id=pick("tess_id"),
+        reduction=pick("reduction"), end_stage=pick("end_stage"), registered=None, magicked=0,
+        software_ver=None, maskfrac_npix=None, maskfrac_static=None, maskfrac_dynamic=None,
+        maskfrac_magic=None, maskfrac_advisory=None, note=sql_value(s.note),
+    )
+
+
+def _needs_tess(values: dict, stage: str = "chip") -> bool:
+    """A run that goes on to warp (end_stage warp, or unset = as far as possible)
+    needs a tessellation; a warp run always does."""
+    if stage == "warp":
+        return not values.get("tess_id")
+    end = values.get("end_stage")
+    return (end is None or end.lower() == "warp") and not values.get("tess_id")
+
+
+def _imfile_counts(conn: Connection, exp_ids: list[int]) -> dict[int, int]:
+    ri = schema.rawImfile
+    out: dict[int, int] = {}
+    for chunk in _chunks(exp_ids):
+        if not chunk:
+            continue
+        q = select(ri.c.exp_id, func.count()).where(ri.c.exp_id.in_(chunk)).group_by(ri.c.exp_id)
+        out.update({int(e): int(n) for e, n in conn.execute(q)})
+    return out
+
+
+def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSetters, *,
+                stage: str = "chip", dry_run: bool = False,
+                confirm: Callable[[DefineResult], bool] | None = None,
+                audit_detail: dict | None = None) -> DefineResult:
+    """Select exposures (chip) or fakeRuns (warp) and define new runs for them.
+
+    With dry_run the plan is returned (run ids None) and nothing is written.
+    *confirm*, if given, sees the plan before anything is written and may
+    decline (the result then has applied False). Raises NotFound when explicit
+    names/ids were given and none of them selected anything."""
+    if stage not in DEFINE_STAGES:
+        raise UsageError(f"definebyquery defines chip or warp runs, not {stage!r}")
+    if not selection.has_terms() and not selection.all:
+        raise UsageError("search parameters are required (e.g. --exp-name, --night, --label), "
+                         "or --all for every exposure")
+    if selection.limit is not None and selection.limit < 0:
+        raise UsageError("--limit must be >= 0")
+    if selection.limit == 0:
+        selection = replace(selection, limit=None)
+    if stage == "chip" and (selection.fake_ids or selection.cam_ids or selection.chip_ids
+                            or selection.reductions):
+        raise UsageError("--fake-id, --cam-id, --chip-id and --reduction select fakeRuns: "
+                         "use them with --stage warp")
+    _check_setters(stage, setters)
+    result = DefineResult(stage=stage, dry_run=dry_run)
+    id_col = "chip_id" if stage == "chip" else "warp_id"
+    run_table = schema.chipRun if stage == "chip" else schema.warpRun
+    label = setters.label
+
+    with dbs.connect() as conn:
+        selected = _run_select(conn, stage, selection, label, duplicates=False)
+        if stage == "warp" or selection.unique:
+            result.skipped = [
+                dict(r, reason=f"already has {stage} run {r['existing']} with label "
+                               f"{label if label is not None else '(the inherited label)'}")
+                for r in _run_select(conn, stage, selection, label, duplicates=True)]
+        if selection.explicit():
+            result.unmatched = _unmatched(conn, stage, selection, selected, result.skipped)
+        if stage == "chip":
+            values = [_chip_run_values(r, setters) for r in selected]
+            counts = _imfile_counts(conn, [r["exp_id"] for r in selected])
+        else:
+            values = [_warp_run_values(r, setters) for r in selected]
+            counts = {}
+
+    if selection.explicit() and not selected and not result.skipped:
+        what = ", ".join(str(u.get("exp_name") or u.get("exp_id")) for u in result.unmatched[:5])
+        more = f" (+{len(result.unmatched) - 5} more)" if len(result.unmatched) > 5 else ""
+        raise NotFound(f"no exposure matches: {what}{more}" if what else
+                       "nothing matches the given ids")
+    no_tess = [r for r, v in zip(selected, values) if _needs_tess(v, stage)]
+    if no_tess:
+        names = ", ".join(str(r["exp_name"]) for r in no_tess[:5])
+        raise UsageError(f"{len(no_tess)} run(s) would go on to warp without a tess_id ({names}); "
+                         "give --set-tess-id (e.g. RINGS.V3) or --set-end-stage")
+
+    for r, v in zip(selected, values):
+        out = {id_col: None}
+        if stage == "warp":
+            out["fake_id"] = r["fake_id"]
+        out.update(exp_id=r["exp_id"], exp_name=r["exp_name"])
+        for k in ("label", "data_group", "dist_group", "workdir", "reduction", "tess_id", "end_stage"):
+            out[k] = v[k]
+        result.runs.append(out)
+    result.rows = {run_table.name: len(values)}
+    if stage == "chip":
+        result.rows["chipImfile"] = sum(counts.get(r["exp_id"], 0) for r in selected)
+    if not values:
+        result.notes.append("nothing to define")
+        return result
+    if dry_run:
+        return result
+    if confirm is not None and not confirm(result):
+        result.notes.append("declined; nothing written")
+        return result
+
+    with write_transaction(dbs, "definebyquery") as conn:
+        top = conn.execute(select(func.max(run_table.c[id_col]))).scalar() or 0
+        conn.execute(run_table.insert(), values)
+        lab = run_table.c.label
+        new_rows = conn.execute(
+            select(run_table.c[id_col], run_table.c.exp_id if stage == "chip" else run_table.c.fake_id,
+                   lab)
+            .where(run_table.c[id_col] > top, run_table.c.state == "new")).all()
+        key = "exp_id" if stage == "chip" else "fake_id"
+        wanted = {(v[key], v["label"]) for v in values}
+        ids: dict[Any, int] = {}
+        for rid, k, lbl in new_rows:
+            if (k, lbl) in wanted and k not in ids:
+                ids[k] = int(rid)
+        if len(ids) != len(values):  # pragma: no cover - concurrent writer with the same label
+            raise NotFound("could not identify the inserted runs; nothing written")
+        for out in result.runs:
+            out[id_col] = ids[out[key]]
+        if stage == "chip":
+            result.rows["chipImfile"] = _insert_chip_imfiles(conn, sorted(ids.values()))
+        record_audit(conn, f"definebyquery.{stage}", result.total, dict(
+            audit_detail or {}, stage=stage, label=label, runs=len(values),
+            first_id=min(ids.values()), last_id=max(ids.values())))
+    result.applied = True
+    return result
+
+
+def _insert_chip_imfiles(conn: Connection, chip_ids: list[int]) -> int:
+    """One chipImfile per rawImfile class_id of each new run (ignored ones too):
+    one INSERT ... SELECT."""
+    cr, ri, ci = schema.chipRun, schema.rawImfile, schema.chipImfile
+    lo, hi = chip_ids[0], chip_ids[-1]
+    id_set = set(chip_ids)
+    cond = and_(cr.c.chip_id >= lo, cr.c.chip_id <= hi)
+    if len(id_set) != hi - lo + 1:
+        # ids are not one consecutive block (another writer interleaved): name them
+        cond = cr.c.chip_id.in_(chip_ids)
+    frm = cr.join(ri, ri.c.exp_id == cr.c.exp_id)
+    explicit = needs_explicit_id(conn, ci)
+    if explicit:
+        base = conn.execute(select(func.coalesce(func.max(ci.c[explicit]), 0))).scalar()
+        rownum = func.row_number().over(order_by=(cr.c.chip_id, ri.c.class_id))
+        sel = select(cr.c.chip_id, ri.c.class_id, (literal(int(base)) + rownum)).select_from(frm).where(cond)
+        stmt = ci.insert().from_select(["chip_id", "class_id", explicit], sel)
+    else:
+        sel = select(cr.c.chip_id, ri.c.class_id).select_from(frm).where(cond)
+        stmt = ci.insert().from_select(["chip_id", "class_id"], sel)
+    res = conn.execute(stmt)
+    n = res.rowcount
+    if n is None or n < 0:  # pragma: no cover - driver without rowcount
+        n = conn.execute(select(func.count()).select_from(ci).where(ci.c.chip_id.in_(chip_ids))).scalar()
+    return int(n)
