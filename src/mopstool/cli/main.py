@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "mopstool.cli.configcmd",
     "mopstool.cli.demo",
     "mopstool.cli.legacy",
+    "mopstool.cli.docgen",
 ]
 
 
