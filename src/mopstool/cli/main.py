@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "mopstool.cli.demo",
     "mopstool.cli.legacy",
     "mopstool.cli.docgen",
+    "mopstool.cli.pstamp",
 ]
 
 

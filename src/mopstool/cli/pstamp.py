@@ -1,0 +1,605 @@
+"""mopstool pstamp-req: stamp requests in the request database, request files, local stamps."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LabelOpt, LimitOpt, YesOpt,
+                                 confirm_change, info, output_format, state)
+from mopstool.errors import CheckFailed, DataError, UsageError
+from mopstool.output import render
+
+app = typer.Typer(
+    name="pstamp-req",
+    help="Postage-stamp requests: list/show/stop/clean/revert/backlog/cleanup in the request "
+         "database (--pstamp-db), create/validate PS1_PS_REQUEST files, cut stamps locally.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ReqIdsArg = Annotated[list[int], typer.Argument(help="Request ids (req_id).", show_default=False)]
+ReqStateOpt = Annotated[Optional[list[str]], typer.Option(
+    "--state", "-s", help="Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR.",
+    show_default=False)]
+
+
+def _fmt(ctx, fmt, as_json):
+    return output_format(ctx, fmt, as_json)
+
+
+def _pstamp_conf(ctx, key: str, default):
+    return state(ctx).config.get(f"pstamp.{key}", default)
+
+
+# ------------------------------------------------------------------ database: listing
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    req_id: Annotated[Optional[list[int]], typer.Option("--id", help="req_id; repeat for several.",
+                                                        show_default=False)] = None,
+    state_: ReqStateOpt = None,
+    label: LabelOpt = None,
+    name: Annotated[Optional[list[str]], typer.Option(
+        "--name", help="Request name (SQL LIKE); repeat to OR.", show_default=False)] = None,
+    since: Annotated[Optional[str], typer.Option(
+        "--since", help="Registered at or after: UTC date/time, or a duration back (2d, 36h).",
+        show_default=False)] = None,
+    fault: Annotated[Optional[list[int]], typer.Option(
+        "--fault", help="Request fault code; repeat to OR.", show_default=False)] = None,
+    username: Annotated[Optional[list[str]], typer.Option(
+        "--user", help="Requester (EMAIL); repeat to OR.", show_default=False)] = None,
+    limit: LimitOpt = 500,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List stamp requests, newest first, with job counts (pstamptool -listreq)."""
+    from mopstool.ops.pstamp import RequestSelector, list_requests, parse_since
+
+    sel = RequestSelector(req_ids=req_id or [], states=state_ or [], labels=label or [],
+                          names=name or [], faults=fault or [], usernames=username or [],
+                          since=parse_since(since))
+    fmt_ = _fmt(ctx, fmt, as_json)
+    rows = list_requests(state(ctx).dbs, sel, limit=limit)
+    render(rows, fmt_, title="stamp requests",
+           columns=None if fmt_ != "table" else
+           ("req_id", "name", "label", "state", "fault", "jobs", "jobs_run", "jobs_stop",
+            "jobs_faulted", "username", "registered", "timestamp"))
+
+
+@app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    req_id: Annotated[int, typer.Argument(help="Request id.", show_default=False)],
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one request with its jobs, dependents (image updates), files, and fault meanings."""
+    from mopstool.ops.pstamp import show_request
+
+    d = show_request(state(ctx).dbs, req_id)
+    fmt_ = _fmt(ctx, fmt, as_json)
+    if fmt_ in ("json", "jsonl"):
+        render(d, fmt_)
+        return
+    if fmt_ == "csv":
+        render(d["jobs"], fmt_)
+        return
+    render(d["request"], "table", title=f"request {req_id}")
+    if d["datastore"]:
+        render(d["datastore"], "table", title="data store")
+    render(d["jobs"], "table", title="jobs",
+           columns=("job_id", "rownum", "state", "jobType", "fault", "fault_meaning", "fault_count",
+                    "dep_id", "exp_id", "options", "waiting_on", "outputBase"))
+    render(d["dependents"], "table", title="dependents (image updates)",
+           columns=("dep_id", "state", "stage", "stage_id", "component", "imagedb", "rlabel", "fault",
+                    "fault_meaning", "fault_count"))
+    render(d["files"], "table", title="files")
+    info("jobs: " + (", ".join(f"{n} {k}" for k, n in d["job_summary"].items()) or "none"))
+
+
+# ------------------------------------------------------------------ database: writes
+def _report_update(ctx, res, fmt, as_json, verb: str) -> None:
+    fmt_ = _fmt(ctx, fmt, as_json)
+    if fmt_ in ("json", "jsonl"):
+        render(res.to_dict(), fmt_)
+    else:
+        rows = [{"req_id": r["req_id"], "name": r["name"], "label": r["label"], "state": r["state"],
+                 "new_state": res.set_values.get("state", r["state"]), "fault": r["fault"]}
+                for r in res.sample]
+        render(rows, fmt_, title=("would change" if res.dry_run else "changed"))
+        if res.skipped and fmt_ == "table":
+            render(res.skipped, "table", title="skipped")
+    what = ", ".join(f"{k}={v}" for k, v in res.set_values.items())
+    if res.dry_run:
+        info(f"dry run: would set {what} on {res.count} request(s); nothing written")
+    else:
+        info(f"{verb} {res.count} request(s) ({what}); timestamp set to {res.timestamp} UTC")
+    for s in res.skipped:
+        info(f"skipped req_id {s['req_id']} ({s['name']}): {s['reason']}")
+    if len(res.sample) < res.count:
+        info(f"({res.count - len(res.sample)} more not shown)")
+
+
+def _update(ctx, fn, what: str, *, dry_run: bool, yes: bool, **kw):
+    dbs = state(ctx).dbs
+    plan = fn(dbs, dry_run=True, **kw)
+    if dry_run or not plan.changed:
+        return plan
+    if not confirm_change(ctx, plan.count, what, yes=yes, dry_run=dry_run):
+        info("nothing changed")
+        raise typer.Abort()
+    return fn(dbs, dry_run=False, **kw)
+
+
+@app.command("stop")
+def stop_cmd(
+    ctx: typer.Context,
+    req_ids: ReqIdsArg,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set requests to 'stop' (pstamptool -updatereq -set_state stop -req_id N).
+
+    Requests already stopped or cleaned are left alone and reported."""
+    from mopstool.ops.pstamp import stop_requests
+
+    res = _update(ctx, lambda dbs, dry_run: stop_requests(dbs, req_ids, dry_run=dry_run),
+                  "pstamp-req stop", dry_run=dry_run, yes=yes)
+    _report_update(ctx, res, fmt, as_json, "stopped")
+
+
+@app.command("clean")
+def clean_cmd(
+    ctx: typer.Context,
+    req_ids: ReqIdsArg,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue requests for cleanup (pstamptool -updatereq -set_state goto_cleaned -req_id N).
+
+    Requests already cleaned or queued (goto_cleaned) are skipped."""
+    from mopstool.ops.pstamp import clean_requests
+
+    res = _update(ctx, lambda dbs, dry_run: clean_requests(dbs, req_ids, dry_run=dry_run),
+                  "pstamp-req clean", dry_run=dry_run, yes=yes)
+    _report_update(ctx, res, fmt, as_json, "queued for cleanup")
+
+
+@app.command("cleanup")
+def cleanup_cmd(
+    ctx: typer.Context,
+    older_than: Annotated[Optional[str], typer.Option(
+        "--older-than", help="Age of the last change (14d, 36h, 2w; bare number = days). "
+                             "Default [pstamp] cleanup_older_than_days.", show_default=False)] = None,
+    label: LabelOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stopped requests unchanged for longer than --older-than -> goto_cleaned
+    (what the server's pstamp_queue_cleanup does)."""
+    from mopstool.ops.pstamp import cleanup_requests, parse_duration
+
+    age = parse_duration(older_than if older_than is not None
+                         else _pstamp_conf(ctx, "cleanup_older_than_days", 14))
+    res = _update(ctx, lambda dbs, dry_run: cleanup_requests(dbs, age, labels=label or [], dry_run=dry_run),
+                  "pstamp-req cleanup", dry_run=dry_run, yes=yes)
+    _report_update(ctx, res, fmt, as_json, "queued for cleanup")
+
+
+@app.command("revert")
+def revert_cmd(
+    ctx: typer.Context,
+    req_ids: Annotated[Optional[list[int]], typer.Argument(
+        help="Only these requests (default: all eligible).", show_default=False)] = None,
+    label: LabelOpt = None,
+    state_: ReqStateOpt = None,
+    fault: Annotated[Optional[int], typer.Option(
+        "--fault", help="Revert this fault code only (also codes >= 10, which are otherwise final).",
+        show_default=False)] = None,
+    what: Annotated[Optional[list[str]], typer.Option(
+        "--what", help="requests, jobs, dependents (repeat; default all three).", show_default=False)] = None,
+    clear_fault_count: Annotated[bool, typer.Option(
+        "--clear-fault-count", help="Also revert jobs/dependents that failed [pstamp] max_fault_count "
+                                    "times, and zero their count.")] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Clear transient faults (< 10) of requests, jobs and dependents, like the server's
+    periodic -revertreq / -revertjob / -revertdependent. Jobs and dependents that
+    failed max_fault_count (5) times are left alone unless --clear-fault-count."""
+    from mopstool.ops.pstamp import RequestSelector, revert_dependents, revert_jobs, revert_requests
+
+    kinds = [w.strip().lower() for item in (what or ["requests", "jobs", "dependents"])
+             for w in item.split(",") if w.strip()]
+    for k in kinds:
+        if k not in ("requests", "jobs", "dependents"):
+            raise UsageError(f"--what {k!r}: use requests, jobs or dependents")
+    sel = RequestSelector(req_ids=req_ids or [], labels=label or [], states=state_ or [],
+                          faults=[fault] if fault is not None and "requests" in kinds else [])
+    max_count = int(_pstamp_conf(ctx, "max_fault_count", 5))
+    dbs = state(ctx).dbs
+
+    def run(dry: bool):
+        out = []
+        if "requests" in kinds:
+            out.append(revert_requests(dbs, sel, dry_run=dry))
+        job_sel = RequestSelector(req_ids=req_ids or [], labels=label or [], states=state_ or [])
+        if "jobs" in kinds:
+            out.append(revert_jobs(dbs, job_sel, fault=fault, max_fault_count=max_count,
+                                   clear_fault_count=clear_fault_count, dry_run=dry))
+        if "dependents" in kinds:
+            out.append(revert_dependents(dbs, job_sel, fault=fault, max_fault_count=max_count,
+                                         clear_fault_count=clear_fault_count, dry_run=dry))
+        return out
+
+    if req_ids:
+        from mopstool.ops.pstamp import list_requests
+
+        found = {r["req_id"] for r in list_requests(dbs, RequestSelector(req_ids=req_ids), with_jobs=False)}
+        missing = sorted(set(req_ids) - found)
+        if missing:
+            raise DataError("no stamp request with req_id " + ", ".join(map(str, missing)))
+    results = run(True)
+    total = sum(r.count for r in results)
+    if not dry_run and total:
+        if not confirm_change(ctx, total, "pstamp-req revert", yes=yes, dry_run=dry_run):
+            info("nothing changed")
+            raise typer.Abort()
+        results = run(False)
+    fmt_ = _fmt(ctx, fmt, as_json)
+    rows = [r.to_dict() for r in results]
+    if fmt_ in ("json", "jsonl"):
+        render(rows, fmt_)
+    else:
+        render([{"what": r["what"], "reverted": r["count"], "deleted_jobs": r["deleted_jobs"],
+                 "by_fault": r["by_fault"], "left_at_max_fault_count": r["skipped_fault_count"],
+                 "ids": r["reverted"][:20]} for r in rows], fmt_, title="revert")
+    info(("dry run: would revert " if dry_run else "reverted ")
+         + ", ".join(f"{r.count} {r.what}" for r in results) + ("; nothing written" if dry_run else ""))
+
+
+# ------------------------------------------------------------------ backlog
+@app.command("backlog")
+def backlog_cmd(
+    ctx: typer.Context,
+    label: LabelOpt = None,
+    parse_limit: Annotated[Optional[int], typer.Option(
+        "--parse-limit", help="Requests the server parses per cycle (default [pstamp] parse_limit, 20).",
+        show_default=False)] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Exit 3 when something is stuck (requests beyond the first parse batch, "
+                        "jobs waiting on image updates, faults).")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What the stamp server still has to do, per label and state: requests waiting for the
+    parser (against the parse limit, and which labels they are behind), jobs waiting on image
+    updates (dependents), jobs ready to run, faults."""
+    from mopstool.ops.pstamp import backlog
+
+    limit = parse_limit if parse_limit is not None else int(_pstamp_conf(ctx, "parse_limit", 20))
+    b = backlog(state(ctx).dbs, parse_limit=limit, labels=label or [])
+    fmt_ = _fmt(ctx, fmt, as_json)
+    if fmt_ in ("json", "jsonl"):
+        render(b.to_dict(), fmt_)
+    elif fmt_ == "csv":
+        render(b.rows, fmt_)
+    else:
+        render(b.rows, "table", title=f"stamp backlog (parse queue {b.parse_queue}, parse limit {limit})",
+               columns=("label", "state", "requests", "faulted", "wait_parse", "queue_position",
+                        "parse_batches_before", "jobs_wait_dependent", "jobs_wait_run", "jobs_faulted",
+                        "jobs_done", "jobs_stopped_faulted", "wait_finish"))
+        if b.behind:
+            render(b.behind, "table", title="parse queue: labels ahead")
+        if b.dependents:
+            render(b.dependents, "table", title="image updates (dependents) jobs wait for")
+        if b.faults:
+            render(b.faults, "table", title="job faults in active requests")
+        if b.notes:
+            render([{"note": n} for n in b.notes], "table", title="notes")
+    if not b.rows:
+        info("no active stamp requests")
+    if check and b.problems:
+        raise CheckFailed(f"stamp backlog: {len(b.notes)} problem(s)")
+
+
+# ------------------------------------------------------------------ request files
+@app.command("create")
+def create_cmd(
+    ctx: typer.Context,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", help="Request file to write (default <REQ_NAME>.fits).", show_default=False)] = None,
+    req_name: Annotated[Optional[str], typer.Option(
+        "--req-name", help="REQ_NAME, unique on the server (default: the output file name).",
+        show_default=False)] = None,
+    email: Annotated[Optional[str], typer.Option(
+        "--email", help="EMAIL user@domain (default [pstamp] email).", show_default=False)] = None,
+    action: Annotated[str, typer.Option("--action", help="PROCESS or PREVIEW.")] = "PROCESS",
+    ra: Annotated[Optional[list[str]], typer.Option(
+        "--ra", help="RA (deg or HH:MM:SS); repeat with --dec for several rows.", show_default=False)] = None,
+    dec: Annotated[Optional[list[str]], typer.Option(
+        "--dec", help="Dec (deg or DD:MM:SS).", show_default=False)] = None,
+    from_table: Annotated[Optional[str], typer.Option(
+        "--from", help="CSV/ECSV of rows (ra, dec, mjd, filter, size, comment or any request column).",
+        show_default=False)] = None,
+    mjd: Annotated[Optional[float], typer.Option(
+        "--mjd", help="Observation MJD for --ra/--dec rows (MJD_MIN/MAX = MJD -/+ --mjd-window).",
+        show_default=False)] = None,
+    mjd_window: Annotated[Optional[float], typer.Option(
+        "--mjd-window", help="Half width of the MJD window in days (default [pstamp] mjd_window).",
+        show_default=False)] = None,
+    filt: Annotated[Optional[str], typer.Option("--filter", help="REQFILT, e.g. w or w.00000.",
+                                                show_default=False)] = None,
+    size: Annotated[Optional[float], typer.Option(
+        "--size", help="Stamp width = height (pixels; arcsec with --arcsec). Default 100.",
+        show_default=False)] = None,
+    arcsec: Annotated[bool, typer.Option("--arcsec", help="Sizes in arcseconds (COORD_MASK 0).")] = False,
+    img_type: Annotated[Optional[str], typer.Option(
+        "--img-type", help="IMG_TYPE: raw, chip, warp, diff, stack, stack_summary (default warp).",
+        show_default=False)] = None,
+    req_type: Annotated[Optional[str], typer.Option(
+        "--req-type", help="REQ_TYPE (default bycoord).", show_default=False)] = None,
+    project: Annotated[Optional[str], typer.Option("--project", help="PROJECT (default gpc1).",
+                                                   show_default=False)] = None,
+    survey: Annotated[Optional[str], typer.Option(
+        "--survey", help="SURVEY_NAME, e.g. bypass for nightly data not in a release.",
+        show_default=False)] = None,
+    release: Annotated[Optional[str], typer.Option("--release", help="IPP_RELEASE.", show_default=False)] = None,
+    data_group: Annotated[Optional[str], typer.Option("--data-group", help="DATA_GROUP (LIKE).",
+                                                      show_default=False)] = None,
+    tess_id: Annotated[Optional[str], typer.Option("--tess-id", help="TESS_ID.", show_default=False)] = None,
+    run_type: Annotated[Optional[str], typer.Option("--run-type", help="RUN_TYPE.", show_default=False)] = None,
+    options: Annotated[Optional[list[str]], typer.Option(
+        "--options", help="OPTION_MASK by names (image,mask,variance,jpeg,uncompressed,do_not_wait,...) "
+                          "or a number; repeat or comma-separate. Default image.", show_default=False)] = None,
+    comment: Annotated[Optional[str], typer.Option("--comment", help="COMMENT for --ra/--dec rows.",
+                                                   show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a PS1_PS_REQUEST version-2 request file from coordinates or a CSV/ECSV table
+    (e.g. MOPS detections). The rows are checked like the server does before writing."""
+    from pathlib import Path
+
+    from mopstool.fits.request import (StampRequest, option_mask, read_table_rows, rows_from_records,
+                                       validate_request, write_request)
+
+    if output is None and req_name is None:
+        raise UsageError("give --req-name or --output")
+    name = req_name or Path(output).name.removesuffix(".fits")
+    out = Path(output) if output else Path(f"{name}.fits")
+    mail = email or _pstamp_conf(ctx, "email", "") or None
+    if not mail:
+        raise UsageError("give --email user@domain (or set [pstamp] email in the config)")
+    window = float(mjd_window if mjd_window is not None else _pstamp_conf(ctx, "mjd_window", 0.005))
+    base: dict = {}
+    for col, val in (("IMG_TYPE", img_type), ("REQ_TYPE", req_type), ("PROJECT", project),
+                     ("SURVEY_NAME", survey), ("IPP_RELEASE", release), ("DATA_GROUP", data_group),
+                     ("TESS_ID", tess_id), ("RUN_TYPE", run_type), ("REQFILT", filt)):
+        if val is not None:
+            base[col] = val
+    if options:
+        base["OPTION_MASK"] = option_mask(options) | 1
+    records: list[dict] = []
+    if from_table:
+        records += read_table_rows(from_table)
+    ra, dec = ra or [], dec or []
+    if len(ra) != len(dec):
+        raise UsageError("give as many --dec as --ra")
+    for r, d in zip(ra, dec):
+        rec = {"ra": r, "dec": d}
+        if mjd is not None:
+            rec["mjd"] = mjd
+        if comment:
+            rec["comment"] = comment
+        records.append(rec)
+    if not records:
+        raise UsageError("no rows: give --ra/--dec or --from FILE")
+    rows, notes = rows_from_records(records, base=base, mjd_window=window,
+                                    size=size if size is not None else None, arcsec=arcsec)
+    for n in notes:
+        info(n)
+    req = StampRequest(req_name=name, email=mail, action=action.upper(), rows=rows, path=str(out))
+    from mopstool.fits.request import normalise_rows
+
+    req.rows = normalise_rows(req.rows)
+    v = validate_request(req, projects=None)
+    if not v.ok:
+        for p in v.problems:
+            info(f"row {p.row} (ROWNUM {p.rownum}): fault {p.fault} {p.name}: {p.message}")
+        raise DataError(f"{len(v.problems)} row(s) would be rejected by the server; nothing written")
+    for w in v.warnings:
+        info(f"warning: {w}")
+    path = write_request(req, out, overwrite=overwrite)
+    info(f"wrote {path}: REQ_NAME {name}, {len(req.rows)} row(s)")
+    fmt_ = _fmt(ctx, fmt, as_json)
+    summary = {"file": str(path), "req_name": name, "action": req.action, "email": mail,
+               "rows": len(req.rows)}
+    if fmt_ in ("json", "jsonl"):
+        render(dict(summary, warnings=v.warnings), fmt_)
+    else:
+        render(summary, fmt_)
+
+
+@app.command("validate")
+def validate_cmd(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="Request FITS file.", show_default=False)],
+    project: Annotated[Optional[list[str]], typer.Option(
+        "--project", help="Known PROJECT names (default [pstamp] projects, gpc1); repeat.",
+        show_default=False)] = None,
+    check_db: Annotated[bool, typer.Option(
+        "--check-db", help="Also check against the request database: known projects (pstampProject) "
+                           "and REQ_NAME not already used (fault 20).")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a request file like the server's parser: each bad row is listed with the fault
+    code the server would give it (21 INVALID_REQUEST, 11, 22 ...). Exit 3 when any row is
+    bad, 65 when the file is not a readable PS1_PS_REQUEST."""
+    from mopstool.fits.request import read_request, validate_request
+
+    req = read_request(file)
+    projects = list(project or _pstamp_conf(ctx, "projects", ["gpc1"]))
+    existing = None
+    if check_db:
+        from mopstool.ops.pstamp import request_names_and_projects
+
+        names, known = request_names_and_projects(state(ctx).dbs, req.req_name)
+        existing = names
+        if known:
+            projects = sorted(set(projects) | set(known)) if project else known
+    v = validate_request(req, projects=projects, existing_names=existing)
+    fmt_ = _fmt(ctx, fmt, as_json)
+    if fmt_ in ("json", "jsonl"):
+        render(v.to_dict(), fmt_)
+    else:
+        render([p.to_dict() for p in v.problems], fmt_, title="rows the server would reject",
+               columns=("row", "rownum", "fault", "fault_name", "problem"))
+    for w in v.warnings:
+        info(f"warning: {w}")
+    info(f"{file}: REQ_NAME {v.req_name}, {v.rows} row(s), "
+         + ("ok" if v.ok else f"{v.bad_rows} bad row(s), {len(v.problems)} problem(s)"))
+    if not v.ok:
+        raise CheckFailed(f"{file}: the server would reject {len(v.problems)} row(s)/header item(s)")
+
+
+# ------------------------------------------------------------------ local stamps
+@app.command("cut")
+def cut_cmd(
+    ctx: typer.Context,
+    images: Annotated[Optional[list[str]], typer.Argument(
+        help="Uncompressed FITS images (with --request also directories).", show_default=False)] = None,
+    ra: Annotated[Optional[list[float]], typer.Option("--ra", help="Centre RA (deg); repeat with --dec.",
+                                                      show_default=False)] = None,
+    dec: Annotated[Optional[list[float]], typer.Option("--dec", help="Centre Dec (deg).",
+                                                       show_default=False)] = None,
+    x: Annotated[Optional[list[float]], typer.Option(
+        "--x", help="Pixel centre x (0-based); repeat with --y.", show_default=False)] = None,
+    y: Annotated[Optional[list[float]], typer.Option("--y", help="Pixel centre y (0-based).",
+                                                     show_default=False)] = None,
+    size: Annotated[str, typer.Option(
+        "--size", help="Width[xHeight], pixels, or arcsec with a trailing 'arcsec'/'\"' "
+                       "(e.g. 100, 64x32, 30arcsec). 0 = whole image.")] = "100",
+    request: Annotated[Optional[str], typer.Option(
+        "--request", help="Cut every row of this request file instead.", show_default=False)] = None,
+    images_dir: Annotated[Optional[list[str]], typer.Option(
+        "--images", help="With --request: image files or directories to match rows against.",
+        show_default=False)] = None,
+    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output directory.")] = ".",
+    name: Annotated[Optional[list[str]], typer.Option(
+        "--name", help="Output base name per stamp (default from the centre).", show_default=False)] = None,
+    hdu: Annotated[Optional[str], typer.Option("--hdu", help="Image HDU (index or EXTNAME).",
+                                               show_default=False)] = None,
+    mask: Annotated[Optional[str], typer.Option("--mask", help="Mask image (default: MASK extension "
+                                                "or <base>.mk.fits).", show_default=False)] = None,
+    variance: Annotated[Optional[str], typer.Option(
+        "--variance", help="Variance image (default: VARIANCE extension or <base>.wt.fits).",
+        show_default=False)] = None,
+    planes: Annotated[str, typer.Option(
+        "--planes", help="Planes to cut when present: image,mask,variance.")] = "image,mask,variance",
+    compress: Annotated[str, typer.Option("--compress", help="none or rice.")] = "none",
+    split: Annotated[bool, typer.Option(
+        "--split", help="ppstamp file layout: <name>.fits, <name>.mk.fits, <name>.wt.fits.")] = False,
+    offchip: Annotated[bool, typer.Option(
+        "--center-off-chip", help="Cut even when the centre is off the image (partial overlap).")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cut stamps from uncompressed images like ppstamp (integer ROI, NaN fill outside,
+    8000 px cap, WCS shifted, source header carried, RA_DEG/DEC_DEG and HISTORY added).
+    Reads only the rows of each stamp. Exit 3 when some stamp could not be made."""
+    from mopstool.fits.stamp import ImageSource, StampSpec, cut_request, cut_stamps, default_name
+
+    comp = None if compress.lower() in ("none", "") else compress.lower()
+    if comp not in (None, "rice"):
+        raise UsageError("--compress: none or rice")
+    blank = int(_pstamp_conf(ctx, "mask_blank", 1))
+    if request:
+        from mopstool.fits.request import read_request
+
+        req = read_request(request)
+        sources = list(images or []) + list(images_dir or [])
+        if not sources:
+            raise UsageError("--request needs --images DIR (or image files)")
+        results = cut_request(req, sources, outdir, compress=comp, split=split, allow_offchip=offchip,
+                              mask_blank=blank)
+    else:
+        if not images:
+            raise UsageError("give an IMAGE, or --request FILE --images DIR")
+        w, h, arc = _parse_size(size)
+        want = tuple(p.strip().lower() for p in planes.split(",") if p.strip())
+        specs = []
+        ra, dec, x, y = ra or [], dec or [], x or [], y or []
+        if len(ra) != len(dec) or len(x) != len(y):
+            raise UsageError("give --ra with --dec and --x with --y, as many of each")
+        for r, d in zip(ra, dec):
+            specs.append(StampSpec(ra=r, dec=d, width=w, height=h, arcsec=arc, planes=want, compress=comp))
+        for a, b in zip(x, y):
+            specs.append(StampSpec(x=a, y=b, width=w, height=h, arcsec=arc, planes=want, compress=comp))
+        if not specs:
+            raise UsageError("give --ra/--dec or --x/--y (or --size 0 with --x 0 --y 0 for the whole image)")
+        if name:
+            if len(name) != len(specs):
+                raise UsageError("give one --name per stamp")
+            for s, n in zip(specs, name):
+                s.name = n
+        results = []
+        for img in images:
+            with ImageSource(img, hdu=hdu, mask=mask, variance=variance) as src:
+                these = specs
+                if len(images) > 1:
+                    these = [StampSpec(**{**s.__dict__, "name": f"{s.name or default_name(s, i)}_{src.path.stem}"})
+                             for i, s in enumerate(specs)]
+                results += cut_stamps(src, these, outdir, split=split, allow_offchip=offchip,
+                                      mask_blank=blank)
+    from mopstool.stages.vocab import fault_meaning
+
+    rows = []
+    for r in results:
+        d = r.to_dict()
+        d["fault_meaning"] = fault_meaning(r.fault, pstamp=True) if r.fault else ""
+        rows.append(d)
+    fmt_ = _fmt(ctx, fmt, as_json)
+    render(rows, fmt_, title="stamps",
+           columns=None if fmt_ != "table" else ("rownum", "name", "fault", "fault_meaning", "x0", "y0",
+                                                 "width", "height", "partial", "path", "message"))
+    bad = [r for r in results if r.fault]
+    info(f"{len(results) - len(bad)} stamp(s) written to {outdir}" + (f", {len(bad)} failed" if bad else ""))
+    if bad:
+        raise CheckFailed(f"{len(bad)} stamp(s) could not be made")
+
+
+def _parse_size(text: str) -> tuple[float, float, bool]:
+    t = text.strip().lower().replace(" ", "")
+    arc = False
+    for suffix in ("arcsec", '"', "as"):
+        if t.endswith(suffix):
+            t, arc = t[: -len(suffix)], True
+            break
+    for suffix in ("px", "pix", "pixels"):
+        if t.endswith(suffix):
+            t = t[: -len(suffix)]
+            break
+    try:
+        if "x" in t:
+            a, b = t.split("x", 1)
+            return float(a), float(b), arc
+        return float(t), float(t), arc
+    except ValueError:
+        raise UsageError(f"invalid --size {text!r}: use e.g. 100, 64x32 or 30arcsec") from None
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="pstamp-req")

@@ -1,0 +1,856 @@
+"""Postage-stamp request database operations (``mopstool pstamp-req``).
+
+The functions follow the pstamptool request modes of the IPP:
+
+* :func:`list_requests`  ~ ``pstamptool -listreq``
+* :func:`update_requests` ~ ``pstamptool -updatereq`` (``-set_state stop``, ``goto_cleaned`` ...)
+* :func:`revert_requests` ~ ``pstamptool -revertreq``; :func:`revert_jobs` ~ ``-revertjob``;
+  :func:`revert_dependents` ~ ``-revertdependent``
+* :func:`cleanup_requests` ~ ``pstamp_queue_cleanup.pl`` (stop older than N days -> goto_cleaned)
+* :func:`backlog` what the stamp server still has to do, per label, against the parse limit.
+
+Plain arguments in, result objects out; every write goes through
+:func:`mopstool.ops.writes.write_transaction` on the stamp database and is audited.
+All tables come from ``schema.table(name, pstamp_db=True)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import and_, case, func, literal, not_, or_, select, true
+from sqlalchemy.sql import ColumnElement
+
+from mopstool.db import Databases, schema
+from mopstool.db.own import has_table
+from mopstool.errors import NotFound, UsageError
+from mopstool.ops.select import eq_any, like_any
+from mopstool.ops.writes import record_audit, write_transaction
+from mopstool.stages.vocab import PSTAMP_FAULTS, PSTAMP_FIRST_ERROR_CODE, fault_meaning
+
+#: request states the stamp server uses (pstamptool itself accepts any string)
+REQUEST_STATES: tuple[str, ...] = ("new", "run", "parsed", "stop", "goto_cleaned", "cleaned")
+#: states of requests the server still works on
+ACTIVE_REQUEST_STATES: tuple[str, ...] = ("new", "run", "parsed")
+CLEANED_STATES: tuple[str, ...] = ("goto_cleaned", "cleaned")
+#: job states that count as finished for -completedreq
+FINISHED_JOB_STATES: tuple[str, ...] = ("stop", "cancel")
+#: priority the IPP gives a label missing from the Label table
+DEFAULT_LABEL_PRIORITY = 10000
+#: pstamptool compile-time retry cap (PSTAMP_MAX_JOB_FAULTS / PSTAMP_MAX_DEP_FAULTS)
+DEFAULT_MAX_FAULT_COUNT = 5
+DEFAULT_PARSE_LIMIT = 20
+
+_CHUNK = 1000
+
+
+def _t(name: str):
+    return schema.table(name, pstamp_db=True)
+
+
+def utcnow() -> datetime:
+    """Naive UTC 'now' at second precision (what DATETIME/TIMESTAMP columns hold)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _chunks(values: list, size: int = _CHUNK) -> Iterable[list]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+# ------------------------------------------------------------------ durations and times
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """'14d', '36h', '2w', '90m', '30s' or a bare number of days."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)):
+        return timedelta(days=float(value))
+    m = _DURATION.match(str(value))
+    if not m:
+        raise UsageError(f"invalid duration {value!r}: use e.g. 14d, 36h, 2w or a number of days")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def parse_since(value: str | datetime | None, *, now: datetime | None = None) -> datetime | None:
+    """An absolute UTC time (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]) or a duration back from now."""
+    if value is None or isinstance(value, datetime):
+        return value
+    text = str(value).strip()
+    if _DURATION.match(text) and not re.match(r"^\d{8}$", text):
+        return (now or utcnow()) - parse_duration(text)
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text.rstrip("Z"), fmt)
+        except ValueError:
+            pass
+    raise UsageError(f"invalid time {value!r}: use YYYY-MM-DD[THH:MM[:SS]] (UTC) or a duration like 2d")
+
+
+# ------------------------------------------------------------------ selection
+@dataclass
+class RequestSelector:
+    """The request selectors of pstamptool (ANDed; repeated values ORed).
+
+    ``labels`` and ``names`` are SQL LIKE patterns ('%' wildcard), as in the IPP."""
+
+    req_ids: list[int] = field(default_factory=list)
+    not_req_ids: list[int] = field(default_factory=list)
+    req_id_max: int | None = None
+    req_id_min: int | None = None
+    states: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    usernames: list[str] = field(default_factory=list)
+    faults: list[int] = field(default_factory=list)
+    req_types: list[str] = field(default_factory=list)
+    since: datetime | None = None            # registered >= since
+    timestamp_begin: datetime | None = None  # timestamp >=
+    timestamp_end: datetime | None = None    # timestamp <=
+
+    def is_empty(self) -> bool:
+        return not (self.req_ids or self.not_req_ids or self.req_id_max is not None
+                    or self.req_id_min is not None or self.states or self.labels or self.names
+                    or self.usernames or self.faults or self.req_types or self.since
+                    or self.timestamp_begin or self.timestamp_end)
+
+    def conditions(self) -> list[ColumnElement]:
+        req = _t("pstampRequest")
+        c = req.c
+        conds: list[ColumnElement] = []
+        if self.req_ids:
+            conds.append(eq_any(c.req_id, [int(i) for i in self.req_ids]))
+        if self.not_req_ids:
+            conds.append(c.req_id.notin_([int(i) for i in self.not_req_ids]))
+        if self.req_id_max is not None:
+            conds.append(c.req_id <= int(self.req_id_max))
+        if self.req_id_min is not None:
+            conds.append(c.req_id >= int(self.req_id_min))
+        if self.states:
+            conds.append(eq_any(c.state, list(self.states)))
+        if self.labels:
+            conds.append(like_any(c.label, list(self.labels)))
+        if self.names:
+            conds.append(like_any(c.name, list(self.names)))
+        if self.usernames:
+            conds.append(eq_any(c.username, list(self.usernames)))
+        if self.faults:
+            conds.append(eq_any(c.fault, [int(f) for f in self.faults]))
+        if self.req_types:
+            conds.append(eq_any(c.reqType, list(self.req_types)))
+        if self.since is not None:
+            conds.append(c.registered >= self.since)
+        if self.timestamp_begin is not None:
+            conds.append(c.timestamp >= self.timestamp_begin)
+        if self.timestamp_end is not None:
+            conds.append(c.timestamp <= self.timestamp_end)
+        return conds
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            if v not in (None, [], ()):
+                out[k] = v
+        return out
+
+
+def _validate_state(state: str) -> str:
+    if state not in REQUEST_STATES:
+        raise UsageError(f"invalid request state {state!r}; valid: {', '.join(REQUEST_STATES)}")
+    return state
+
+
+def _check_ids_exist(conn, req_ids: list[int]) -> None:
+    if not req_ids:
+        return
+    req = _t("pstampRequest")
+    found: set[int] = set()
+    for chunk in _chunks(sorted(set(int(i) for i in req_ids))):
+        found.update(int(r[0]) for r in conn.execute(select(req.c.req_id).where(req.c.req_id.in_(chunk))))
+    missing = sorted(set(int(i) for i in req_ids) - found)
+    if missing:
+        raise NotFound("no stamp request with req_id " + ", ".join(str(i) for i in missing))
+
+
+# ------------------------------------------------------------------ listing
+_LIST_COLUMNS = ("req_id", "name", "label", "state", "fault", "reqType", "username", "ds_id",
+                 "outProduct", "registered", "timestamp")
+
+
+def list_requests(dbs: Databases, sel: RequestSelector, *, limit: int | None = None,
+                  require_filter: bool = False, require_match: bool = False,
+                  with_jobs: bool = True) -> list[dict[str, Any]]:
+    """Requests matching *sel*, newest first, with their job counts.
+
+    ``require_filter`` / ``require_match`` give the pstamptool -listreq behaviour
+    (a search term is required; no match is an error, exit 65)."""
+    if require_filter and sel.is_empty():
+        raise UsageError("search parameters are required")
+    req = _t("pstampRequest")
+    q = select(*[req.c[c] for c in _LIST_COLUMNS]).where(*sel.conditions()).order_by(req.c.req_id.desc())
+    if limit:
+        q = q.limit(int(limit))
+    with dbs.connect(pstamp_db=True) as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+        if with_jobs and rows:
+            counts = _job_counts(conn, [r["req_id"] for r in rows])
+            for r in rows:
+                r.update(counts.get(r["req_id"], _EMPTY_COUNTS))
+    for r in rows:
+        r["fault_meaning"] = fault_meaning(r["fault"], pstamp=True) if r.get("fault") else ""
+    if require_match and not rows:
+        raise NotFound("request not found")
+    return rows
+
+
+_EMPTY_COUNTS = {"jobs": 0, "jobs_run": 0, "jobs_stop": 0, "jobs_faulted": 0}
+
+
+def _job_counts(conn, req_ids: list[int]) -> dict[int, dict[str, int]]:
+    job = _t("pstampJob")
+    out: dict[int, dict[str, int]] = {}
+    for chunk in _chunks(req_ids):
+        q = (select(job.c.req_id, func.count().label("jobs"),
+                    func.sum(case((job.c.state == "run", 1), else_=0)).label("jobs_run"),
+                    func.sum(case((job.c.state == "stop", 1), else_=0)).label("jobs_stop"),
+                    func.sum(case((job.c.fault != 0, 1), else_=0)).label("jobs_faulted"))
+             .where(job.c.req_id.in_(chunk)).group_by(job.c.req_id))
+        for r in conn.execute(q):
+            out[int(r.req_id)] = {"jobs": int(r.jobs or 0), "jobs_run": int(r.jobs_run or 0),
+                                  "jobs_stop": int(r.jobs_stop or 0),
+                                  "jobs_faulted": int(r.jobs_faulted or 0)}
+    return out
+
+
+def _with_meaning(row: dict[str, Any]) -> dict[str, Any]:
+    row["fault_meaning"] = fault_meaning(row.get("fault"), pstamp=True) if row.get("fault") else ""
+    return row
+
+
+def show_request(dbs: Databases, req_id: int) -> dict[str, Any]:
+    """One request with its jobs, dependents, files and data store; faults explained."""
+    req, job, dep, fil, ds = (_t("pstampRequest"), _t("pstampJob"), _t("pstampDependent"),
+                              _t("pstampFile"), _t("pstampDataStore"))
+    with dbs.connect(pstamp_db=True) as conn:
+        row = conn.execute(select(req).where(req.c.req_id == int(req_id))).first()
+        if row is None:
+            raise NotFound(f"no stamp request with req_id {req_id}")
+        request = _with_meaning(dict(row._mapping))
+        jobs = [_with_meaning(dict(r._mapping)) for r in conn.execute(
+            select(job.c.job_id, job.c.rownum, job.c.state, job.c.jobType, job.c.fault,
+                   job.c.fault_count, job.c.dep_id, job.c.exp_id, job.c.options, job.c.outputBase,
+                   job.c.parent_id, job.c.is_parent)
+            .where(job.c.req_id == int(req_id)).order_by(job.c.job_id))]
+        dep_ids = sorted({int(j["dep_id"]) for j in jobs if j.get("dep_id")})
+        dependents = []
+        for chunk in _chunks(dep_ids):
+            dependents += [_with_meaning(dict(r._mapping)) for r in conn.execute(
+                select(dep).where(dep.c.dep_id.in_(chunk)).order_by(dep.c.dep_id))]
+        job_ids = [int(j["job_id"]) for j in jobs]
+        files = []
+        for chunk in _chunks(job_ids):
+            files += [dict(r._mapping) for r in conn.execute(
+                select(fil).where(fil.c.job_id.in_(chunk)).order_by(fil.c.file_id))]
+        datastore = None
+        if request.get("ds_id"):
+            d = conn.execute(select(ds).where(ds.c.ds_id == request["ds_id"])).first()
+            datastore = dict(d._mapping) if d is not None else None
+    dep_state = {d["dep_id"]: d["state"] for d in dependents}
+    for j in jobs:
+        j["waiting_on"] = _job_waiting_on(j, dep_state, request)
+    summary: dict[str, int] = {}
+    for j in jobs:
+        key = j["state"] if not j.get("fault") else f"{j['state']}/fault {j['fault']}"
+        summary[key] = summary.get(key, 0) + 1
+    return {"request": request, "jobs": jobs, "dependents": dependents, "files": files,
+            "datastore": datastore, "job_summary": summary}
+
+
+def _job_waiting_on(job: dict, dep_state: dict, request: dict) -> str:
+    if job["state"] in FINISHED_JOB_STATES:
+        return ""
+    if job["state"] == "parsed":
+        return "preview (parsed only)"
+    if job.get("fault"):
+        return "revert (faulted)"
+    if job.get("dep_id") and dep_state.get(job["dep_id"]) != "full":
+        return f"dependent {job['dep_id']} ({dep_state.get(job['dep_id'], 'missing')})"
+    if request.get("state") != "run" or request.get("fault"):
+        return f"request {request.get('state')}" + (f"/fault {request['fault']}" if request.get("fault") else "")
+    return "run"
+
+
+def request_names_and_projects(dbs: Databases, req_name: str | None) -> tuple[list[str], list[str]]:
+    """(requests already named *req_name*, enabled project names) from the request database."""
+    req, proj = _t("pstampRequest"), _t("pstampProject")
+    with dbs.connect(pstamp_db=True) as conn:
+        names = []
+        if req_name:
+            names = [r[0] for r in conn.execute(select(req.c.name).where(req.c.name == str(req_name)))]
+        projects = [r[0] for r in conn.execute(
+            select(proj.c.name).where(or_(proj.c.state.is_(None), proj.c.state != "disabled")))]
+    return names, projects
+
+
+# ------------------------------------------------------------------ updates
+@dataclass
+class UpdateResult:
+    """What an update changed (or would change under dry-run)."""
+
+    action: str
+    set_values: dict[str, Any]
+    changed: list[int] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+    timestamp: datetime | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "dry_run": self.dry_run, "applied": self.applied,
+                "set": self.set_values, "changed": self.changed, "count": self.count,
+                "skipped": self.skipped, "sample": self.sample, "timestamp": self.timestamp}
+
+
+_SETTERS = ("state", "label", "outProduct", "outdir", "uri", "name", "username", "reqType")
+
+
+def _skip_reason(row: dict, set_state: str | None, only_state: bool, ipp_semantics: bool) -> str | None:
+    state = row["state"]
+    if set_state == "goto_cleaned" and state in CLEANED_STATES:
+        return f"already {state}"
+    if ipp_semantics or set_state is None:
+        return None
+    if set_state == "stop" and state in CLEANED_STATES:
+        return f"already {state}; stopping it would send it through cleanup again"
+    if only_state and state == set_state:
+        return f"already {state}"
+    return None
+
+
+def update_requests(dbs: Databases, sel: RequestSelector, *, set_state: str | None = None,
+                    set_label: str | None = None, set_fault: int | None = None,
+                    clear_fault: bool = False, set_outProduct: str | None = None,
+                    set_outdir: str | None = None, set_uri: str | None = None,
+                    set_name: str | None = None, set_username: str | None = None,
+                    set_reqType: str | None = None, dry_run: bool = False,
+                    ipp_semantics: bool = False, action: str = "pstamp-req.update",
+                    now: datetime | None = None, sample_size: int = 20) -> UpdateResult:
+    """pstamptool -updatereq: set columns of the selected requests and bump ``timestamp``.
+
+    Guards: ``set_state='goto_cleaned'`` never touches requests already
+    cleaned/goto_cleaned (the IPP rule). Unless ``ipp_semantics``: the state
+    must be a known request state, ``stop`` leaves cleaned requests alone, a
+    pure state change skips requests already in that state, and a req_id that
+    does not exist is an error (nothing is written). Skipped requests are
+    reported with the reason.
+    """
+    if sel.is_empty():
+        raise UsageError("search parameters are required (a req_id, --label, --state ...)")
+    values: dict[str, Any] = {}
+    for col, val in (("state", set_state), ("label", set_label), ("outProduct", set_outProduct),
+                     ("outdir", set_outdir), ("uri", set_uri), ("name", set_name),
+                     ("username", set_username), ("reqType", set_reqType)):
+        if val is not None:
+            values[col] = val
+    if set_fault is not None and int(set_fault) != 0:
+        if clear_fault:
+            raise UsageError("only one of set_fault and clear_fault is allowed")
+        values["fault"] = int(set_fault)
+    elif clear_fault or (set_fault is not None and int(set_fault) == 0):
+        values["fault"] = 0
+    if not values:
+        raise UsageError("at least one value to set is required")
+    if set_state is not None and not ipp_semantics:
+        _validate_state(set_state)
+    only_state = set(values) == {"state"}
+    stamp = now or utcnow()
+    result = UpdateResult(action=action, set_values=dict(values), dry_run=dry_run, timestamp=stamp)
+    req = _t("pstampRequest")
+    cols = (req.c.req_id, req.c.name, req.c.label, req.c.state, req.c.fault, req.c.timestamp)
+    q = select(*cols).where(*sel.conditions()).order_by(req.c.req_id)
+
+    def plan(conn) -> list[dict]:
+        if sel.req_ids and not ipp_semantics:
+            _check_ids_exist(conn, sel.req_ids)
+        rows = [dict(r._mapping) for r in conn.execute(q if dry_run else q.with_for_update())]
+        result.changed, result.skipped, result.sample = [], [], []
+        for r in rows:
+            reason = _skip_reason(r, set_state, only_state, ipp_semantics)
+            if reason:
+                result.skipped.append({"req_id": r["req_id"], "name": r["name"], "state": r["state"],
+                                       "reason": reason})
+            else:
+                result.changed.append(int(r["req_id"]))
+                if len(result.sample) < sample_size:
+                    result.sample.append(r)
+        return rows
+
+    if dry_run:
+        with dbs.connect(pstamp_db=True) as conn:
+            plan(conn)
+        return result
+    with write_transaction(dbs, action, pstamp_db=True) as conn:
+        plan(conn)
+        guard = []
+        if set_state == "goto_cleaned":
+            guard.append(req.c.state.notin_(CLEANED_STATES))
+        for chunk in _chunks(result.changed):
+            conn.execute(req.update().where(req.c.req_id.in_(chunk), *guard)
+                         .values(timestamp=stamp, **values))
+        record_audit(conn, action, len(result.changed),
+                     {"set": values, "selector": sel.describe(), "req_ids": result.changed[:200],
+                      "skipped": [s["req_id"] for s in result.skipped][:200]})
+    result.applied = True
+    return result
+
+
+def stop_requests(dbs: Databases, req_ids: list[int], *, dry_run: bool = False,
+                  ipp_semantics: bool = False) -> UpdateResult:
+    """``pstamptool -updatereq -set_state stop -req_id N`` for each id."""
+    if not req_ids:
+        raise UsageError("give at least one req_id")
+    return update_requests(dbs, RequestSelector(req_ids=list(req_ids)), set_state="stop",
+                           dry_run=dry_run, ipp_semantics=ipp_semantics, action="pstamp-req.stop")
+
+
+def clean_requests(dbs: Databases, req_ids: list[int], *, dry_run: bool = False,
+                   ipp_semantics: bool = False) -> UpdateResult:
+    """``pstamptool -updatereq -set_state goto_cleaned -req_id N``; already cleaned ones are skipped."""
+    if not req_ids:
+        raise UsageError("give at least one req_id")
+    return update_requests(dbs, RequestSelector(req_ids=list(req_ids)), set_state="goto_cleaned",
+                           dry_run=dry_run, ipp_semantics=ipp_semantics, action="pstamp-req.clean")
+
+
+def cleanup_requests(dbs: Databases, older_than: timedelta | str | int = 14, *,
+                     labels: list[str] | None = None, dry_run: bool = False,
+                     now: datetime | None = None) -> UpdateResult:
+    """pstamp_queue_cleanup: stopped requests unchanged for longer than *older_than* -> goto_cleaned."""
+    age = parse_duration(older_than)
+    stamp = now or utcnow()
+    sel = RequestSelector(states=["stop"], labels=list(labels or []), timestamp_end=stamp - age)
+    return update_requests(dbs, sel, set_state="goto_cleaned", dry_run=dry_run,
+                           action="pstamp-req.cleanup", now=stamp)
+
+
+# ------------------------------------------------------------------ reverts
+@dataclass
+class RevertResult:
+    what: str
+    reverted: list[int] = field(default_factory=list)
+    deleted_jobs: int = 0
+    by_fault: dict[int, int] = field(default_factory=dict)
+    skipped_fault_count: int = 0
+    dry_run: bool = False
+    applied: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.reverted)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "dry_run": self.dry_run, "applied": self.applied,
+                "reverted": self.reverted, "count": self.count, "deleted_jobs": self.deleted_jobs,
+                "by_fault": {str(k): v for k, v in sorted(self.by_fault.items())},
+                "skipped_fault_count": self.skipped_fault_count}
+
+
+def _fault_condition(col, fault: int | None, max_fault: int | None) -> ColumnElement:
+    if fault is not None:
+        return col == int(fault)
+    if max_fault is None:
+        return col != 0
+    return and_(col > 0, col < int(max_fault))
+
+
+def revert_requests(dbs: Databases, sel: RequestSelector | None = None, *,
+                    max_fault: int | None = PSTAMP_FIRST_ERROR_CODE, dry_run: bool = False,
+                    now: datetime | None = None) -> RevertResult:
+    """pstamptool -revertreq: delete the jobs of half-parsed requests (state 'new' with a
+    fault), then clear the fault of matching requests not in 'stop'.
+
+    Only faults below *max_fault* (10: the transient exit codes) are cleared unless
+    ``sel.faults`` names the fault; ``max_fault=None`` clears any fault (pstamptool)."""
+    sel = sel or RequestSelector()
+    req, job = _t("pstampRequest"), _t("pstampJob")
+    fault_cond = _fault_condition(req.c.fault, None, None if sel.faults else max_fault)
+    q = (select(req.c.req_id, req.c.state, req.c.fault)
+         .where(req.c.state != "stop", fault_cond, *sel.conditions()).order_by(req.c.req_id))
+    result = RevertResult(what="requests", dry_run=dry_run)
+
+    def plan(conn) -> list[int]:
+        rows = [dict(r._mapping) for r in conn.execute(q if dry_run else q.with_for_update())]
+        result.reverted = [int(r["req_id"]) for r in rows]
+        result.by_fault = {}
+        for r in rows:
+            result.by_fault[int(r["fault"])] = result.by_fault.get(int(r["fault"]), 0) + 1
+        half_parsed = [int(r["req_id"]) for r in rows if r["state"] == "new"]
+        n = 0
+        for chunk in _chunks(half_parsed):
+            n += int(conn.execute(select(func.count()).select_from(job)
+                                  .where(job.c.req_id.in_(chunk))).scalar() or 0)
+        result.deleted_jobs = n
+        return half_parsed
+
+    if dry_run:
+        with dbs.connect(pstamp_db=True) as conn:
+            plan(conn)
+        return result
+    stamp = now or utcnow()
+    with write_transaction(dbs, "pstamp-req.revert", pstamp_db=True) as conn:
+        half_parsed = plan(conn)
+        for chunk in _chunks(half_parsed):
+            conn.execute(job.delete().where(job.c.req_id.in_(chunk)))
+        for chunk in _chunks(result.reverted):
+            conn.execute(req.update().where(req.c.req_id.in_(chunk), req.c.state != "stop")
+                         .values(fault=0, timestamp=stamp))
+        record_audit(conn, "pstamp-req.revert", len(result.reverted),
+                     {"what": "requests", "req_ids": result.reverted[:200],
+                      "deleted_jobs": result.deleted_jobs, "by_fault": result.by_fault})
+    result.applied = True
+    return result
+
+
+def revert_jobs(dbs: Databases, sel: RequestSelector | None = None, *,
+                job_ids: list[int] | None = None, fault: int | None = None,
+                max_fault_count: int | None = DEFAULT_MAX_FAULT_COUNT,
+                clear_fault_count: bool = False, dry_run: bool = False) -> RevertResult:
+    """pstamptool -revertjob: clear the fault of 'run' jobs of 'run' requests.
+
+    Only faults < 10 unless *fault* is given; only jobs with fault_count <
+    *max_fault_count* unless ``clear_fault_count`` (which also zeroes the count)."""
+    sel = sel or RequestSelector()
+    req, job = _t("pstampRequest"), _t("pstampJob")
+    conds = [job.c.state == "run", req.c.state == "run",
+             _fault_condition(job.c.fault, fault, PSTAMP_FIRST_ERROR_CODE), *sel.conditions()]
+    if job_ids:
+        conds.append(eq_any(job.c.job_id, [int(j) for j in job_ids]))
+    q = (select(job.c.job_id, job.c.fault, job.c.fault_count)
+         .select_from(job.join(req, job.c.req_id == req.c.req_id)).where(*conds))
+    result = RevertResult(what="jobs", dry_run=dry_run)
+    limit = None if clear_fault_count else max_fault_count
+
+    def plan(conn) -> None:
+        result.reverted, result.by_fault, result.skipped_fault_count = [], {}, 0
+        for r in conn.execute(q):
+            if limit is not None and int(r.fault_count or 0) >= int(limit):
+                result.skipped_fault_count += 1
+                continue
+            result.reverted.append(int(r.job_id))
+            result.by_fault[int(r.fault)] = result.by_fault.get(int(r.fault), 0) + 1
+
+    if dry_run:
+        with dbs.connect(pstamp_db=True) as conn:
+            plan(conn)
+        return result
+    with write_transaction(dbs, "pstamp-req.revert", pstamp_db=True) as conn:
+        plan(conn)
+        values: dict[str, Any] = {"fault": 0}
+        if clear_fault_count:
+            values["fault_count"] = 0
+        for chunk in _chunks(result.reverted):
+            conn.execute(job.update().where(job.c.job_id.in_(chunk), job.c.state == "run").values(**values))
+        record_audit(conn, "pstamp-req.revert", len(result.reverted),
+                     {"what": "jobs", "job_ids": result.reverted[:200], "by_fault": result.by_fault})
+    result.applied = True
+    return result
+
+
+def revert_dependents(dbs: Databases, sel: RequestSelector | None = None, *,
+                      dep_ids: list[int] | None = None, fault: int | None = None,
+                      max_fault_count: int | None = DEFAULT_MAX_FAULT_COUNT,
+                      clear_fault_count: bool = False, dry_run: bool = False) -> RevertResult:
+    """pstamptool -revertdependent: clear the fault of 'new' dependents that a 'run'
+    job of a 'run' request waits for (faults < 10 and fault_count < max by default)."""
+    sel = sel or RequestSelector()
+    req, job, dep = _t("pstampRequest"), _t("pstampJob"), _t("pstampDependent")
+    conds = [dep.c.state == "new", job.c.state == "run", req.c.state == "run",
+             _fault_condition(dep.c.fault, fault, PSTAMP_FIRST_ERROR_CODE), *sel.conditions()]
+    if dep_ids:
+        conds.append(eq_any(dep.c.dep_id, [int(d) for d in dep_ids]))
+    frm = dep.join(job, job.c.dep_id == dep.c.dep_id).join(req, job.c.req_id == req.c.req_id)
+    q = select(dep.c.dep_id, dep.c.fault, dep.c.fault_count).select_from(frm).where(*conds).distinct()
+    result = RevertResult(what="dependents", dry_run=dry_run)
+    limit = None if clear_fault_count else max_fault_count
+
+    def plan(conn) -> None:
+        result.reverted, result.by_fault, result.skipped_fault_count = [], {}, 0
+        for r in conn.execute(q):
+            if limit is not None and int(r.fault_count or 0) >= int(limit):
+                result.skipped_fault_count += 1
+                continue
+            result.reverted.append(int(r.dep_id))
+            result.by_fault[int(r.fault)] = result.by_fault.get(int(r.fault), 0) + 1
+        result.reverted.sort()
+
+    if dry_run:
+        with dbs.connect(pstamp_db=True) as conn:
+            plan(conn)
+        return result
+    with write_transaction(dbs, "pstamp-req.revert", pstamp_db=True) as conn:
+        plan(conn)
+        values: dict[str, Any] = {"fault": 0}
+        if clear_fault_count:
+            values["fault_count"] = 0
+        for chunk in _chunks(result.reverted):
+            conn.execute(dep.update().where(dep.c.dep_id.in_(chunk), dep.c.state == "new").values(**values))
+        record_audit(conn, "pstamp-req.revert", len(result.reverted),
+                     {"what": "dependents", "dep_ids": result.reverted[:200], "by_fault": result.by_fault})
+    result.applied = True
+    return result
+
+
+# ------------------------------------------------------------------ backlog
+@dataclass
+class Backlog:
+    """What the stamp server still has to do, per request label and state."""
+
+    parse_limit: int
+    parse_queue: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    behind: list[dict[str, Any]] = field(default_factory=list)
+    dependents: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    label_table: bool = False
+    generated: datetime | None = None
+
+    @property
+    def problems(self) -> bool:
+        return bool(self.notes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"generated": self.generated, "parse_limit": self.parse_limit,
+                "parse_queue": self.parse_queue,
+                "parse_batches": math.ceil(self.parse_queue / self.parse_limit) if self.parse_limit else None,
+                "label_table": self.label_table, "labels": self.rows, "behind": self.behind,
+                "dependents": self.dependents, "faults": self.faults, "notes": self.notes}
+
+
+def _label_join(conn, req):
+    """(FROM clause, priority expr, active condition) with the Label table when the
+    stamp database has one (missing label: priority 10000, active)."""
+    if has_table(conn, "Label"):
+        lab = schema.Label
+        frm = req.outerjoin(lab, lab.c.label == req.c.label)
+        prio = func.coalesce(lab.c.priority, DEFAULT_LABEL_PRIORITY)
+        active = or_(lab.c.active.is_(None), lab.c.active != 0)
+        return frm, prio, active, True
+    return req, literal(DEFAULT_LABEL_PRIORITY), true(), False
+
+
+def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
+            labels: list[str] | None = None, now: datetime | None = None) -> Backlog:
+    """The stamp server's backlog in a fixed number of grouped queries.
+
+    Per request label and state: requests (faulted ones apart), requests waiting
+    for the parser, jobs waiting on an image update (dependent not 'full'), jobs
+    ready to run, faulted jobs, requests waiting for the finisher. The parse
+    queue (pstamptool -pendingreq: state 'new', fault 0, label active, ordered by
+    label priority then req_id) is compared with the parse limit, and for every
+    label with waiting requests the labels ahead of it are counted."""
+    parse_limit = max(int(parse_limit or DEFAULT_PARSE_LIMIT), 1)
+    req, job, dep = _t("pstampRequest"), _t("pstampJob"), _t("pstampDependent")
+    out = Backlog(parse_limit=parse_limit, generated=now or utcnow())
+    active_states = list(ACTIVE_REQUEST_STATES)
+    with dbs.connect(pstamp_db=True) as conn:
+        frm, prio, label_active, out.label_table = _label_join(conn, req)
+        pending = and_(req.c.state == "new", req.c.fault == 0)
+
+        # 1. requests per label/state (+ the first pending request and its priority)
+        q1 = (select(req.c.label, req.c.state, func.count().label("requests"),
+                     func.sum(case((req.c.fault != 0, 1), else_=0)).label("faulted"),
+                     func.sum(case((and_(pending, label_active), 1), else_=0)).label("wait_parse"),
+                     func.sum(case((and_(pending, not_(label_active)), 1), else_=0)).label("inactive"),
+                     func.min(case((pending, req.c.req_id), else_=None)).label("first_pending"),
+                     func.max(prio).label("priority"))
+              .select_from(frm).where(req.c.state.in_(active_states))
+              .group_by(req.c.label, req.c.state))
+        groups: dict[tuple, dict[str, Any]] = {}
+        for r in conn.execute(q1):
+            groups[(r.label, r.state)] = {
+                "label": r.label, "state": r.state, "requests": int(r.requests or 0),
+                "faulted": int(r.faulted or 0), "wait_parse": int(r.wait_parse or 0),
+                "inactive_label": int(r.inactive or 0), "priority": int(r.priority or 0),
+                "first_pending": r.first_pending,
+                "jobs_wait_dependent": 0, "jobs_wait_run": 0, "jobs_faulted": 0, "jobs_parsed": 0,
+                "jobs_done": 0, "jobs_stopped_faulted": 0, "wait_finish": 0}
+
+        # 2. jobs of active requests per label/state by what they wait for
+        jfrom = job.join(req, job.c.req_id == req.c.req_id).outerjoin(dep, dep.c.dep_id == job.c.dep_id)
+        has_dep = and_(job.c.dep_id.is_not(None), job.c.dep_id != 0)
+        dep_ready = or_(not_(has_dep), dep.c.state == "full")
+        run_ok = and_(job.c.state == "run", job.c.fault == 0)
+        q2 = (select(req.c.label, req.c.state,
+                     func.sum(case((and_(run_ok, not_(dep_ready)), 1), else_=0)).label("wait_dep"),
+                     func.sum(case((and_(run_ok, dep_ready), 1), else_=0)).label("wait_run"),
+                     func.sum(case((and_(job.c.state == "run", job.c.fault != 0), 1), else_=0)).label("faulted"),
+                     func.sum(case((job.c.state == "parsed", 1), else_=0)).label("parsed"),
+                     func.sum(case((and_(job.c.state.in_(FINISHED_JOB_STATES), job.c.fault == 0), 1),
+                                   else_=0)).label("done"),
+                     func.sum(case((and_(job.c.state.in_(FINISHED_JOB_STATES), job.c.fault != 0), 1),
+                                   else_=0)).label("stopped_faulted"))
+              .select_from(jfrom).where(req.c.state.in_(active_states))
+              .group_by(req.c.label, req.c.state))
+        for r in conn.execute(q2):
+            g = groups.get((r.label, r.state))
+            if g is None:
+                continue
+            g["jobs_wait_dependent"] = int(r.wait_dep or 0)
+            g["jobs_wait_run"] = int(r.wait_run or 0)
+            g["jobs_faulted"] = int(r.faulted or 0)
+            g["jobs_parsed"] = int(r.parsed or 0)
+            g["jobs_done"] = int(r.done or 0)
+            g["jobs_stopped_faulted"] = int(r.stopped_faulted or 0)
+
+        # 3. running requests whose jobs are all finished: waiting for the finisher
+        unfinished = (select(job.c.req_id).where(job.c.req_id == req.c.req_id,
+                                                 job.c.state.notin_(FINISHED_JOB_STATES)).exists())
+        q3 = (select(req.c.label, func.count().label("n")).where(
+            req.c.state == "run", req.c.fault == 0, not_(unfinished)).group_by(req.c.label))
+        for r in conn.execute(q3):
+            g = groups.get((r.label, "run"))
+            if g is not None:
+                g["wait_finish"] = int(r.n or 0)
+
+        # 4. parse queue: who is ahead of whom (priority desc, req_id asc)
+        req_b = req.alias("ahead")
+        first = (select(req.c.label.label("label"), func.min(req.c.req_id).label("first_id"),
+                        func.max(prio).label("prio"))
+                 .select_from(frm).where(pending, label_active).group_by(req.c.label)).subquery("firstq")
+        frm4 = first.join(req_b, and_(req_b.c.state == "new", req_b.c.fault == 0))
+        if out.label_table:
+            lab_b = schema.Label.alias("lab_b")
+            frm4 = frm4.outerjoin(lab_b, lab_b.c.label == req_b.c.label)
+            prio_b = func.coalesce(lab_b.c.priority, DEFAULT_LABEL_PRIORITY)
+            active_b = or_(lab_b.c.active.is_(None), lab_b.c.active != 0)
+        else:
+            prio_b = literal(DEFAULT_LABEL_PRIORITY)
+            active_b = true()
+        ahead_cond = or_(prio_b > first.c.prio,
+                         and_(prio_b == first.c.prio, req_b.c.req_id < first.c.first_id))
+        q4 = (select(first.c.label.label("waiting"), req_b.c.label.label("ahead"),
+                     func.count().label("n"))
+              .select_from(frm4).where(active_b, ahead_cond)
+              .group_by(first.c.label, req_b.c.label))
+        ahead: dict[Any, dict[Any, int]] = {}
+        for r in conn.execute(q4):
+            ahead.setdefault(r.waiting, {})[r.ahead] = int(r.n or 0)
+        out.parse_queue = int(conn.execute(select(func.count()).select_from(frm)
+                                           .where(pending, label_active)).scalar() or 0)
+
+        # 5. image updates (dependents) that running jobs wait for
+        q5 = (select(req.c.label, dep.c.rlabel, dep.c.stage, dep.c.state,
+                     func.count(func.distinct(dep.c.dep_id)).label("dependents"),
+                     func.count(func.distinct(case((dep.c.fault != 0, dep.c.dep_id), else_=None))).label("faulted"),
+                     func.count(func.distinct(job.c.job_id)).label("jobs"))
+              .select_from(job.join(req, job.c.req_id == req.c.req_id)
+                           .join(dep, dep.c.dep_id == job.c.dep_id))
+              .where(req.c.state.in_(active_states), job.c.state == "run", dep.c.state != "full")
+              .group_by(req.c.label, dep.c.rlabel, dep.c.stage, dep.c.state))
+        out.dependents = [{"label": r.label, "rlabel": r.rlabel, "stage": r.stage, "state": r.state,
+                           "dependents": int(r.dependents or 0), "faulted": int(r.faulted or 0),
+                           "jobs": int(r.jobs or 0)} for r in conn.execute(q5)]
+
+        # 6. job faults in active requests, with their meaning
+        q6 = (select(req.c.label, job.c.state, job.c.fault, func.count().label("jobs"),
+                     func.min(job.c.req_id).label("example_req_id"))
+              .select_from(job.join(req, job.c.req_id == req.c.req_id))
+              .where(req.c.state.in_(active_states), job.c.fault != 0)
+              .group_by(req.c.label, job.c.state, job.c.fault))
+        out.faults = [{"label": r.label, "job_state": r.state, "fault": int(r.fault),
+                       "meaning": fault_meaning(int(r.fault), pstamp=True), "jobs": int(r.jobs or 0),
+                       "example_req_id": r.example_req_id} for r in conn.execute(q6)]
+
+    # positions in the parse queue
+    first_by_label: dict[Any, int] = {}
+    for g in groups.values():
+        if g["wait_parse"]:
+            ahead_of = ahead.get(g["label"], {})
+            pos = sum(ahead_of.values()) + 1
+            first_by_label[g["label"]] = pos
+            g["queue_position"] = pos
+            g["parse_batches_before"] = (pos - 1) // parse_limit
+            g["behind"] = {str(k): v for k, v in sorted(ahead_of.items(), key=lambda kv: -kv[1])}
+        else:
+            g["queue_position"] = None
+            g["parse_batches_before"] = None
+            g["behind"] = {}
+    for waiting, counts in sorted(ahead.items(), key=lambda kv: str(kv[0])):
+        for lab, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if lab != waiting:
+                out.behind.append({"label": waiting, "behind_label": lab, "requests_ahead": n})
+
+    rows = sorted(groups.values(), key=lambda g: (str(g["label"]), ACTIVE_REQUEST_STATES.index(g["state"])
+                                                  if g["state"] in ACTIVE_REQUEST_STATES else 9))
+    for g in rows:
+        g.pop("first_pending", None)
+    if labels:
+        pats = [re.compile("^" + re.escape(p).replace("%", ".*").replace("_", ".") + "$", re.IGNORECASE)
+                for p in labels]
+        keep = lambda lab: any(p.match(str(lab or "")) for p in pats)  # noqa: E731
+        rows = [g for g in rows if keep(g["label"])]
+        out.behind = [b for b in out.behind if keep(b["label"])]
+        out.dependents = [d for d in out.dependents if keep(d["label"])]
+        out.faults = [f for f in out.faults if keep(f["label"])]
+    out.rows = rows
+    out.notes = _backlog_notes(out, first_by_label)
+    return out
+
+
+def _backlog_notes(b: Backlog, first_by_label: dict) -> list[str]:
+    notes: list[str] = []
+    shown = {g["label"] for g in b.rows}
+    for g in b.rows:
+        lab = g["label"]
+        if g["state"] == "new" and g["wait_parse"]:
+            pos = g["queue_position"]
+            ahead = {k: v for k, v in g["behind"].items() if k != str(lab)}
+            if pos > b.parse_limit:
+                who = ", ".join(f"{v} {k}" for k, v in ahead.items())
+                notes.append(
+                    f"{lab}: {g['wait_parse']} request(s) waiting for the parser; the first is at "
+                    f"position {pos} of {b.parse_queue} in the parse queue, behind "
+                    f"{who or str(pos - 1) + ' requests'} - {g['parse_batches_before']} parse batch(es) "
+                    f"of {b.parse_limit} (parse limit) before it is picked up")
+        if g["inactive_label"]:
+            notes.append(f"{lab}: {g['inactive_label']} new request(s) with an inactive label "
+                         "(Label.active = 0) are never parsed")
+        if g["faulted"]:
+            notes.append(f"{lab}: {g['faulted']} {g['state']} request(s) carry a fault "
+                         "(parse/finish failed); 'mopstool pstamp-req revert' clears transient ones")
+        if g["wait_finish"]:
+            notes.append(f"{lab}: {g['wait_finish']} running request(s) have all jobs finished and "
+                         "wait for the finisher")
+    for d in b.dependents:
+        if d["label"] not in shown:
+            continue
+        msg = (f"{d['label']}: {d['jobs']} job(s) wait on {d['dependents']} {d['stage']} update(s) "
+               f"(pstampDependent state {d['state']}, rlabel {d['rlabel']})")
+        if d["faulted"]:
+            msg += f", {d['faulted']} of them faulted"
+        notes.append(msg + f"; label {d['rlabel']} must be served by the {d['stage']} processing")
+    for f in b.faults:
+        if f["label"] not in shown:
+            continue
+        name = PSTAMP_FAULTS.get(f["fault"], (None, None))[0] or f"fault {f['fault']}"
+        if f["job_state"] in FINISHED_JOB_STATES:
+            notes.append(f"{f['label']}: {f['jobs']} job(s) stopped with fault {f['fault']} {name} "
+                         f"(e.g. req_id {f['example_req_id']}): {fault_meaning(f['fault'], pstamp=True)}")
+        else:
+            notes.append(f"{f['label']}: {f['jobs']} {f['job_state']} job(s) faulted with {f['fault']} "
+                         f"{name} (e.g. req_id {f['example_req_id']}); waiting for a revert")
+    return notes
