@@ -34,6 +34,8 @@ COMMAND_MODULES = [
     "mopstool.cli.dbcmd",
     "mopstool.cli.configcmd",
     "mopstool.cli.demo",
+    "mopstool.cli.cleanup",
+    "mopstool.cli.fixbroken",
     "mopstool.cli.legacy",
     "mopstool.cli.docgen",
     "mopstool.cli.pstamp",

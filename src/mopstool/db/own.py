@@ -14,7 +14,8 @@ import socket
 import sys
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, inspect
+from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
+                        inspect)
 
 from mopstool.db.schema import _MYSQL_KW
 
@@ -34,6 +35,36 @@ mopstoolAudit = Table(
     **_MYSQL_KW,
 )
 
+
+#: fixbroken's pairing of a broken original run with the replacement chip run
+#: defined to reprocess its exposure (one row per broken run and exposure)
+mopstoolFix = Table(
+    "mopstoolFix", own,
+    Column("fix_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("stage", String(16), nullable=False),          # chip | warp | diff | exposure
+    Column("broken_id", BigInteger),                       # chip_id / warp_id / diff_id
+    Column("component", String(255)),                      # broken class_id/skycell_id list
+    Column("exp_id", BigInteger, nullable=False),
+    Column("exp_name", String(64)),
+    Column("filter", String(64)),
+    Column("preset", String(64)),
+    Column("reduction", String(64)),
+    Column("label", String(64)),                           # the replacement's label
+    Column("data_group", String(64)),
+    Column("workdir", String(255)),
+    Column("chip_id", BigInteger),                         # the replacement chipRun
+    Column("state", String(16), nullable=False),           # defined | finished
+    Column("source", String(255)),                         # how the breakage was found
+    Column("username", String(64)),
+    Column("created", DateTime, nullable=False),
+    Column("finished", DateTime),
+    Index("ix_mopstoolFix_state", "state"),
+    Index("ix_mopstoolFix_broken", "stage", "broken_id"),
+    Index("ix_mopstoolFix_exp_id", "exp_id"),
+    Index("ix_mopstoolFix_chip_id", "chip_id"),
+    **_MYSQL_KW,
+)
 
 def has_table(conn, name: str) -> bool:
     return inspect(conn).has_table(name)

@@ -1,0 +1,111 @@
+"""mopstool cleanup: retention cleanup of old nights (and --status)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, info,
+                                 output_format, state)
+from mopstool.output import render
+
+_GROUP_COLUMNS = ("stage", "night", "target", "label", "retention_days", "runs", "held")
+
+
+def cleanup(
+    ctx: typer.Context,
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Reference UTC date (default today): a night N is cleaned for a stage "
+                        "when N <= as-of minus the stage's retention days.", show_default=False)] = None,
+    stage: Annotated[Optional[list[str]], typer.Option(
+        "--stage", help="Only this stage (chip, cam, warp, diff); repeat for several.",
+        show_default=False)] = None,
+    target: Annotated[Optional[list[str]], typer.Option(
+        "--target", help="Only this survey target (or ps_update for ps_ud_% runs); repeat.",
+        show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", help="Runs per transaction (default [cleanup] batch_size).",
+        show_default=False)] = None,
+    status: Annotated[bool, typer.Option(
+        "--status", help="Report per stage and cleanup state: counts and the oldest uncleaned night.")] = False,
+    show_held: Annotated[bool, typer.Option(
+        "--show-held", help="Also list the old runs held back, with the reason.")] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move full runs of nights older than the retention to goto_cleaned (label goto_cleaned).
+
+    Every uncleaned night older than the retention is caught up, not only one
+    date. Only configured targets' nightly runs and ps_ud_% stamp-update runs
+    are touched; runs being processed, runs with outstanding stamp dependents,
+    runs whose downstream runs are still processing and runs an open fixbroken
+    fix needs are held back. Changes go in bounded batches; an interrupted run
+    completes when run again."""
+    from mopstool.config import parse_night
+    from mopstool.ops.cleanup import apply_cleanup, cleanup_status, plan_cleanup
+
+    st = state(ctx)
+    cfg = st.config
+    fmt_ = output_format(ctx, fmt, as_json)
+    night = parse_night(as_of) if as_of else parse_night("today")
+    stages = [s.lower().replace("camera", "cam") for s in stage] if stage else None
+    if status:
+        report = cleanup_status(st.dbs, cfg, as_of=night, stages=stages)
+        render(report["states"], fmt_, title=f"cleanup status as of {night}",
+               columns=("stage", "state", "runs", "oldest_night", "note"))
+        if report["oldest_uncleaned_night"]:
+            info(f"oldest uncleaned night: {report['oldest_uncleaned_night']} "
+                 f"({report['days_behind']} days before {night})")
+        else:
+            info(f"no night older than the retention is left uncleaned (as of {night})")
+        return
+    plan = plan_cleanup(st.dbs, cfg, as_of=night, stages=stages, targets=target,
+                        batch_size=batch_size, dry_run=dry_run)
+    if dry_run or plan.total == 0:
+        _render(plan, fmt_, show_held, title=f"cleanup plan as of {night} (dry run)" if dry_run
+                else f"cleanup as of {night}")
+        verb = "would move" if dry_run else "moved"
+        info(f"{verb} {plan.total} runs to goto_cleaned in {plan.batches_planned if dry_run else 0} "
+             f"batches of at most {plan.batch_size}; {len(plan.held)} old runs held back")
+        return
+    if not confirm_change(ctx, plan.total, "cleanup", yes=yes, dry_run=dry_run):
+        info("cleanup cancelled; nothing changed")
+        raise typer.Exit(1)
+    lock_timeout = int(cfg.get("general.lock_timeout", 0) or 0)
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(TextColumn("cleanup"), BarColumn(), MofNCompleteColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("cleanup", total=plan.total)
+            apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout,
+                          progress=lambda done, total: bar.update(task, completed=done))
+    else:
+        apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout)
+    _render(plan, fmt_, show_held, title=f"cleanup as of {night}")
+    info(f"moved {plan.total_changed} runs to goto_cleaned in {plan.batches_done} batches; "
+         f"{len(plan.held)} old runs held back")
+
+
+def _render(plan, fmt_: str, show_held: bool, *, title: str) -> None:
+    groups = plan.groups()
+    cols = _GROUP_COLUMNS + (("changed",) if plan.applied else ())
+    held_cols = ("stage", "id", "label", "night", "target", "reason")
+    if show_held and fmt_ in ("json", "jsonl"):
+        render(plan.to_dict(), fmt_)
+        return
+    if show_held and fmt_ == "csv":
+        render(plan.held, fmt_, columns=held_cols)
+        return
+    render(groups, fmt_, title=title, columns=cols if groups else None)
+    if show_held and plan.held:
+        render(plan.held, fmt_, title="held back", columns=held_cols)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cleanup")(cleanup)

@@ -1,0 +1,122 @@
+"""mopstool fixbroken: reprocess exposures behind broken products, then retire the originals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, confirm_change,
+                                 info, output_format, state)
+from mopstool.errors import UsageError
+from mopstool.output import render
+
+_PLAN_COLUMNS = ("exp_name", "filter", "preset", "label", "reduction", "broken", "chip_id",
+                 "action", "note")
+_STATUS_COLUMNS = ("fix_id", "state", "stage", "broken_id", "component", "exp_name", "preset",
+                   "chip_id", "chip_state", "warp_id", "warp_state", "progress")
+_FINISH_COLUMNS = ("fix_id", "stage", "broken_id", "exp_name", "chip_id", "progress", "action")
+
+
+def fixbroken(
+    ctx: typer.Context,
+    exp_name: Annotated[Optional[list[str]], typer.Option(
+        "--exp-name", help="Reprocess this exposure; repeat for several.", show_default=False)] = None,
+    chip_id: Annotated[Optional[list[int]], typer.Option(
+        "--chip-id", help="This broken chip run; repeat for several.", show_default=False)] = None,
+    warp_id: Annotated[Optional[list[int]], typer.Option(
+        "--warp-id", help="This broken warp run; repeat for several.", show_default=False)] = None,
+    diff_id: Annotated[Optional[list[int]], typer.Option(
+        "--diff-id", help="This broken diff run (its input and template exposures are "
+                          "reprocessed); repeat for several.", show_default=False)] = None,
+    fix_date: Annotated[Optional[str], typer.Option(
+        "--date", help="The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC).",
+        show_default=False)] = None,
+    status: Annotated[bool, typer.Option(
+        "--status", help="Show every recorded fix and its replacement's progress.")] = False,
+    open_only: Annotated[bool, typer.Option(
+        "--open", help="With --status: only fixes not finished yet.")] = False,
+    finish: Annotated[bool, typer.Option(
+        "--finish", help="Send broken originals whose replacements' warps are full to cleanup "
+                         "(goto_cleaned, label goto_cleaned).")] = False,
+    limit: LimitOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find broken products (fault 26, error_* data states, stamp jobs stopped with
+    fault 25/26 on a broken image) and define replacement runs with the recipe of
+    each exposure's filter (LAP.PV3 grizy: preset lapfix; w-band: preset wfix).
+
+    Use --dry-run first. The pairing broken -> replacement is recorded; --status
+    shows the progress and --finish retires the broken originals once their
+    replacements' warps are full. Re-running is idempotent."""
+    from mopstool.ops import fixbroken as fb
+
+    st = state(ctx)
+    fmt_ = output_format(ctx, fmt, as_json)
+    selected = bool(exp_name or chip_id or warp_id or diff_id)
+    if status and finish:
+        raise UsageError("--status and --finish do not go together")
+    if (status or finish) and selected:
+        raise UsageError("--status and --finish work on every recorded fix; drop the selectors")
+    if status:
+        rows = fb.fix_status(st.dbs, open_only=open_only, limit=limit)
+        render(rows, fmt_, title="fixbroken fixes", columns=_STATUS_COLUMNS if fmt_ == "table" and rows else None)
+        ready = sum(1 for r in rows if r["progress"].startswith("warp full"))
+        if ready:
+            info(f"{ready} fix(es) ready: run 'mopstool fixbroken --finish'")
+        return
+    if finish:
+        res = fb.finish_fixes(st.dbs, st.config, dry_run=dry_run)
+        render(res.rows, fmt_, title="fixbroken --finish" + (" (dry run)" if dry_run else ""),
+               columns=_FINISH_COLUMNS if fmt_ == "table" and res.rows else None)
+        retired = ", ".join(f"{s} {' '.join(map(str, ids))}" for s, ids in res.retired.items() if ids)
+        if res.retired:
+            verb = "would send" if dry_run else "sent"
+            info(f"{verb} to cleanup (goto_cleaned): {retired or 'nothing (already retired)'}")
+        elif not res.rows:
+            info("no open fixes")
+        else:
+            info("no fix is ready yet: replacements' warps are not all full")
+        return
+    sel = fb.Selection(exp_names=list(exp_name or []), chip_ids=list(chip_id or []),
+                       warp_ids=list(warp_id or []), diff_ids=list(diff_id or []))
+    plan = fb.plan_fixes(st.dbs, st.config, sel, fix_date=fix_date)
+    for note in plan.notes:
+        info(note)
+    if not dry_run:
+        def ask(n: int) -> bool:
+            return confirm_change(ctx, n, "fixbroken", yes=yes, dry_run=False)
+
+        plan = fb.apply_fixes(st.dbs, st.config, plan, fix_date=fix_date, confirm=ask)
+    rows = plan.to_list()
+    if fmt_ in ("table", "csv"):
+        for r in rows:
+            r["broken"] = "; ".join(_describe(b) for b in r["broken"])
+        render(rows, fmt_, title="fixbroken" + (" (dry run)" if dry_run else ""),
+               columns=_PLAN_COLUMNS if rows else None)
+    else:
+        render(rows, fmt_)
+    if not rows:
+        info("no broken products found")
+    elif dry_run:
+        n = sum(1 for r in plan.rows if r.action == "define")
+        info(f"would define {n} replacement chip run(s); run without --dry-run to define them")
+    else:
+        n = sum(1 for r in plan.rows if r.action in ("defined", "adopted", "paired"))
+        if n:
+            info(f"recorded {n} fix(es); follow them with 'mopstool fixbroken --status', "
+                 "then 'mopstool fixbroken --finish'")
+
+
+def _describe(b: dict) -> str:
+    if b["stage"] == "exposure":
+        return "exposure"
+    comps = f" {','.join(b['components'])}" if b["components"] else ""
+    return f"{b['stage']} {b['id']}{comps}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fixbroken")(fixbroken)

@@ -1,0 +1,692 @@
+"""Broken products: find them, reprocess their exposures, retire the originals.
+
+A product is broken when a component has fault 26 (GONE: never reverted or
+updated) or a data_state error_cleaned / error_purged / error_scrubbed, or a
+stamp job stopped with fault 25 (NOT_AVAILABLE) or 26 (GONE) waits on an image
+that is broken in that sense.
+
+The fix follows the requirement notes' recipes, per exposure, by filter:
+
+* LAP.PV3 grizy-band exposures: preset ``lapfix`` (reduction LAP_SCIENCE);
+* w-band exposures (not in LAP.PV3): preset ``wfix`` (reduction SWEETSPOT);
+
+both tess RINGS.V3, end_stage warp, workdir under the fix label and date
+(config ``[fixbroken]`` and ``[presets.*]``). The replacement chip run is
+defined with :func:`mopstool.ops.define.define_runs` (chiptool -definebyquery
+semantics) and the pairing broken -> replacement is kept in mopstool's own
+table ``mopstoolFix``. ``finish_fixes`` sends a broken original (its chip run
+and the chain's warp runs; or the diff run) to goto_cleaned with label
+goto_cleaned only once every replacement's warp runs are 'full', so nothing
+usable is lost before its replacement exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import and_, or_, select
+
+from mopstool.config import Config
+from mopstool.db import Databases, schema
+from mopstool.db.own import _user, has_table, mopstoolFix
+from mopstool.errors import ConfigError, NotFound, UsageError
+from mopstool.ops.writes import record_audit, write_transaction
+from mopstool.stages import ERROR_CLEANUP_STATES, FAULT_GONE
+
+#: stamp faults that mean "the image is not there" (NOT_AVAILABLE, GONE)
+STAMP_BROKEN_FAULTS = (25, 26)
+#: the stages whose components can be broken, with (run table, component table, key)
+_BROKEN_STAGES = {
+    "chip": ("chipRun", "chip_id", "chipProcessedImfile", "class_id"),
+    "warp": ("warpRun", "warp_id", "warpSkyfile", "skycell_id"),
+    "diff": ("diffRun", "diff_id", "diffSkyfile", "skycell_id"),
+}
+#: run states --finish leaves alone (already on the way out, or gone)
+_RETIRED_STATES = ("goto_cleaned", "cleaned", "goto_purged", "purged", "goto_scrubbed", "scrubbed")
+FIX_OPEN = "defined"
+FIX_FINISHED = "finished"
+RETIRE_STATE = "goto_cleaned"
+_IN_CHUNK = 1000
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _chunks(seq: list, n: int = _IN_CHUNK) -> Iterable[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def require_fix_table(conn) -> None:
+    if not has_table(conn, "mopstoolFix"):
+        raise ConfigError(
+            "fixbroken keeps the pairing broken run -> replacement in mopstool's own table "
+            "mopstoolFix, which this database does not have; create mopstool's own tables with "
+            "'mopstool db init --exists-ok' (adds only missing tables, never alters existing ones)")
+
+
+# ---------------------------------------------------------------------- chains
+
+def warps_of_chips(conn, chip_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """chip_id -> [(warp_id, state)] through camRun and fakeRun."""
+    cam, fake, warp = schema.camRun, schema.fakeRun, schema.warpRun
+    out: dict[int, list[tuple[int, str]]] = {}
+    ids = sorted(set(chip_ids))
+    for chunk in _chunks(ids):
+        q = (select(cam.c.chip_id, warp.c.warp_id, warp.c.state)
+             .select_from(cam.join(fake, fake.c.cam_id == cam.c.cam_id)
+                          .join(warp, warp.c.fake_id == fake.c.fake_id))
+             .where(cam.c.chip_id.in_(chunk)).order_by(warp.c.warp_id))
+        for chip_id, warp_id, state in conn.execute(q):
+            out.setdefault(int(chip_id), []).append((int(warp_id), state))
+    return out
+
+
+def chain_states(conn, chip_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """chip_id -> {chip_state, cam_state, warps: [(warp_id, state)]} of replacement chains."""
+    cr, cam = schema.chipRun, schema.camRun
+    ids = sorted(set(i for i in chip_ids if i is not None))
+    out: dict[int, dict[str, Any]] = {i: {"chip_state": None, "cam_state": None, "warps": []} for i in ids}
+    for chunk in _chunks(ids):
+        for cid, st in conn.execute(select(cr.c.chip_id, cr.c.state).where(cr.c.chip_id.in_(chunk))):
+            out[int(cid)]["chip_state"] = st
+        for cid, st in conn.execute(select(cam.c.chip_id, cam.c.state).where(cam.c.chip_id.in_(chunk))):
+            out[int(cid)]["cam_state"] = st
+    for cid, warps in warps_of_chips(conn, ids).items():
+        out[cid]["warps"] = warps
+    return out
+
+
+def chips_of_warps(conn, warp_ids: Iterable[int]) -> dict[int, int]:
+    warp, fake, cam = schema.warpRun, schema.fakeRun, schema.camRun
+    out: dict[int, int] = {}
+    for chunk in _chunks(sorted(set(warp_ids))):
+        q = (select(warp.c.warp_id, cam.c.chip_id)
+             .select_from(warp.join(fake, fake.c.fake_id == warp.c.fake_id)
+                          .join(cam, cam.c.cam_id == fake.c.cam_id))
+             .where(warp.c.warp_id.in_(chunk)))
+        out.update({int(w): int(c) for w, c in conn.execute(q)})
+    return out
+
+
+def _exposures_of(conn, stage: str, ids: list[int]) -> dict[int, list[int]]:
+    """run id -> exp_ids behind it (a diff has its input's and its template's)."""
+    cr = schema.chipRun
+    out: dict[int, list[int]] = {}
+    if not ids:
+        return out
+    if stage == "chip":
+        for chunk in _chunks(ids):
+            for cid, eid in conn.execute(select(cr.c.chip_id, cr.c.exp_id).where(cr.c.chip_id.in_(chunk))):
+                out[int(cid)] = [int(eid)]
+        return out
+    if stage == "warp":
+        chips = chips_of_warps(conn, ids)
+        exps = _exposures_of(conn, "chip", list(set(chips.values())))
+        return {w: exps.get(c, []) for w, c in chips.items()}
+    dis = schema.diffInputSkyfile
+    warps: dict[int, set[int]] = {}
+    for chunk in _chunks(ids):
+        q = select(dis.c.diff_id, dis.c.warp1, dis.c.warp2).where(dis.c.diff_id.in_(chunk)).distinct()
+        for did, w1, w2 in conn.execute(q):
+            for w in (w1, w2):
+                if w is not None:
+                    warps.setdefault(int(did), set()).add(int(w))
+    wexp = _exposures_of(conn, "warp", sorted({w for s in warps.values() for w in s}))
+    for did, ws in warps.items():
+        out[did] = sorted({e for w in ws for e in wexp.get(w, [])})
+    return out
+
+
+# ---------------------------------------------------------------------- finding
+
+@dataclass
+class BrokenRun:
+    """One broken original run (or, stage 'exposure', an exposure named by hand)."""
+
+    stage: str
+    run_id: int | None
+    state: str | None = None
+    label: str | None = None
+    components: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        return (self.stage, self.run_id)
+
+    def describe(self) -> str:
+        comps = f" {','.join(self.components)}" if self.components else ""
+        if self.stage == "exposure":
+            return "exposure (named by hand)"
+        return f"{self.stage} {self.run_id}{comps}"
+
+
+def _broken_components(conn, stage: str, run_ids: list[int] | None) -> dict[int, BrokenRun]:
+    """Runs of *stage* with a fault-26 or error_* component (all, or among *run_ids*)."""
+    run_t, id_col, comp_t, key = _BROKEN_STAGES[stage]
+    run, comp = schema.table(run_t), schema.table(comp_t)
+    broken = or_(comp.c.fault == FAULT_GONE, comp.c.data_state.in_(list(ERROR_CLEANUP_STATES)))
+    out: dict[int, BrokenRun] = {}
+    batches = [None] if run_ids is None else list(_chunks(sorted(set(run_ids))))
+    for chunk in batches:
+        if chunk is not None and not chunk:
+            continue
+        conds = [broken] + ([comp.c[id_col].in_(chunk)] if chunk is not None else [])
+        q = (select(run.c[id_col], run.c.state, run.c.label, comp.c[key], comp.c.fault, comp.c.data_state)
+             .select_from(comp.join(run, run.c[id_col] == comp.c[id_col])).where(*conds)
+             .order_by(run.c[id_col], comp.c[key]))
+        for rid, state, label, component, fault, data_state in conn.execute(q):
+            b = out.setdefault(int(rid), BrokenRun(stage, int(rid), state, label))
+            b.components.append(component)
+            why = f"fault {fault}" if fault == FAULT_GONE else f"data_state {data_state}"
+            src = f"{component} {why}"
+            if src not in b.sources:
+                b.sources.append(src)
+    return out
+
+
+def _stamp_broken(dbs: Databases, conn) -> list[tuple[str, int, str, str]]:
+    """(stage, run id, component, source) of images stamp jobs stopped on with fault 25/26."""
+    job = schema.table("pstampJob", pstamp_db=True)
+    dep = schema.table("pstampDependent", pstamp_db=True)
+    req = schema.table("pstampRequest", pstamp_db=True)
+    q = (select(job.c.job_id, job.c.fault, dep.c.stage, dep.c.stage_id, dep.c.component)
+         .select_from(job.join(dep, dep.c.dep_id == job.c.dep_id).join(req, req.c.req_id == job.c.req_id))
+         .where(job.c.state == "stop", job.c.fault.in_(list(STAMP_BROKEN_FAULTS)), job.c.dep_id != 0,
+                req.c.state.notin_(["goto_cleaned", "cleaned"]))
+         .order_by(job.c.job_id))
+    if dbs.same:
+        rows = conn.execute(q).all()
+    else:
+        with dbs.connect(pstamp_db=True) as pconn:
+            rows = pconn.execute(q).all()
+    return [(stage, int(sid), comp, f"stamp job {jid} fault {fault}")
+            for jid, fault, stage, sid, comp in rows if stage in _BROKEN_STAGES and sid is not None]
+
+
+def _stamp_images_broken(conn, items: list[tuple[str, int, str, str]]) -> dict[tuple, BrokenRun]:
+    """The stamp jobs' images that really are broken (component gone/error, or run error_*)."""
+    out: dict[tuple, BrokenRun] = {}
+    by_stage: dict[str, list] = {}
+    for it in items:
+        by_stage.setdefault(it[0], []).append(it)
+    for stage, its in by_stage.items():
+        run_t, id_col, comp_t, key = _BROKEN_STAGES[stage]
+        run, comp = schema.table(run_t), schema.table(comp_t)
+        ids = sorted({i[1] for i in its})
+        info: dict[tuple, tuple] = {}
+        states: dict[int, tuple] = {}
+        for chunk in _chunks(ids):
+            for rid, st, lab in conn.execute(select(run.c[id_col], run.c.state, run.c.label)
+                                             .where(run.c[id_col].in_(chunk))):
+                states[int(rid)] = (st, lab)
+            for rid, c, fault, ds in conn.execute(
+                    select(comp.c[id_col], comp.c[key], comp.c.fault, comp.c.data_state)
+                    .where(comp.c[id_col].in_(chunk))):
+                info[(int(rid), c)] = (fault, ds)
+        for _, rid, component, source in its:
+            if rid not in states:
+                continue
+            st, lab = states[rid]
+            fault, ds = info.get((rid, component), (None, None))
+            if fault == FAULT_GONE or ds in ERROR_CLEANUP_STATES or st in ERROR_CLEANUP_STATES:
+                b = out.setdefault((stage, rid), BrokenRun(stage, rid, st, lab))
+                if component and component not in b.components:
+                    b.components.append(component)
+                b.sources.append(source)
+    return out
+
+
+@dataclass
+class Selection:
+    exp_names: list[str] = field(default_factory=list)
+    chip_ids: list[int] = field(default_factory=list)
+    warp_ids: list[int] = field(default_factory=list)
+    diff_ids: list[int] = field(default_factory=list)
+
+    def explicit(self) -> bool:
+        return bool(self.exp_names or self.chip_ids or self.warp_ids or self.diff_ids)
+
+
+def find_broken(dbs: Databases, sel: Selection | None = None) -> list[tuple[BrokenRun, list[int]]]:
+    """Broken runs with the exposures behind them: [(BrokenRun, [exp_id...])].
+
+    Without a selection: every run with a fault-26 / error_* component, plus the
+    images stamp jobs stopped on with fault 25/26. With --chip-id / --warp-id /
+    --diff-id / --exp-name: those (a named run counts as broken even when no
+    component says so)."""
+    sel = sel or Selection()
+    found: dict[tuple, BrokenRun] = {}
+    exps: dict[tuple, list[int]] = {}
+    with dbs.connect() as conn:
+        if not sel.explicit():
+            for stage in _BROKEN_STAGES:
+                for rid, b in _broken_components(conn, stage, None).items():
+                    found[(stage, rid)] = b
+            for key, b in _stamp_images_broken(conn, _stamp_broken(dbs, conn)).items():
+                if key in found:
+                    found[key].sources += [s for s in b.sources if s not in found[key].sources]
+                    found[key].components += [c for c in b.components if c not in found[key].components]
+                else:
+                    found[key] = b
+        else:
+            _explicit(conn, sel, found, exps)
+        by_stage: dict[str, list[int]] = {}
+        for (stage, rid) in found:
+            if stage != "exposure":
+                by_stage.setdefault(stage, []).append(rid)
+        for stage, ids in by_stage.items():
+            for rid, e in _exposures_of(conn, stage, ids).items():
+                exps[(stage, rid)] = e
+    out = []
+    order = {"chip": 0, "warp": 1, "diff": 2, "exposure": 3}
+    for key in sorted(found, key=lambda k: (order[k[0]], k[1] or 0)):
+        out.append((found[key], exps.get(key, [])))
+    return out
+
+
+def _explicit(conn, sel: Selection, found: dict, exps: dict) -> None:
+    for stage, ids in (("chip", sel.chip_ids), ("warp", sel.warp_ids), ("diff", sel.diff_ids)):
+        if not ids:
+            continue
+        run_t, id_col, _, _ = _BROKEN_STAGES[stage]
+        run = schema.table(run_t)
+        rows = {int(r[0]): r for r in conn.execute(
+            select(run.c[id_col], run.c.state, run.c.label).where(run.c[id_col].in_(sorted(set(ids)))))}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise NotFound(f"no {stage} run {', '.join(map(str, missing))}")
+        comps = _broken_components(conn, stage, list(rows))
+        for rid, (_, st, lab) in rows.items():
+            b = comps.get(rid) or BrokenRun(stage, rid, st, lab)
+            b.sources.append(f"--{stage}-id")
+            found[(stage, rid)] = b
+    if sel.exp_names:
+        raw, cr = schema.rawExp, schema.chipRun
+        names = {r.exp_name: int(r.exp_id) for r in conn.execute(
+            select(raw.c.exp_name, raw.c.exp_id).where(raw.c.exp_name.in_(sel.exp_names)))}
+        missing = [n for n in sel.exp_names if n not in names]
+        if missing:
+            raise NotFound(f"no exposure {', '.join(missing)}")
+        for name, exp_id in names.items():
+            chips = [int(c) for c in conn.execute(select(cr.c.chip_id).where(cr.c.exp_id == exp_id)).scalars()]
+            warps = [w for ws in warps_of_chips(conn, chips).values() for w, _ in ws]
+            hit = False
+            for stage, ids in (("chip", chips), ("warp", warps)):
+                for rid, b in _broken_components(conn, stage, ids).items():
+                    b.sources.append(f"--exp-name {name}")
+                    found.setdefault((stage, rid), b)
+                    hit = True
+            if not hit:
+                found[("exposure", exp_id)] = BrokenRun("exposure", None, sources=[f"--exp-name {name}"])
+                exps[("exposure", exp_id)] = [exp_id]
+
+
+# ---------------------------------------------------------------------- recipes
+
+def recipe_for(cfg: Config, filter_value: str | None) -> str | None:
+    """The preset that reprocesses an exposure of this filter (None: no recipe)."""
+    band = (filter_value or "").split(".", 1)[0].strip().lower()
+    lap = [str(f).lower() for f in (cfg.get("fixbroken.lap_filters") or [])]
+    if band and band in lap:
+        return cfg.get("fixbroken.lap_preset", "lapfix")
+    w_bands = [str(f).lower() for f in (cfg.get("fixbroken.w_filters") or ["w"])]
+    if band in w_bands:
+        return cfg.get("fixbroken.w_preset", "wfix")
+    return None
+
+
+@dataclass
+class FixPlanRow:
+    exp_id: int
+    exp_name: str | None
+    filter: str | None
+    preset: str | None
+    broken: list[BrokenRun]
+    setters: dict[str, Any] = field(default_factory=dict)
+    action: str = "define"
+    chip_id: int | None = None
+    fix_ids: list[int] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"exp_id": self.exp_id, "exp_name": self.exp_name, "filter": self.filter,
+             "preset": self.preset}
+        for k in ("label", "data_group", "workdir", "reduction", "tess_id", "end_stage"):
+            d[k] = self.setters.get(k)
+        d["broken"] = [{"stage": b.stage, "id": b.run_id, "state": b.state, "label": b.label,
+                        "components": b.components, "sources": b.sources} for b in self.broken]
+        d.update(chip_id=self.chip_id, action=self.action, fix_ids=self.fix_ids, note=self.note)
+        return d
+
+
+@dataclass
+class FixResult:
+    rows: list[FixPlanRow] = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def to_define(self) -> list[FixPlanRow]:
+        return [r for r in self.rows if r.action == "define"]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self.rows]
+
+
+def _existing_fixes(conn) -> list[dict[str, Any]]:
+    if not has_table(conn, "mopstoolFix"):
+        return []
+    return [dict(r._mapping) for r in conn.execute(select(mopstoolFix).order_by(mopstoolFix.c.fix_id))]
+
+
+def _setters_for(cfg: Config, preset: str, fix_date) -> dict[str, Any]:
+    from mopstool.ops.define import resolve_setters, sql_value
+
+    s = resolve_setters(preset=cfg.preset(preset), preset_name=preset, date_value=fix_date)
+    return {k: (sql_value(v) if k not in ("label", "workdir") else v) for k, v in s.given().items()}
+
+
+def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
+               fix_date: str | date | None = None) -> FixResult:
+    """What fixbroken would do for each exposure behind a broken run (read-only)."""
+    broken = find_broken(dbs, sel)
+    result = FixResult(dry_run=True)
+    by_exp: dict[int, list[BrokenRun]] = {}
+    no_exp: list[BrokenRun] = []
+    for b, exps in broken:
+        if not exps:
+            no_exp.append(b)
+        for e in exps:
+            by_exp.setdefault(e, []).append(b)
+    for b in no_exp:
+        result.notes.append(f"{b.describe()}: no exposure found behind it; cannot reprocess")
+    if not by_exp:
+        return result
+    raw = schema.rawExp
+    with dbs.connect() as conn:
+        info = {}
+        for chunk in _chunks(sorted(by_exp)):
+            for r in conn.execute(select(raw.c.exp_id, raw.c.exp_name, raw.c.filter, raw.c.fault)
+                                  .where(raw.c.exp_id.in_(chunk))):
+                info[int(r.exp_id)] = r
+        fixes = _existing_fixes(conn)
+    done = {(f["stage"], f["broken_id"], f["exp_id"]): f for f in fixes}
+    open_by_exp = {f["exp_id"]: f for f in fixes if f["state"] == FIX_OPEN and f["chip_id"]}
+    setter_cache: dict[str, dict] = {}
+    for exp_id in sorted(by_exp):
+        r = info.get(exp_id)
+        preset = recipe_for(cfg, r.filter if r else None)
+        row = FixPlanRow(exp_id=exp_id, exp_name=r.exp_name if r else None,
+                         filter=r.filter if r else None, preset=preset, broken=by_exp[exp_id])
+        if preset:
+            if preset not in setter_cache:
+                setter_cache[preset] = _setters_for(cfg, preset, fix_date)
+            row.setters = setter_cache[preset]
+        new = [b for b in row.broken if (b.stage, b.run_id, exp_id) not in done]
+        if not new:
+            f = done[(row.broken[0].stage, row.broken[0].run_id, exp_id)]
+            row.action = "exists"
+            row.chip_id = f["chip_id"]
+            row.fix_ids = sorted(done[(b.stage, b.run_id, exp_id)]["fix_id"] for b in row.broken)
+            row.note = f"fix already {f['state']}"
+            row.setters = dict(row.setters, label=f["label"], data_group=f["data_group"],
+                               workdir=f["workdir"], reduction=f["reduction"])
+            row.preset = f["preset"]
+        elif r is None:
+            row.action, row.note = "skip", "exposure not found"
+        elif r.fault:
+            row.action, row.note = "skip", f"rawExp fault {r.fault}: the raw exposure is not usable"
+        elif exp_id in open_by_exp:
+            f = open_by_exp[exp_id]
+            row.action, row.chip_id = "pair", f["chip_id"]
+            row.note = f"reuses replacement chip {f['chip_id']} of fix {f['fix_id']}"
+            row.broken = new
+            row.preset = f["preset"]
+            row.setters = dict(row.setters, label=f["label"], data_group=f["data_group"],
+                               workdir=f["workdir"], reduction=f["reduction"])
+        elif not preset:
+            row.action = "skip"
+            row.note = f"no recipe for filter {r.filter!r} (config [fixbroken])"
+        else:
+            row.broken = new
+        result.rows.append(row)
+    return result
+
+
+def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
+                fix_date: str | date | None = None,
+                confirm: Callable[[int], bool] | None = None) -> FixResult:
+    """Define the replacement chip runs and record the pairings."""
+    from mopstool.ops.define import DefineSelection, DefineSetters, define_runs
+
+    with dbs.connect() as conn:
+        require_fix_table(conn)
+    todo = [r for r in result.rows if r.action in ("define", "pair")]
+    if not todo:
+        result.dry_run = False
+        return result
+    if confirm is not None and not confirm(len([r for r in todo if r.action == "define"])):
+        result.notes.append("declined; nothing written")
+        return result
+    by_preset: dict[str, list[FixPlanRow]] = {}
+    for r in todo:
+        if r.action == "define":
+            by_preset.setdefault(r.preset, []).append(r)
+    for preset, rows in by_preset.items():
+        setters = DefineSetters(**{k: (v if v is not None else "NULL") for k, v in rows[0].setters.items()})
+        selection = DefineSelection(exp_ids=[r.exp_id for r in rows], exp_type=None, unique=True)
+        try:
+            res = define_runs(dbs, selection, setters, stage="chip",
+                              audit_detail={"command": "fixbroken", "preset": preset})
+        except NotFound as exc:
+            for r in rows:
+                r.action, r.note = "skip", str(exc)
+            continue
+        made = {int(x["exp_id"]): x["chip_id"] for x in res.runs}
+        existing = {int(x["exp_id"]): x.get("existing") for x in res.skipped}
+        unmatched = {x.get("exp_id"): x.get("reason") for x in res.unmatched}
+        for r in rows:
+            broken_chips = {b.run_id for b in r.broken if b.stage == "chip"}
+            if r.exp_id in made:
+                r.chip_id, r.action = int(made[r.exp_id]), "defined"
+            elif existing.get(r.exp_id) and int(existing[r.exp_id]) not in broken_chips:
+                r.chip_id, r.action = int(existing[r.exp_id]), "adopted"
+                r.note = f"chip run {r.chip_id} with label {setters.label} already existed"
+            elif existing.get(r.exp_id):
+                r.action = "skip"
+                r.note = (f"the chip run with label {setters.label} is itself broken; "
+                          "give another label in the preset")
+            else:
+                r.action, r.note = "skip", unmatched.get(r.exp_id) or "not defined"
+    to_record = [r for r in todo if r.chip_id is not None and r.action in ("defined", "adopted", "pair")]
+    if to_record:
+        now = _now()
+        user = _user()
+        with write_transaction(dbs, "fixbroken") as conn:
+            present = {(f["stage"], f["broken_id"], f["exp_id"]) for f in _existing_fixes(conn)}
+            n = 0
+            for r in to_record:
+                for b in r.broken:
+                    key = (b.stage, b.run_id, r.exp_id)
+                    if key in present:
+                        continue
+                    res = conn.execute(mopstoolFix.insert().values(
+                        stage=b.stage, broken_id=b.run_id, component=",".join(b.components)[:255] or None,
+                        exp_id=r.exp_id, exp_name=r.exp_name, filter=r.filter, preset=r.preset,
+                        reduction=r.setters.get("reduction"), label=r.setters.get("label"),
+                        data_group=r.setters.get("data_group"), workdir=r.setters.get("workdir"),
+                        chip_id=r.chip_id, state=FIX_OPEN, source="; ".join(b.sources)[:255],
+                        username=user, created=now))
+                    r.fix_ids.append(int(res.inserted_primary_key[0]))
+                    present.add(key)
+                    n += 1
+            record_audit(conn, "fixbroken", n, {
+                "fixes": [{"exp_name": r.exp_name, "chip_id": r.chip_id, "preset": r.preset,
+                           "broken": [b.describe() for b in r.broken]} for r in to_record]})
+        for r in to_record:
+            if r.action == "pair":
+                r.action = "paired"
+    result.dry_run = False
+    result.applied = True
+    return result
+
+
+# ---------------------------------------------------------------------- status / finish
+
+def _progress(chain: dict[str, Any] | None) -> tuple[str, bool]:
+    """(human progress, replacement warps all full)."""
+    if not chain or chain.get("chip_state") is None:
+        return "replacement chip run missing", False
+    warps = chain["warps"]
+    if warps:
+        states = sorted({s for _, s in warps})
+        if states == ["full"]:
+            return "warp full: ready for --finish", True
+        return "warp " + "/".join(states), False
+    if chain["cam_state"]:
+        return f"chip {chain['chip_state']}, cam {chain['cam_state']}", False
+    return f"chip {chain['chip_state']}", False
+
+
+def fix_status(dbs: Databases, *, open_only: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+    """Every recorded fix with the progress of its replacement chain."""
+    with dbs.connect() as conn:
+        require_fix_table(conn)
+        q = select(mopstoolFix).order_by(mopstoolFix.c.fix_id.desc())
+        if open_only:
+            q = q.where(mopstoolFix.c.state == FIX_OPEN)
+        if limit:
+            q = q.limit(limit)
+        fixes = [dict(r._mapping) for r in conn.execute(q)]
+        chains = chain_states(conn, [f["chip_id"] for f in fixes if f["state"] == FIX_OPEN])
+    rows = []
+    for f in fixes:
+        chain = chains.get(f["chip_id"]) if f["state"] == FIX_OPEN else None
+        progress = "finished: original sent to cleanup" if f["state"] == FIX_FINISHED else _progress(chain)[0]
+        warps = chain["warps"] if chain else []
+        rows.append({
+            "fix_id": f["fix_id"], "state": f["state"], "stage": f["stage"], "broken_id": f["broken_id"],
+            "component": f["component"], "exp_name": f["exp_name"], "filter": f["filter"],
+            "preset": f["preset"], "label": f["label"], "chip_id": f["chip_id"],
+            "chip_state": chain["chip_state"] if chain else None,
+            "warp_id": warps[0][0] if warps else None,
+            "warp_state": "/".join(sorted({s for _, s in warps})) if warps else None,
+            "progress": progress, "created": f["created"], "finished": f["finished"],
+        })
+    return rows
+
+
+def _originals(conn, fixes: list[dict[str, Any]]) -> dict[str, set[int]]:
+    """The runs to retire for these fixes: {chipRun/warpRun/diffRun: ids}."""
+    chips: set[int] = set()
+    warps: set[int] = set()
+    diffs: set[int] = set()
+    for f in fixes:
+        if f["broken_id"] is None:
+            continue
+        if f["stage"] == "chip":
+            chips.add(int(f["broken_id"]))
+        elif f["stage"] == "warp":
+            warps.add(int(f["broken_id"]))
+        elif f["stage"] == "diff":
+            diffs.add(int(f["broken_id"]))
+    chips |= set(chips_of_warps(conn, warps).values())
+    for ws in warps_of_chips(conn, chips).values():
+        warps |= {w for w, _ in ws}
+    return {"chip": chips, "warp": warps, "diff": diffs}
+
+
+def protected_runs(conn) -> dict[str, set[int]]:
+    """Runs cleanup must leave alone while a fix is open: the broken originals
+    (until --finish) and the replacement chains."""
+    fixes = [dict(r._mapping) for r in conn.execute(
+        select(mopstoolFix).where(mopstoolFix.c.state == FIX_OPEN))]
+    if not fixes:
+        return {}
+    out = _originals(conn, fixes)
+    repl = [int(f["chip_id"]) for f in fixes if f["chip_id"] is not None]
+    out["chip"] |= set(repl)
+    for ws in warps_of_chips(conn, repl).values():
+        out["warp"] |= {w for w, _ in ws}
+    return out
+
+
+@dataclass
+class FinishResult:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    retired: dict[str, list[int]] = field(default_factory=dict)
+    dry_run: bool = False
+    applied: bool = False
+
+
+def finish_fixes(dbs: Databases, cfg: Config, *, dry_run: bool = False) -> FinishResult:
+    """Retire the broken originals whose replacements' warps are all full.
+
+    A broken original with several fixes (a diff whose input and template are
+    both reprocessed) waits for all of them. Everything happens in one
+    transaction: the runs go to goto_cleaned with label goto_cleaned and the
+    fixes become 'finished'. Finished fixes are never touched again."""
+    out = FinishResult(dry_run=dry_run)
+    with dbs.connect() as conn:
+        require_fix_table(conn)
+        fixes = [dict(r._mapping) for r in conn.execute(
+            select(mopstoolFix).where(mopstoolFix.c.state == FIX_OPEN).order_by(mopstoolFix.c.fix_id))]
+        chains = chain_states(conn, [f["chip_id"] for f in fixes])
+    groups: dict[tuple, list[dict]] = {}
+    for f in fixes:
+        key = (f["stage"], f["broken_id"]) if f["broken_id"] is not None else ("exposure", -f["fix_id"])
+        groups.setdefault(key, []).append(f)
+    ready: list[dict] = []
+    for key, fs in groups.items():
+        progress = [_progress(chains.get(f["chip_id"])) for f in fs]
+        ok = all(p[1] for p in progress)
+        for f, (text, _) in zip(fs, progress):
+            out.rows.append({"fix_id": f["fix_id"], "stage": f["stage"], "broken_id": f["broken_id"],
+                             "exp_name": f["exp_name"], "chip_id": f["chip_id"], "progress": text,
+                             "action": ("finish" if dry_run else "finished") if ok else "wait"})
+        if ok:
+            ready += fs
+    if not ready:
+        return out
+    set_label = cfg.get("cleanup.set_label", RETIRE_STATE) or RETIRE_STATE
+    with dbs.connect() as conn:
+        originals = _originals(conn, ready)
+    tables = {"chip": (schema.chipRun, "chip_id"), "warp": (schema.warpRun, "warp_id"),
+              "diff": (schema.diffRun, "diff_id")}
+    if dry_run:
+        with dbs.connect() as conn:
+            for stage, ids in originals.items():
+                t, col = tables[stage]
+                if ids:
+                    out.retired[stage] = sorted(int(x) for x in conn.execute(
+                        select(t.c[col]).where(t.c[col].in_(sorted(ids)),
+                                               t.c.state.notin_(list(_RETIRED_STATES)))).scalars())
+        return out
+    with write_transaction(dbs, "fixbroken.finish") as conn:
+        total = 0
+        for stage, ids in originals.items():
+            if not ids:
+                continue
+            t, col = tables[stage]
+            todo = sorted(int(x) for x in conn.execute(
+                select(t.c[col]).where(t.c[col].in_(sorted(ids)),
+                                       t.c.state.notin_(list(_RETIRED_STATES)))).scalars())
+            if todo:
+                total += conn.execute(t.update().where(t.c[col].in_(todo))
+                                      .values(state=RETIRE_STATE, label=set_label)).rowcount
+            out.retired[stage] = todo
+        fix_ids = [f["fix_id"] for f in ready]
+        conn.execute(mopstoolFix.update().where(mopstoolFix.c.fix_id.in_(fix_ids),
+                                                mopstoolFix.c.state == FIX_OPEN)
+                     .values(state=FIX_FINISHED, finished=_now()))
+        record_audit(conn, "fixbroken.finish", total + len(fix_ids),
+                     {"fixes": fix_ids, "retired": out.retired, "set_state": RETIRE_STATE,
+                      "set_label": set_label})
+    out.applied = True
+    return out
