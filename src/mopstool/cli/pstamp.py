@@ -297,7 +297,7 @@ def backlog_cmd(
     else:
         render(b.rows, "table", title=f"stamp backlog (parse queue {b.parse_queue}, parse limit {limit})",
                columns=("label", "state", "requests", "faulted", "wait_parse", "queue_position",
-                        "parse_batches_before", "jobs_wait_dependent", "jobs_wait_run", "jobs_faulted",
+                        "parse_batches_before", "ahead", "jobs_wait_dependent", "jobs_wait_run", "jobs_faulted",
                         "jobs_done", "jobs_stopped_faulted", "wait_finish"))
         if b.behind:
             render(b.behind, "table", title="parse queue: labels ahead")

@@ -676,6 +676,7 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
                      func.sum(case((and_(pending, label_active), 1), else_=0)).label("wait_parse"),
                      func.sum(case((and_(pending, not_(label_active)), 1), else_=0)).label("inactive"),
                      func.min(case((pending, req.c.req_id), else_=None)).label("first_pending"),
+                     func.min(case((pending, req.c.registered), else_=None)).label("waiting_since"),
                      func.max(prio).label("priority"))
               .select_from(frm).where(req.c.state.in_(active_states))
               .group_by(req.c.label, req.c.state))
@@ -685,7 +686,7 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
                 "label": r.label, "state": r.state, "requests": int(r.requests or 0),
                 "faulted": int(r.faulted or 0), "wait_parse": int(r.wait_parse or 0),
                 "inactive_label": int(r.inactive or 0), "priority": int(r.priority or 0),
-                "first_pending": r.first_pending,
+                "first_pending": r.first_pending, "waiting_since": r.waiting_since,
                 "jobs_wait_dependent": 0, "jobs_wait_run": 0, "jobs_faulted": 0, "jobs_parsed": 0,
                 "jobs_done": 0, "jobs_stopped_faulted": 0, "wait_finish": 0}
 
@@ -785,10 +786,12 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
             g["queue_position"] = pos
             g["parse_batches_before"] = (pos - 1) // parse_limit
             g["behind"] = {str(k): v for k, v in sorted(ahead_of.items(), key=lambda kv: -kv[1])}
+            g["ahead"] = ", ".join(f"{v} {k}" for k, v in g["behind"].items() if k != str(g["label"]))
         else:
             g["queue_position"] = None
             g["parse_batches_before"] = None
             g["behind"] = {}
+            g["ahead"] = ""
     for waiting, counts in sorted(ahead.items(), key=lambda kv: str(kv[0])):
         for lab, n in sorted(counts.items(), key=lambda kv: -kv[1]):
             if lab != waiting:
@@ -821,8 +824,9 @@ def _backlog_notes(b: Backlog, first_by_label: dict) -> list[str]:
             ahead = {k: v for k, v in g["behind"].items() if k != str(lab)}
             if pos > b.parse_limit:
                 who = ", ".join(f"{v} {k}" for k, v in ahead.items())
+                since = f" since {g['waiting_since']:%Y-%m-%d %H:%M} UTC" if g.get("waiting_since") else ""
                 notes.append(
-                    f"{lab}: {g['wait_parse']} request(s) waiting for the parser; the first is at "
+                    f"{lab}: {g['wait_parse']} request(s) waiting for the parser{since}; the first is at "
                     f"position {pos} of {b.parse_queue} in the parse queue, behind "
                     f"{who or str(pos - 1) + ' requests'} - {g['parse_batches_before']} parse batch(es) "
                     f"of {b.parse_limit} (parse limit) before it is picked up")
@@ -848,8 +852,9 @@ def _backlog_notes(b: Backlog, first_by_label: dict) -> list[str]:
             continue
         name = PSTAMP_FAULTS.get(f["fault"], (None, None))[0] or f"fault {f['fault']}"
         if f["job_state"] in FINISHED_JOB_STATES:
+            text = PSTAMP_FAULTS.get(f["fault"], (None, fault_meaning(f["fault"], pstamp=True)))[1]
             notes.append(f"{f['label']}: {f['jobs']} job(s) stopped with fault {f['fault']} {name} "
-                         f"(e.g. req_id {f['example_req_id']}): {fault_meaning(f['fault'], pstamp=True)}")
+                         f"(e.g. req_id {f['example_req_id']}): {text}")
         else:
             notes.append(f"{f['label']}: {f['jobs']} {f['job_state']} job(s) faulted with {f['fault']} "
                          f"{name} (e.g. req_id {f['example_req_id']}); waiting for a revert")
