@@ -31,7 +31,9 @@ MANUAL = "mopstool manual"
 COMPLETION_FILES = {"bash": "mopstool.bash", "zsh": "_mopstool", "fish": "mopstool.fish"}
 
 _NUMBER_TYPES = (int, float)
-_FILE_HINT = re.compile(r"(^|_)(file|files|dir|directory|path|config|out|output|cmf|fits|mops)($|_)")
+#: names and help words that make a plain string parameter complete file names
+_FILE_NAME_HINT = re.compile(r"file|dir|path|config|image|mask|variance|cmf|fits|mops|^out")
+_FILE_HELP_HINT = re.compile(r"\b(files?|director(y|ies)|paths?)\b", re.IGNORECASE)
 
 
 # ====================================================================== the command tree
@@ -152,7 +154,7 @@ def _value_kind(param: Any) -> tuple[str, list[str]]:
             return "file", []
         if tname in ("integer", "float", "boolean", "integer range", "float range", "datetime"):
             return "none", []
-    if _FILE_HINT.search(param.name or ""):
+    if _FILE_NAME_HINT.search(param.name or "") or _FILE_HELP_HINT.search(getattr(param, "help", "") or ""):
         return "file", []
     return "none", []
 
@@ -309,8 +311,12 @@ def _paragraphs(text: str) -> list[tuple[str, list[str]]]:
 
 # ====================================================================== roff
 def esc(text: str) -> str:
-    """Escape text for a roff text line (backslashes, hyphens, leading control chars)."""
+    """Escape text for a roff text line (backslashes, hyphens, leading control chars).
+
+    Characters outside ASCII become groff's \\[uXXXX] so the pages render the
+    same whatever the input encoding groff or man assume."""
     text = text.replace("\\", "\\e").replace("-", "\\-")
+    text = "".join(c if ord(c) < 128 else f"\\[u{ord(c):04X}]" for c in text)
     out = []
     for line in text.split("\n"):
         if line.startswith((".", "'")):
@@ -396,9 +402,9 @@ def _examples_roff(examples: list[tuple[str, str]]) -> list[str]:
         else:
             groups.append((kind, [text]))
     for n, (kind, texts) in enumerate(groups):
+        if n:
+            out.append(".PP")
         if kind == "text":
-            if n:
-                out.append(".PP")
             out.append(esc(" ".join(texts)))
         else:
             out += [".RS 4", ".nf"] + ["$ " + _b(t) for t in texts] + [".fi", ".RE"]
