@@ -185,7 +185,7 @@ def test_subcommand_pages_have_options_exit_codes_examples(pages):
         assert f"\n.TP\n\\fB{int(ExitCode.TEMPFAIL)}\\fR\n" in page
     runs = roff_to_text(pages["mopstool-runs.1"])
     assert "[default: 500]" in runs
-    assert "$ mopstool runs STAGE --json" in runs          # generic example
+    assert "$ mopstool runs STAGE [OPTIONS] --json" in runs          # generic example
     assert ".SS Global options" in runs and "--pstamp-db" in runs
     gen = roff_to_text(pages["mopstool-docs-generate.1"])   # examples from the docstring
     examples = gen.split(".SH EXAMPLES", 1)[1]

@@ -422,8 +422,9 @@ def _generic_examples(cmd: CommandDoc) -> list[tuple[str, str]]:
                    ("cmd", f"{first.command_line} --help")]
         return ex or [("text", "Show the subcommands:"), ("cmd", f"{base} --help")]
     args = " ".join(a.name.upper() + (" ..." if a.multiple else "") for a in cmd.arguments if a.required)
-    usage = base + (" " + args if args else "")
-    ex = [("text", "Run it:" if not args else "Run it with its arguments:"), ("cmd", usage)]
+    has_opts = any(o not in ("-h", "--help") for o in opts)
+    usage = base + (" " + args if args else "") + (" [OPTIONS]" if has_opts else "")
+    ex = [("text", "General form:"), ("cmd", usage)]
     if "--dry-run" in opts:
         ex += [("text", "Show the plan and write nothing:"), ("cmd", usage + " --dry-run")]
     if "--json" in opts:
