@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "mopstool.cli.dbcmd",
     "mopstool.cli.configcmd",
     "mopstool.cli.demo",
+    "mopstool.cli.nightly",
     "mopstool.cli.cleanup",
     "mopstool.cli.fixbroken",
     "mopstool.cli.legacy",

@@ -187,9 +187,10 @@ def _diffs_for_field(s: Synth, cfg: Config, p: FieldPlan, chains, nf, *, files_d
                 continue
             ch = chains[(p.object, v)]
             for sc in p.skycells:
-                s.diff(label=f"FSS.WS.nightlyscience", data_group=f"FSS.WS.{nf['yyyymmdd']}",
-                       skycells=[sc], warp1=ch.warp_id, stack2=stacks[sc], workdir=workdir,
-                       registered=registered, bothways=0)
+                ws_id = s.diff(label=f"FSS.WS.nightlyscience", data_group=f"FSS.WS.{nf['yyyymmdd']}",
+                               skycells=[sc], warp1=ch.warp_id, stack2=stacks[sc], workdir=workdir,
+                               registered=registered, bothways=0)
+                s.publish(client_id=client_id, diff_id=ws_id, label="FSS.WS.nightlyscience")
         return
     usable = [v for v in range(1, p.visits + 1) if _usable(p, v)]
     unprocessed = any(p.troubles.get(v) in ("warp_fault", "chip_fault") for v in range(1, p.visits + 1))

@@ -1,0 +1,503 @@
+"""The nightly diff plan: regular, desperate and warp-stack pairs per field
+group, their status, and defining the missing ones as difftool would.
+
+``plan_diffpairs`` reads the night in a fixed number of statements and returns
+every pair with its status: ``exists`` (a diffRun already uses the two
+exposures, in either order), ``planned`` (both inputs warped, ready to define),
+``waiting`` (an input is not warped yet, or a desperate pair is not due yet).
+``define_diffpairs`` creates the planned ones exactly as
+``difftool -definewarpwarp -backwards`` (and ``-definewarpstack`` for WS)
+would, in one transaction under the write lock, with an audit record.
+
+``publish_diffs`` defines publishRuns for finished diffs as
+``pubtool -definerun`` does (the czar's fix for an unpublished diff).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import and_, column, func, not_, or_, select, table as sa_table, true
+
+from mopstool.config import Config, night_bounds
+from mopstool.db import Databases, is_mysql, schema
+from mopstool.errors import UsageError
+from mopstool.ops.nightly import (
+    FieldGroup, NightData, OK, PENDING, Exposure, desdiffdt_hours, end_of_night_time, load_night,
+    night_warp_ids, plan_pairs, survey_names, target_names, utcnow,
+)
+from mopstool.ops.select import like_any, night_condition
+from mopstool.ops.writes import record_audit, write_transaction
+
+EXISTS, PLANNED, DEFINED, WAITING = "exists", "planned", "defined", "waiting"
+REGULAR, DESPERATE, WS = "regular", "desperate", "ws"
+
+
+@dataclass
+class DiffPair:
+    target: str
+    object: str | None
+    chunk: str
+    filter: str | None
+    kind: str
+    input_visit: int
+    input: Exposure | None
+    template_visit: int | None = None
+    template: Exposure | None = None
+    stack_id: int | None = None
+    skycell_id: str | None = None
+    status: str = PLANNED
+    diff_id: int | None = None
+    note: str = ""
+    #: skycells common to both warps that pass the good_frac cut (None: not checked)
+    skycells: list[tuple[str, str]] | None = None
+
+    @property
+    def definable(self) -> bool:
+        return self.status == PLANNED and bool(self.skycells)
+
+    def to_dict(self) -> dict[str, Any]:
+        def side(visit, e: Exposure | None, stack_id=None):
+            return {"visit": visit, "exp_id": e.exp_id if e else None,
+                    "exp_name": e.exp_name if e else None, "warp_id": e.warp_id if e else None,
+                    **({"stack_id": stack_id} if stack_id is not None or self.kind == WS else {})}
+        tpl = side(self.template_visit, self.template, self.stack_id)
+        tpl.setdefault("stack_id", None)
+        return {"target": self.target, "object": self.object, "chunk": self.chunk,
+                "filter": self.filter, "kind": self.kind,
+                "input": side(self.input_visit, self.input), "template": tpl,
+                "status": self.status, "diff_id": self.diff_id,
+                "skycell_id": self.skycell_id,
+                "skycells": len(self.skycells) if self.skycells is not None else None,
+                "note": self.note}
+
+
+@dataclass
+class DiffPlan:
+    night: date
+    pairs: list[DiffPair]
+    end_of_night: bool
+    summit_gate: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    data: NightData | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [p.to_dict() for p in self.pairs]
+
+
+# ---------------------------------------------------------------------- night state
+
+def end_of_night(conn, cfg: Config, night: date, now: datetime) -> bool:
+    """END_OF_NIGHT: the morning darks are registered, or it is past the
+    configured end of night (17:30 UTC of the date, as nightly_science)."""
+    if now >= end_of_night_time(cfg, night):
+        return True
+    raw = schema.rawExp
+    conds = [night_condition(night),
+             func.upper(raw.c.exp_type) == str(cfg.get("survey.end_of_night_exp_type", "DARK")).upper(),
+             raw.c.comment.like(cfg.get("survey.end_of_night_comment", "darks_morn%"))]
+    return conn.execute(select(raw.c.exp_id).where(*conds).limit(1)).first() is not None
+
+
+def summit_gate(conn, cfg: Config, night: date, now: datetime) -> dict[str, Any]:
+    """nightly_science's sanity check before desperate diffs: rawExp and the
+    summit's exposure list (summitExp) must agree within N exposures and M
+    minutes up to 15 minutes ago. Reported; applied only to automatic
+    desperate pairs (an explicit --desperate overrides it)."""
+    from mopstool.db.own import has_table
+
+    max_count = int(cfg.get("survey.summit_gate_count", 10))
+    max_minutes = float(cfg.get("survey.summit_gate_minutes", 10))
+    start, end = night_bounds(night)
+    upto = min(now - timedelta(minutes=15), end)
+    out: dict[str, Any] = {"evaluated": False, "ok": True, "raw_count": None, "summit_count": None,
+                           "raw_last": None, "summit_last": None}
+    if not has_table(conn, "summitExp"):
+        out["note"] = "summit gate not evaluated: this database has no summitExp table"
+        return out
+    raw = schema.rawExp
+    summit = sa_table("summitExp", column("exp_name"), column("dateobs"))
+    r = conn.execute(select(func.count(), func.max(raw.c.dateobs)).where(
+        night_condition(night), raw.c.dateobs < upto)).first()
+    s = conn.execute(select(func.count(), func.max(summit.c.dateobs)).where(
+        summit.c.exp_name.like("o%"), summit.c.dateobs >= start, summit.c.dateobs < upto)).first()
+    out.update(evaluated=True, raw_count=int(r[0]), summit_count=int(s[0]), raw_last=r[1], summit_last=s[1])
+    bad = abs(out["raw_count"] - out["summit_count"]) > max_count
+    if r[1] and s[1]:
+        bad = bad or abs((_dt(r[1]) - _dt(s[1])).total_seconds()) > max_minutes * 60
+    elif bool(r[1]) != bool(s[1]):
+        bad = True
+    out["ok"] = not bad
+    out["note"] = (f"summit gate {'passed' if not bad else 'FAILED'}: rawExp {out['raw_count']} "
+                   f"(last {r[1]}) vs summitExp {out['summit_count']} (last {s[1]})")
+    return out
+
+
+def _dt(v) -> datetime:
+    return v if isinstance(v, datetime) else datetime.fromisoformat(str(v))
+
+
+# ---------------------------------------------------------------------- planning
+
+def _existing(nd: NightData, diff_rows: list[dict]):
+    """Existing WW diffs keyed by the unordered exposure pair, WS diffs keyed
+    by (exposure, skycell)."""
+    ww: dict[frozenset, list[dict]] = {}
+    ws: dict[tuple[int, str], list[dict]] = {}
+    for d in diff_rows:
+        if d["warp1"] is not None and d["warp2"] is not None:
+            e1, e2 = nd.run_exp.get(("warp", d["warp1"])), nd.run_exp.get(("warp", d["warp2"]))
+            if e1 is not None and e2 is not None:
+                ww.setdefault(frozenset((e1, e2)), []).append(d)
+        else:
+            w = d["warp1"] if d["warp1"] is not None else d["warp2"]
+            e = nd.run_exp.get(("warp", w))
+            if e is not None:
+                ws.setdefault((e, d["skycell_id"]), []).append(d)
+    return ww, ws
+
+
+def _good_skyfiles(conn, warp_ids: set[int], min_frac: float) -> dict[int, dict[str, tuple[str, float]]]:
+    """warp_id -> {skycell_id: (tess_id, good_frac)} of usable skyfiles."""
+    if not warp_ids:
+        return {}
+    w = schema.warpSkyfile
+    q = select(w.c.warp_id, w.c.skycell_id, w.c.tess_id, w.c.good_frac).where(
+        w.c.warp_id.in_(sorted(warp_ids)), w.c.data_state == "full",
+        func.coalesce(w.c.fault, 0) == 0, w.c.quality == 0, w.c.good_frac >= min_frac)
+    out: dict[int, dict[str, tuple[str, float]]] = {}
+    for r in conn.execute(q):
+        out.setdefault(r.warp_id, {})[r.skycell_id] = (r.tess_id, float(r.good_frac or 0))
+    return out
+
+
+def _template_stacks(conn, labels: set[str], skycells: set[str]) -> dict[tuple[str, str, str], int]:
+    """(stack label, skycell, filter) -> newest full stack_id with a good sum."""
+    if not labels or not skycells:
+        return {}
+    sr, ss = schema.stackRun, schema.stackSumSkyfile
+    q = (select(sr.c.stack_id, sr.c.label, sr.c.skycell_id, sr.c.filter)
+         .select_from(sr.join(ss, ss.c.stack_id == sr.c.stack_id))
+         .where(sr.c.label.in_(sorted(labels)), sr.c.state == "full", sr.c.skycell_id.in_(sorted(skycells)),
+                func.coalesce(ss.c.fault, 0) == 0, ss.c.quality == 0))
+    out: dict[tuple[str, str, str], int] = {}
+    for r in conn.execute(q):
+        k = (r.label, r.skycell_id, r.filter)
+        out[k] = max(out.get(k, 0), r.stack_id)
+    return out
+
+
+def _chunk_last(nd: NightData) -> dict[tuple[str, str], datetime]:
+    out: dict[tuple[str, str], datetime] = {}
+    for e in nd.exposures:
+        if e.dateobs:
+            k = (e.target, e.chunk)
+            out[k] = max(out.get(k, e.dateobs), e.dateobs)
+    return out
+
+
+def _ws_filter_ok(tcfg: dict, flt: str | None) -> bool:
+    wanted = tcfg.get("ws_filters") or []
+    if not wanted:
+        return True
+    base = (flt or "").split(".", 1)[0]
+    return base in wanted or flt in wanted
+
+
+def _ww_pairs(g: FieldGroup, existing: dict, *, due: bool, due_note: str) -> list[DiffPair]:
+    reg, des = plan_pairs(g.kept, desperate=g.desperate_enabled)
+    pending = {n: g.visits[n] for n in g.pending}
+    out = []
+    for kind, pairs in ((REGULAR, reg), (DESPERATE, sorted(des))):
+        for a, b in pairs:
+            va, vb = g.visits[a], g.visits[b]
+            ea, eb = va.exposure, vb.exposure
+            if (ea.dateobs or datetime.min) > (eb.dateobs or datetime.min):
+                (a, ea), (b, eb) = (b, eb), (a, ea)
+            p = DiffPair(target=g.target, object=g.object, chunk=g.chunk, filter=g.filter, kind=kind,
+                         input_visit=a, input=ea, template_visit=b, template=eb)
+            found = existing.get(frozenset((ea.exp_id, eb.exp_id)))
+            if found:
+                d = max(found, key=lambda r: r["diff_id"])
+                p.status, p.diff_id = EXISTS, d["diff_id"]
+                p.note = f"diff {d['diff_id']} ({d['label']}, state {d['state']})"
+            elif pending:
+                p.status = WAITING
+                p.note = "field waits for " + ", ".join(
+                    f"visit {n} ({v.status}: {v.reason})" for n, v in sorted(pending.items()))
+            elif kind == DESPERATE and not due:
+                p.status, p.note = WAITING, due_note
+            out.append(p)
+    return out
+
+
+def plan_diffpairs(dbs: Databases, cfg: Config, night: date, *, targets: Iterable[str] | None = None,
+                   filter: str | None = None, chunk: str | None = None, desperate: bool = False,
+                   ws: bool = False, now: datetime | None = None,
+                   data: NightData | None = None) -> DiffPlan:
+    """The full WW (and with *ws* the WS) plan of the night, with statuses."""
+    now = now or utcnow()
+    names = target_names(cfg, targets, diffable_only=False)
+    nd = data or load_night(dbs, cfg, night, diffs=True)
+    ww_exist, ws_exist = _existing(nd, nd.diffs)
+    chunk_last = _chunk_last(nd)
+    good_frac = float(cfg.get("survey.good_frac", 0.1))
+    ws_good_frac = float(cfg.get("survey.ws_good_frac", 0.2))
+    pairs: list[DiffPair] = []
+    notes: list[str] = []
+    with dbs.connect() as conn:
+        eon = end_of_night(conn, cfg, night, now)
+        gate = summit_gate(conn, cfg, night, now)
+        groups = nd.groups(names, filter=filter, chunk=chunk)
+        for g in groups:
+            tcfg = nd.targets[g.target]
+            if not tcfg.get("diffable"):
+                continue
+            hours = desdiffdt_hours(cfg, tcfg)
+            last = chunk_last.get((g.target, g.chunk))
+            due_at = last + timedelta(hours=hours) if last else None
+            timed = eon or (due_at is not None and now >= due_at)
+            if desperate:
+                due, note = True, ""
+            elif timed and not gate["ok"]:
+                due, note = False, f"desperate: held by the {gate.get('note')} (use --desperate to override)"
+            else:
+                due = timed
+                note = (f"desperate: due {due_at:%Y-%m-%d %H:%M} UTC ({hours:g} h after the chunk's "
+                        f"last visit) or at end of night; --desperate forces it") if due_at else ""
+            pairs.extend(_ww_pairs(g, ww_exist, due=due, due_note=note))
+        ws_rows: list[tuple[FieldGroup, int]] = []
+        if ws:
+            for g in groups:
+                tcfg = nd.targets[g.target]
+                if tcfg.get("ws") and _ws_filter_ok(tcfg, g.filter):
+                    ws_rows.extend((g, n) for n in sorted(g.visits) if g.visits[n].exposure is not None)
+        # skycells of the warps that need them, in one statement
+        need = {p.input.warp_id for p in pairs if p.status == PLANNED} | \
+               {p.template.warp_id for p in pairs if p.status == PLANNED}
+        need |= {g.visits[n].exposure.warp_id for g, n in ws_rows if g.visits[n].status == OK}
+        need.discard(None)
+        sky = _good_skyfiles(conn, need, min(good_frac, ws_good_frac))
+        for p in pairs:
+            if p.status != PLANNED:
+                continue
+            a, b = sky.get(p.input.warp_id, {}), sky.get(p.template.warp_id, {})
+            p.skycells = [(sc, a[sc][0]) for sc in sorted(set(a) & set(b))
+                          if a[sc][1] >= good_frac and b[sc][1] >= good_frac]
+            p.note = f"{len(p.skycells)} common skycells with good_frac >= {good_frac:g}"
+            if not p.skycells:
+                p.note = f"no common skycell with good_frac >= {good_frac:g}: nothing to diff"
+        if ws_rows:
+            stack_labels = {nd.targets[g.target].get("ws_stack_label") or f"{g.target}.refstack"
+                            for g, _ in ws_rows}
+            skycells = {sc for g, n in ws_rows for sc in sky.get(g.visits[n].exposure.warp_id, {})}
+            stacks = _template_stacks(conn, stack_labels, skycells)
+            pairs.extend(_ws_pairs(nd, ws_rows, ws_exist, sky, stacks, ws_good_frac))
+    if gate.get("note"):
+        notes.append(gate["note"])
+    notes.append(f"end of night: {'yes' if eon else 'no'}")
+    return DiffPlan(night=night, pairs=pairs, end_of_night=eon, summit_gate=gate, notes=notes, data=nd)
+
+
+def _ws_pairs(nd: NightData, ws_rows, ws_exist, sky, stacks, ws_good_frac) -> list[DiffPair]:
+    out: list[DiffPair] = []
+    by_exp: dict[int, dict[str, list[dict]]] = {}
+    for (exp, sc), rows in ws_exist.items():
+        by_exp.setdefault(exp, {})[sc] = rows
+    for g, n in ws_rows:
+        v = g.visits[n]
+        e = v.exposure
+        tcfg = nd.targets[g.target]
+        label = tcfg.get("ws_stack_label") or f"{g.target}.refstack"
+        base = dict(target=g.target, object=g.object, chunk=g.chunk, filter=g.filter, kind=WS,
+                    input_visit=n, input=e)
+        existing = by_exp.get(e.exp_id, {})
+        if v.status != OK:
+            for sc, rows in sorted(existing.items()):
+                d = max(rows, key=lambda r: r["diff_id"])
+                out.append(DiffPair(**base, skycell_id=sc, stack_id=d["stack2"] or d["stack1"],
+                                    status=EXISTS, diff_id=d["diff_id"],
+                                    note=f"diff {d['diff_id']} ({d['label']}, state {d['state']})"))
+            if v.status in PENDING:
+                out.append(DiffPair(**base, status=WAITING, note=f"visit {n} {v.status}: {v.reason}"))
+            continue
+        cells = sky.get(e.warp_id, {})
+        for sc in sorted(set(cells) | set(existing)):
+            if sc in existing:
+                d = max(existing[sc], key=lambda r: r["diff_id"])
+                out.append(DiffPair(**base, skycell_id=sc, stack_id=d["stack2"] or d["stack1"],
+                                    status=EXISTS, diff_id=d["diff_id"],
+                                    note=f"diff {d['diff_id']} ({d['label']}, state {d['state']})"))
+                continue
+            tess, frac = cells[sc]
+            if frac < ws_good_frac:
+                continue
+            stack_id = stacks.get((label, sc, g.filter))
+            if stack_id is None:
+                out.append(DiffPair(**base, skycell_id=sc, status=WAITING,
+                                    note=f"no full template stack {label} for {sc} {g.filter}"))
+                continue
+            out.append(DiffPair(**base, skycell_id=sc, stack_id=stack_id, status=PLANNED,
+                                skycells=[(sc, tess)], note=f"template stack {stack_id} ({label})"))
+    return out
+
+
+# ---------------------------------------------------------------------- defining
+
+def _dbname(dbs: Databases, cfg: Config) -> str:
+    url = dbs.gpc1.url
+    if is_mysql(dbs.gpc1) and url.database:
+        return url.database
+    return str(cfg.get("general.dbname", "gpc1"))
+
+
+def _recheck(conn, nd: NightData, warp_ids: set[int]):
+    """Existing diffs of these warps, read again inside the write transaction."""
+    dis, dr = schema.diffInputSkyfile, schema.diffRun
+    ids = sorted(warp_ids)
+    q = (select(dr.c.diff_id, dr.c.state, dr.c.label, dis.c.warp1, dis.c.warp2, dis.c.stack1, dis.c.stack2,
+                dis.c.skycell_id)
+         .select_from(dis.join(dr, dr.c.diff_id == dis.c.diff_id))
+         .where(or_(dis.c.warp1.in_(ids), dis.c.warp2.in_(ids))).distinct())
+    rows = []
+    for r in conn.execute(q):
+        d = dict(r._mapping)
+        if d["warp1"] is not None and d["warp2"] is not None:
+            d["skycell_id"] = None
+        rows.append(d)
+    return _existing(nd, rows)
+
+
+def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bool = False,
+                     command: list[str] | None = None) -> list[DiffPair]:
+    """Create the planned pairs of *plan* (one diffRun each, with one
+    diffInputSkyfile per usable common skycell): diffRun state 'new',
+    diff_mode 1 bothways for WW (input = earlier exposure), diff_mode 2
+    reduction WARPSTACK for WS. Pairs that exist by now are skipped, so a
+    second run defines nothing. Returns the pairs that were (or, with
+    *dry_run*, would be) defined."""
+    todo = [p for p in plan.pairs if p.definable]
+    if dry_run or not todo:
+        return todo
+    nd = plan.data
+    dbname = _dbname(dbs, cfg)
+    default_tess = cfg.get("survey.tess_id", "RINGS.V3")
+    ws_reduction = cfg.get("survey.ws_reduction", "WARPSTACK")
+    now = utcnow().replace(microsecond=0)
+    done: list[DiffPair] = []
+    with write_transaction(dbs, "diffpairs") as conn:
+        warps = {p.input.warp_id for p in todo} | {p.template.warp_id for p in todo if p.template}
+        ww_exist, ws_exist = _recheck(conn, nd, warps)
+        inputs = []
+        for p in todo:
+            if p.kind == WS:
+                found = ws_exist.get((p.input.exp_id, p.skycell_id))
+            else:
+                found = ww_exist.get(frozenset((p.input.exp_id, p.template.exp_id)))
+            if found:
+                p.status, p.diff_id = EXISTS, max(r["diff_id"] for r in found)
+                continue
+            tcfg = nd.targets[p.target]
+            names = survey_names(cfg, p.target, plan.night, ws=p.kind == WS, dbname=dbname)
+            tess = p.input.warp_tess_id or default_tess
+            res = conn.execute(schema.diffRun.insert().values(
+                state="new", workdir=names["workdir"], label=names["label"],
+                data_group=names["data_group"], dist_group=tcfg.get("dist_group") or p.target,
+                reduction=ws_reduction if p.kind == WS else tcfg.get("reduction"),
+                registered=now, tess_id=tess, bothways=0 if p.kind == WS else 1, exposure=1,
+                magicked=0, diff_mode=2 if p.kind == WS else 1,
+                note=f"mopstool diffpairs {p.kind}"))
+            diff_id = int(res.inserted_primary_key[0])
+            for sc, sc_tess in p.skycells:
+                inputs.append(dict(diff_id=diff_id, skycell_id=sc, tess_id=sc_tess or tess,
+                                   warp1=p.input.warp_id, stack1=None,
+                                   warp2=None if p.kind == WS else p.template.warp_id,
+                                   stack2=p.stack_id if p.kind == WS else None))
+            p.status, p.diff_id = DEFINED, diff_id
+            p.note = f"defined with {len(p.skycells)} skycells"
+            done.append(p)
+        if inputs:
+            conn.execute(schema.diffInputSkyfile.insert(), inputs)
+        if done:
+            record_audit(conn, "diffpairs.define", len(done) + len(inputs), {
+                "night": plan.night.isoformat(), "diffRun": len(done), "diffInputSkyfile": len(inputs),
+                "diff_ids": [p.diff_id for p in done],
+                "pairs": [f"{p.kind}:{p.input.exp_name}-{p.template.exp_name if p.template else p.stack_id}"
+                          for p in done]}, command=command)
+    return done
+
+
+# ---------------------------------------------------------------------- publishing
+
+def publish_labels(cfg: Config, night: date) -> list[str]:
+    """Diff labels whose diffs go to the MOPS DataStore: the nightly label of
+    every target with publish on (default: the diffable ones), and the WS
+    label of targets with ws_publish."""
+    out = []
+    for name, t in cfg.targets().items():
+        if t.get("publish", bool(t.get("diffable"))):
+            out.append(survey_names(cfg, name, night)["label"])
+        if t.get("ws") and t.get("ws_publish", False):
+            out.append(survey_names(cfg, name, night, ws=True)["label"])
+    return out
+
+
+def night_diff_ids(night: date):
+    dis = schema.diffInputSkyfile
+    return select(dis.c.diff_id).where(dis.c.warp1.in_(night_warp_ids(night))).distinct()
+
+
+def unpublished_query(*, diff_ids: list[int] | None = None, night: date | None = None,
+                      labels: list[str] | None = None, client: str | None = None, rerun: bool = False):
+    """pubtool -definerun's selection for the diff stage: active diff clients x
+    diffs in full/cleaned/goto_cleaned with a quality-0 skycell, the magic rule,
+    and (unless rerun) no publishRun yet for the pair."""
+    dr, pc, pr, ds = schema.diffRun, schema.publishClient, schema.publishRun, schema.diffSkyfile
+    dmag = func.coalesce(dr.c.magicked, 0)
+    conds = [pc.c.active != 0, pc.c.stage == "diff", dr.c.state.in_(("full", "cleaned", "goto_cleaned")),
+             select(ds.c.diff_id).where(ds.c.diff_id == dr.c.diff_id, ds.c.quality == 0).exists(),
+             or_(dr.c.diff_mode == 4, and_(pc.c.magicked != 0, dmag > 0), and_(pc.c.magicked == 0, dmag <= 0))]
+    if not rerun:
+        conds.append(not_(select(pr.c.pub_id).where(pr.c.client_id == pc.c.client_id,
+                                                    pr.c.stage_id == dr.c.diff_id).exists()))
+    if diff_ids:
+        conds.append(dr.c.diff_id.in_(diff_ids))
+    if night is not None:
+        conds.append(dr.c.diff_id.in_(night_diff_ids(night)))
+    if labels:
+        conds.append(like_any(dr.c.label, labels))
+    if client:
+        conds.append(pc.c.client_id == int(client) if str(client).isdigit() else pc.c.name == client)
+    return (select(pc.c.client_id, pc.c.name.label("client"), dr.c.diff_id, dr.c.label, dr.c.state,
+                   dr.c.diff_mode)
+            .select_from(dr.join(pc, true()))
+            .where(*conds).order_by(dr.c.diff_id, pc.c.client_id))
+
+
+def publish_diffs(dbs: Databases, *, diff_ids: list[int] | None = None, night: date | None = None,
+                  labels: list[str] | None = None, client: str | None = None, rerun: bool = False,
+                  set_label: str | None = None, dry_run: bool = False,
+                  command: list[str] | None = None) -> list[dict[str, Any]]:
+    """Define publishRuns (state 'new', label = --set-label or the diff's label)."""
+    if not (diff_ids or night or labels):
+        raise UsageError("say which diffs to publish: --diff-id, --night or --label")
+    q = unpublished_query(diff_ids=diff_ids, night=night, labels=labels, client=client, rerun=rerun)
+    if dry_run:
+        with dbs.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            r.update(pub_id=None, status="planned")
+        return rows
+    with write_transaction(dbs, "publish") as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            res = conn.execute(schema.publishRun.insert().values(
+                client_id=r["client_id"], stage_id=r["diff_id"], label=set_label or r["label"], state="new"))
+            r.update(pub_id=int(res.inserted_primary_key[0]), status="defined")
+        if rows:
+            record_audit(conn, "publish.define", len(rows),
+                         {"pub_ids": [r["pub_id"] for r in rows], "diff_ids": [r["diff_id"] for r in rows]},
+                         command=command)
+    return rows
