@@ -68,9 +68,11 @@ def cleanup(
     if dry_run or plan.total == 0:
         _render(plan, fmt_, show_held, title=f"cleanup plan as of {night} (dry run)" if dry_run
                 else f"cleanup as of {night}")
-        verb = "would move" if dry_run else "moved"
-        info(f"{verb} {plan.total} runs to goto_cleaned in {plan.batches_planned if dry_run else 0} "
-             f"batches of at most {plan.batch_size}; {len(plan.held)} old runs held back")
+        if dry_run:
+            info(f"would move {plan.total} runs to goto_cleaned in {plan.batches_planned} batches "
+                 f"of at most {plan.batch_size}; {len(plan.held)} old runs held back")
+        else:
+            info(f"nothing to clean as of {night}; {len(plan.held)} old runs held back")
         return
     if not confirm_change(ctx, plan.total, "cleanup", yes=yes, dry_run=dry_run):
         info("cleanup cancelled; nothing changed")

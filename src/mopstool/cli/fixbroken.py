@@ -64,6 +64,8 @@ def fixbroken(
     if status:
         rows = fb.fix_status(st.dbs, open_only=open_only, limit=limit)
         render(rows, fmt_, title="fixbroken fixes", columns=_STATUS_COLUMNS if fmt_ == "table" and rows else None)
+        if not rows:
+            info("no fixes recorded")
         ready = sum(1 for r in rows if r["progress"].startswith("warp full"))
         if ready:
             info(f"{ready} fix(es) ready: run 'mopstool fixbroken --finish'")
@@ -91,6 +93,9 @@ def fixbroken(
             return confirm_change(ctx, n, "fixbroken", yes=yes, dry_run=False)
 
         plan = fb.apply_fixes(st.dbs, st.config, plan, fix_date=fix_date, confirm=ask)
+        if not plan.applied and any(n.startswith("declined") for n in plan.notes):
+            info("fixbroken cancelled; nothing changed")
+            raise typer.Exit(1)
     rows = plan.to_list()
     if fmt_ in ("table", "csv"):
         for r in rows:
