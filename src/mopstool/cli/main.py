@@ -40,6 +40,8 @@ COMMAND_MODULES = [
     "mopstool.cli.legacy",
     "mopstool.cli.docgen",
     "mopstool.cli.pstamp",
+    "mopstool.cli.runmgmt",
+    "mopstool.cli.labels",
 ]
 
 

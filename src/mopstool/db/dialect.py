@@ -39,21 +39,33 @@ def add_extra_auto_increment(conn: Connection, tables) -> None:
             conn.execute(text(f"ALTER TABLE `{t.name}` MODIFY `{col}` BIGINT NOT NULL AUTO_INCREMENT"))
 
 
+def _server_lock_key(database: str | None, name: str) -> str:
+    key = f"{database}.{name}" if database else name
+    if len(key) > 64:  # MySQL lock names are at most 64 characters
+        import hashlib
+
+        key = key[:47] + "." + hashlib.sha1(key.encode()).hexdigest()[:16]
+    return key
+
+
 @contextmanager
 def named_lock(engine: Engine, name: str, timeout: int = 0) -> Iterator[None]:
     """Serialise state-changing commands: MySQL GET_LOCK, a file lock on SQLite.
 
     Raises TempFail (exit 75) when another process holds the lock."""
     if is_mysql(engine):
+        # GET_LOCK names are server-wide: qualify by database so that two
+        # databases on one server (gpc1 and a scratch copy) do not block each other
+        key = _server_lock_key(engine.url.database, name)
         conn = engine.connect()
         try:
-            got = conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": name[:64], "t": timeout}).scalar()
+            got = conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": key, "t": timeout}).scalar()
             if got != 1:
                 raise TempFail(f"another mopstool holds the lock {name!r}; retry later")
             try:
                 yield
             finally:
-                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name[:64]})
+                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": key})
         finally:
             conn.close()
         return

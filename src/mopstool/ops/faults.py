@@ -103,3 +103,96 @@ def collect_faults(dbs: Databases, flt: FaultFilter | None = None) -> list[dict[
         r["meaning"] = fault_meaning(r["fault"])
         r["fix"] = fix_command(r["stage"], r["id"], r["state"], r["fault"], r["component"])
     return rows
+
+
+# ---------------------------------------------------------------------- summary
+
+#: run ids named one by one in a group's fix command (more: the group's filters)
+FIX_MAX_IDS = 10
+
+
+def fix_kind(stage: str, run_state: str | None, fault: int) -> str:
+    """How a fault is cleared: revert, fixbroken, inspect (show) or none."""
+    if stage == "publish":
+        return "none"
+    if fault == FAULT_GONE:
+        return "fixbroken" if stage in ("chip", "warp", "diff") else "none"
+    if run_state in ("new", "update"):
+        return "revert"
+    return "inspect"
+
+
+def _filter_options(flt: FaultFilter | None) -> list[str]:
+    import shlex
+
+    opts: list[str] = []
+    if flt is None:
+        return opts
+    if flt.night:
+        opts += ["--night", flt.night.isoformat()]
+    for lab in flt.labels:
+        opts += ["--label", shlex.quote(lab)]
+    for dg in flt.data_groups:
+        opts += ["--data-group", shlex.quote(dg)]
+    return opts
+
+
+def _group_fix(stage: str, kind: str, fault: int, rows: list[dict[str, Any]],
+               flt: FaultFilter | None) -> str | None:
+    ids = sorted({r["id"] for r in rows})
+    if kind == "revert":
+        base = ["mopstool", "revert", stage]
+        if fault == FAULT_GONE:
+            base += ["--fault", str(FAULT_GONE)]
+        else:
+            base += ["--fault", str(fault)]
+        if len(ids) <= FIX_MAX_IDS:
+            return " ".join(base + [x for i in ids for x in ("--id", str(i))])
+        opts = _filter_options(flt)
+        return " ".join(base + (opts or ["--all"]))
+    if kind == "fixbroken":
+        cmds = list(dict.fromkeys(r["fix"] for r in rows if r.get("fix")))
+        if len(cmds) <= 3:
+            return " ; ".join(cmds) if cmds else None
+        return " ; ".join(cmds[:3]) + f" ; ... ({len(cmds) - 3} more: mopstool faults --components)"
+    if kind == "inspect":
+        if len(ids) == 1:
+            return f"mopstool show {stage} {ids[0]}"
+        return f"mopstool faults --stage {stage} --fault {fault} --components"
+    return None
+
+
+def summarize_faults(rows: list[dict[str, Any]], flt: FaultFilter | None = None) -> list[dict[str, Any]]:
+    """Group collect_faults() rows by stage, fault code and kind of fix.
+
+    One row per group: stage, fault, meaning, components (count), runs (count),
+    ids (up to 20 run ids), run_states, labels, kind (revert | fixbroken |
+    inspect | none) and fix, a runnable mopstool command for the whole group."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        kind = fix_kind(r["stage"], r.get("state"), int(r["fault"]))
+        groups.setdefault((r["stage"], int(r["fault"]), kind), []).append(r)
+    order = {s: i for i, s in enumerate(FAULT_STAGES)}
+    kinds = ("revert", "fixbroken", "inspect", "none")
+    out = []
+    for (stage, fault, kind), members in sorted(
+            groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1], kinds.index(kv[0][2]))):
+        ids = sorted({m["id"] for m in members})
+        out.append({
+            "stage": stage,
+            "fault": fault,
+            "meaning": fault_meaning(fault),
+            "components": len(members),
+            "runs": len(ids),
+            "ids": ids[:20],
+            "run_states": sorted({str(m.get("state")) for m in members}),
+            "labels": sorted({str(m.get("label")) for m in members})[:10],
+            "kind": kind,
+            "fix": _group_fix(stage, kind, fault, members, flt),
+        })
+    return out
+
+
+def fault_summary(dbs: Databases, flt: FaultFilter | None = None) -> list[dict[str, Any]]:
+    """collect_faults() grouped for the ``faults`` command."""
+    return summarize_faults(collect_faults(dbs, flt), flt)

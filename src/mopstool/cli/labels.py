@@ -1,0 +1,182 @@
+"""mopstool labels: the Label table (priority, active) and per-stage blocks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, info,
+                                 output_format, state)
+from mopstool.output import render
+
+app = typer.Typer(
+    name="labels",
+    help="List, add and update labels (Label: priority, active) and block/unblock labels per "
+         "stage (chipMask, camMask, fakeMask, warpMask).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+LabelsArg = Annotated[list[str], typer.Argument(help="Label name(s), exact.", show_default=False)]
+StagesOpt = Annotated[Optional[list[str]], typer.Option(
+    "--stage", help="Stage whose block table to change (chip, cam, fake, warp); repeat.",
+    show_default=False)]
+AllStagesOpt = Annotated[bool, typer.Option("--all-stages", help="Every stage with a block table.")]
+
+
+def _confirm(ctx, what, yes):
+    return lambda plan: confirm_change(ctx, plan.total, what, yes=yes, dry_run=False)
+
+
+def _report(ctx, plan, fmt, as_json, dry_run) -> None:
+    fmt_ = output_format(ctx, fmt, as_json)
+    if not dry_run and not plan.applied and any("declined" in n for n in plan.notes):
+        info("cancelled; nothing written")
+        raise typer.Exit(1)
+    if fmt_ in ("json", "jsonl"):
+        render(plan.to_dict(), fmt_)
+    else:
+        render(plan.sample, fmt_, title=plan.action + (" (dry run)" if dry_run else ""))
+    for n in plan.notes:
+        info(n)
+    counts = ", ".join(f"{t} {n}" for t, n in plan.rows.items())
+    if dry_run:
+        info(f"dry run: would change {counts}; nothing written")
+    elif plan.applied:
+        info(f"changed {counts}")
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    label: Annotated[Optional[list[str]], typer.Option(
+        "--label", "-l", help="Label (SQL LIKE); repeat to OR.", show_default=False)] = None,
+    counts: Annotated[bool, typer.Option("--counts", help="Add run counts per stage.")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Labels with priority, active flag and the stages that block them."""
+    from mopstool.ops.labels import label_run_counts, list_labels
+
+    st = state(ctx)
+    fmt_ = output_format(ctx, fmt, as_json)
+    rows = list_labels(st.dbs, label or [])
+    if counts and rows:
+        per = label_run_counts(st.dbs, [r["label"] for r in rows])
+        for r in rows:
+            r["runs"] = per.get(r["label"], {})
+    if fmt_ == "table":
+        rows = [dict(r, blocked=",".join(r["blocked"])) for r in rows]
+    render(rows, fmt_, title="labels")
+
+
+@app.command("add")
+def add_cmd(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Label name.", show_default=False)],
+    priority: Annotated[Optional[int], typer.Option("--priority", "-p", help="Priority (higher first).",
+                                                    show_default=False)] = None,
+    inactive: Annotated[bool, typer.Option("--inactive", help="Create the label inactive.")] = False,
+    comment: Annotated[Optional[str], typer.Option("--comment", help="Comment.", show_default=False)] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a Label row (labeltool -definelabel)."""
+    from mopstool.ops.labels import add_label
+
+    plan = add_label(state(ctx).dbs, label, priority=priority, active=not inactive, comment=comment,
+                     dry_run=dry_run, confirm=_confirm(ctx, "labels add", yes))
+    _report(ctx, plan, fmt, as_json, dry_run)
+
+
+@app.command("update")
+def update_cmd(
+    ctx: typer.Context,
+    labels: LabelsArg,
+    priority: Annotated[Optional[int], typer.Option("--priority", "-p", help="New priority.",
+                                                    show_default=False)] = None,
+    active: Annotated[Optional[bool], typer.Option("--active/--inactive", help="Switch on or off.",
+                                                   show_default=False)] = None,
+    comment: Annotated[Optional[str], typer.Option("--comment", help="New comment (NULL clears).",
+                                                   show_default=False)] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change priority, active flag or comment of labels (labeltool -updatelabel)."""
+    from mopstool.ops.labels import update_label
+
+    plan = update_label(state(ctx).dbs, labels, priority=priority, active=active, comment=comment,
+                        dry_run=dry_run, confirm=_confirm(ctx, "labels update", yes))
+    _report(ctx, plan, fmt, as_json, dry_run)
+
+
+@app.command("delete")
+def delete_cmd(
+    ctx: typer.Context,
+    labels: LabelsArg,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete Label rows (labeltool -deletelabel); runs keep their label."""
+    from mopstool.ops.labels import delete_label
+
+    plan = delete_label(state(ctx).dbs, labels, dry_run=dry_run, confirm=_confirm(ctx, "labels delete", yes))
+    _report(ctx, plan, fmt, as_json, dry_run)
+
+
+def _stages(stage, all_stages):
+    from mopstool.ops.labels import BLOCK_STAGES
+    from mopstool.stages import get_stage
+
+    if all_stages:
+        return list(BLOCK_STAGES)
+    return [get_stage(s, allowed=BLOCK_STAGES).name for s in (stage or [])]
+
+
+@app.command("block")
+def block_cmd(
+    ctx: typer.Context,
+    labels: LabelsArg,
+    stage: StagesOpt = None,
+    all_stages: AllStagesOpt = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Block labels: their new runs of the stage are not processed (-block)."""
+    from mopstool.ops.labels import block_labels
+
+    plan = block_labels(state(ctx).dbs, labels, _stages(stage, all_stages), dry_run=dry_run,
+                        confirm=_confirm(ctx, "labels block", yes))
+    _report(ctx, plan, fmt, as_json, dry_run)
+
+
+@app.command("unblock")
+def unblock_cmd(
+    ctx: typer.Context,
+    labels: LabelsArg,
+    stage: StagesOpt = None,
+    all_stages: AllStagesOpt = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Unblock labels (-unblock)."""
+    from mopstool.ops.labels import unblock_labels
+
+    plan = unblock_labels(state(ctx).dbs, labels, _stages(stage, all_stages), dry_run=dry_run,
+                          confirm=_confirm(ctx, "labels unblock", yes))
+    _report(ctx, plan, fmt, as_json, dry_run)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="labels")

@@ -1,0 +1,383 @@
+"""Run management: definebyquery, updaterun, setupdate, revert, faults."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
+                                 LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, confirm_change, info,
+                                 output_format, state)
+from mopstool.output import render
+
+SetStr = Optional[str]
+
+
+def _opt(name: str, help: str, *aliases: str):
+    return typer.Option(name, *aliases, help=help, show_default=False)
+
+
+def _confirmer(ctx: typer.Context, what: str, yes: bool, count=None):
+    """Ask before a big change; the size is counted in runs (a whole chip run
+    with its 60 imfiles is one change)."""
+    def confirm(plan) -> bool:
+        n = count(plan) if count else plan.total
+        return confirm_change(ctx, n, what, yes=yes, dry_run=False)
+    return confirm
+
+
+def _runs_touched(result) -> int:
+    return len({c["id"] for c in result.changed} | {r["id"] for r in result.runs
+                                                     if r.get("new_state", r.get("state")) != r.get("state")})
+
+
+def _declined(result) -> None:
+    if not result.dry_run and not result.applied and any("declined" in n for n in result.notes):
+        info("cancelled; nothing written")
+        raise typer.Exit(1)
+
+
+def _night(value):
+    if not value:
+        return None
+    from mopstool.config import parse_night
+
+    return parse_night(value)
+
+
+# ====================================================================== definebyquery
+
+def definebyquery(
+    ctx: typer.Context,
+    exp_name: Annotated[Optional[list[str]], _opt(
+        "--exp-name", "Exposure name (=); repeat, or a file / '-' (stdin) with one name per line.",
+        "-e")] = None,
+    exp_id: Annotated[Optional[list[int]], _opt("--exp-id", "rawExp.exp_id; repeat for several.")] = None,
+    night: NightOpt = None,
+    dateobs_begin: Annotated[SetStr, _opt("--dateobs-begin", "dateobs >= this UTC time (ISO).")] = None,
+    dateobs_end: Annotated[SetStr, _opt("--dateobs-end", "dateobs <= this UTC time (ISO).")] = None,
+    filter_: Annotated[Optional[list[str]], _opt("--filter", "Filter (SQL LIKE, e.g. 'w%'); repeat to OR.")] = None,
+    obs_mode: Annotated[Optional[list[str]], _opt("--obs-mode", "obs_mode (SQL LIKE); repeat to OR.")] = None,
+    object_: Annotated[Optional[list[str]], _opt("--object", "Object (SQL LIKE); repeat to OR.")] = None,
+    comment: Annotated[Optional[list[str]], _opt("--comment", "Exposure comment (SQL LIKE); repeat to OR.")] = None,
+    exp_type: Annotated[str, typer.Option("--exp-type", help="rawExp.exp_type ('any' for every type).")] = "object",
+    label: Annotated[Optional[list[str]], _opt(
+        "--label", "Chip: newExp.label; warp: fakeRun.label (SQL LIKE); repeat to OR.", "-l")] = None,
+    unique: Annotated[bool, typer.Option("--unique", help="Skip exposures that already have a run with "
+                                                          "the new label.")] = False,
+    limit: LimitOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Allow a selection with no search term.")] = False,
+    stage: Annotated[str, typer.Option("--stage", help="chip (chiptool) or warp (warptool variant: "
+                                                       "from full fakeRuns).")] = "chip",
+    fake_id: Annotated[Optional[list[int]], _opt("--fake-id", "Warp: fakeRun.fake_id; repeat.")] = None,
+    cam_id: Annotated[Optional[list[int]], _opt("--cam-id", "Warp: camRun.cam_id; repeat.")] = None,
+    chip_id: Annotated[Optional[list[int]], _opt("--chip-id", "Warp: chipRun.chip_id; repeat.")] = None,
+    reduction: Annotated[Optional[list[str]], _opt("--reduction", "Warp: fakeRun.reduction; repeat.")] = None,
+    preset: Annotated[SetStr, _opt("--preset", "Setter preset from the config [presets.NAME] "
+                                               "(nomasktest, mehtest, lapfix, wfix).")] = None,
+    date_: Annotated[SetStr, _opt("--date", "{date} of preset values, YYYYMMDD or YYYY-MM-DD "
+                                            "(default today UTC).")] = None,
+    set_label: Annotated[SetStr, _opt("--set-label", "Label of the new runs (required unless a preset "
+                                                     "gives it).")] = None,
+    set_workdir: Annotated[SetStr, _opt("--set-workdir", "Workdir, e.g. neb://@HOST@.0/gpc1/{label} "
+                                                         "(required unless a preset gives it).")] = None,
+    set_data_group: Annotated[SetStr, _opt("--set-data-group", "data_group (default: the label).")] = None,
+    set_dist_group: Annotated[SetStr, _opt("--set-dist-group", "dist_group (NULL stores SQL NULL).")] = None,
+    set_tess_id: Annotated[SetStr, _opt("--set-tess-id", "tess_id (default: inherited), e.g. RINGS.V3.")] = None,
+    set_end_stage: Annotated[SetStr, _opt("--set-end-stage", "end_stage (default: inherited).")] = None,
+    set_reduction: Annotated[SetStr, _opt("--set-reduction", "reduction (default: inherited).")] = None,
+    set_expgroup: Annotated[SetStr, _opt("--set-expgroup", "expgroup.")] = None,
+    set_dvodb: Annotated[SetStr, _opt("--set-dvodb", "dvodb (default: inherited).")] = None,
+    set_note: Annotated[SetStr, _opt("--set-note", "note.")] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Define new chip runs from raw exposures (chiptool -definebyquery), or warp runs
+    from full fakeRuns with --stage warp.
+
+    Selectors are ANDed; repeated values of one selector are ORed. Setter values
+    'NULL' store SQL NULL. --preset fills the setters from the config; explicit
+    --set-* options win. Workdir/label templates expand {label} and {date}."""
+    from mopstool.ops.define import (CHIP_FIELDS, WARP_FIELDS, DefineSelection, DefineSetters,
+                                     define_runs, parse_time, read_name_args, resolve_setters)
+
+    st = state(ctx)
+    fmt_ = output_format(ctx, fmt, as_json)
+    if stage not in ("chip", "warp"):
+        from mopstool.errors import UsageError
+
+        raise UsageError(f"--stage must be chip or warp, not {stage!r}")
+    names = read_name_args(exp_name or [])
+    if exp_name and not names:
+        from mopstool.errors import UsageError
+
+        raise UsageError("--exp-name gave no exposure names")
+    sel = DefineSelection(
+        exp_names=names, exp_ids=exp_id or [], night=_night(night),
+        dateobs_begin=parse_time(dateobs_begin, "--dateobs-begin"),
+        dateobs_end=parse_time(dateobs_end, "--dateobs-end"), filters=filter_ or [],
+        obs_modes=obs_mode or [], objects=object_ or [], comments=comment or [],
+        exp_type=None if exp_type.lower() == "any" else exp_type, labels=label or [], unique=unique,
+        limit=limit, all=all_, fake_ids=fake_id or [], cam_ids=cam_id or [], chip_ids=chip_id or [],
+        reductions=reduction or [])
+    explicit = DefineSetters(label=set_label, workdir=set_workdir, data_group=set_data_group,
+                             dist_group=set_dist_group, tess_id=set_tess_id, end_stage=set_end_stage,
+                             reduction=set_reduction, expgroup=set_expgroup, dvodb=set_dvodb,
+                             note=set_note)
+    preset_values = st.config.preset(preset) if preset else None
+    setters = resolve_setters(explicit, preset_values, preset_name=preset or "", date_value=date_)
+    for name in ("label", "workdir"):
+        if getattr(setters, name) is None:
+            from mopstool.errors import UsageError
+
+            raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
+    res = define_runs(st.dbs, sel, setters, stage=stage, dry_run=dry_run,
+                      confirm=_confirmer(ctx, "definebyquery", yes, lambda r: len(r.runs)),
+                      audit_detail={"preset": preset} if preset else None)
+    for u in res.unmatched:
+        info(f"not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
+    for s in res.skipped[:20]:
+        info(f"skipped: {s['exp_name']}: {s['reason']}")
+    if len(res.skipped) > 20:
+        info(f"skipped: ... and {len(res.skipped) - 20} more")
+    _declined(res)
+    render(res.runs, fmt_, columns=CHIP_FIELDS if stage == "chip" else WARP_FIELDS,
+           title=f"{stage} runs" + (" (dry run)" if dry_run else ""))
+    counts = ", ".join(f"{t} {n}" for t, n in res.rows.items())
+    if dry_run:
+        info(f"dry run: would define {len(res.runs)} {stage} run(s) ({counts}); nothing written")
+    elif res.applied:
+        info(f"defined {len(res.runs)} {stage} run(s) with label {setters.label!r} ({counts})")
+    else:
+        info(f"nothing defined ({'; '.join(res.notes) or 'no match'})")
+
+
+# ====================================================================== updaterun
+
+def updaterun(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help="Stage: chip, cam, warp, stack, diff.", show_default=False)],
+    id_: IdOpt = None,
+    label: LabelOpt = None,
+    state_: StateOpt = None,
+    data_group: DataGroupOpt = None,
+    dist_group: DistGroupOpt = None,
+    night: NightOpt = None,
+    set_state: Annotated[SetStr, _opt("--set-state", "New run state (new, full, update, goto_cleaned, "
+                                                     "drop, ...).")] = None,
+    set_label: Annotated[SetStr, _opt("--set-label", "New label.")] = None,
+    set_data_group: Annotated[SetStr, _opt("--set-data-group", "New data_group (NULL: SQL NULL).")] = None,
+    set_dist_group: Annotated[SetStr, _opt("--set-dist-group", "New dist_group (NULL: SQL NULL).")] = None,
+    set_note: Annotated[SetStr, _opt("--set-note", "New note (NULL: SQL NULL).")] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change run columns in bulk (chiptool/warptool/difftool -updaterun): one UPDATE.
+
+    Needs a selector other than --state alone, and at least one --set-*. No
+    state-transition rules: any valid state can be written."""
+    from mopstool.ops.runmgmt import RunSetters, update_runs
+    from mopstool.ops.select import RunFilter
+
+    st = state(ctx)
+    fmt_ = output_format(ctx, fmt, as_json)
+    flt = RunFilter(ids=id_ or [], labels=label or [], states=state_ or [], data_groups=data_group or [],
+                    dist_groups=dist_group or [], night=_night(night))
+    setters = RunSetters(state=set_state, label=set_label, data_group=set_data_group,
+                         dist_group=set_dist_group, note=set_note)
+    plan = update_runs(st.dbs, stage, flt, setters, dry_run=dry_run,
+                       confirm=_confirmer(ctx, f"updaterun {stage}", yes))
+    _declined(plan)
+    if fmt_ in ("json", "jsonl"):
+        render(plan.to_dict(), fmt_)
+    else:
+        render(plan.sample, fmt_, title=f"{stage} runs" + (" (dry run)" if dry_run else ""))
+    for note in plan.notes:
+        info(note)
+    counts = ", ".join(f"{t} {n}" for t, n in plan.rows.items())
+    if dry_run:
+        info(f"dry run: would update {counts}; nothing written")
+    elif plan.applied:
+        info(f"updated {counts}")
+
+
+# ====================================================================== setupdate
+
+_COMP_COLUMNS = ("id", "component", "run_state", "data_state", "quality", "fault", "action", "reason")
+
+
+def _render_components(result, fmt_: str, title: str) -> None:
+    if fmt_ in ("json", "jsonl"):
+        render(result.to_dict(), fmt_)
+        return
+    cols = [c for c in _COMP_COLUMNS if any(c in r for r in result.components)] or list(_COMP_COLUMNS)
+    render(result.components, fmt_, columns=cols, title=title)
+
+
+def setupdate(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help="Stage: chip, warp or diff.", show_default=False)],
+    chip_id: Annotated[Optional[list[int]], _opt("--chip-id", "chip_id (chip stage); repeat.")] = None,
+    warp_id: Annotated[Optional[list[int]], _opt("--warp-id", "warp_id (warp stage); repeat.")] = None,
+    diff_id: Annotated[Optional[list[int]], _opt("--diff-id", "diff_id (diff stage); repeat.")] = None,
+    id_: IdOpt = None,
+    class_id: Annotated[Optional[list[str]], _opt("--class-id", "Chip component (XY33); repeat. "
+                                                               "Default: the whole run.")] = None,
+    skycell_id: Annotated[Optional[list[str]], _opt("--skycell-id", "Warp/diff component; repeat. "
+                                                                   "Default: the whole run.")] = None,
+    update_mode: Annotated[Optional[int], _opt("--update-mode", "chipRun.update_mode (chip; always "
+                                                                "written, default 0).")] = None,
+    set_label: Annotated[SetStr, _opt("--set-label", "Label of the updated runs, e.g. ps_ud_WEB.")] = None,
+    from_goto_cleaned: Annotated[bool, typer.Option(
+        "--from-goto-cleaned", help="First move goto_cleaned runs to update (the pstamp recipe).")] = False,
+    fault: Annotated[Optional[int], _opt("--fault", "Only 26: also take components with fault 26 (gone).")] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue cleaned components for regeneration (chiptool -setimfiletoupdate,
+    warptool/difftool -setskyfiletoupdate).
+
+    Components in cleaned runs with quality 0 and fault != 26 go to
+    data_state update; without --class-id/--skycell-id, bad-quality components
+    are set to full (chip, warp). Reports per component what changed and why
+    anything was skipped."""
+    from mopstool.errors import UsageError
+    from mopstool.ops.runmgmt import set_update
+    from mopstool.stages import get_stage
+
+    st = state(ctx)
+    fmt_ = output_format(ctx, fmt, as_json)
+    sg = get_stage(stage, allowed=("chip", "warp", "diff"))
+    given = {"chip": chip_id, "warp": warp_id, "diff": diff_id}
+    for name, ids in given.items():
+        if ids and name != sg.name:
+            raise UsageError(f"--{name}-id does not apply to stage {sg.name}; use --{sg.name}-id")
+    ids = list(given[sg.name] or []) + list(id_ or [])
+    if class_id and sg.name != "chip":
+        raise UsageError(f"--class-id applies to chip; use --skycell-id for {sg.name}")
+    if skycell_id and sg.name == "chip":
+        raise UsageError("--skycell-id applies to warp and diff; use --class-id for chip")
+    if fault is not None and fault != 26:
+        raise UsageError("setupdate --fault only accepts 26 (also take gone components)")
+    comps = (class_id or []) + (skycell_id or [])
+    res = set_update(st.dbs, sg, ids, components=comps, set_label=set_label, update_mode=update_mode,
+                     from_goto_cleaned=from_goto_cleaned, include_gone=fault == 26, dry_run=dry_run,
+                     confirm=_confirmer(ctx, f"setupdate {sg.name}", yes, _runs_touched))
+    _declined(res)
+    _render_components(res, fmt_, f"{sg.name} components" + (" (dry run)" if dry_run else ""))
+    said = set()
+    for c in res.skipped:
+        if any(k in c["reason"] for k in ("fault 26", "goto_cleaned", "no such", f"no {sg.name} run")):
+            msg = f"{sg.id_col} {c['id']}: {c['reason']}"
+            if msg not in said:
+                said.add(msg)
+                info(msg)
+    counts = ", ".join(f"{t} {n}" for t, n in res.rows.items())
+    if dry_run:
+        info(f"dry run: would change {counts}; nothing written")
+    elif res.applied:
+        info(f"changed {counts}")
+    else:
+        info("nothing to change")
+
+
+# ====================================================================== revert
+
+def revert_cmd(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help="Stage: chip, cam, fake, warp, stack, diff.",
+                                         show_default=False)],
+    id_: IdOpt = None,
+    label: LabelOpt = None,
+    data_group: DataGroupOpt = None,
+    night: NightOpt = None,
+    fault: Annotated[Optional[list[int]], _opt("--fault", "Only this fault code; repeat to OR. "
+                                                          "26 (gone) only when named.")] = None,
+    component: Annotated[Optional[list[str]], _opt("--component", "class_id / skycell_id; repeat.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Allow reverting without a selector.")] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revert faulted components (chiptool -revertprocessedimfile, warptool -revertwarped,
+    difftool -revertdiffskyfile): delete them in new runs so they are queued again,
+    clear the fault of components being updated. Fault 26 only with --fault 26."""
+    from mopstool.ops.runmgmt import RevertFilter, revert
+
+    st = state(ctx)
+    fmt_ = output_format(ctx, fmt, as_json)
+    flt = RevertFilter(ids=id_ or [], labels=label or [], data_groups=data_group or [],
+                       night=_night(night), faults=fault or [], components=component or [], all=all_)
+    res = revert(st.dbs, stage, flt, dry_run=dry_run, confirm=_confirmer(ctx, f"revert {stage}", yes, _runs_touched))
+    _declined(res)
+    _render_components(res, fmt_, f"faulted {stage} components" + (" (dry run)" if dry_run else ""))
+    counts = ", ".join(f"{t} {n}" for t, n in res.rows.items())
+    gone = [c for c in res.skipped if c["fault"] == 26]
+    if gone:
+        info(f"{len(gone)} component(s) with fault 26 (gone) left alone; --fault 26 reverts them")
+    if dry_run:
+        info(f"dry run: would change {counts}; nothing written")
+    elif res.applied:
+        info(f"reverted: {counts}")
+    else:
+        info("nothing to revert")
+
+
+# ====================================================================== faults
+
+def faults_cmd(
+    ctx: typer.Context,
+    night: NightOpt = None,
+    label: LabelOpt = None,
+    data_group: DataGroupOpt = None,
+    stage: Annotated[Optional[list[str]], _opt("--stage", "Stage (chip, cam, fake, warp, stack, diff, "
+                                                           "publish); repeat.")] = None,
+    fault: Annotated[Optional[list[int]], _opt("--fault", "Fault code; repeat to OR.")] = None,
+    id_: IdOpt = None,
+    components: Annotated[bool, typer.Option("--components", help="One row per faulted component "
+                                                                    "instead of groups.")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Faulted components across stages, grouped by fault code with meanings,
+    counts and the command that fixes each group."""
+    from mopstool.ops.faults import FAULT_STAGES, FaultFilter, collect_faults, summarize_faults
+    from mopstool.stages import get_stage
+
+    st = state(ctx)
+    fmt_ = output_format(ctx, fmt, as_json)
+    stages = tuple(dict.fromkeys(get_stage(s, allowed=FAULT_STAGES).name for s in stage)) if stage \
+        else FAULT_STAGES
+    flt = FaultFilter(stages=stages, night=_night(night), labels=label or [],
+                      data_groups=data_group or [], ids=id_ or [], faults=fault or [])
+    rows = collect_faults(st.dbs, flt)
+    if components:
+        render(rows, fmt_, columns=("stage", "id", "component", "fault", "meaning", "state", "data_state",
+                                    "label", "fix"), title="faulted components")
+        return
+    groups = summarize_faults(rows, flt)
+    if fmt_ == "table":
+        shown = [dict(g, ids=" ".join(map(str, g["ids"][:5])) + (" ..." if g["runs"] > 5 else ""),
+                      labels=",".join(g["labels"][:3])) for g in groups]
+        render(shown, fmt_, columns=("stage", "fault", "meaning", "components", "runs", "ids", "labels",
+                                     "fix"), title="faults")
+    else:
+        render(groups, fmt_)
+    if not rows:
+        info("no faulted components")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("definebyquery")(definebyquery)
+    app.command("updaterun")(updaterun)
+    app.command("setupdate")(setupdate)
+    app.command("revert")(revert_cmd)
+    app.command("faults")(faults_cmd)

@@ -1,0 +1,212 @@
+"""Labels: the Label table (priority, active) and the per-stage block tables.
+
+``Label(label, priority, active, comment)`` orders and switches the pending
+queries (IFNULL(priority, 10000), active true or no Label row); a label in
+chipMask / camMask / fakeMask / warpMask keeps that stage's *new* runs of the
+label from being processed (update runs are not blocked).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import delete, func, insert, select, update
+
+from mopstool.db import Databases, schema
+from mopstool.errors import NotFound, UsageError
+from mopstool.ops.select import like_any
+from mopstool.ops.writes import Plan, record_audit, write_transaction
+from mopstool.stages import STAGES
+
+#: stages with a block table, in pipeline order
+BLOCK_STAGES = tuple(n for n, s in STAGES.items() if s.mask_table)
+#: priority the pending queries use for a label without a Label row
+DEFAULT_PRIORITY = 10000
+
+
+def _mask(stage: str):
+    if stage not in BLOCK_STAGES:
+        raise UsageError(f"stage {stage!r} has no block table; choose one of: {', '.join(BLOCK_STAGES)}")
+    return schema.table(STAGES[stage].mask_table)
+
+
+def _check_label(label: str) -> str:
+    if label is None or not label.strip():
+        raise UsageError("a label cannot be empty")
+    if len(label) > 64:
+        raise UsageError(f"label {label!r} is longer than 64 characters")
+    return label
+
+
+def list_labels(dbs: Databases, patterns: list[str] | None = None) -> list[dict[str, Any]]:
+    """Labels of the Label table and of the block tables, with the stages that
+    block each one. *patterns* are SQL LIKE patterns (ORed)."""
+    lab = schema.Label
+    q = select(lab.c.label, lab.c.priority, lab.c.active, lab.c.comment).order_by(
+        lab.c.priority.desc(), lab.c.label)
+    if patterns:
+        q = q.where(like_any(lab.c.label, patterns))
+    blocked: dict[str, list[str]] = {}
+    with dbs.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+        for stage in BLOCK_STAGES:
+            m = _mask(stage)
+            mq = select(m.c.label)
+            if patterns:
+                mq = mq.where(like_any(m.c.label, patterns))
+            for (name,) in conn.execute(mq):
+                blocked.setdefault(name, []).append(stage)
+    known = {r["label"] for r in rows}
+    for r in rows:
+        r["active"] = None if r["active"] is None else bool(r["active"])
+        r["effective_priority"] = DEFAULT_PRIORITY if r["priority"] is None else r["priority"]
+        r["blocked"] = blocked.get(r["label"], [])
+    for name in sorted(set(blocked) - known):
+        rows.append({"label": name, "priority": None, "active": None, "comment": None,
+                     "effective_priority": DEFAULT_PRIORITY, "blocked": blocked[name]})
+    return rows
+
+
+def _write(dbs: Databases, plan: Plan, dry_run: bool, confirm, action: str, fn, detail: dict) -> Plan:
+    if dry_run:
+        return plan
+    if confirm is not None and not confirm(plan):
+        plan.notes.append("declined; nothing written")
+        return plan
+    with write_transaction(dbs, action) as conn:
+        n = fn(conn)
+        record_audit(conn, action, n, detail)
+    plan.applied = True
+    return plan
+
+
+def add_label(dbs: Databases, label: str, *, priority: int | None = None, active: bool = True,
+              comment: str | None = None, dry_run: bool = False,
+              confirm: Callable[[Plan], bool] | None = None) -> Plan:
+    """labeltool -definelabel: a new Label row (an existing label is an error)."""
+    _check_label(label)
+    lab = schema.Label
+    with dbs.connect() as conn:
+        if conn.execute(select(lab.c.label).where(lab.c.label == label)).first():
+            raise UsageError(f"label {label!r} already exists; use 'mopstool labels update'")
+    row = {"label": label, "priority": priority, "active": 1 if active else 0, "comment": comment}
+    plan = Plan(action="labels add", dry_run=dry_run, rows={"Label": 1}, sample=[row])
+    return _write(dbs, plan, dry_run, confirm, "labels.add",
+                  lambda conn: conn.execute(insert(lab).values(**row)).rowcount or 1, row)
+
+
+def update_label(dbs: Databases, labels: list[str], *, priority: int | None = None,
+                 active: bool | None = None, comment: str | None = None, dry_run: bool = False,
+                 confirm: Callable[[Plan], bool] | None = None) -> Plan:
+    """labeltool -updatelabel: change priority / active / comment of existing labels
+    (exact names)."""
+    if not labels:
+        raise UsageError("name the label(s) to update")
+    values: dict[str, Any] = {}
+    if priority is not None:
+        values["priority"] = priority
+    if active is not None:
+        values["active"] = 1 if active else 0
+    if comment is not None:
+        values["comment"] = None if comment.strip().upper() == "NULL" else comment
+    if not values:
+        raise UsageError("nothing to change: give --priority, --active/--inactive or --comment")
+    lab = schema.Label
+    with dbs.connect() as conn:
+        found = [dict(r._mapping) for r in conn.execute(select(lab).where(lab.c.label.in_(labels)))]
+    missing = sorted(set(labels) - {r["label"] for r in found})
+    if missing:
+        raise NotFound(f"no Label row for {', '.join(repr(m) for m in missing)}; use 'mopstool labels add'")
+    plan = Plan(action="labels update", dry_run=dry_run, rows={"Label": len(found)}, sample=found)
+    plan.notes.append("set " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    return _write(dbs, plan, dry_run, confirm, "labels.update",
+                  lambda conn: conn.execute(update(lab).where(lab.c.label.in_(labels)).values(**values))
+                  .rowcount, {"labels": labels, "set": values})
+
+
+def delete_label(dbs: Databases, labels: list[str], *, dry_run: bool = False,
+                 confirm: Callable[[Plan], bool] | None = None) -> Plan:
+    """labeltool -deletelabel: remove Label rows (runs keep their label; pending
+    queries then use the default priority)."""
+    lab = schema.Label
+    with dbs.connect() as conn:
+        found = [dict(r._mapping) for r in conn.execute(select(lab).where(lab.c.label.in_(labels)))]
+    missing = sorted(set(labels) - {r["label"] for r in found})
+    if missing:
+        raise NotFound(f"no Label row for {', '.join(repr(m) for m in missing)}")
+    plan = Plan(action="labels delete", dry_run=dry_run, rows={"Label": len(found)}, sample=found)
+    return _write(dbs, plan, dry_run, confirm, "labels.delete",
+                  lambda conn: conn.execute(delete(lab).where(lab.c.label.in_(labels))).rowcount,
+                  {"labels": labels})
+
+
+def _block_plan(dbs: Databases, labels: list[str], stages: list[str], block: bool):
+    for lab in labels:
+        _check_label(lab)
+    if not stages:
+        raise UsageError(f"name the stage(s) with --stage ({', '.join(BLOCK_STAGES)}) or --all-stages")
+    todo: dict[str, list[str]] = {}
+    sample = []
+    with dbs.connect() as conn:
+        for stage in stages:
+            m = _mask(stage)
+            present = set(conn.execute(select(m.c.label).where(m.c.label.in_(labels))).scalars())
+            want = [lab for lab in labels if (lab not in present) == block]
+            todo[stage] = want
+            for lab in labels:
+                sample.append({"stage": stage, "table": m.name, "label": lab,
+                               "change": ("block" if block else "unblock") if lab in want
+                               else ("already blocked" if block else "not blocked")})
+    return todo, sample
+
+
+def block_labels(dbs: Databases, labels: list[str], stages: list[str], *, dry_run: bool = False,
+                 confirm: Callable[[Plan], bool] | None = None) -> Plan:
+    """-block: insert the labels into the stages' block tables (idempotent)."""
+    return _set_block(dbs, labels, stages, True, dry_run, confirm)
+
+
+def unblock_labels(dbs: Databases, labels: list[str], stages: list[str], *, dry_run: bool = False,
+                   confirm: Callable[[Plan], bool] | None = None) -> Plan:
+    """-unblock: delete the labels from the stages' block tables (idempotent)."""
+    return _set_block(dbs, labels, stages, False, dry_run, confirm)
+
+
+def _set_block(dbs, labels, stages, block, dry_run, confirm) -> Plan:
+    stages = list(dict.fromkeys(stages))
+    labels = list(dict.fromkeys(labels))
+    todo, sample = _block_plan(dbs, labels, stages, block)
+    verb = "block" if block else "unblock"
+    plan = Plan(action=f"labels {verb}", dry_run=dry_run, sample=sample,
+                rows={STAGES[s].mask_table: len(v) for s, v in todo.items()})
+    if not plan.total:
+        plan.notes.append("nothing to change")
+        return plan
+
+    def apply(conn) -> int:
+        n = 0
+        for stage, want in todo.items():
+            if not want:
+                continue
+            m = _mask(stage)
+            if block:
+                conn.execute(insert(m), [{"label": lab} for lab in want])
+                n += len(want)
+            else:
+                n += conn.execute(delete(m).where(m.c.label.in_(want))).rowcount or 0
+        return n
+
+    return _write(dbs, plan, dry_run, confirm, f"labels.{verb}", apply,
+                  {"labels": labels, "stages": stages})
+
+
+def label_run_counts(dbs: Databases, labels: list[str]) -> dict[str, dict[str, int]]:
+    """Runs per stage and label (for the listing's --counts)."""
+    out: dict[str, dict[str, int]] = {}
+    with dbs.connect() as conn:
+        for stage in ("chip", "cam", "warp", "diff"):
+            run = schema.table(STAGES[stage].run_table)
+            q = (select(run.c.label, func.count()).where(run.c.label.in_(labels)).group_by(run.c.label))
+            for name, n in conn.execute(q):
+                out.setdefault(name, {})[stage] = int(n)
+    return out
