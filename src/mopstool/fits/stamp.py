@@ -388,54 +388,96 @@ def plan_roi(src: ImageSource, spec: StampSpec, *, allow_offchip: bool = False) 
 
 
 # ------------------------------------------------------------------ headers
-def _base_header(src: ImageSource):
-    """Carried keywords: the primary header then the image header (later wins)."""
-    from astropy.io import fits
+_SHIFTED = re.compile(r"^(CRPIX[12][A-Z]?|LTV[12]|RA_DEG|DEC_DEG|STAMPX0|STAMPY0)$")
 
-    out = fits.Header()
-    layers = [src.phu] if src.planes["image"].hdu != 0 else []
-    layers.append(src.header)
-    for hdr in layers:
-        for card in hdr.cards:
-            key = card.keyword
-            if key in ("COMMENT", "HISTORY", ""):
+
+class StampHeader:
+    """The carried source header, formatted once per source image.
+
+    Keywords come from the primary header, then the image header (later wins);
+    structural, checksum and compression keywords are dropped. Per stamp only
+    the WCS reference pixel (CRPIXn, CRPIXna), LTVn, RA_DEG/DEC_DEG, STAMPX0/Y0
+    and the HISTORY of the cut are (re)written."""
+
+    def __init__(self, src: ImageSource, *, version: str, when: str):
+        from astropy.io import fits
+
+        self.src, self.version, self.when = src, version, when
+        merged: dict[str, Any] = {}        # keyword -> Card (original card images kept)
+        history: list[Any] = []
+        layers = [src.phu] if src.planes["image"].hdu != 0 else []
+        layers.append(src.header)
+        for hdr in layers:
+            for card in hdr.cards:
+                key = card.keyword
                 if key == "HISTORY":
-                    out.add_history(str(card.value))
-                continue
-            if _STRUCTURAL.match(key):
+                    history.append(card)
+                elif key not in ("COMMENT", "") and not _STRUCTURAL.match(key):
+                    merged.pop(key, None)
+                    merged[key] = card
+        self.shifted: dict[str, float] = {}
+        self.cards: list[str] = []
+        for key, card in list(merged.items()) + [("HISTORY", c) for c in history]:
+            if _SHIFTED.match(key):
+                if key.startswith(("CRPIX", "LTV")):
+                    try:
+                        self.shifted[key] = float(card.value)
+                    except (TypeError, ValueError):
+                        pass
                 continue
             try:
-                out[key] = (card.value, card.comment)
-            except (ValueError, KeyError):
+                image = card.image
+                fits.Card.fromstring(image).verify("exception")
+                self.cards.append(image)
+            except Exception:  # noqa: BLE001 - an unwritable source card is dropped
                 continue
-    return out
+        self.has_ltm = "LTM1_1" in merged
+        #: the mask plane's bit names (MSKNAMnn / MSKVALnn) go with the mask stamp
+        self.mask_cards: list[str] = []
+        if "mask" in src.planes:
+            for card in src.planes["mask"].header.cards:
+                if re.match(r"^MSK(NAM|VAL)\d+$", card.keyword) and card.keyword not in merged:
+                    self.mask_cards.append(card.image)
+
+    def stamp_cards(self, res: StampResult) -> list[str]:
+        from astropy.io.fits import Card
+
+        new = []
+        for key, val in self.shifted.items():
+            if key.startswith("CRPIX"):
+                off = res.x0 if key[5] == "1" else res.y0
+                new.append(Card(key, val - off))
+        for axis, off in (("1", res.x0), ("2", res.y0)):
+            new.append(Card(f"LTV{axis}", self.shifted.get(f"LTV{axis}", 0.0) - off,
+                            "offset of the stamp in the source (IRAF)"))
+        if not self.has_ltm:
+            new += [Card("LTM1_1", 1.0), Card("LTM2_2", 1.0)]
+        if res.ra is not None:
+            new.append(Card("RA_DEG", res.ra, "Right Ascension of stamp center"))
+            new.append(Card("DEC_DEG", res.dec, "Declination of stamp center"))
+        new.append(Card("STAMPX0", res.x0, "stamp origin: source pixel x (0-based)"))
+        new.append(Card("STAMPY0", res.y0, "stamp origin: source pixel y (0-based)"))
+        src = self.src
+        hist = [f"mopstool {self.version} pstamp-req cut at {self.when}",
+                f"source {src.path.name}[{src.planes['image'].hdu}] {src.nx}x{src.ny}",
+                f"ROI x {res.x0}:{res.x0 + res.width} y {res.y0}:{res.y0 + res.height} "
+                "(0-based, end exclusive)"]
+        if res.center_x is not None:
+            hist.append(f"centre pixel {res.center_x:.3f} {res.center_y:.3f} (0-based)"
+                        + (", ROI partly off the image, filled" if res.partial else ""))
+        new += [Card("HISTORY", h) for h in hist]
+        return self.cards + [c.image for c in new]
+
+    def header(self, res: StampResult):
+        """The stamp header as an astropy Header."""
+        from astropy.io import fits
+
+        return fits.Header.fromstring("".join(self.stamp_cards(res)))
 
 
-def stamp_header(base, src: ImageSource, res: StampResult, *, version: str, when: str):
-    h = base.copy()
-    for key in list(h.keys()):
-        m = re.match(r"^CRPIX([12])([A-Z]?)$", key)
-        if m:
-            h[key] = float(h[key]) - (res.x0 if m.group(1) == "1" else res.y0)
-    for axis, off in (("1", res.x0), ("2", res.y0)):
-        key = f"LTV{axis}"
-        h[key] = (float(h.get(key, 0.0)) - off, "offset of the stamp in the source (IRAF)")
-    if "LTM1_1" not in h:
-        h["LTM1_1"] = 1.0
-        h["LTM2_2"] = 1.0
-    if res.ra is not None:
-        h["RA_DEG"] = (res.ra, "Right Ascension of stamp center")
-        h["DEC_DEG"] = (res.dec, "Declination of stamp center")
-    h["STAMPX0"] = (res.x0, "stamp origin: source pixel x (0-based)")
-    h["STAMPY0"] = (res.y0, "stamp origin: source pixel y (0-based)")
-    h.add_history(f"mopstool {version} pstamp-req cut at {when}")
-    h.add_history(f"source {src.path.name}[{src.planes['image'].hdu}] {src.nx}x{src.ny}")
-    h.add_history(f"ROI x {res.x0}:{res.x0 + res.width} y {res.y0}:{res.y0 + res.height} "
-                  "(0-based, end exclusive)")
-    if res.center_x is not None:
-        h.add_history(f"centre pixel {res.center_x:.3f} {res.center_y:.3f} (0-based)"
-                      + (" ROI partly off the image, filled" if res.partial else ""))
-    return h
+def stamp_header(src: ImageSource, res: StampResult, *, version: str = "", when: str = ""):
+    """The header a stamp of *src* at *res* gets (astropy Header)."""
+    return StampHeader(src, version=version, when=when).header(res)
 
 
 def _mask_fill(src: ImageSource, default: int) -> int:
@@ -464,17 +506,16 @@ def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
     Output (uncompressed unless spec.compress == 'rice'): the image stamp in the
     primary HDU with MASK and VARIANCE extensions when those planes exist; with
     *split* ppstamp's layout instead (<name>.fits, <name>.mk.fits, <name>.wt.fits).
-    With RICE compression the stamps are tile-compressed extensions."""
+    With RICE compression the stamps are tile-compressed extensions after an
+    empty primary HDU."""
     import numpy as np
-    from astropy.io import fits
 
     from mopstool import __version__
 
-    version = version or __version__
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    base = _base_header(src)
+    header = None
     blank = _mask_fill(src, mask_blank)
     results = []
     for n, spec in enumerate(specs):
@@ -493,8 +534,9 @@ def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
         if img.dtype.kind == "f" and not np.isfinite(img).any():
             res.fault, res.message = NO_VALID_PIXELS, "the stamp has no finite pixel"
             continue
-        hdr = stamp_header(base, src, res, version=version, when=when)
-        files = _write(outdir, res.name, data, hdr, compress=spec.compress, split=split,
+        if header is None:
+            header = StampHeader(src, version=version or __version__, when=when)
+        files = _write(outdir, res.name, data, header, res, compress=spec.compress, split=split,
                        overwrite=overwrite)
         res.files = [str(f) for f in files]
         res.path = res.files[0]
@@ -503,42 +545,96 @@ def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
 
 _EXT = {"image": ".fits", "mask": ".mk.fits", "variance": ".wt.fits"}
 _EXTNAME = {"image": "IMAGE", "mask": "MASK", "variance": "VARIANCE"}
+_BLOCK = 2880
 
 
-def _write(outdir: Path, name: str, data: dict, hdr, *, compress: str | None, split: bool,
-           overwrite: bool) -> list[Path]:
-    from astropy.io import fits
+def _card(key: str, value: Any, comment: str = "") -> str:
+    from astropy.io.fits import Card
 
+    return Card(key, value, comment).image
+
+
+def _fits_data(arr) -> tuple[int, list[str], bytes]:
+    """(BITPIX, scaling cards, big-endian bytes) of an array."""
+    import numpy as np
+
+    kind, size = arr.dtype.kind, arr.dtype.itemsize
+    extra: list[str] = []
+    if kind == "f":
+        bitpix = -32 if size == 4 else -64
+        data = arr.astype(">f4" if size == 4 else ">f8", copy=False)
+    elif kind == "u" and size == 1:
+        bitpix, data = 8, arr.astype("u1", copy=False)
+    elif kind == "u" and size in (2, 4, 8):
+        bitpix = 8 * size
+        zero = 1 << (bitpix - 1)
+        data = (arr.astype(np.int64 if size < 8 else np.uint64) - zero).astype(f">i{size}")
+        extra = [_card("BZERO", zero), _card("BSCALE", 1)]
+    elif kind == "i" and size == 1:
+        bitpix, data = 16, arr.astype(">i2")
+    elif kind in "ib":
+        bitpix = 8 * max(size, 1)
+        data = arr.astype(f">i{max(size, 1)}", copy=False)
+    else:
+        raise DataError(f"cannot write pixels of type {arr.dtype}")
+    return bitpix, extra, np.ascontiguousarray(data).tobytes()
+
+
+def _hdu_bytes(arr, cards: list[str], *, primary: bool, extname: str | None, extend: bool) -> bytes:
+    bitpix, scale, raw = _fits_data(arr)
+    ny, nx = arr.shape
+    head = ([_card("SIMPLE", True, "conforms to FITS standard")] if primary
+            else [_card("XTENSION", "IMAGE", "image extension")])
+    head += [_card("BITPIX", bitpix), _card("NAXIS", 2), _card("NAXIS1", nx), _card("NAXIS2", ny)]
+    if primary:
+        head.append(_card("EXTEND", bool(extend)))
+    else:
+        head += [_card("PCOUNT", 0), _card("GCOUNT", 1)]
+    if extname:
+        head.append(_card("EXTNAME", extname))
+    text = "".join(head + scale + cards) + "END".ljust(80)
+    text += " " * (-len(text) % _BLOCK)
+    return text.encode("ascii") + raw + b"\0" * (-len(raw) % _BLOCK)
+
+
+def _write(outdir: Path, name: str, data: dict, header: StampHeader, res: StampResult, *,
+           compress: str | None, split: bool, overwrite: bool) -> list[Path]:
     comp = (compress or "").lower() or None
-    if comp not in (None, "none", "rice"):
-        raise UsageError(f"unknown compression {compress!r}; use rice or none")
     if comp == "none":
         comp = None
-
-    def hdu_for(role: str, primary: bool):
-        arr = data[role]
-        if comp:
-            h = hdr.copy()
-            return fits.CompImageHDU(arr, header=h, name=_EXTNAME[role], compression_type="RICE_1")
-        if primary:
-            return fits.PrimaryHDU(arr, header=hdr)
-        return fits.ImageHDU(arr, header=hdr, name=_EXTNAME[role])
-
+    if comp not in (None, "rice"):
+        raise UsageError(f"unknown compression {compress!r}; use rice or none")
+    groups = [[role] for role in data] if split else [list(data)]
     written = []
-    if split:
-        for role in data:
-            hdus = [fits.PrimaryHDU(), hdu_for(role, False)] if comp else [hdu_for(role, True)]
-            path = outdir / f"{name}{_EXT[role]}"
-            fits.HDUList(hdus).writeto(path, overwrite=overwrite, output_verify="silentfix")
-            written.append(path)
-        return written
-    hdus = [fits.PrimaryHDU(), hdu_for("image", False)] if comp else [hdu_for("image", True)]
-    for role in ("mask", "variance"):
-        if role in data:
-            hdus.append(hdu_for(role, False))
-    path = outdir / f"{name}.fits"
-    fits.HDUList(hdus).writeto(path, overwrite=overwrite, output_verify="silentfix")
-    return [path]
+    for roles in groups:
+        path = outdir / f"{name}{_EXT[roles[0]]}"
+        if path.exists() and not overwrite:
+            raise UsageError(f"{path} exists")
+        if comp:
+            _write_compressed(path, data, roles, header.header(res))
+        else:
+            cards = header.stamp_cards(res)
+            parts = []
+            for i, role in enumerate(roles):
+                parts.append(_hdu_bytes(data[role], cards + (header.mask_cards if role == "mask" else []),
+                                        primary=i == 0,
+                                        extname=None if i == 0 else _EXTNAME[role],
+                                        extend=len(roles) > 1))
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_bytes(b"".join(parts))
+            tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def _write_compressed(path: Path, data: dict, roles: list[str], hdr) -> None:
+    from astropy.io import fits
+
+    hdus = [fits.PrimaryHDU()]
+    for role in roles:
+        hdus.append(fits.CompImageHDU(data[role], header=hdr.copy(), name=_EXTNAME[role],
+                                      compression_type="RICE_1"))
+    fits.HDUList(hdus).writeto(path, overwrite=True, output_verify="silentfix")
 
 
 def default_name(spec: StampSpec, n: int) -> str:
@@ -654,3 +750,42 @@ def cut_request(request, images: Iterable[str | Path], outdir: str | Path, *,
         for s in sources:
             s.close()
     return results
+
+
+# ------------------------------------------------------------------ synthetic images
+def write_synthetic_image(path: str | Path, nx: int, ny: int, *, ra: float = 150.0, dec: float = 2.0,
+                          scale: float = 0.25, rotation_deg: float = 0.0, chunk_rows: int = 500,
+                          extra: dict | None = None) -> Path:
+    """A float32 image with a TAN WCS (centre *ra*, *dec*; *scale* arcsec/pixel), written
+    with fitsio in row chunks so memory stays small whatever the size (tests, benchmarks).
+
+    Pixel (x, y) (0-based) holds ``(y % 1000) * 10000 + x``, so every stamp can be
+    checked against its position."""
+    import fitsio
+    import numpy as np
+
+    path = Path(path)
+    s = scale / 3600.0
+    th = math.radians(rotation_deg)
+    cards = [
+        {"name": "CTYPE1", "value": "RA---TAN"}, {"name": "CTYPE2", "value": "DEC--TAN"},
+        {"name": "CRVAL1", "value": float(ra)}, {"name": "CRVAL2", "value": float(dec)},
+        {"name": "CRPIX1", "value": nx / 2.0 + 0.5}, {"name": "CRPIX2", "value": ny / 2.0 + 0.5},
+        {"name": "CD1_1", "value": -s * math.cos(th)}, {"name": "CD1_2", "value": s * math.sin(th)},
+        {"name": "CD2_1", "value": s * math.sin(th)}, {"name": "CD2_2", "value": s * math.cos(th)},
+        {"name": "CUNIT1", "value": "deg"}, {"name": "CUNIT2", "value": "deg"},
+        {"name": "PSREFCAT", "value": "PS1.REF.20170919", "comment": "reference catalog"},
+        {"name": "ZPT_OBS", "value": 24.41, "comment": "observed zero point"},
+        {"name": "FILTER", "value": "w.00000"}, {"name": "MJD-OBS", "value": 58309.5},
+    ]
+    for k, v in (extra or {}).items():
+        cards.append({"name": k, "value": v})
+    x = np.arange(nx, dtype=np.float32)
+    with fitsio.FITS(str(path), "rw", clobber=True) as f:
+        f.create_image_hdu(dims=[ny, nx], dtype="f4")
+        f[0].write_keys(cards)
+        for y0 in range(0, ny, chunk_rows):
+            y1 = min(y0 + chunk_rows, ny)
+            ys = (np.arange(y0, y1) % 1000).astype(np.float32) * 10000.0
+            f[0].write(ys[:, None] + x[None, :], start=[y0, 0])
+    return path
