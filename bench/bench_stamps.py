@@ -1,0 +1,136 @@
+"""Stamp cutting: ROI reads against a whole-image read.
+
+Writes a synthetic 6000 x 6000 float32 image with a TAN WCS (144 MB, written in
+row chunks), a request file of N bycoord stamps on it (default 1000, 64 x 64
+pixels), then cuts the whole request twice, each run in its own process:
+
+* ``roi``   - ``mopstool pstamp-req cut --request``: fitsio subset reads of just
+              the rows and columns of each stamp;
+* ``whole`` - the same cutter, but the image is read whole into memory first and
+              the stamps are sliced from the array.
+
+Reported per mode: wall time, stamps per second, peak resident memory of the
+process (ru_maxrss). The image sits in the page cache for both runs.
+
+    python bench/bench_stamps.py [--stamps 1000] [--size 64] [--workdir DIR] [--keep]
+
+Run by hand; results are reported in docs/pstamp.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+mode, req_path, image, outdir = sys.argv[1:5]
+from mopstool.fits.request import read_request
+from mopstool.fits import stamp
+
+if mode == "whole":
+    import fitsio
+
+    class WholeImageSource(stamp.ImageSource):
+        _cache = {}
+
+        def read(self, role, x0, y0, width, height, fill):
+            import numpy as np
+
+            plane = self.planes[role]
+            key = (plane.path, plane.hdu)
+            if key not in self._cache:
+                self._cache[key] = fitsio.read(plane.path, ext=plane.hdu)
+            full = self._cache[key]
+            ny, nx = full.shape
+            out = np.full((height, width), fill, dtype=np.float32 if role != "mask" else full.dtype)
+            xa, xb, ya, yb = max(x0, 0), min(x0 + width, nx), max(y0, 0), min(y0 + height, ny)
+            if xa < xb and ya < yb:
+                out[ya - y0:yb - y0, xa - x0:xb - x0] = full[ya:yb, xa:xb]
+            return out
+
+    stamp.ImageSource = WholeImageSource
+
+req = read_request(req_path)
+t0 = time.perf_counter()
+res = stamp.cut_request(req, [image], outdir)
+dt = time.perf_counter() - t0
+ok = sum(1 for r in res if not r.fault)
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+print(json.dumps({"mode": mode, "stamps": ok, "failed": len(res) - ok, "seconds": dt,
+                  "stamps_per_s": ok / dt if dt else None, "peak_rss_mb": peak_mb}))
+"""
+
+BASELINE = r"""
+import json, resource
+import mopstool.fits.request, mopstool.fits.stamp
+print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stamps", type=int, default=1000)
+    ap.add_argument("--size", type=int, default=64, help="stamp width = height in pixels")
+    ap.add_argument("--npix", type=int, default=6000, help="image width = height")
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+
+    import numpy as np
+
+    from mopstool.fits import request as rq
+    from mopstool.fits.stamp import ImageSource, write_synthetic_image
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_stamps_"))
+    work.mkdir(parents=True, exist_ok=True)
+    image = work / "o8309g0262o.wrp.fits"
+    t0 = time.perf_counter()
+    write_synthetic_image(image, args.npix, args.npix, rotation_deg=23.0)
+    t_img = time.perf_counter() - t0
+    rng = np.random.default_rng(1)
+    margin = args.size
+    xs = rng.uniform(margin, args.npix - margin, args.stamps)
+    ys = rng.uniform(margin, args.npix - margin, args.stamps)
+    with ImageSource(image) as src:
+        ra, dec = src.sky(xs, ys)
+    rows = [rq.default_row(ROWNUM=i + 1, CENTER_X=float(a), CENTER_Y=float(d), WIDTH=args.size,
+                           HEIGHT=args.size, SURVEY_NAME="bypass", COMMENT=f"det{i + 1}")
+            for i, (a, d) in enumerate(zip(ra, dec))]
+    req = rq.write_request(rq.StampRequest(req_name="bench.stamps", email="bench@example.org", rows=rows),
+                           work / "bench.fits", overwrite=True)
+    print(f"image {args.npix}x{args.npix} float32 ({image.stat().st_size / 1e6:.0f} MB) written in "
+          f"{t_img:.2f} s; request of {args.stamps} stamps of {args.size}x{args.size} px", file=sys.stderr)
+
+    base = json.loads(subprocess.run([sys.executable, "-c", BASELINE], capture_output=True, text=True,
+                                     check=True).stdout)
+    results = []
+    for mode in ("roi", "whole"):
+        out = work / f"out_{mode}"
+        shutil.rmtree(out, ignore_errors=True)
+        p = subprocess.run([sys.executable, "-c", CHILD, mode, str(req), str(image), str(out)],
+                           capture_output=True, text=True)
+        if p.returncode:
+            print(p.stderr, file=sys.stderr)
+            return 1
+        results.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    print(f"{'mode':6} {'stamps':>6} {'seconds':>8} {'stamps/s':>9} {'peak RSS MB':>12}")
+    for r in results:
+        print(f"{r['mode']:6} {r['stamps']:6d} {r['seconds']:8.2f} {r['stamps_per_s']:9.0f} "
+              f"{r['peak_rss_mb']:12.0f}")
+    print(f"(interpreter + libraries alone: {base['peak_rss_mb']:.0f} MB peak RSS)")
+    print(json.dumps({"baseline_rss_mb": base["peak_rss_mb"], "results": results}), file=sys.stderr)
+    if not args.keep and not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
