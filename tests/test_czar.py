@@ -1,0 +1,200 @@
+"""czar on the demo night (every planted problem, with fixes that work when
+run), a clean night, and statement counts independent of the number of fields."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import event
+
+from mopstool.config import load_config
+from mopstool.ops.czar import czar_report
+from mopstool.ops.demo import run_demo
+from mopstool.ops.diffpairs import plan_diffpairs
+from mopstool.ops.nightly import lostvisits
+from mopstool.ops.synth import Synth
+
+from test_nightly_helpers import NIGHT, build_field, ww_diff
+
+LATE = datetime(2018, 7, 11, 12)
+
+
+@pytest.fixture
+def demo(db_url, tmp_path):
+    summary = run_demo(load_config(), db_url=db_url, reset=False, night=NIGHT, files_dir=str(tmp_path / "f"))
+    return summary.ids
+
+
+def test_demo_night_lostvisits_diffpairs_czar_and_fixes(cli, db_url, demo):
+    """lostvisits names each planted lost visit, diffpairs proposes exactly the
+    alternate pairs, czar lists every planted problem, and every fix works."""
+    r = cli("lostvisits", "--db", db_url, "--night", "2018-07-10", "--json")
+    assert r.code == 3
+    lost = {(x["target"], x["object"]): x for x in r.json() if x["lost"]}
+    got = {k: [(v["visit"], v["status"]) for v in x["visits"] if v["status"] != "ok"] for k, x in lost.items()}
+    assert got == {("OSS", "OSS.R20S1.003"): [(4, "missing")], ("OSS", "OSS.R20S1.002"): [(3, "faulted")],
+                   ("MSS", "MSS.R10N3.002"): [(2, "bad_fwhm")], ("ESS", "ESS.R05S2.001"): [(3, "bad_quality")],
+                   ("EU", "EU.R01N1.001"): [(1, "faulted")]}
+    assert lost[("OSS", "OSS.R20S1.003")]["alternate_pairs"] == [[2, 3]]
+    assert lost[("MSS", "MSS.R10N3.002")]["alternate_pairs"] == [[1, 3]]
+    assert lost[("ESS", "ESS.R05S2.001")]["alternate_pairs"] == [[2, 4]]
+    assert lost[("EU", "EU.R01N1.001")]["alternate_pairs"] == [[2, 3]]
+    r = cli("diffpairs", "--db", db_url, "--night", "2018-07-10", "--json")
+    todo = {(x["object"], x["kind"], x["input"]["visit"], x["template"]["visit"], x["status"])
+            for x in r.json() if x["status"] != "exists"}
+    assert todo == {("OSS.R20S1.003", "desperate", 2, 3, "planned"),
+                    ("MSS.R10N3.002", "desperate", 3, 4, "planned"),
+                    ("ESS.R05S2.001", "desperate", 2, 4, "planned"),
+                    ("OSS.R20S1.002", "regular", 1, 2, "waiting"), ("OSS.R20S1.002", "regular", 3, 4, "waiting"),
+                    ("EU.R01N1.001", "regular", 1, 2, "waiting"), ("EU.R01N1.001", "regular", 3, 4, "waiting")}
+    r = cli("diffpairs", "--db", db_url, "--night", "2018-07-10", "--ws", "--status", "planned", "--json")
+    ws = [x for x in r.json() if x["kind"] == "ws"]
+    assert len(ws) == 4 and {x["input"]["visit"] for x in ws} == {6}
+
+    r = cli("czar", "--db", db_url, "--night", "2018-07-10", "--json")
+    assert r.code == 3, r.err
+    rep = r.json()
+    assert rep["night"] == "2018-07-10" and rep["status"] == "attention"
+    assert [t["target"] for t in rep["targets"]] == ["OSS", "MSS", "ESS", "EU", "FSS"]
+    stages = {t["target"]: t["stages"] for t in rep["targets"]}
+    assert set(stages["OSS"]) == {"chip", "cam", "warp", "diff", "publish"}
+    assert stages["EU"]["chip"] == {"total": 8, "done": 7, "pending": 0, "faulted": 1, "bad_quality": 0}
+    assert stages["ESS"]["cam"]["bad_quality"] == 1 and stages["ESS"]["diff"]["faulted"] == 1
+    assert stages["OSS"]["warp"]["faulted"] == 1
+    assert stages["MSS"]["publish"] == {"total": 5, "done": 4, "pending": 1, "faulted": 0, "bad_quality": 0}
+    for p in rep["problems"]:
+        assert set(p) >= {"kind", "stage", "id", "component", "fault", "meaning", "fix"}
+        assert p["fix"].startswith("mopstool ")
+    by = {}
+    for p in rep["problems"]:
+        by.setdefault(p["kind"], []).append(p)
+    faults = {(p["stage"], p["id"], p["component"], p["fault"], p["fix"]) for p in by["fault"]}
+    assert faults == {
+        ("chip", demo["chip_fault"], "XY23", 2, f"mopstool revert chip --id {demo['chip_fault']}"),
+        ("chip", demo["chip_fault"], "XY45", 5, f"mopstool revert chip --id {demo['chip_fault']}"),
+        ("warp", demo["warp_fault"], "skycell.1202.040", 2, f"mopstool revert warp --id {demo['warp_fault']}"),
+        ("diff", demo["diff_fault"], "skycell.1223.041", 2, f"mopstool revert diff --id {demo['diff_fault']}"),
+        ("chip", demo["gone_chip"], "XY33", 26, f"mopstool fixbroken --chip-id {demo['gone_chip']}"),
+    }
+    gone = [p for p in by["fault"] if p["fault"] == 26][0]
+    assert gone["night"] == "2018-07-09" and "GONE" in gone["meaning"]
+    lost = {(p["target"], p["component"]): p for p in by["lost_visit"]}
+    assert set(lost) == {("OSS", "OSS.R20S1.003 visit 4"), ("MSS", "MSS.R10N3.002 visit 2"),
+                         ("ESS", "ESS.R05S2.001 visit 3")}
+    assert "missing" in lost[("OSS", "OSS.R20S1.003 visit 4")]["meaning"]
+    assert "pairs 2-3 not defined" in lost[("OSS", "OSS.R20S1.003 visit 4")]["meaning"]
+    assert "bad_fwhm" in lost[("MSS", "MSS.R10N3.002 visit 2")]["meaning"]
+    assert "pairs 3-4" in lost[("MSS", "MSS.R10N3.002 visit 2")]["meaning"]
+    assert "4007" in lost[("ESS", "ESS.R05S2.001 visit 3")]["meaning"]
+    assert lost[("ESS", "ESS.R05S2.001 visit 3")]["id"] == demo["cam_quality"]
+    assert lost[("OSS", "OSS.R20S1.003 visit 4")]["fix"] == \
+        "mopstool diffpairs --define --desperate --night 2018-07-10 --chunk OSSR.R20S1.12.Q.w"
+    (ws,) = by["missing_diff"]
+    assert ws["target"] == "FSS" and "4 warp-stack diffs" in ws["meaning"]
+    assert ws["fix"] == "mopstool diffpairs --define --ws --night 2018-07-10 --chunk FSS.R02S1.1.w"
+    (unpub,) = by["unpublished"]
+    assert unpub["id"] == demo["unpublished"] and unpub["fix"] == f"mopstool publish --diff-id {demo['unpublished']}"
+    (backlog,) = by["pstamp_backlog"]
+    assert backlog["component"] == "MOPS" and "behind 300" in backlog["meaning"]
+    assert backlog["fix"] == "mopstool pstamp-req backlog"
+    assert set(by) == {"fault", "lost_visit", "missing_diff", "unpublished", "pstamp_backlog"}
+    assert len(rep["problems"]) == 11
+
+    # the table view, for a person
+    r = cli("czar", "--db", db_url, "--night", "2018-07-10")
+    assert r.code == 3 and "problems need attention" in r.err
+    assert "lost_visit" in r.out and "mopstool publish --diff-id" in r.out
+
+    # every fix runs; afterwards only the pipeline's own work is left
+    fixes = list(dict.fromkeys(p["fix"] for p in rep["problems"]))
+    for fix in fixes:
+        args = shlex.split(fix)[1:]
+        res = cli(*args, "--db", db_url, "--yes") if args[0] in ("revert", "fixbroken", "diffpairs",
+                                                                    "publish") else cli(*args, "--db", db_url)
+        assert res.code == 0, (fix, res.err)
+    after = cli("czar", "--db", db_url, "--night", "2018-07-10", "--json").json()
+    left = {(p["kind"], p["target"]) for p in after["problems"]}
+    # reverted components are reprocessed by the pipeline; the gone chip waits for its replacement
+    assert left <= {("processing", "OSS"), ("processing", "EU"), ("fault", "OSS"), ("pstamp_backlog", None)}
+    assert not [p for p in after["problems"] if p["kind"] in ("lost_visit", "missing_diff", "unpublished")]
+    # a second round of the diff fixes defines nothing
+    for fix in fixes:
+        if fix.startswith("mopstool diffpairs") or fix.startswith("mopstool publish"):
+            res = cli(*shlex.split(fix)[1:], "--db", db_url, "--json")
+            assert res.code == 0 and [x for x in res.json() if x.get("status") == "defined"] == []
+
+
+def test_czar_clean_night_exits_0(cli, db_url, dbs):
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = build_field(s, visits={1: "ok", 2: "ok", 3: "ok", 4: "ok"}, obj="O1")
+        client = s.publish_client()
+        for a, b in ((1, 2), (3, 4)):
+            s.publish(client_id=client, diff_id=ww_diff(s, ch[a][0], ch[b][0]), label="OSS.nightlyscience")
+    r = cli("czar", "--db", db_url, "--night", "2018-07-10", "--json")
+    assert r.code == 0, r.err
+    rep = r.json()
+    assert rep["status"] == "clean" and rep["problems"] == []
+    oss = [t for t in rep["targets"] if t["target"] == "OSS"][0]["stages"]
+    assert oss["chip"] == {"total": 4, "done": 4, "pending": 0, "faulted": 0, "bad_quality": 0}
+    assert oss["diff"]["done"] == 2 and oss["publish"]["done"] == 2
+    r = cli("czar", "--db", db_url, "--night", "2018-07-10")
+    assert r.code == 0 and "clean" in r.err
+
+
+# ---------------------------------------------------------------------- statement counts
+
+SPECS = [
+    {1: "ok", 2: "ok", 3: "ok", 4: "missing"},
+    {1: "ok", 2: "bad_fwhm", 3: "ok", 4: "ok"},
+    {1: "ok", 2: "ok", 3: "warp_fault", 4: "ok"},
+    {1: "ok", 2: "ok", 3: "bad_quality", 4: "ok"},
+    {1: "chip_fault", 2: "ok", 3: "ok", 4: "ok"},
+    {1: "ok", 2: "ok", 3: "ok", 4: "ok"},
+]
+
+
+def _night_of(s: Synth, night: date, nfields: int, client: int) -> None:
+    for i in range(nfields):
+        ch = build_field(s, visits=SPECS[i % len(SPECS)], obj=f"OSS.F{i:03d}", night=night,
+                         hour=6 + 0.02 * i)
+        if i % len(SPECS) in (0, 5):
+            d = ww_diff(s, ch[1][0], ch[2][0], night=night)
+            s.publish(client_id=client, diff_id=d, label="OSS.nightlyscience")
+    s.pstamp_request(name=f"MOPS.{night}", label="MOPS", state="new")
+
+
+def test_statement_count_does_not_grow_with_fields(dbs):
+    small, big = date(2018, 7, 10), date(2018, 7, 12)
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        client = s.publish_client()
+        _night_of(s, small, 3, client)
+        _night_of(s, big, 30, client)
+    cfg = load_config()
+    counter = {"n": 0}
+
+    def count(*_a, **_k):
+        counter["n"] += 1
+
+    event.listen(dbs.gpc1, "before_cursor_execute", count)
+    try:
+        def statements(fn, night):
+            counter["n"] = 0
+            out = fn(night)
+            return counter["n"], out
+
+        for fn in (lambda n: lostvisits(dbs, cfg, n),
+                   lambda n: plan_diffpairs(dbs, cfg, n, ws=True, now=LATE + timedelta(days=3)),
+                   lambda n: czar_report(dbs, cfg, n, now=LATE + timedelta(days=3))):
+            n_small, out_small = statements(fn, small)
+            n_big, out_big = statements(fn, big)
+            assert n_small == n_big, (n_small, n_big)
+            assert n_small <= 20
+        assert len(lostvisits(dbs, cfg, big)) == 30 and len(lostvisits(dbs, cfg, small)) == 3
+        assert len(czar_report(dbs, cfg, big, now=LATE)["problems"]) > \
+            len(czar_report(dbs, cfg, small, now=LATE)["problems"])
+    finally:
+        event.remove(dbs.gpc1, "before_cursor_execute", count)
