@@ -42,6 +42,7 @@ COMMAND_MODULES = [
     "mopstool.cli.pstamp",
     "mopstool.cli.runmgmt",
     "mopstool.cli.labels",
+    "mopstool.cli.mopscat",
 ]
 
 
