@@ -198,3 +198,21 @@ def test_statement_count_does_not_grow_with_fields(dbs):
             len(czar_report(dbs, cfg, small, now=LATE)["problems"])
     finally:
         event.remove(dbs.gpc1, "before_cursor_execute", count)
+
+
+def test_unprocessed_exposure_gets_a_definebyquery_fix(cli, db_url, dbs):
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = build_field(s, visits={1: "ok", 2: "ok", 3: "ok"}, obj="O1")
+        late = s.exposure(dateobs=datetime(2018, 7, 10, 8), comment="OSSR.R20S1.12.Q.w visit 4", object="O1",
+                          obs_mode="OSS", filter="w.00000", reduction="SWEETSPOT")
+        ww_diff(s, ch[1][0], ch[2][0])
+    rep = cli("czar", "--db", db_url, "--night", "2018-07-10", "--json").json()
+    (p,) = [p for p in rep["problems"] if p["kind"] == "processing"]
+    assert p["component"] == "O1 visit 4" and "no chip run defined" in p["meaning"]
+    assert p["fix"].startswith(f"mopstool definebyquery --exp-name {late.exp_name} --set-label OSS.nightlyscience")
+    r = cli(*shlex.split(p["fix"])[1:], "--db", db_url, "--yes")
+    assert r.code == 0, r.err
+    lv = cli("lostvisits", "--db", db_url, "--night", "2018-07-10", "--json").json()
+    v4 = lv[0]["visits"][3]
+    assert v4["status"] == "processing" and "chip run" in v4["reason"] and "state new" in v4["reason"]

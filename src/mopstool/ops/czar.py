@@ -285,7 +285,7 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
     order = {k: i for i, k in enumerate(PROBLEM_KINDS)}
     torder = {t: i for i, t in enumerate(nd.targets)}
     problems.sort(key=lambda p: (order.get(p["kind"], 99), torder.get(p["target"], 99),
-                                 p["night"] or "", str(p["component"])))
+                                 p["night"] != night.isoformat(), str(p["component"])))
     notes = list(plan.notes)
     if backlog.get("error"):
         notes.append(f"pstamp backlog not checked: {backlog['error']}")

@@ -311,7 +311,9 @@ def group_visits(exposures: list[Exposure], targets: dict[str, dict]) -> list[Fi
     for e in exposures:
         groups.setdefault((e.target, e.object or "", e.chunk, e.filter or ""), []).append(e)
     out: list[FieldGroup] = []
-    for (target, obj, chunk, flt), exps in sorted(groups.items()):
+    torder = {t: i for i, t in enumerate(targets)}
+    for (target, obj, chunk, flt), exps in sorted(groups.items(), key=lambda kv: (torder.get(kv[0][0], 99),
+                                                                                 kv[0])):
         tcfg = targets.get(target, {})
         max_fwhm = tcfg.get("max_fwhm")
         verdicts = {e.exp_id: classify(e, max_fwhm) for e in exps}
