@@ -59,15 +59,13 @@ class DiffPair:
         return self.status == PLANNED and bool(self.skycells)
 
     def to_dict(self) -> dict[str, Any]:
-        def side(visit, e: Exposure | None, stack_id=None):
+        def side(visit, e: Exposure | None) -> dict[str, Any]:
             return {"visit": visit, "exp_id": e.exp_id if e else None,
-                    "exp_name": e.exp_name if e else None, "warp_id": e.warp_id if e else None,
-                    **({"stack_id": stack_id} if stack_id is not None or self.kind == WS else {})}
-        tpl = side(self.template_visit, self.template, self.stack_id)
-        tpl.setdefault("stack_id", None)
+                    "exp_name": e.exp_name if e else None, "warp_id": e.warp_id if e else None}
         return {"target": self.target, "object": self.object, "chunk": self.chunk,
                 "filter": self.filter, "kind": self.kind,
-                "input": side(self.input_visit, self.input), "template": tpl,
+                "input": side(self.input_visit, self.input),
+                "template": {**side(self.template_visit, self.template), "stack_id": self.stack_id},
                 "status": self.status, "diff_id": self.diff_id,
                 "skycell_id": self.skycell_id,
                 "skycells": len(self.skycells) if self.skycells is not None else None,
