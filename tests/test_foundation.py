@@ -140,8 +140,8 @@ def test_works_on_tables_created_by_ipp_style_ddl(cli, mysql_url):
 # ------------------------------------------------------------------ runs / show on every stage
 
 @pytest.fixture
-def demo_url(cli, db_url):
-    r = cli("demo", "--db", db_url, "--files", str(os.path.dirname(db_url.split("///")[-1]) or "."))
+def demo_url(cli, db_url, tmp_path):
+    r = cli("demo", "--db", db_url, "--files", str(tmp_path / "demo-files"))
     assert r.code == 0, r.err
     return db_url
 
