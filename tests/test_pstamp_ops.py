@@ -443,3 +443,26 @@ def test_separate_pstamp_database(cli, db_url, tmp_path):
     assert r.json()["changed"] == [req]
     r = cli("pstamp-req", "list", "--db", db_url, "--json")
     assert r.json() == []
+
+
+def test_update_command_selectors(cli, db_url, dbs):
+    now = ops.utcnow()
+    with dbs.begin(pstamp_db=True) as conn:
+        a = add_request(conn, name="u.a", label=QUOTE_LABEL, state="run", fault=21)
+        b = add_request(conn, name="u.b", label="MOPS", state="run")
+        c = add_request(conn, name="u.c", label=QUOTE_LABEL, state="stop", timestamp=now - timedelta(days=30))
+    r = cli("pstamp-req", "update", "--set-state", "stop", "--db", db_url)
+    assert r.code == ExitCode.USAGE and "search parameters" in r.err
+    r = cli("pstamp-req", "update", "--label", QUOTE_LABEL, "--db", db_url)
+    assert r.code == ExitCode.USAGE
+    r = cli("pstamp-req", "update", "--label", QUOTE_LABEL, "--state", "run", "--set-state", "stop",
+            "--clear-fault", "--db", db_url, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["changed"] == [a]
+    rows = requests(dbs)
+    assert (rows[a]["state"], rows[a]["fault"]) == ("stop", 0) and rows[b]["state"] == "run"
+    r = cli("pstamp-req", "update", "--label", QUOTE_LABEL, "--older-than", "14d", "--set-state",
+            "goto_cleaned", "--db", db_url, "--json")
+    assert r.json()["changed"] == [c]
+    r = cli("pstamp-req", "update", "--req-id", c, "--set-state", "goto_cleaned", "--db", db_url, "--json")
+    assert r.json()["changed"] == [] and r.json()["skipped"][0]["reason"] == "already goto_cleaned"

@@ -37,7 +37,7 @@ def _pstamp_conf(ctx, key: str, default):
 @app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    req_id: Annotated[Optional[list[int]], typer.Option("--id", help="req_id; repeat for several.",
+    req_id: Annotated[Optional[list[int]], typer.Option("--id", "--req-id", help="req_id; repeat for several.",
                                                         show_default=False)] = None,
     state_: ReqStateOpt = None,
     label: LabelOpt = None,
@@ -171,6 +171,48 @@ def clean_cmd(
     _report_update(ctx, res, fmt, as_json, "queued for cleanup")
 
 
+@app.command("update")
+def update_cmd(
+    ctx: typer.Context,
+    req_id: Annotated[Optional[list[int]], typer.Option("--req-id", "--id", help="req_id; repeat.",
+                                                        show_default=False)] = None,
+    req_id_max: Annotated[Optional[int], typer.Option("--req-id-max", help="req_id <= this.",
+                                                      show_default=False)] = None,
+    state_: ReqStateOpt = None,
+    label: LabelOpt = None,
+    name: Annotated[Optional[list[str]], typer.Option("--name", help="Request name (SQL LIKE).",
+                                                      show_default=False)] = None,
+    fault: Annotated[Optional[list[int]], typer.Option("--fault", help="Request fault code.",
+                                                       show_default=False)] = None,
+    older_than: Annotated[Optional[str], typer.Option(
+        "--older-than", help="Last change (timestamp) at least this old (14d, 36h).",
+        show_default=False)] = None,
+    set_state: Annotated[Optional[str], typer.Option("--set-state", help="New state.",
+                                                     show_default=False)] = None,
+    set_label: Annotated[Optional[str], typer.Option("--set-label", help="New label.",
+                                                     show_default=False)] = None,
+    set_fault: Annotated[Optional[int], typer.Option("--set-fault", help="New fault code.",
+                                                     show_default=False)] = None,
+    clear_fault: Annotated[bool, typer.Option("--clear-fault", help="Set fault to 0.")] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change requests chosen by selectors (pstamptool -updatereq); always bumps timestamp.
+
+    --set-state goto_cleaned never touches requests already cleaned or goto_cleaned."""
+    from mopstool.ops.pstamp import RequestSelector, parse_duration, update_requests, utcnow
+
+    sel = RequestSelector(req_ids=req_id or [], req_id_max=req_id_max, states=state_ or [],
+                          labels=label or [], names=name or [], faults=fault or [],
+                          timestamp_end=(utcnow() - parse_duration(older_than)) if older_than else None)
+    res = _update(ctx, lambda dbs, dry_run: update_requests(
+        dbs, sel, set_state=set_state, set_label=set_label, set_fault=set_fault, clear_fault=clear_fault,
+        dry_run=dry_run, action="pstamp-req.update"), "pstamp-req update", dry_run=dry_run, yes=yes)
+    _report_update(ctx, res, fmt, as_json, "updated")
+
+
 @app.command("cleanup")
 def cleanup_cmd(
     ctx: typer.Context,
@@ -199,6 +241,8 @@ def revert_cmd(
     ctx: typer.Context,
     req_ids: Annotated[Optional[list[int]], typer.Argument(
         help="Only these requests (default: all eligible).", show_default=False)] = None,
+    req_id_opt: Annotated[Optional[list[int]], typer.Option(
+        "--req-id", help="Same as the REQ_IDS arguments.", show_default=False)] = None,
     label: LabelOpt = None,
     state_: ReqStateOpt = None,
     fault: Annotated[Optional[int], typer.Option(
@@ -219,6 +263,7 @@ def revert_cmd(
     failed max_fault_count (5) times are left alone unless --clear-fault-count."""
     from mopstool.ops.pstamp import RequestSelector, revert_dependents, revert_jobs, revert_requests
 
+    req_ids = list(req_ids or []) + list(req_id_opt or [])
     kinds = [w.strip().lower() for item in (what or ["requests", "jobs", "dependents"])
              for w in item.split(",") if w.strip()]
     for k in kinds:
