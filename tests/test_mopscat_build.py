@@ -157,6 +157,8 @@ def test_build_every_dv_version_value_by_value(cli, tmp_path, version):
     assert set(alld["PATH"]) == {str((tmp_path / f"{sc}.cmf").resolve()) for sc in cells}
     np.testing.assert_allclose(alld["R_CENTER"], np.hypot(alld["X_PSF"] - 3000.0, alld["Y_PSF"] - 3000.0),
                                rtol=1e-5)
+    with fits.open(out) as hl:
+        hl.verify("exception")
     # and the checker agrees
     r = cli("mopscat", "check", out, "--json")
     assert r.code == 0, r.out + r.err
@@ -534,3 +536,32 @@ def test_show(cli, tmp_path):
     assert d["header"]["MAGZP"] == pytest.approx(28.25) and d["header"]["EXTNAME"] == mopsfmt.MOPS_EXT
     r = cli("mopscat", "show", out)
     assert r.code == 0 and "skycell.1211.041" in r.out and "MAGZP" in r.out
+
+
+def test_fast_table_writer_matches_fitsio(tmp_path, monkeypatch):
+    """The block writer and fitsio's own column writer give the same tables."""
+    rng = np.random.default_rng(1)
+    n = 1000
+    cols = {"F8": rng.normal(size=n), "F4": rng.normal(size=n).astype("f4"),
+            "I2": rng.integers(-300, 300, n).astype("i2"), "I4": rng.integers(-9, 9, n).astype("i4"),
+            "I8": rng.integers(-2**40, 2**40, n), "U2": rng.integers(0, 65535, n).astype("u2"),
+            "U4": rng.integers(0, 2**32 - 1, n, dtype="u8").astype("u4"), "B": rng.uniform(size=n) < 0.5,
+            "S": np.array([b"skycell.%d" % i for i in range(n)])}
+    cols["F4"][3] = np.nan
+    cols["U4"][:2] = [0, 2**32 - 1]
+    spec = [(k, v.dtype.str if k != "S" else "S", "") for k, v in cols.items()]
+    tables = [mopsfmt._column_list(cols, spec)] * 3
+    cards = [{"name": "MOPSREV", "value": 1, "comment": ""}]
+    mopsfmt.write_mops_file(tmp_path / "fast.mops", cards, cards, tables)
+    monkeypatch.setattr(mopsfmt, "_fill_rows", lambda path, tables: False)
+    mopsfmt.write_mops_file(tmp_path / "slow.mops", cards, cards, tables)
+    with fits.open(tmp_path / "fast.mops") as a, fits.open(tmp_path / "slow.mops") as b:
+        a.verify("exception")
+        assert [h.name for h in a] == [h.name for h in b]
+        for ha, hb in zip(a[1:], b[1:]):
+            assert ha.header == hb.header
+            for k in cols:
+                x, y = ha.data[k], hb.data[k]
+                nan = k.startswith("F")
+                assert np.array_equal(x, y, equal_nan=nan), k
+                assert np.array_equal(x, cols[k] if k != "S" else cols[k].astype(str), equal_nan=nan), k

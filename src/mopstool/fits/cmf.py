@@ -921,51 +921,52 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
     exps = exposures_for_warps(conn, warps)
     chips = skycell_chips(conn, [(r["warp1"], r["skycell_id"]) for r in rows if r["warp1"]]
                           + [(r["warp2"], r["skycell_id"]) for r in rows if r["warp2"]])
-    by_diff: dict[int, list] = {}
+    # one catalog per (exposure warp, diff mode, direction): all its skycells, from one
+    # diff or from several (warp-stack diffs may hold one skycell each)
+    catalogs: dict[tuple, list] = {}
     for r in rows:
-        by_diff.setdefault(r["diff_id"], []).append(r)
-    written = 0
-    for diff_id, items in by_diff.items():
-        mode = int(items[0]["diff_mode"] or 1)
-        ws = mode == 2
+        mode = int(r["diff_mode"] or 1)
         directions = [("cmf", "warp1")]
-        if items[0]["bothways"] and mode == 1:
+        if r["bothways"] and mode == 1:
             directions.append(("inv.cmf", "warp2"))
+        for suffix, wcol in directions:
+            if r[wcol]:
+                catalogs.setdefault((r[wcol], mode, suffix), []).append(r)
+    written = 0
+    for (warp, mode, suffix), items in catalogs.items():
         geoms = {}
         for r in items:
             try:
                 geoms[r["skycell_id"]] = skycell_geometry(r["skycell_id"], r["tess_id"] or DEFAULT_TESS)
             except DataError:
                 continue
-        for suffix, wcol in directions:
-            pairs = _neighbours([s for s in geoms])
-            shared: dict[str, list] = {s: [] for s in geoms}
-            for a, b in pairs:
-                rng = _rng(_stable_seed(diff_id, suffix, a, b))
-                k = int(rng.integers(4, 9))
-                ra, dec = _overlap_sources(geoms[a], geoms[b], k, rng)
-                mags = -7.5 - 3.5 * rng.power(2.0, len(ra))
-                shared[a].append((ra, dec, mags))
-                shared[b].append((ra, dec, mags))
-            for r in items:
-                sc = r["skycell_id"]
-                if sc not in geoms or not r[wcol]:
-                    continue
-                geom = geoms[sc]
-                exp = exps.get(r[wcol]) or {}
-                sh = shared.get(sc) or []
-                sh_arr = (np.concatenate([s[0] for s in sh]), np.concatenate([s[1] for s in sh]),
-                          np.concatenate([s[2] for s in sh])) if sh else None
-                nums = [c for c in (chip_num(x) for x in chips.get((r[wcol], sc), [])) if c]
-                n = int(min(max(r["sources"] or 500, 50), 3000))
-                seed = _stable_seed(diff_id, sc, suffix)
-                psf = _demo_table(geom, n, ws=ws, seed=seed, chip_nums=nums or None, shared=sh_arr)
-                xf = synthetic_xfit_table(geom, psf, version=5, seed=seed + 1, fraction=0.2)
-                hdr = cmf_primary_header(geom, imageid=int(r["diff_skyfile_id"] or 0),
-                                         **_demo_exposure_header(exp))
-                write_cmf(f"{r['path_base']}.{suffix}", primary=hdr, psf=psf, version=5, xfit=xf,
-                          hdr_cards=geom.header_cards())
-                written += 1
+        shared: dict[str, list] = {s: [] for s in geoms}
+        for a, b in _neighbours(sorted(geoms)):
+            rng = _rng(_stable_seed(warp, mode, suffix, a, b))
+            k = int(rng.integers(4, 9))
+            ra, dec = _overlap_sources(geoms[a], geoms[b], k, rng)
+            mags = -7.5 - 3.5 * rng.power(2.0, len(ra))
+            shared[a].append((ra, dec, mags))
+            shared[b].append((ra, dec, mags))
+        exp = exps.get(warp) or {}
+        for r in items:
+            sc = r["skycell_id"]
+            if sc not in geoms:
+                continue
+            geom = geoms[sc]
+            sh = shared.get(sc) or []
+            sh_arr = (np.concatenate([s[0] for s in sh]), np.concatenate([s[1] for s in sh]),
+                      np.concatenate([s[2] for s in sh])) if sh else None
+            nums = [c for c in (chip_num(x) for x in chips.get((warp, sc), [])) if c]
+            n = int(min(max(r["sources"] or 500, 50), 3000))
+            seed = _stable_seed(r["diff_id"], sc, suffix)
+            psf = _demo_table(geom, n, ws=mode == 2, seed=seed, chip_nums=nums or None, shared=sh_arr)
+            xf = synthetic_xfit_table(geom, psf, version=5, seed=seed + 1, fraction=0.2)
+            hdr = cmf_primary_header(geom, imageid=int(r["diff_skyfile_id"] or 0),
+                                     **_demo_exposure_header(exp))
+            write_cmf(f"{r['path_base']}.{suffix}", primary=hdr, psf=psf, version=5, xfit=xf,
+                      hdr_cards=geom.header_cards())
+            written += 1
     return written
 
 

@@ -433,20 +433,18 @@ def radec_errors(sig_x, sig_y, posangle_deg, pltscale):
     return scale * np.sqrt(c2 * sx2 + s2 * sy2), scale * np.sqrt(s2 * sx2 + c2 * sy2)
 
 
-def _string_array(values):
+def _bytes_array(values) -> Any:
+    """Per-input strings as a fixed-width byte-string array (at least 1 wide)."""
     import numpy as np
 
-    arr = np.asarray(values)
-    if arr.dtype.kind not in ("U", "S"):
-        arr = arr.astype(str)
-    return arr
+    enc = [str(v or "").encode("ascii", "replace") for v in values]
+    width = max([1] + [len(b) for b in enc])
+    return np.array(enc, dtype=f"S{width}")
 
 
 def _chip_lookup():
-    import numpy as np
-
-    lut = np.array([chip_class_id(i) or "" for i in range(100)], dtype="U4")
-    return lut
+    """SRC_CHIP_NUM -> OTA name, '' where the number names no GPC1 OTA."""
+    return _bytes_array([chip_class_id(i) or "" for i in range(100)])
 
 
 @dataclass
@@ -456,6 +454,8 @@ class _GroupResult:
     primary_of: Any          # index into entries
     counts: dict             # per-cat arrays
     n_entries: int
+    scales: Any = None       # finite PLTSCALE values of the kept rows
+    ext_scales: Any = None   # finite SkyChip.xfit PLTSCALE values of the kept rows
 
 
 def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
@@ -500,22 +500,19 @@ def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
     num = g.psf("SRC_CHIP_NUM", "i4", -1)[ent]
     valid = (num >= 0) & (num < 100)
     lut = _chip_lookup()
-    from_src = np.where(valid, lut[np.clip(num, 0, 99)], "")
-    has_src = from_src != ""
-    fallback = np.array([",".join(i.chip_candidates) for i in g.inputs] or [""], dtype="U")[src] \
-        if len(g.inputs) else np.zeros(0, dtype="U1")
+    from_src = lut[np.clip(num, 0, 99)]
+    has_src = valid & (from_src != b"")
+    fallback = _bytes_array([",".join(i.chip_candidates) for i in g.inputs])[src]
     cols["CHIP_ID"] = np.where(has_src, from_src, fallback)
     cols["CHIP_X"] = np.where(has_src, g.psf("SRC_CHIP_X", "f4", np.nan)[ent], np.nan).astype("f4")
     cols["CHIP_Y"] = np.where(has_src, g.psf("SRC_CHIP_Y", "f4", np.nan)[ent], np.nan).astype("f4")
     cols["X_PSF"] = x.astype("f4")
     cols["Y_PSF"] = y.astype("f4")
     cols["R_CENTER"] = r_center.astype("f4")
-    cols["SKYCELL_ID"] = _string_array([c.skycell_id or "" for c in g.cats])[src] if g.cats else \
-        np.zeros(0, "U1")
-    cols["PATH"] = _string_array([os.path.abspath(c.path) for c in g.cats])[src] if g.cats else \
-        np.zeros(0, "U1")
+    cols["SKYCELL_ID"] = _bytes_array([c.skycell_id for c in g.cats])[src]
+    cols["PATH"] = _bytes_array([os.path.abspath(c.path) for c in g.cats])[src]
     cols["DIFF_ID"] = np.array([d.diff_id for d in g.diffs], dtype="i8")[src]
-    cols["DIFFTYPE"] = np.full(len(ent), g.difftype, dtype="U2")
+    cols["DIFFTYPE"] = _bytes_array([g.difftype])[np.zeros(len(ent), dtype=np.intp)]
     cols["DIFF_POS"] = np.array([d.positive for d in g.diffs], dtype=bool)[src]
     if "IPP_IDET" not in cols:
         cols["IPP_IDET"] = g.psf("IPP_IDET", "u4")[ent]
@@ -529,32 +526,34 @@ def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
         "N_DUPLICATE": np.bincount(src[~primary], minlength=ncat).astype("i4"),
         "N_KEPT": np.bincount(src[primary], minlength=ncat).astype("i4"),
     }
+    pl = g.psf("PLTSCALE", "f8")[ent]
+    xpl = g.xfit("PLTSCALE", "f8")[ent]
     return _GroupResult(columns=cols, primary=primary, primary_of=primary_of, counts=counts,
-                        n_entries=len(ent))
+                        n_entries=len(ent), scales=pl[np.isfinite(pl)], ext_scales=xpl[np.isfinite(xpl)])
 
 
-def _to_struct(cols: dict[str, Any], spec: list[tuple]):
-    """A structured array (and units) from columns, strings sized to fit."""
+def _column_list(cols: dict[str, Any], spec: list[tuple]):
+    """(arrays, names, units) in *spec* order, each array in its declared type;
+    strings as byte strings (at least 1 character wide)."""
     import numpy as np
 
-    dtype, units, arrays = [], [], []
-    n = None
+    arrays, names, units = [], [], []
     for item in spec:
         name, t, unit = item[0], item[1], item[2]
         a = np.asarray(cols[name])
-        n = len(a) if n is None else n
         if t == "S":
-            a = _string_array(a)
-            width = max(1, int(np.char.str_len(a).max()) if len(a) else 1)
-            t = f"S{width}"
-            a = np.char.encode(a, "ascii") if a.dtype.kind == "U" else a
-        dtype.append((name, t))
-        units.append(unit)
+            if a.dtype.kind == "U":
+                a = np.char.encode(a, "ascii")
+            elif a.dtype.kind != "S":
+                a = a.astype(bytes)
+            if a.dtype.itemsize == 0:
+                a = a.astype("S1")
+        else:
+            a = a.astype(t, copy=False)
         arrays.append(a)
-    out = np.empty(n or 0, dtype=dtype)
-    for (name, _t), a in zip(dtype, arrays):
-        out[name] = a
-    return out, units
+        names.append(name)
+        units.append(unit)
+    return arrays, names, units
 
 
 def _cards(items) -> list[dict]:
@@ -646,16 +645,18 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
         pid_parts.append(ids[res.primary_of])
         prim_parts.append(res.primary)
         start += res.n_entries
-    ent = {k: np.concatenate(v) for k, v in entries.items()}
+    ent = {k: (v[0] if len(v) == 1 else np.concatenate(v)) for k, v in entries.items()}
     n_ent = start
     ent["ID"] = np.concatenate(id_parts) if id_parts else np.zeros(0, "i8")
     ent["PRIMARY_ID"] = np.concatenate(pid_parts) if pid_parts else np.zeros(0, "i8")
     ent["PRIMARY"] = np.concatenate(prim_parts) if prim_parts else np.zeros(0, bool)
     ent["EXP_ID"] = np.full(n_ent, int(meta.exp_id or 0), dtype="i8")
-    ent["EXP_NAME"] = np.full(n_ent, meta.exp_name or "", dtype=f"U{max(1, len(meta.exp_name or ''))}")
+    ent["EXP_NAME"] = _bytes_array([meta.exp_name])[np.zeros(n_ent, dtype=np.intp)]
+    for g, res in zip(groups, results):
+        g._cache.clear()                   # the inputs are no longer needed
     for k in ("DIFFTYPE", "SKYCELL_ID", "CHIP_ID", "PATH"):
         if k not in ent:
-            ent[k] = np.zeros(n_ent, dtype="U1")
+            ent[k] = np.zeros(n_ent, dtype="S1")
     sel = np.flatnonzero(ent["PRIMARY"])
     trans = {name: ent[name][sel] for name, _t, _u in tspec}
     all_cols = {name: ent[name] for name, _t, _u in ALL_COLUMNS}
@@ -683,18 +684,8 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
     fwhms = [_f(c.header.get("FWHM_MAJ")) for c in cats]
     fwhms = [v for v in fwhms if math.isfinite(v)]
     seeing = sum(fwhms) / len(fwhms) if fwhms else float("nan")
-    scales = []
-    ext_scales = []
-    for g in groups:
-        v = g.psf("PLTSCALE", "f8")
-        v = v[np.isfinite(v)]
-        if len(v):
-            scales.append(v)
-        if out_version >= 3:
-            w = g.xfit("PLTSCALE", "f8")
-            w = w[np.isfinite(w)]
-            if len(w):
-                ext_scales.append(w)
+    scales = [r.scales for r in results if len(r.scales)]
+    ext_scales = [r.ext_scales for r in results if len(r.ext_scales)] if out_version >= 3 else []
     pltscale = float(np.median(np.concatenate(scales))) if scales else float("nan")
     if scales:
         allv = np.concatenate(scales)
@@ -763,15 +754,14 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
                   (f"DIFPOS{i}", bool(d.positive), f"diff {i}: positive subtraction?"),
                   (f"WARPID{i}", int(d.warp_id or 0), f"diff {i}: warp_id of the exposure"),
                   (f"MAGZP{i}", d.zp, f"diff {i}: magnitude zero point")]
-    tstruct, tunits = _to_struct(trans, tspec)
-    astruct, aunits = _to_struct(all_cols, ALL_COLUMNS)
-    sstruct, sunits = _to_struct(sky_cols, SKYCELL_COLUMNS)
+    tables = [_column_list(trans, tspec), _column_list(all_cols, ALL_COLUMNS),
+              _column_list(sky_cols, SKYCELL_COLUMNS)]
     side = [("EXP_NAME", meta.exp_name or "", "Exposure name"),
             ("EXP_ID", int(meta.exp_id or 0), "Exposure identifier"),
             ("DIFF_ID", int(d0.diff_id or 0), "Diff stage identifier"),
             ("DIFFTYPE", difftype, "diff type(s)"),
             ("MOPSREV", MOPS_REVISION, ".mops format revision")]
-    write_mops_file(output, _cards(items), tstruct, tunits, _cards(side), astruct, aunits, sstruct, sunits)
+    write_mops_file(output, _cards(items), _cards(side), tables)
     return BuildResult(
         output=str(output), rows=int(len(sel)), entries=int(n_ent), duplicates=int(n_ent - len(sel)),
         cut=int(sum(c.nrows for c in cats) - n_ent), version=out_version, difftype=difftype,
@@ -783,23 +773,118 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
         notes=notes)
 
 
-def write_mops_file(output, tcards, tstruct, tunits, side_cards, astruct, aunits, sstruct, sunits) -> None:
+def write_mops_file(output, tcards: list[dict], side_cards: list[dict], tables: list[tuple]) -> None:
+    """Write the .mops file atomically: empty primary HDU, then the three
+    tables given as (arrays, names, units) with their header cards.
+
+    fitsio writes the headers (of zero-row tables); the rows are then laid
+    down as one big-endian block per table, which is several times faster
+    than writing column by column. Any layout mismatch falls back to fitsio."""
     import fitsio
 
     out = Path(output)
     if out.parent and not out.parent.exists():
         raise DataError(f"output directory {out.parent} does not exist")
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    exts = (MOPS_EXT, ALL_EXT, SKYCELL_EXT)
+    cards = (tcards, side_cards, side_cards)
     try:
         with fitsio.FITS(str(tmp), "rw", clobber=True) as f:
             f.write(None)
-            f.write(tstruct, extname=MOPS_EXT, header=tcards, units=tunits)
-            f.write(astruct, extname=ALL_EXT, header=side_cards, units=aunits)
-            f.write(sstruct, extname=SKYCELL_EXT, header=side_cards, units=sunits)
+            for (arrays, names, units), ext, hdr in zip(tables, exts, cards):
+                f.write([a[:0] for a in arrays], names=names, extname=ext, header=hdr, units=units)
+        if not _fill_rows(tmp, tables):
+            with fitsio.FITS(str(tmp), "rw", clobber=True) as f:
+                f.write(None)
+                for (arrays, names, units), ext, hdr in zip(tables, exts, cards):
+                    f.write(arrays, names=names, extname=ext, header=hdr, units=units)
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise DataError(f"cannot write {out}: {' '.join(str(exc).split())[:200]}") from None
+
+
+_BLOCK = 2880
+
+
+def _fits_rows(arrays) -> Any:
+    """Rows of a binary table in FITS storage: big-endian, unsigned integers
+    offset by TZERO, logicals as 'T'/'F'."""
+    import numpy as np
+
+    fields, values = [], []
+    for i, a in enumerate(arrays):
+        k, size = a.dtype.kind, a.dtype.itemsize
+        name = f"c{i}"
+        if k == "b":
+            fields.append((name, "S1"))
+            values.append(np.where(a, b"T", b"F"))
+        elif k == "u" and size in (2, 4, 8):
+            bias = np.array(1 << (8 * size - 1), dtype=a.dtype)
+            fields.append((name, f">i{size}"))
+            values.append((a ^ bias).view(f"i{size}"))
+        elif k in ("i", "f"):
+            fields.append((name, f">{k}{size}"))
+            values.append(a)
+        elif k == "S":
+            fields.append((name, f"S{size}"))
+            values.append(a)
+        else:
+            return None
+    rows = np.empty(len(arrays[0]) if arrays else 0, dtype=fields)
+    for (name, _t), v in zip(fields, values):
+        rows[name] = v
+    return rows
+
+
+def _fill_rows(path: Path, tables: list[tuple]) -> bool:
+    """Give the zero-row tables of *path* their rows; False if the layout
+    fitsio declared differs from the rows built here (nothing changed then)."""
+    raw = path.read_bytes()
+    pos = 0
+    headers: list[bytes] = []
+    while pos < len(raw):
+        end = None
+        for i in range(pos, len(raw), 80):
+            if raw[i:i + 8] == b"END     ":
+                end = i + 80
+                break
+        if end is None:
+            return False
+        hlen = -(-(end - pos) // _BLOCK) * _BLOCK
+        headers.append(raw[pos:pos + hlen])
+        pos += hlen
+    if len(headers) != len(tables) + 1:
+        return False
+    patched = []
+    for hdr, (arrays, _names, _units) in zip(headers[1:], tables):
+        cards = [hdr[i:i + 80] for i in range(0, len(hdr), 80)]
+        naxis1 = next((int(c[10:30]) for c in cards if c.startswith(b"NAXIS1  =")), None)
+        if naxis1 != _row_size(arrays):
+            return False
+        nrows = len(arrays[0]) if arrays else 0
+        patched.append(b"".join(b"NAXIS2  = " + f"{nrows:>20d}".encode() + c[30:]
+                                if c.startswith(b"NAXIS2  =") else c for c in cards))
+    with open(path, "wb") as fh:
+        fh.write(headers[0])
+        for hdr, (arrays, _names, _units) in zip(patched, tables):
+            fh.write(hdr)
+            rows = _fits_rows(arrays)
+            if rows is None:
+                return False
+            fh.write(memoryview(rows).cast("B"))
+            fh.write(b"\0" * (-rows.nbytes % _BLOCK))
+            del rows
+    return True
+
+
+def _row_size(arrays) -> int | None:
+    size = 0
+    for a in arrays:
+        if a.dtype.kind not in "biufS":
+            return None
+        size += a.dtype.itemsize
+    return size
 
 
 # ------------------------------------------------------------------ reading
