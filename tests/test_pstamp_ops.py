@@ -114,8 +114,8 @@ def test_clean_skips_already_cleaned_and_rerun_is_a_noop(cli, db_url, dbs, four)
     # re-running skips everything and writes nothing
     r = cli("pstamp-req", "clean", *ids, "--db", db_url, "--json")
     assert r.code == 0, r.err
-    assert r.json()["changed"] == []
-    assert len(r.json()["skipped"]) == 4
+    assert r.json()["changed"] == [] and not r.json()["dry_run"] and not r.json()["applied"]
+    assert len(r.json()["skipped"]) == 4 and "nothing to change" in r.err
     assert requests(dbs)[four["run"]]["timestamp"] == stamp
 
 

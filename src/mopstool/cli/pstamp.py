@@ -114,6 +114,8 @@ def _report_update(ctx, res, fmt, as_json, verb: str) -> None:
     what = ", ".join(f"{k}={v}" for k, v in res.set_values.items())
     if res.dry_run:
         info(f"dry run: would set {what} on {res.count} request(s); nothing written")
+    elif not res.count:
+        info("nothing to change")
     else:
         info(f"{verb} {res.count} request(s) ({what}); timestamp set to {res.timestamp} UTC")
     for s in res.skipped:
@@ -125,7 +127,10 @@ def _report_update(ctx, res, fmt, as_json, verb: str) -> None:
 def _update(ctx, fn, what: str, *, dry_run: bool, yes: bool, **kw):
     dbs = state(ctx).dbs
     plan = fn(dbs, dry_run=True, **kw)
-    if dry_run or not plan.changed:
+    if dry_run:
+        return plan
+    if not plan.changed:
+        plan.dry_run = False
         return plan
     if not confirm_change(ctx, plan.count, what, yes=yes, dry_run=dry_run):
         info("nothing changed")
@@ -417,8 +422,8 @@ def create_cmd(
     (e.g. MOPS detections). The rows are checked like the server does before writing."""
     from pathlib import Path
 
-    from mopstool.fits.request import (StampRequest, option_mask, read_table_rows, rows_from_records,
-                                       validate_request, write_request)
+    from mopstool.fits.request import (StampRequest, normalise_rows, option_mask, read_table_rows,
+                                       rows_from_records, validate_request, write_request)
 
     if output is None and req_name is None:
         raise UsageError("give --req-name or --output")
@@ -451,14 +456,11 @@ def create_cmd(
         records.append(rec)
     if not records:
         raise UsageError("no rows: give --ra/--dec or --from FILE")
-    rows, notes = rows_from_records(records, base=base, mjd_window=window,
-                                    size=size if size is not None else None, arcsec=arcsec)
+    rows, notes = rows_from_records(records, base=base, mjd_window=window, size=size, arcsec=arcsec)
     for n in notes:
         info(n)
-    req = StampRequest(req_name=name, email=mail, action=action.upper(), rows=rows, path=str(out))
-    from mopstool.fits.request import normalise_rows
-
-    req.rows = normalise_rows(req.rows)
+    req = StampRequest(req_name=name, email=mail, action=action.upper(), rows=normalise_rows(rows),
+                       path=str(out))
     v = validate_request(req, projects=None)
     if not v.ok:
         for p in v.problems:
