@@ -10,7 +10,7 @@ _mopstool_cmd_info() {
     subcmds='' opts='' valopts='' argkinds='' variadic=0
     case "$1" in
         '')
-            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults db config docs pstamp-req labels'
+            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults db config docs pstamp-req labels mopscat'
             opts='--db --pstamp-db --dbname --config --debug --version --install-completion --show-completion -h --help'
             valopts='--db --pstamp-db --dbname --config'
             argkinds=''
@@ -166,15 +166,15 @@ _mopstool_cmd_info() {
             argkinds=''
             variadic=0 ;;
         'pstamp-req')
-            subcmds='list show stop clean cleanup revert backlog create validate cut'
+            subcmds='list show stop clean update cleanup revert backlog create validate cut'
             opts='-h --help --db --pstamp-db --dbname --config --debug'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'pstamp-req list')
             subcmds=''
-            opts='--id -s --state -l --label --name --since --fault --user --limit -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--id -s --state -l --label --name --since --fault --user --limit -f --format'
+            opts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req show')
@@ -195,6 +195,12 @@ _mopstool_cmd_info() {
             valopts='-f --format'
             argkinds='none'
             variadic=1 ;;
+        'pstamp-req update')
+            subcmds=''
+            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault -f --format'
+            argkinds=''
+            variadic=0 ;;
         'pstamp-req cleanup')
             subcmds=''
             opts='--older-than -l --label -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
@@ -203,8 +209,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'pstamp-req revert')
             subcmds=''
-            opts='-l --label -s --state --fault --what --clear-fault-count -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-l --label -s --state --fault --what -f --format'
+            opts='--req-id -l --label -s --state --fault --what --clear-fault-count -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--req-id -l --label -s --state --fault --what -f --format'
             argkinds='none'
             variadic=1 ;;
         'pstamp-req backlog')
@@ -273,6 +279,30 @@ _mopstool_cmd_info() {
             valopts='--stage -f --format'
             argkinds='none'
             variadic=1 ;;
+        'mopscat')
+            subcmds='build check show'
+            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'mopscat build')
+            subcmds=''
+            opts='--diff-id --inverse --merge -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--diff-id -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format'
+            argkinds='file'
+            variadic=1 ;;
+        'mopscat check')
+            subcmds=''
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='-f --format'
+            argkinds='file'
+            variadic=0 ;;
+        'mopscat show')
+            subcmds=''
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='-f --format'
+            argkinds='file'
+            variadic=0 ;;
     esac
 }
 
@@ -295,6 +325,10 @@ _mopstool_value_words() {
         'pstamp-req cut|--outdir') kind=file ;;
         'pstamp-req cut|--mask') kind=file ;;
         'pstamp-req cut|--variance') kind=file ;;
+        'mopscat build|-o') kind=file ;;
+        'mopscat build|--output') kind=file ;;
+        'mopscat build|--difftype') kind=file ;;
+        'mopscat build|--exp-name') kind=file ;;
         *)
             case "$2" in
             '--config') kind=file ;;
