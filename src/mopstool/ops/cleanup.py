@@ -194,7 +194,7 @@ def find_candidates(conn, stage_name: str, rules: list[Rule], *,
     idc = run.c[stage.id_col]
     conds = [and_(r.label_condition(run.c.label), raw.c.dateobs < r.cutoff) for r in rules]
     where = [run.c.state.in_(list(states)) if len(states) > 1 else run.c.state == states[0],
-             or_(*conds)]
+             scope_condition(run, rules), or_(*conds)]
     if stage_name == "diff":
         # several diffInputSkyfile rows per diff: one row per run, the input's exposure time
         q = (select(idc, run.c.label, func.min(raw.c.dateobs).label("dateobs"))
@@ -212,6 +212,15 @@ def find_candidates(conn, stage_name: str, rules: list[Rule], *,
                 break
     out.sort(key=lambda c: (c.night, c.run_id))
     return out
+
+
+def scope_condition(run, rules: list[Rule]):
+    """All labels of the rules as one run-table condition (label IN (...) OR label
+    LIKE 'ps_ud_%'), so the optimizer can range-scan the label index."""
+    exact = sorted({lab for r in rules if not r.like for lab in r.labels})
+    likes = sorted({p for r in rules if r.like for p in r.labels})
+    parts = ([run.c.label.in_(exact)] if exact else []) + [run.c.label.like(p) for p in likes]
+    return or_(*parts)
 
 
 def pending_dependents(pconn, stage_name: str, ids: list[int]) -> set[int]:
