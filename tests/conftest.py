@@ -59,6 +59,7 @@ def mysql_url():
 def _truncate_all(url: str) -> None:
     eng = create_engine(url)
     with eng.begin() as conn:
+        own.create_all(conn)  # a test may have dropped mopstool's own tables (audit fallback)
         conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
         for t in list(gpc1.sorted_tables) + list(own.sorted_tables):
             conn.execute(text(f"TRUNCATE TABLE `{t.name}`"))

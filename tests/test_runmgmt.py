@@ -312,6 +312,8 @@ def test_setupdate_warp_and_diff(dbs):
     run = _runs(dbs, "warpRun", "warp_id")[ch.warp_id]
     assert (run["state"], run["label"]) == ("update", "ps_ud_WEB")
     assert res.rows == {"warpRun": 1, "warpSkyfile": 3}
+    res = set_update(dbs, "diff", [d], components=["s3"], dry_run=True)
+    assert res.rows == {"diffRun": 1, "diffSkyfile": 1} and [c["component"] for c in res.changed] == ["s3"]
     res = set_update(dbs, "diff", [d], set_label="ps_ud_WEB")
     comps = _comps(dbs, "diffSkyfile", "diff_id", "skycell_id")
     got = {k[1]: (c["data_state"], c["fault"]) for k, c in comps.items() if k[0] == d}
