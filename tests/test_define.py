@@ -326,3 +326,25 @@ def test_warp_variant_needs_tess_id(dbs):
     assert res.runs[0]["tess_id"] == "RINGS.V3"
     with pytest.raises(UsageError, match="--stage warp"):
         define_runs(dbs, DefineSelection(fake_ids=[a.fake_id]), DefineSetters(label="w", workdir="W"))
+
+
+def test_defining_many_runs_is_one_insert_per_table(dbs):
+    chains = _exposures(dbs, [dict(class_ids=GPC1_CLASS_IDS[:2]) for _ in range(40)])
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement.strip().split()[0].upper() + " " + statement.split("(")[0].split()[-1])
+
+    event.listen(dbs.gpc1, "before_cursor_execute", seen)
+    try:
+        res = define_runs(dbs, DefineSelection(exp_names=[c.exp_name for c in chains]),
+                          DefineSetters(label="bulk", workdir="W"))
+    finally:
+        event.remove(dbs.gpc1, "before_cursor_execute", seen)
+    assert res.rows == {"chipRun": 40, "chipImfile": 80}
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert len(inserts) == 3, inserts          # chipRun, chipImfile, the audit row
+    assert len(statements) <= 15, statements
+    ci = schema.chipImfile
+    with dbs.connect() as conn:
+        assert conn.execute(select(func.count(func.distinct(ci.c.chip_imfile_id)))).scalar() == 80
