@@ -77,14 +77,18 @@ def lostvisits(
         raise CheckFailed(f"{nlost} visits lost in {nfields} of {len(rows)} field groups on {d}")
 
 
+def _side(x: dict) -> str:
+    warp = f"warp {x['warp_id']}" if x.get("warp_id") else "no warp"
+    return f"v{x['visit']} {x['exp_name']} {warp}"
+
+
 def _pair_rows(pairs: list[dict]) -> list[dict]:
     out = []
     for p in pairs:
         i, t = p["input"], p["template"]
-        tpl = (f"v{t['visit']} {t['exp_name']} w{t['warp_id']}" if t.get("exp_id")
-               else f"stack {t['stack_id']}" if t.get("stack_id") else "")
+        tpl = (_side(t) if t.get("exp_id") else f"stack {t['stack_id']}" if t.get("stack_id") else "")
         out.append({"target": p["target"], "object": p["object"], "chunk": p["chunk"], "filter": p["filter"],
-                    "kind": p["kind"], "input": f"v{i['visit']} {i['exp_name']} w{i['warp_id']}",
+                    "kind": p["kind"], "input": _side(i),
                     "template": tpl, "skycell_id": p["skycell_id"], "status": p["status"],
                     "diff_id": p["diff_id"], "note": p["note"]})
     return out
