@@ -95,6 +95,22 @@ def test_dry_run_then_yes_on_demo_moves_exactly_the_eligible_runs(cli, db_url, d
     assert len(held) == 1 and held[0]["stage"] == "chip" and held[0]["night"] == "2018-07-10"
     assert "would move" in r.err
 
+    # --as-of decides which nights are old enough
+    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-10", "--dry-run", "--json")
+    assert r.code == 0, r.err
+    assert {g["night"] for g in r.json()} == {"2018-07-09"}
+    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-09", "--dry-run", "--json")
+    assert r.json() == []
+    # --stage / --target narrow the plan
+    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-11", "--dry-run", "--json",
+            "--stage", "diff", "--target", "OSS")
+    assert {(g["stage"], g["target"]) for g in r.json()} == {("diff", "OSS")}
+    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-11", "--dry-run", "--target", "NOPE")
+    assert r.code == 2 and "unknown target" in r.err
+    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-11", "--dry-run", "--stage", "publish")
+    assert r.code == 2
+    assert snapshot(dbs) == before
+
     # without a terminal and without --yes a big change is refused
     r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-11")
     assert r.code == 2 and "--yes" in r.err
@@ -131,23 +147,6 @@ def test_dry_run_then_yes_on_demo_moves_exactly_the_eligible_runs(cli, db_url, d
     assert {g["label"] for g in plan if g["runs"]} == {"FSS.WS.nightlyscience"}
     assert {g["retention_days"] for g in plan if g["runs"]} == {3}
     assert sum(g["runs"] for g in plan) == len(ws - expected) > 0
-
-
-def test_as_of_selects_only_old_enough_nights(cli, db_url, dbs, tmp_path, monkeypatch):
-    load_demo(db_url, tmp_path, monkeypatch)
-    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-10", "--dry-run", "--json")
-    assert r.code == 0, r.err
-    assert {g["night"] for g in r.json()} == {"2018-07-09"}
-    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-09", "--dry-run", "--json")
-    assert r.json() == []
-    # --stage / --target narrow the plan
-    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-11", "--dry-run", "--json",
-            "--stage", "diff", "--target", "OSS")
-    assert {(g["stage"], g["target"]) for g in r.json()} == {("diff", "OSS")}
-    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-11", "--dry-run", "--target", "NOPE")
-    assert r.code == 2 and "unknown target" in r.err
-    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-11", "--dry-run", "--stage", "publish")
-    assert r.code == 2
 
 
 def test_interrupted_batch_rolls_back_and_rerun_completes(db_url, dbs, tmp_path, monkeypatch):

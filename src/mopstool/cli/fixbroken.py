@@ -108,7 +108,10 @@ def fixbroken(
         info("no broken products found")
     elif dry_run:
         n = sum(1 for r in plan.rows if r.action == "define")
-        info(f"would define {n} replacement chip run(s); run without --dry-run to define them")
+        if n:
+            info(f"would define {n} replacement chip run(s); run without --dry-run to define them")
+        else:
+            info("nothing to define: the broken products found already have fixes or no recipe")
     else:
         n = sum(1 for r in plan.rows if r.action in ("defined", "adopted", "paired"))
         if n:

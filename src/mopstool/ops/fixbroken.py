@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 
 from mopstool.config import Config
 from mopstool.db import Databases, schema
 from mopstool.db.own import _user, has_table, mopstoolFix
-from mopstool.errors import ConfigError, NotFound, UsageError
+from mopstool.errors import ConfigError, NotFound
 from mopstool.ops.writes import record_audit, write_transaction
 from mopstool.stages import ERROR_CLEANUP_STATES, FAULT_GONE
 
