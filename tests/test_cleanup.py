@@ -393,3 +393,33 @@ def test_progress_bar_only_on_a_terminal(db_url, dbs, tmp_path, monkeypatch):
     assert "cleanup" in err and "━" in err        # the bar was drawn on the terminal
     assert "━" not in out.decode()                # stdout carries only the data
     assert out.decode().startswith("stage,night,target,label")
+
+
+
+def test_stamp_dependents_in_a_separate_stamp_database(cli, tmp_path):
+    """--pstamp-db names another database: holds and broken stamp images are read there."""
+    from mopstool.db import Databases
+    from mopstool.ops.dbadmin import init_schema
+
+    img, ps = f"sqlite:///{tmp_path / 'gpc1.sqlite'}", f"sqlite:///{tmp_path / 'ps.sqlite'}"
+    dbs = Databases(img, ps)
+    init_schema(dbs)
+    with dbs.begin() as conn, dbs.begin(pstamp_db=True) as pconn:
+        s = Synth(conn, pconn)
+        a, _ = _chip(s, datetime(2018, 6, 1, 8), "ps_ud_MOPS")
+        b, ch = _chip(s, datetime(2018, 6, 1, 9), "ps_ud_MOPS")
+        dep = s.pstamp_dependent(stage="chip", stage_id=b, component="XY33", rlabel="ps_ud_MOPS")
+        req = s.pstamp_request(name="MOPS.x", label="MOPS", state="run")
+        s.pstamp_jobs(req, [{"state": "stop", "fault": 25, "dep_id": dep, "exp_id": ch.exp_id}])
+        conn.execute(update(schema.chipProcessedImfile).where(
+            schema.chipProcessedImfile.c.chip_id == b, schema.chipProcessedImfile.c.class_id == "XY33")
+            .values(data_state="error_cleaned"))
+    r = cli("cleanup", "--db", img, "--pstamp-db", ps, "--as-of", "2018-07-01", "--dry-run",
+            "--show-held", "--json")
+    assert r.code == 0, r.err
+    assert [(h["id"], h["reason"]) for h in r.json()["held"]] == [(b, "stamp dependent outstanding")]
+    assert sum(g["runs"] for g in r.json()["groups"]) == 1
+    r = cli("fixbroken", "--db", img, "--pstamp-db", ps, "--dry-run", "--json")
+    (p,) = r.json()
+    assert p["broken"][0]["id"] == b and any("stamp job" in x for x in p["broken"][0]["sources"])
+    dbs.dispose()
