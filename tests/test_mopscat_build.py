@@ -565,3 +565,21 @@ def test_fast_table_writer_matches_fitsio(tmp_path, monkeypatch):
                 nan = k.startswith("F")
                 assert np.array_equal(x, y, equal_nan=nan), k
                 assert np.array_equal(x, cols[k] if k != "S" else cols[k].astype(str), equal_nan=nan), k
+
+
+def test_inverse_files_and_default_values(cli, tmp_path):
+    g0, p0 = make("skycell.1211.040", 5, seed=1)
+    f0 = write(tmp_path / "a.cmf", g0, p0, 1)
+    out, res = build(cli, tmp_path, [f0], "--inverse", "--exp-name", "o1", "--camera", "GPC2")
+    hdr, data, _n = read_out(out)[mopsfmt.MOPS_EXT]
+    assert hdr["DIFF_POS"] is False and hdr["DIFPOS1"] is False and hdr["OBSCODE"] == "F52"
+    assert hdr["EXP_NAME"] == "o1" and (data["EXP_NAME"] == "o1").all() and not data["DIFF_POS"].any()
+    assert hdr["MAGZP"] is None or not np.isfinite(hdr["MAGZP"])
+    r = cli("mopscat", "build", f0, "-o", tmp_path / "x.mops", "--camera", "GPC9")
+    assert r.code == ExitCode.DATA and "GPC9" in r.err
+    r = cli("mopscat", "build", f0, "-o", tmp_path / "x.mops", "--difftype", "XX")
+    assert r.code == ExitCode.USAGE
+    r = cli("mopscat", "build", f0, "--diff-id", "5", "-o", tmp_path / "x.mops")
+    assert r.code == ExitCode.USAGE and "not both" in r.err
+    r = cli("mopscat", "build")
+    assert r.code == ExitCode.USAGE

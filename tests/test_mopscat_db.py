@@ -93,8 +93,9 @@ def add_stacks(conn, first_id, skycells):
 
 @pytest.fixture
 def world(dbs, tmp_path):
-    """Two exposures; WW diff 601 (both ways, 042 bad quality), WS diff 602 of exposure 101,
-    WW diff 603 on neb:// paths; CMFs of 601 and 602 written by write_demo_cmfs."""
+    """Two exposures; WW diff 601 (both ways, 042 bad quality), WS diffs 602 and 604 of
+    exposures 101 and 102, WW diff 603 on neb:// paths; CMFs of 601, 602 and 604 written
+    by write_demo_cmfs."""
     files = tmp_path / "files"
     with dbs.begin() as conn:
         add_exposure(conn, 101)
@@ -104,6 +105,8 @@ def world(dbs, tmp_path):
                  over={"skycell.1211.042": {"quality": 8}})
         add_diff(conn, 602, 2, warp1=401, stacks=stacks, bothways=False, base=str(files / "FSS.nt"),
                  skycells=CELLS[:2], first_skyfile=6000)
+        add_diff(conn, 604, 2, warp1=402, stacks=stacks, bothways=False, base=str(files / "FSS.nt"),
+                 skycells=CELLS[:2], first_skyfile=6100)
         add_diff(conn, 603, 1, warp1=401, warp2=402, base="neb://@HOST@.0/gpc1/OSS.nt",
                  skycells=CELLS[:2], first_skyfile=7000, over={
                      CELLS[0]: {"path_base": f"neb://ipp054.0/gpc1/OSS.nt/{CELLS[0]}.dif.603"},
@@ -124,8 +127,8 @@ def table(path, ext):
 
 def test_write_demo_cmfs(world, dbs):
     files = world["files"]
-    # 601: 4 skycells both ways (042 has quality 8 but data_state full, fault 0); 602: 2 skycells
-    assert world["written"] == 4 * 2 + 2
+    # 601: 4 skycells both ways (042 has quality 8 but data_state full, fault 0); 602, 604: 2 skycells
+    assert world["written"] == 4 * 2 + 2 + 2
     ww = files / "OSS.nt" / TESS / CELLS[0] / f"{TESS}.{CELLS[0]}.dif.601"
     fwd = cmf.read_cmf(f"{ww}.cmf")
     inv = cmf.read_cmf(f"{ww}.inv.cmf")
@@ -245,6 +248,21 @@ def test_build_by_diff_id(cli, world, db_url, tmp_path):
     mh = fits.getheader(merged, mopsfmt.MOPS_EXT)
     assert mh["DIFFTYPE"] == "WW+WS" and (mh["DIFFID1"], mh["DIFFID2"]) == (601, 602)
     assert cli("mopscat", "check", merged).code == 0
+    # the second exposure: the inverse of the WW diff with its own WS diff, each
+    # with its zero point (WW: the diff's input exposure; WS: exposure 102)
+    r = cli("mopscat", "build", "--diff-id", "601", "--diff-id", "604", "--merge", "--exp-id", "102",
+            "--db", db_url, "-o", tmp_path / "m102.mops", "--json")
+    assert r.code == 0, r.err
+    h = fits.getheader(tmp_path / "m102.mops", mopsfmt.MOPS_EXT)
+    assert (h["EXP_NAME"], h["DIFPOS1"], h["DIFPOS2"], h["WARPID1"], h["WARPID2"]) == \
+        ("o8309g0117o", False, True, 402, 402)
+    assert h["MAGZP1"] == pytest.approx(zp_of(101), abs=1e-5)
+    assert h["MAGZP2"] == pytest.approx(zp_of(102), abs=1e-5)
+    m2 = table(tmp_path / "m102.mops", mopsfmt.MOPS_EXT)
+    assert set(zip(m2["DIFFTYPE"], m2["DIFF_POS"])) == {("WW", False), ("WS", True)}
+    r = cli("mopscat", "build", "--diff-id", "601", "--diff-id", "604", "--merge",
+            "--db", db_url, "-o", tmp_path / "bad.mops")
+    assert r.code == ExitCode.DATA and "does not have exposure 101" in r.err
     # ... and the same diffs without --merge, or the WS diff backwards, are refused
     r = cli("mopscat", "build", "--diff-id", "601", "--diff-id", "602", "--db", db_url, "-o", merged)
     assert r.code == ExitCode.USAGE and "--merge" in r.err

@@ -584,6 +584,9 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
         raise DataError("no diff skycell catalogs to read")
     if version is not None and version not in (1, 2, 3, 4, 5):
         raise DataError(f"unsupported CMF version {version} (1..5)")
+    obscode = OBSCODES.get((meta.camera or "GPC1").upper())
+    if obscode is None:
+        raise DataError(f"unknown camera {meta.camera!r}: no IAU observatory code (GPC1 -> F51, GPC2 -> F52)")
     notes: list[str] = []
     cats: list[CmfCatalog] = []
     owners: list[tuple[DiffInput, SkycellInput]] = []
@@ -695,10 +698,6 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
     pltscale_ext = float(np.median(np.concatenate(ext_scales))) if ext_scales else pltscale
     d0 = diffs[0]
     difftype = "+".join(order)
-    camera = (meta.camera or "GPC1").upper()
-    obscode = OBSCODES.get(camera)
-    if obscode is None:
-        raise DataError(f"unknown camera {meta.camera!r}: no IAU observatory code (GPC1 -> F51, GPC2 -> F52)")
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     items: list[tuple[str, Any, str]] = [
         ("SWSOURCE", "mopstool", "Software source"),
