@@ -88,13 +88,12 @@ MODES: dict[str, dict[str, ModeSpec]] = {
                                    "set_tess_id": "str", "set_end_stage": "str",
                                    "set_data_group": "str", "set_dist_group": "str",
                                    "set_note": "str"}, "definebyquery", "chipRun"),
-        "updaterun": ModeSpec({**_kinds(RAWEXP_TERMS), "chip_id": "int", "label": "str",
-                               "state": "str", "data_group": "str", "dist_group": "str",
-                               **_SET_RUN}, "updaterun", "chipRun"),
+        "updaterun": ModeSpec({"chip_id": "int", "label": "str", "state": "str", "data_group": "str",
+                               "dist_group": "str", **_SET_RUN}, "updaterun", "chipRun"),
         "setimfiletoupdate": ModeSpec({"chip_id": "int", "class_id": "str", "set_label": "str",
                                        "set_update_mode": "int"}, "setupdate", "chipProcessedImfile"),
-        "revertprocessedimfile": ModeSpec({**_kinds(RAWEXP_TERMS), "chip_id": "int", "class_id": "str",
-                                           "label": "str", "reduction": "str", "fault": "int"},
+        "revertprocessedimfile": ModeSpec({"chip_id": "int", "class_id": "str", "label": "str",
+                                           "data_group": "str", "fault": "int"},
                                           "revert", "chipProcessedImfile"),
         "listrun": ModeSpec({**_kinds(RAWEXP_TERMS), "chip_id": "int", "reduction": "str",
                              "state": "str", "tess_id": "str", "label": "str", "data_group": "str",
@@ -112,14 +111,13 @@ MODES: dict[str, dict[str, ModeSpec]] = {
                                    "set_dvodb": "str", "set_tess_id": "str", "set_reduction": "str",
                                    "set_end_stage": "str", "set_note": "str", "registered": "str"},
                                   "definebyquery", "warpRun"),
-        "updaterun": ModeSpec({"warp_id": "int", "reduction": "str", "state": "str", "label": "str",
-                               "data_group": "str", "dist_group": "str",
-                               "registered_begin": "time", "registered_end": "time", **_SET_RUN},
+        "updaterun": ModeSpec({"warp_id": "int", "state": "str", "label": "str",
+                               "data_group": "str", "dist_group": "str", **_SET_RUN},
                               "updaterun", "warpRun"),
         "setskyfiletoupdate": ModeSpec({"warp_id": "int", "skycell_id": "str", "set_label": "str"},
                                        "setupdate", "warpSkyfile"),
-        "revertwarped": ModeSpec({"warp_id": "int", "skycell_id": "str", "tess_id": "str",
-                                  "reduction": "str", "label": "str", "fault": "int"},
+        "revertwarped": ModeSpec({"warp_id": "int", "skycell_id": "str", "label": "str",
+                                  "data_group": "str", "fault": "int"},
                                  "revert", "warpSkyfile"),
         "listrun": ModeSpec({"warp_id": "int", "tess_id": "str", "state": "str", "exp_id": "int",
                              "exp_name": "str", "chip_id": "int", "cam_id": "int", "fake_id": "int",
@@ -131,7 +129,7 @@ MODES: dict[str, dict[str, ModeSpec]] = {
     },
     "difftool": {
         "updaterun": ModeSpec({"diff_id": "int", "label": "str", "state": "str", "data_group": "str",
-                               "dist_group": "str", "set_diff_mode": "int", **_SET_RUN},
+                               "dist_group": "str", **_SET_RUN},
                               "updaterun", "diffRun"),
         "setskyfiletoupdate": ModeSpec({"diff_id": "int", "skycell_id": "str", "set_label": "str"},
                                        "setupdate", "diffSkyfile"),
@@ -281,12 +279,17 @@ def modern_equivalent(call: LegacyCall) -> str:
         add("--class-id", o.get("class_id"))
         add("--skycell-id", o.get("skycell_id"))
         add("--update-mode", o.get("set_update_mode"))
+        add("--dry-run", o.get("pretend"))
         add("--set-label", o.get("set_label"))
     elif m in ("revertprocessedimfile", "revertwarped"):
         parts += ["revert", stage]
         add("--id", o.get(idopt))
+        add("--component", o.get("class_id") or o.get("skycell_id"))
         add("--label", o.get("label"))
+        add("--data-group", o.get("data_group"))
         add("--fault", o.get("fault"))
+        add("--all", o.get("all"))
+        add("--dry-run", o.get("pretend"))
     elif m == "listrun":
         parts += ["runs", stage]
         add("--id", o.get(idopt))
@@ -305,9 +308,12 @@ def modern_equivalent(call: LegacyCall) -> str:
             parts += ["pstamp-req", "clean", str(o["req_id"])]
         else:
             parts += ["pstamp-req", "update"]
-            for n in ("req_id", "state", "label", "name", "fault"):
+            for n in ("req_id", "req_id_max", "state", "label", "name", "fault"):
                 add("--" + n.replace("_", "-"), o.get(n))
             add("--set-state", st)
+            add("--set-label", o.get("set_label"))
+            add("--set-fault", o.get("set_fault"))
+            add("--clear-fault", o.get("clearfault"))
     elif m == "listreq":
         parts += ["pstamp-req", "list"]
         for n in ("state", "label", "name", "fault"):
