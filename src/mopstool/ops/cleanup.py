@@ -41,6 +41,7 @@ from mopstool.config import Config, expand_template
 from mopstool.db import Databases, schema
 from mopstool.db.own import has_table
 from mopstool.errors import UsageError
+from mopstool.ops.select import exposure_join
 from mopstool.ops.writes import record_audit, write_transaction
 from mopstool.stages import (ACTIVE_STATES, CLEANED_LIKE_STATES, CLEANUP_PENDING_STATES,
                              ERROR_CLEANUP_STATES, STAGES, Stage)
@@ -147,16 +148,6 @@ def cleanup_rules(cfg: Config, as_of: date, *, stages: Iterable[str] | None = No
 
 # ---------------------------------------------------------------------- reading
 
-def _exposure_join(stage: Stage):
-    run = schema.table(stage.run_table)
-    frm = run
-    for link in stage.exposure_path:
-        left = schema.table(link.table)
-        right = schema.table(link.to_table)
-        frm = frm.join(right, left.c[link.column] == right.c[link.to_column])
-    return frm
-
-
 def _chunks(seq: list, n: int) -> Iterable[list]:
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
@@ -198,9 +189,9 @@ def find_candidates(conn, stage_name: str, rules: list[Rule], *,
     if stage_name == "diff":
         # several diffInputSkyfile rows per diff: one row per run, the input's exposure time
         q = (select(idc, run.c.label, func.min(raw.c.dateobs).label("dateobs"))
-             .select_from(_exposure_join(stage)).where(*where).group_by(idc, run.c.label))
+             .select_from(exposure_join(stage)).where(*where).group_by(idc, run.c.label))
     else:
-        q = select(idc, run.c.label, raw.c.dateobs).select_from(_exposure_join(stage)).where(*where)
+        q = select(idc, run.c.label, raw.c.dateobs).select_from(exposure_join(stage)).where(*where)
     out = []
     for rid, label, dateobs in conn.execute(q):
         night = _night_of(dateobs)
@@ -482,7 +473,7 @@ def cleanup_status(dbs: Databases, cfg: Config, *, as_of: date,
             oldest: dict[str, date | None] = {}
             if waiting:
                 q = (select(run.c.state, func.min(schema.rawExp.c.dateobs))
-                     .select_from(_exposure_join(stage)).where(run.c.state.in_(waiting))
+                     .select_from(exposure_join(stage)).where(run.c.state.in_(waiting))
                      .group_by(run.c.state))
                 oldest = {s: _night_of(d) for s, d in conn.execute(q)}
             for s in STATUS_STATES:

@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, func, select
 
 from mopstool.db import Databases, schema
 from mopstool.errors import NotFound
-from mopstool.ops.select import RunFilter, run_conditions
+from mopstool.ops.select import RunFilter, exposure_join, run_conditions
 from mopstool.stages import Stage, fault_meaning, quality_meaning
 
 #: stages whose path to rawExp is one row per run (no fan-out through skycells)
@@ -36,25 +36,13 @@ _RUN_COLUMNS = {
 }
 
 
-def _exposure_from(stage: Stage):
-    """FROM clause joining the run table to rawExp (outer joins: a run never
-    disappears from a listing because an upstream row is missing)."""
-    run = schema.table(stage.run_table)
-    frm = run
-    for link in stage.exposure_path:
-        left = schema.table(link.table)
-        right = schema.table(link.to_table)
-        frm = frm.outerjoin(right, left.c[link.column] == right.c[link.to_column])
-    return frm
-
-
 def list_runs(dbs: Databases, stage: Stage, flt: RunFilter) -> list[dict[str, Any]]:
     run = schema.table(stage.run_table, pstamp_db=stage.pstamp_db)
     cols = [run.c[c] for c in _RUN_COLUMNS[stage.name]]
     frm = run
     if stage.name in _FLAT_EXPOSURE:
         raw = schema.rawExp
-        frm = _exposure_from(stage)
+        frm = exposure_join(stage, outer=True)
         cols += [raw.c.exp_name, raw.c.filter, raw.c.dateobs, raw.c.comment]
     q = select(*cols).select_from(frm).where(*run_conditions(stage, flt))
     q = q.order_by(run.c[stage.id_col].desc())
@@ -113,7 +101,7 @@ def show_run(dbs: Databases, stage: Stage, run_id: int) -> RunDetail:
             raw = schema.rawExp
             q = (select(raw.c.exp_id, raw.c.exp_name, raw.c.dateobs, raw.c.filter, raw.c.object,
                         raw.c.comment, raw.c.obs_mode, raw.c.exp_time)
-                 .select_from(_exposure_from(stage)).where(run.c[stage.id_col] == run_id))
+                 .select_from(exposure_join(stage, outer=True)).where(run.c[stage.id_col] == run_id))
             exp = conn.execute(q).first()
             if exp is not None and exp.exp_id is not None:
                 detail.exposure = dict(exp._mapping)

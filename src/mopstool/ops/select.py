@@ -64,17 +64,24 @@ def exposure_names_for_night(night: date) -> Select:
     return select(schema.rawExp.c.exp_id).where(night_condition(night))
 
 
+def exposure_join(stage: Stage, *, outer: bool = False):
+    """FROM clause joining the stage's run table along its path to rawExp
+    (outer joins keep runs whose upstream rows are missing)."""
+    frm = schema.table(stage.run_table)
+    for link in stage.exposure_path:
+        left = schema.table(link.table)
+        right = schema.table(link.to_table)
+        on = left.c[link.column] == right.c[link.to_column]
+        frm = frm.outerjoin(right, on) if outer else frm.join(right, on)
+    return frm
+
+
 def run_ids_for_night(stage: Stage, night: date) -> Select:
     """SELECT of the stage's run ids whose input exposure is from *night*."""
     if not stage.exposure_path:
         raise UsageError(f"--night does not apply to stage {stage.name}; use --data-group or --label")
     run = schema.table(stage.run_table)
-    frm = run
-    for link in stage.exposure_path:
-        left = schema.table(link.table)
-        right = schema.table(link.to_table)
-        frm = frm.join(right, left.c[link.column] == right.c[link.to_column])
-    return select(run.c[stage.id_col]).select_from(frm).where(night_condition(night))
+    return select(run.c[stage.id_col]).select_from(exposure_join(stage)).where(night_condition(night))
 
 
 def run_conditions(stage: Stage, flt: RunFilter) -> list[ColumnElement]:
