@@ -216,3 +216,16 @@ def test_unprocessed_exposure_gets_a_definebyquery_fix(cli, db_url, dbs):
     lv = cli("lostvisits", "--db", db_url, "--night", "2018-07-10", "--json").json()
     v4 = lv[0]["visits"][3]
     assert v4["status"] == "processing" and "chip run" in v4["reason"] and "state new" in v4["reason"]
+
+
+def test_fault_26_under_repair_points_at_fixbroken_status(cli, db_url, demo):
+    before = [p for p in cli("czar", "--night", "2018-07-10", "--json", "--db", db_url).json()["problems"]
+              if p.get("fault") == 26]
+    assert len(before) == 1 and before[0]["fix"].startswith("mopstool fixbroken --chip-id")
+    r = cli("fixbroken", "--yes", "--db", db_url)
+    assert r.code == 0, r.err
+    after = [p for p in cli("czar", "--night", "2018-07-10", "--json", "--db", db_url).json()["problems"]
+             if p.get("fault") == 26]
+    assert len(after) == 1
+    assert "repair in progress" in after[0]["meaning"]
+    assert after[0]["fix"] == "mopstool fixbroken --status && mopstool fixbroken --finish"

@@ -130,6 +130,27 @@ def _fault_problems(nd: NightData, night: date, pub_to_diff: dict[int, int],
     return out
 
 
+def _mark_fixes_in_progress(dbs: Databases, problems: list[dict]) -> None:
+    """Fault-26 problems that fixbroken is already repairing point at its status."""
+    gone = [p for p in problems if p.get("fault") == 26]
+    if not gone:
+        return
+    from mopstool.db.own import has_table, mopstoolFix
+
+    with dbs.connect() as conn:
+        if not has_table(conn, "mopstoolFix"):
+            return
+        ids = sorted({p["id"] for p in gone})
+        rows = conn.execute(select(mopstoolFix.c.stage, mopstoolFix.c.broken_id, mopstoolFix.c.chip_id)
+                            .where(mopstoolFix.c.state == "defined", mopstoolFix.c.broken_id.in_(ids)))
+        open_fixes = {(r.stage, r.broken_id): r.chip_id for r in rows}
+    for p in gone:
+        repl = open_fixes.get((p["stage"], p["id"]))
+        if repl is not None:
+            p["meaning"] += f"; repair in progress (replacement chip run {repl})"
+            p["fix"] = "mopstool fixbroken --status && mopstool fixbroken --finish"
+
+
 def _plan_problems(cfg: Config, plan: DiffPlan, night: date) -> list[dict]:
     nd = plan.data
     by_field: dict[tuple, list] = {}
@@ -263,6 +284,7 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
     problems = _fault_problems(nd, night, pub_to_diff, diff_target)
     for o in older:
         problems += _fault_problems(o, night, pub_to_diff, diff_target)
+    _mark_fixes_in_progress(dbs, problems)
     problems += _plan_problems(cfg, plan, night)
     seen = set()
     for u in unpublished:
