@@ -524,6 +524,42 @@ def revert_requests(dbs: Databases, sel: RequestSelector | None = None, *,
     return result
 
 
+def _revert_counted(dbs: Databases, what: str, table, id_col: str, state: str, q, *,
+                    max_fault_count: int | None, clear_fault_count: bool,
+                    dry_run: bool) -> RevertResult:
+    """Clear the fault of the rows *q* selects (id, fault, fault_count), leaving rows
+    that already failed *max_fault_count* times unless ``clear_fault_count``."""
+    result = RevertResult(what=what, dry_run=dry_run)
+    limit = None if clear_fault_count else max_fault_count
+
+    def plan(conn) -> None:
+        result.reverted, result.by_fault, result.skipped_fault_count = [], {}, 0
+        for r in conn.execute(q):
+            if limit is not None and int(r.fault_count or 0) >= int(limit):
+                result.skipped_fault_count += 1
+                continue
+            result.reverted.append(int(r[0]))
+            result.by_fault[int(r.fault)] = result.by_fault.get(int(r.fault), 0) + 1
+        result.reverted.sort()
+
+    if dry_run:
+        with dbs.connect(pstamp_db=True) as conn:
+            plan(conn)
+        return result
+    with write_transaction(dbs, "pstamp-req.revert", pstamp_db=True) as conn:
+        plan(conn)
+        values: dict[str, Any] = {"fault": 0}
+        if clear_fault_count:
+            values["fault_count"] = 0
+        for chunk in _chunks(result.reverted):
+            conn.execute(table.update().where(table.c[id_col].in_(chunk), table.c.state == state)
+                         .values(**values))
+        record_audit(conn, "pstamp-req.revert", len(result.reverted),
+                     {"what": what, f"{id_col}s": result.reverted[:200], "by_fault": result.by_fault})
+    result.applied = True
+    return result
+
+
 def revert_jobs(dbs: Databases, sel: RequestSelector | None = None, *,
                 job_ids: list[int] | None = None, fault: int | None = None,
                 max_fault_count: int | None = DEFAULT_MAX_FAULT_COUNT,
@@ -540,33 +576,8 @@ def revert_jobs(dbs: Databases, sel: RequestSelector | None = None, *,
         conds.append(eq_any(job.c.job_id, [int(j) for j in job_ids]))
     q = (select(job.c.job_id, job.c.fault, job.c.fault_count)
          .select_from(job.join(req, job.c.req_id == req.c.req_id)).where(*conds))
-    result = RevertResult(what="jobs", dry_run=dry_run)
-    limit = None if clear_fault_count else max_fault_count
-
-    def plan(conn) -> None:
-        result.reverted, result.by_fault, result.skipped_fault_count = [], {}, 0
-        for r in conn.execute(q):
-            if limit is not None and int(r.fault_count or 0) >= int(limit):
-                result.skipped_fault_count += 1
-                continue
-            result.reverted.append(int(r.job_id))
-            result.by_fault[int(r.fault)] = result.by_fault.get(int(r.fault), 0) + 1
-
-    if dry_run:
-        with dbs.connect(pstamp_db=True) as conn:
-            plan(conn)
-        return result
-    with write_transaction(dbs, "pstamp-req.revert", pstamp_db=True) as conn:
-        plan(conn)
-        values: dict[str, Any] = {"fault": 0}
-        if clear_fault_count:
-            values["fault_count"] = 0
-        for chunk in _chunks(result.reverted):
-            conn.execute(job.update().where(job.c.job_id.in_(chunk), job.c.state == "run").values(**values))
-        record_audit(conn, "pstamp-req.revert", len(result.reverted),
-                     {"what": "jobs", "job_ids": result.reverted[:200], "by_fault": result.by_fault})
-    result.applied = True
-    return result
+    return _revert_counted(dbs, "jobs", job, "job_id", "run", q, max_fault_count=max_fault_count,
+                           clear_fault_count=clear_fault_count, dry_run=dry_run)
 
 
 def revert_dependents(dbs: Databases, sel: RequestSelector | None = None, *,
@@ -583,34 +594,8 @@ def revert_dependents(dbs: Databases, sel: RequestSelector | None = None, *,
         conds.append(eq_any(dep.c.dep_id, [int(d) for d in dep_ids]))
     frm = dep.join(job, job.c.dep_id == dep.c.dep_id).join(req, job.c.req_id == req.c.req_id)
     q = select(dep.c.dep_id, dep.c.fault, dep.c.fault_count).select_from(frm).where(*conds).distinct()
-    result = RevertResult(what="dependents", dry_run=dry_run)
-    limit = None if clear_fault_count else max_fault_count
-
-    def plan(conn) -> None:
-        result.reverted, result.by_fault, result.skipped_fault_count = [], {}, 0
-        for r in conn.execute(q):
-            if limit is not None and int(r.fault_count or 0) >= int(limit):
-                result.skipped_fault_count += 1
-                continue
-            result.reverted.append(int(r.dep_id))
-            result.by_fault[int(r.fault)] = result.by_fault.get(int(r.fault), 0) + 1
-        result.reverted.sort()
-
-    if dry_run:
-        with dbs.connect(pstamp_db=True) as conn:
-            plan(conn)
-        return result
-    with write_transaction(dbs, "pstamp-req.revert", pstamp_db=True) as conn:
-        plan(conn)
-        values: dict[str, Any] = {"fault": 0}
-        if clear_fault_count:
-            values["fault_count"] = 0
-        for chunk in _chunks(result.reverted):
-            conn.execute(dep.update().where(dep.c.dep_id.in_(chunk), dep.c.state == "new").values(**values))
-        record_audit(conn, "pstamp-req.revert", len(result.reverted),
-                     {"what": "dependents", "dep_ids": result.reverted[:200], "by_fault": result.by_fault})
-    result.applied = True
-    return result
+    return _revert_counted(dbs, "dependents", dep, "dep_id", "new", q, max_fault_count=max_fault_count,
+                           clear_fault_count=clear_fault_count, dry_run=dry_run)
 
 
 # ------------------------------------------------------------------ backlog
