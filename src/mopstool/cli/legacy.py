@@ -25,7 +25,9 @@ def _make(tool: str):
         dbs = Databases(url, url, gpc1_source=source, pstamp_source=source)
         from mopstool.ops.legacy_run import run
 
-        rows, rowname, types = run(call, dbs, st.config)
+        rows, rowname, types, notes = run(call, dbs, st.config)
+        for note in notes:
+            info(note)
         if rows is None:
             return
         if call.get("simple"):

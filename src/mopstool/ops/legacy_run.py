@@ -8,19 +8,21 @@ from mopstool.ops.legacy import LegacyCall
 
 
 def run(call: LegacyCall, dbs: Databases, cfg):
-    """Execute *call*; returns (rows or None, row name, MDC types)."""
+    """Execute *call*; returns (rows or None, row name, MDC types, notes for stderr)."""
     spec = legacy.MODES[call.tool][call.mode]
     handler = globals()[f"_do_{spec.handler}"]
-    return handler(call, dbs, cfg, spec)
+    notes: list[str] = []
+    rows, rowname, types = handler(call, dbs, cfg, spec, notes.append)
+    return rows, rowname, types, notes
 
 
-def _do_listrun(call, dbs, cfg, spec):
+def _do_listrun(call, dbs, cfg, spec, note):
     with dbs.connect() as conn:
         rows, types = legacy.listrun(conn, call)
     return rows, spec.rowname, types
 
 
-def _do_pendingcleanuprun(call, dbs, cfg, spec):
+def _do_pendingcleanuprun(call, dbs, cfg, spec, note):
     with dbs.connect() as conn:
         rows, types = legacy.pendingcleanuprun(conn, call)
     return rows, spec.rowname, types
@@ -37,7 +39,7 @@ def _list(call, name):
     return v if isinstance(v, list) else [v]
 
 
-def _do_definebyquery(call, dbs, cfg, spec):
+def _do_definebyquery(call, dbs, cfg, spec, note):
     from mopstool.ops.define import DefineSelection, DefineSetters, define_runs
 
     o = call.opts
@@ -56,11 +58,11 @@ def _do_definebyquery(call, dbs, cfg, spec):
     res = define_runs(dbs, sel, setters, stage=stage, dry_run=bool(o.get("pretend")),
                       audit_detail={"legacy": " ".join([call.tool] + call.argv)})
     for u in res.unmatched:
-        _note(f"{call.tool}: {u}")
+        note(f"{call.tool}: {u}")
     return res.runs, spec.rowname, {}
 
 
-def _do_updaterun(call, dbs, cfg, spec):
+def _do_updaterun(call, dbs, cfg, spec, note):
     from mopstool.ops.runmgmt import RunSetters, update_runs
     from mopstool.ops.select import RunFilter
 
@@ -74,12 +76,12 @@ def _do_updaterun(call, dbs, cfg, spec):
                          note=o.get("set_note"))
     plan = update_runs(dbs, stage, flt, setters, dry_run=bool(o.get("pretend")),
                        audit_detail={"legacy": " ".join([call.tool] + call.argv)})
-    _note(f"{call.tool} -updaterun: {plan.total} {stage} runs "
+    note(f"{call.tool} -updaterun: {plan.total} {stage} runs "
           f"{'would change' if plan.dry_run else 'changed'}")
     return None, spec.rowname, {}
 
 
-def _do_setupdate(call, dbs, cfg, spec):
+def _do_setupdate(call, dbs, cfg, spec, note):
     from mopstool.ops.runmgmt import set_update
 
     o = call.opts
@@ -97,11 +99,11 @@ def _do_setupdate(call, dbs, cfg, spec):
                      set_label=o.get("set_label"), dry_run=bool(o.get("pretend")),
                      audit_detail={"legacy": " ".join([call.tool] + call.argv)}, **kw)
     for c in res.skipped:
-        _note(f"{call.tool}: {c.get('component')}: {c.get('reason')}")
+        note(f"{call.tool}: {c.get('component')}: {c.get('reason')}")
     return None, spec.rowname, {}
 
 
-def _do_revert(call, dbs, cfg, spec):
+def _do_revert(call, dbs, cfg, spec, note):
     from mopstool.ops.runmgmt import RevertFilter, revert
 
     o = call.opts
@@ -112,7 +114,7 @@ def _do_revert(call, dbs, cfg, spec):
                        components=[comp] if comp else [], all=bool(o.get("all")))
     res = revert(dbs, stage, flt, dry_run=bool(o.get("pretend")),
                  audit_detail={"legacy": " ".join([call.tool] + call.argv)})
-    _note(f"{call.tool} -{call.mode}: {res.total} rows {'would change' if res.dry_run else 'changed'}")
+    note(f"{call.tool} -{call.mode}: {res.total} rows {'would change' if res.dry_run else 'changed'}")
     return None, spec.rowname, {}
 
 
@@ -128,7 +130,7 @@ def _request_selector(call):
         timestamp_end=o.get("timestamp_end"))
 
 
-def _do_updatereq(call, dbs, cfg, spec):
+def _do_updatereq(call, dbs, cfg, spec, note):
     from mopstool.errors import UsageError
     from mopstool.ops.pstamp import update_requests
 
@@ -146,12 +148,12 @@ def _do_updatereq(call, dbs, cfg, spec):
         set_reqType=o.get("set_reqType"), dry_run=bool(o.get("pretend")), ipp_semantics=True,
         action="pstamptool.updatereq")
     for sk in res.skipped:
-        _note(f"pstamptool: req_id {sk.get('req_id')}: {sk.get('reason')}")
-    _note(f"pstamptool -updatereq: {res.count} requests {'would change' if res.dry_run else 'changed'}")
+        note(f"pstamptool: req_id {sk.get('req_id')}: {sk.get('reason')}")
+    note(f"pstamptool -updatereq: {res.count} requests {'would change' if res.dry_run else 'changed'}")
     return None, spec.rowname, {}
 
 
-def _do_listreq(call, dbs, cfg, spec):
+def _do_listreq(call, dbs, cfg, spec, note):
     from mopstool.ops.pstamp import list_requests
     from mopstool.db import schema
 
@@ -163,7 +165,7 @@ def _do_listreq(call, dbs, cfg, spec):
     return rows, spec.rowname, legacy.column_types(req.columns)
 
 
-def _do_revertreq(call, dbs, cfg, spec):
+def _do_revertreq(call, dbs, cfg, spec, note):
     from mopstool.errors import UsageError
     from mopstool.ops.pstamp import revert_requests
 
@@ -171,11 +173,6 @@ def _do_revertreq(call, dbs, cfg, spec):
     if sel.is_empty():
         raise UsageError("pstamptool -revertreq: a selection option is required")
     res = revert_requests(dbs, sel, max_fault=None, dry_run=bool(call.get("pretend")))
-    _note(f"pstamptool -revertreq: {res.count} requests {'would change' if res.dry_run else 'changed'}")
+    note(f"pstamptool -revertreq: {res.count} requests {'would change' if res.dry_run else 'changed'}")
     return None, spec.rowname, {}
 
-
-def _note(msg: str) -> None:
-    import sys
-
-    sys.stderr.write(msg + "\n")
