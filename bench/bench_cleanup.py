@@ -26,7 +26,7 @@ from mopstool.db import Databases, schema
 from mopstool.db.dialect import add_extra_auto_increment
 from mopstool.db.own import own
 from mopstool.stages import STAGES
-from mopstool.ops.cleanup import (_exposure_join, apply_cleanup, cleanup_rules, cleanup_status,
+from mopstool.ops.disk.cleanup import (_exposure_join, apply_cleanup, cleanup_rules, cleanup_status,
                                   plan_cleanup, scope_condition)
 
 

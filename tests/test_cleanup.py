@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 from mopstool.config import load_config
 from mopstool.db import schema
 from mopstool.db.own import mopstoolAudit
-from mopstool.ops.cleanup import apply_cleanup, plan_cleanup
-from mopstool.ops.synth import Synth
+from mopstool.ops.disk.cleanup import apply_cleanup, plan_cleanup
+from mopstool.ops.demo.synth import Synth
 
 RUN_STAGES = {"chip": ("chipRun", "chip_id"), "cam": ("camRun", "cam_id"),
               "fake": ("fakeRun", "fake_id"), "warp": ("warpRun", "warp_id"),
@@ -24,7 +24,7 @@ NIGHTLY = {f"{t}.nightlyscience" for t in ("OSS", "MSS", "ESS", "EU", "FSS")}
 
 
 def load_demo(db_url, tmp_path, monkeypatch):
-    import mopstool.ops.demo as demo_mod
+    import mopstool.ops.demo.night as demo_mod
 
     monkeypatch.setattr(demo_mod, "_write_cmfs", lambda dbs, fdir: 0)
     return demo_mod.run_demo(load_config(), db_url=db_url, reset=False, night=date(2018, 7, 10),
@@ -199,7 +199,7 @@ def test_killed_process_between_batches_leaves_no_half_changed_run(cli, db_url, 
         from datetime import date
         from mopstool.config import load_config
         from mopstool.db import Databases
-        from mopstool.ops.cleanup import apply_cleanup, plan_cleanup
+        from mopstool.ops.disk.cleanup import apply_cleanup, plan_cleanup
         dbs = Databases({db_url!r}, {db_url!r})
         plan = plan_cleanup(dbs, load_config(), as_of=date(2018, 7, 11), batch_size=20)
         def hook(stage, n, ids):

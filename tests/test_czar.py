@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import event
 
 from mopstool.config import load_config
-from mopstool.ops.czar import czar_report
-from mopstool.ops.demo import run_demo
-from mopstool.ops.diffpairs import plan_diffpairs
-from mopstool.ops.nightly import lostvisits
-from mopstool.ops.synth import Synth
+from mopstool.ops.nightly.czar import czar_report
+from mopstool.ops.demo.night import run_demo
+from mopstool.ops.nightly.diffpairs import plan_diffpairs
+from mopstool.ops.nightly.visits import lostvisits
+from mopstool.ops.demo.synth import Synth
 
 from test_nightly_helpers import NIGHT, build_field, ww_diff
 

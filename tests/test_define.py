@@ -11,9 +11,9 @@ from sqlalchemy import event, func, select, update
 from mopstool.config import load_config
 from mopstool.db import schema
 from mopstool.errors import NotFound, UsageError
-from mopstool.ops.define import (DefineSelection, DefineSetters, define_runs, read_name_args,
+from mopstool.ops.runs.define import (DefineSelection, DefineSetters, define_runs, read_name_args,
                                  resolve_setters)
-from mopstool.ops.synth import GPC1_CLASS_IDS, Synth
+from mopstool.ops.demo.synth import GPC1_CLASS_IDS, Synth
 
 NIGHT = datetime(2018, 7, 10, 8)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from mopstool.db import schema
-from mopstool.ops.synth import Synth
+from mopstool.ops.demo.synth import Synth
 
 CLASSES = ("XY01", "XY02")
 

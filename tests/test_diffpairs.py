@@ -10,8 +10,8 @@ from sqlalchemy import func, select, text
 
 from mopstool.config import load_config
 from mopstool.db import schema
-from mopstool.ops.diffpairs import define_diffpairs, plan_diffpairs, publish_diffs
-from mopstool.ops.synth import Synth
+from mopstool.ops.nightly.diffpairs import define_diffpairs, plan_diffpairs, publish_diffs
+from mopstool.ops.demo.synth import Synth
 
 from test_nightly_helpers import NIGHT, SKYCELLS, build_field, pairs_of, ww_diff
 

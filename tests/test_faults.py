@@ -8,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from mopstool.db import schema
-from mopstool.ops.faults import FaultFilter, collect_faults, fault_summary, fix_command, summarize_faults
-from mopstool.ops.synth import Synth
+from mopstool.ops.runs.faults import FaultFilter, collect_faults, fault_summary, fix_command, summarize_faults
+from mopstool.ops.demo.synth import Synth
 
 CLASSES = ("XY01", "XY02", "XY03")
 N1 = datetime(2018, 7, 10, 8)

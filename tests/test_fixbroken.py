@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select, text, update
 
 from mopstool.db import schema
 from mopstool.db.own import mopstoolFix
-from mopstool.ops.synth import Chain, Synth
+from mopstool.ops.demo.synth import Chain, Synth
 
 from test_cleanup import changed, load_demo, snapshot
 

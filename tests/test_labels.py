@@ -8,7 +8,7 @@ from sqlalchemy import select
 from mopstool.db import schema
 from mopstool.db.own import mopstoolAudit
 from mopstool.errors import NotFound, UsageError
-from mopstool.ops.labels import (add_label, block_labels, delete_label, list_labels, unblock_labels,
+from mopstool.ops.runs.labels import (add_label, block_labels, delete_label, list_labels, unblock_labels,
                                  update_label)
 
 ODD = "MOPS's 100%_label"

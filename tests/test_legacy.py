@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, select, text, update
 
 from mopstool.db import schema
 from mopstool.errors import ExitCode
-from mopstool.ops import legacy
+from mopstool.legacy import modes as legacy
 
 # (legacy recipe with placeholders, modern command) — the recipes as written in
 # the PSNSC MOPS requirement notes, XXXXX replaced by real ids at run time.

@@ -16,7 +16,7 @@ from mopstool.db import schema
 from mopstool.errors import DataError, ExitCode
 from mopstool.fits import cmf
 from mopstool.fits import mops as mopsfmt
-from mopstool.ops.mopscat import resolve_path
+from mopstool.ops.mopscat.build import resolve_path
 
 TESS = "RINGS.V3"
 CELLS = ["skycell.1211.040", "skycell.1211.041", "skycell.1211.042", "skycell.1211.050"]

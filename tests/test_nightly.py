@@ -9,12 +9,12 @@ from datetime import datetime
 import pytest
 
 from mopstool.config import load_config
-from mopstool.ops.diffpairs import plan_diffpairs
-from mopstool.ops.nightly import (
+from mopstool.ops.nightly.diffpairs import plan_diffpairs
+from mopstool.ops.nightly.visits import (
     Exposure, alternate_pairs, chunk_of, classify, desperate_pairs, group_visits, lostvisits,
     plan_pairs, regular_pairs, visit_number,
 )
-from mopstool.ops.synth import Synth
+from mopstool.ops.demo.synth import Synth
 
 from test_nightly_helpers import NIGHT, build_field, by_object, pairs_of, ww_diff
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from mopstool.ops.synth import Chain, Synth
+from mopstool.ops.demo.synth import Chain, Synth
 
 NIGHT = date(2018, 7, 10)
 CLASS_IDS = ("XY01", "XY02", "XY10", "XY11")

@@ -11,7 +11,7 @@ from mopstool.db import Databases, schema
 from mopstool.db.dialect import next_id
 from mopstool.db.own import mopstoolAudit
 from mopstool.errors import ExitCode, NotFound, UsageError
-from mopstool.ops import pstamp as ops
+from mopstool.ops.pstamp import requests as ops
 
 REQ = schema.table("pstampRequest", pstamp_db=True)
 JOB = schema.table("pstampJob", pstamp_db=True)

@@ -11,9 +11,9 @@ from mopstool.db import schema
 from mopstool.db.dialect import named_lock
 from mopstool.db.own import mopstoolAudit
 from mopstool.errors import NotFound, TempFail, UsageError
-from mopstool.ops.runmgmt import (RevertFilter, RunSetters, revert, set_update, update_runs)
+from mopstool.ops.runs.manage import (RevertFilter, RunSetters, revert, set_update, update_runs)
 from mopstool.ops.select import RunFilter
-from mopstool.ops.synth import Synth
+from mopstool.ops.demo.synth import Synth
 from mopstool.ops.writes import LOCK_NAME
 
 CLASSES = ("XY01", "XY02", "XY03", "XY04")

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from mopstool.db import schema
-from mopstool.ops.synth import Synth
+from mopstool.ops.demo.synth import Synth
 
 CLASSES = ("XY32", "XY33", "XY34")
 

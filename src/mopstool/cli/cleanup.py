@@ -46,7 +46,7 @@ def cleanup(
     fix needs are held back. Changes go in bounded batches; an interrupted run
     completes when run again."""
     from mopstool.config import parse_night
-    from mopstool.ops.cleanup import apply_cleanup, cleanup_status, plan_cleanup
+    from mopstool.ops.disk.cleanup import apply_cleanup, cleanup_status, plan_cleanup
 
     st = state(ctx)
     cfg = st.config

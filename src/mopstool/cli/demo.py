@@ -22,7 +22,7 @@ def demo(
 
     Uses the embedded SQLite database unless --db names another one explicitly."""
     from mopstool.config import parse_night
-    from mopstool.ops.demo import run_demo
+    from mopstool.ops.demo.night import run_demo
 
     st = state(ctx)
     summary = run_demo(st.config, db_url=st.db, reset=reset,

@@ -52,7 +52,7 @@ def fixbroken(
     Use --dry-run first. The pairing broken -> replacement is recorded; --status
     shows the progress and --finish retires the broken originals once their
     replacements' warps are full. Re-running is idempotent."""
-    from mopstool.ops import fixbroken as fb
+    from mopstool.ops.disk import fixbroken as fb
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)

@@ -57,7 +57,7 @@ def list_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Labels with priority, active flag and the stages that block them."""
-    from mopstool.ops.labels import label_run_counts, list_labels
+    from mopstool.ops.runs.labels import label_run_counts, list_labels
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
@@ -85,7 +85,7 @@ def add_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a Label row (labeltool -definelabel)."""
-    from mopstool.ops.labels import add_label
+    from mopstool.ops.runs.labels import add_label
 
     plan = add_label(state(ctx).dbs, label, priority=priority, active=not inactive, comment=comment,
                      dry_run=dry_run, confirm=_confirm(ctx, "labels add", yes))
@@ -108,7 +108,7 @@ def update_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Change priority, active flag or comment of labels (labeltool -updatelabel)."""
-    from mopstool.ops.labels import update_label
+    from mopstool.ops.runs.labels import update_label
 
     plan = update_label(state(ctx).dbs, labels, priority=priority, active=active, comment=comment,
                         dry_run=dry_run, confirm=_confirm(ctx, "labels update", yes))
@@ -125,14 +125,14 @@ def delete_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete Label rows (labeltool -deletelabel); runs keep their label."""
-    from mopstool.ops.labels import delete_label
+    from mopstool.ops.runs.labels import delete_label
 
     plan = delete_label(state(ctx).dbs, labels, dry_run=dry_run, confirm=_confirm(ctx, "labels delete", yes))
     _report(ctx, plan, fmt, as_json, dry_run)
 
 
 def _stages(stage, all_stages):
-    from mopstool.ops.labels import BLOCK_STAGES
+    from mopstool.ops.runs.labels import BLOCK_STAGES
     from mopstool.stages import get_stage
 
     if all_stages:
@@ -152,7 +152,7 @@ def block_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Block labels: their new runs of the stage are not processed (-block)."""
-    from mopstool.ops.labels import block_labels
+    from mopstool.ops.runs.labels import block_labels
 
     plan = block_labels(state(ctx).dbs, labels, _stages(stage, all_stages), dry_run=dry_run,
                         confirm=_confirm(ctx, "labels block", yes))
@@ -171,7 +171,7 @@ def unblock_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Unblock labels (-unblock)."""
-    from mopstool.ops.labels import unblock_labels
+    from mopstool.ops.runs.labels import unblock_labels
 
     plan = unblock_labels(state(ctx).dbs, labels, _stages(stage, all_stages), dry_run=dry_run,
                           confirm=_confirm(ctx, "labels unblock", yes))

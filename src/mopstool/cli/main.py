@@ -37,7 +37,7 @@ COMMAND_MODULES = [
     "mopstool.cli.nightly",
     "mopstool.cli.cleanup",
     "mopstool.cli.fixbroken",
-    "mopstool.cli.legacy",
+    "mopstool.legacy.cli",
     "mopstool.cli.docgen",
     "mopstool.cli.pstamp",
     "mopstool.cli.runmgmt",

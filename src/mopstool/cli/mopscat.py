@@ -63,8 +63,8 @@ def build(
     Applies the ppMops cuts, resolves duplicates across overlapping skycells
     (within 1 arcsec, the detection nearest its skycell centre wins) and writes
     MOPS_TRANSIENT_DETECTIONS, MOPS_ALL_DETECTIONS and MOPS_SKYCELLS."""
-    from mopstool.ops.mopscat import BuildRequest
-    from mopstool.ops.mopscat import build as do_build
+    from mopstool.ops.mopscat.build import BuildRequest
+    from mopstool.ops.mopscat.build import build as do_build
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
@@ -104,7 +104,7 @@ def check(
     row is flagged (FLAGS & 0x13C08) or non-finite, the WS cuts on WS rows,
     that no two rows of different skycells lie within 1 arcsec, and for
     mopstool files the revision columns and MOPS_ALL_DETECTIONS."""
-    from mopstool.ops.mopscat import check_file
+    from mopstool.ops.mopscat.build import check_file
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
@@ -132,7 +132,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Summarise a .mops file: rows, rows per skycell and the header."""
-    from mopstool.ops.mopscat import show_file
+    from mopstool.ops.mopscat.build import show_file
 
     fmt_ = output_format(ctx, fmt, as_json)
     data = show_file(file)

@@ -47,7 +47,7 @@ def lostvisits(
     Exit 3 when any visit is lost (missing, faulted, bad quality, FWHM above the cut,
     warp dropped, or still processing)."""
     from mopstool.errors import CheckFailed
-    from mopstool.ops.nightly import lostvisits as lost_report
+    from mopstool.ops.nightly.visits import lostvisits as lost_report
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
@@ -118,7 +118,7 @@ def diffpairs(
     """The WW diff plan of the night per field group: regular pairs, desperate pairs
     and (with --ws) warp-stack diffs, each exists / planned / waiting. --define creates
     the planned ones in one transaction; a second run defines nothing."""
-    from mopstool.ops.diffpairs import define_diffpairs, plan_diffpairs
+    from mopstool.ops.nightly.diffpairs import define_diffpairs, plan_diffpairs
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
@@ -168,7 +168,7 @@ def czar(
     total, done, pending, faulted and bad-quality runs, then every problem with its
     meaning and a runnable fix. Exit 0 when clean, 3 when attention is needed."""
     from mopstool.errors import CheckFailed
-    from mopstool.ops.czar import czar_report
+    from mopstool.ops.nightly.czar import czar_report
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
@@ -215,7 +215,7 @@ def publish(
     """Queue finished diffs for the MOPS DataStore (pubtool -definerun): one publishRun
     per active diff client and diff in full/cleaned state with a good skycell. With
     --night and no --label, the nightly labels of the publishing targets are used."""
-    from mopstool.ops.diffpairs import publish_diffs, publish_labels, unpublished_query
+    from mopstool.ops.nightly.diffpairs import publish_diffs, publish_labels, unpublished_query
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)

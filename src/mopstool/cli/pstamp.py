@@ -55,7 +55,7 @@ def list_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """List stamp requests, newest first, with job counts (pstamptool -listreq)."""
-    from mopstool.ops.pstamp import RequestSelector, list_requests, parse_since
+    from mopstool.ops.pstamp.requests import RequestSelector, list_requests, parse_since
 
     sel = RequestSelector(req_ids=req_id or [], states=state_ or [], labels=label or [],
                           names=name or [], faults=fault or [], usernames=username or [],
@@ -76,7 +76,7 @@ def show_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one request with its jobs, dependents (image updates), files, and fault meanings."""
-    from mopstool.ops.pstamp import show_request
+    from mopstool.ops.pstamp.requests import show_request
 
     d = show_request(state(ctx).dbs, req_id)
     fmt_ = _fmt(ctx, fmt, as_json)
@@ -150,7 +150,7 @@ def stop_cmd(
     """Set requests to 'stop' (pstamptool -updatereq -set_state stop -req_id N).
 
     Requests already stopped or cleaned are left alone and reported."""
-    from mopstool.ops.pstamp import stop_requests
+    from mopstool.ops.pstamp.requests import stop_requests
 
     res = _update(ctx, lambda dbs, dry_run: stop_requests(dbs, req_ids, dry_run=dry_run),
                   "pstamp-req stop", dry_run=dry_run, yes=yes)
@@ -169,7 +169,7 @@ def clean_cmd(
     """Queue requests for cleanup (pstamptool -updatereq -set_state goto_cleaned -req_id N).
 
     Requests already cleaned or queued (goto_cleaned) are skipped."""
-    from mopstool.ops.pstamp import clean_requests
+    from mopstool.ops.pstamp.requests import clean_requests
 
     res = _update(ctx, lambda dbs, dry_run: clean_requests(dbs, req_ids, dry_run=dry_run),
                   "pstamp-req clean", dry_run=dry_run, yes=yes)
@@ -207,7 +207,7 @@ def update_cmd(
     """Change requests chosen by selectors (pstamptool -updatereq); always bumps timestamp.
 
     --set-state goto_cleaned never touches requests already cleaned or goto_cleaned."""
-    from mopstool.ops.pstamp import RequestSelector, parse_duration, update_requests, utcnow
+    from mopstool.ops.pstamp.requests import RequestSelector, parse_duration, update_requests, utcnow
 
     sel = RequestSelector(req_ids=req_id or [], req_id_max=req_id_max, states=state_ or [],
                           labels=label or [], names=name or [], faults=fault or [],
@@ -232,7 +232,7 @@ def cleanup_cmd(
 ) -> None:
     """Stopped requests unchanged for longer than --older-than -> goto_cleaned
     (what the server's pstamp_queue_cleanup does)."""
-    from mopstool.ops.pstamp import cleanup_requests, parse_duration
+    from mopstool.ops.pstamp.requests import cleanup_requests, parse_duration
 
     age = parse_duration(older_than if older_than is not None
                          else _pstamp_conf(ctx, "cleanup_older_than_days", 14))
@@ -266,7 +266,7 @@ def revert_cmd(
     """Clear transient faults (< 10) of requests, jobs and dependents, like the server's
     periodic -revertreq / -revertjob / -revertdependent. Jobs and dependents that
     failed max_fault_count (5) times are left alone unless --clear-fault-count."""
-    from mopstool.ops.pstamp import RequestSelector, revert_dependents, revert_jobs, revert_requests
+    from mopstool.ops.pstamp.requests import RequestSelector, revert_dependents, revert_jobs, revert_requests
 
     req_ids = list(req_ids or []) + list(req_id_opt or [])
     kinds = [w.strip().lower() for item in (what or ["requests", "jobs", "dependents"])
@@ -293,7 +293,7 @@ def revert_cmd(
         return out
 
     if req_ids:
-        from mopstool.ops.pstamp import list_requests
+        from mopstool.ops.pstamp.requests import list_requests
 
         found = {r["req_id"] for r in list_requests(dbs, RequestSelector(req_ids=req_ids), with_jobs=False)}
         missing = sorted(set(req_ids) - found)
@@ -335,7 +335,7 @@ def backlog_cmd(
     """What the stamp server still has to do, per label and state: requests waiting for the
     parser (against the parse limit, and which labels they are behind), jobs waiting on image
     updates (dependents), jobs ready to run, faults."""
-    from mopstool.ops.pstamp import backlog
+    from mopstool.ops.pstamp.requests import backlog
 
     limit = parse_limit if parse_limit is not None else int(_pstamp_conf(ctx, "parse_limit", 20))
     b = backlog(state(ctx).dbs, parse_limit=limit, labels=label or [])
@@ -501,7 +501,7 @@ def validate_cmd(
     projects = list(project or _pstamp_conf(ctx, "projects", ["gpc1"]))
     existing = None
     if check_db:
-        from mopstool.ops.pstamp import request_names_and_projects
+        from mopstool.ops.pstamp.requests import request_names_and_projects
 
         names, known = request_names_and_projects(state(ctx).dbs, req.req_name)
         existing = names

@@ -101,7 +101,7 @@ def definebyquery(
     Selectors are ANDed; repeated values of one selector are ORed. Setter values
     'NULL' store SQL NULL. --preset fills the setters from the config; explicit
     --set-* options win. Workdir/label templates expand {label} and {date}."""
-    from mopstool.ops.define import (CHIP_FIELDS, WARP_FIELDS, DefineSelection, DefineSetters,
+    from mopstool.ops.runs.define import (CHIP_FIELDS, WARP_FIELDS, DefineSelection, DefineSetters,
                                      define_runs, parse_time, read_name_args, resolve_setters)
 
     st = state(ctx)
@@ -181,7 +181,7 @@ def updaterun(
 
     Needs a selector other than --state alone, and at least one --set-*. No
     state-transition rules: any valid state can be written."""
-    from mopstool.ops.runmgmt import RunSetters, update_runs
+    from mopstool.ops.runs.manage import RunSetters, update_runs
     from mopstool.ops.select import RunFilter
 
     st = state(ctx)
@@ -249,7 +249,7 @@ def setupdate(
     are set to full (chip, warp). Reports per component what changed and why
     anything was skipped."""
     from mopstool.errors import UsageError
-    from mopstool.ops.runmgmt import set_update
+    from mopstool.ops.runs.manage import set_update
     from mopstool.stages import get_stage
 
     st = state(ctx)
@@ -310,7 +310,7 @@ def revert_cmd(
     """Revert faulted components (chiptool -revertprocessedimfile, warptool -revertwarped,
     difftool -revertdiffskyfile): delete them in new runs so they are queued again,
     clear the fault of components being updated. Fault 26 only with --fault 26."""
-    from mopstool.ops.runmgmt import RevertFilter, revert
+    from mopstool.ops.runs.manage import RevertFilter, revert
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
@@ -349,7 +349,7 @@ def faults_cmd(
 ) -> None:
     """Faulted components across stages, grouped by fault code with meanings,
     counts and the command that fixes each group."""
-    from mopstool.ops.faults import FAULT_STAGES, FaultFilter, collect_faults, summarize_faults
+    from mopstool.ops.runs.faults import FAULT_STAGES, FaultFilter, collect_faults, summarize_faults
     from mopstool.stages import get_stage
 
     st = state(ctx)

@@ -29,7 +29,7 @@ def runs(
 ) -> None:
     """List runs of a stage, newest first, with component, fault and bad-quality counts."""
     from mopstool.config import parse_night
-    from mopstool.ops.runs import list_runs
+    from mopstool.ops.runs.listing import list_runs
     from mopstool.ops.select import RunFilter
     from mopstool.stages import get_stage
 
@@ -51,7 +51,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one run with its components, states, and faults with their meanings."""
-    from mopstool.ops.runs import show_run
+    from mopstool.ops.runs.listing import show_run
     from mopstool.stages import get_stage
 
     st = get_stage(stage)

@@ -903,7 +903,7 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
     from sqlalchemy import and_, select
 
     from mopstool.db import schema
-    from mopstool.ops.mopscat import exposures_for_warps, skycell_chips
+    from mopstool.ops.mopscat.build import exposures_for_warps, skycell_chips
 
     prefix = str(files_dir)
     ds, di, dr = schema.diffSkyfile, schema.diffInputSkyfile, schema.diffRun

@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from mopstool.errors import UsageError
 from mopstool.stages.vocab import (  # noqa: F401  (re-exported)
     ACTIVE_STATES,
+    DependentState,
+    Fault,
+    JobState,
+    PstampFault,
+    RequestState,
+    State,
+    StrEnum,
     CLEANED_LIKE_STATES,
     CLEANUP_PENDING_STATES,
     ERROR_CLEANUP_STATES,
@@ -23,9 +30,9 @@ from mopstool.stages.vocab import (  # noqa: F401  (re-exported)
     quality_meaning,
 )
 
-PSTAMP_REQUEST_STATES = ("new", "run", "stop", "goto_cleaned", "cleaned")
-PSTAMP_JOB_STATES = ("run", "stop", "cancel")
-PSTAMP_DEPENDENT_STATES = ("new", "hold", "full")
+PSTAMP_REQUEST_STATES = tuple(RequestState)
+PSTAMP_JOB_STATES = tuple(JobState)
+PSTAMP_DEPENDENT_STATES = tuple(DependentState)
 
 
 @dataclass(frozen=True)

@@ -5,26 +5,121 @@ Facts from the IPP ippTools (pxIsValidState, psExit.h, pxtools.h, pstamp.h).
 
 from __future__ import annotations
 
+from enum import Enum, IntEnum
+
+
+class StrEnum(str, Enum):
+    """A string enum whose str() and f-string form is the database value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+
+class State(StrEnum):
+    """Run and component states of the image stages (pxIsValidState, pxtools.c)."""
+
+    NEW = "new"
+    REG = "reg"
+    FULL = "full"
+    DROP = "drop"
+    WAIT = "wait"
+    KEEP = "keep"
+    IGNORE = "ignore"
+    GOTO_CLEANED = "goto_cleaned"
+    ERROR_CLEANED = "error_cleaned"
+    GOTO_PURGED = "goto_purged"
+    ERROR_PURGED = "error_purged"
+    GOTO_SCRUBBED = "goto_scrubbed"
+    ERROR_SCRUBBED = "error_scrubbed"
+    CLEANED = "cleaned"
+    UPDATE = "update"
+    PURGED = "purged"
+    SCRUBBED = "scrubbed"
+
+
+class RequestState(StrEnum):
+    """pstampRequest.state (pstamptool.c and the pstamp scripts)."""
+
+    NEW = "new"
+    RUN = "run"
+    PARSED = "parsed"
+    STOP = "stop"
+    GOTO_CLEANED = "goto_cleaned"
+    CLEANED = "cleaned"
+
+
+class JobState(StrEnum):
+    """pstampJob.state."""
+
+    RUN = "run"
+    STOP = "stop"
+    PARSED = "parsed"
+    CANCEL = "cancel"
+
+
+class DependentState(StrEnum):
+    """pstampDependent.state."""
+
+    NEW = "new"
+    HOLD = "hold"
+    FULL = "full"
+
+
+class Fault(IntEnum):
+    """Processing fault codes (psExit.h exit statuses, pxtools.h, pantasks)."""
+
+    OK = 0
+    UNKNOWN = 1
+    SYS = 2
+    CONFIG = 3
+    PROG = 4
+    DATA = 5
+    TIMEOUT = 6
+    NOT_AVAILABLE = 25
+    GONE = 26
+    CRASH = 256
+
+
+class PstampFault(IntEnum):
+    """Postage stamp fault codes (pstamp.h); >= 10 are user facing."""
+
+    SUCCESS = 0
+    SYSTEM_ERROR = 10
+    NOT_IMPLEMENTED = 11
+    UNKNOWN_ERROR = 12
+    DUP_REQUEST = 20
+    INVALID_REQUEST = 21
+    UNKNOWN_PROJECT = 22
+    NO_IMAGE_MATCH = 23
+    NOT_DESTREAKED = 24
+    NOT_AVAILABLE = 25
+    GONE = 26
+    NO_JOBS_QUEUED = 27
+    NO_OVERLAP = 28
+    NOT_AUTHORIZED = 29
+    NO_VALID_PIXELS = 30
+    BG_RESTORE_NOT_AVAILABLE = 31
+
+
 # The state strings the IPP tools accept for runs and components.
-VALID_STATES: tuple[str, ...] = (
-    "new", "reg", "full", "drop", "wait", "keep", "ignore",
-    "goto_cleaned", "error_cleaned", "goto_purged", "error_purged",
-    "goto_scrubbed", "error_scrubbed", "cleaned", "update", "purged", "scrubbed",
-)
+
+VALID_STATES: tuple[State, ...] = tuple(State)
 
 #: states a run is in while the pipeline still works on it
-ACTIVE_STATES: tuple[str, ...] = ("new", "reg", "update")
+ACTIVE_STATES: tuple[State, ...] = (State.NEW, State.REG, State.UPDATE)
 #: states on the way to, or at, removal of the files
-CLEANUP_PENDING_STATES: tuple[str, ...] = ("goto_cleaned", "goto_purged", "goto_scrubbed")
-CLEANED_LIKE_STATES: tuple[str, ...] = ("cleaned", "purged", "scrubbed")
-ERROR_CLEANUP_STATES: tuple[str, ...] = ("error_cleaned", "error_purged", "error_scrubbed")
+CLEANUP_PENDING_STATES: tuple[State, ...] = (State.GOTO_CLEANED, State.GOTO_PURGED, State.GOTO_SCRUBBED)
+CLEANED_LIKE_STATES: tuple[State, ...] = (State.CLEANED, State.PURGED, State.SCRUBBED)
+ERROR_CLEANUP_STATES: tuple[State, ...] = (State.ERROR_CLEANED, State.ERROR_PURGED, State.ERROR_SCRUBBED)
 #: run states that hold no usable pixels any more (a component behind them is gone)
-GONE_STATES: tuple[str, ...] = CLEANED_LIKE_STATES + ERROR_CLEANUP_STATES + ("drop",)
+GONE_STATES: tuple[State, ...] = CLEANED_LIKE_STATES + ERROR_CLEANUP_STATES + (State.DROP,)
 
 #: fault that marks a component permanently non-updateable (PXTOOL_DO_NOT_REVERT_FAULT)
-FAULT_GONE = 26
+FAULT_GONE = Fault.GONE
 #: pantasks "crash" exit
-FAULT_CRASH = 256
+FAULT_CRASH = Fault.CRASH
 
 FAULT_MEANINGS: dict[int, str] = {
     0: "ok",

@@ -265,7 +265,7 @@ def active_downstream(conn, stage_name: str, ids: list[int]) -> set[int]:
 
 def fix_protected(conn) -> dict[str, set[int]]:
     """Runs open fixbroken fixes still need: {stage: {run ids}}."""
-    from mopstool.ops.fixbroken import protected_runs
+    from mopstool.ops.disk.fixbroken import protected_runs
 
     if not has_table(conn, "mopstoolFix"):
         return {}

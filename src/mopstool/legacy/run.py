@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from mopstool.db import Databases
-from mopstool.ops import legacy
-from mopstool.ops.legacy import LegacyCall
+from mopstool.legacy import modes as legacy
+from mopstool.legacy.modes import LegacyCall
 
 
 def run(call: LegacyCall, dbs: Databases, cfg):
@@ -40,7 +40,7 @@ def _list(call, name):
 
 
 def _do_definebyquery(call, dbs, cfg, spec, note):
-    from mopstool.ops.define import DefineSelection, DefineSetters, define_runs
+    from mopstool.ops.runs.define import DefineSelection, DefineSetters, define_runs
 
     o = call.opts
     stage = "warp" if call.tool == "warptool" else "chip"
@@ -63,7 +63,7 @@ def _do_definebyquery(call, dbs, cfg, spec, note):
 
 
 def _do_updaterun(call, dbs, cfg, spec, note):
-    from mopstool.ops.runmgmt import RunSetters, update_runs
+    from mopstool.ops.runs.manage import RunSetters, update_runs
     from mopstool.ops.select import RunFilter
 
     o = call.opts
@@ -82,7 +82,7 @@ def _do_updaterun(call, dbs, cfg, spec, note):
 
 
 def _do_setupdate(call, dbs, cfg, spec, note):
-    from mopstool.ops.runmgmt import set_update
+    from mopstool.ops.runs.manage import set_update
 
     o = call.opts
     stage = {"chiptool": "chip", "warptool": "warp", "difftool": "diff"}[call.tool]
@@ -104,7 +104,7 @@ def _do_setupdate(call, dbs, cfg, spec, note):
 
 
 def _do_revert(call, dbs, cfg, spec, note):
-    from mopstool.ops.runmgmt import RevertFilter, revert
+    from mopstool.ops.runs.manage import RevertFilter, revert
 
     o = call.opts
     stage = {"chiptool": "chip", "warptool": "warp", "difftool": "diff"}[call.tool]
@@ -119,7 +119,7 @@ def _do_revert(call, dbs, cfg, spec, note):
 
 
 def _request_selector(call):
-    from mopstool.ops.pstamp import RequestSelector
+    from mopstool.ops.pstamp.requests import RequestSelector
 
     o = call.opts
     return RequestSelector(
@@ -132,7 +132,7 @@ def _request_selector(call):
 
 def _do_updatereq(call, dbs, cfg, spec, note):
     from mopstool.errors import UsageError
-    from mopstool.ops.pstamp import update_requests
+    from mopstool.ops.pstamp.requests import update_requests
 
     o = call.opts
     sel = _request_selector(call)
@@ -154,7 +154,7 @@ def _do_updatereq(call, dbs, cfg, spec, note):
 
 
 def _do_listreq(call, dbs, cfg, spec, note):
-    from mopstool.ops.pstamp import list_requests
+    from mopstool.ops.pstamp.requests import list_requests
     from mopstool.db import schema
 
     rows = list_requests(dbs, _request_selector(call), limit=call.get("limit"), require_filter=True,
@@ -167,7 +167,7 @@ def _do_listreq(call, dbs, cfg, spec, note):
 
 def _do_revertreq(call, dbs, cfg, spec, note):
     from mopstool.errors import UsageError
-    from mopstool.ops.pstamp import revert_requests
+    from mopstool.ops.pstamp.requests import revert_requests
 
     sel = _request_selector(call)
     if sel.is_empty():

@@ -12,7 +12,7 @@ The fix follows the requirement notes' recipes, per exposure, by filter:
 
 both tess RINGS.V3, end_stage warp, workdir under the fix label and date
 (config ``[fixbroken]`` and ``[presets.*]``). The replacement chip run is
-defined with :func:`mopstool.ops.define.define_runs` (chiptool -definebyquery
+defined with :func:`mopstool.ops.runs.define.define_runs` (chiptool -definebyquery
 semantics) and the pairing broken -> replacement is kept in mopstool's own
 table ``mopstoolFix``. ``finish_fixes`` sends a broken original (its chip run
 and the chain's warp runs; or the diff run) to goto_cleaned with label
@@ -386,7 +386,7 @@ def _existing_fixes(conn) -> list[dict[str, Any]]:
 
 
 def _setters_for(cfg: Config, preset: str, fix_date) -> dict[str, Any]:
-    from mopstool.ops.define import resolve_setters, sql_value
+    from mopstool.ops.runs.define import resolve_setters, sql_value
 
     s = resolve_setters(preset=cfg.preset(preset), preset_name=preset, date_value=fix_date)
     return {k: (sql_value(v) if k not in ("label", "workdir") else v) for k, v in s.given().items()}
@@ -463,7 +463,7 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
                 fix_date: str | date | None = None,
                 confirm: Callable[[int], bool] | None = None) -> FixResult:
     """Define the replacement chip runs and record the pairings."""
-    from mopstool.ops.define import DefineSelection, DefineSetters, define_runs
+    from mopstool.ops.runs.define import DefineSelection, DefineSetters, define_runs
 
     with dbs.connect() as conn:
         require_fix_table(conn)

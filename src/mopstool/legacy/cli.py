@@ -12,7 +12,7 @@ from mopstool.cli.common import info, state
 def _make(tool: str):
     def command(ctx: typer.Context) -> None:
         from mopstool.db import Databases
-        from mopstool.ops import legacy
+        from mopstool.legacy import modes as legacy
 
         call = legacy.parse(tool, list(ctx.args))
         info(f"# modern equivalent: {legacy.modern_equivalent(call)}")
@@ -23,7 +23,7 @@ def _make(tool: str):
             if pstamp else (st.db or env.get("MOPSTOOL_DB"))
         url, source = legacy.resolve_url(st.config, call, explicit)
         dbs = Databases(url, url, gpc1_source=source, pstamp_source=source)
-        from mopstool.ops.legacy_run import run
+        from mopstool.legacy.run import run
 
         rows, rowname, types, notes = run(call, dbs, st.config)
         for note in notes:
@@ -41,7 +41,7 @@ def _make(tool: str):
 
 
 def register(app: typer.Typer) -> None:
-    from mopstool.ops.legacy import TOOLS
+    from mopstool.legacy.modes import TOOLS
 
     for tool in TOOLS:
         app.command(tool, context_settings={"ignore_unknown_options": True, "allow_extra_args": True,

@@ -24,7 +24,7 @@ from sqlalchemy import and_, column, func, not_, or_, select, table as sa_table,
 from mopstool.config import Config, night_bounds
 from mopstool.db import Databases, is_mysql, schema
 from mopstool.errors import UsageError
-from mopstool.ops.nightly import (
+from mopstool.ops.nightly.visits import (
     FieldGroup, NightData, OK, PENDING, Exposure, desdiffdt_hours, end_of_night_time, load_night,
     night_warp_ids, plan_pairs, survey_names, target_names, utcnow,
 )

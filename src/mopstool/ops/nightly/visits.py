@@ -517,7 +517,7 @@ def load_night(dbs: Databases, cfg: Config, night: date, *, fault_stages: tuple[
     of statements: the exposures of every configured target with their
     processing chains, the faults (collect_faults), chip and warp statistics,
     and optionally the diffs that use the night's warps."""
-    from mopstool.ops.faults import FaultFilter, collect_faults
+    from mopstool.ops.runs.faults import FaultFilter, collect_faults
 
     targets = cfg.targets()
     labels = {name: survey_names(cfg, name, night)["label"] for name in targets}

@@ -28,11 +28,11 @@ from sqlalchemy.exc import DBAPIError
 from mopstool.config import Config
 from mopstool.db import Databases, schema
 from mopstool.errors import MopsError
-from mopstool.ops.diffpairs import (
+from mopstool.ops.nightly.diffpairs import (
     DESPERATE, PLANNED, REGULAR, WAITING, WS, DiffPlan, night_diff_ids, plan_diffpairs,
     publish_labels, unpublished_query,
 )
-from mopstool.ops.nightly import (
+from mopstool.ops.nightly.visits import (
     DONE_STATES, FINAL_LOST, PROCESSING, NightData, like_match, load_night, survey_names, utcnow,
 )
 from mopstool.stages import NIGHTLY_STAGES

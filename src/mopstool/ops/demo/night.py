@@ -32,7 +32,7 @@ from mopstool.config import Config, data_dir, embedded_db_path, embedded_db_url,
 from mopstool.db import Databases, describe_url, schema
 from mopstool.db.own import own
 from mopstool.errors import UsageError
-from mopstool.ops.synth import Chain, Synth
+from mopstool.ops.demo.synth import Chain, Synth
 
 FWHM_BAD = 8.1
 

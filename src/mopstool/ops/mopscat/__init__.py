@@ -1,0 +1,1 @@
+"""mopscat operations."""

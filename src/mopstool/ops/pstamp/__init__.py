@@ -1,0 +1,1 @@
+"""pstamp operations."""
