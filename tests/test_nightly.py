@@ -226,7 +226,7 @@ def test_filters_targets_and_chunks(dbs):
         build_field(s, visits={1: "ok", 2: "ok", 3: "ok", 4: "ok"}, obj="M1", target="MSS",
                     chunk="MSS.R10N3.5.Q.i", filt="i.00000", hour=8)
         # an exposure of no configured target, and a FSS field (not diffable)
-        build_field(s, visits={1: "ok"}, obj="X1", target="3PI", chunk="3PI.R1", hour=9)
+        build_field(s, visits={1: "ok"}, obj="X1", target="STS", chunk="STS.R1", hour=9)
         build_field(s, visits={n: "ok" for n in range(1, 7)}, obj="FSS.1", target="FSS",
                     chunk="FSS.R02S1.1.w", hour=10)
     cfg = load_config()

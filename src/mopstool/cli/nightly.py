@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LabelOpt, NightOpt, YesOpt,
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LabelOpt, YesOpt,
                                  confirm_change, info, output_format, state)
 from mopstool.output import render
 
@@ -21,10 +21,24 @@ ChunkOpt = Annotated[Optional[str], typer.Option(
     show_default=False)]
 
 
+NightArg = Annotated[Optional[str], typer.Option(
+    "--night", help="The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a GPC1 night "
+                    "number (8309). Default: the current UTC date (the night just observed, early in "
+                    "the Hawaii morning).", show_default=False)]
+
+
 def _night(night: Optional[str]):
-    from mopstool.config import parse_night
+    from mopstool.ops.nightly.nights import parse_night
 
     return parse_night(night)
+
+
+def _prefix(ctx: typer.Context) -> str:
+    """'mopstool' plus the connection options the user gave."""
+    from mopstool.ops.nightly.czar import command_prefix
+
+    st = state(ctx)
+    return command_prefix(db=st.db, pstamp_db=st.pstamp_db, dbname=st.dbname, config=st.config_file)
 
 
 def _pairs_text(pairs) -> str:
@@ -33,7 +47,7 @@ def _pairs_text(pairs) -> str:
 
 def lostvisits(
     ctx: typer.Context,
-    night: NightOpt = None,
+    night: NightArg = None,
     target: TargetOpt = None,
     filter_: FilterOpt = None,
     chunk: ChunkOpt = None,
@@ -60,6 +74,7 @@ def lostvisits(
                  "visits": " ".join(f"{v['visit']}:{v['status']}" for v in r["visits"]),
                  "lost": " ".join(str(n) for n in r["lost"]),
                  "regular": _pairs_text(r["regular_pairs"]),
+                 "desperate": _pairs_text(r["desperate_pairs"]),
                  "alternate": _pairs_text(r["alternate_pairs"])} for r in rows]
         render(flat, fmt_, title=f"visits of {d}")
         if fmt_ == "table":
@@ -90,13 +105,13 @@ def _pair_rows(pairs: list[dict]) -> list[dict]:
         out.append({"target": p["target"], "object": p["object"], "chunk": p["chunk"], "filter": p["filter"],
                     "kind": p["kind"], "input": _side(i),
                     "template": tpl, "skycell_id": p["skycell_id"], "status": p["status"],
-                    "diff_id": p["diff_id"], "note": p["note"]})
+                    "diff_id": p["diff_id"], "data_group": p["data_group"], "note": p["note"]})
     return out
 
 
 def diffpairs(
     ctx: typer.Context,
-    night: NightOpt = None,
+    night: NightArg = None,
     target: TargetOpt = None,
     filter_: FilterOpt = None,
     chunk: ChunkOpt = None,
@@ -108,7 +123,8 @@ def diffpairs(
     define: Annotated[bool, typer.Option(
         "--define", help="Create the planned diffs (as difftool -definewarpwarp -backwards).")] = False,
     status: Annotated[Optional[list[str]], typer.Option(
-        "--status", help="Only pairs in this status (exists, planned, waiting, defined); repeat to OR.",
+        "--status", help="Only pairs in this status (exists, planned, waiting, defined, unplanned); "
+                         "repeat to OR.",
         show_default=False)] = None,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
@@ -116,12 +132,19 @@ def diffpairs(
     as_json: JsonOpt = False,
 ) -> None:
     """The WW diff plan of the night per field group: regular pairs, desperate pairs
-    and (with --ws) warp-stack diffs, each exists / planned / waiting. --define creates
-    the planned ones in one transaction; a second run defines nothing."""
-    from mopstool.ops.nightly.diffpairs import define_diffpairs, plan_diffpairs
+    and (with --ws) warp-stack diffs, each exists / planned / waiting, and every other
+    diff of the night's fields as 'unplanned' (a .multi diff, a second diff of a pair:
+    never publish those). A pair exists only under the target's nightly data_group;
+    diffs of the same visits under other labels are shown, not counted. --define
+    creates the planned ones in one transaction; a second run defines nothing."""
+    from mopstool.errors import UsageError
+    from mopstool.ops.nightly.diffpairs import PAIR_STATUSES, define_diffpairs, plan_diffpairs
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
+    bad = [x for x in status or [] if x not in PAIR_STATUSES]
+    if bad:
+        raise UsageError(f"unknown --status {bad[0]!r}; choose from: {', '.join(PAIR_STATUSES)}")
     d = _night(night)
     plan = plan_diffpairs(st.dbs, st.config, d, targets=target, filter=filter_, chunk=chunk,
                           desperate=desperate, ws=ws)
@@ -150,45 +173,116 @@ def diffpairs(
         render(_pair_rows(rows), fmt_, title=f"diff pairs of {d}")
 
 
-def _stage_cell(c: dict) -> str:
+def _stage_cell(c: dict, detail: bool = True) -> str:
     cell = f"{c['done']}/{c['total']}"
-    extra = [f"{c[k]}{k[0]}" for k in ("pending", "faulted") if c[k]]
+    if not detail:
+        return cell
+    extra = "".join(f"{c[k]}{k[0]}" for k in ("pending", "faulted") if c[k])
     if c["bad_quality"]:
-        extra.append(f"{c['bad_quality']}q")
-    return cell + (" " + " ".join(extra) if extra else "")
+        extra += f"{c['bad_quality']}q"
+    return cell + (" " + extra if extra else "")
+
+
+def _plain_table(rows: list[dict], cols: list[str]) -> list[str]:
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
+    out = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
+    out += ["  ".join(str(r[c]).ljust(w) for c, w in zip(cols, widths)).rstrip() for r in rows]
+    return out
+
+
+def summary_lines(rep: dict, width: int = 80) -> list[str]:
+    """The per-target stage table, never wider than *width* (the p/f/q details
+    go first, then long target names are cut)."""
+    from mopstool.stages import NIGHTLY_STAGES
+
+    cols = ["target", *NIGHTLY_STAGES]
+    busy = [t for t in rep["targets"] if any(c["total"] for c in t["stages"].values())]
+    idle = [t["target"] for t in rep["targets"] if t not in busy]
+    for detail in (True, False):
+        rows = [{"target": t["target"], **{s: _stage_cell(c, detail) for s, c in t["stages"].items()}}
+                for t in busy]
+        lines = _plain_table(rows, cols) if rows else []
+        if all(len(x) <= width for x in lines):
+            break
+    lines = [x[:width] for x in lines]
+    head = f"czar {rep['night']}: done/total (p pending, f faulted, q bad quality)"
+    if idle:
+        lines.append(_cut("no runs: " + ", ".join(idle), width))
+    return [head[:width], *lines]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def group_lines(groups: list[dict], width: int = 80, examples: int = 2) -> list[str]:
+    """One block per group: a header (count, kind, targets, ids), at most
+    *examples* meanings, then the fix as one whole line (or what a person should
+    look at)."""
+    out: list[str] = []
+    for i, g in enumerate(groups, 1):
+        who = ",".join(g["targets"]) or "-"
+        ids = f" ids {g['ids_compact']}" if g["ids_compact"] else ""
+        tag = "needs a person" if not g["fix"] else "fix"
+        out.append(_cut(f"[{i}] {g['count']} {'+'.join(g['kinds'])} ({who}){ids} - {tag}:", width))
+        for m in g["meanings"][:examples]:
+            out.append(_cut(f"    {m}", width))
+        if len(g["meanings"]) > examples:
+            out.append(f"    ... and {len(g['meanings']) - examples} more (czar --json lists all)")
+        if g["fix"]:
+            out.append(g["fix"])
+        else:
+            out.append(_cut(f"    look at: {g['person']}", 10_000))
+        out.append("")
+    return out
 
 
 def czar(
     ctx: typer.Context,
-    night: NightOpt = None,
+    night: NightArg = None,
+    target: TargetOpt = None,
+    chunk: ChunkOpt = None,
+    fixes: Annotated[bool, typer.Option(
+        "--fixes", help="Print only the fix commands, one per line, each once (review them, or pipe "
+                        "to sh). Problems that need a person are counted on stderr.")] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The early-morning check: per target and stage (chip, cam, warp, diff, publish)
-    total, done, pending, faulted and bad-quality runs, then every problem with its
-    meaning and a runnable fix. Exit 0 when clean, 3 when attention is needed."""
+    done/total runs, then the problems grouped by the command that clears them (one
+    command per group, printed as a whole line), or marked 'needs a person' with
+    what to look at. Printed commands carry the connection options given here.
+    Exit 0 when clean, 3 when attention is needed (also for a night with no exposures)."""
     from mopstool.errors import CheckFailed
     from mopstool.ops.nightly.czar import czar_report
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
     d = _night(night)
-    rep = czar_report(st.dbs, st.config, d)
+    rep = czar_report(st.dbs, st.config, d, prefix=_prefix(ctx), targets=target, chunk=chunk)
     for note in rep["notes"]:
         info(note)
-    if fmt_ == "json":
+    for w in rep["warnings"]:
+        info(f"warning: {w}")
+    if fixes:
+        cmds = list(dict.fromkeys(g["fix"] for g in rep["groups"] if g["fix"]))
+        sys.stdout.write("".join(c + "\n" for c in cmds))
+        people = sum(g["count"] for g in rep["groups"] if not g["fix"])
+        if people:
+            info(f"{people} problems need a person (not in --fixes; see czar without --fixes)")
+    elif fmt_ == "json":
         render(rep, fmt_)
     elif fmt_ in ("jsonl", "csv"):
         render(rep["problems"], fmt_, columns=["kind", "target", "stage", "id", "component", "fault",
-                                               "meaning", "fix"] if fmt_ == "csv" else None)
+                                               "meaning", "fix", "person"] if fmt_ == "csv" else None)
     else:
-        summary = [{"target": t["target"], **{s: _stage_cell(c) for s, c in t["stages"].items()}}
-                   for t in rep["targets"]]
-        render(summary, "table", title=f"czar {rep['night']}: done/total (p pending, f faulted, q bad quality)")
+        lines = summary_lines(rep)
         if rep["problems"]:
-            sys.stdout.write("\n")
-            render([{k: p[k] for k in ("kind", "target", "stage", "id", "component", "fault", "meaning", "fix")}
-                    for p in rep["problems"]], "table", title="problems")
+            ng = len(rep["groups"])
+            lines += ["", f"{len(rep['problems'])} problems, {ng} fix{'es' if ng != 1 else ''} "
+                          "(one command per group):", ""]
+            lines += group_lines(rep["groups"])
+        sys.stdout.write("".join(x + "\n" for x in lines))
     if rep["status"] != "clean":
         raise CheckFailed(f"czar {rep['night']}: {len(rep['problems'])} problems need attention")
     info(f"czar {rep['night']}: clean")
@@ -198,7 +292,7 @@ def publish(
     ctx: typer.Context,
     diff_id: Annotated[Optional[list[int]], typer.Option(
         "--diff-id", help="Diff run to publish; repeat for several.", show_default=False)] = None,
-    night: NightOpt = None,
+    night: NightArg = None,
     label: LabelOpt = None,
     client: Annotated[Optional[str], typer.Option(
         "--client", help="publishClient name or id (default: every active diff client).",
@@ -207,24 +301,58 @@ def publish(
     set_label: Annotated[Optional[str], typer.Option(
         "--set-label", help="Label of the new publishRuns (default: the diff's label).",
         show_default=False)] = None,
+    revert: Annotated[bool, typer.Option(
+        "--revert", help="Instead of publishing: clear failed publish attempts (pubtool -revert: delete "
+                         "the faulted publishDone rows of publishRuns still 'new') so they are tried "
+                         "again.")] = False,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Queue finished diffs for the MOPS DataStore (pubtool -definerun): one publishRun
-    per active diff client and diff in full/cleaned state with a good skycell. With
-    --night and no --label, the nightly labels of the publishing targets are used."""
-    from mopstool.ops.nightly.diffpairs import publish_diffs, publish_labels, unpublished_query
+    per active diff client and diff in full/cleaned state with a good skycell, in one
+    INSERT. With --night and no --label: the nightly labels and data_groups of the
+    publishing targets, so .multi diffs are never published; with --night, diffs the
+    night's plan does not have (unplanned) are left out. --revert clears faulted
+    publish attempts instead. A --diff-id that does not exist exits 65."""
+    from mopstool.errors import UsageError
+    from mopstool.ops.nightly.diffpairs import (
+        UNPLANNED, faulted_publish_query, plan_diffpairs, publish_data_groups, publish_diffs, publish_labels,
+        revert_publish, unpublished_query,
+    )
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
     d = _night(night) if night else None
+    if revert:
+        for opt, val in (("--rerun", rerun), ("--set-label", set_label)):
+            if val:
+                raise UsageError(f"{opt} does not apply to --revert")
+        kw = dict(diff_ids=diff_id, night=d, labels=label, client=client)
+        if not dry_run and (diff_id or d or label):
+            with st.dbs.connect() as conn:
+                n = len(conn.execute(faulted_publish_query(**kw)).fetchall())
+            if not confirm_change(ctx, n, "publish --revert", yes=yes, dry_run=dry_run):
+                info("nothing reverted")
+                raise typer.Exit(1)
+        rows = revert_publish(st.dbs, dry_run=dry_run, command=sys.argv, **kw)
+        info(f"{'would revert' if dry_run else 'reverted'} {len(rows)} failed publish attempts")
+        render(rows, fmt_, title="publish faults")
+        return
     labels = label or (publish_labels(st.config, d) if d and not diff_id else None)
-    kw = dict(diff_ids=diff_id, night=d, labels=labels, client=client, rerun=rerun)
-    if not dry_run:
+    groups = publish_data_groups(st.config, d) if d and not label and not diff_id else None
+    exclude: set[int] = set()
+    if d is not None:
+        plan = plan_diffpairs(st.dbs, st.config, d, ws=False)
+        exclude = {p.diff_id for p in plan.pairs if p.status == UNPLANNED}
+        if exclude:
+            info(f"left out {len(exclude)} unplanned diffs of {d} (see 'diffpairs --status unplanned')")
+    kw = dict(diff_ids=diff_id, night=d, labels=labels, client=client, rerun=rerun, data_groups=groups,
+              exclude_ids=exclude)
+    if not dry_run and (diff_id or d or labels):
         with st.dbs.connect() as conn:
-            n = len(conn.execute(unpublished_query(**kw)).fetchall()) if (diff_id or d or labels) else 0
+            n = len(conn.execute(unpublished_query(**kw)).fetchall())
         if not confirm_change(ctx, n, "publish", yes=yes, dry_run=dry_run):
             info("nothing published")
             raise typer.Exit(1)

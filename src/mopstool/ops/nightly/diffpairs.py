@@ -19,20 +19,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, column, func, not_, or_, select, table as sa_table, true
+from sqlalchemy import and_, column, delete, func, not_, or_, select, table as sa_table, true, update
 
 from mopstool.config import Config, night_bounds
 from mopstool.db import Databases, is_mysql, schema
-from mopstool.errors import UsageError
+from mopstool.errors import NotFound, UsageError
 from mopstool.ops.nightly.visits import (
     FieldGroup, NightData, OK, PENDING, Exposure, desdiffdt_hours, end_of_night_time, load_night,
     night_warp_ids, plan_pairs, survey_names, target_names, utcnow,
 )
 from mopstool.ops.select import like_any, night_condition
 from mopstool.ops.writes import record_audit, write_transaction
+from mopstool.stages.vocab import State
 
-EXISTS, PLANNED, DEFINED, WAITING = "exists", "planned", "defined", "waiting"
+EXISTS, PLANNED, DEFINED, WAITING, UNPLANNED = "exists", "planned", "defined", "waiting", "unplanned"
+PAIR_STATUSES = (EXISTS, PLANNED, DEFINED, WAITING, UNPLANNED)
 REGULAR, DESPERATE, WS = "regular", "desperate", "ws"
+#: a diff of the night's field that the plan does not have (kind), e.g. a .multi diff
+EXTRA = "unplanned"
 
 
 @dataclass
@@ -53,6 +57,11 @@ class DiffPair:
     note: str = ""
     #: skycells common to both warps that pass the good_frac cut (None: not checked)
     skycells: list[tuple[str, str]] | None = None
+    #: data_group of the existing diff, or the one a new diff gets
+    data_group: str | None = None
+    label: str | None = None
+    #: diffs of the same visits under other labels/data_groups (shown, not counted)
+    others: list[dict] = field(default_factory=list)
 
     @property
     def definable(self) -> bool:
@@ -67,6 +76,9 @@ class DiffPair:
                 "input": side(self.input_visit, self.input),
                 "template": {**side(self.template_visit, self.template), "stack_id": self.stack_id},
                 "status": self.status, "diff_id": self.diff_id,
+                "label": self.label, "data_group": self.data_group,
+                "other_diffs": [{"diff_id": d["diff_id"], "label": d["label"], "data_group": d["data_group"]}
+                                for d in self.others],
                 "skycell_id": self.skycell_id,
                 "skycells": len(self.skycells) if self.skycells is not None else None,
                 "note": self.note}
@@ -139,22 +151,48 @@ def _dt(v) -> datetime:
 
 # ---------------------------------------------------------------------- planning
 
-def _existing(nd: NightData, diff_rows: list[dict]):
-    """Existing WW diffs keyed by the unordered exposure pair, WS diffs keyed
-    by (exposure, skycell)."""
-    ww: dict[frozenset, list[dict]] = {}
+def is_multi(data_group: str | None) -> bool:
+    """A multi-date diff (nightly_science's T.YYYYMMDD.multi data_group)."""
+    return bool(data_group) and str(data_group).endswith(".multi")
+
+
+def _visit_index(groups: list[FieldGroup]) -> dict[int, tuple[tuple, int]]:
+    """exp_id -> (field key, visit) for every exposure of the groups, repeats too."""
+    idx: dict[int, tuple[tuple, int]] = {}
+    for g in groups:
+        for n, v in g.visits.items():
+            for e in ([v.exposure] if v.exposure else []) + v.repeats:
+                idx[e.exp_id] = (g.key, n)
+    return idx
+
+
+def _existing(nd: NightData, diff_rows: list[dict], groups: list[FieldGroup]):
+    """Existing WW diffs keyed by (field key, unordered visit pair), so a diff
+    made from an earlier exposure of a repeated visit still counts for its
+    visits; WS diffs keyed by (exposure, skycell). Dropped diffs are left out."""
+    idx = _visit_index(groups)
+    ww: dict[tuple, dict[tuple[int, int], list[dict]]] = {}
     ws: dict[tuple[int, str], list[dict]] = {}
     for d in diff_rows:
+        if d["state"] == State.DROP:
+            continue  # a dropped diff is neither made nor extra
         if d["warp1"] is not None and d["warp2"] is not None:
             e1, e2 = nd.run_exp.get(("warp", d["warp1"])), nd.run_exp.get(("warp", d["warp2"]))
-            if e1 is not None and e2 is not None:
-                ww.setdefault(frozenset((e1, e2)), []).append(d)
+            k1, k2 = idx.get(e1), idx.get(e2)
+            if k1 is None or k2 is None or k1[0] != k2[0] or k1[1] == k2[1]:
+                continue
+            pair = tuple(sorted((k1[1], k2[1])))
+            ww.setdefault(k1[0], {}).setdefault(pair, []).append(d)
         else:
             w = d["warp1"] if d["warp1"] is not None else d["warp2"]
             e = nd.run_exp.get(("warp", w))
             if e is not None:
                 ws.setdefault((e, d["skycell_id"]), []).append(d)
     return ww, ws
+
+
+def _note_of(d: dict) -> str:
+    return f"diff {d['diff_id']} ({d['label']}, {d['data_group']}, state {d['state']})"
 
 
 def _good_skyfiles(conn, warp_ids: set[int], min_frac: float) -> dict[int, dict[str, tuple[str, float]]]:
@@ -204,10 +242,18 @@ def _ws_filter_ok(tcfg: dict, flt: str | None) -> bool:
     return base in wanted or flt in wanted
 
 
-def _ww_pairs(g: FieldGroup, existing: dict, *, due: bool, due_note: str) -> list[DiffPair]:
+def _ww_pairs(g: FieldGroup, existing: dict[tuple[int, int], list[dict]], names: dict[str, str], *,
+              due: bool, due_note: str) -> list[DiffPair]:
+    """The field's regular and desperate pairs with their status, then every
+    other diff of the field (a .multi diff, a pair the plan does not have, a
+    second diff of a planned pair) as an 'unplanned' row. A pair exists only
+    under the target's nightly data_group (as nightly_science checks); diffs of
+    the same visits under other labels are shown with it, not counted."""
     reg, des = plan_pairs(g.kept, desperate=g.desperate_enabled)
     pending = {n: g.visits[n] for n in g.pending}
+    dg = names["data_group"]
     out = []
+    used: set[int] = set()
     for kind, pairs in ((REGULAR, reg), (DESPERATE, sorted(des))):
         for a, b in pairs:
             va, vb = g.visits[a], g.visits[b]
@@ -215,19 +261,44 @@ def _ww_pairs(g: FieldGroup, existing: dict, *, due: bool, due_note: str) -> lis
             if (ea.dateobs or datetime.min) > (eb.dateobs or datetime.min):
                 (a, ea), (b, eb) = (b, eb), (a, ea)
             p = DiffPair(target=g.target, object=g.object, chunk=g.chunk, filter=g.filter, kind=kind,
-                         input_visit=a, input=ea, template_visit=b, template=eb)
-            found = existing.get(frozenset((ea.exp_id, eb.exp_id)))
-            if found:
-                d = max(found, key=lambda r: r["diff_id"])
-                p.status, p.diff_id = EXISTS, d["diff_id"]
-                p.note = f"diff {d['diff_id']} ({d['label']}, state {d['state']})"
+                         input_visit=a, input=ea, template_visit=b, template=eb, data_group=dg,
+                         label=names["label"])
+            rows = existing.get(tuple(sorted((a, b))), [])
+            mine = sorted((d for d in rows if d["data_group"] == dg), key=lambda d: d["diff_id"])
+            p.others = [d for d in rows if d["data_group"] != dg and not is_multi(d["data_group"])]
+            used.update(d["diff_id"] for d in p.others)
+            if mine:
+                d = mine[0]
+                used.add(d["diff_id"])
+                p.status, p.diff_id, p.label = EXISTS, d["diff_id"], d["label"]
+                p.note = _note_of(d)
             elif pending:
                 p.status = WAITING
                 p.note = "field waits for " + ", ".join(
                     f"visit {n} ({v.status}: {v.reason})" for n, v in sorted(pending.items()))
             elif kind == DESPERATE and not due:
                 p.status, p.note = WAITING, due_note
+            if p.others:
+                p.note += ("; " if p.note else "") + "not counted: " + ", ".join(
+                    f"diff {d['diff_id']} under {d['label']}/{d['data_group']}" for d in p.others)
             out.append(p)
+    planned = {tuple(sorted((p.input_visit, p.template_visit))): p for p in out}
+    for pair, rows in sorted(existing.items()):
+        for d in sorted(rows, key=lambda r: r["diff_id"]):
+            if d["diff_id"] in used:
+                continue
+            if not (is_multi(d["data_group"]) or d["data_group"] == dg):
+                continue  # another label's diff of visits the plan does not pair: not ours
+            a, b = pair
+            why = ("a multi-date (.multi) diff made within the night" if is_multi(d["data_group"])
+                   else f"a second diff of visits {a}-{b} (diff {planned[pair].diff_id} counts)"
+                   if pair in planned else f"visits {a}-{b} are not a pair of the plan")
+            ea = g.visits[a].exposure
+            eb = g.visits[b].exposure
+            out.append(DiffPair(target=g.target, object=g.object, chunk=g.chunk, filter=g.filter,
+                                kind=EXTRA, input_visit=a, input=ea, template_visit=b, template=eb,
+                                status=UNPLANNED, diff_id=d["diff_id"], label=d["label"],
+                                data_group=d["data_group"], note=f"{_note_of(d)}: {why}"))
     return out
 
 
@@ -239,7 +310,8 @@ def plan_diffpairs(dbs: Databases, cfg: Config, night: date, *, targets: Iterabl
     now = now or utcnow()
     names = target_names(cfg, targets, diffable_only=False)
     nd = data or load_night(dbs, cfg, night, diffs=True)
-    ww_exist, ws_exist = _existing(nd, nd.diffs)
+    all_groups = nd.groups(None)
+    ww_exist, ws_exist = _existing(nd, nd.diffs, all_groups)
     chunk_last = _chunk_last(nd)
     good_frac = float(cfg.get("survey.good_frac", 0.1))
     ws_good_frac = float(cfg.get("survey.ws_good_frac", 0.2))
@@ -265,7 +337,8 @@ def plan_diffpairs(dbs: Databases, cfg: Config, night: date, *, targets: Iterabl
                 due = timed
                 note = (f"desperate: due {due_at:%Y-%m-%d %H:%M} UTC ({hours:g} h after the chunk's "
                         f"last visit) or at end of night; --desperate forces it") if due_at else ""
-            pairs.extend(_ww_pairs(g, ww_exist, due=due, due_note=note))
+            pairs.extend(_ww_pairs(g, ww_exist.get(g.key, {}), survey_names(cfg, g.target, night),
+                                   due=due, due_note=note))
         ws_rows: list[tuple[FieldGroup, int]] = []
         if ws:
             for g in groups:
@@ -292,7 +365,10 @@ def plan_diffpairs(dbs: Databases, cfg: Config, night: date, *, targets: Iterabl
                             for g, _ in ws_rows}
             skycells = {sc for g, n in ws_rows for sc in sky.get(g.visits[n].exposure.warp_id, {})}
             stacks = _template_stacks(conn, stack_labels, skycells)
-            pairs.extend(_ws_pairs(nd, ws_rows, ws_exist, sky, stacks, ws_good_frac))
+            ws_dgs = {survey_names(cfg, t, night, ws=True)["data_group"] for t in nd.targets}
+            ws_mine = {k: [d for d in rows if d["data_group"] in ws_dgs] for k, rows in ws_exist.items()}
+            pairs.extend(_ws_pairs(nd, ws_rows, {k: v for k, v in ws_mine.items() if v}, sky, stacks,
+                                   ws_good_frac))
     if gate.get("note"):
         notes.append(gate["note"])
     notes.append(f"end of night: {'yes' if eon else 'no'}")
@@ -351,21 +427,24 @@ def _dbname(dbs: Databases, cfg: Config) -> str:
     return str(cfg.get("general.dbname", "gpc1"))
 
 
-def _recheck(conn, nd: NightData, warp_ids: set[int]):
-    """Existing diffs of these warps, read again inside the write transaction."""
-    dis, dr = schema.diffInputSkyfile, schema.diffRun
-    ids = sorted(warp_ids)
-    q = (select(dr.c.diff_id, dr.c.state, dr.c.label, dis.c.warp1, dis.c.warp2, dis.c.stack1, dis.c.stack2,
-                dis.c.skycell_id)
-         .select_from(dis.join(dr, dr.c.diff_id == dis.c.diff_id))
-         .where(or_(dis.c.warp1.in_(ids), dis.c.warp2.in_(ids))).distinct())
+def _recheck(conn, plan: DiffPlan, warp_ids: set[int], cfg: Config):
+    """Existing diffs of these warps, read again inside the write transaction:
+    (field key, visit pair) under the nightly data_group, (exp, skycell) of WS."""
+    from mopstool.ops.nightly.visits import diffs_of_warps
+
+    nd = plan.data
     rows = []
-    for r in conn.execute(q):
+    for r in conn.execute(diffs_of_warps(sorted(warp_ids))):
         d = dict(r._mapping)
-        if d["warp1"] is not None and d["warp2"] is not None:
-            d["skycell_id"] = None
         rows.append(d)
-    return _existing(nd, rows)
+    groups = nd.groups(None)
+    ww, ws = _existing(nd, rows, groups)
+    dgs = {t: survey_names(cfg, t, plan.night)["data_group"] for t in nd.targets}
+    ws_dgs = {survey_names(cfg, t, plan.night, ws=True)["data_group"] for t in nd.targets}
+    ww_keys = {(key, pair) for key, pairs in ww.items() for pair, ds in pairs.items()
+               if any(d["data_group"] == dgs.get(key[0]) for d in ds)}
+    ws_keys = {k for k, ds in ws.items() if any(d["data_group"] in ws_dgs for d in ds)}
+    return ww_keys, ws_keys
 
 
 def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bool = False,
@@ -373,9 +452,13 @@ def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bo
     """Create the planned pairs of *plan* (one diffRun each, with one
     diffInputSkyfile per usable common skycell): diffRun state 'new',
     diff_mode 1 bothways for WW (input = earlier exposure), diff_mode 2
-    reduction WARPSTACK for WS. Pairs that exist by now are skipped, so a
-    second run defines nothing. Returns the pairs that were (or, with
-    *dry_run*, would be) defined."""
+    reduction WARPSTACK for WS; registered and note NULL and maskfrac_npix 0
+    as difftool leaves them. One INSERT per table whatever the number of
+    diffs. Pairs that exist by now (for the same visits, under the nightly
+    data_group) are skipped, so a second run defines nothing. Returns the pairs
+    that were (or, with *dry_run*, would be) defined."""
+    import uuid
+
     todo = [p for p in plan.pairs if p.definable]
     if dry_run or not todo:
         return todo
@@ -383,47 +466,62 @@ def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bo
     dbname = _dbname(dbs, cfg)
     default_tess = cfg.get("survey.tess_id", "RINGS.V3")
     ws_reduction = cfg.get("survey.ws_reduction", "WARPSTACK")
-    now = utcnow().replace(microsecond=0)
+    dr, dis = schema.diffRun, schema.diffInputSkyfile
+    marker = f"mopstool.diffpairs.{uuid.uuid4().hex[:16]}."
     done: list[DiffPair] = []
     with write_transaction(dbs, "diffpairs") as conn:
         warps = {p.input.warp_id for p in todo} | {p.template.warp_id for p in todo if p.template}
-        ww_exist, ws_exist = _recheck(conn, nd, warps)
-        inputs = []
+        ww_keys, ws_keys = _recheck(conn, plan, warps, cfg)
+        runs, seen = [], set()
         for p in todo:
             if p.kind == WS:
-                found = ws_exist.get((p.input.exp_id, p.skycell_id))
+                key = (p.input.exp_id, p.skycell_id)
+                found = key in ws_keys or key in seen
             else:
-                found = ww_exist.get(frozenset((p.input.exp_id, p.template.exp_id)))
+                fkey = (p.target, p.object or "", p.chunk, p.filter or "")
+                key = (fkey, tuple(sorted((p.input_visit, p.template_visit))))
+                found = key in ww_keys or key in seen
             if found:
-                p.status, p.diff_id = EXISTS, max(r["diff_id"] for r in found)
+                p.status = EXISTS
                 continue
+            seen.add(key)
             tcfg = nd.targets[p.target]
             names = survey_names(cfg, p.target, plan.night, ws=p.kind == WS, dbname=dbname)
             tess = p.input.warp_tess_id or default_tess
-            res = conn.execute(schema.diffRun.insert().values(
+            runs.append(dict(
                 state="new", workdir=names["workdir"], label=names["label"],
                 data_group=names["data_group"], dist_group=tcfg.get("dist_group") or p.target,
-                reduction=ws_reduction if p.kind == WS else tcfg.get("reduction"),
-                registered=now, tess_id=tess, bothways=0 if p.kind == WS else 1, exposure=1,
-                magicked=0, diff_mode=2 if p.kind == WS else 1,
-                note=f"mopstool diffpairs {p.kind}"))
-            diff_id = int(res.inserted_primary_key[0])
+                reduction=ws_reduction if p.kind == WS else (tcfg.get("reduction") or None),
+                registered=None, tess_id=tess, bothways=0 if p.kind == WS else 1, exposure=1,
+                magicked=0, diff_mode=2 if p.kind == WS else 1, maskfrac_npix=0,
+                note=f"{marker}{len(done)}"))
+            done.append(p)
+        if not done:
+            return done
+        top = conn.execute(select(func.max(dr.c.diff_id))).scalar() or 0
+        conn.execute(dr.insert(), runs)
+        ids = {r.note: int(r.diff_id) for r in conn.execute(
+            select(dr.c.diff_id, dr.c.note).where(dr.c.diff_id > top, dr.c.note.like(marker + "%")))}
+        inputs = []
+        for i, p in enumerate(done):
+            diff_id = ids[f"{marker}{i}"]
+            tess = p.input.warp_tess_id or default_tess
             for sc, sc_tess in p.skycells:
                 inputs.append(dict(diff_id=diff_id, skycell_id=sc, tess_id=sc_tess or tess,
                                    warp1=p.input.warp_id, stack1=None,
                                    warp2=None if p.kind == WS else p.template.warp_id,
                                    stack2=p.stack_id if p.kind == WS else None))
             p.status, p.diff_id = DEFINED, diff_id
+            p.data_group = runs[i]["data_group"]
+            p.label = runs[i]["label"]
             p.note = f"defined with {len(p.skycells)} skycells"
-            done.append(p)
-        if inputs:
-            conn.execute(schema.diffInputSkyfile.insert(), inputs)
-        if done:
-            record_audit(conn, "diffpairs.define", len(done) + len(inputs), {
-                "night": plan.night.isoformat(), "diffRun": len(done), "diffInputSkyfile": len(inputs),
-                "diff_ids": [p.diff_id for p in done],
-                "pairs": [f"{p.kind}:{p.input.exp_name}-{p.template.exp_name if p.template else p.stack_id}"
-                          for p in done]}, command=command)
+        conn.execute(dis.insert(), inputs)
+        conn.execute(update(dr).where(dr.c.diff_id > top, dr.c.note.like(marker + "%")).values(note=None))
+        record_audit(conn, "diffpairs.define", len(done) + len(inputs), {
+            "night": plan.night.isoformat(), "diffRun": len(done), "diffInputSkyfile": len(inputs),
+            "diff_ids": [p.diff_id for p in done],
+            "pairs": [f"{p.kind}:{p.input.exp_name}-{p.template.exp_name if p.template else p.stack_id}"
+                      for p in done]}, command=command)
     return done
 
 
@@ -442,16 +540,30 @@ def publish_labels(cfg: Config, night: date) -> list[str]:
     return out
 
 
+def publish_data_groups(cfg: Config, night: date) -> list[str]:
+    """The nightly data_groups of the publishing targets (T.YYYYMMDD, and
+    T.WS.YYYYMMDD with ws_publish): a .multi or .offnight diff is never among them."""
+    out = []
+    for name, t in cfg.targets().items():
+        if t.get("publish", bool(t.get("diffable"))):
+            out.append(survey_names(cfg, name, night)["data_group"])
+        if t.get("ws") and t.get("ws_publish", False):
+            out.append(survey_names(cfg, name, night, ws=True)["data_group"])
+    return out
+
+
 def night_diff_ids(night: date):
     dis = schema.diffInputSkyfile
     return select(dis.c.diff_id).where(dis.c.warp1.in_(night_warp_ids(night))).distinct()
 
 
 def unpublished_query(*, diff_ids: list[int] | None = None, night: date | None = None,
-                      labels: list[str] | None = None, client: str | None = None, rerun: bool = False):
+                      labels: list[str] | None = None, client: str | None = None, rerun: bool = False,
+                      data_groups: list[str] | None = None, exclude_ids: Iterable[int] | None = None):
     """pubtool -definerun's selection for the diff stage: active diff clients x
     diffs in full/cleaned/goto_cleaned with a quality-0 skycell, the magic rule,
-    and (unless rerun) no publishRun yet for the pair."""
+    and (unless rerun) no publishRun yet for the pair. *data_groups* (exact)
+    and *exclude_ids* narrow it further (the nightly data_groups; unplanned diffs)."""
     dr, pc, pr, ds = schema.diffRun, schema.publishClient, schema.publishRun, schema.diffSkyfile
     dmag = func.coalesce(dr.c.magicked, 0)
     conds = [pc.c.active != 0, pc.c.stage == "diff", dr.c.state.in_(("full", "cleaned", "goto_cleaned")),
@@ -466,6 +578,11 @@ def unpublished_query(*, diff_ids: list[int] | None = None, night: date | None =
         conds.append(dr.c.diff_id.in_(night_diff_ids(night)))
     if labels:
         conds.append(like_any(dr.c.label, labels))
+    if data_groups:
+        conds.append(dr.c.data_group.in_(sorted(set(data_groups))))
+    excl = sorted(set(exclude_ids or ()))
+    if excl:
+        conds.append(dr.c.diff_id.notin_(excl))
     if client:
         conds.append(pc.c.client_id == int(client) if str(client).isdigit() else pc.c.name == client)
     return (select(pc.c.client_id, pc.c.name.label("client"), dr.c.diff_id, dr.c.label, dr.c.state,
@@ -474,28 +591,96 @@ def unpublished_query(*, diff_ids: list[int] | None = None, night: date | None =
             .where(*conds).order_by(dr.c.diff_id, pc.c.client_id))
 
 
+def _check_diff_ids(conn, diff_ids: list[int] | None) -> None:
+    if not diff_ids:
+        return
+    dr = schema.diffRun
+    found = {int(r[0]) for r in conn.execute(select(dr.c.diff_id).where(dr.c.diff_id.in_(diff_ids)))}
+    missing = sorted(set(int(d) for d in diff_ids) - found)
+    if missing:
+        raise NotFound("no diffRun with diff_id " + ", ".join(str(m) for m in missing))
+
+
 def publish_diffs(dbs: Databases, *, diff_ids: list[int] | None = None, night: date | None = None,
                   labels: list[str] | None = None, client: str | None = None, rerun: bool = False,
                   set_label: str | None = None, dry_run: bool = False,
+                  data_groups: list[str] | None = None, exclude_ids: Iterable[int] | None = None,
                   command: list[str] | None = None) -> list[dict[str, Any]]:
-    """Define publishRuns (state 'new', label = --set-label or the diff's label)."""
+    """Define publishRuns (state 'new', label = --set-label or the diff's label),
+    all in one INSERT."""
     if not (diff_ids or night or labels):
         raise UsageError("say which diffs to publish: --diff-id, --night or --label")
-    q = unpublished_query(diff_ids=diff_ids, night=night, labels=labels, client=client, rerun=rerun)
+    q = unpublished_query(diff_ids=diff_ids, night=night, labels=labels, client=client, rerun=rerun,
+                          data_groups=data_groups, exclude_ids=exclude_ids)
     if dry_run:
         with dbs.connect() as conn:
+            _check_diff_ids(conn, diff_ids)
             rows = [dict(r._mapping) for r in conn.execute(q)]
         for r in rows:
             r.update(pub_id=None, status="planned")
         return rows
+    pr = schema.publishRun
     with write_transaction(dbs, "publish") as conn:
+        _check_diff_ids(conn, diff_ids)
         rows = [dict(r._mapping) for r in conn.execute(q)]
-        for r in rows:
-            res = conn.execute(schema.publishRun.insert().values(
-                client_id=r["client_id"], stage_id=r["diff_id"], label=set_label or r["label"], state="new"))
-            r.update(pub_id=int(res.inserted_primary_key[0]), status="defined")
         if rows:
+            top = conn.execute(select(func.max(pr.c.pub_id))).scalar() or 0
+            conn.execute(pr.insert(), [dict(client_id=r["client_id"], stage_id=r["diff_id"],
+                                            label=set_label or r["label"], state="new") for r in rows])
+            ids = {(int(x.client_id), int(x.stage_id)): int(x.pub_id) for x in conn.execute(
+                select(pr.c.pub_id, pr.c.client_id, pr.c.stage_id).where(
+                    pr.c.pub_id > top, pr.c.stage_id.in_(sorted({r["diff_id"] for r in rows}))))}
+            for r in rows:
+                r.update(pub_id=ids.get((int(r["client_id"]), int(r["diff_id"]))), status="defined")
             record_audit(conn, "publish.define", len(rows),
                          {"pub_ids": [r["pub_id"] for r in rows], "diff_ids": [r["diff_id"] for r in rows]},
                          command=command)
+    return rows
+
+
+def faulted_publish_query(*, diff_ids: list[int] | None = None, night: date | None = None,
+                          labels: list[str] | None = None, client: str | None = None):
+    """pubtool -revert's selection: publishDone rows with a fault whose
+    publishRun is still 'new' and whose client is active (diff stage)."""
+    pr, pc, pd = schema.publishRun, schema.publishClient, schema.publishDone
+    conds = [pd.c.fault != 0, pr.c.state == "new", pc.c.active != 0, pc.c.stage == "diff"]
+    if diff_ids:
+        conds.append(pr.c.stage_id.in_(diff_ids))
+    if night is not None:
+        conds.append(pr.c.stage_id.in_(night_diff_ids(night)))
+    if labels:
+        conds.append(like_any(pr.c.label, labels))
+    if client:
+        conds.append(pc.c.client_id == int(client) if str(client).isdigit() else pc.c.name == client)
+    return (select(pd.c.pub_id, pr.c.stage_id.label("diff_id"), pr.c.label, pd.c.fault,
+                   pc.c.name.label("client"))
+            .select_from(pd.join(pr, pr.c.pub_id == pd.c.pub_id).join(pc, pc.c.client_id == pr.c.client_id))
+            .where(*conds).order_by(pd.c.pub_id))
+
+
+def revert_publish(dbs: Databases, *, diff_ids: list[int] | None = None, night: date | None = None,
+                   labels: list[str] | None = None, client: str | None = None, dry_run: bool = False,
+                   command: list[str] | None = None) -> list[dict[str, Any]]:
+    """pubtool -revert: delete the faulted publishDone rows of publishRuns still
+    'new' (active clients), so the publisher tries them again. One DELETE."""
+    if not (diff_ids or night or labels):
+        raise UsageError("say which publish faults to revert: --diff-id, --night or --label")
+    q = faulted_publish_query(diff_ids=diff_ids, night=night, labels=labels, client=client)
+    if dry_run:
+        with dbs.connect() as conn:
+            _check_diff_ids(conn, diff_ids)
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            r["status"] = "would revert"
+        return rows
+    pd = schema.publishDone
+    with write_transaction(dbs, "publish.revert") as conn:
+        _check_diff_ids(conn, diff_ids)
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+        if rows:
+            conn.execute(delete(pd).where(pd.c.pub_id.in_([r["pub_id"] for r in rows]), pd.c.fault != 0))
+            record_audit(conn, "publish.revert", len(rows),
+                         {"pub_ids": [r["pub_id"] for r in rows]}, command=command)
+        for r in rows:
+            r["status"] = "reverted"
     return rows

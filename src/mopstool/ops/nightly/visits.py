@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, not_, or_, select, union
 
 from mopstool.config import Config, expand_template, night_fields
 from mopstool.db import Databases, schema
@@ -192,11 +192,17 @@ def classify(e: Exposure, max_fwhm: float | None) -> Verdict:
     if max_fwhm is not None and fwhm is not None and fwhm > float(max_fwhm):
         return Verdict(BAD_FWHM, f"{src} FWHM {fwhm:.2f} above the cut {float(max_fwhm):g}",
                        "cam" if src == "camera" else "chip", e.cam_id if src == "camera" else e.chip_id)
-    if e.faults:
-        f = e.faults[0]
-        comps = ", ".join(f"{x['component']} fault {x['fault']}" for x in e.faults[:4])
-        more = f" (+{len(e.faults) - 4} more)" if len(e.faults) > 4 else ""
+    # a visit whose warp is done has what a diff needs: later updates of its chip
+    # run (a stamp request's ps_ud_* update, a fault 26 found then) do not lose it
+    warp_done = e.warp_id is not None and e.warp_state in DONE_STATES
+    faults = [f for f in e.faults if f["stage"] == "warp"] if warp_done else e.faults
+    if faults:
+        f = faults[0]
+        comps = ", ".join(f"{x['component']} fault {x['fault']}" for x in faults[:4])
+        more = f" (+{len(faults) - 4} more)" if len(faults) > 4 else ""
         return Verdict(FAULTED, f"{f['stage']} run {f['id']}: {comps}{more}", f["stage"], f["id"])
+    if warp_done:
+        return Verdict(OK, f"warp {e.warp_id} {e.warp_state}", "warp", e.warp_id)
     if e.chip_id is None:
         return Verdict(PROCESSING, "no chip run defined", None, None)
     for stage, state, rid, nxt in (("chip", e.chip_state, e.chip_id, e.cam_id),
@@ -289,10 +295,12 @@ class FieldGroup:
 
 
 def _choose(exps: list[Exposure], verdicts: dict[int, Verdict]) -> tuple[Exposure, list[Exposure]]:
-    """The exposure that stands for a visit: the latest good one; else the
-    latest one not rejected yet (faulted or processing); else the latest."""
+    """The exposure that stands for a visit, as nightly_science picks it: the
+    latest accepted one (not rejected for quality, FWHM or a dropped run),
+    even while it is still processing or faulted (the field then waits for
+    it); when every exposure is rejected, the latest."""
     ordered = sorted(exps, key=lambda e: (e.dateobs or datetime.min, e.exp_id))
-    for statuses in ((OK,), PENDING, STATUSES):
+    for statuses in ((OK,) + PENDING, STATUSES):
         pick = [e for e in ordered if verdicts[e.exp_id].status in statuses]
         if pick:
             chosen = pick[-1]
@@ -303,9 +311,10 @@ def _choose(exps: list[Exposure], verdicts: dict[int, Verdict]) -> tuple[Exposur
 def group_visits(exposures: list[Exposure], targets: dict[str, dict]) -> list[FieldGroup]:
     """Group exposures into field groups and number their visits.
 
-    Visits come from 'visit N' in the comment when every exposure of the group
-    has one; otherwise each distinct comment is a visit, numbered in order of
-    its first dateobs. A repeated visit keeps its latest good exposure.
+    Visits come from 'visit N' in the comment; a comment without one is a
+    visit of its own, numbered after the numbered visits in order of its first
+    dateobs (so it never renumbers the others). A repeated visit is the latest
+    accepted exposure (nightly_science: the later one wins).
     Visits 1..max(expected, highest seen) that have no exposure are missing."""
     groups: dict[tuple, list[Exposure]] = {}
     for e in exposures:
@@ -319,14 +328,18 @@ def group_visits(exposures: list[Exposure], targets: dict[str, dict]) -> list[Fi
         verdicts = {e.exp_id: classify(e, max_fwhm) for e in exps}
         exps.sort(key=lambda e: (e.dateobs or datetime.min, e.exp_id))
         by_visit: dict[int, list[Exposure]] = {}
-        if all(e.visit is not None for e in exps):
-            for e in exps:
-                by_visit.setdefault(e.visit, []).append(e)
-        else:
-            order: dict[str, int] = {}
-            for e in exps:
-                order.setdefault(e.comment or "", len(order) + 1)
-            for e in exps:
+        numbered = [e for e in exps if e.visit is not None]
+        for e in numbered:
+            by_visit.setdefault(e.visit, []).append(e)
+        # comments without 'visit N': numbered in order of their first dateobs,
+        # after the numbered visits (which keep their numbers)
+        order: dict[str, int] = {}
+        top = max([0] + list(by_visit))
+        for e in exps:
+            if e.visit is None:
+                order.setdefault(e.comment or "", top + len(order) + 1)
+        for e in exps:
+            if e.visit is None:
                 by_visit.setdefault(order[e.comment or ""], []).append(e)
         expected = int(tcfg.get("visits", 4) or 0)
         g = FieldGroup(target=target, object=obj or None, chunk=chunk, filter=flt or None,
@@ -491,17 +504,25 @@ def _warp_stats_query(night: date):
 def _diffs_query(night: date):
     """Diffs whose input or template is a warp of the night: WW diffs once per
     run, WS/SW diffs once per skycell (they are made per skycell)."""
+    return diffs_of_warps(night_warp_ids(night))
+
+
+def diffs_of_warps(warps):
+    """Diffs using any of *warps* (a SELECT or a list of ids) as input or
+    template: a UNION of the warp1 and the warp2 lookups (each indexed; an OR of
+    the two would scan diffInputSkyfile). WW rows once per run, WS/SW rows once
+    per skycell."""
     dis, dr = schema.diffInputSkyfile, schema.diffRun
-    warps = night_warp_ids(night)
-    touches = or_(dis.c.warp1.in_(warps), dis.c.warp2.in_(warps))
     cols = [dr.c.diff_id, dr.c.state, dr.c.label, dr.c.data_group, dr.c.diff_mode,
             dis.c.warp1, dis.c.warp2, dis.c.stack1, dis.c.stack2]
     frm = dis.join(dr, dr.c.diff_id == dis.c.diff_id)
-    ww = (select(*cols, literal(None).label("skycell_id")).select_from(frm)
-          .where(touches, dis.c.warp1.is_not(None), dis.c.warp2.is_not(None)).distinct())
-    ws = (select(*cols, dis.c.skycell_id).select_from(frm)
-          .where(touches, or_(dis.c.warp1.is_(None), dis.c.warp2.is_(None))).distinct())
-    return ww.union_all(ws)
+    parts = []
+    for col in (dis.c.warp1, dis.c.warp2):
+        parts.append(select(*cols, literal(None).label("skycell_id")).select_from(frm)
+                     .where(col.in_(warps), dis.c.warp1.is_not(None), dis.c.warp2.is_not(None)))
+        parts.append(select(*cols, dis.c.skycell_id).select_from(frm)
+                     .where(col.in_(warps), or_(dis.c.warp1.is_(None), dis.c.warp2.is_(None))))
+    return union(*parts)
 
 
 def _prefer(row: dict, labels: dict[str, str]) -> tuple:
@@ -586,3 +607,19 @@ def utcnow() -> datetime:
 def end_of_night_time(cfg: Config, night: date) -> datetime:
     hh, mm = str(cfg.get("survey.end_of_night_utc", "17:30")).split(":")
     return datetime(night.year, night.month, night.day) + timedelta(hours=int(hh), minutes=int(mm))
+
+
+def night_exposure_census(dbs: Databases, cfg: Config, night: date) -> dict[str, Any]:
+    """How many exposures the night has (any type), and the science exposures
+    (OBJECT, not faulted at registration) that match no configured target, per
+    obs_mode: one grouped statement."""
+    raw = schema.rawExp
+    cond, _ = target_condition(cfg.targets())
+    science = and_(func.upper(raw.c.exp_type) == "OBJECT", raw.c.fault == 0)
+    q = (select(raw.c.obs_mode, func.count().label("n"),
+                func.sum(case((and_(science, not_(cond)), 1), else_=0)).label("unmatched"))
+         .where(night_condition(night)).group_by(raw.c.obs_mode))
+    with dbs.connect() as conn:
+        rows = conn.execute(q).all()
+    return {"total": sum(int(r.n or 0) for r in rows),
+            "unmatched": {str(r.obs_mode): int(r.unmatched) for r in rows if r.unmatched}}
