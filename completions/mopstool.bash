@@ -47,13 +47,13 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'czar')
             subcmds=''
-            opts='--night -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--night -f --format'
+            opts='--night -t --target --chunk --fixes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--night -t --target --chunk -f --format'
             argkinds=''
             variadic=0 ;;
         'publish')
             subcmds=''
-            opts='--diff-id --night -l --label --client --rerun --set-label -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--diff-id --night -l --label --client --rerun --set-label --revert -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
             valopts='--diff-id --night -l --label --client --set-label -f --format'
             argkinds=''
             variadic=0 ;;

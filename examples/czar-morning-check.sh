@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
-# The czar's early-morning check of last night's MOPS products.
+# The czar's early-morning check of the night's MOPS products.
 #
-#   examples/czar-morning-check.sh [NIGHT]        (NIGHT: UTC date, default yesterday)
+#   examples/czar-morning-check.sh [NIGHT] [mopstool connection options...]
 #
-# Prints the one-screen summary; when attention is needed (exit 3) it also lists
-# the lost visits, the fault groups and the desperate diffs that would recover
-# triples, so the czar can paste the suggested fixes. Cron can mail the output
-# when the script exits non-zero.
+# NIGHT: the UTC date of the night (YYYY-MM-DD, an MJD like 58309, or a GPC1
+# night number like 8309); default: the current UTC date, which early in the
+# Hawaii morning is the night just observed. Connection options (--db URL,
+# --dbname NAME, --config FILE, --pstamp-db URL) are passed to every command,
+# and the printed fixes carry them too.
+#
+# Prints the one-screen summary and the problems grouped by fix; when attention
+# is needed (exit 3) it also writes the fix commands, one per line, to
+# czar-fixes-NIGHT.sh for review (run it with: sh czar-fixes-NIGHT.sh). Cron can
+# mail the output when the script exits non-zero; a night with no exposures is
+# attention too (a failed ingest or the wrong database).
 set -uo pipefail
-NIGHT=${1:-yesterday}
+NIGHT=${1:-$(date -u +%F)}
+shift || true
 
-mopstool czar --night "$NIGHT"
+mopstool "$@" czar --night "$NIGHT"
 status=$?
 if [ "$status" -eq 3 ]; then
+  fixes="czar-fixes-${NIGHT}.sh"
+  mopstool "$@" czar --night "$NIGHT" --fixes > "$fixes" 2>/dev/null
+  echo
+  echo "fix commands written to $fixes ($(wc -l < "$fixes") lines): review, then sh $fixes"
   echo
   echo "== lost visits"
-  mopstool lostvisits --night "$NIGHT"
-  echo
-  echo "== faults"
-  mopstool faults --night "$NIGHT"
-  echo
-  echo "== diff plan (desperate pairs included)"
-  mopstool diffpairs --night "$NIGHT" --desperate
+  mopstool "$@" lostvisits --night "$NIGHT"
 fi
 exit "$status"

@@ -241,3 +241,15 @@ def test_nights_parse():
     assert parse_night("8309") == parse_night("58309") == parse_night("20180710") == date(2018, 7, 10)
     assert gpc1_night_number(date(2018, 7, 10)) == 8309
     assert compact_ids([5, 1, 2, 3, 9, 10]) == "1-3,5,9-10"
+
+
+def test_demo_try_next_carries_the_connection_options(cli, db_url, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[general]\nconfirm_above = 50\n")
+    r = cli("--db", db_url, "--config", str(cfg), "demo", "--files", str(tmp_path / "f"))
+    assert r.code == 0, r.err
+    tries = [x.strip() for x in r.out.splitlines()[r.out.splitlines().index("Try next:") + 1:]]
+    prefix = f"mopstool --db {shlex.quote(db_url)} --config {shlex.quote(str(cfg))} "
+    assert tries and all(t.startswith(prefix) for t in tries)
+    # the first one runs as printed
+    assert cli(*shlex.split(tries[0])[1:]).code == 3

@@ -27,7 +27,10 @@ def demo(
     st = state(ctx)
     summary = run_demo(st.config, db_url=st.db, reset=reset,
                        night=parse_night(night or "2018-07-10"), files_dir=files_dir)
-    for line in summary.lines():
+    from mopstool.ops.nightly.czar import command_prefix
+
+    prefix = command_prefix(db=st.db, pstamp_db=st.pstamp_db, dbname=st.dbname, config=st.config_file)
+    for line in summary.lines(prefix):
         typer.echo(line)
     info(f"demo database: {summary.database}")
 

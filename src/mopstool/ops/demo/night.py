@@ -63,7 +63,9 @@ class DemoSummary:
     cmf_files: int = 0
     ids: dict[str, int] = field(default_factory=dict)
 
-    def lines(self) -> list[str]:
+    def lines(self, prefix: str = "mopstool") -> list[str]:
+        """The summary; the Try-next commands start with *prefix* (mopstool and the
+        connection options the user gave)."""
         n = self.night.isoformat()
         out = []
         if self.already_loaded:
@@ -90,7 +92,7 @@ class DemoSummary:
                     f"mopstool cleanup --dry-run --as-of {self.night + timedelta(days=1)}",
                     f"mopstool mopscat build --diff-id {self.ids.get('ww_diff', '<diff_id>')} "
                     "-o /tmp/demo.mops"):
-            out.append(f"  {cmd}")
+            out.append(f"  {prefix}{cmd[len('mopstool'):]}")
         return out
 
 
