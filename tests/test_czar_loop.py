@@ -253,3 +253,80 @@ def test_demo_try_next_carries_the_connection_options(cli, db_url, tmp_path):
     assert tries and all(t.startswith(prefix) for t in tries)
     # the first one runs as printed
     assert cli(*shlex.split(tries[0])[1:]).code == 3
+
+
+def test_a_retake_still_processing_holds_the_pair(cli, db_url):
+    """The later exposure of a repeated visit wins even while it processes:
+    no diff is made from the earlier one, and one diff follows the retake."""
+    def build(nb):
+        f = nb.field("MSS", "MSS.R", "MSS.R1.Q.i", {1: "ok", 2: "ok", 3: ["ok", "processing"], 4: "ok"},
+                     filt="i.00000")
+        d = nb.diff(f[1][0], f[2][0])
+        nb.publish(nb.client(), d)
+        return f
+    f = _build(db_url, build)
+    rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
+    assert not [p for p in rep["problems"] if p["kind"] in ("missing_diff", "lost_visit")]
+    assert [p["kind"] for p in rep["problems"]] == ["processing"] and rep["problems"][0]["person"]
+    _advance(db_url)
+    r = cli("--db", db_url, "diffpairs", "--night", N, "--define", "--yes", "--json").json()
+    (d34,) = [p for p in r if p["status"] == "defined"]
+    assert (d34["input"]["visit"], d34["template"]["visit"]) == (3, 4)
+    assert d34["input"]["exp_id"] == f[3][1].exp_id          # the retake, not the first exposure
+    again = cli("--db", db_url, "diffpairs", "--night", N, "--define", "--yes", "--json").json()
+    assert not [p for p in again if p["status"] == "defined"]
+
+
+def test_target_and_chunk_narrow_the_report_and_its_fixes(cli, db_url):
+    def build(nb):
+        nb.field("OSS", "OSS.1", "OSSR.C1.Q.w", {1: "ok", 2: "ok", 3: "ok", 4: "ok"})
+        nb.field("OSS", "OSS.2", "OSSR.C2.Q.w", {1: "ok", 2: "ok", 3: "ok", 4: "ok"}, hour=7)
+        nb.field("MSS", "MSS.1", "MSS.C1.Q.i", {1: "ok", 2: "ok", 3: "ok", 4: "ok"}, hour=8)
+    _build(db_url, build)
+    rep = cli("--db", db_url, "czar", "--night", N, "--chunk", "OSSR.C1.Q.w", "--json").json()
+    assert {p["chunk"] for p in rep["problems"]} == {"OSSR.C1.Q.w"}
+    (fix,) = {p["fix"] for p in rep["problems"]}
+    assert "--chunk OSSR.C1.Q.w" in fix
+    assert cli(*shlex.split(fix)[1:]).code == 0
+    left = cli("--db", db_url, "czar", "--night", N, "--json").json()["problems"]
+    assert {p["chunk"] for p in left} == {"OSSR.C2.Q.w", "MSS.C1.Q.i"}
+    rep = cli("--db", db_url, "czar", "--night", N, "--target", "MSS", "--json").json()
+    assert {p["target"] for p in rep["problems"]} == {"MSS"} and [t["target"] for t in rep["targets"]] == ["MSS"]
+
+
+def test_stamp_backlog_uses_label_priority_and_unreadable_stamp_db(cli, db_url, tmp_path):
+    from datetime import datetime
+
+    def build(nb):
+        f = nb.field("OSS", "OSS.P", "OSSR.P.Q.w", {1: "ok", 2: "ok"})
+        nb.publish(nb.client(), nb.diff(f[1][0], f[2][0]))
+        t0 = datetime(2018, 7, 10, 1)
+        for i in range(30):
+            nb._ins("pstampRequest", req_id=100 + i, name=f"qub{i}", label="QUB", state="new", fault=0,
+                    registered=t0)
+        for i in range(3):
+            nb._ins("pstampRequest", req_id=200 + i, name=f"mops{i}", label="MOPS", state="new", fault=0,
+                    registered=t0)
+    _build(db_url, build)
+    rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
+    assert [p["kind"] for p in rep["problems"]] == ["pstamp_backlog"]
+    assert cli("--db", db_url, "labels", "add", "MOPS", "--priority", "20000", "--yes").code == 0
+    r = cli("--db", db_url, "czar", "--night", N, "--json")
+    assert r.code == 0, r.out                          # MOPS is first in the parse queue now
+    empty = tmp_path / "empty.sqlite"
+    create_engine(f"sqlite:///{empty}").connect().close()
+    r = cli("--db", db_url, "--pstamp-db", f"sqlite:///{empty}", "czar", "--night", N, "--json")
+    assert r.code == 3
+    (p,) = r.json()["problems"]
+    assert p["kind"] == "pstamp_unreadable" and p["person"]
+
+
+def test_ws_diffs_that_can_never_be_made_are_reported_once(cli, db_url):
+    def build(nb):
+        for i in range(3):
+            nb.field("FSS", f"FSS.{i}", f"FSS.R{i}.r", {v: "ok" for v in range(1, 7)}, filt="r.00000",
+                     hour=5 + i * 0.5)
+    _build(db_url, build)
+    rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
+    (p,) = [p for p in rep["problems"] if p["kind"] == "ws_never"]
+    assert "3 fields" in p["meaning"] and "ws_filters" in p["meaning"] and p["person"]
