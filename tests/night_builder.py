@@ -187,9 +187,8 @@ def advance(conn) -> None:
                                                                      cpi.c.fault != 0)).scalar():
             continue
         conn.execute(update(chip).where(chip.c.chip_id == chip_id).values(state="full"))
-        target = label.split(".nightlyscience")[0]
-        e = Exp(exp_id, "", target, chip_id=chip_id)
-        nb.night = datetime.strptime(dg.rsplit(".", 1)[1], "%Y%m%d").date()
+        e = Exp(exp_id, "", label, chip_id=chip_id)
+        nb.labels = lambda _t, lab=label, g=dg: (lab, g)  # the chip run's own label and data_group
         nb.cam(e)
         nb.warp(e)
     dr, dis, ds = schema.diffRun, schema.diffInputSkyfile, schema.diffSkyfile

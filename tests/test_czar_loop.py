@@ -66,6 +66,10 @@ def _morning(nb: NightBuilder) -> dict:
     nb.field("EU", "EU.R01N1.001", "EU.R01N1.1.w", {v: "ok" for v in (1, 2, 3, 4)}, obs_mode="OSS", hour=10)
     d = nb.field("ESS", "ESS.A", "ESS.R05S2.4.Q.w", {1: "ok", 2: "ok", 3: "undefined", 4: "ok"}, hour=11)
     ids["test"] = nb.diff(d[1][0], d[2][0], label="MOPS.dailytestset", data_group="MOPS.dailytestset")
+    # a stamp update found visit 2's chip broken (fault 26) after its warp was made
+    s = nb.field("OSS", "OSS.S", "OSSR.R20S1.14.Q.w", {1: "ok", 2: "stamp_update", 3: "ok", 4: "ok"}, hour=12)
+    nb.publish(cid, nb.diff(s[1][0], s[2][0]))
+    nb.publish(cid, nb.diff(s[3][0], s[4][0]))
     return ids
 
 
@@ -86,6 +90,8 @@ def test_fix_loop_ends_clean(cli, db_url):
     # every target's fields are seen (Bright Euclid.r included)
     tot = {t["target"]: t["stages"]["chip"]["total"] for t in rep["targets"]}
     assert tot["Bright"] == 3 and tot["EU"] == 4 and tot["MSS"] == 5
+    gone = [p for p in rep["problems"] if p["fault"] == 26]
+    assert len(gone) == 1 and " fixbroken --chip-id " in gone[0]["fix"]
     (multi,) = [p for p in rep["problems"] if p["kind"] == "unplanned_diff"]
     assert multi["id"] == ids["multi"] and "never publish" in multi["meaning"]
     assert "publish" not in multi["fix"]

@@ -52,7 +52,7 @@ from mopstool.ops.nightly.visits import (
     survey_names, utcnow,
 )
 from mopstool.stages import NIGHTLY_STAGES
-from mopstool.stages.vocab import State
+from mopstool.stages.vocab import CLEANUP_PENDING_STATES, State
 
 ALL_FAULT_STAGES = ("chip", "cam", "fake", "warp", "diff", "publish")
 PROBLEM_KINDS = ("no_exposures", "fault", "publish_fault", "processing", "lost_visit", "missing_diff",
@@ -188,11 +188,16 @@ def _problem(kind: str, *, stage: str | None, id: Any, component: Any, meaning: 
 
 
 def _fault_problems(nd: NightData, night: date, pub_to_diff: dict[int, int],
-                    diff_exp: dict[int, int]) -> list[dict]:
+                    diff_exp: dict[int, int], retired_label: str = "goto_cleaned") -> list[dict]:
+    """Fault problems of the night's target exposures. Runs sent to cleanup
+    (goto_cleaned/purged/scrubbed, or relabelled goto_cleaned as cleanup and
+    fixbroken --finish do) are retired: their faults need nothing more."""
     from mopstool.ops.runs.faults import fix_kind
 
     out = []
     for f in nd.faults:
+        if f["state"] in CLEANUP_PENDING_STATES or (f.get("label") and f["label"] == retired_label):
+            continue
         if f["stage"] == "diff":
             exp = diff_exp.get(f["id"])
         elif f["stage"] == "publish":
@@ -539,9 +544,10 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
                                  person="a failed ingest (summit copy, registration) or the wrong database: "
                                         "check --db / --dbname and 'runs chip --night " + n + "'",
                                  target=None, night=n))
-    problems += _fault_problems(nd, night, pub_to_diff, diff_exp)
+    retired = str(cfg.get("cleanup.set_label", "goto_cleaned") or "goto_cleaned")
+    problems += _fault_problems(nd, night, pub_to_diff, diff_exp, retired)
     for o in older:
-        problems += _fault_problems(o, night, pub_to_diff, diff_exp)
+        problems += _fault_problems(o, night, pub_to_diff, diff_exp, retired)
     _mark_fixes_in_progress(dbs, problems)
     problems += _plan_problems(cfg, plan, night, dbname, published=set(pub_by_diff))
     seen = set()
