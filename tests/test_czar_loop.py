@@ -336,3 +336,15 @@ def test_ws_diffs_that_can_never_be_made_are_reported_once(cli, db_url):
     rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
     (p,) = [p for p in rep["problems"] if p["kind"] == "ws_never"]
     assert "3 fields" in p["meaning"] and "ws_filters" in p["meaning"] and p["person"]
+
+
+def test_a_pair_without_common_skycell_needs_a_person(cli, db_url):
+    def build(nb):
+        nb.field("OSS", "OSS.N", "OSSR.N.Q.w", {1: "ok"}, skycells=("skycell.1.1",))
+        nb.field("OSS", "OSS.N", "OSSR.N.Q.w", {2: "ok"}, skycells=("skycell.9.9",))
+    _build(db_url, build)
+    rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
+    (p,) = rep["problems"]
+    assert p["kind"] == "undiffable" and p["fix"] is None and "warps" in p["person"]
+    out = cli("--db", db_url, "czar", "--night", N, "--fixes")
+    assert out.code == 3 and out.out == "" and "need a person" in out.err
