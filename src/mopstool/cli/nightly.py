@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from typing import Annotated, Optional
 
 import typer
@@ -226,13 +227,15 @@ def group_lines(groups: list[dict], width: int = 80, examples: int = 2) -> list[
         tag = "needs a person" if not g["fix"] else "fix"
         out.append(_cut(f"[{i}] {g['count']} {'+'.join(g['kinds'])} ({who}){ids} - {tag}:", width))
         for m in g["meanings"][:examples]:
-            out.append(_cut(f"    {m}", width))
+            out += textwrap.wrap(m, width, initial_indent="    ", subsequent_indent="      ",
+                                 break_on_hyphens=False)
         if len(g["meanings"]) > examples:
             out.append(f"    ... and {len(g['meanings']) - examples} more (czar --json lists all)")
         if g["fix"]:
             out.append(g["fix"])
         else:
-            out.append(_cut(f"    look at: {g['person']}", 10_000))
+            out += textwrap.wrap(f"look at: {g['person']}", width, initial_indent="    ",
+                                 subsequent_indent="      ", break_on_hyphens=False)
         out.append("")
     return out
 
