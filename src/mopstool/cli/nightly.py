@@ -161,18 +161,28 @@ def _stage_cell(c: dict) -> str:
 def czar(
     ctx: typer.Context,
     night: NightOpt = None,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="Refresh in place on the terminal (Ctrl-C stops); needs a terminal.")] = False,
+    every: Annotated[Optional[str], typer.Option(
+        "--every", help="Refresh interval of --watch: 30s, 5m (default), 1h.", show_default=False)] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The early-morning check: per target and stage (chip, cam, warp, diff, publish)
     total, done, pending, faulted and bad-quality runs, then every problem with its
-    meaning and a runnable fix. Exit 0 when clean, 3 when attention is needed."""
+    meaning and a runnable fix. Exit 0 when clean, 3 when attention is needed.
+    --watch refreshes it in place, highlights changes and announces chunks that
+    become ready for their desperate diffs."""
     from mopstool.errors import CheckFailed
     from mopstool.ops.nightly.czar import czar_report
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
     d = _night(night)
+    if watch or every is not None:
+        from mopstool.cli.report import watch_czar
+
+        return watch_czar(ctx, d, watch=watch, every=every, fmt=fmt_)
     rep = czar_report(st.dbs, st.config, d)
     for note in rep["notes"]:
         info(note)

@@ -66,7 +66,8 @@ def _diff_stats(conn, nights: list[date]) -> dict[int, dict]:
     ids = [night_diff_ids(n) for n in nights]
     q = (select(ds.c.diff_id, func.count().label("n"),
                 func.sum(case((func.coalesce(ds.c.fault, 0) != 0, 1), else_=0)).label("faulted"),
-                func.sum(case((ds.c.quality != 0, 1), else_=0)).label("bad_quality"))
+                func.sum(case((ds.c.quality != 0, 1), else_=0)).label("bad_quality"),
+                func.sum(ds.c.sources).label("sources"))
          .where(or_(*[ds.c.diff_id.in_(i) for i in ids])).group_by(ds.c.diff_id))
     return {r.diff_id: dict(r._mapping) for r in conn.execute(q)}
 
@@ -220,11 +221,14 @@ def _plan_problems(cfg: Config, plan: DiffPlan, night: date) -> list[dict]:
     return out
 
 
-def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | None = None) -> dict[str, Any]:
+def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | None = None,
+                data: NightData | None = None) -> dict[str, Any]:
+    """*data*: the night already loaded with load_night(fault_stages=ALL_FAULT_STAGES,
+    stats=True, diffs=True), to share it with another report."""
     now = now or utcnow()
     lookback = int(cfg.get("czar.lookback_nights", 1) or 0)
     nights = [night - timedelta(days=i) for i in range(lookback + 1)]
-    nd = load_night(dbs, cfg, night, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
+    nd = data or load_night(dbs, cfg, night, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
     plan = plan_diffpairs(dbs, cfg, night, ws=True, now=now, data=nd)
     older = [load_night(dbs, cfg, n, fault_stages=ALL_FAULT_STAGES, stats=False, diffs=True)
              for n in nights[1:]]
