@@ -128,3 +128,37 @@ def test_ready_events_announce_transitions_only():
     assert ev(prev, prev) == []
     (line,) = ev(prev, {"night": "2018-07-10", "desperate_ready": [a, b]})
     assert line.startswith("MSS chunk C 2 is ready") and line.endswith("--chunk 'C 2'")
+
+
+def test_watch_survives_an_unreachable_database_and_stops_on_interrupt(capsys):
+    from rich.text import Text
+
+    from mopstool.cli.watch import watch
+    from mopstool.errors import ConfigError, ExitCode, MopsError, Unreachable
+
+    calls = iter([Unreachable("database unreachable: gone for a moment"), {"n": 1}, {"n": 2},
+                  KeyboardInterrupt()])
+    seen = []
+
+    def fetch():
+        item = next(calls)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def view(data, previous, header):
+        seen.append((data["n"], previous and previous["n"]))
+        return Text(header)
+
+    with pytest.raises(MopsError) as exc:
+        watch(fetch, view, every=0, events=lambda prev, data: [f"event {data['n']}"], title="t")
+    assert exc.value.code == ExitCode.INTERRUPTED and exc.value.message == "interrupted"
+    assert seen == [(1, None), (2, 1)]
+    out = " ".join(capsys.readouterr().out.split())
+    assert "refresh 1 at" in out and "failed: database unreachable: gone for a moment" in out
+    assert "event 1" in out and "event 2" in out
+    # any other error ends the watch with its own exit code
+    def broken():
+        raise ConfigError("bad config")
+    with pytest.raises(ConfigError):
+        watch(broken, view, every=0, title="t")

@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-from mopstool.errors import ExitCode, MopsError, TempFail, Unreachable, UsageError
+from mopstool.errors import ExitCode, MopsError, TempFail, Unreachable, UsageError, classify_db_error
 
 #: the style of a cell that changed since the previous refresh
 CHANGED = "bold black on yellow"
@@ -77,8 +77,11 @@ def _loop(console, fetch, view, *, every, events, title) -> None:
             stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
             try:
                 data = fetch()
-            except (Unreachable, TempFail) as exc:  # the database comes back: keep watching
-                live.console.print(Text(f"{title}  refresh {n} at {stamp} failed: {exc.message}",
+            except Exception as exc:  # noqa: BLE001 - a database that comes back: keep watching
+                mapped = exc if isinstance(exc, MopsError) else classify_db_error(exc)
+                if not isinstance(mapped, (Unreachable, TempFail)):
+                    raise
+                live.console.print(Text(f"{title}  refresh {n} at {stamp} failed: {mapped.message}",
                                         style="bold red"))
                 time.sleep(every)
                 continue

@@ -21,7 +21,7 @@ def _svg(fig, salt: str) -> str:
     buf = io.StringIO()
     # a salt per figure keeps the element ids of several inline SVGs apart
     with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -45,7 +45,8 @@ def quality_plot(rows: list[dict], column: str, *, ylabel: str, title: str, cut_
     with *cut_column*, each target's cut drawn as a dashed line."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.5, 3.2), dpi=100)
+    fig = Figure(figsize=(8.0, 3.4), dpi=100)
+    fig.subplots_adjust(left=0.09, right=0.80, top=0.90, bottom=0.16)
     ax = fig.add_subplot()
     colours = _colours(rows)
     for target, colour in colours.items():
@@ -71,7 +72,8 @@ def quality_plot(rows: list[dict], column: str, *, ylabel: str, title: str, cut_
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=11)
     _time_axis(ax)
-    ax.legend(fontsize=8, loc="best", ncols=2)
+    # a fixed place: loc="best" searches every point and costs more than the plot
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _svg(fig, salt)
 
 
@@ -79,7 +81,8 @@ def detections_plot(diffs: list[dict[str, Any]], *, salt: str = "detections") ->
     """Detections (sum of diffSkyfile.sources) per diff run, one bar each."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.5, 3.2), dpi=100)
+    fig = Figure(figsize=(8.0, 3.4), dpi=100)
+    fig.subplots_adjust(left=0.09, right=0.86, top=0.90, bottom=0.27)
     ax = fig.add_subplot()
     diffs = [d for d in diffs if d["sources"] is not None]
     if not diffs:
@@ -94,13 +97,13 @@ def detections_plot(diffs: list[dict[str, Any]], *, salt: str = "detections") ->
     from matplotlib.patches import Patch
 
     handles = [Patch(color=c, label=t) for t, c in colours.items()]
-    step = max(1, len(diffs) // 20)
+    step = max(1, -(-len(diffs) // 12))  # at most 12 labelled ticks: tick labels are the costly part
     ax.set_xticks(xs[::step], [str(d["diff_id"]) for d in diffs][::step], rotation=60, fontsize=7)
     ax.set_xlabel("diff_id")
     ax.set_ylabel("detections")
     ax.set_title("Detections per diff (sum over skycells; red edge: a faulted skycell)", fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(handles=handles, fontsize=8, ncols=3)
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _svg(fig, salt)
 
 
