@@ -162,3 +162,45 @@ def test_watch_survives_an_unreachable_database_and_stops_on_interrupt(capsys):
         raise ConfigError("bad config")
     with pytest.raises(ConfigError):
         watch(broken, view, every=0, title="t")
+
+
+def test_views_highlight_what_changed():
+    from rich.console import Console
+
+    from mopstool.cli.report import _czar_view, _night_view
+    from mopstool.cli.watch import CHANGED
+
+    def cells(group):
+        table = group.renderables[1]
+        return [[c for c in col._cells] for col in table.columns]
+
+    def stage(status, text):
+        return {"status": status, "text": text, "fix": None}
+
+    def row(warp):
+        return {"exp_name": "o1", "target": "OSS", "object": "F1", "visit": 1, "fwhm": 4.5,
+                "visit_status": "ok", "stages": {"chip": stage("done", "full"), "cam": stage("done", "full"),
+                                                 "warp": warp, "ww_diff": stage("none", ""),
+                                                 "ws_diff": stage("none", ""), "publish": stage("none", "")}}
+    before = {"night": "2018-07-10", "exposures": [row(stage("faulted", "new: fault 2 s1"))], "lost_visits": []}
+    after = {"night": "2018-07-10", "exposures": [row(stage("done", "full"))], "lost_visits": []}
+    first = cells(_night_view(before, None, "h"))
+    assert all(c.style != CHANGED for col in first for c in col)
+    second = cells(_night_view(after, before, "h"))
+    changed = [col[0].plain for col in second if col[0].style == CHANGED]
+    assert changed == ["full"]  # the warp cell only
+    Console(file=open(os.devnull, "w"), width=200).print(_night_view(after, before, "h"))
+
+    counts = {"total": 4, "done": 3, "pending": 0, "faulted": 1, "bad_quality": 0}
+    p1 = {"kind": "fault", "stage": "warp", "id": 7, "component": "s1", "night": "2018-07-10",
+          "target": "OSS", "meaning": "m", "fix": "mopstool revert warp --id 7"}
+    p2 = dict(p1, id=8, fix="mopstool revert warp --id 8")
+    old = {"night": "2018-07-10", "targets": [{"target": "OSS", "stages": {"warp": counts}}], "problems": [p1]}
+    new = {"night": "2018-07-10", "targets": [{"target": "OSS", "stages": {"warp": dict(counts, done=4,
+                                                                                          faulted=0)}}],
+           "problems": [p2]}
+    view = _czar_view(new, old, "h")
+    summary, problems = view.renderables[1], view.renderables[2]
+    assert summary.columns[1]._cells[0].style == CHANGED
+    assert problems.columns[0]._cells[0].style == CHANGED  # problem 8 is new
+    assert view.renderables[3].plain == "1 problem cleared since the last refresh"

@@ -206,7 +206,8 @@ def _czar_view(data: dict, previous: dict | None, header: str):
     if old is not None:
         gone = len(old - {_problem_key(p) for p in data["problems"]})
         if gone:
-            parts.append(Text(f"{gone} problems cleared since the last refresh", style="green"))
+            parts.append(Text(f"{gone} problem{'' if gone == 1 else 's'} cleared since the last refresh",
+                              style="green"))
     return Group(*parts)
 
 
@@ -251,23 +252,14 @@ def report(
     --force; cron can rewrite it every few minutes."""
     from mopstool.ops.nightly.czar import ALL_FAULT_STAGES, czar_report
     from mopstool.ops.nightly.visits import load_night, utcnow
-    from mopstool.ops.report.html import diffs_for_plot, render_page, write_page
+    from mopstool.ops.report.html import check_output, diffs_for_plot, render_page, write_page
     from mopstool.ops.report.night import night_table
     from mopstool.ops.report.plots import night_plots
 
     st = state(ctx)
     d = _night(night)
     if output != "-":
-        from pathlib import Path
-
-        from mopstool.ops.report.html import written_by_us
-
-        p = Path(output)
-        if p.exists() and not p.is_dir() and not force and not written_by_us(p):
-            from mopstool.errors import UsageError
-
-            raise UsageError(f"-o {p}: the file exists and was not written by mopstool report; "
-                             "use --force to overwrite it")
+        check_output(output, force=force)  # refuse before reading the night
     now = utcnow()
     nd = load_night(st.dbs, st.config, d, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
     tbl = night_table(st.dbs, st.config, d, now=now, data=nd)

@@ -305,9 +305,8 @@ def written_by_us(path: Path) -> bool:
     return _MARK.encode() in head
 
 
-def write_page(path: str | os.PathLike, page: str, *, force: bool = False) -> Path:
-    """Write *page* to *path* atomically; refuse to replace a file that
-    mopstool report did not write, unless *force*."""
+def check_output(path: str | os.PathLike, *, force: bool = False) -> Path:
+    """The output path, or UsageError when it may not be (over)written."""
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"-o {p}: is a directory; name the HTML file to write")
@@ -316,6 +315,13 @@ def write_page(path: str | os.PathLike, page: str, *, force: bool = False) -> Pa
                          "use --force to overwrite it")
     if not p.parent.exists():
         raise UsageError(f"-o {p}: directory {p.parent} does not exist")
+    return p
+
+
+def write_page(path: str | os.PathLike, page: str, *, force: bool = False) -> Path:
+    """Write *page* to *path* atomically; refuse to replace a file that
+    mopstool report did not write, unless *force*."""
+    p = check_output(path, force=force)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

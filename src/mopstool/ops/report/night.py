@@ -203,6 +203,8 @@ class _Builder:
             for e in (p.input, p.template):
                 if e is not None:
                     self.pairs_of.setdefault(e.exp_id, []).append(p)
+        #: exp_id -> visit number (set by night_table from the visit sets)
+        self.visit_of: dict[int, int] = {}
         self.diffs_of: dict[int, list[DiffInfo]] = {}
         for d in diffs.values():
             for e in d.exposures:
