@@ -10,7 +10,7 @@ _mopstool_cmd_info() {
     subcmds='' opts='' valopts='' argkinds='' variadic=0
     case "$1" in
         '')
-            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults db config docs pstamp-req labels mopscat'
+            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults night report db config docs pstamp-req labels mopscat'
             opts='--db --pstamp-db --dbname --config --debug --version --install-completion --show-completion -h --help'
             valopts='--db --pstamp-db --dbname --config'
             argkinds=''
@@ -47,8 +47,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'czar')
             subcmds=''
-            opts='--night -t --target --chunk --fixes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--night -t --target --chunk -f --format'
+            opts='--night -t --target --chunk --fixes --watch --every -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--night -t --target --chunk --every -f --format'
             argkinds=''
             variadic=0 ;;
         'publish')
@@ -121,6 +121,18 @@ _mopstool_cmd_info() {
             subcmds=''
             opts='--night -l --label -g --data-group --stage --fault --id --components -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
             valopts='--night -l --label -g --data-group --stage --fault --id -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'night')
+            subcmds=''
+            opts='--night -t --target --chunk --watch --every -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--night -t --target --chunk --every -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'report')
+            subcmds=''
+            opts='-o --output --night --force -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='-o --output --night'
             argkinds=''
             variadic=0 ;;
         'db')
@@ -315,6 +327,8 @@ _mopstool_value_words() {
         'definebyquery|-e') kind=file ;;
         'definebyquery|--exp-name') kind=file ;;
         'definebyquery|--set-workdir') kind=file ;;
+        'report|-o') kind=file ;;
+        'report|--output') kind=file ;;
         'docs generate|--out') kind=file ;;
         'pstamp-req create|-o') kind=file ;;
         'pstamp-req create|--output') kind=file ;;

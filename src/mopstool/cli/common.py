@@ -95,6 +95,15 @@ def emit(ctx: typer.Context, data: Any, fmt: Optional[str], as_json: bool = Fals
     render(data, output_format(ctx, fmt, as_json), **kw)
 
 
+def command_prefix(ctx: typer.Context) -> str:
+    """'mopstool' plus the connection options this invocation was given: the
+    start of every command mopstool prints."""
+    from mopstool.ops.commands import command_prefix as prefix
+
+    st = state(ctx)
+    return prefix(db=st.db, pstamp_db=st.pstamp_db, dbname=st.dbname, config=st.config_file)
+
+
 def info(message: str) -> None:
     """A progress or notice line on stderr (never on stdout)."""
     sys.stderr.write(message + "\n")

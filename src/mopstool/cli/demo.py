@@ -27,10 +27,9 @@ def demo(
     st = state(ctx)
     summary = run_demo(st.config, db_url=st.db, reset=reset,
                        night=parse_night(night or "2018-07-10"), files_dir=files_dir)
-    from mopstool.ops.nightly.czar import command_prefix
+    from mopstool.cli.common import command_prefix
 
-    prefix = command_prefix(db=st.db, pstamp_db=st.pstamp_db, dbname=st.dbname, config=st.config_file)
-    for line in summary.lines(prefix):
+    for line in summary.lines(command_prefix(ctx)):
         typer.echo(line)
     info(f"demo database: {summary.database}")
 

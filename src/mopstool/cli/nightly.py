@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LabelOpt, YesOpt,
+from mopstool.cli.common import (DryRunOpt, command_prefix, FormatOpt, JsonOpt, LabelOpt, YesOpt,
                                  confirm_change, info, output_format, state)
 from mopstool.output import render
 
@@ -35,11 +35,7 @@ def _night(night: Optional[str]):
 
 
 def _prefix(ctx: typer.Context) -> str:
-    """'mopstool' plus the connection options the user gave."""
-    from mopstool.ops.nightly.czar import command_prefix
-
-    st = state(ctx)
-    return command_prefix(db=st.db, pstamp_db=st.pstamp_db, dbname=st.dbname, config=st.config_file)
+    return command_prefix(ctx)
 
 
 def _pairs_text(pairs) -> str:
@@ -248,6 +244,10 @@ def czar(
     fixes: Annotated[bool, typer.Option(
         "--fixes", help="Print only the fix commands, one per line, each once (review them, or pipe "
                         "to sh). Problems that need a person are counted on stderr.")] = False,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="Refresh in place on the terminal (Ctrl-C stops); needs a terminal.")] = False,
+    every: Annotated[Optional[str], typer.Option(
+        "--every", help="Refresh interval of --watch: 30s, 5m (default), 1h.", show_default=False)] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -255,13 +255,19 @@ def czar(
     done/total runs, then the problems grouped by the command that clears them (one
     command per group, printed as a whole line), or marked 'needs a person' with
     what to look at. Printed commands carry the connection options given here.
-    Exit 0 when clean, 3 when attention is needed (also for a night with no exposures)."""
+    Exit 0 when clean, 3 when attention is needed (also for a night with no exposures).
+    --watch refreshes it in place, highlights changes and announces chunks that
+    become ready for their desperate diffs."""
     from mopstool.errors import CheckFailed
     from mopstool.ops.nightly.czar import czar_report
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
     d = _night(night)
+    if watch or every is not None:
+        from mopstool.cli.report import watch_czar
+
+        return watch_czar(ctx, d, watch=watch, every=every, fmt=fmt_, targets=target, chunk=chunk)
     rep = czar_report(st.dbs, st.config, d, prefix=_prefix(ctx), targets=target, chunk=chunk)
     for note in rep["notes"]:
         info(note)

@@ -62,19 +62,7 @@ PROBLEM_KINDS = ("no_exposures", "fault", "publish_fault", "processing", "lost_v
 MAX_LISTED_IDS = 10
 
 
-def _q(v: Any) -> str:
-    return shlex.quote(str(v))
-
-
-def command_prefix(*, db: str | None = None, pstamp_db: str | None = None, dbname: str | None = None,
-                   config: str | None = None) -> str:
-    """'mopstool' with the connection options the user gave, so a printed
-    command runs against the same databases when pasted."""
-    parts = ["mopstool"]
-    for opt, val in (("--db", db), ("--pstamp-db", pstamp_db), ("--dbname", dbname), ("--config", config)):
-        if val:
-            parts += [opt, _q(val)]
-    return " ".join(parts)
+from mopstool.ops.commands import command_prefix, quote as _q  # noqa: E402,F401  (re-exported)
 
 
 def compact_ids(ids: Iterable[Any]) -> str:
@@ -117,18 +105,19 @@ def _in_chunks(col, ids: list[int], size: int = 5000):
     return parts[0] if len(parts) == 1 else or_(*parts)
 
 
-def _diff_stats(conn, diff_ids: list[int]) -> dict[int, dict]:
+def diff_stats(conn, diff_ids: list[int]) -> dict[int, dict]:
     if not diff_ids:
         return {}
     ds = schema.diffSkyfile
     q = (select(ds.c.diff_id, func.count().label("n"),
                 func.sum(case((func.coalesce(ds.c.fault, 0) != 0, 1), else_=0)).label("faulted"),
-                func.sum(case((ds.c.quality != 0, 1), else_=0)).label("bad_quality"))
+                func.sum(case((ds.c.quality != 0, 1), else_=0)).label("bad_quality"),
+                func.sum(ds.c.sources).label("sources"))
          .where(_in_chunks(ds.c.diff_id, diff_ids)).group_by(ds.c.diff_id))
     return {r.diff_id: dict(r._mapping) for r in conn.execute(q)}
 
 
-def _publish_rows(conn, diff_ids: list[int]) -> list[dict]:
+def publish_rows(conn, diff_ids: list[int]) -> list[dict]:
     """publishRuns of these diffs only (the indexed stage_id lookup, never every
     publishRun of the client)."""
     if not diff_ids:
@@ -460,8 +449,10 @@ def group_problems(problems: list[dict]) -> list[dict]:
 
 def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | None = None,
                 prefix: str = "mopstool", targets: list[str] | None = None,
-                chunk: str | None = None) -> dict[str, Any]:
-    """The morning report of *night* (optionally only some targets / one chunk)."""
+                chunk: str | None = None, data: NightData | None = None) -> dict[str, Any]:
+    """The morning report of *night* (optionally only some targets / one chunk).
+    *data*: the night already loaded with load_night(fault_stages=ALL_FAULT_STAGES,
+    stats=True, diffs=True), to share it with another report."""
     from mopstool.ops.nightly.visits import target_names
 
     now = now or utcnow()
@@ -469,7 +460,7 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
     lookback = int(cfg.get("czar.lookback_nights", 1) or 0)
     nights = [night - timedelta(days=i) for i in range(lookback + 1)]
     census = night_exposure_census(dbs, cfg, night)
-    nd = load_night(dbs, cfg, night, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
+    nd = data or load_night(dbs, cfg, night, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
     plan = plan_diffpairs(dbs, cfg, night, ws=True, now=now, data=nd, desperate=True)
     older = [load_night(dbs, cfg, n, fault_stages=ALL_FAULT_STAGES, stats=False, diffs=True)
              for n in nights[1:]]
@@ -485,8 +476,8 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
     night_diff_ids = sorted({d["diff_id"] for d in nd.diffs if d["diff_id"] in diff_exp})
     unplanned_ids = {p.diff_id for p in plan.pairs if p.status == UNPLANNED}
     with dbs.connect() as conn:
-        dstats = _diff_stats(conn, night_diff_ids)
-        pubs = _publish_rows(conn, all_diff_ids)
+        dstats = diff_stats(conn, night_diff_ids)
+        pubs = publish_rows(conn, all_diff_ids)
         unpublished = [dict(r._mapping) for r in conn.execute(unpublished_query(
             diff_ids=night_diff_ids, labels=publish_labels(cfg, night),
             data_groups=publish_data_groups(cfg, night), exclude_ids=unplanned_ids))] if night_diff_ids else []

@@ -1,0 +1,1 @@
+"""Reports of one night: the by-exposure status table, the HTML page and its plots."""

@@ -1,0 +1,134 @@
+"""mopstool report: the page is one self-contained file with the grid, the
+problems (fix commands that run as printed), the plots and the exposure table;
+it never overwrites a file it did not write unless --force; matplotlib is
+loaded by report only."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pytest
+
+from mopstool.config import load_config
+from mopstool.ops.demo.night import run_demo
+
+from test_nightly_helpers import NIGHT
+
+N = "2018-07-10"
+
+
+class Page(HTMLParser):
+    """Elements of a page as (tag, attrs) plus the text of every <td>/<th>."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.elements: list[tuple[str, dict]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def find(self, tag: str, **attrs) -> list[dict]:
+        return [a for t, a in self.elements if t == tag and all(
+            (a.get(k.rstrip("_")) or "").split().__contains__(v) if k == "class_" else a.get(k) == v
+            for k, v in attrs.items())]
+
+
+@pytest.fixture
+def demo(db_url, tmp_path):
+    return run_demo(load_config(), db_url=db_url, reset=False, night=NIGHT, files_dir=str(tmp_path / "f")).ids
+
+
+def test_report_page_is_self_contained_and_complete(cli, db_url, demo, tmp_path):
+    out = tmp_path / "night.html"
+    r = cli("report", "--db", db_url, "--night", N, "-o", str(out))
+    assert r.code == 0, r.err
+    assert r.out == "" and f"wrote {out}" in r.err
+    text = out.read_text(encoding="utf-8")
+    assert '<meta name="generator" content="mopstool report">' in text[:2000]
+    # nothing to fetch: no external script, style sheet, image, font or link
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:|//|ftp:)""", text, re.I)
+    assert not re.search(r"<link\b|@import|url\(\s*['\"]?(?:https?:|//)", text, re.I)
+    assert "<script src" not in text
+    page = Page(text)
+    # per target: a section with progress bars and the quad grid
+    sections = page.find("section", class_="target")
+    assert [s["data-target"] for s in sections] == ["OSS", "MSS", "ESS", "EU", "FSS"]
+    assert len(page.find("table", class_="grid")) == 5
+    assert len(page.find("div", class_="bar")) == 25
+    cells = {c["title"].split(":")[0]: c for c in page.find("td", class_="v")}
+    missing = [c for c in page.find("td", class_="v") if c.get("data-status") == "missing"]
+    assert len(missing) == 1 and "never observed" in missing[0]["title"]
+    statuses = sorted(c["data-status"] for c in page.find("td", class_="v") if c["data-status"] != "ok")
+    assert statuses == ["bad_fwhm", "bad_quality", "faulted", "faulted", "missing"]
+    assert any("o8309g0051o" in k for k in cells)
+    # the problems, each fix with a copy button, runnable as printed
+    problems = page.find("tr", class_="problem")
+    assert len(problems) == 11
+    buttons = [b["data-cmd"] for b in page.find("button", class_="copy")]
+    assert len(buttons) == 11 + 3  # the problems' fixes and the three ready chunks
+    assert all(b.startswith(f"mopstool --db {db_url} ") for b in buttons)
+    publish = [b for b in buttons if " publish --diff-id " in b]
+    assert publish == [f"mopstool --db {db_url} publish --diff-id {demo['unpublished']}"]
+    res = cli(*shlex.split(publish[0])[1:], "--yes")
+    assert res.code == 0, res.err
+    # plots: three inline SVG figures (FWHM with its cut, zero point, detections per diff)
+    figures = [f["id"] for f in page.find("figure", class_="plot")]
+    assert figures == ["plot-fwhm", "plot-zpt", "plot-detections"]
+    assert text.count("<svg") == 3 and "FWHM cut 6" in text and "Detections per diff" in text
+    # the exposure table: 53 rows, sortable headers, a filter box
+    table_rows = [t for t in page.find("tr") if "data-exp" in t]
+    assert len(table_rows) == 53
+    assert page.find("input", id="filter") and len(page.find("th")) > 18
+    assert {h["data-key"] for h in page.find("th") if "data-key" in h} >= {"exp_name", "fwhm", "ww_diff", "publish"}
+    # a rerun replaces the page it wrote (cron)
+    r = cli("report", "--db", db_url, "--night", N, "-o", str(out))
+    assert r.code == 0, r.err
+    assert "publish --diff-id" not in out.read_text(encoding="utf-8").split('id="summary"')[1].split("</section>")[0]
+
+
+def test_report_refuses_to_overwrite_a_foreign_file(cli, tmp_path):
+    db = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    assert cli("db", "init", "--db", db).code == 0
+    foreign = tmp_path / "index.html"
+    foreign.write_text("<html>somebody else's page</html>")
+    r = cli("report", "--db", db, "--night", N, "-o", str(foreign))
+    assert r.code == 2 and r.out == "" and len(r.err.strip().splitlines()) == 1
+    assert "was not written by mopstool report" in r.err and "--force" in r.err
+    assert foreign.read_text() == "<html>somebody else's page</html>"
+    r = cli("report", "--db", db, "--night", N, "-o", str(foreign), "--force")
+    assert r.code == 0, r.err
+    text = foreign.read_text()
+    assert 'content="mopstool report"' in text and "No problems: the night is clean." in text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".index")) == []  # no temp left
+    # a directory, a missing directory
+    for target, word in ((tmp_path, "is a directory"), (tmp_path / "nope" / "x.html", "does not exist")):
+        r = cli("report", "--db", db, "--night", N, "-o", str(target))
+        assert r.code == 2 and word in r.err, r.err
+    # -o - writes the page to stdout
+    r = cli("report", "--db", db, "--night", N, "-o", "-")
+    assert r.code == 0 and r.out.startswith("<!DOCTYPE html>") and r.out.rstrip().endswith("</html>")
+    r = cli("report", "--db", db, "--night", N)
+    assert r.code == 2 and "--output" in r.err
+
+
+def test_matplotlib_is_loaded_by_report_only(tmp_path):
+    db = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    code = (
+        "import sys, io, contextlib\n"
+        "from mopstool.cli.main import main\n"
+        "def run(*a):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        try: main(list(a))\n"
+        "        except SystemExit: pass\n"
+        f"run('db', 'init', '--db', {db!r})\n"
+        f"for cmd in ('night', 'czar', 'lostvisits'): run(cmd, '--db', {db!r}, '--night', '{N}', '--json')\n"
+        "print('before', 'matplotlib' in sys.modules)\n"
+        f"run('report', '--db', {db!r}, '--night', '{N}', '-o', {str(tmp_path / 'r.html')!r})\n"
+        "print('after', 'matplotlib' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["before", "False", "after", "True"], out.stderr
