@@ -70,11 +70,12 @@ def test_report_page_is_self_contained_and_complete(cli, db_url, demo, tmp_path)
     problems = page.find("tr", class_="problem")
     assert len(problems) == 11
     buttons = [b["data-cmd"] for b in page.find("button", class_="copy")]
-    assert len(buttons) == 11 + 3  # the problems' fixes and the three ready chunks
+    people = page.find("span", class_="person")
+    assert len(buttons) == 11 - len(people) + 3  # the problems' fixes and the three ready chunks
     assert all(b.startswith(f"mopstool --db {db_url} ") for b in buttons)
-    publish = [b for b in buttons if " publish --diff-id " in b]
-    assert publish == [f"mopstool --db {db_url} publish --diff-id {demo['unpublished']}"]
-    res = cli(*shlex.split(publish[0])[1:], "--yes")
+    publish = sorted({b for b in buttons if " publish " in b})
+    assert publish == [f"mopstool --db {db_url} publish --night {N} --yes"]
+    res = cli(*shlex.split(publish[0])[1:])
     assert res.code == 0, res.err
     # plots: three inline SVG figures (FWHM with its cut, zero point, detections per diff)
     figures = [f["id"] for f in page.find("figure", class_="plot")]

@@ -219,7 +219,8 @@ def _problems(problems: list[dict], command: Callable[[str], str]) -> str:
         return '<p class="note" id="no-problems">No problems: the night is clean.</p>'
     rows = []
     for p in problems:
-        fix = _copy(command(p["fix"])) if p.get("fix") else ""
+        fix = (_copy(command(p["fix"])) if p.get("fix")
+               else f'<span class="person">needs a person: {_e(p.get("person"))}</span>' if p.get("person") else "")
         rows.append(f'<tr class="problem" data-kind="{_e(p["kind"])}"><td>{_e(p["kind"])}</td>'
                     f'<td>{_e(p.get("target"))}</td><td>{_e(p["stage"])}</td><td>{_e(p["id"])}</td>'
                     f'<td>{_e(p["component"])}</td><td>{_e(p.get("fault"))}</td><td>{_e(p["meaning"])}</td>'
