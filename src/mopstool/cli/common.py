@@ -96,8 +96,10 @@ def emit(ctx: typer.Context, data: Any, fmt: Optional[str], as_json: bool = Fals
 
 
 def info(message: str) -> None:
-    """A progress or notice line on stderr (never on stdout)."""
-    sys.stderr.write(message + "\n")
+    """A progress or notice line on stderr (never on stdout); silent under -q, kept by --log-file."""
+    from mopstool.cli.logs import note
+
+    note(message)
 
 
 def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_run: bool) -> bool:
