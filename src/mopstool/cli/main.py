@@ -114,6 +114,7 @@ def polish(cmd: click.Command) -> click.Command:
     """Help that reads well: placeholders in words, summaries of subcommands in full."""
     if hasattr(cmd, "rich_markup_mode"):
         cmd.rich_markup_mode = None  # plain help, as the root shows it
+    _plain_help_option(cmd)
     for param in cmd.params:
         if getattr(param, "metavar", None) is None:
             word = param.name.upper() if param.param_type_name == "argument" else _placeholder(param)
@@ -278,9 +279,52 @@ def root(
                        debug=debug or os.environ.get("MOPSTOOL_DEBUG") in ("1", "true", "yes"))
 
 
+def _plain_values(param: Any) -> None:
+    """Give a root option click's plain value handling instead of typer's pydantic coercion.
+
+    The root options are strings, flags and a count; building a pydantic validator
+    for each (typer does so for every processed parameter) would cost more than
+    the rest of ``mopstool COMMAND --help``."""
+    def process_value(ctx: click.Context, value: Any) -> Any:
+        if getattr(param, "count", False):
+            value = int(value or 0)
+        elif param.is_flag:
+            value = bool(value)
+        elif value is not None:
+            value = str(value)
+        if param.callback is not None:
+            value = param.callback(ctx, param, value)
+        return value
+
+    param.process_value = process_value
+
+
+def _plain_help_option(cmd: Any) -> None:
+    """-h/--help of a group is processed with the value None on every run; handle it plainly."""
+    original = cmd.get_help_option
+
+    def get_help_option(ctx: click.Context):
+        opt = original(ctx)
+        if opt is not None and not getattr(opt, "_mopstool_plain", False):
+            _plain_values(opt)
+            opt._mopstool_plain = True
+        return opt
+
+    cmd.get_help_option = get_help_option
+
+
+_ROOT: Optional[click.Command] = None
+
+
 def root_command() -> click.Command:
-    """The click command tree of mopstool (what docs generation walks)."""
-    return typer.main.get_command(app)
+    """The click command tree of mopstool (what docs generation walks); built once."""
+    global _ROOT
+    if _ROOT is None:
+        _ROOT = typer.main.get_command(app)
+        for param in _ROOT.params:
+            _plain_values(param)
+        _plain_help_option(_ROOT)
+    return _ROOT
 
 
 def _error(message: str) -> None:
