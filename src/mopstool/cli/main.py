@@ -154,9 +154,9 @@ def resolve(entry: Cmd) -> click.Command:
 class LazyGroup(TyperGroup):
     """The root group: commands from :data:`COMMANDS`, imported on first use."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, table: Optional[list[Cmd]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._entries = {c.name: c for c in COMMANDS}
+        self._entries = {c.name: c for c in (COMMANDS if table is None else table)}
         self._loaded: dict[str, click.Command] = {}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -174,7 +174,7 @@ class LazyGroup(TyperGroup):
         """Complete command names from the table (no module imported) and root options."""
         from typer.core import CompletionItem
 
-        items = [CompletionItem(c.name, help=c.help) for c in COMMANDS
+        items = [CompletionItem(c.name, help=c.help) for c in self._entries.values()
                  if not c.hidden and c.name.startswith(incomplete)]
         return items + click.Command.shell_complete(self, ctx, incomplete)
 
@@ -188,7 +188,7 @@ class LazyGroup(TyperGroup):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Commands grouped by section, each summary in full, without importing any."""
-        visible = [c for c in COMMANDS if not c.hidden]
+        visible = [c for c in self._entries.values() if not c.hidden]
         for section in SECTIONS:
             rows = [(c.name, c.help) for c in visible if c.section == section]
             if rows:
