@@ -26,8 +26,8 @@ from mopstool.db import Databases, schema
 from mopstool.db.dialect import add_extra_auto_increment
 from mopstool.db.own import own
 from mopstool.stages import STAGES
-from mopstool.ops.disk.cleanup import (_exposure_join, apply_cleanup, cleanup_rules, cleanup_status,
-                                  plan_cleanup, scope_condition)
+from mopstool.ops.disk.cleanup import apply_cleanup, cleanup_rules, cleanup_status, plan_cleanup, scope_condition
+from mopstool.ops.select import exposure_join
 
 
 def build(url: str, nights: int, per_night: int, recent: int, as_of: date) -> int:
@@ -95,7 +95,7 @@ def main() -> None:
     dbs = Databases(a.url, a.url)
     rules = [r for r in cleanup_rules(cfg, as_of) if r.stage == "chip"]
     run, raw = schema.chipRun, schema.rawExp
-    q = (select(run.c.chip_id, run.c.label, raw.c.dateobs).select_from(_exposure_join(STAGES["chip"]))
+    q = (select(run.c.chip_id, run.c.label, raw.c.dateobs).select_from(exposure_join(STAGES["chip"]))
          .where(run.c.state == "full", scope_condition(run, rules),
                 or_(*[and_(r.label_condition(run.c.label), raw.c.dateobs < r.cutoff) for r in rules])))
     sql = str(q.compile(dbs.gpc1, compile_kwargs={"literal_binds": True}))

@@ -100,9 +100,11 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=1500)
     ap.add_argument("--per-night", type=int, default=80)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--name", default="mopstool_bench_scale", help="scratch database to create (dropped after)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per command (the best is kept)")
     args = ap.parse_args()
     server = args.server.rstrip("/")
-    name = "mopstool_bench_scale"
+    name = args.name
     admin = create_engine(server + "/")
     with admin.connect() as c:
         c.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
@@ -112,11 +114,11 @@ def main() -> None:
                    stderr=subprocess.DEVNULL)
     subprocess.run([sys.executable, "-m", "mopstool", "demo", "--db", url], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    before = {" ".join(a[:2]): timed(url, a) for a in COMMANDS}
+    before = {" ".join(a[:2]): timed(url, a, args.repeat) for a in COMMANDS}
     t0 = time.perf_counter()
     counts = inflate(url, args.days, args.per_night)
     load = time.perf_counter() - t0
-    after = {" ".join(a[:2]): timed(url, a) for a in COMMANDS}
+    after = {" ".join(a[:2]): timed(url, a, args.repeat) for a in COMMANDS}
     print(f"history added in {load:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     print(f"{'command':<24}{'demo only (s)':>15}{'with history (s)':>18}")
     for k in before:

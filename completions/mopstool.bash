@@ -3,317 +3,305 @@
 # Install: source this file, or copy it to
 # ~/.local/share/bash-completion/completions/mopstool
 
-_mopstool_global_valopts='--db --pstamp-db --dbname --config'
+_mopstool_global_valopts='--db --pstamp-db --dbname --config --log-file'
 
 _mopstool_cmd_info() {
     # sets subcmds, opts, valopts, argkinds, variadic for the command path $1
     subcmds='' opts='' valopts='' argkinds='' variadic=0
     case "$1" in
         '')
-            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults night report db config docs pstamp-req labels mopscat'
-            opts='--db --pstamp-db --dbname --config --debug --version --install-completion --show-completion -h --help'
-            valopts='--db --pstamp-db --dbname --config'
+            subcmds='czar lostvisits diffpairs night report faults runs show definebyquery updaterun setupdate revert fixbroken publish labels cleanup pstamp-req mopscat chiptool warptool difftool pstamptool demo db config'
+            opts='--db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug --version -h --help'
+            valopts='--db --pstamp-db --dbname --config --log-file'
             argkinds=''
             variadic=0 ;;
-        'runs')
+        'czar')
             subcmds=''
-            opts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format'
-            argkinds='none'
-            variadic=0 ;;
-        'show')
-            subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-f --format'
-            argkinds='none none'
-            variadic=0 ;;
-        'demo')
-            subcmds=''
-            opts='--reset --night --files -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--night --files'
+            opts='--night -t --target --chunk --fixes --watch --every -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--night -t --target --chunk --every -f --format'
             argkinds=''
             variadic=0 ;;
         'lostvisits')
             subcmds=''
-            opts='--night -t --target --filter --chunk -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--night -t --target --filter --chunk -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--night -t --target --filter --chunk -f --format'
             argkinds=''
             variadic=0 ;;
         'diffpairs')
             subcmds=''
-            opts='--night -t --target --filter --chunk --desperate --ws --define --status -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--night -t --target --filter --chunk --desperate --ws --define --status -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--night -t --target --filter --chunk --status -f --format'
-            argkinds=''
-            variadic=0 ;;
-        'czar')
-            subcmds=''
-            opts='--night -t --target --chunk --fixes --watch --every -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--night -t --target --chunk --every -f --format'
-            argkinds=''
-            variadic=0 ;;
-        'publish')
-            subcmds=''
-            opts='--diff-id --night -l --label --client --rerun --set-label --revert -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--diff-id --night -l --label --client --set-label -f --format'
-            argkinds=''
-            variadic=0 ;;
-        'cleanup')
-            subcmds=''
-            opts='--as-of --stage --target --batch-size --status --show-held -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--as-of --stage --target --batch-size -f --format'
-            argkinds=''
-            variadic=0 ;;
-        'fixbroken')
-            subcmds=''
-            opts='--exp-name --chip-id --warp-id --diff-id --date --status --open --finish --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--exp-name --chip-id --warp-id --diff-id --date --limit -f --format'
-            argkinds=''
-            variadic=0 ;;
-        'chiptool')
-            subcmds=''
-            opts='--help --db --pstamp-db --dbname --config --debug'
-            valopts=''
-            argkinds=''
-            variadic=0 ;;
-        'warptool')
-            subcmds=''
-            opts='--help --db --pstamp-db --dbname --config --debug'
-            valopts=''
-            argkinds=''
-            variadic=0 ;;
-        'difftool')
-            subcmds=''
-            opts='--help --db --pstamp-db --dbname --config --debug'
-            valopts=''
-            argkinds=''
-            variadic=0 ;;
-        'pstamptool')
-            subcmds=''
-            opts='--help --db --pstamp-db --dbname --config --debug'
-            valopts=''
-            argkinds=''
-            variadic=0 ;;
-        'definebyquery')
-            subcmds=''
-            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format'
-            argkinds=''
-            variadic=0 ;;
-        'updaterun')
-            subcmds=''
-            opts='--id -l --label -s --state -g --data-group --dist-group --night --set-state --set-label --set-data-group --set-dist-group --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--id -l --label -s --state -g --data-group --dist-group --night --set-state --set-label --set-data-group --set-dist-group --set-note -f --format'
-            argkinds='none'
-            variadic=0 ;;
-        'setupdate')
-            subcmds=''
-            opts='--chip-id --warp-id --diff-id --id --class-id --skycell-id --update-mode --set-label --from-goto-cleaned --fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--chip-id --warp-id --diff-id --id --class-id --skycell-id --update-mode --set-label --fault -f --format'
-            argkinds='none'
-            variadic=0 ;;
-        'revert')
-            subcmds=''
-            opts='--id -l --label -g --data-group --night --fault --component --all -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--id -l --label -g --data-group --night --fault --component -f --format'
-            argkinds='none'
-            variadic=0 ;;
-        'faults')
-            subcmds=''
-            opts='--night -l --label -g --data-group --stage --fault --id --components -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--night -l --label -g --data-group --stage --fault --id -f --format'
             argkinds=''
             variadic=0 ;;
         'night')
             subcmds=''
-            opts='--night -t --target --chunk --watch --every -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--night -t --target --chunk --watch --every -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--night -t --target --chunk --every -f --format'
             argkinds=''
             variadic=0 ;;
         'report')
             subcmds=''
-            opts='-o --output --night --force -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-o --output --night --force -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='-o --output --night'
             argkinds=''
             variadic=0 ;;
-        'db')
-            subcmds='init check'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
-            valopts=''
-            argkinds=''
-            variadic=0 ;;
-        'db init')
+        'faults')
             subcmds=''
-            opts='--exists-ok -h --help --db --pstamp-db --dbname --config --debug'
-            valopts=''
+            opts='--night -l --label -g --data-group --stage --fault --id --components -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--night -l --label -g --data-group --stage --fault --id -f --format'
             argkinds=''
             variadic=0 ;;
-        'db check')
+        'runs')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-f --format'
-            argkinds=''
-            variadic=0 ;;
-        'config')
-            subcmds='show'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
-            valopts=''
-            argkinds=''
-            variadic=0 ;;
-        'config show')
-            subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-f --format'
-            argkinds=''
-            variadic=0 ;;
-        'docs')
-            subcmds='generate'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
-            valopts=''
-            argkinds=''
-            variadic=0 ;;
-        'docs generate')
-            subcmds=''
-            opts='--check --out -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--out'
-            argkinds=''
-            variadic=0 ;;
-        'pstamp-req')
-            subcmds='list show stop clean update cleanup revert backlog create validate cut'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
-            valopts=''
-            argkinds=''
-            variadic=0 ;;
-        'pstamp-req list')
-            subcmds=''
-            opts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format'
-            argkinds=''
-            variadic=0 ;;
-        'pstamp-req show')
-            subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-f --format'
+            opts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format'
             argkinds='none'
             variadic=0 ;;
-        'pstamp-req stop')
+        'show')
             subcmds=''
-            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='-f --format'
+            argkinds='none none'
+            variadic=0 ;;
+        'definebyquery')
+            subcmds=''
+            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'updaterun')
+            subcmds=''
+            opts='--id -l --label -s --state -g --data-group --dist-group --night --set-state --set-label --set-data-group --set-dist-group --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--id -l --label -s --state -g --data-group --dist-group --night --set-state --set-label --set-data-group --set-dist-group --set-note -f --format'
             argkinds='none'
-            variadic=1 ;;
-        'pstamp-req clean')
+            variadic=0 ;;
+        'setupdate')
             subcmds=''
-            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-f --format'
+            opts='--chip-id --warp-id --diff-id --id --class-id --skycell-id --update-mode --set-label --from-goto-cleaned --fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--chip-id --warp-id --diff-id --id --class-id --skycell-id --update-mode --set-label --fault -f --format'
             argkinds='none'
-            variadic=1 ;;
-        'pstamp-req update')
-            subcmds=''
-            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault -f --format'
-            argkinds=''
             variadic=0 ;;
-        'pstamp-req cleanup')
+        'revert')
             subcmds=''
-            opts='--older-than -l --label -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--older-than -l --label -f --format'
-            argkinds=''
-            variadic=0 ;;
-        'pstamp-req revert')
-            subcmds=''
-            opts='--req-id -l --label -s --state --fault --what --clear-fault-count -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--req-id -l --label -s --state --fault --what -f --format'
+            opts='--id -l --label -g --data-group --night --fault --component --all -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--id -l --label -g --data-group --night --fault --component -f --format'
             argkinds='none'
-            variadic=1 ;;
-        'pstamp-req backlog')
+            variadic=0 ;;
+        'fixbroken')
             subcmds=''
-            opts='-l --label --parse-limit --check -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-l --label --parse-limit -f --format'
+            opts='--exp-name --chip-id --warp-id --diff-id --date --status --open --finish --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--exp-name --chip-id --warp-id --diff-id --date --limit -f --format'
             argkinds=''
             variadic=0 ;;
-        'pstamp-req create')
+        'publish')
             subcmds=''
-            opts='-o --output --req-name --email --action --ra --dec --from --mjd --mjd-window --filter --size --arcsec --img-type --req-type --project --survey --release --data-group --tess-id --run-type --options --comment --overwrite -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-o --output --req-name --email --action --ra --dec --from --mjd --mjd-window --filter --size --img-type --req-type --project --survey --release --data-group --tess-id --run-type --options --comment -f --format'
+            opts='--diff-id --night -l --label --client --rerun --set-label --revert -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--diff-id --night -l --label --client --set-label -f --format'
             argkinds=''
             variadic=0 ;;
-        'pstamp-req validate')
-            subcmds=''
-            opts='--project --check-db -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--project -f --format'
-            argkinds='file'
-            variadic=0 ;;
-        'pstamp-req cut')
-            subcmds=''
-            opts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --split --center-off-chip -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress -f --format'
-            argkinds='file'
-            variadic=1 ;;
         'labels')
             subcmds='list add update delete block unblock'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            opts='-h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'labels list')
             subcmds=''
-            opts='-l --label --counts -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-l --label --counts -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='-l --label -f --format'
             argkinds=''
             variadic=0 ;;
         'labels add')
             subcmds=''
-            opts='-p --priority --inactive --comment -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-p --priority --inactive --comment -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='-p --priority --comment -f --format'
             argkinds='none'
             variadic=0 ;;
         'labels update')
             subcmds=''
-            opts='-p --priority --active --inactive --comment -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-p --priority --active --inactive --comment -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='-p --priority --comment -f --format'
             argkinds='none'
             variadic=1 ;;
         'labels delete')
             subcmds=''
-            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='-f --format'
             argkinds='none'
             variadic=1 ;;
         'labels block')
             subcmds=''
-            opts='--stage --all-stages -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--stage --all-stages -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--stage -f --format'
             argkinds='none'
             variadic=1 ;;
         'labels unblock')
             subcmds=''
-            opts='--stage --all-stages -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--stage --all-stages -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--stage -f --format'
             argkinds='none'
             variadic=1 ;;
+        'cleanup')
+            subcmds=''
+            opts='--as-of --stage --target --batch-size --status --show-held -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--as-of --stage --target --batch-size -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'pstamp-req')
+            subcmds='list show stop clean update cleanup revert backlog create validate cut'
+            opts='-h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'pstamp-req list')
+            subcmds=''
+            opts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'pstamp-req show')
+            subcmds=''
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-f --format'
+            argkinds='none'
+            variadic=0 ;;
+        'pstamp-req stop')
+            subcmds=''
+            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-f --format'
+            argkinds='none'
+            variadic=1 ;;
+        'pstamp-req clean')
+            subcmds=''
+            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-f --format'
+            argkinds='none'
+            variadic=1 ;;
+        'pstamp-req update')
+            subcmds=''
+            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'pstamp-req cleanup')
+            subcmds=''
+            opts='--older-than -l --label -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--older-than -l --label -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'pstamp-req revert')
+            subcmds=''
+            opts='--req-id -l --label -s --state --fault --what --clear-fault-count -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--req-id -l --label -s --state --fault --what -f --format'
+            argkinds='none'
+            variadic=1 ;;
+        'pstamp-req backlog')
+            subcmds=''
+            opts='-l --label --parse-limit --check -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-l --label --parse-limit -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'pstamp-req create')
+            subcmds=''
+            opts='-o --output --req-name --email --action --ra --dec --from --mjd --mjd-window --filter --size --arcsec --img-type --req-type --project --survey --release --data-group --tess-id --run-type --options --comment --overwrite -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-o --output --req-name --email --action --ra --dec --from --mjd --mjd-window --filter --size --img-type --req-type --project --survey --release --data-group --tess-id --run-type --options --comment -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'pstamp-req validate')
+            subcmds=''
+            opts='--project --check-db -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--project -f --format'
+            argkinds='file'
+            variadic=0 ;;
+        'pstamp-req cut')
+            subcmds=''
+            opts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --split --center-off-chip -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress -f --format'
+            argkinds='file'
+            variadic=1 ;;
         'mopscat')
             subcmds='build check show'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            opts='-h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'mopscat build')
             subcmds=''
-            opts='--diff-id --inverse --merge -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--diff-id --inverse --merge -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--diff-id -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format'
             argkinds='file'
             variadic=1 ;;
         'mopscat check')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='-f --format'
             argkinds='file'
             variadic=0 ;;
         'mopscat show')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='-f --format'
             argkinds='file'
+            variadic=0 ;;
+        'chiptool')
+            subcmds=''
+            opts='--help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'warptool')
+            subcmds=''
+            opts='--help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'difftool')
+            subcmds=''
+            opts='--help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'pstamptool')
+            subcmds=''
+            opts='--help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'demo')
+            subcmds=''
+            opts='--reset --night --files -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--night --files'
+            argkinds=''
+            variadic=0 ;;
+        'db')
+            subcmds='init check'
+            opts='-h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'db init')
+            subcmds=''
+            opts='--exists-ok -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'db check')
+            subcmds=''
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-f --format'
+            argkinds=''
+            variadic=0 ;;
+        'config')
+            subcmds='show'
+            opts='-h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'config show')
+            subcmds=''
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-f --format'
+            argkinds=''
             variadic=0 ;;
     esac
 }
@@ -323,13 +311,12 @@ _mopstool_value_words() {
     words='' kind=none
     case "$1|$2" in
         '|--config') kind=file ;;
-        'demo|--files') kind=file ;;
+        '|--log-file') kind=file ;;
+        'report|-o') kind=file ;;
+        'report|--output') kind=file ;;
         'definebyquery|-e') kind=file ;;
         'definebyquery|--exp-name') kind=file ;;
         'definebyquery|--set-workdir') kind=file ;;
-        'report|-o') kind=file ;;
-        'report|--output') kind=file ;;
-        'docs generate|--out') kind=file ;;
         'pstamp-req create|-o') kind=file ;;
         'pstamp-req create|--output') kind=file ;;
         'pstamp-req create|--req-name') kind=file ;;
@@ -343,9 +330,11 @@ _mopstool_value_words() {
         'mopscat build|--output') kind=file ;;
         'mopscat build|--difftype') kind=file ;;
         'mopscat build|--exp-name') kind=file ;;
+        'demo|--files') kind=file ;;
         *)
             case "$2" in
             '--config') kind=file ;;
+            '--log-file') kind=file ;;
             esac ;;
     esac
 }

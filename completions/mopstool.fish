@@ -2,9 +2,9 @@
 # Generated from the command tree by `mopstool docs generate`; do not edit.
 # Install: copy this file to ~/.config/fish/completions/mopstool.fish
 
-set -g __mopstool_commands 'runs' 'show' 'demo' 'lostvisits' 'diffpairs' 'czar' 'publish' 'cleanup' 'fixbroken' 'chiptool' 'warptool' 'difftool' 'pstamptool' 'definebyquery' 'updaterun' 'setupdate' 'revert' 'faults' 'night' 'report' 'db' 'db init' 'db check' 'config' 'config show' 'docs' 'docs generate' 'pstamp-req' 'pstamp-req list' 'pstamp-req show' 'pstamp-req stop' 'pstamp-req clean' 'pstamp-req update' 'pstamp-req cleanup' 'pstamp-req revert' 'pstamp-req backlog' 'pstamp-req create' 'pstamp-req validate' 'pstamp-req cut' 'labels' 'labels list' 'labels add' 'labels update' 'labels delete' 'labels block' 'labels unblock' 'mopscat' 'mopscat build' 'mopscat check' 'mopscat show'
-set -g __mopstool_valopts '|--db' '|--pstamp-db' '|--dbname' '|--config' 'runs|-l' 'runs|--label' 'runs|-s' 'runs|--state' 'runs|-g' 'runs|--data-group' 'runs|--dist-group' 'runs|--night' 'runs|--id' 'runs|--limit' 'runs|-f' 'runs|--format' 'show|-f' 'show|--format' 'demo|--night' 'demo|--files' 'lostvisits|--night' 'lostvisits|-t' 'lostvisits|--target' 'lostvisits|--filter' 'lostvisits|--chunk' 'lostvisits|-f' 'lostvisits|--format' 'diffpairs|--night' 'diffpairs|-t' 'diffpairs|--target' 'diffpairs|--filter' 'diffpairs|--chunk' 'diffpairs|--status' 'diffpairs|-f' 'diffpairs|--format' 'czar|--night' 'czar|-t' 'czar|--target' 'czar|--chunk' 'czar|--every' 'czar|-f' 'czar|--format' 'publish|--diff-id' 'publish|--night' 'publish|-l' 'publish|--label' 'publish|--client' 'publish|--set-label' 'publish|-f' 'publish|--format' 'cleanup|--as-of' 'cleanup|--stage' 'cleanup|--target' 'cleanup|--batch-size' 'cleanup|-f' 'cleanup|--format' 'fixbroken|--exp-name' 'fixbroken|--chip-id' 'fixbroken|--warp-id' 'fixbroken|--diff-id' 'fixbroken|--date' 'fixbroken|--limit' 'fixbroken|-f' 'fixbroken|--format' 'definebyquery|-e' 'definebyquery|--exp-name' 'definebyquery|--exp-id' 'definebyquery|--night' 'definebyquery|--dateobs-begin' 'definebyquery|--dateobs-end' 'definebyquery|--filter' 'definebyquery|--obs-mode' 'definebyquery|--object' 'definebyquery|--comment' 'definebyquery|--exp-type' 'definebyquery|-l' 'definebyquery|--label' 'definebyquery|--limit' 'definebyquery|--stage' 'definebyquery|--fake-id' 'definebyquery|--cam-id' 'definebyquery|--chip-id' 'definebyquery|--reduction' 'definebyquery|--preset' 'definebyquery|--date' 'definebyquery|--set-label' 'definebyquery|--set-workdir' 'definebyquery|--set-data-group' 'definebyquery|--set-dist-group' 'definebyquery|--set-tess-id' 'definebyquery|--set-end-stage' 'definebyquery|--set-reduction' 'definebyquery|--set-expgroup' 'definebyquery|--set-dvodb' 'definebyquery|--set-note' 'definebyquery|-f' 'definebyquery|--format' 'updaterun|--id' 'updaterun|-l' 'updaterun|--label' 'updaterun|-s' 'updaterun|--state' 'updaterun|-g' 'updaterun|--data-group' 'updaterun|--dist-group' 'updaterun|--night' 'updaterun|--set-state' 'updaterun|--set-label' 'updaterun|--set-data-group' 'updaterun|--set-dist-group' 'updaterun|--set-note' 'updaterun|-f' 'updaterun|--format' 'setupdate|--chip-id' 'setupdate|--warp-id' 'setupdate|--diff-id' 'setupdate|--id' 'setupdate|--class-id' 'setupdate|--skycell-id' 'setupdate|--update-mode' 'setupdate|--set-label' 'setupdate|--fault' 'setupdate|-f' 'setupdate|--format' 'revert|--id' 'revert|-l' 'revert|--label' 'revert|-g' 'revert|--data-group' 'revert|--night' 'revert|--fault' 'revert|--component' 'revert|-f' 'revert|--format' 'faults|--night' 'faults|-l' 'faults|--label' 'faults|-g' 'faults|--data-group' 'faults|--stage' 'faults|--fault' 'faults|--id' 'faults|-f' 'faults|--format' 'night|--night' 'night|-t' 'night|--target' 'night|--chunk' 'night|--every' 'night|-f' 'night|--format' 'report|-o' 'report|--output' 'report|--night' 'db check|-f' 'db check|--format' 'config show|-f' 'config show|--format' 'docs generate|--out' 'pstamp-req list|--id' 'pstamp-req list|--req-id' 'pstamp-req list|-s' 'pstamp-req list|--state' 'pstamp-req list|-l' 'pstamp-req list|--label' 'pstamp-req list|--name' 'pstamp-req list|--since' 'pstamp-req list|--fault' 'pstamp-req list|--user' 'pstamp-req list|--limit' 'pstamp-req list|-f' 'pstamp-req list|--format' 'pstamp-req show|-f' 'pstamp-req show|--format' 'pstamp-req stop|-f' 'pstamp-req stop|--format' 'pstamp-req clean|-f' 'pstamp-req clean|--format' 'pstamp-req update|--req-id' 'pstamp-req update|--id' 'pstamp-req update|--req-id-max' 'pstamp-req update|-s' 'pstamp-req update|--state' 'pstamp-req update|-l' 'pstamp-req update|--label' 'pstamp-req update|--name' 'pstamp-req update|--fault' 'pstamp-req update|--older-than' 'pstamp-req update|--set-state' 'pstamp-req update|--set-label' 'pstamp-req update|--set-fault' 'pstamp-req update|-f' 'pstamp-req update|--format' 'pstamp-req cleanup|--older-than' 'pstamp-req cleanup|-l' 'pstamp-req cleanup|--label' 'pstamp-req cleanup|-f' 'pstamp-req cleanup|--format' 'pstamp-req revert|--req-id' 'pstamp-req revert|-l' 'pstamp-req revert|--label' 'pstamp-req revert|-s' 'pstamp-req revert|--state' 'pstamp-req revert|--fault' 'pstamp-req revert|--what' 'pstamp-req revert|-f' 'pstamp-req revert|--format' 'pstamp-req backlog|-l' 'pstamp-req backlog|--label' 'pstamp-req backlog|--parse-limit' 'pstamp-req backlog|-f' 'pstamp-req backlog|--format' 'pstamp-req create|-o' 'pstamp-req create|--output' 'pstamp-req create|--req-name' 'pstamp-req create|--email' 'pstamp-req create|--action' 'pstamp-req create|--ra' 'pstamp-req create|--dec' 'pstamp-req create|--from' 'pstamp-req create|--mjd' 'pstamp-req create|--mjd-window' 'pstamp-req create|--filter' 'pstamp-req create|--size' 'pstamp-req create|--img-type' 'pstamp-req create|--req-type' 'pstamp-req create|--project' 'pstamp-req create|--survey' 'pstamp-req create|--release' 'pstamp-req create|--data-group' 'pstamp-req create|--tess-id' 'pstamp-req create|--run-type' 'pstamp-req create|--options' 'pstamp-req create|--comment' 'pstamp-req create|-f' 'pstamp-req create|--format' 'pstamp-req validate|--project' 'pstamp-req validate|-f' 'pstamp-req validate|--format' 'pstamp-req cut|--ra' 'pstamp-req cut|--dec' 'pstamp-req cut|--x' 'pstamp-req cut|--y' 'pstamp-req cut|--size' 'pstamp-req cut|--request' 'pstamp-req cut|--images' 'pstamp-req cut|-o' 'pstamp-req cut|--outdir' 'pstamp-req cut|--name' 'pstamp-req cut|--hdu' 'pstamp-req cut|--mask' 'pstamp-req cut|--variance' 'pstamp-req cut|--planes' 'pstamp-req cut|--compress' 'pstamp-req cut|-f' 'pstamp-req cut|--format' 'labels list|-l' 'labels list|--label' 'labels list|-f' 'labels list|--format' 'labels add|-p' 'labels add|--priority' 'labels add|--comment' 'labels add|-f' 'labels add|--format' 'labels update|-p' 'labels update|--priority' 'labels update|--comment' 'labels update|-f' 'labels update|--format' 'labels delete|-f' 'labels delete|--format' 'labels block|--stage' 'labels block|-f' 'labels block|--format' 'labels unblock|--stage' 'labels unblock|-f' 'labels unblock|--format' 'mopscat build|--diff-id' 'mopscat build|-o' 'mopscat build|--output' 'mopscat build|--zp' 'mopscat build|--zp-err' 'mopscat build|--difftype' 'mopscat build|--diff-skyfile-id' 'mopscat build|--exp-name' 'mopscat build|--exp-id' 'mopscat build|--cmf-version' 'mopscat build|--camera' 'mopscat build|-f' 'mopscat build|--format' 'mopscat check|-f' 'mopscat check|--format' 'mopscat show|-f' 'mopscat show|--format'
-set -g __mopstool_global_valopts '--db' '--pstamp-db' '--dbname' '--config'
+set -g __mopstool_commands 'czar' 'lostvisits' 'diffpairs' 'night' 'report' 'faults' 'runs' 'show' 'definebyquery' 'updaterun' 'setupdate' 'revert' 'fixbroken' 'publish' 'labels' 'labels list' 'labels add' 'labels update' 'labels delete' 'labels block' 'labels unblock' 'cleanup' 'pstamp-req' 'pstamp-req list' 'pstamp-req show' 'pstamp-req stop' 'pstamp-req clean' 'pstamp-req update' 'pstamp-req cleanup' 'pstamp-req revert' 'pstamp-req backlog' 'pstamp-req create' 'pstamp-req validate' 'pstamp-req cut' 'mopscat' 'mopscat build' 'mopscat check' 'mopscat show' 'chiptool' 'warptool' 'difftool' 'pstamptool' 'demo' 'db' 'db init' 'db check' 'config' 'config show'
+set -g __mopstool_valopts '|--db' '|--pstamp-db' '|--dbname' '|--config' '|--log-file' 'czar|--night' 'czar|-t' 'czar|--target' 'czar|--chunk' 'czar|--every' 'czar|-f' 'czar|--format' 'lostvisits|--night' 'lostvisits|-t' 'lostvisits|--target' 'lostvisits|--filter' 'lostvisits|--chunk' 'lostvisits|-f' 'lostvisits|--format' 'diffpairs|--night' 'diffpairs|-t' 'diffpairs|--target' 'diffpairs|--filter' 'diffpairs|--chunk' 'diffpairs|--status' 'diffpairs|-f' 'diffpairs|--format' 'night|--night' 'night|-t' 'night|--target' 'night|--chunk' 'night|--every' 'night|-f' 'night|--format' 'report|-o' 'report|--output' 'report|--night' 'faults|--night' 'faults|-l' 'faults|--label' 'faults|-g' 'faults|--data-group' 'faults|--stage' 'faults|--fault' 'faults|--id' 'faults|-f' 'faults|--format' 'runs|-l' 'runs|--label' 'runs|-s' 'runs|--state' 'runs|-g' 'runs|--data-group' 'runs|--dist-group' 'runs|--night' 'runs|--id' 'runs|--limit' 'runs|-f' 'runs|--format' 'show|-f' 'show|--format' 'definebyquery|-e' 'definebyquery|--exp-name' 'definebyquery|--exp-id' 'definebyquery|--night' 'definebyquery|--dateobs-begin' 'definebyquery|--dateobs-end' 'definebyquery|--filter' 'definebyquery|--obs-mode' 'definebyquery|--object' 'definebyquery|--comment' 'definebyquery|--exp-type' 'definebyquery|-l' 'definebyquery|--label' 'definebyquery|--limit' 'definebyquery|--stage' 'definebyquery|--fake-id' 'definebyquery|--cam-id' 'definebyquery|--chip-id' 'definebyquery|--reduction' 'definebyquery|--preset' 'definebyquery|--date' 'definebyquery|--set-label' 'definebyquery|--set-workdir' 'definebyquery|--set-data-group' 'definebyquery|--set-dist-group' 'definebyquery|--set-tess-id' 'definebyquery|--set-end-stage' 'definebyquery|--set-reduction' 'definebyquery|--set-expgroup' 'definebyquery|--set-dvodb' 'definebyquery|--set-note' 'definebyquery|-f' 'definebyquery|--format' 'updaterun|--id' 'updaterun|-l' 'updaterun|--label' 'updaterun|-s' 'updaterun|--state' 'updaterun|-g' 'updaterun|--data-group' 'updaterun|--dist-group' 'updaterun|--night' 'updaterun|--set-state' 'updaterun|--set-label' 'updaterun|--set-data-group' 'updaterun|--set-dist-group' 'updaterun|--set-note' 'updaterun|-f' 'updaterun|--format' 'setupdate|--chip-id' 'setupdate|--warp-id' 'setupdate|--diff-id' 'setupdate|--id' 'setupdate|--class-id' 'setupdate|--skycell-id' 'setupdate|--update-mode' 'setupdate|--set-label' 'setupdate|--fault' 'setupdate|-f' 'setupdate|--format' 'revert|--id' 'revert|-l' 'revert|--label' 'revert|-g' 'revert|--data-group' 'revert|--night' 'revert|--fault' 'revert|--component' 'revert|-f' 'revert|--format' 'fixbroken|--exp-name' 'fixbroken|--chip-id' 'fixbroken|--warp-id' 'fixbroken|--diff-id' 'fixbroken|--date' 'fixbroken|--limit' 'fixbroken|-f' 'fixbroken|--format' 'publish|--diff-id' 'publish|--night' 'publish|-l' 'publish|--label' 'publish|--client' 'publish|--set-label' 'publish|-f' 'publish|--format' 'labels list|-l' 'labels list|--label' 'labels list|-f' 'labels list|--format' 'labels add|-p' 'labels add|--priority' 'labels add|--comment' 'labels add|-f' 'labels add|--format' 'labels update|-p' 'labels update|--priority' 'labels update|--comment' 'labels update|-f' 'labels update|--format' 'labels delete|-f' 'labels delete|--format' 'labels block|--stage' 'labels block|-f' 'labels block|--format' 'labels unblock|--stage' 'labels unblock|-f' 'labels unblock|--format' 'cleanup|--as-of' 'cleanup|--stage' 'cleanup|--target' 'cleanup|--batch-size' 'cleanup|-f' 'cleanup|--format' 'pstamp-req list|--id' 'pstamp-req list|--req-id' 'pstamp-req list|-s' 'pstamp-req list|--state' 'pstamp-req list|-l' 'pstamp-req list|--label' 'pstamp-req list|--name' 'pstamp-req list|--since' 'pstamp-req list|--fault' 'pstamp-req list|--user' 'pstamp-req list|--limit' 'pstamp-req list|-f' 'pstamp-req list|--format' 'pstamp-req show|-f' 'pstamp-req show|--format' 'pstamp-req stop|-f' 'pstamp-req stop|--format' 'pstamp-req clean|-f' 'pstamp-req clean|--format' 'pstamp-req update|--req-id' 'pstamp-req update|--id' 'pstamp-req update|--req-id-max' 'pstamp-req update|-s' 'pstamp-req update|--state' 'pstamp-req update|-l' 'pstamp-req update|--label' 'pstamp-req update|--name' 'pstamp-req update|--fault' 'pstamp-req update|--older-than' 'pstamp-req update|--set-state' 'pstamp-req update|--set-label' 'pstamp-req update|--set-fault' 'pstamp-req update|-f' 'pstamp-req update|--format' 'pstamp-req cleanup|--older-than' 'pstamp-req cleanup|-l' 'pstamp-req cleanup|--label' 'pstamp-req cleanup|-f' 'pstamp-req cleanup|--format' 'pstamp-req revert|--req-id' 'pstamp-req revert|-l' 'pstamp-req revert|--label' 'pstamp-req revert|-s' 'pstamp-req revert|--state' 'pstamp-req revert|--fault' 'pstamp-req revert|--what' 'pstamp-req revert|-f' 'pstamp-req revert|--format' 'pstamp-req backlog|-l' 'pstamp-req backlog|--label' 'pstamp-req backlog|--parse-limit' 'pstamp-req backlog|-f' 'pstamp-req backlog|--format' 'pstamp-req create|-o' 'pstamp-req create|--output' 'pstamp-req create|--req-name' 'pstamp-req create|--email' 'pstamp-req create|--action' 'pstamp-req create|--ra' 'pstamp-req create|--dec' 'pstamp-req create|--from' 'pstamp-req create|--mjd' 'pstamp-req create|--mjd-window' 'pstamp-req create|--filter' 'pstamp-req create|--size' 'pstamp-req create|--img-type' 'pstamp-req create|--req-type' 'pstamp-req create|--project' 'pstamp-req create|--survey' 'pstamp-req create|--release' 'pstamp-req create|--data-group' 'pstamp-req create|--tess-id' 'pstamp-req create|--run-type' 'pstamp-req create|--options' 'pstamp-req create|--comment' 'pstamp-req create|-f' 'pstamp-req create|--format' 'pstamp-req validate|--project' 'pstamp-req validate|-f' 'pstamp-req validate|--format' 'pstamp-req cut|--ra' 'pstamp-req cut|--dec' 'pstamp-req cut|--x' 'pstamp-req cut|--y' 'pstamp-req cut|--size' 'pstamp-req cut|--request' 'pstamp-req cut|--images' 'pstamp-req cut|-o' 'pstamp-req cut|--outdir' 'pstamp-req cut|--name' 'pstamp-req cut|--hdu' 'pstamp-req cut|--mask' 'pstamp-req cut|--variance' 'pstamp-req cut|--planes' 'pstamp-req cut|--compress' 'pstamp-req cut|-f' 'pstamp-req cut|--format' 'mopscat build|--diff-id' 'mopscat build|-o' 'mopscat build|--output' 'mopscat build|--zp' 'mopscat build|--zp-err' 'mopscat build|--difftype' 'mopscat build|--diff-skyfile-id' 'mopscat build|--exp-name' 'mopscat build|--exp-id' 'mopscat build|--cmf-version' 'mopscat build|--camera' 'mopscat build|-f' 'mopscat build|--format' 'mopscat check|-f' 'mopscat check|--format' 'mopscat show|-f' 'mopscat show|--format' 'demo|--night' 'demo|--files' 'db check|-f' 'db check|--format' 'config show|-f' 'config show|--format'
+set -g __mopstool_global_valopts '--db' '--pstamp-db' '--dbname' '--config' '--log-file'
 
 function __mopstool_path --description 'The mopstool subcommand path on the command line'
     set -l tokens (commandline -opc)
@@ -44,62 +44,50 @@ complete -c mopstool -l db -x -d 'Image database URL (env MOPSTOOL_DB), e.g. mys
 complete -c mopstool -l pstamp-db -x -d 'Stamp request database URL (env MOPSTOOL_PSTAMP_DB); default: --db'
 complete -c mopstool -l dbname -x -d 'Database profile [database.NAME] of the config (default gpc1)'
 complete -c mopstool -l config -r -F -d 'Extra config file (env MOPSTOOL_CONFIG)'
+complete -c mopstool -s v -l verbose -d 'More detail on stderr (-vv: debug detail)'
+complete -c mopstool -s q -l quiet -d 'Only errors on stderr: no notes, no progress'
+complete -c mopstool -l log-file -r -F -d 'Append a JSON-lines record of notes, errors and the exit code to FILE (for cron)'
 complete -c mopstool -l debug -d 'Show tracebacks (env MOPSTOOL_DEBUG=1)'
 
 # mopstool
 complete -c mopstool -n '__mopstool_using \'\'' -l version -d 'Print the version and exit'
-complete -c mopstool -n '__mopstool_using \'\'' -l install-completion -d 'Install completion for the current shell'
-complete -c mopstool -n '__mopstool_using \'\'' -l show-completion -d 'Show completion for the current shell, to copy it or customize the installation'
 complete -c mopstool -n '__mopstool_using \'\'' -s h -l help -d 'Show this message and exit'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'runs' -d 'List runs of a stage, newest first, with component, fault and bad-quality counts'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'show' -d 'Show one run with its components, states, and faults with their meanings'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'demo' -d 'Load a synthetic night (and the night before) with the troubles the czar meets'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'czar' -d 'The early-morning check: per target and stage (chip, cam, warp, diff,...'
 complete -c mopstool -n '__mopstool_using \'\'' -a 'lostvisits' -d 'Visits of every field group (object + chunk + filter) of the diffable...'
 complete -c mopstool -n '__mopstool_using \'\'' -a 'diffpairs' -d 'The WW diff plan of the night per field group: regular pairs, desperate...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'czar' -d 'The early-morning check: per target and stage (chip, cam, warp, diff,...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'publish' -d 'Queue finished diffs for the MOPS DataStore (pubtool -definerun): one...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'cleanup' -d 'Move full runs of nights older than the retention to goto_cleaned (label...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'fixbroken' -d 'Find broken products (fault 26, error_* data states, stamp jobs stopped with...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'chiptool' -d 'Run a chiptool recipe unchanged (single-dash options, exactly one mode)'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'warptool' -d 'Run a warptool recipe unchanged (single-dash options, exactly one mode)'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'difftool' -d 'Run a difftool recipe unchanged (single-dash options, exactly one mode)'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'pstamptool' -d 'Run a pstamptool recipe unchanged (single-dash options, exactly one mode)'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'night' -d 'The by-exposure status table of the night: one row per exposure (exp_name,...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'report' -d 'Write the night report: one self-contained HTML page (no network: inline...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'faults' -d 'Faulted components across stages, grouped by fault code with meanings,...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'runs' -d 'List runs of a stage, newest first, with component, fault and bad-quality counts'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'show' -d 'Show one run with its components, states, and faults with their meanings'
 complete -c mopstool -n '__mopstool_using \'\'' -a 'definebyquery' -d 'Define new chip runs from raw exposures (chiptool -definebyquery), or warp...'
 complete -c mopstool -n '__mopstool_using \'\'' -a 'updaterun' -d 'Change run columns in bulk (chiptool/warptool/difftool -updaterun): one UPDATE'
 complete -c mopstool -n '__mopstool_using \'\'' -a 'setupdate' -d 'Queue cleaned components for regeneration (chiptool -setimfiletoupdate,...'
 complete -c mopstool -n '__mopstool_using \'\'' -a 'revert' -d 'Revert faulted components (chiptool -revertprocessedimfile, warptool...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'faults' -d 'Faulted components across stages, grouped by fault code with meanings,...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'night' -d 'The by-exposure status table of the night: one row per exposure (exp_name,...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'report' -d 'Write the night report: one self-contained HTML page (no network: inline...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'fixbroken' -d 'Find broken products (fault 26, error_* data states, stamp jobs stopped with...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'publish' -d 'Queue finished diffs for the MOPS DataStore (pubtool -definerun): one...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'labels' -d 'List, add and update labels (Label: priority, active) and block/unblock...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'cleanup' -d 'Move full runs of nights older than the retention to goto_cleaned (label...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'pstamp-req' -d 'Postage-stamp requests: list/show/stop/clean/revert/backlog/cleanup in the...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'mopscat' -d 'Build, check and summarise .mops catalogs (the ppMops replacement, revised...'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'chiptool' -d 'Run a chiptool recipe unchanged (single-dash options, exactly one mode)'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'warptool' -d 'Run a warptool recipe unchanged (single-dash options, exactly one mode)'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'difftool' -d 'Run a difftool recipe unchanged (single-dash options, exactly one mode)'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'pstamptool' -d 'Run a pstamptool recipe unchanged (single-dash options, exactly one mode)'
+complete -c mopstool -n '__mopstool_using \'\'' -a 'demo' -d 'Load a synthetic night (and the night before) with the troubles the czar meets'
 complete -c mopstool -n '__mopstool_using \'\'' -a 'db' -d 'Create or check the database schema'
 complete -c mopstool -n '__mopstool_using \'\'' -a 'config' -d 'Show the merged configuration'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'docs' -d 'Generate the man pages and shell completion scripts'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'pstamp-req' -d 'Postage-stamp requests: list/show/stop/clean/revert/backlog/cleanup in the...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'labels' -d 'List, add and update labels (Label: priority, active) and block/unblock...'
-complete -c mopstool -n '__mopstool_using \'\'' -a 'mopscat' -d 'Build, check and summarise .mops catalogs (the ppMops replacement, revised...'
 
-# mopstool runs
-complete -c mopstool -n '__mopstool_using \'runs\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'runs\'' -s s -l state -x -d 'Run state; repeat to OR'
-complete -c mopstool -n '__mopstool_using \'runs\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'runs\'' -l dist-group -x -d 'dist_group (SQL LIKE); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'runs\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'runs\'' -l id -x -d 'Run id; repeat for several'
-complete -c mopstool -n '__mopstool_using \'runs\'' -l limit -x -d 'At most this many rows'
-complete -c mopstool -n '__mopstool_using \'runs\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'runs\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'runs\'' -s h -l help -d 'Show this message and exit'
-
-# mopstool show
-complete -c mopstool -n '__mopstool_using \'show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'show\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'show\'' -s h -l help -d 'Show this message and exit'
-
-# mopstool demo
-complete -c mopstool -n '__mopstool_using \'demo\'' -l reset -d 'Drop and recreate the demo database'
-complete -c mopstool -n '__mopstool_using \'demo\'' -l night -x -d 'UTC date of the demo night (default 2018-07-10)'
-complete -c mopstool -n '__mopstool_using \'demo\'' -l files -r -F -d 'Directory for the demo\'s CMF files (default: beside the database)'
-complete -c mopstool -n '__mopstool_using \'demo\'' -s h -l help -d 'Show this message and exit'
+# mopstool czar
+complete -c mopstool -n '__mopstool_using \'czar\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
+complete -c mopstool -n '__mopstool_using \'czar\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'czar\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
+complete -c mopstool -n '__mopstool_using \'czar\'' -l fixes -d 'Print only the fix commands, one per line, each once (review them, or pipe...'
+complete -c mopstool -n '__mopstool_using \'czar\'' -l watch -d 'Refresh in place on the terminal (Ctrl-C stops); needs a terminal'
+complete -c mopstool -n '__mopstool_using \'czar\'' -l every -x -d 'Refresh interval of --watch: 30s, 5m (default), 1h'
+complete -c mopstool -n '__mopstool_using \'czar\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'czar\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'czar\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool lostvisits
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
@@ -125,71 +113,50 @@ complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s f -l format -x -d 'O
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool czar
-complete -c mopstool -n '__mopstool_using \'czar\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'czar\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
-complete -c mopstool -n '__mopstool_using \'czar\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
-complete -c mopstool -n '__mopstool_using \'czar\'' -l fixes -d 'Print only the fix commands, one per line, each once (review them, or pipe...'
-complete -c mopstool -n '__mopstool_using \'czar\'' -l watch -d 'Refresh in place on the terminal (Ctrl-C stops); needs a terminal'
-complete -c mopstool -n '__mopstool_using \'czar\'' -l every -x -d 'Refresh interval of --watch: 30s, 5m (default), 1h'
-complete -c mopstool -n '__mopstool_using \'czar\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'czar\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'czar\'' -s h -l help -d 'Show this message and exit'
+# mopstool night
+complete -c mopstool -n '__mopstool_using \'night\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
+complete -c mopstool -n '__mopstool_using \'night\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'night\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
+complete -c mopstool -n '__mopstool_using \'night\'' -l watch -d 'Refresh in place on the terminal (Ctrl-C stops); needs a terminal'
+complete -c mopstool -n '__mopstool_using \'night\'' -l every -x -d 'Refresh interval of --watch: 30s, 5m (default), 1h'
+complete -c mopstool -n '__mopstool_using \'night\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'night\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'night\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool publish
-complete -c mopstool -n '__mopstool_using \'publish\'' -l diff-id -x -d 'Diff run to publish; repeat for several'
-complete -c mopstool -n '__mopstool_using \'publish\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'publish\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'publish\'' -l client -x -d 'publishClient name or id (default: every active diff client)'
-complete -c mopstool -n '__mopstool_using \'publish\'' -l rerun -d 'Publish again diffs that have a publishRun'
-complete -c mopstool -n '__mopstool_using \'publish\'' -l set-label -x -d 'Label of the new publishRuns (default: the diff\'s label)'
-complete -c mopstool -n '__mopstool_using \'publish\'' -l revert -d 'Instead of publishing: clear failed publish attempts (pubtool -revert:...'
-complete -c mopstool -n '__mopstool_using \'publish\'' -s n -l dry-run -d 'Show the plan; write nothing'
-complete -c mopstool -n '__mopstool_using \'publish\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'publish\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'publish\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'publish\'' -s h -l help -d 'Show this message and exit'
+# mopstool report
+complete -c mopstool -n '__mopstool_using \'report\'' -s o -l output -r -F -d 'HTML file to write (replaced atomically); - for stdout'
+complete -c mopstool -n '__mopstool_using \'report\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
+complete -c mopstool -n '__mopstool_using \'report\'' -l force -d 'Overwrite the file even if mopstool report did not write it'
+complete -c mopstool -n '__mopstool_using \'report\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool cleanup
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l as-of -x -d 'Reference UTC date (default today): a night N is cleaned for a stage when N...'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l stage -x -d 'Only this stage (chip, cam, warp, diff); repeat for several'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l target -x -d 'Only this survey target (or ps_update for ps_ud_% runs); repeat'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l batch-size -x -d 'Runs per transaction (default [cleanup] batch_size)'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l status -d 'Report per stage and cleanup state: counts and the oldest uncleaned night'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l show-held -d 'Also list the old runs held back, with the reason'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -s h -l help -d 'Show this message and exit'
+# mopstool faults
+complete -c mopstool -n '__mopstool_using \'faults\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
+complete -c mopstool -n '__mopstool_using \'faults\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'faults\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'faults\'' -l stage -x -d 'Stage (chip, cam, fake, warp, stack, diff, publish); repeat'
+complete -c mopstool -n '__mopstool_using \'faults\'' -l fault -x -d 'Fault code; repeat to OR'
+complete -c mopstool -n '__mopstool_using \'faults\'' -l id -x -d 'Run id; repeat for several'
+complete -c mopstool -n '__mopstool_using \'faults\'' -l components -d 'One row per faulted component instead of groups'
+complete -c mopstool -n '__mopstool_using \'faults\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'faults\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'faults\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool fixbroken
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l exp-name -x -d 'Reprocess this exposure; repeat for several'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l chip-id -x -d 'This broken chip run; repeat for several'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l warp-id -x -d 'This broken warp run; repeat for several'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l diff-id -x -d 'This broken diff run (its input and template exposures are reprocessed);...'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l date -x -d 'The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC)'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l status -d 'Show every recorded fix and its replacement\'s progress'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l open -d 'With --status: only fixes not finished yet'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l finish -d 'Send broken originals whose replacements\' warps are full to cleanup...'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l limit -x -d 'At most this many rows'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s n -l dry-run -d 'Show the plan; write nothing'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s h -l help -d 'Show this message and exit'
+# mopstool runs
+complete -c mopstool -n '__mopstool_using \'runs\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s s -l state -x -d 'Run state; repeat to OR'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'runs\'' -l dist-group -x -d 'dist_group (SQL LIKE); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'runs\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
+complete -c mopstool -n '__mopstool_using \'runs\'' -l id -x -d 'Run id; repeat for several'
+complete -c mopstool -n '__mopstool_using \'runs\'' -l limit -x -d 'At most this many rows'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'runs\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool chiptool
-complete -c mopstool -n '__mopstool_using \'chiptool\'' -l help -d 'Show this message and exit'
-
-# mopstool warptool
-complete -c mopstool -n '__mopstool_using \'warptool\'' -l help -d 'Show this message and exit'
-
-# mopstool difftool
-complete -c mopstool -n '__mopstool_using \'difftool\'' -l help -d 'Show this message and exit'
-
-# mopstool pstamptool
-complete -c mopstool -n '__mopstool_using \'pstamptool\'' -l help -d 'Show this message and exit'
+# mopstool show
+complete -c mopstool -n '__mopstool_using \'show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'show\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'show\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool definebyquery
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s e -l exp-name -r -F -d 'Exposure name (=); repeat, or a file / \'-\' (stdin) with one name per line'
@@ -278,65 +245,109 @@ complete -c mopstool -n '__mopstool_using \'revert\'' -s f -l format -x -d 'Outp
 complete -c mopstool -n '__mopstool_using \'revert\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'revert\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool faults
-complete -c mopstool -n '__mopstool_using \'faults\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'faults\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'faults\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'faults\'' -l stage -x -d 'Stage (chip, cam, fake, warp, stack, diff, publish); repeat'
-complete -c mopstool -n '__mopstool_using \'faults\'' -l fault -x -d 'Fault code; repeat to OR'
-complete -c mopstool -n '__mopstool_using \'faults\'' -l id -x -d 'Run id; repeat for several'
-complete -c mopstool -n '__mopstool_using \'faults\'' -l components -d 'One row per faulted component instead of groups'
-complete -c mopstool -n '__mopstool_using \'faults\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'faults\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'faults\'' -s h -l help -d 'Show this message and exit'
+# mopstool fixbroken
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l exp-name -x -d 'Reprocess this exposure; repeat for several'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l chip-id -x -d 'This broken chip run; repeat for several'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l warp-id -x -d 'This broken warp run; repeat for several'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l diff-id -x -d 'This broken diff run (its input and template exposures are reprocessed);...'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l date -x -d 'The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC)'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l status -d 'Show every recorded fix and its replacement\'s progress'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l open -d 'With --status: only fixes not finished yet'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l finish -d 'Send broken originals whose replacements\' warps are full to cleanup...'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l limit -x -d 'At most this many rows'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool night
-complete -c mopstool -n '__mopstool_using \'night\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'night\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
-complete -c mopstool -n '__mopstool_using \'night\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
-complete -c mopstool -n '__mopstool_using \'night\'' -l watch -d 'Refresh in place on the terminal (Ctrl-C stops); needs a terminal'
-complete -c mopstool -n '__mopstool_using \'night\'' -l every -x -d 'Refresh interval of --watch: 30s, 5m (default), 1h'
-complete -c mopstool -n '__mopstool_using \'night\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'night\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'night\'' -s h -l help -d 'Show this message and exit'
+# mopstool publish
+complete -c mopstool -n '__mopstool_using \'publish\'' -l diff-id -x -d 'Diff run to publish; repeat for several'
+complete -c mopstool -n '__mopstool_using \'publish\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
+complete -c mopstool -n '__mopstool_using \'publish\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'publish\'' -l client -x -d 'publishClient name or id (default: every active diff client)'
+complete -c mopstool -n '__mopstool_using \'publish\'' -l rerun -d 'Publish again diffs that have a publishRun'
+complete -c mopstool -n '__mopstool_using \'publish\'' -l set-label -x -d 'Label of the new publishRuns (default: the diff\'s label)'
+complete -c mopstool -n '__mopstool_using \'publish\'' -l revert -d 'Instead of publishing: clear failed publish attempts (pubtool -revert:...'
+complete -c mopstool -n '__mopstool_using \'publish\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'publish\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'publish\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'publish\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'publish\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool report
-complete -c mopstool -n '__mopstool_using \'report\'' -s o -l output -r -F -d 'HTML file to write (replaced atomically); - for stdout'
-complete -c mopstool -n '__mopstool_using \'report\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'report\'' -l force -d 'Overwrite the file even if mopstool report did not write it'
-complete -c mopstool -n '__mopstool_using \'report\'' -s h -l help -d 'Show this message and exit'
+# mopstool labels
+complete -c mopstool -n '__mopstool_using \'labels\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'labels\'' -a 'list' -d 'Labels with priority, active flag and the stages that block them'
+complete -c mopstool -n '__mopstool_using \'labels\'' -a 'add' -d 'Add a Label row (labeltool -definelabel)'
+complete -c mopstool -n '__mopstool_using \'labels\'' -a 'update' -d 'Change priority, active flag or comment of labels (labeltool -updatelabel)'
+complete -c mopstool -n '__mopstool_using \'labels\'' -a 'delete' -d 'Delete Label rows (labeltool -deletelabel); runs keep their label'
+complete -c mopstool -n '__mopstool_using \'labels\'' -a 'block' -d 'Block labels: their new runs of the stage are not processed (-block)'
+complete -c mopstool -n '__mopstool_using \'labels\'' -a 'unblock' -d 'Unblock labels (-unblock)'
 
-# mopstool db
-complete -c mopstool -n '__mopstool_using \'db\'' -s h -l help -d 'Show this message and exit'
-complete -c mopstool -n '__mopstool_using \'db\'' -a 'init' -d 'Create the gpc1 and pstamp schema on an empty (scratch or SQLite) database'
-complete -c mopstool -n '__mopstool_using \'db\'' -a 'check' -d 'Compare the live database(s) with mopstool\'s models (exit 3 when tables or...'
+# mopstool labels list
+complete -c mopstool -n '__mopstool_using \'labels list\'' -s l -l label -x -d 'Label (SQL LIKE); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'labels list\'' -l counts -d 'Add run counts per stage'
+complete -c mopstool -n '__mopstool_using \'labels list\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels list\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'labels list\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool db init
-complete -c mopstool -n '__mopstool_using \'db init\'' -l exists-ok -d 'Allow a database that already holds a gpc1 schema (adds missing tables only)'
-complete -c mopstool -n '__mopstool_using \'db init\'' -s h -l help -d 'Show this message and exit'
+# mopstool labels add
+complete -c mopstool -n '__mopstool_using \'labels add\'' -s p -l priority -x -d 'Priority (higher first)'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -l inactive -d 'Create the label inactive'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -l comment -x -d 'Comment'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool db check
-complete -c mopstool -n '__mopstool_using \'db check\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'db check\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'db check\'' -s h -l help -d 'Show this message and exit'
+# mopstool labels update
+complete -c mopstool -n '__mopstool_using \'labels update\'' -s p -l priority -x -d 'New priority'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -l active -l inactive -d 'Switch on or off'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -l comment -x -d 'New comment (NULL clears)'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool config
-complete -c mopstool -n '__mopstool_using \'config\'' -s h -l help -d 'Show this message and exit'
-complete -c mopstool -n '__mopstool_using \'config\'' -a 'show' -d 'Print every configuration value with the layer it came from, and the...'
+# mopstool labels delete
+complete -c mopstool -n '__mopstool_using \'labels delete\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'labels delete\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'labels delete\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels delete\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'labels delete\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool config show
-complete -c mopstool -n '__mopstool_using \'config show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'config show\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'config show\'' -s h -l help -d 'Show this message and exit'
+# mopstool labels block
+complete -c mopstool -n '__mopstool_using \'labels block\'' -l stage -x -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -l all-stages -d 'Every stage with a block table'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool docs
-complete -c mopstool -n '__mopstool_using \'docs\'' -s h -l help -d 'Show this message and exit'
-complete -c mopstool -n '__mopstool_using \'docs\'' -a 'generate' -d 'Write man/*.1 and completions/ from the commands mopstool has now'
+# mopstool labels unblock
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l stage -x -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l all-stages -d 'Every stage with a block table'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s h -l help -d 'Show this message and exit'
 
-# mopstool docs generate
-complete -c mopstool -n '__mopstool_using \'docs generate\'' -l check -d 'Compare with the files on disk and write nothing; exit 3 listing stale files'
-complete -c mopstool -n '__mopstool_using \'docs generate\'' -l out -r -F -d 'Directory that holds man/ and completions/ (default: the current directory)'
-complete -c mopstool -n '__mopstool_using \'docs generate\'' -s h -l help -d 'Show this message and exit'
+# mopstool cleanup
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l as-of -x -d 'Reference UTC date (default today): a night N is cleaned for a stage when N...'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l stage -x -d 'Only this stage (chip, cam, warp, diff); repeat for several'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l target -x -d 'Only this survey target (or ps_update for ps_ud_% runs); repeat'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l batch-size -x -d 'Runs per transaction (default [cleanup] batch_size)'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l status -d 'Report per stage and cleanup state: counts and the oldest uncleaned night'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l show-held -d 'Also list the old runs held back, with the reason'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req
 complete -c mopstool -n '__mopstool_using \'pstamp-req\'' -s h -l help -d 'Show this message and exit'
@@ -490,67 +501,6 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l json -d 'Short 
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -F
 
-# mopstool labels
-complete -c mopstool -n '__mopstool_using \'labels\'' -s h -l help -d 'Show this message and exit'
-complete -c mopstool -n '__mopstool_using \'labels\'' -a 'list' -d 'Labels with priority, active flag and the stages that block them'
-complete -c mopstool -n '__mopstool_using \'labels\'' -a 'add' -d 'Add a Label row (labeltool -definelabel)'
-complete -c mopstool -n '__mopstool_using \'labels\'' -a 'update' -d 'Change priority, active flag or comment of labels (labeltool -updatelabel)'
-complete -c mopstool -n '__mopstool_using \'labels\'' -a 'delete' -d 'Delete Label rows (labeltool -deletelabel); runs keep their label'
-complete -c mopstool -n '__mopstool_using \'labels\'' -a 'block' -d 'Block labels: their new runs of the stage are not processed (-block)'
-complete -c mopstool -n '__mopstool_using \'labels\'' -a 'unblock' -d 'Unblock labels (-unblock)'
-
-# mopstool labels list
-complete -c mopstool -n '__mopstool_using \'labels list\'' -s l -l label -x -d 'Label (SQL LIKE); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'labels list\'' -l counts -d 'Add run counts per stage'
-complete -c mopstool -n '__mopstool_using \'labels list\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'labels list\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'labels list\'' -s h -l help -d 'Show this message and exit'
-
-# mopstool labels add
-complete -c mopstool -n '__mopstool_using \'labels add\'' -s p -l priority -x -d 'Priority (higher first)'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -l inactive -d 'Create the label inactive'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -l comment -x -d 'Comment'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -s n -l dry-run -d 'Show the plan; write nothing'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -s h -l help -d 'Show this message and exit'
-
-# mopstool labels update
-complete -c mopstool -n '__mopstool_using \'labels update\'' -s p -l priority -x -d 'New priority'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -l active -l inactive -d 'Switch on or off'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -l comment -x -d 'New comment (NULL clears)'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -s n -l dry-run -d 'Show the plan; write nothing'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -s h -l help -d 'Show this message and exit'
-
-# mopstool labels delete
-complete -c mopstool -n '__mopstool_using \'labels delete\'' -s n -l dry-run -d 'Show the plan; write nothing'
-complete -c mopstool -n '__mopstool_using \'labels delete\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels delete\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'labels delete\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'labels delete\'' -s h -l help -d 'Show this message and exit'
-
-# mopstool labels block
-complete -c mopstool -n '__mopstool_using \'labels block\'' -l stage -x -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
-complete -c mopstool -n '__mopstool_using \'labels block\'' -l all-stages -d 'Every stage with a block table'
-complete -c mopstool -n '__mopstool_using \'labels block\'' -s n -l dry-run -d 'Show the plan; write nothing'
-complete -c mopstool -n '__mopstool_using \'labels block\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels block\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'labels block\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'labels block\'' -s h -l help -d 'Show this message and exit'
-
-# mopstool labels unblock
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l stage -x -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l all-stages -d 'Every stage with a block table'
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s n -l dry-run -d 'Show the plan; write nothing'
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l json -d 'Short for --format json'
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s h -l help -d 'Show this message and exit'
-
 # mopstool mopscat
 complete -c mopstool -n '__mopstool_using \'mopscat\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'mopscat\'' -a 'build' -d 'Build the .mops catalog of one exposure from its diff CMF files'
@@ -586,3 +536,44 @@ complete -c mopstool -n '__mopstool_using \'mopscat show\'' -s f -l format -x -d
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -F
+
+# mopstool chiptool
+complete -c mopstool -n '__mopstool_using \'chiptool\'' -l help -d 'Show this message and exit'
+
+# mopstool warptool
+complete -c mopstool -n '__mopstool_using \'warptool\'' -l help -d 'Show this message and exit'
+
+# mopstool difftool
+complete -c mopstool -n '__mopstool_using \'difftool\'' -l help -d 'Show this message and exit'
+
+# mopstool pstamptool
+complete -c mopstool -n '__mopstool_using \'pstamptool\'' -l help -d 'Show this message and exit'
+
+# mopstool demo
+complete -c mopstool -n '__mopstool_using \'demo\'' -l reset -d 'Drop and recreate the demo database'
+complete -c mopstool -n '__mopstool_using \'demo\'' -l night -x -d 'UTC date of the demo night (default 2018-07-10)'
+complete -c mopstool -n '__mopstool_using \'demo\'' -l files -r -F -d 'Directory for the demo\'s CMF files (default: beside the database)'
+complete -c mopstool -n '__mopstool_using \'demo\'' -s h -l help -d 'Show this message and exit'
+
+# mopstool db
+complete -c mopstool -n '__mopstool_using \'db\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'db\'' -a 'init' -d 'Create the gpc1 and pstamp schema on an empty (scratch or SQLite) database'
+complete -c mopstool -n '__mopstool_using \'db\'' -a 'check' -d 'Compare the live database(s) with mopstool\'s models (exit 3 when tables or...'
+
+# mopstool db init
+complete -c mopstool -n '__mopstool_using \'db init\'' -l exists-ok -d 'Allow a database that already holds a gpc1 schema (adds missing tables only)'
+complete -c mopstool -n '__mopstool_using \'db init\'' -s h -l help -d 'Show this message and exit'
+
+# mopstool db check
+complete -c mopstool -n '__mopstool_using \'db check\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'db check\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'db check\'' -s h -l help -d 'Show this message and exit'
+
+# mopstool config
+complete -c mopstool -n '__mopstool_using \'config\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'config\'' -a 'show' -d 'Print every configuration value with the layer it came from, and the...'
+
+# mopstool config show
+complete -c mopstool -n '__mopstool_using \'config show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'config show\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'config show\'' -s h -l help -d 'Show this message and exit'

@@ -1,8 +1,14 @@
 """Shared fixtures: the same database tests run on SQLite and on MariaDB.
 
 MariaDB comes from MOPSTOOL_TEST_MYSQL_URL (default mysql+pymysql://root@127.0.0.1/).
-Each pytest session creates its own scratch database and drops it at the end.
+Other users share that server: every database a test creates is named
+``$MOPSTOOL_TEST_DB_PREFIX<session>_<kind>_<random>`` (prefix default
+``mopstool_test_``; use :func:`scratch_db_name`), and the session drops all of
+its own at the end, also those a failed test left behind.
 With CI=true an unreachable server fails the run instead of skipping.
+
+Tests that only read the demo night share one demo database per backend per
+session (``demo_db_url``); tests that change it load their own.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -23,6 +30,30 @@ from mopstool.db.schema import gpc1
 
 MYSQL_SERVER_URL = os.environ.get("MOPSTOOL_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1/")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+DB_PREFIX = os.environ.get("MOPSTOOL_TEST_DB_PREFIX", "mopstool_test_")
+if not re.fullmatch(r"[A-Za-z0-9_]{1,32}", DB_PREFIX):
+    raise pytest.UsageError(f"MOPSTOOL_TEST_DB_PREFIX={DB_PREFIX!r}: letters, digits and _ only (at most 32)")
+#: this session's part of every database name (each xdist worker is its own session)
+SESSION = uuid.uuid4().hex[:6]
+
+
+def scratch_db_name(kind: str = "db") -> str:
+    """A MariaDB database name for a test: the one prefix, this session, a kind, a random part."""
+    return f"{DB_PREFIX}{SESSION}_{kind}_{uuid.uuid4().hex[:8]}"[:64]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop every database this session created (a failed test may have left one behind)."""
+    try:
+        server = create_engine(MYSQL_SERVER_URL.rstrip("/") + "/", connect_args={"connect_timeout": 3})
+        with server.connect() as conn:
+            names = conn.execute(text("SHOW DATABASES LIKE :p"),
+                                 {"p": (DB_PREFIX + SESSION).replace("_", "\\_") + "\\_%"}).scalars().all()
+            for name in names:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+    except Exception:  # noqa: BLE001 - no server: nothing was created
+        pass
 
 
 def _create_schema(url: str) -> None:
@@ -38,7 +69,7 @@ def _create_schema(url: str) -> None:
 def mysql_url():
     """URL of a scratch MariaDB database with the schema, for this session."""
     base = MYSQL_SERVER_URL.rstrip("/")
-    name = f"mopstool_test_{uuid.uuid4().hex[:10]}"
+    name = scratch_db_name("main")
     try:
         server = create_engine(base + "/", connect_args={"connect_timeout": 5})
         with server.connect() as conn:
@@ -57,25 +88,79 @@ def mysql_url():
 
 
 def _truncate_all(url: str) -> None:
+    """Empty the tables a test used (rows, or an AUTO_INCREMENT moved on); leave the rest.
+
+    TRUNCATE is DDL on MariaDB (tens of ms per table); most tests touch a few
+    of the 37 tables, so finding the used ones first is the cheap way back to an
+    empty schema with every id counter at 1."""
     eng = create_engine(url)
     with eng.begin() as conn:
         own.create_all(conn)  # a test may have dropped mopstool's own tables (audit fallback)
-        conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-        for t in list(gpc1.sorted_tables) + list(own.sorted_tables):
-            conn.execute(text(f"TRUNCATE TABLE `{t.name}`"))
-        conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        names = [t.name for t in list(gpc1.sorted_tables) + list(own.sorted_tables)]
+        counters = dict(conn.execute(text(
+            "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE()")).all())
+        with_rows = set(conn.execute(text(" UNION ALL ".join(
+            f"SELECT '{n}' FROM DUAL WHERE EXISTS (SELECT 1 FROM `{n}`)" for n in names))).scalars())
+        used = [n for n in names if n in with_rows or (counters.get(n) or 1) > 1]
+        if used:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            for name in used:
+                conn.execute(text(f"TRUNCATE TABLE `{name}`"))
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory):
+    """An empty gpc1 schema in SQLite, built once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "gpc1.sqlite"
+    _create_schema(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture(params=["sqlite", "mysql"])
 def db_url(request, tmp_path):
     """An empty gpc1 schema on SQLite or on MariaDB (each test runs on both)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'gpc1.sqlite'}"
-        _create_schema(url)
-        return url
+        import shutil
+
+        path = tmp_path / "gpc1.sqlite"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("mysql_url")
     _truncate_all(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "mysql"])
+def demo_db_url(request, tmp_path_factory):
+    """The demo night (mopstool demo), loaded once per backend per session. Read it only."""
+    from mopstool.config import load_config, parse_night
+    from mopstool.ops.demo.night import run_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    if request.param == "sqlite":
+        import shutil
+
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), root / "demo.sqlite")
+        url = f"sqlite:///{root / 'demo.sqlite'}"
+    else:
+        base = request.getfixturevalue("mysql_url").rsplit("/", 1)[0]
+        name = scratch_db_name("demo")
+        server = create_engine(base + "/")
+        with server.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}`"))
+        server.dispose()
+        url = f"{base}/{name}"
+        _create_schema(url)
+    with pytest.MonkeyPatch.context() as mp:  # the demo must not read the developer's config
+        for var in ("MOPSTOOL_CONFIG", "IPPRC"):
+            mp.delenv(var, raising=False)
+        mp.setenv("HOME", str(root / "home"))
+        mp.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))
+        run_demo(load_config(), db_url=url, reset=False, night=parse_night("2018-07-10"),
+                 files_dir=str(root / "files"))
     return url
 
 

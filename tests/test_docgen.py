@@ -19,7 +19,7 @@ import pytest
 import typer
 
 from mopstool.cli import docgen
-from mopstool.cli.main import app
+from mopstool.cli.main import root_command
 from mopstool.errors import EXIT_CODE_MEANINGS, ExitCode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,8 +68,10 @@ def help_options(text: str) -> set[str]:
 
 
 def help_commands(text: str) -> list[str]:
-    return [line.split()[0] for line in help_sections(text).get("Commands", [])
-            if re.match(r"^ {1,4}\S", line)]
+    """Command names of every command section (the root groups them: "Morning check:", ...)."""
+    return [line.split()[0] for name, lines in help_sections(text).items()
+            if name not in ("Options", "Arguments") and not name.startswith("Usage")
+            for line in lines if re.match(r"^ {1,4}\S", line)]
 
 
 def _help_text(path: tuple[str, ...]) -> str:
@@ -105,21 +107,26 @@ def page_name(path: tuple[str, ...]) -> str:
 
 
 @pytest.fixture(scope="module")
-def pages():
-    return docgen.man_pages(app)
+def tree():
+    return docgen.command_tree(root_command())
 
 
 @pytest.fixture(scope="module")
-def scripts():
-    return docgen.completion_scripts(app)
+def pages(tree):
+    return docgen.man_pages(tree)
+
+
+@pytest.fixture(scope="module")
+def scripts(tree):
+    return docgen.completion_scripts(tree)
 
 
 # ---------------------------------------------------------------- staleness and stability
 def test_generation_is_deterministic_and_has_no_local_paths(tmp_path, monkeypatch):
-    first = docgen.generated_files(app)
+    first = docgen.generated_files(root_command())
     monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    second = docgen.generated_files(app)
+    second = docgen.generated_files(root_command())
     assert first == second
     for name, text in first.items():
         assert str(tmp_path) not in text, name
@@ -129,7 +136,7 @@ def test_generation_is_deterministic_and_has_no_local_paths(tmp_path, monkeypatc
 
 
 def test_committed_man_pages_and_completions_are_current():
-    files = docgen.generated_files(app)
+    files = docgen.generated_files(root_command())
     res = docgen.sync_files(REPO, files, check=True)
     assert res.stale == [], ("stale generated files (run 'mopstool docs generate' in the "
                              f"project root): {res.stale}")
@@ -150,7 +157,9 @@ def test_help_option_parser_sees_what_it_should(all_help):
     # guard against a parser that silently finds nothing
     assert {"-l", "--label", "--limit", "-f", "--format", "--json", "-h", "--help"} <= help_options(all_help[("runs",)])
     assert {"--db", "--pstamp-db", "--dbname", "--config", "--debug", "--version"} <= help_options(all_help[()])
-    assert {"db", "config", "docs"} <= set(help_commands(all_help[()]))
+    top = help_commands(all_help[()])
+    assert {"czar", "runs", "cleanup", "chiptool", "db", "config"} <= set(top)
+    assert "docs" not in top                       # hidden from operators, still runs
 
 
 def test_dropped_option_is_detected(pages):
@@ -172,7 +181,7 @@ def test_main_page_sections_exit_codes_and_environment(pages):
                 "MOPSTOOL_FORMAT", "MOPSTOOL_DEBUG", "MOPSTOOL_<SECTION>__<KEY>", "IPPRC"):
         assert f".TP\n{var}\n" in text, var
     assert "/etc/xdg/mopstool/config.toml" in text and "$XDG_CONFIG_HOME/mopstool/config.toml" in text
-    for cmd in ("runs", "db check", "config show", "docs generate"):
+    for cmd in ("runs", "db check", "config show", "pstamp-req backlog"):
         assert f".TP\n{cmd}" in text and "mopstool-" + cmd.replace(" ", "-") + "(1)" in text
 
 
@@ -187,7 +196,14 @@ def test_subcommand_pages_have_options_exit_codes_examples(pages):
     assert "[default: 500]" in runs
     assert "$ mopstool runs STAGE [OPTIONS] --json" in runs          # generic example
     assert ".SS Global options" in runs and "--pstamp-db" in runs
-    gen = roff_to_text(pages["mopstool-docs-generate.1"])   # examples from the docstring
+    assert "mopstool-docs.1" not in pages and "mopstool-docs-generate.1" not in pages  # hidden
+
+
+def test_docstring_examples_go_to_the_examples_section():
+    from mopstool.cli.docgen.command import docs_app
+
+    group = typer.main.get_group(docs_app)
+    gen = roff_to_text(docgen.man_pages(group, global_option_names=[])["mopstool-generate.1"])
     examples = gen.split(".SH EXAMPLES", 1)[1]
     assert "$ mopstool docs generate\n$ mopstool docs generate --check\n" in examples
     assert "$ mopstool docs generate" not in gen.split(".SH EXAMPLES", 1)[0]
@@ -226,12 +242,12 @@ def test_man_pages_render(tmp_path, pages):
             assert r.returncode == 0 and r.stderr == "", (name, r.stderr)
             assert "EXIT STATUS" in r.stdout
         out = _render([groff, "-man", "-Tutf8", "-P-cbou"], tmp_path / "mopstool-runs.1").stdout
-        assert "-l, --label <list[str]>" in out       # plain ASCII hyphens, copy-pastable
+        assert "-l, --label LABEL" in out       # plain ASCII hyphens, copy-pastable
     if man:
         import os
 
         env = dict(os.environ, MANPAGER="cat", PAGER="cat", MANWIDTH="80")
-        for page in (tmp_path / "mopstool.1", REPO / "man" / "mopstool.1"):
+        for page in (tmp_path / "mopstool.1", REPO / "man" / "man1" / "mopstool.1"):
             r = _render([man, "-l"], page, env=env)
             assert r.returncode == 0, r.stderr
             assert "EXIT STATUS" in r.stdout and "MOPSTOOL_PSTAMP_DB" in r.stdout
@@ -273,7 +289,7 @@ def test_bash_completion_offers_subcommands_and_options(tmp_path, scripts, all_h
     assert got[1] == [c for c in top if c.startswith("d")] and "db" in got[1]
     assert got[2] == db
     assert got[3] == got[1]
-    assert got[4] == ["--label", "--limit"]
+    assert got[4] == ["--label", "--limit", "--log-file"]
     assert got[5] == [c for c in db if c.startswith("c")]
     for path, res in zip(all_help, got[6:6 + len(all_help)]):
         missing = help_options(all_help[path]) - set(res)
@@ -315,7 +331,7 @@ def test_fish_completion_offers_subcommands_and_options(tmp_path, scripts, all_h
     blocks = [[ln.split("\t")[0] for ln in b.strip().splitlines()] for b in r.stdout.split("@@")[1:]]
     assert sorted(blocks[0]) == sorted(help_commands(all_help[()]))
     assert sorted(blocks[1]) == sorted(help_commands(all_help[("db",)]))
-    assert blocks[2] == ["--label", "--limit"]
+    assert blocks[2] == ["--label", "--limit", "--log-file"]
     assert {"--data-group", "--db", "--dbname", "--debug", "--dist-group"} <= set(blocks[3])
 
 
@@ -378,24 +394,27 @@ def test_walker_handles_choices_paths_flags_and_hidden(tmp_path):
 def test_docs_generate_and_check(cli, tmp_path):
     r = cli("docs", "generate", "--check", "--out", str(tmp_path))
     assert r.code == ExitCode.CHECK_FAILED
-    assert "stale: man/mopstool.1" in r.err and "stale: completions/mopstool.bash" in r.err
+    assert "stale: man/man1/mopstool.1" in r.err and "stale: completions/mopstool.bash" in r.err
     assert not (tmp_path / "man").exists()            # --check writes nothing
     r = cli("docs", "generate", "--out", str(tmp_path))
     assert r.code == 0, r.err
     assert r.out == ""
-    names = sorted(p.name for p in (tmp_path / "man").iterdir())
-    assert "mopstool.1" in names and "mopstool-docs-generate.1" in names
+    names = sorted(p.name for p in (tmp_path / "man" / "man1").iterdir())
+    assert "mopstool.1" in names and "mopstool-czar.1" in names
+    assert "mopstool-docs-generate.1" not in names    # docs is hidden: no page
     assert sorted(p.name for p in (tmp_path / "completions").iterdir()) == \
         ["_mopstool", "mopstool.bash", "mopstool.fish"]
     assert cli("docs", "generate", "--check", "--out", str(tmp_path)).code == 0
-    page = tmp_path / "man" / "mopstool-runs.1"
+    page = tmp_path / "man" / "man1" / "mopstool-runs.1"
     page.write_text(page.read_text().replace("\\-\\-limit", "\\-\\-lmt"))
-    (tmp_path / "man" / "mopstool-gone.1").write_text(".TH GONE 1\n")
+    (tmp_path / "man" / "man1" / "mopstool-gone.1").write_text(".TH GONE 1\n")
     r = cli("docs", "generate", "--check", "--out", str(tmp_path))
     assert r.code == ExitCode.CHECK_FAILED
-    assert "stale: man/mopstool-runs.1" in r.err and "man/mopstool-gone.1" in r.err
-    assert r.err.strip().splitlines()[-1].startswith("mopstool: error: 2 generated files are stale")
+    assert "stale: man/man1/mopstool-runs.1" in r.err and "man/man1/mopstool-gone.1" in r.err
+    # a check result (exit 3), not an error
+    assert r.err.strip().splitlines()[-1].startswith("mopstool: 2 generated files are stale")
+    assert "error:" not in r.err
     r = cli("docs", "generate", "--out", str(tmp_path))
-    assert r.code == 0 and not (tmp_path / "man" / "mopstool-gone.1").exists()
+    assert r.code == 0 and not (tmp_path / "man" / "man1" / "mopstool-gone.1").exists()
     assert "\\-\\-limit" in page.read_text()
     assert cli("docs", "generate", "--check", "--out", str(tmp_path)).code == 0

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
+from conftest import scratch_db_name
 from mopstool.db import Databases, schema
 from mopstool.errors import ExitCode
 from mopstool.stages import STAGES, get_stage, rollup_state
@@ -41,7 +42,7 @@ def test_db_init_creates_schema_and_refuses_existing(cli, tmp_path):
 def test_db_init_on_mariadb_then_demo_and_check(cli, mysql_url):
     # a fresh scratch database on the same server
     server = mysql_url.rsplit("/", 1)[0]
-    name = "mopstool_init_" + os.urandom(4).hex()
+    name = scratch_db_name("init")
     eng = create_engine(server + "/")
     with eng.connect() as conn:
         conn.execute(text(f"CREATE DATABASE `{name}`"))
@@ -95,7 +96,7 @@ def _ipp_style_ddl(table, drop: tuple[str, ...] = (), extra: bool = True) -> str
 
 def test_works_on_tables_created_by_ipp_style_ddl(cli, mysql_url):
     server = mysql_url.rsplit("/", 1)[0]
-    name = "mopstool_ippddl_" + os.urandom(4).hex()
+    name = scratch_db_name("ippddl")
     eng = create_engine(server + "/")
     with eng.connect() as conn:
         conn.execute(text(f"CREATE DATABASE `{name}`"))
@@ -140,10 +141,9 @@ def test_works_on_tables_created_by_ipp_style_ddl(cli, mysql_url):
 # ------------------------------------------------------------------ runs / show on every stage
 
 @pytest.fixture
-def demo_url(cli, db_url, tmp_path):
-    r = cli("demo", "--db", db_url, "--files", str(tmp_path / "demo-files"))
-    assert r.code == 0, r.err
-    return db_url
+def demo_url(demo_db_url):
+    """The session's demo database (these tests only read it)."""
+    return demo_db_url
 
 
 def test_runs_and_show_every_stage(cli, demo_url):

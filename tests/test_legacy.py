@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import shlex
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
+from conftest import scratch_db_name
 from mopstool.db import schema
 from mopstool.errors import ExitCode
 from mopstool.legacy import modes as legacy
@@ -104,7 +104,7 @@ def two_demo_dbs(cli, db_url, tmp_path):
         drop = []
     else:
         server = db_url.rsplit("/", 1)[0]
-        names = [f"mopstool_legacy_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        names = [scratch_db_name("legacy") for _ in range(2)]
         admin = create_engine(server + "/")
         with admin.connect() as conn:
             for n in names:

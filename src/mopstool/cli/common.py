@@ -105,8 +105,10 @@ def command_prefix(ctx: typer.Context) -> str:
 
 
 def info(message: str) -> None:
-    """A progress or notice line on stderr (never on stdout)."""
-    sys.stderr.write(message + "\n")
+    """A progress or notice line on stderr (never on stdout); silent under -q, kept by --log-file."""
+    from mopstool.cli.logs import note
+
+    note(message)
 
 
 def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_run: bool) -> bool:

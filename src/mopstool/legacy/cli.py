@@ -40,10 +40,22 @@ def _make(tool: str):
     return command
 
 
+_SETTINGS = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": ["--help"]}
+
+
 def register(app: typer.Typer) -> None:
     from mopstool.legacy.modes import TOOLS
 
     for tool in TOOLS:
-        app.command(tool, context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                            "help_option_names": ["--help"]},
-                    add_help_option=True)(_make(tool))
+        app.command(tool, context_settings=_SETTINGS, add_help_option=True)(_make(tool))
+
+
+def _command(tool: str):
+    """The click command of one tool (the command table in cli/main.py names these)."""
+    holder = typer.Typer(add_completion=False, rich_markup_mode=None)
+    holder.command(tool, context_settings=_SETTINGS, add_help_option=True)(_make(tool))
+    return typer.main.get_command(holder)
+
+
+chiptool, warptool, difftool, pstamptool = (_command(t) for t in ("chiptool", "warptool", "difftool",
+                                                                   "pstamptool"))

@@ -1,0 +1,77 @@
+"""Every script in bench/ runs, at tiny sizes, so none of them rots.
+
+Smoke runs only: no timing is asserted, only that each script completes and
+prints its report. The MariaDB ones work in a scratch database named with the
+test prefix (conftest.scratch_db_name) and drop it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from conftest import scratch_db_name
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+pytestmark = pytest.mark.slow
+
+
+def _bench(script: str, *args: str, env=None) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True,
+                       timeout=600, env=env or dict(os.environ))
+    assert r.returncode == 0, (script, r.stdout[-2000:], r.stderr[-2000:])
+    return r
+
+
+def test_every_bench_script_has_a_smoke_test():
+    here = Path(__file__).read_text()
+    for script in BENCH.glob("*.py"):
+        assert f'"{script.name}"' in here, f"{script.name} has no smoke run in {Path(__file__).name}"
+
+
+def test_bench_startup_smoke():
+    r = _bench("bench_startup.py", "--repeat", "1", "--json")
+    doc = json.loads(r.stdout)
+    assert {row["command"] for row in doc["results"]} >= {"mopstool --help", "mopstool czar --help"}
+    assert doc["floor"] == 'python -c "import typer"'
+
+
+def test_bench_mopscat_smoke(tmp_path):
+    r = _bench("bench_mopscat.py", "--skycells", "2", "--rows", "40", "--repeat", "1", "--dir", str(tmp_path))
+    assert "mopscat build" in r.stdout
+
+
+def test_bench_stamps_smoke(tmp_path):
+    r = _bench("bench_stamps.py", "--stamps", "3", "--size", "16", "--npix", "128", "--workdir", str(tmp_path))
+    assert "stamps/s" in r.stdout
+
+
+@pytest.fixture
+def scratch_mysql(mysql_url):
+    """A database name on the test server (the script creates it); dropped after."""
+    server = mysql_url.rsplit("/", 1)[0]
+    name = scratch_db_name("bench")
+    yield server, name
+    eng = create_engine(server + "/")
+    with eng.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    eng.dispose()
+
+
+def test_bench_cleanup_smoke(scratch_mysql, isolated_home):
+    server, name = scratch_mysql
+    r = _bench("bench_cleanup.py", f"{server}/{name}", "--nights", "3", "--per-night", "4", "--recent", "1")
+    assert "plan:" in r.stdout and "status:" in r.stdout
+
+
+def test_bench_scale_smoke(scratch_mysql, isolated_home):
+    server, name = scratch_mysql
+    r = _bench("bench_scale.py", "--server", server + "/", "--name", name, "--days", "2", "--per-night", "3",
+               "--repeat", "1")
+    assert "with history" in r.stdout
