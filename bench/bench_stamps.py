@@ -33,7 +33,8 @@ import json, resource, sys, time
 from pathlib import Path
 mode, req_path, image, outdir = sys.argv[1:5]
 from mopstool.fits.request import read_request
-from mopstool.fits import stamp
+from mopstool.fits import image as stamp
+from mopstool.ops.pstamp import cut
 
 if mode == "whole":
     import fitsio
@@ -60,7 +61,7 @@ if mode == "whole":
 
 req = read_request(req_path)
 t0 = time.perf_counter()
-res = stamp.cut_request(req, [image], outdir)
+res = cut.cut_request(req, [image], outdir)
 dt = time.perf_counter() - t0
 ok = sum(1 for r in res if not r.fault)
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -70,7 +71,7 @@ print(json.dumps({"mode": mode, "stamps": ok, "failed": len(res) - ok, "seconds"
 
 BASELINE = r"""
 import json, resource
-import mopstool.fits.request, mopstool.fits.stamp
+import mopstool.fits.request, mopstool.fits.stamp, mopstool.ops.pstamp.cut
 print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 """
 
@@ -87,7 +88,7 @@ def main() -> int:
     import numpy as np
 
     from mopstool.fits import request as rq
-    from mopstool.fits.stamp import ImageSource, write_synthetic_image
+    from mopstool.fits.image import ImageSource, write_synthetic_image
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_stamps_"))
     work.mkdir(parents=True, exist_ok=True)

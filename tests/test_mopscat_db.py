@@ -15,6 +15,10 @@ from astropy.table import Table
 from mopstool.db import schema
 from mopstool.errors import DataError, ExitCode
 from mopstool.fits import cmf
+from mopstool.fits import skycell as sky
+from mopstool.fits import cmf_write
+from mopstool.ops.demo import cmf as democmf
+from mopstool.fits import mops_build
 from mopstool.fits import mops as mopsfmt
 from mopstool.ops.mopscat.build import resolve_path
 
@@ -112,7 +116,7 @@ def world(dbs, tmp_path):
                      CELLS[0]: {"path_base": f"neb://ipp054.0/gpc1/OSS.nt/{CELLS[0]}.dif.603"},
                      CELLS[1]: {"path_base": f"neb://ipp060.1/gpc1/OSS.nt/{CELLS[1]}.dif.603"}})
     with dbs.connect() as conn:
-        n = cmf.write_demo_cmfs(conn, files)
+        n = democmf.write_demo_cmfs(conn, files)
     return {"files": files, "written": n}
 
 
@@ -136,7 +140,7 @@ def test_write_demo_cmfs(world, dbs):
     assert fwd.imageid == 5000 and inv.imageid == 5000
     assert fwd.header["FPA.OBS"] == "o8309g0100o" and inv.header["FPA.OBS"] == "o8309g0117o"
     assert fwd.header["EXPTIME"] == 45.0 and inv.header["EXPTIME"] == 44.0
-    assert fwd.header["FPA.RA"] == cmf.format_ra(17.2) and fwd.header["FPA.FILTER"] == "w.00000"
+    assert fwd.header["FPA.RA"] == sky.format_ra(17.2) and fwd.header["FPA.FILTER"] == "w.00000"
     assert fwd.header["MJD-OBS"] == pytest.approx(58309 + 8 / 24)
     assert fwd.geometry.source == "header" and fwd.naxis1 == 6000
     assert fwd.nrows >= 300
@@ -162,18 +166,18 @@ def test_write_demo_cmfs(world, dbs):
     assert 0 < np.count_nonzero(fr <= 0.6) and (ws.columns["FLAGS2"] == cmf.FLAGS2_DIFF_WITH_SINGLE).all()
     # neighbours share a few sources in their overlap
     other = cmf.read_cmf(files / "OSS.nt" / TESS / CELLS[1] / f"{TESS}.{CELLS[1]}.dif.601.cmf")
-    pairs = mopsfmt.cross_pairs(np.concatenate([fwd.columns["RA_PSF"], other.columns["RA_PSF"]]),
+    pairs = mops_build.cross_pairs(np.concatenate([fwd.columns["RA_PSF"], other.columns["RA_PSF"]]),
                                 np.concatenate([fwd.columns["DEC_PSF"], other.columns["DEC_PSF"]]),
                                 np.repeat([0, 1], [fwd.nrows, other.nrows]))
     assert 4 <= len(pairs) <= 8
     # deterministic: the same rows again
     with dbs.connect() as conn:
         before = fwd.columns["RA_PSF"].copy()
-        cmf.write_demo_cmfs(conn, files)
+        democmf.write_demo_cmfs(conn, files)
     np.testing.assert_array_equal(cmf.read_cmf(f"{ww}.cmf").columns["RA_PSF"], before)
     # nothing for diffs outside the directory
     with dbs.connect() as conn:
-        assert cmf.write_demo_cmfs(conn, files / "elsewhere") == 0
+        assert democmf.write_demo_cmfs(conn, files / "elsewhere") == 0
 
 
 def test_build_by_diff_id(cli, world, db_url, tmp_path):
@@ -287,7 +291,7 @@ def test_neb_paths_chip_fallback_and_missing_files(cli, world, db_url, tmp_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         assert resolve_path(f"neb://{host}/gpc1/OSS.nt/{sc}.dif.603", ".cmf", neb_root=str(nebroot)) == str(path)
         # DV4: no SRC_CHIP_* columns, so CHIP_ID comes from warpSkyCellMap
-        cmf.write_synthetic_cmf(path, sc, imageid=7000 + k, n=30, version=4, seed=k,
+        cmf_write.write_synthetic_cmf(path, sc, imageid=7000 + k, n=30, version=4, seed=k,
                                 header=dict(ra_deg=17.2, dec_deg=-2.1, exptime=45.0, mjd_obs=58309 + 8 / 24,
                                             exp_name="o8309g0100o"))
         paths[sc] = path

@@ -12,8 +12,10 @@ from astropy.wcs import WCS
 
 from mopstool.errors import DataError, ExitCode
 from mopstool.fits import request as rq
-from mopstool.fits.stamp import (MAX_STAMP, NO_IMAGE_MATCH, NO_OVERLAP, NO_VALID_PIXELS, ImageSource,
-                                 StampSpec, cut_request, cut_stamps, plan_roi, write_synthetic_image)
+from mopstool.fits.image import ImageSource, write_synthetic_image
+from mopstool.fits.stamp import (MAX_STAMP, NO_IMAGE_MATCH, NO_OVERLAP, NO_VALID_PIXELS, StampSpec,
+                                 cut_stamps, plan_roi)
+from mopstool.ops.pstamp.cut import cut_request
 
 
 def expected(x, y):

@@ -567,7 +567,9 @@ def cut_cmd(
     """Cut stamps from uncompressed images like ppstamp (integer ROI, NaN fill outside,
     8000 px cap, WCS shifted, source header carried, RA_DEG/DEC_DEG and HISTORY added).
     Reads only the rows of each stamp. Exit 3 when some stamp could not be made."""
-    from mopstool.fits.stamp import ImageSource, StampSpec, cut_request, cut_stamps, default_name
+    from mopstool.fits.image import ImageSource
+    from mopstool.fits.stamp import StampSpec, cut_stamps, default_name
+    from mopstool.ops.pstamp.cut import cut_request
 
     comp = None if compress.lower() in ("none", "") else compress.lower()
     if comp not in (None, "rice"):

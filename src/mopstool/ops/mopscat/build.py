@@ -280,7 +280,8 @@ def build(req: BuildRequest, *, config, dbs_factory=None):
     """Build a .mops file from --diff-id (database) or from CMF file arguments.
 
     Returns (BuildResult, skipped skycells)."""
-    from mopstool.fits.mops import DiffInput, ExposureMeta, SkycellInput, build_mops
+    from mopstool.fits.mops import DiffInput, ExposureMeta, SkycellInput
+    from mopstool.fits.mops_build import build_mops
 
     if req.files and req.diff_ids:
         raise UsageError("give either CMF files or --diff-id, not both")
@@ -387,13 +388,13 @@ def _default_output(config, meta, diffs, merge: bool) -> str:
 
 
 def check_file(path: str, *, config=None):
-    from mopstool.fits.mops import check_mops
+    from mopstool.fits.mops_read import check_mops
 
     radius = float(config.get("mopscat.match_radius_arcsec", 1.0) or 1.0) if config else 1.0
     return check_mops(path, match_radius=radius)
 
 
 def show_file(path: str) -> dict:
-    from mopstool.fits.mops import summarize_mops
+    from mopstool.fits.mops_read import summarize_mops
 
     return summarize_mops(path)
