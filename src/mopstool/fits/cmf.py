@@ -68,7 +68,7 @@ PSF_COLUMNS: tuple[tuple[str, str, int], ...] = (
 #: SkyChip.xfit columns (extended / trail fits), same layout as PSF_COLUMNS.
 XFIT_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("IPP_IDET", "u4", 2), ("X_EXT", "f4", 2), ("Y_EXT", "f4", 2), ("X_EXT_SIG", "f4", 2),
-    ("Y_EXT_SIG", "f4", 2), ("RA_EXT", "f8", 3), ("DEC_EXT", "f8", 3), ("EXT_INST_MAG", "f4", 2),
+    ("Y_EXT_SIG", "f4", 2), ("RA_EXT", "f4", 3), ("DEC_EXT", "f4", 3), ("EXT_INST_MAG", "f4", 2),
     ("EXT_INST_MAG_SIG", "f4", 2), ("EXT_INST_FLUX", "f4", 3), ("EXT_CAL_MAG", "f4", 3),
     ("POSANGLE", "f4", 3), ("PLTSCALE", "f4", 3), ("NPARAMS", "i4", 2), ("EXT_WIDTH_MAJ", "f4", 2),
     ("EXT_WIDTH_MIN", "f4", 2), ("EXT_THETA", "f4", 2), ("EXT_WIDTH_MAJ_ERR", "f4", 2),
@@ -220,9 +220,11 @@ def read_cmf(path: str | os.PathLike, *, columns: Iterable[str] | None = None,
             xfit_names: set[str] = set()
             if read_xfit and "SkyChip.xfit" in f:
                 xh = f["SkyChip.xfit"]
-                xfit_names = {n.upper() for n in xh.get_colnames()}
-                if xh.get_nrows() > 0:
-                    xfit_raw = xh.read()
+                # psphot writes a blank header-only HDU when no source has a model fit
+                if xh.get_exttype() in ("BINARY_TBL", "ASCII_TBL"):
+                    xfit_names = {n.upper() for n in xh.get_colnames()}
+                    if xh.get_nrows() > 0:
+                        xfit_raw = xh.read()
             wanted = names if columns is None else [c for c in names if c in set(columns)]
             data = hdu.read(columns=wanted) if nrows > 0 and wanted else None
         except DataError:

@@ -35,12 +35,12 @@ def _card_list(cards) -> list[dict]:
 
 
 def write_cmf(path: str | os.PathLike, *, primary: Any, psf: dict[str, Any], version: int,
-              xfit: dict[str, Any] | None = None, hdr_cards: Any = None) -> Path:
+              xfit: dict[str, Any] | str | None = None, hdr_cards: Any = None) -> Path:
     """Write a diff CMF: primary header, SkyChip.hdr, SkyChip.psf (EXTTYPE
-    PS1_DV<version>) and, when given, SkyChip.xfit. Columns of *psf* are
-    written in the DV layout order (extra names after them)."""
+    PS1_DV<version>) and, when given, SkyChip.xfit (*xfit* 'blank': the
+    header-only HDU psphot writes when nothing has an extended fit). Columns of
+    *psf* are written in the DV layout order (extra names after them)."""
     import fitsio
-    import numpy as np
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -48,14 +48,18 @@ def write_cmf(path: str | os.PathLike, *, primary: Any, psf: dict[str, Any], ver
                                                             {c for c, _, _ in PSF_COLUMNS}]
     table = _structured(psf, order)
     tmp = p.with_name(p.name + ".tmp")
-    with fitsio.FITS(str(tmp), "rw", clobber=True) as f:
+    with fitsio.FITS(str(tmp), "rw", clobber=True, ignore_empty=True) as f:
         f.write(None, header=_card_list(primary))
         f.create_image_hdu(dims=[0], dtype="u1", extname="SkyChip.hdr")
         if hdr_cards:
             f[-1].write_keys(_card_list(hdr_cards))
         f.write(table, extname="SkyChip.psf", header=_card_list([
             ("EXTTYPE", f"PS1_DV{version}", "CMF format"), ("EXTHEAD", "SkyChip.hdr", "")]))
-        if xfit is not None:
+        if isinstance(xfit, str) and xfit == "blank":
+            # psphot's SkyChip.xfit when no source has a model fit: a header-only HDU
+            f.write(None, extname="SkyChip.xfit", header=_card_list([
+                ("EXTTYPE", f"PS1_DV{version}_XFIT", ""), ("EXTHEAD", "SkyChip.hdr", "")]))
+        elif xfit is not None:
             xorder = [n for n, _, _ in XFIT_COLUMNS if n in xfit]
             f.write(_structured(xfit, xorder), extname="SkyChip.xfit", header=_card_list([
                 ("EXTTYPE", f"PS1_DV{version}_XFIT", "CMF extended-fit format"),
@@ -208,7 +212,8 @@ def cmf_primary_header(geom: SkycellGeometry, *, imageid: int, exp_name: str = "
                        filter: str = "w.00000", airmass: float = 1.1, exptime: float = 45.0,
                        posangle: float = 0.0, alt: float = 65.0, az: float = 180.0,
                        mjd_obs: float = 58309.27, fwhm_maj: float = 4.6, refcat: str = "PS1_REF",
-                       wcs: bool = True, extra: Any = None) -> list[tuple[str, Any, str]]:
+                       wcs: bool = True, wcs_style: str = "cd",
+                       extra: Any = None) -> list[tuple[str, Any, str]]:
     """Primary-header cards of a synthetic diff CMF (ppMops reads these)."""
     from datetime import datetime, timedelta
 
@@ -242,7 +247,7 @@ def cmf_primary_header(geom: SkycellGeometry, *, imageid: int, exp_name: str = "
         ("PSREFCAT", refcat, "reference catalog"),
     ]
     if wcs:
-        cards += geom.header_cards()
+        cards += geom.header_cards(style=wcs_style)
     else:
         cards += [("IMNAXIS1", geom.naxis1, "skycell width"), ("IMNAXIS2", geom.naxis2, "skycell height")]
     if extra:
@@ -251,16 +256,29 @@ def cmf_primary_header(geom: SkycellGeometry, *, imageid: int, exp_name: str = "
 
 
 def write_synthetic_cmf(path: str | os.PathLike, skycell_id: str, *, imageid: int, n: int = 200,
-                        version: int = 5, seed: Any = 0, ws: bool = False, xfit: bool = True,
-                        wcs: bool = True, header: dict | None = None,
-                        chip_nums: Iterable[int] | None = None) -> dict[str, Any]:
-    """Write one realistic diff CMF for *skycell_id* and return its psf columns."""
-    geom = skycell_geometry(skycell_id)
+                        version: int = 5, seed: Any = 0, ws: bool = False, xfit: bool | str = True,
+                        wcs: bool = True, wcs_style: str = "cd", geometry: SkycellGeometry | None = None,
+                        header: dict | None = None, chip_nums: Iterable[int] | None = None,
+                        psf_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write one realistic diff CMF for *skycell_id* and return its psf columns.
+
+    *wcs_style* 'pslib' writes the WCS as psLib does (CDELT with PC001001..);
+    *geometry* replaces the synthetic tessellation's; *xfit* 'blank' writes the
+    header-only SkyChip.xfit; *psf_overrides* replaces psf columns (after the
+    RA/Dec of the rows were computed)."""
+    import numpy as np
+
+    geom = geometry or skycell_geometry(skycell_id)
     rng = _rng(seed)
     psf = synthetic_psf_table(geom, n, version=version, seed=rng, ws=ws, chip_nums=chip_nums)
-    xf = synthetic_xfit_table(geom, psf, version=version, seed=rng) if xfit and version >= 2 else None
-    write_cmf(path, primary=cmf_primary_header(geom, imageid=imageid, wcs=wcs, **(header or {})),
-              psf=psf, version=version, xfit=xf, hdr_cards=geom.header_cards() if wcs else [])
+    for k, v in (psf_overrides or {}).items():
+        psf[k] = np.broadcast_to(np.asarray(v), psf[k].shape).astype(psf[k].dtype)
+    if xfit == "blank":
+        xf: Any = "blank"
+    else:
+        xf = synthetic_xfit_table(geom, psf, version=version, seed=rng) if xfit and version >= 2 else None
+    write_cmf(path, primary=cmf_primary_header(geom, imageid=imageid, wcs=wcs, wcs_style=wcs_style,
+                                               **(header or {})),
+              psf=psf, version=version, xfit=xf,
+              hdr_cards=geom.header_cards(style=wcs_style) if wcs else [])
     return psf
-
-

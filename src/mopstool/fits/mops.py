@@ -84,9 +84,10 @@ _V2 = [(n, t, u, 2, "psf", n) for n, t, u in (
     ("EXT_WIDTH_MIN_ERR", "f4", "pix", 2, "nan", None),
     ("EXT_THETA_ERR", "f4", "deg", 2, "xfit", "EXT_THETA_ERR")]
 _V3 = [
-    ("RA_EXT", "f8", "deg", 3, "xfit", "RA_EXT"),
+    # F32 as ppMops writes them (SkyChip.xfit holds them in F32 in the IPP's files)
+    ("RA_EXT", "f4", "deg", 3, "xfit", "RA_EXT"),
     ("RA_EXT_SIGMA", "f8", "deg", 3, "calc", None),
-    ("DEC_EXT", "f8", "deg", 3, "xfit", "DEC_EXT"),
+    ("DEC_EXT", "f4", "deg", 3, "xfit", "DEC_EXT"),
     ("DEC_EXT_SIGMA", "f8", "deg", 3, "calc", None),
     ("POSANG_EXT", "f4", "deg", 3, "xfit", "POSANGLE"),
     ("EXT_FLUX", "f4", "count", 3, "xfit", "EXT_INST_FLUX"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from mopstool.errors import DataError
 from mopstool.fits.cmf import SOURCE_MASK, CmfCatalog, chip_class_id, read_cmf
-from mopstool.fits.mops import (ALL_COLUMNS, MATCH_RADIUS_ARCSEC, MOPS_REVISION, OBSCODES,
+from mopstool.fits.mops import (ALL_COLUMNS, DIFFTYPES, MATCH_RADIUS_ARCSEC, MOPS_REVISION, OBSCODES,
                                 REVISION_COLUMNS, SKYCELL_COLUMNS, SOURCE_MASK2, BuildResult,
                                 DiffInput, ExposureMeta, SkycellInput, version_columns)
 from mopstool.fits.mops_write import write_mops_file
@@ -234,7 +234,8 @@ def radec_errors(sig_x, sig_y, posangle_deg, pltscale):
     c2, s2 = np.cos(th) ** 2, np.sin(th) ** 2
     sx2 = np.asarray(sig_x, dtype="f8") ** 2
     sy2 = np.asarray(sig_y, dtype="f8") ** 2
-    scale = np.asarray(pltscale, dtype="f8") / 3600.0
+    # psphot's PLTSCALE is negative where the image is mirrored on the sky; errors use |scale|
+    scale = np.abs(np.asarray(pltscale, dtype="f8")) / 3600.0
     return scale * np.sqrt(c2 * sx2 + s2 * sy2), scale * np.sqrt(s2 * sx2 + c2 * sy2)
 
 
@@ -277,7 +278,9 @@ def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
     ra = g.psf("RA_PSF", "f8")[ent]
     dec = g.psf("DEC_PSF", "f8")[ent]
     pairs = cross_pairs(ra, dec, src, radius)
-    order = np.lexsort((np.arange(len(ent)), r_center))
+    # nearest its skycell centre first; ties broken by (IMAGEID, IPP_IDET), never by input order
+    imageid = np.array([c.imageid or 0 for c in g.cats], dtype="i8")[src]
+    order = np.lexsort((g.psf("IPP_IDET", "i8", 0)[ent], imageid, r_center))
     rank = np.empty(len(ent), dtype=np.int64)
     rank[order] = np.arange(len(ent))
     primary, primary_of = resolve_duplicates(pairs, rank, len(ent))
@@ -361,15 +364,20 @@ def _column_list(cols: dict[str, Any], spec: list[tuple]):
     return arrays, names, units
 
 
+def _nonfinite_text(value: float) -> str:
+    """A non-finite float keyword as psLib writes it (ppMops headers): 'NaN', 'Inf', '-Inf'."""
+    if math.isnan(value):
+        return "NaN"
+    return "Inf" if value > 0 else "-Inf"
+
+
 def _cards(items) -> list[dict]:
     out = []
     for name, value, comment in items:
-        if isinstance(value, float) and not math.isfinite(value):
-            value = None
         if hasattr(value, "item"):
             value = value.item()
-            if isinstance(value, float) and not math.isfinite(value):
-                value = None
+        if isinstance(value, float) and not math.isfinite(value):
+            value = _nonfinite_text(value)
         out.append({"name": name, "value": value, "comment": comment})
     return out
 
@@ -422,15 +430,16 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
     elif version and version != in_versions[0]:
         notes.append(f"inputs are PS1_DV{in_versions[0]}; writing PS1_DV{version} as asked")
 
-    # groups by difftype, in order of first appearance
-    order: list[str] = []
+    # groups by difftype (WW, WS, SW, SS), inputs by IMAGEID: the product does not
+    # depend on the order the inputs were given in
+    rank_of = {v: k for k, v in DIFFTYPES.items()}
     members: dict[str, list[int]] = {}
     for i, (d, _sc) in enumerate(owners):
-        key = d.difftype.upper()
-        if key not in members:
-            order.append(key)
-            members[key] = []
-        members[key].append(i)
+        members.setdefault(d.difftype.upper(), []).append(i)
+    order = sorted(members, key=lambda k: (rank_of.get(k, 99), k))
+    for key in order:
+        members[key].sort(key=lambda i: (int(cats[i].imageid or 0), not owners[i][0].positive,
+                                         cats[i].path))
     results = []
     groups = []
     for key in order:

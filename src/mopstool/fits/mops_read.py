@@ -205,6 +205,13 @@ def check_mops(path: str | os.PathLike, *, match_radius: float = MATCH_RADIUS_AR
                 bad = int(np.count_nonzero(~np.isfinite(col.astype("f8"))))
                 if bad:
                     rep.problem("finite", f"{bad} row(s) with a non-finite {name}")
+        for name in ("RA_ERR", "DEC_ERR", "MAG_ERR", "RA_EXT_SIGMA", "DEC_EXT_SIGMA"):
+            col = column(table, name)
+            if col is not None:
+                with np.errstate(invalid="ignore"):
+                    bad = int(np.count_nonzero(col.astype("f8") < 0))
+                if bad:
+                    rep.problem("errors", f"{bad} row(s) with a negative {name}")
         _check_ws(rep, table, hdr)
         _check_duplicates(rep, table, hdr, match_radius)
     if rev:
