@@ -1,22 +1,36 @@
-"""Cutting postage stamps from uncompressed images, the way ppstamp does.
+"""Cutting postage stamps from uncompressed images exactly the way ppstamp does.
 
-* The ROI is whole pixels: the pixel containing the requested centre is the
-  stamp's pixel ``(W // 2, H // 2)`` and the ROI is ``[cx - W//2, cx - W//2 + W)``
-  (likewise in y). Sizes in arcseconds become the pixel bounding box of the
-  four corners of the requested box in the tangent plane. Width and height are
-  capped at 8000 pixels; WIDTH = HEIGHT = 0 means the whole image.
-* Pixels outside the image are NaN in image and variance stamps and the BLANK
-  mask value in mask stamps. A centre off the image is fault 28 (NO_OVERLAP); a
-  float stamp without a finite pixel is fault 30 (NO_VALID_PIXELS).
-* The source header is carried (primary header, then the image extension's),
-  with the WCS reference pixel (CRPIXn, and LTVn) shifted by the ROI origin so
-  every sky position keeps its pixel; RA_DEG/DEC_DEG (the requested centre) and
-  HISTORY lines describing the cut are added.
-* Only the rows of the ROI are read (fitsio subset reads), never whole images.
+Pixel convention (psLib's, see :mod:`mopstool.fits.image`): source pixel ``i``
+spans ``[i, i + 1)``, and a sky position's pixel coordinate is astropy's with
+origin 1 (CRPIX applied without an offset).
 
-Pixel coordinates here are 0-based with pixel centres on integers (the
-astropy/numpy convention): a pixel centre given as X, Y names array element
-``[Y, X]``; FITS (1-based) pixel X+1, Y+1.
+* Centre: a sky centre becomes a psLib coordinate through the WCS; a pixel
+  centre is truncated to an integer first (ppstamp reads it with ``atoi``:
+  100.7 -> 100, -3.5 -> -3). A sky centre must lie in [0, NAXIS) on both axes
+  (else fault 28 NO_OVERLAP, unless --center-off-chip); a pixel centre is taken
+  as given.
+* ROI: with a size in pixels (truncated to integers, absolute values, each
+  capped at 8000) the ROI is ``x0 = cx - W // 2``, ``x1 = x0 + W``; with a size
+  in arcseconds it is the bounding box of the four corners of the requested box
+  in the tangent plane (half-sizes capped at 8000 pixels), ``W = int(x1 - x0 + 0.5)``.
+  WIDTH = HEIGHT = 0 is the whole image.
+* Cut: the stamp's pixel (0, 0) is source pixel ``(int(x0), int(y0))``, the
+  ROI origin truncated toward zero; source columns ``max(int(x0), 0)`` up to
+  ``min(int(x1), NAXIS1)`` are copied (rows likewise), the rest is fill: NaN in
+  float planes, BLANK (or 0) in integer image planes, the mask's BLANK value in
+  masks. (For an origin left of or below the image with a fractional part this
+  leaves ppstamp's last column or row blank too.) A ROI without any source
+  pixel is fault 28; a float32 image stamp without a finite pixel is fault 30
+  (NO_VALID_PIXELS; ppstamp tests float32 images only).
+* Types: every plane keeps its stored type; integer planes carry BSCALE, BZERO
+  and BLANK.
+* Header: the source header is carried (primary header, then the image
+  extension's) with CRPIXn and LTVn shifted by the stamp origin, so every sky
+  position keeps its pixel; RA_DEG/DEC_DEG (the requested centre) and HISTORY
+  lines describing the cut are added. The HISTORY time is the run's time
+  (``SOURCE_DATE_EPOCH`` when set, for reproducible output).
+* Only the rows of the ROI are read (fitsio subset reads); files are written
+  with fitsio.
 """
 
 from __future__ import annotations
@@ -82,7 +96,7 @@ class StampResult:
     y0: int | None = None
     width: int | None = None
     height: int | None = None
-    center_x: float | None = None   # the requested centre in source pixels (0-based)
+    center_x: float | None = None   # the centre in psLib source pixel coordinates
     center_y: float | None = None
     ra: float | None = None
     dec: float | None = None
@@ -90,32 +104,66 @@ class StampResult:
     capped: bool = False
     fault: int = 0
     message: str = ""
+    #: source window copied: (xa, xb, ya, yb), end exclusive
+    window: tuple[int, int, int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "window"}
 
 
 # ------------------------------------------------------------------ geometry
-def _tangent_offsets(ra0: float, dec0: float, xi: float, eta: float) -> tuple[float, float]:
-    """Sky position of tangent-plane offsets (xi east, eta north; radians) from (ra0, dec0)."""
-    a0, d0 = math.radians(ra0), math.radians(dec0)
-    denom = math.cos(d0) - eta * math.sin(d0)
-    ra = a0 + math.atan2(xi, denom)
-    dec = math.atan2(math.sin(d0) + eta * math.cos(d0), math.hypot(xi, denom))
-    return math.degrees(ra) % 360.0, math.degrees(dec)
+def run_time() -> str:
+    """The time written into HISTORY: SOURCE_DATE_EPOCH when set, else now (UTC)."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (datetime.fromtimestamp(int(epoch), timezone.utc) if epoch and epoch.strip().isdigit()
+            else datetime.now(timezone.utc))
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _c_int(value: float) -> int:
+    """C's conversion of a double to int: truncation toward zero."""
+    return int(math.trunc(value))
+
+
+def extract_window(x0: float, x1: float, y0: float, y1: float, nx: int, ny: int):
+    """ppstamp's extraction of the ROI [x0, x1) x [y0, y1) (psLib coordinates) from
+    an nx x ny image: (origin x, origin y, width, height, (xa, xb, ya, yb)), the
+    source window copied being [xa, xb) x [ya, yb) (empty when xa >= xb or ya >= yb)."""
+    width, height = _c_int(x1 - x0 + 0.5), _c_int(y1 - y0 + 0.5)
+    ox, oy = _c_int(x0), _c_int(y0)
+
+    def axis(origin: int, hi: float, n: int, size: int) -> tuple[int, int]:
+        last = min(_c_int(hi), n)
+        src = max(origin, 0)
+        dst = src - origin
+        copy = min(last - src, size - dst)
+        return src, src + max(copy, 0)
+
+    xa, xb = axis(ox, x1, nx, width)
+    ya, yb = axis(oy, y1, ny, height)
+    return ox, oy, width, height, (xa, xb, ya, yb)
 
 
 def plan_roi(src: ImageSource, spec: StampSpec, *, allow_offchip: bool = False) -> StampResult:
-    """Where a stamp lies on the source (no pixels read)."""
+    """Where a stamp lies on the source, as ppstamp computes it (no pixels read)."""
+    import numpy as np
+
     res = StampResult(name=spec.name or "", image=str(src.path), rownum=spec.rownum)
-    if spec.sky:
+    if spec.whole:
+        x0, x1, y0, y1 = 0.0, float(src.nx), 0.0, float(src.ny)
+        cx, cy = (src.nx + 1) / 2.0, (src.ny + 1) / 2.0
+    elif spec.sky:
         px, py = src.pixels(spec.ra, spec.dec)
         cx, cy = float(px[0]), float(py[0])
-        res.ra, res.dec = float(spec.ra), float(spec.dec)
     else:
         if spec.x is None or spec.y is None:
             raise UsageError("a stamp needs a sky centre (ra, dec) or a pixel centre (x, y)")
-        cx, cy = float(spec.x), float(spec.y)
+        cx, cy = float(_c_int(float(spec.x))), float(_c_int(float(spec.y)))
+    if spec.sky:
+        res.ra, res.dec = float(spec.ra), float(spec.dec)
+    else:
         try:
             ra, dec = src.sky(cx, cy)
             res.ra, res.dec = float(ra[0]), float(dec[0])
@@ -125,36 +173,36 @@ def plan_roi(src: ImageSource, spec: StampSpec, *, allow_offchip: bool = False) 
     if not (math.isfinite(cx) and math.isfinite(cy)):
         res.fault, res.message = NO_OVERLAP, "the centre does not project onto the image"
         return res
-    if spec.whole:
-        res.x0, res.y0, res.width, res.height = 0, 0, src.nx, src.ny
-        return res
-    if not src.contains(cx, cy) and not allow_offchip:
+    if spec.sky and not spec.whole and not src.contains(cx, cy) and not allow_offchip:
         res.fault = NO_OVERLAP
-        res.message = f"centre ({cx:.1f}, {cy:.1f}) is off the {src.nx}x{src.ny} image"
+        res.message = f"centre ({cx:.2f}, {cy:.2f}) is off the {src.nx}x{src.ny} image"
         return res
-    if spec.arcsec:
-        if not spec.sky:
-            ra, dec = res.ra, res.dec
-            if ra is None:
-                raise DataError(f"{src.path}: sizes in arcseconds need a WCS")
-        else:
-            ra, dec = spec.ra, spec.dec
-        hw = math.radians(float(spec.width) / 3600.0) / 2.0
-        hh = math.radians(float(spec.height) / 3600.0) / 2.0
-        corners = [_tangent_offsets(ra, dec, sx * hw, sy * hh) for sx in (-1, 1) for sy in (-1, 1)]
-        xs, ys = src.pixels([c[0] for c in corners], [c[1] for c in corners])
-        w = int(round(float(xs.max() - xs.min())))
-        h = int(round(float(ys.max() - ys.min())))
+    if spec.whole:
+        pass
+    elif spec.arcsec:
+        if res.ra is None:
+            raise DataError(f"{src.path}: sizes in arcseconds need a WCS")
+        hw = abs(float(spec.width)) / 3600.0 / 2.0
+        hh = abs(float(spec.height)) / 3600.0 / 2.0
+        inv = np.abs(np.asarray(src.wcs.wcs.imgpix_matrix, dtype="f8"))   # degrees -> pixels
+        ex, ey = float(inv[0, 0] * hw + inv[0, 1] * hh), float(inv[1, 0] * hw + inv[1, 1] * hh)
+        if ex > MAX_STAMP or ey > MAX_STAMP:
+            res.capped = True
+            ex, ey = min(ex, MAX_STAMP), min(ey, MAX_STAMP)
+        x0, x1, y0, y1 = cx - ex, cx + ex, cy - ey, cy + ey
     else:
-        w, h = int(abs(float(spec.width))), int(abs(float(spec.height)))
-    if w > MAX_STAMP or h > MAX_STAMP:
-        res.capped = True
-        w, h = min(w, MAX_STAMP), min(h, MAX_STAMP)
-    w, h = max(w, 1), max(h, 1)
-    ix, iy = math.floor(cx + 0.5), math.floor(cy + 0.5)
-    res.x0, res.y0, res.width, res.height = ix - w // 2, iy - h // 2, w, h
-    res.partial = (res.x0 < 0 or res.y0 < 0 or res.x0 + w > src.nx or res.y0 + h > src.ny)
-    if res.x0 + w <= 0 or res.y0 + h <= 0 or res.x0 >= src.nx or res.y0 >= src.ny:
+        w, h = abs(_c_int(float(spec.width))), abs(_c_int(float(spec.height)))
+        if w > MAX_STAMP or h > MAX_STAMP:
+            res.capped = True
+            w, h = min(w, MAX_STAMP), min(h, MAX_STAMP)
+        x0, y0 = cx - w // 2, cy - h // 2
+        x1, y1 = x0 + w, y0 + h
+    ox, oy, w, h, window = extract_window(x0, x1, y0, y1, src.nx, src.ny)
+    res.x0, res.y0, res.width, res.height = ox, oy, w, h
+    res.window = window
+    xa, xb, ya, yb = window
+    res.partial = (xa, xb, ya, yb) != (ox, ox + w, oy, oy + h)
+    if w <= 0 or h <= 0 or xa >= xb or ya >= yb:
         res.fault, res.message = NO_OVERLAP, "the stamp does not overlap the image"
     return res
 
@@ -227,15 +275,15 @@ class StampHeader:
         if res.ra is not None:
             new.append(Card("RA_DEG", res.ra, "Right Ascension of stamp center"))
             new.append(Card("DEC_DEG", res.dec, "Declination of stamp center"))
-        new.append(Card("STAMPX0", res.x0, "stamp origin: source pixel x (0-based)"))
-        new.append(Card("STAMPY0", res.y0, "stamp origin: source pixel y (0-based)"))
+        new.append(Card("STAMPX0", res.x0, "stamp origin: source pixel x (array index)"))
+        new.append(Card("STAMPY0", res.y0, "stamp origin: source pixel y (array index)"))
         src = self.src
         hist = [f"mopstool {self.version} pstamp-req cut at {self.when}",
                 f"source {src.path.name}[{src.planes['image'].hdu}] {src.nx}x{src.ny}",
                 f"ROI x {res.x0}:{res.x0 + res.width} y {res.y0}:{res.y0 + res.height} "
-                "(0-based, end exclusive)"]
+                "(array indices, end exclusive)"]
         if res.center_x is not None:
-            hist.append(f"centre pixel {res.center_x:.3f} {res.center_y:.3f} (0-based)"
+            hist.append(f"centre {res.center_x:.3f} {res.center_y:.3f} (psLib pixel coordinates)"
                         + (", ROI partly off the image, filled" if res.partial else ""))
         new += [Card("HISTORY", h) for h in hist]
         return self.cards + [c.image for c in new]
@@ -271,45 +319,54 @@ def _mask_fill(src: ImageSource, default: int) -> int:
 
 # ------------------------------------------------------------------ cutting
 def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
-               split: bool = False, overwrite: bool = True, allow_offchip: bool = False,
-               mask_blank: int = 1, version: str | None = None) -> list[StampResult]:
+               split: bool = False, allow_offchip: bool = False, mask_blank: int = 1,
+               version: str | None = None, when: str | None = None,
+               written: set[str] | None = None) -> list[StampResult]:
     """Cut each spec from *src* into *outdir*; returns one result per spec.
 
     Output (uncompressed unless spec.compress == 'rice'): the image stamp in the
     primary HDU with MASK and VARIANCE extensions when those planes exist; with
     *split* ppstamp's layout instead (<name>.fits, <name>.mk.fits, <name>.wt.fits).
     With RICE compression the stamps are tile-compressed extensions after an
-    empty primary HDU."""
+    empty primary HDU. Specs need unique names (:func:`assign_names`); a file
+    name already in *written* (this run's files) is refused, never overwritten.
+    A source whose pixels cannot be read raises DataError naming the file."""
     import numpy as np
 
     from mopstool import __version__
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = when or run_time()
+    written = set() if written is None else written
     header = None
     blank = _mask_fill(src, mask_blank)
     results = []
     for n, spec in enumerate(specs):
         res = plan_roi(src, spec, allow_offchip=allow_offchip)
-        if not res.name:
-            res.name = default_name(spec, n)
+        res.name = spec.name or default_name(spec, n)
         results.append(res)
         if res.fault:
             continue
         data = {}
         for role in ("image", "mask", "variance"):
             if role in src.planes and role in spec.planes:
-                fill = blank if role == "mask" else np.nan
-                data[role] = src.read(role, res.x0, res.y0, res.width, res.height, fill)
+                plane = src.planes[role]
+                if role == "mask":
+                    fill: Any = blank
+                elif plane.bitpix < 0:
+                    fill = np.nan
+                else:
+                    fill = plane.scaling[2] if plane.scaling[2] is not None else 0
+                data[role] = src.read(role, res.x0, res.y0, res.width, res.height, fill, res.window)
         img = data["image"]
-        if img.dtype.kind == "f" and not np.isfinite(img).any():
+        if img.dtype == np.float32 and not np.isfinite(img).any():
             res.fault, res.message = NO_VALID_PIXELS, "the stamp has no finite pixel"
             continue
         if header is None:
             header = StampHeader(src, version=version or __version__, when=when)
         files = _write(outdir, res.name, data, header, res, compress=spec.compress, split=split,
-                       overwrite=overwrite)
+                       written=written)
         res.files = [str(f) for f in files]
         res.path = res.files[0]
     return results
@@ -317,101 +374,78 @@ def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
 
 _EXT = {"image": ".fits", "mask": ".mk.fits", "variance": ".wt.fits"}
 _EXTNAME = {"image": "IMAGE", "mask": "MASK", "variance": "VARIANCE"}
-_BLOCK = 2880
-
-
-def _card(key: str, value: Any, comment: str = "") -> str:
-    from astropy.io.fits import Card
-
-    return Card(key, value, comment).image
-
-
-def _fits_data(arr) -> tuple[int, list[str], bytes]:
-    """(BITPIX, scaling cards, big-endian bytes) of an array."""
-    import numpy as np
-
-    kind, size = arr.dtype.kind, arr.dtype.itemsize
-    extra: list[str] = []
-    if kind == "f":
-        bitpix = -32 if size == 4 else -64
-        data = arr.astype(">f4" if size == 4 else ">f8", copy=False)
-    elif kind == "u" and size == 1:
-        bitpix, data = 8, arr.astype("u1", copy=False)
-    elif kind == "u" and size in (2, 4, 8):
-        bitpix = 8 * size
-        zero = 1 << (bitpix - 1)
-        data = (arr.astype(np.int64 if size < 8 else np.uint64) - zero).astype(f">i{size}")
-        extra = [_card("BZERO", zero), _card("BSCALE", 1)]
-    elif kind == "i" and size == 1:
-        bitpix, data = 16, arr.astype(">i2")
-    elif kind in "ib":
-        bitpix = 8 * max(size, 1)
-        data = arr.astype(f">i{max(size, 1)}", copy=False)
-    else:
-        raise DataError(f"cannot write pixels of type {arr.dtype}")
-    return bitpix, extra, np.ascontiguousarray(data).tobytes()
-
-
-def _hdu_bytes(arr, cards: list[str], *, primary: bool, extname: str | None, extend: bool) -> bytes:
-    bitpix, scale, raw = _fits_data(arr)
-    ny, nx = arr.shape
-    head = ([_card("SIMPLE", True, "conforms to FITS standard")] if primary
-            else [_card("XTENSION", "IMAGE", "image extension")])
-    head += [_card("BITPIX", bitpix), _card("NAXIS", 2), _card("NAXIS1", nx), _card("NAXIS2", ny)]
-    if primary:
-        head.append(_card("EXTEND", bool(extend)))
-    else:
-        head += [_card("PCOUNT", 0), _card("GCOUNT", 1)]
-    if extname:
-        head.append(_card("EXTNAME", extname))
-    text = "".join(head + scale + cards) + "END".ljust(80)
-    text += " " * (-len(text) % _BLOCK)
-    return text.encode("ascii") + raw + b"\0" * (-len(raw) % _BLOCK)
 
 
 def _write(outdir: Path, name: str, data: dict, header: StampHeader, res: StampResult, *,
-           compress: str | None, split: bool, overwrite: bool) -> list[Path]:
+           compress: str | None, split: bool, written: set[str]) -> list[Path]:
     comp = (compress or "").lower() or None
     if comp == "none":
         comp = None
     if comp not in (None, "rice"):
         raise UsageError(f"unknown compression {compress!r}; use rice or none")
     groups = [[role] for role in data] if split else [list(data)]
-    written = []
+    out = []
     for roles in groups:
         path = outdir / f"{name}{_EXT[roles[0]]}"
-        if path.exists() and not overwrite:
-            raise UsageError(f"{path} exists")
-        if comp:
-            _write_compressed(path, data, roles, header.header(res))
-        else:
-            cards = header.stamp_cards(res)
-            parts = []
+        key = str(path.resolve())
+        if key in written:
+            raise DataError(f"{path}: written already in this run (stamp names must be unique)")
+        written.add(key)
+        _write_fits(path, data, roles, header, res, rice=bool(comp))
+        out.append(path)
+    return out
+
+
+def _write_fits(path: Path, data: dict, roles: list[str], header: StampHeader, res: StampResult, *,
+                rice: bool) -> None:
+    """One stamp file with fitsio: the planes of *roles* (image first) with the stamp
+    header; each integer plane gets its source's BSCALE/BZERO/BLANK after its pixels
+    (so the raw values are stored as read)."""
+    import fitsio
+
+    cards = header.stamp_cards(res)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with fitsio.FITS(str(tmp), "rw", clobber=True) as f:
+            if rice:
+                f.write(None)
             for i, role in enumerate(roles):
-                parts.append(_hdu_bytes(data[role], cards + (header.mask_cards if role == "mask" else []),
-                                        primary=i == 0,
-                                        extname=None if i == 0 else _EXTNAME[role],
-                                        extend=len(roles) > 1))
-            tmp = path.with_name(path.name + ".part")
-            tmp.write_bytes(b"".join(parts))
-            tmp.replace(path)
-        written.append(path)
-    return written
-
-
-def _write_compressed(path: Path, data: dict, roles: list[str], hdr) -> None:
-    from astropy.io import fits
-
-    hdus = [fits.PrimaryHDU()]
-    for role in roles:
-        hdus.append(fits.CompImageHDU(data[role], header=hdr.copy(), name=_EXTNAME[role],
-                                      compression_type="RICE_1"))
-    fits.HDUList(hdus).writeto(path, overwrite=True, output_verify="silentfix")
+                arr = data[role]
+                extname = None if (i == 0 and not rice) else _EXTNAME[role]
+                if rice:
+                    f.write(arr, extname=extname, compress="RICE")
+                else:
+                    f.write(arr, extname=extname)
+                hdu = f[-1]
+                # the header is formatted once per source (StampHeader); its cards go in as
+                # they are (fitsio's record writer, no re-parsing)
+                for card in cards + (header.mask_cards if role == "mask" else []):
+                    hdu._FITS.write_record(hdu._ext + 1, card)
+                for k, v in header.src.planes[role].scale_cards():
+                    hdu.write_key(k, v)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"cannot write {path}: {' '.join(str(exc).split())[:200]}") from None
 
 
 def default_name(spec: StampSpec, n: int) -> str:
+    """A stamp's name from its centre (8 decimals of a degree: about 0.04 mas)."""
     if spec.sky:
-        return f"stamp_{spec.ra:.5f}_{spec.dec:+.5f}"
+        return f"stamp_{spec.ra:.8f}_{spec.dec:+.8f}"
     return f"stamp_x{spec.x:g}_y{spec.y:g}_{n + 1}"
 
 
+def assign_names(specs: list[StampSpec], taken: set[str] | None = None) -> None:
+    """Give every spec a name unique within the run (and not in *taken*): the
+    spec's own name or :func:`default_name`, with ``_2``, ``_3`` ... appended to
+    repeats. *taken* is updated."""
+    taken = set() if taken is None else taken
+    for n, spec in enumerate(specs):
+        base = spec.name or default_name(spec, n)
+        name, k = base, 1
+        while name in taken:
+            k += 1
+            name = f"{base}_{k}"
+        taken.add(name)
+        spec.name = name

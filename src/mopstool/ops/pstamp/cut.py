@@ -1,15 +1,26 @@
-"""Cutting the stamps of a whole request file from local images, serially, in
-worker processes or on a Dask distributed cluster."""
+"""Cutting stamps from local images: given centres on given images, or every row
+of a request file matched to a set of images, serially, in worker processes or
+on a Dask distributed cluster (:mod:`mopstool.ops.parallel`).
+
+Planning (reading the headers, matching rows to images, naming the stamps) is
+done here, once; each image's stamps are then one task. A task opens its
+image, cuts its stamps and returns their results, so the products do not depend
+on how the tasks were run.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from mopstool.errors import DataError
 from mopstool.fits.image import ImageSource, is_sibling_plane
-from mopstool.fits.stamp import NO_IMAGE_MATCH, StampResult, StampSpec, cut_stamps
+from mopstool.fits.stamp import StampResult, StampSpec, assign_names, cut_stamps, run_time
+from mopstool.ops.parallel import Execution, Progress, run_tasks
+from mopstool.stages.vocab import Fault, PstampFault
+
 
 def _like(value: str | None, pattern: str) -> bool:
     if value is None:
@@ -35,9 +46,68 @@ def find_images(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True)
+class CutOptions:
+    """What every task of a run shares."""
+
+    outdir: str
+    split: bool = False
+    allow_offchip: bool = False
+    mask_blank: int = 1
+    when: str = ""
+    hdu: Any = None
+    mask: str | None = None
+    variance: str | None = None
+    #: a source whose pixels cannot be read: raise (a direct cut, exit 65) or give its
+    #: stamps the fault ppstamp's job would get (a request)
+    fail_jobs: bool = False
+
+
+def cut_image_task(image: str, specs: list[StampSpec], opts: CutOptions) -> list[StampResult]:
+    """One task: the stamps *specs* of *image* (picklable; runs in any process)."""
+    try:
+        with ImageSource(image, hdu=opts.hdu, mask=opts.mask, variance=opts.variance) as src:
+            return cut_stamps(src, specs, opts.outdir, split=opts.split, allow_offchip=opts.allow_offchip,
+                              mask_blank=opts.mask_blank, when=opts.when)
+    except DataError as exc:
+        if not opts.fail_jobs:
+            raise
+        # ppstamp cannot read its input: the job fails with PS_EXIT_DATA_ERROR
+        return [StampResult(name=s.name or "", image=str(image), rownum=s.rownum, fault=int(Fault.DATA),
+                            message=exc.message) for s in specs]
+
+
+def _merge(results: list[list[StampResult]]) -> list[StampResult]:
+    return [r for part in results for r in part]
+
+
+def cut_images(images: list[str], specs: list[StampSpec], outdir: str | Path, *, split: bool = False,
+               allow_offchip: bool = False, mask_blank: int = 1, hdu: Any = None, mask: str | None = None,
+               variance: str | None = None, execution: Execution = Execution(),
+               progress: Progress | None = None) -> list[StampResult]:
+    """The same stamps cut from each of *images* (names get the image's stem when
+    there are several images); an unreadable image raises DataError naming it."""
+    per_image = []
+    taken: set[str] = set()
+    for img in images:
+        these = [StampSpec(**s.__dict__) for s in specs]
+        if len(images) > 1:
+            for i, s in enumerate(these):
+                from mopstool.fits.stamp import default_name
+
+                s.name = f"{s.name or default_name(s, i)}_{Path(img).stem}"
+        assign_names(these, taken)
+        per_image.append(these)
+    opts = CutOptions(outdir=str(outdir), split=split, allow_offchip=allow_offchip, mask_blank=mask_blank,
+                      when=run_time(), hdu=hdu, mask=mask, variance=variance)
+    tasks = [(str(img), these, opts) for img, these in zip(images, per_image)]
+    return _merge(run_tasks(cut_image_task, tasks, execution, progress=progress))
+
+
 def cut_request(request, images: Iterable[str | Path], outdir: str | Path, *,
                 compress: str | None = None, split: bool = False, allow_offchip: bool = False,
-                mask_blank: int = 1, projects: Iterable[str] | None = None) -> list[StampResult]:
+                mask_blank: int = 1, projects: Iterable[str] | None = None,
+                execution: Execution = Execution(), progress: Progress | None = None) -> list[StampResult]:
     """Cut the stamps of a whole request (a :class:`~mopstool.fits.request.StampRequest`)
     from local images, as the stamp server would for the matching images.
 
@@ -46,14 +116,22 @@ def cut_request(request, images: Iterable[str | Path], outdir: str | Path, *,
     REQFILT (a single letter matches any filter starting with it) and its MJD-OBS
     lies within MJD_MIN..MJD_MAX (0 = open). The database lookup fields
     (PROJECT, REQ_TYPE, ID, DATA_GROUP, TESS_ID ...) are not used locally.
-    Output names follow the server: <ROWNUM>_<job>_<filter letter>_<image base>.
-    A row the parser would reject gets its fault; a row without an image 23."""
+    Output names follow the server: <ROWNUM>_<job>_<filter letter>_<image base>
+    (``_2``, ``_3`` ... appended should two jobs get the same name).
+    A row the parser would reject gets its fault; a row without an image 23. An
+    image whose header cannot be read matches no row (a result with fault 5 names
+    it); one whose pixels cannot be read fails only its own jobs (fault 5)."""
     from mopstool.fits.request import CENTER_IN_PIXELS, RANGE_IN_PIXELS, check_row
 
     files = find_images(images)
-    sources = [ImageSource(f) for f in files]
-    todo: dict[int, list[StampSpec]] = {}
+    sources: list[ImageSource] = []
     results: list[StampResult] = []
+    for f in files:
+        try:
+            sources.append(ImageSource(f))
+        except DataError as exc:
+            results.append(StampResult(name="", image=str(f), fault=int(Fault.DATA), message=exc.message))
+    todo: dict[int, list[StampSpec]] = {}
     job_counter: dict[Any, int] = {}
     try:
         for row in request.rows:
@@ -108,14 +186,18 @@ def cut_request(request, images: Iterable[str | Path], outdir: str | Path, *,
                 todo.setdefault(k, []).append(spec)
                 matched = True
             if not matched:
-                results.append(StampResult(name="", image="", rownum=rownum, fault=NO_IMAGE_MATCH,
+                results.append(StampResult(name="", image="", rownum=rownum,
+                                           fault=int(PstampFault.NO_IMAGE_MATCH),
                                            message="no image matches the row"))
-        for k, specs in todo.items():
-            results.extend(cut_stamps(sources[k], specs, outdir, split=split,
-                                      allow_offchip=allow_offchip, mask_blank=mask_blank))
     finally:
         for s in sources:
             s.close()
+    taken: set[str] = set()
+    order = sorted(todo)
+    for k in order:
+        assign_names(todo[k], taken)
+    opts = CutOptions(outdir=str(outdir), split=split, allow_offchip=allow_offchip, mask_blank=mask_blank,
+                      when=run_time(), fail_jobs=True)
+    tasks = [(str(sources[k].path), todo[k], opts) for k in order]
+    results.extend(_merge(run_tasks(cut_image_task, tasks, execution, progress=progress)))
     return results
-
-
