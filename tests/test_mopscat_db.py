@@ -340,3 +340,59 @@ def test_resolve_path():
     assert resolve_path("neb://@HOST@.0/gpc1/x/y", ".cmf", neb_root="/n") == "/n/gpc1/x/y.cmf"
     with pytest.raises(DataError, match="neb_root"):
         resolve_path("neb://any/gpc1/x", ".cmf")
+
+
+def _products(root):
+    return {p.name: p.read_bytes() for p in sorted(root.glob("*.mops"))}
+
+
+def test_build_night_serial_and_workers_give_the_same_products(cli, world, db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    runs = {}
+    for n in (1, 2):
+        out = tmp_path / f"w{n}"
+        out.mkdir()
+        r = cli("mopscat", "build", "--night", "2018-07-10", "--db", db_url, "--outdir", out,
+                "--workers", n, "--json")
+        # diff 603 sits on neb:// paths and no [mopscat] neb_root is set: that product is not built
+        assert r.code == ExitCode.CHECK_FAILED, r.err
+        runs[n] = (r.json(), _products(out))
+    rows, files = runs[1]
+    built = {(x["diff_id"], x["direction"]) for x in rows if not x["error"]}
+    assert built == {(601, "pos"), (601, "neg"), (602, "pos"), (604, "pos")}
+    failed = {(x["diff_id"], x["direction"]): x["error"] for x in rows if x["error"]}
+    assert set(failed) == {(603, "pos"), (603, "neg")} and all("neb_root" in e for e in failed.values())
+    assert sorted(files) == ["o8309g0100o.601.pos.mops", "o8309g0100o.602.pos.mops",
+                             "o8309g0117o.601.neg.mops", "o8309g0117o.604.pos.mops"]
+    assert runs[2][1] == files
+    # each product is the one --diff-id builds
+    one = tmp_path / "one.mops"
+    r = cli("mopscat", "build", "--diff-id", "601", "--inverse", "--db", db_url, "-o", one)
+    assert r.code == 0, r.err
+    assert one.read_bytes() == files["o8309g0117o.601.neg.mops"]
+    # options that do not go with --night are refused, naming them
+    r = cli("mopscat", "build", "--night", "2018-07-10", "--db", db_url, "--diff-id", "601")
+    assert r.code == ExitCode.USAGE and "--diff-id" in r.err
+    r = cli("mopscat", "build", "--diff-id", "601", "--db", db_url, "--workers", "2")
+    assert r.code == ExitCode.USAGE and "--workers" in r.err
+
+
+def test_build_night_on_a_dask_cluster(world, dbs, tmp_path, monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    from mopstool.config import load_config
+    from mopstool.ops.mopscat.build import build_night
+    from mopstool.ops.parallel import Execution
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    cfg = load_config(None)
+    night = datetime(2018, 7, 10).date()
+    (tmp_path / "s").mkdir()
+    (tmp_path / "d").mkdir()
+    serial = build_night(night, config=cfg, dbs_factory=lambda: dbs, outdir=str(tmp_path / "s"))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        par = build_night(night, config=cfg, dbs_factory=lambda: dbs, outdir=str(tmp_path / "d"),
+                          execution=Execution(scheduler=cluster.scheduler_address))
+    assert [(r["diff_id"], r["direction"], r["rows"], r["error"] == "") for r in serial] == \
+        [(r["diff_id"], r["direction"], r["rows"], r["error"] == "") for r in par]
+    assert _products(tmp_path / "s") == _products(tmp_path / "d") and len(_products(tmp_path / "d")) == 4

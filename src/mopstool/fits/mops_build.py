@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from mopstool.errors import DataError
@@ -19,6 +18,7 @@ from mopstool.fits.mops import (ALL_COLUMNS, DIFFTYPES, MATCH_RADIUS_ARCSEC, MOP
                                 REVISION_COLUMNS, SKYCELL_COLUMNS, SOURCE_MASK2, BuildResult,
                                 DiffInput, ExposureMeta, SkycellInput, version_columns)
 from mopstool.fits.mops_write import write_mops_file
+from mopstool.fits.provenance import run_time
 
 # ------------------------------------------------------------------ header helpers
 _TOL = {"AIRMASS": 1e-3, "EXPTIME": 1e-3, "FPA.POSANGLE": 1 / 3600.0, "FPA.ALT": 1 / 3600.0,
@@ -512,11 +512,11 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
     pltscale_ext = float(np.median(np.concatenate(ext_scales))) if ext_scales else pltscale
     d0 = diffs[0]
     difftype = "+".join(order)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    now = run_time()
     items: list[tuple[str, Any, str]] = [
         ("SWSOURCE", "mopstool", "Software source"),
         ("SWVERSN", f"mopstool {__version__}", "Software version"),
-        ("HISTORY", f"mopstool mopscat build at {now}Z", ""),
+        ("HISTORY", f"mopstool mopscat build at {now}", ""),
         ("EXP_NAME", meta.exp_name or "", "Exposure name"),
         ("EXP_ID", int(meta.exp_id or 0), "Exposure identifier"),
         ("CHIP_ID", int(meta.chip_id or 0), "Chip stage identifier"),

@@ -38,12 +38,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from mopstool.errors import DataError, UsageError
 from mopstool.fits.image import ImageSource
+from mopstool.fits.provenance import run_time
 
 MAX_STAMP = 8000
 NO_IMAGE_MATCH = 23
@@ -112,16 +112,6 @@ class StampResult:
 
 
 # ------------------------------------------------------------------ geometry
-def run_time() -> str:
-    """The time written into HISTORY: SOURCE_DATE_EPOCH when set, else now (UTC)."""
-    import os
-
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = (datetime.fromtimestamp(int(epoch), timezone.utc) if epoch and epoch.strip().isdigit()
-            else datetime.now(timezone.utc))
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _c_int(value: float) -> int:
     """C's conversion of a double to int: truncation toward zero."""
     return int(math.trunc(value))

@@ -17,7 +17,8 @@ from typing import Any, Iterable
 
 from mopstool.errors import DataError
 from mopstool.fits.image import ImageSource, is_sibling_plane
-from mopstool.fits.stamp import StampResult, StampSpec, assign_names, cut_stamps, run_time
+from mopstool.fits.provenance import run_time
+from mopstool.fits.stamp import StampResult, StampSpec, assign_names, cut_stamps
 from mopstool.ops.parallel import Execution, Progress, run_tasks
 from mopstool.stages.vocab import Fault, PstampFault
 
