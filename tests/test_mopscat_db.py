@@ -310,6 +310,12 @@ def test_neb_paths_chip_fallback_and_missing_files(cli, world, db_url, tmp_path)
     sky = table(out, mopsfmt.SKYCELL_EXT)
     assert dict(zip(sky["SKYCELL_ID"], sky["CHIP_IDS"])) == {CELLS[0]: "XY33,XY34", CELLS[1]: "XY34"}
     assert set(table(out, mopsfmt.ALL_EXT)["PATH"]) == {str(p) for p in paths.values()}
+    # the column says that PATH is the Nebulous key's file under neb_root, not an instance path
+    with fits.open(out) as h:
+        for ext in (mopsfmt.ALL_EXT, mopsfmt.SKYCELL_EXT):
+            hdr = h[ext].header
+            k = next(i for i in range(1, hdr["TFIELDS"] + 1) if hdr[f"TTYPE{i}"] == "PATH")
+            assert "Nebulous key" in hdr.comments[f"TTYPE{k}"]
     # a missing CMF is a one-line data error naming the file
     paths[CELLS[1]].unlink()
     r = cli("mopscat", "build", "--diff-id", "603", "--db", db_url, "--config", conf, "-o", out)

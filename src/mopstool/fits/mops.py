@@ -158,6 +158,8 @@ class SkycellInput:
     diff_skyfile_id: int | None = None
     #: OTAs that fed this skycell (warpSkyCellMap), for CHIP_ID when DV5 SRC_CHIP_* is absent
     chip_candidates: tuple[str, ...] = ()
+    #: the neb:// key *path* was derived from ('' for a plain path)
+    neb_key: str = ""
 
 
 @dataclass

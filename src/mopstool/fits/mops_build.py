@@ -14,8 +14,8 @@ from typing import Any
 
 from mopstool.errors import DataError
 from mopstool.fits.cmf import SOURCE_MASK, CmfCatalog, chip_class_id, read_cmf
-from mopstool.fits.mops import (ALL_COLUMNS, DIFFTYPES, MATCH_RADIUS_ARCSEC, MOPS_REVISION, OBSCODES,
-                                REVISION_COLUMNS, SKYCELL_COLUMNS, SOURCE_MASK2, BuildResult,
+from mopstool.fits.mops import (ALL_COLUMNS, ALL_EXT, DIFFTYPES, MATCH_RADIUS_ARCSEC, MOPS_REVISION, OBSCODES,
+                                REVISION_COLUMNS, SKYCELL_COLUMNS, SKYCELL_EXT, SOURCE_MASK2, BuildResult,
                                 DiffInput, ExposureMeta, SkycellInput, version_columns)
 from mopstool.fits.mops_write import write_mops_file
 from mopstool.fits.provenance import run_time
@@ -574,7 +574,12 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
             ("DIFF_ID", int(d0.diff_id or 0), "Diff stage identifier"),
             ("DIFFTYPE", difftype, "diff type(s)"),
             ("MOPSREV", MOPS_REVISION, ".mops format revision")]
-    write_mops_file(output, _cards(items), _cards(side), tables)
+    neb = any(i.neb_key for g in groups for i in g.inputs)
+    path_comment = ("Nebulous key read under [mopscat] neb_root, not an instance path" if neb
+                    else "the CMF file read")
+    notes += write_mops_file(output, _cards(items), _cards(side), tables,
+                             column_comments={ALL_EXT: {"PATH": path_comment},
+                                              SKYCELL_EXT: {"PATH": path_comment}})
     return BuildResult(
         output=str(output), rows=int(len(sel)), entries=int(n_ent), duplicates=int(n_ent - len(sel)),
         cut=int(sum(c.nrows for c in cats) - n_ent), version=out_version, difftype=difftype,

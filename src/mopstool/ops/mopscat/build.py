@@ -213,7 +213,9 @@ def _plan_one(ld: _Loaded, d: int, target: int, *, inverse: bool, merge: bool, e
             continue
         plan.skycells.append({"skycell_id": r["skycell_id"],
                               "diff_skyfile_id": int(r["diff_skyfile_id"] or 0) or None,
-                              "path": resolve_path(r["path_base"], suffix, neb_root=neb_root)})
+                              "path": resolve_path(r["path_base"], suffix, neb_root=neb_root),
+                              "neb_key": (r["path_base"] + suffix) if r["path_base"].startswith("neb://")
+                              else ""})
     return plan
 
 
@@ -392,7 +394,8 @@ def _db_inputs(plans: list[DiffPlan], chain: dict, chains: dict, req: BuildReque
                                warp_id=p.warp_id, zp=zp, zp_err=zp_err, skycells=[
                                    SkycellInput(path=s["path"], skycell_id=s["skycell_id"],
                                                 diff_skyfile_id=s["diff_skyfile_id"],
-                                                chip_candidates=s["chips"]) for s in p.skycells]))
+                                                chip_candidates=s["chips"], neb_key=s.get("neb_key", ""))
+                                   for s in p.skycells]))
     sig = [chain.get("sigma_ra"), chain.get("sigma_dec")]
     astrom = math.hypot(float(sig[0]), float(sig[1])) if None not in sig else float("nan")
     meta = ExposureMeta(
