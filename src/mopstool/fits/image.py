@@ -37,15 +37,11 @@ class Plane:
     shape: tuple[int, int]
     truncated: str = ""  # why the pixels cannot be read in full ('' when they can)
 
-    @property
-    def bitpix(self) -> int:
-        return int(self.header.get("BITPIX", -32))
-
-    @property
-    def scaling(self) -> tuple[float, float, Any]:
-        """(BSCALE, BZERO, BLANK) of an integer plane."""
-        return (float(self.header.get("BSCALE", 1.0) or 1.0), float(self.header.get("BZERO", 0.0) or 0.0),
-                self.header.get("BLANK"))
+    def __post_init__(self):
+        h = self.header
+        #: BITPIX and (BSCALE, BZERO, BLANK) of the plane, read once
+        self.bitpix = int(h.get("BITPIX", -32))
+        self.scaling = (float(h.get("BSCALE", 1.0) or 1.0), float(h.get("BZERO", 0.0) or 0.0), h.get("BLANK"))
 
     @property
     def unsigned(self) -> bool:

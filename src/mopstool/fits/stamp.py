@@ -249,24 +249,23 @@ class StampHeader:
                 if re.match(r"^MSK(NAM|VAL)\d+$", card.keyword) and card.keyword not in merged:
                     self.mask_cards.append(card.image)
 
-    def stamp_cards(self, res: StampResult) -> list[str]:
-        from astropy.io.fits import Card
-
-        new = []
+    def stamp_keys(self, res: StampResult) -> list[tuple[str, Any, str]]:
+        """The per-stamp keywords (name, value, comment); HISTORY lines have name 'HISTORY'."""
+        new: list[tuple[str, Any, str]] = []
         for key, val in self.shifted.items():
             if key.startswith("CRPIX"):
                 off = res.x0 if key[5] == "1" else res.y0
-                new.append(Card(key, val - off))
+                new.append((key, val - off, ""))
         for axis, off in (("1", res.x0), ("2", res.y0)):
-            new.append(Card(f"LTV{axis}", self.shifted.get(f"LTV{axis}", 0.0) - off,
-                            "offset of the stamp in the source (IRAF)"))
+            new.append((f"LTV{axis}", self.shifted.get(f"LTV{axis}", 0.0) - off,
+                        "offset of the stamp in the source (IRAF)"))
         if not self.has_ltm:
-            new += [Card("LTM1_1", 1.0), Card("LTM2_2", 1.0)]
+            new += [("LTM1_1", 1.0, ""), ("LTM2_2", 1.0, "")]
         if res.ra is not None:
-            new.append(Card("RA_DEG", res.ra, "Right Ascension of stamp center"))
-            new.append(Card("DEC_DEG", res.dec, "Declination of stamp center"))
-        new.append(Card("STAMPX0", res.x0, "stamp origin: source pixel x (array index)"))
-        new.append(Card("STAMPY0", res.y0, "stamp origin: source pixel y (array index)"))
+            new.append(("RA_DEG", res.ra, "Right Ascension of stamp center"))
+            new.append(("DEC_DEG", res.dec, "Declination of stamp center"))
+        new.append(("STAMPX0", res.x0, "stamp origin: source pixel x (array index)"))
+        new.append(("STAMPY0", res.y0, "stamp origin: source pixel y (array index)"))
         src = self.src
         hist = [f"mopstool {self.version} pstamp-req cut at {self.when}",
                 f"source {src.path.name}[{src.planes['image'].hdu}] {src.nx}x{src.ny}",
@@ -275,8 +274,14 @@ class StampHeader:
         if res.center_x is not None:
             hist.append(f"centre {res.center_x:.3f} {res.center_y:.3f} (psLib pixel coordinates)"
                         + (", ROI partly off the image, filled" if res.partial else ""))
-        new += [Card("HISTORY", h) for h in hist]
-        return self.cards + [c.image for c in new]
+        new += [("HISTORY", h, "") for h in hist]
+        return new
+
+    def stamp_cards(self, res: StampResult) -> list[str]:
+        """The whole stamp header as card images (the carried cards, then the stamp's)."""
+        from astropy.io.fits import Card
+
+        return self.cards + [Card(k, v, c).image for k, v, c in self.stamp_keys(res)]
 
     def header(self, res: StampResult):
         """The stamp header as an astropy Header."""
@@ -325,7 +330,7 @@ def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
 
     from mopstool import __version__
 
-    outdir = Path(outdir)
+    outdir = Path(outdir).absolute()
     outdir.mkdir(parents=True, exist_ok=True)
     when = when or run_time()
     written = set() if written is None else written
@@ -377,7 +382,7 @@ def _write(outdir: Path, name: str, data: dict, header: StampHeader, res: StampR
     out = []
     for roles in groups:
         path = outdir / f"{name}{_EXT[roles[0]]}"
-        key = str(path.resolve())
+        key = str(path)
         if key in written:
             raise DataError(f"{path}: written already in this run (stamp names must be unique)")
         written.add(key)
@@ -393,7 +398,7 @@ def _write_fits(path: Path, data: dict, roles: list[str], header: StampHeader, r
     (so the raw values are stored as read)."""
     import fitsio
 
-    cards = header.stamp_cards(res)
+    keys = header.stamp_keys(res)
     tmp = path.with_name(path.name + ".part")
     try:
         with fitsio.FITS(str(tmp), "rw", clobber=True) as f:
@@ -409,8 +414,13 @@ def _write_fits(path: Path, data: dict, roles: list[str], header: StampHeader, r
                 hdu = f[-1]
                 # the header is formatted once per source (StampHeader); its cards go in as
                 # they are (fitsio's record writer, no re-parsing)
-                for card in cards + (header.mask_cards if role == "mask" else []):
+                for card in header.cards + (header.mask_cards if role == "mask" else []):
                     hdu._FITS.write_record(hdu._ext + 1, card)
+                for k, v, c in keys:
+                    if k == "HISTORY":
+                        hdu.write_history(v)
+                    else:
+                        hdu.write_key(k, v, comment=c)
                 for k, v in header.src.planes[role].scale_cards():
                     hdu.write_key(k, v)
         tmp.replace(path)
