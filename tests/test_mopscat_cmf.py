@@ -129,3 +129,15 @@ def test_chip_numbers():
     assert cmf.chip_class_id(18) is None
     assert cmf.chip_num("XY01") == 1 and cmf.chip_num("XY00") is None
     assert len(cmf.GPC1_CHIP_NUMS) == 60
+
+
+@pytest.mark.parametrize("deg,ra,dec", [(17.2, "01:08:48.000", "+17:12:00.00"), (-0.5, "23:58:00.000", "-00:30:00.00"),
+                                        (359.9999999999, "00:00:00.000", "+360:00:00.00")])
+def test_sexagesimal_round_trips_through_astropy(deg, ra, dec):
+    from mopstool.fits.request import parse_dec, parse_ra
+
+    assert sky.format_ra(deg) == ra
+    assert parse_ra(sky.format_ra(17.2)) == pytest.approx(17.2, abs=1e-6)
+    if abs(deg) < 90:
+        assert sky.format_dec(deg) == dec
+        assert parse_dec(sky.format_dec(deg)) == pytest.approx(deg, abs=1e-6)

@@ -318,25 +318,27 @@ _ALIASES = {
 
 
 def parse_ra(value: Any) -> float:
-    """RA in degrees, or HH:MM:SS sexagesimal hours."""
+    """RA in degrees, or HH:MM:SS sexagesimal hours (parsed by astropy)."""
     if isinstance(value, str) and ":" in value:
-        return _sexagesimal(value) * 15.0
+        return _sexagesimal(value, hours=True)
     return float(value)
 
 
 def parse_dec(value: Any) -> float:
+    """Dec in degrees, or [+-]DD:MM:SS (parsed by astropy)."""
     if isinstance(value, str) and ":" in value:
-        return _sexagesimal(value)
+        return _sexagesimal(value, hours=False)
     return float(value)
 
 
-def _sexagesimal(text: str) -> float:
-    t = text.strip()
-    sign = -1.0 if t.startswith("-") else 1.0
-    parts = [float(p) for p in t.lstrip("+-").split(":")]
-    while len(parts) < 3:
-        parts.append(0.0)
-    return sign * (parts[0] + parts[1] / 60.0 + parts[2] / 3600.0)
+def _sexagesimal(text: str, *, hours: bool) -> float:
+    import astropy.units as u
+    from astropy.coordinates import Angle
+
+    try:
+        return float(Angle(text.strip(), unit=u.hourangle if hours else u.deg).deg)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{text!r} is not sexagesimal ({exc})") from None
 
 
 def read_table_rows(path: str | Path) -> list[dict[str, Any]]:

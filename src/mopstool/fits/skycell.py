@@ -279,7 +279,9 @@ def format_ra(deg: float) -> str:
     import astropy.units as u
     from astropy.coordinates import Longitude
 
-    return Longitude(float(deg) * u.deg).to_string(unit=u.hourangle, sep=":", precision=3, pad=True)
+    text = Longitude(float(deg) * u.deg).to_string(unit=u.hourangle, sep=":", precision=3, pad=True)
+    # 23:59:59.9996 rounds up to 24:00:00.000, which is 00:00:00.000
+    return "00" + text[2:] if text.startswith("24:") else text
 
 
 def format_dec(deg: float) -> str:
