@@ -556,9 +556,11 @@ def test_fast_table_writer_matches_fitsio(tmp_path, monkeypatch):
     spec = [(k, v.dtype.str if k != "S" else "S", "") for k, v in cols.items()]
     tables = [mops_build._column_list(cols, spec)] * 3
     cards = [{"name": "MOPSREV", "value": 1, "comment": ""}]
-    mops_write.write_mops_file(tmp_path / "fast.mops", cards, cards, tables)
+    monkeypatch.setattr(mops_write, "_SLICE", 333)      # several row slices, the last one short
+    assert mops_write.write_mops_file(tmp_path / "fast.mops", cards, cards, tables) == []
     monkeypatch.setattr(mops_write, "_fill_rows", lambda path, tables: False)
-    mops_write.write_mops_file(tmp_path / "slow.mops", cards, cards, tables)
+    notes = mops_write.write_mops_file(tmp_path / "slow.mops", cards, cards, tables)
+    assert len(notes) == 1 and "column writer" in notes[0]
     with fits.open(tmp_path / "fast.mops") as a, fits.open(tmp_path / "slow.mops") as b:
         a.verify("exception")
         assert [h.name for h in a] == [h.name for h in b]

@@ -149,6 +149,7 @@ class _Group:
     inputs: list[SkycellInput]        # per cat
     offsets: Any = None
     src: Any = None
+    keep: list = field(default_factory=list)      # per catalog: rows that passed the cuts
     _cache: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -182,6 +183,21 @@ class _Group:
             parts = [c.xcolumn(name, dtype, fill) for c in self.cats]
             self._cache[key] = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
         return self._cache[key]
+
+    def take(self, name: str, dtype: str, fill: Any = None, *, xfit: bool = False, release: bool = False):
+        """Column *name* of the kept rows (``self.keep``, per catalog), gathered catalog
+        by catalog without a full-length copy; *release* frees the input column."""
+        import numpy as np
+
+        if fill is None:
+            fill = np.nan if np.dtype(dtype).kind == "f" else 0
+        parts = []
+        for c, keep in zip(self.cats, self.keep):
+            col = c.xcolumn(name, dtype, fill) if xfit else c.column(name, dtype, fill)
+            parts.append(col[keep])
+            if release:
+                (c.xfit if xfit else c.columns).pop(name, None)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
     def per_cat(self, values, dtype=None):
         import numpy as np
@@ -268,52 +284,47 @@ def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
     import numpy as np
 
     reason = apply_cuts(g)
+    g._cache.clear()                   # full-length columns of the cuts are not needed further
     ent = np.flatnonzero(reason == 0)
+    g.keep = [reason[g.offsets[i]:g.offsets[i + 1]] == 0 for i in range(len(g.cats))]
     src = g.src[ent]
-    x = g.psf("X_PSF", "f4")[ent].astype("f8")
-    y = g.psf("Y_PSF", "f4")[ent].astype("f8")
+    x = g.take("X_PSF", "f4").astype("f8")
+    y = g.take("Y_PSF", "f4").astype("f8")
     nx = np.array([c.naxis1 for c in g.cats], dtype="f8")[src]
     ny = np.array([c.naxis2 for c in g.cats], dtype="f8")[src]
     r_center = np.hypot(x - nx / 2.0, y - ny / 2.0)
-    ra = g.psf("RA_PSF", "f8")[ent]
-    dec = g.psf("DEC_PSF", "f8")[ent]
+    ra = g.take("RA_PSF", "f8")
+    dec = g.take("DEC_PSF", "f8")
     pairs = cross_pairs(ra, dec, src, radius)
     # nearest its skycell centre first; ties broken by (IMAGEID, IPP_IDET), never by input order
     imageid = np.array([c.imageid or 0 for c in g.cats], dtype="i8")[src]
-    order = np.lexsort((g.psf("IPP_IDET", "i8", 0)[ent], imageid, r_center))
+    order = np.lexsort((g.take("IPP_IDET", "i8", 0), imageid, r_center))
     rank = np.empty(len(ent), dtype=np.int64)
     rank[order] = np.arange(len(ent))
     primary, primary_of = resolve_duplicates(pairs, rank, len(ent))
 
     cols: dict[str, Any] = {}
-    for name, dtype, _unit, _v, kind, source in version_columns(version):
-        if kind == "psf":
-            cols[name] = g.psf(source, dtype)[ent]
-        elif kind == "xfit":
-            cols[name] = g.xfit(source, dtype)[ent]
-        elif kind == "nan":
-            cols[name] = np.full(len(ent), np.nan, dtype=dtype)
-    ra_err, dec_err = radec_errors(g.psf("X_PSF_SIG", "f8")[ent], g.psf("Y_PSF_SIG", "f8")[ent],
-                                   g.psf("POSANGLE", "f8")[ent], g.psf("PLTSCALE", "f8")[ent])
+    ra_err, dec_err = radec_errors(g.take("X_PSF_SIG", "f8"), g.take("Y_PSF_SIG", "f8"),
+                                   g.take("POSANGLE", "f8"), g.take("PLTSCALE", "f8"))
     cols["RA_ERR"], cols["DEC_ERR"] = ra_err, dec_err
     zp = np.array([d.zp for d in g.diffs], dtype="f8")[src]
-    inst = g.psf("PSF_INST_MAG", "f8")[ent]
+    inst = g.take("PSF_INST_MAG", "f8")
     cols["MAG"] = np.where(np.isfinite(zp), inst + zp, inst).astype("f4")
     cols["DIFF_SKYFILE_ID"] = np.array([c.imageid or 0 for c in g.cats], dtype="i8")[src]
     if version >= 3:
-        e_ra, e_dec = radec_errors(g.xfit("X_EXT_SIG", "f8")[ent], g.xfit("Y_EXT_SIG", "f8")[ent],
-                                   g.xfit("POSANGLE", "f8")[ent], g.xfit("PLTSCALE", "f8")[ent])
+        e_ra, e_dec = radec_errors(g.take("X_EXT_SIG", "f8", xfit=True), g.take("Y_EXT_SIG", "f8", xfit=True),
+                                   g.take("POSANGLE", "f8", xfit=True), g.take("PLTSCALE", "f8", xfit=True))
         cols["RA_EXT_SIGMA"], cols["DEC_EXT_SIGMA"] = e_ra, e_dec
     # revision columns
-    num = g.psf("SRC_CHIP_NUM", "i4", -1)[ent]
+    num = g.take("SRC_CHIP_NUM", "i4", -1)
     valid = (num >= 0) & (num < 100)
     lut = _chip_lookup()
     from_src = lut[np.clip(num, 0, 99)]
     has_src = valid & (from_src != b"")
     fallback = _bytes_array([",".join(i.chip_candidates) for i in g.inputs])[src]
     cols["CHIP_ID"] = np.where(has_src, from_src, fallback)
-    cols["CHIP_X"] = np.where(has_src, g.psf("SRC_CHIP_X", "f4", np.nan)[ent], np.nan).astype("f4")
-    cols["CHIP_Y"] = np.where(has_src, g.psf("SRC_CHIP_Y", "f4", np.nan)[ent], np.nan).astype("f4")
+    cols["CHIP_X"] = np.where(has_src, g.take("SRC_CHIP_X", "f4", np.nan), np.nan).astype("f4")
+    cols["CHIP_Y"] = np.where(has_src, g.take("SRC_CHIP_Y", "f4", np.nan), np.nan).astype("f4")
     cols["X_PSF"] = x.astype("f4")
     cols["Y_PSF"] = y.astype("f4")
     cols["R_CENTER"] = r_center.astype("f4")
@@ -322,8 +333,18 @@ def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
     cols["DIFF_ID"] = np.array([d.diff_id for d in g.diffs], dtype="i8")[src]
     cols["DIFFTYPE"] = _bytes_array([g.difftype])[np.zeros(len(ent), dtype=np.intp)]
     cols["DIFF_POS"] = np.array([d.positive for d in g.diffs], dtype=bool)[src]
+    pl = g.take("PLTSCALE", "f8")
+    xpl = g.take("PLTSCALE", "f8", xfit=True)
+    # the table columns last, each input column freed once copied
+    for name, dtype, _unit, _v, kind, source in version_columns(version):
+        if kind == "psf":
+            cols[name] = g.take(source, dtype, release=True)
+        elif kind == "xfit":
+            cols[name] = g.take(source, dtype, xfit=True, release=True)
+        elif kind == "nan":
+            cols[name] = np.full(len(ent), np.nan, dtype=dtype)
     if "IPP_IDET" not in cols:
-        cols["IPP_IDET"] = g.psf("IPP_IDET", "u4")[ent]
+        cols["IPP_IDET"] = g.take("IPP_IDET", "u4")
 
     ncat = len(g.cats)
     counts = {
@@ -334,8 +355,6 @@ def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
         "N_DUPLICATE": np.bincount(src[~primary], minlength=ncat).astype("i4"),
         "N_KEPT": np.bincount(src[primary], minlength=ncat).astype("i4"),
     }
-    pl = g.psf("PLTSCALE", "f8")[ent]
-    xpl = g.xfit("PLTSCALE", "f8")[ent]
     return _GroupResult(columns=cols, primary=primary, primary_of=primary_of, counts=counts,
                         n_entries=len(ent), scales=pl[np.isfinite(pl)], ext_scales=xpl[np.isfinite(xpl)])
 
@@ -471,12 +490,20 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
     ent["EXP_NAME"] = _bytes_array([meta.exp_name])[np.zeros(n_ent, dtype=np.intp)]
     for g, res in zip(groups, results):
         g._cache.clear()                   # the inputs are no longer needed
+        for c in g.cats:
+            c.columns.clear()
+            c.xfit.clear()
     for k in ("DIFFTYPE", "SKYCELL_ID", "CHIP_ID", "PATH"):
         if k not in ent:
             ent[k] = np.zeros(n_ent, dtype="S1")
     sel = np.flatnonzero(ent["PRIMARY"])
     trans = {name: ent[name][sel] for name, _t, _u in tspec}
     all_cols = {name: ent[name] for name, _t, _u in ALL_COLUMNS}
+    # only the tables to write stay alive from here on
+    for res in results:
+        res.columns = {}
+    entries.clear()
+    del ent
 
     # skycell table
     sky_rows: list[dict] = []

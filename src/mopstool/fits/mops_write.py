@@ -58,6 +58,7 @@ def write_mops_file(output, tcards: list[dict], side_cards: list[dict], tables: 
 
 
 _BLOCK = 2880
+_SLICE = 65536          #: rows converted to FITS storage at a time
 
 
 def _fits_rows(arrays) -> Any:
@@ -122,12 +123,17 @@ def _fill_rows(path: Path, tables: list[tuple]) -> bool:
         fh.write(headers[0])
         for hdr, (arrays, _names, _units) in zip(patched, tables):
             fh.write(hdr)
-            rows = _fits_rows(arrays)
-            if rows is None:
-                return False
-            fh.write(memoryview(rows).cast("B"))
-            fh.write(b"\0" * (-rows.nbytes % _BLOCK))
-            del rows
+            nrows = len(arrays[0]) if arrays else 0
+            written = 0
+            # in slices of rows, so the big-endian copy never holds a whole table
+            for start in range(0, max(nrows, 1), _SLICE):
+                rows = _fits_rows([a[start:start + _SLICE] for a in arrays])
+                if rows is None:
+                    return False
+                fh.write(memoryview(rows).cast("B"))
+                written += rows.nbytes
+                del rows
+            fh.write(b"\0" * (-written % _BLOCK))
     return True
 
 
