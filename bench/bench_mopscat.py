@@ -160,6 +160,12 @@ def main(argv=None) -> int:
             t_fitsio, _ = best_of(lambda: mopscat(paths, os.path.join(work, "fitsio.mops")), args.repeat)
         finally:
             mops_write._fill_rows = block
+        import tracemalloc
+
+        tracemalloc.start()
+        mopscat(paths, mops_path)
+        traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
         out_size = os.path.getsize(mops_path)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"floor A: fitsio read + write of the input tables  {t_round:7.3f} s "
@@ -173,6 +179,7 @@ def main(argv=None) -> int:
               f"{n / t_fitsio:12,.0f} rows/s  (block writer {t_fitsio / t_mops:.2f} x faster)")
         print(f"output: {res.rows} detections, {res.duplicates} duplicates, {res.cut} cut, "
               f"{out_size / 1e6:.1f} MB; peak RSS {rss:.0f} MB; best of {args.repeat}")
+        print(f"memory allocated by one build at its peak (tracemalloc): {traced / 1e6:.1f} MB")
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)
