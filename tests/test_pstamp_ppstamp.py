@@ -101,6 +101,13 @@ def test_pslib_wcs_spelling_gives_the_same_stamps(tmp_path):
         ra_ = [plan_roi(sa, s) for s in specs]
         rb_ = [plan_roi(sb, s) for s in specs]
     assert [(r.x0, r.y0) for r in ra_] == [(r.x0, r.y0) for r in rb_] == [(32, 52), (142, 2)]
+    # the stamp of the psLib-spelled image is right for astropy too (a CD matrix is added)
+    with ImageSource(b) as sb:
+        r = cut_stamps(sb, [specs[0]], tmp_path / "o")[0]
+    hdr = fits.getheader(r.path)
+    assert "PC001001" in hdr and "CD1_1" in hdr
+    sx, sy = WCS(hdr).all_world2pix(specs[0].ra, specs[0].dec, 1)
+    assert sx == pytest.approx(40.2 - 32, abs=1e-6) and sy == pytest.approx(60.7 - 52, abs=1e-6)
 
 
 @pytest.mark.parametrize("dtype,bscale,bzero,blank", [("i2", 0.5, 100.0, -32768), ("u2", None, None, None),

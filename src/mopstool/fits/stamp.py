@@ -242,6 +242,15 @@ class StampHeader:
             except Exception:  # noqa: BLE001 - an unwritable source card is dropped
                 continue
         self.has_ltm = "LTM1_1" in merged
+        if "PC001001" in merged and "CD1_1" not in merged:
+            # psLib's spelling: add the equivalent CD matrix, which FITS readers (astropy)
+            # use; psLib itself keeps preferring PC001001
+            from mopstool.fits.skycell import normalise_wcs
+
+            norm = normalise_wcs({k: c.value for k, c in merged.items()})
+            if norm is not None:
+                self.cards += [fits.Card(k, norm[k], "CDELT x PC00i00j, as psLib reads them").image
+                               for k in ("CD1_1", "CD1_2", "CD2_1", "CD2_2")]
         #: the mask plane's bit names (MSKNAMnn / MSKVALnn) go with the mask stamp
         self.mask_cards: list[str] = []
         if "mask" in src.planes:
