@@ -144,6 +144,7 @@ def test_truncated_image_exits_65_naming_the_file(cli, img, tmp_path):
     r = cli("pstamp-req", "cut", img, "--x", "100", "--y", "100", "--size", "10", "-o", tmp_path / "o")
     assert r.code == ExitCode.DATA
     assert str(img) in r.err and "truncated" in r.err and "FITSIO status" not in r.err
+    assert r.err.count("\n") == 1          # one line, no library warnings
 
 
 def test_unreadable_image_fails_only_its_jobs(cli, tmp_path):

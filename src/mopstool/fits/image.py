@@ -121,7 +121,10 @@ class ImageSource:
     def __init__(self, path: str | Path, *, hdu: int | str | None = None,
                  mask: str | Path | None = None, variance: str | Path | None = None,
                  siblings: bool = True):
+        import warnings
+
         from astropy.io import fits
+        from astropy.utils.exceptions import AstropyUserWarning
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -129,11 +132,16 @@ class ImageSource:
         self.planes: dict[str, Plane] = {}
         try:
             size = self.path.stat().st_size
-            with fits.open(self.path, memmap=False, lazy_load_hdus=True) as hdul:
+            with warnings.catch_warnings():
+                # a truncated file is reported below, naming the file
+                warnings.simplefilter("ignore", AstropyUserWarning)
+                hdul = fits.open(self.path, memmap=False, lazy_load_hdus=True)
+                hdus = list(hdul)
+            with hdul:
                 self.phu = hdul[0].header.copy()
                 headers = []
                 cut: dict[int, str] = {}
-                for i, h in enumerate(hdul):
+                for i, h in enumerate(hdus):
                     if _is_image(h):
                         headers.append((i, str(h.header.get("EXTNAME", "")).strip().upper(),
                                         h.header.copy(), _shape(h.header)))
@@ -332,9 +340,17 @@ def _first_plane(path: Path, shape: tuple[int, int]) -> Plane:
 
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    import warnings
+
+    from astropy.utils.exceptions import AstropyUserWarning
+
     try:
-        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            for i, h in enumerate(hdul):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
+            hdus = list(hdul)
+        with hdul:
+            for i, h in enumerate(hdus):
                 if _is_image(h):
                     s = _shape(h.header)
                     if s != shape:
