@@ -402,3 +402,52 @@ def test_build_night_on_a_dask_cluster(world, dbs, tmp_path, monkeypatch):
     assert [(r["diff_id"], r["direction"], r["rows"], r["error"] == "") for r in serial] == \
         [(r["diff_id"], r["direction"], r["rows"], r["error"] == "") for r in par]
     assert _products(tmp_path / "s") == _products(tmp_path / "d") and len(_products(tmp_path / "d")) == 4
+
+
+def test_neb_keys_resolved_through_the_nebulous_database(cli, world, db_url, tmp_path):
+    """With [nebulous] url the CMF of a neb:// key is read from its instance on an
+    available volume, and PATH is that instance's file."""
+    import sqlalchemy as sa
+
+    from mopstool.ops.mopscat.nebulous import ext_id
+
+    assert ext_id("neb://ipp054.0/gpc1//OSS.nt/x.cmf/") == "gpc1/OSS.nt/x.cmf"
+    assert ext_id("neb:///gpc1/a.cmf") == "gpc1/a.cmf" == ext_id("/gpc1/a.cmf")
+    neb = tmp_path / "nebulous.sqlite"
+    eng = sa.create_engine(f"sqlite:///{neb}")
+    keys = {CELLS[0]: f"gpc1/OSS.nt/{CELLS[0]}.dif.603.cmf", CELLS[1]: f"gpc1/OSS.nt/{CELLS[1]}.dif.603.cmf"}
+    inst = {sc: tmp_path / "vol" / f"ipp0{50 + k}.0" / "nebulous" / f"{k:02d}" / f"{1000 + k}.{sc}.cmf"
+            for k, sc in enumerate(CELLS[:2])}
+    with eng.begin() as c:
+        c.execute(sa.text("CREATE TABLE storage_object (so_id INTEGER PRIMARY KEY, ext_id TEXT)"))
+        c.execute(sa.text("CREATE TABLE volume (vol_id INTEGER PRIMARY KEY, name TEXT, available INTEGER)"))
+        c.execute(sa.text("CREATE TABLE instance (ins_id INTEGER PRIMARY KEY, so_id INTEGER, vol_id INTEGER, "
+                          "uri TEXT)"))
+        c.execute(sa.text("INSERT INTO volume VALUES (1, 'ipp050.0', 1), (2, 'ipp051.0X', 0), (3, 'ipp051.0', 1)"))
+        c.execute(sa.text("INSERT INTO storage_object VALUES (1, :a), (2, :b)"), {"a": keys[CELLS[0]], "b": keys[CELLS[1]]})
+        c.execute(sa.text("INSERT INTO instance VALUES (1, 1, 1, :u1), (2, 2, 2, '/gone/file'), (3, 2, 3, :u2)"),
+                  {"u1": f"file://{inst[CELLS[0]]}", "u2": f"file://{inst[CELLS[1]]}"})
+    eng.dispose()
+    for k, sc in enumerate(CELLS[:2]):
+        inst[sc].parent.mkdir(parents=True)
+        cmf_write.write_synthetic_cmf(inst[sc], sc, imageid=7000 + k, n=20, seed=k,
+                                      header=dict(ra_deg=17.2, dec_deg=-2.1, exptime=45.0,
+                                                  mjd_obs=58309 + 8 / 24, exp_name="o8309g0100o"))
+    conf = tmp_path / "mopstool.toml"
+    conf.write_text(f'[nebulous]\nurl = "sqlite:///{neb}"\n')
+    out = tmp_path / "neb.mops"
+    r = cli("mopscat", "build", "--diff-id", "603", "--db", db_url, "--config", conf, "-o", out, "--json")
+    assert r.code == 0, r.err
+    assert set(table(out, mopsfmt.ALL_EXT)["PATH"]) == {str(p) for p in inst.values()}
+    with fits.open(out) as h:
+        hdr = h[mopsfmt.ALL_EXT].header
+        k = next(i for i in range(1, hdr["TFIELDS"] + 1) if hdr[f"TTYPE{i}"] == "PATH")
+        assert hdr.comments[f"TTYPE{k}"] == "the CMF file read"
+    # a key whose only instance is on an unavailable volume: that skycell is skipped, saying why
+    with eng.begin() as c:
+        c.execute(sa.text("DELETE FROM instance WHERE ins_id = 3"))
+    eng.dispose()
+    r = cli("mopscat", "build", "--diff-id", "603", "--db", db_url, "--config", conf, "-o", out, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["skipped"] == [{"diff_id": 603, "skycell_id": CELLS[1],
+                                    "reason": "no Nebulous instance on an available volume"}]

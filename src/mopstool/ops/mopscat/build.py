@@ -44,7 +44,8 @@ def resolve_path(path_base: str, suffix: str = "", *, neb_root: str | None = Non
         return text[len("file://"):]
     if text.startswith("neb://"):
         if not neb_root:
-            raise DataError(f"{text} is a Nebulous key; set [mopscat] neb_root in the config to the "
+            raise DataError(f"{text} is a Nebulous key; set [nebulous] url (the Nebulous database) or "
+                            "[mopscat] neb_root in the config to the "
                             "directory that holds the Nebulous tree")
         return str(Path(neb_root) / _NEB_RE.sub("", text))
     return text
@@ -178,8 +179,20 @@ def _load(conn, diff_ids: list[int], *, strict: bool = True) -> _Loaded:
     return loaded
 
 
+def _neb_instances(ld: _Loaded, neb_url: str | None) -> dict[str, str] | None:
+    """With [nebulous] url: the instance file of every neb:// CMF key of the loaded
+    diffs (one query); None without it."""
+    if not neb_url:
+        return None
+    from mopstool.ops.mopscat.nebulous import instance_paths
+
+    keys = [pb + sfx for rows in ld.rows_by_diff.values() for r in rows
+            if (pb := r["path_base"] or "").startswith("neb://") for sfx in (".cmf", ".inv.cmf")]
+    return instance_paths(neb_url, keys)
+
+
 def _plan_one(ld: _Loaded, d: int, target: int, *, inverse: bool, merge: bool, exp_id: int | None,
-              states: set, neb_root: str | None) -> DiffPlan:
+              states: set, neb_root: str | None, instances: dict[str, str] | None = None) -> DiffPlan:
     run = ld.runs[d]
     mode = int(run["diff_mode"] or 0)
     fwd, inv = ld.dirs[d]
@@ -208,14 +221,19 @@ def _plan_one(ld: _Loaded, d: int, target: int, *, inverse: bool, merge: bool, e
             why = f"data_state {r['data_state']}"
         elif not r["path_base"]:
             why = "no path_base"
+        key = (r["path_base"] + suffix) if not why and r["path_base"].startswith("neb://") else ""
+        if key and instances is not None and key not in instances:
+            why = "no Nebulous instance on an available volume"
         if why:
             plan.skipped.append({"diff_id": d, "skycell_id": r["skycell_id"], "reason": why})
             continue
+        if key and instances is not None:
+            path, neb_key = instances[key], ""        # the instance's own file
+        else:
+            path, neb_key = resolve_path(r["path_base"], suffix, neb_root=neb_root), key
         plan.skycells.append({"skycell_id": r["skycell_id"],
                               "diff_skyfile_id": int(r["diff_skyfile_id"] or 0) or None,
-                              "path": resolve_path(r["path_base"], suffix, neb_root=neb_root),
-                              "neb_key": (r["path_base"] + suffix) if r["path_base"].startswith("neb://")
-                              else ""})
+                              "path": path, "neb_key": neb_key})
     return plan
 
 
@@ -247,7 +265,7 @@ def _chain_for(chain: dict, shut: dict[int, Any]) -> dict:
 
 def plan_diffs(conn, diff_ids: list[int], *, inverse: bool = False, merge: bool = False,
                exp_id: int | None = None, data_states: Iterable[str] = DEFAULT_DATA_STATES,
-               neb_root: str | None = None) -> tuple[list[DiffPlan], dict, dict]:
+               neb_root: str | None = None, neb_url: str | None = None) -> tuple[list[DiffPlan], dict, dict]:
     """Resolve diff ids into per-diff plans for one exposure.
 
     Returns (plans, exposure chain of the catalog's exposure, chains by warp)."""
@@ -274,8 +292,9 @@ def plan_diffs(conn, diff_ids: list[int], *, inverse: bool = False, merge: bool 
         raise DataError(f"diff {first}: cannot find the exposure of its input warp "
                         f"(warpRun -> fakeRun -> camRun -> chipRun -> rawExp)")
     states = set(data_states)
+    instances = _neb_instances(ld, neb_url)
     plans = [_plan_one(ld, d, target, inverse=inverse, merge=merge, exp_id=exp_id, states=states,
-                       neb_root=neb_root) for d in ids]
+                       neb_root=neb_root, instances=instances) for d in ids]
     _finish_plans(conn, plans, ld.chains)
     chain = ld.chains[plans[0].warp_id]
     chain = _chain_for(chain, _shutoutc(conn, ld.chains, [chain.get("exp_id")]))
@@ -294,7 +313,7 @@ class NightTask:
 
 
 def plan_night(conn, night, *, data_states: Iterable[str] = DEFAULT_DATA_STATES,
-               neb_root: str | None = None) -> tuple[list[NightTask], dict]:
+               neb_root: str | None = None, neb_url: str | None = None) -> tuple[list[NightTask], dict]:
     """The products of a night: every diff whose input exposure is of the night
     (forward), and the inverse of each warp-warp diff made both ways. Set-based:
     a handful of queries whatever the number of diffs."""
@@ -303,6 +322,7 @@ def plan_night(conn, night, *, data_states: Iterable[str] = DEFAULT_DATA_STATES,
     ids = sorted(int(d) for (d,) in conn.execute(night_diff_ids(night)))
     ld = _load(conn, ids, strict=False)
     states = set(data_states)
+    instances = _neb_instances(ld, neb_url)
     tasks: list[NightTask] = []
     for d in ids:
         if d in ld.problems:
@@ -318,7 +338,7 @@ def plan_night(conn, night, *, data_states: Iterable[str] = DEFAULT_DATA_STATES,
                 continue
             try:
                 plan = _plan_one(ld, d, target, inverse=is_inv, merge=False, exp_id=None, states=states,
-                                 neb_root=neb_root)
+                                 neb_root=neb_root, instances=instances)
             except DataError as exc:
                 tasks.append(NightTask(d, is_inv, problem=exc.message))
                 continue
@@ -432,7 +452,8 @@ def build(req: BuildRequest, *, config, dbs_factory=None):
         states = config.get("mopscat.data_states") or DEFAULT_DATA_STATES
         with dbs_factory().connect() as conn:
             plans, chain, chains = plan_diffs(conn, req.diff_ids, inverse=req.inverse, merge=req.merge,
-                                              exp_id=req.exp_id, data_states=states, neb_root=neb_root)
+                                              exp_id=req.exp_id, data_states=states, neb_root=neb_root,
+                                              neb_url=config.get("nebulous.url") or None)
         diffs, meta, skipped = _db_inputs(plans, chain, chains, req, config)
         output = req.output or _default_output(config, meta, diffs, req.merge)
     result = build_mops(diffs, meta, output, version=req.version, match_radius=radius)
@@ -467,7 +488,8 @@ def build_night(night, *, config, dbs_factory, outdir: str = ".", version: int |
     neb_root = config.get("mopscat.neb_root") or None
     states = config.get("mopscat.data_states") or DEFAULT_DATA_STATES
     with dbs_factory().connect() as conn:
-        tasks, chains = plan_night(conn, night, data_states=states, neb_root=neb_root)
+        tasks, chains = plan_night(conn, night, data_states=states, neb_root=neb_root,
+                                   neb_url=config.get("nebulous.url") or None)
     rows: list[dict] = []
     work: list[tuple] = []
     slots: list[int] = []
