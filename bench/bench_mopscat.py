@@ -28,18 +28,21 @@ import time
 
 import numpy as np
 
-from mopstool.fits import cmf
-from mopstool.fits.mops import DiffInput, ExposureMeta, SkycellInput, build_mops
+from mopstool.fits import skycell as sky
+from mopstool.fits import cmf_write
+from mopstool.ops.demo import cmf as democmf
+from mopstool.fits.mops import DiffInput, ExposureMeta, SkycellInput
+from mopstool.fits.mops_build import build_mops
 
 
 def make_inputs(directory: str, skycells: int, rows: int) -> list[str]:
     """Skycells of one projection cell (row by row), neighbours sharing sources."""
     names = [f"skycell.1211.{i:03d}" for i in range(skycells)]
-    geoms = {s: cmf.skycell_geometry(s) for s in names}
+    geoms = {s: sky.skycell_geometry(s) for s in names}
     shared: dict[str, list] = {s: [] for s in names}
-    for a, b in cmf._neighbours(names):
-        rng = np.random.default_rng(cmf._stable_seed(a, b))
-        ra, dec = cmf._overlap_sources(geoms[a], geoms[b], 6, rng)
+    for a, b in democmf._neighbours(names):
+        rng = np.random.default_rng(democmf._stable_seed(a, b))
+        ra, dec = democmf._overlap_sources(geoms[a], geoms[b], 6, rng)
         mags = -7.5 - 3.5 * rng.power(2.0, len(ra))
         shared[a].append((ra, dec, mags))
         shared[b].append((ra, dec, mags))
@@ -50,10 +53,10 @@ def make_inputs(directory: str, skycells: int, rows: int) -> list[str]:
         arr = (np.concatenate([x[0] for x in sh]), np.concatenate([x[1] for x in sh]),
                np.concatenate([x[2] for x in sh])) if sh else None
         n = rows - (len(arr[0]) if arr else 0)
-        psf = cmf._demo_table(geoms[s], n, ws=False, seed=k, chip_nums=None, shared=arr)
-        xf = cmf.synthetic_xfit_table(geoms[s], psf, version=5, seed=k, fraction=0.2)
+        psf = democmf._demo_table(geoms[s], n, ws=False, seed=k, chip_nums=None, shared=arr)
+        xf = cmf_write.synthetic_xfit_table(geoms[s], psf, version=5, seed=k, fraction=0.2)
         path = os.path.join(directory, f"RINGS.V3.{s}.dif.1.cmf")
-        cmf.write_cmf(path, primary=cmf.cmf_primary_header(geoms[s], imageid=1000 + k, **header),
+        cmf_write.write_cmf(path, primary=cmf_write.cmf_primary_header(geoms[s], imageid=1000 + k, **header),
                       psf=psf, version=5, xfit=xf, hdr_cards=geoms[s].header_cards())
         paths.append(path)
     return paths
@@ -148,6 +151,21 @@ def main(argv=None) -> int:
         t_layout, _ = best_of(lambda: floor_layout(paths, os.path.join(work, "floor2.fits"), layout),
                               args.repeat)
         t_mops, res = best_of(lambda: mopscat(paths, mops_path), args.repeat)
+        # the same build with fitsio's column writer instead of the block writer
+        from mopstool.fits import mops_write
+
+        block = mops_write._fill_rows
+        mops_write._fill_rows = lambda path, tables: False
+        try:
+            t_fitsio, _ = best_of(lambda: mopscat(paths, os.path.join(work, "fitsio.mops")), args.repeat)
+        finally:
+            mops_write._fill_rows = block
+        import tracemalloc
+
+        tracemalloc.start()
+        mopscat(paths, mops_path)
+        traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
         out_size = os.path.getsize(mops_path)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"floor A: fitsio read + write of the input tables  {t_round:7.3f} s "
@@ -157,8 +175,11 @@ def main(argv=None) -> int:
         print(f"mopscat build                                     {t_mops:7.3f} s "
               f"{n / t_mops:12,.0f} rows/s  ({t_mops / t_round:.2f} x floor A, "
               f"{t_mops / t_layout:.2f} x floor B)")
+        print(f"mopscat build, fitsio column writer               {t_fitsio:7.3f} s "
+              f"{n / t_fitsio:12,.0f} rows/s  (block writer {t_fitsio / t_mops:.2f} x faster)")
         print(f"output: {res.rows} detections, {res.duplicates} duplicates, {res.cut} cut, "
               f"{out_size / 1e6:.1f} MB; peak RSS {rss:.0f} MB; best of {args.repeat}")
+        print(f"memory allocated by one build at its peak (tracemalloc): {traced / 1e6:.1f} MB")
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)

@@ -215,8 +215,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'pstamp-req cut')
             subcmds=''
-            opts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --split --center-off-chip -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress -f --format'
+            opts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --split --center-off-chip --workers --scheduler -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --workers --scheduler -f --format'
             argkinds='file'
             variadic=1 ;;
         'mopscat')
@@ -227,8 +227,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'mopscat build')
             subcmds=''
-            opts='--diff-id --inverse --merge -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--diff-id -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format'
+            opts='--diff-id --inverse --merge -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera --night --outdir --workers --scheduler -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--diff-id -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera --night --outdir --workers --scheduler -f --format'
             argkinds='file'
             variadic=1 ;;
         'mopscat check')
@@ -330,6 +330,7 @@ _mopstool_value_words() {
         'mopscat build|--output') kind=file ;;
         'mopscat build|--difftype') kind=file ;;
         'mopscat build|--exp-name') kind=file ;;
+        'mopscat build|--outdir') kind=file ;;
         'demo|--files') kind=file ;;
         *)
             case "$2" in

@@ -14,6 +14,10 @@ from astropy.table import Table
 
 from mopstool.errors import ExitCode
 from mopstool.fits import cmf
+from mopstool.fits import skycell as sky
+from mopstool.fits import cmf_write
+from mopstool.fits import mops_build
+from mopstool.fits import mops_write
 from mopstool.fits import mops as mopsfmt
 
 EXP = dict(ra_deg=17.0, dec_deg=-2.0, exptime=45.0, mjd_obs=58309.27, exp_name="o8309g0262o")
@@ -21,17 +25,17 @@ ZP = 28.5
 
 
 def make(skycell: str, n: int, *, version: int = 5, seed: int = 0, ws: bool = False):
-    g = cmf.skycell_geometry(skycell)
-    return g, cmf.synthetic_psf_table(g, n, version=version, seed=seed, ws=ws)
+    g = sky.skycell_geometry(skycell)
+    return g, cmf_write.synthetic_psf_table(g, n, version=version, seed=seed, ws=ws)
 
 
 def write(path, g, psf, imageid, *, version=5, xfit=None, header=None):
-    cmf.write_cmf(path, primary=cmf.cmf_primary_header(g, imageid=imageid, **{**EXP, **(header or {})}),
+    cmf_write.write_cmf(path, primary=cmf_write.cmf_primary_header(g, imageid=imageid, **{**EXP, **(header or {})}),
                   psf=psf, version=version, xfit=xfit, hdr_cards=g.header_cards())
     return str(path)
 
 
-def at(g: cmf.SkycellGeometry, other: cmf.SkycellGeometry, x, y):
+def at(g: sky.SkycellGeometry, other: sky.SkycellGeometry, x, y):
     """Pixel position in *other* of pixel (x, y) of *g*."""
     return other.sky_to_pix(*g.pix_to_sky(np.asarray(x, float), np.asarray(y, float)))
 
@@ -70,7 +74,7 @@ def test_build_every_dv_version_value_by_value(cli, tmp_path, version):
         psf["POSANGLE"][:3] = [90.0, 0.0, 30.0]
         psf["X_PSF_SIG"][:3] = [0.1, 0.1, 0.2]
         psf["Y_PSF_SIG"][:3] = [0.4, 0.4, 0.3]
-        xf = cmf.synthetic_xfit_table(g, psf, version=version, seed=k) if version >= 2 else None
+        xf = cmf_write.synthetic_xfit_table(g, psf, version=version, seed=k) if version >= 2 else None
         files.append(write(tmp_path / f"{sc}.cmf", g, psf, 500 + k, version=version, xfit=xf))
         inputs[500 + k] = (sc, psf, xf)
     out, res = build(cli, tmp_path, files, "--zp", str(ZP), "--exp-id", "1234567")
@@ -86,7 +90,7 @@ def test_build_every_dv_version_value_by_value(cli, tmp_path, version):
     assert hdr["MAGZP"] == pytest.approx(ZP) and hdr["ZEROPOINT"] == pytest.approx(ZP)
     assert hdr["DIFF_POS"] is True and hdr["OBSCODE"] == "F51" and hdr["DIFFTYPE"] == "WW"
     assert hdr["MJD-OBS"] == pytest.approx(58309.27 + 45.0 / 2 / 86400, abs=1e-9)
-    assert hdr["RA"] == cmf.format_ra(17.0) and hdr["DEC"] == cmf.format_dec(-2.0)
+    assert hdr["RA"] == sky.format_ra(17.0) and hdr["DEC"] == sky.format_dec(-2.0)
     assert hdr["EXPTIME"] == 45.0 and hdr["FILTER"] == "w.00000" and hdr["AIRMASS"] == pytest.approx(1.1)
     assert hdr["SEEING"] == pytest.approx(4.6) and hdr["FWHM"] == pytest.approx(4.6)
     assert hdr["PLTSCALE"] == pytest.approx(0.25) and hdr["PLTSCALE_EXT"] == pytest.approx(0.25)
@@ -187,7 +191,7 @@ def test_flagged_and_non_finite_rows_are_cut(cli, tmp_path):
     _h, data, _n = read_out(out)[mopsfmt.MOPS_EXT]
     assert sorted(data["IPP_IDET"].tolist()) == expected
     assert math.isnan(data["PSF_CHI2"][data["IPP_IDET"] == 17][0])
-    assert not np.isfinite(read_out(out)[mopsfmt.MOPS_EXT][0]["MAGZP"] or np.nan)  # no --zp: undefined
+    assert read_out(out)[mopsfmt.MOPS_EXT][0]["MAGZP"] == "NaN"  # no --zp: undefined, written as psLib does
     np.testing.assert_array_equal(data["MAG"], psf["PSF_INST_MAG"][data["IPP_IDET"]])
     sk = res["skycells"][0]
     assert (sk["n_input"], sk["n_flagged"], sk["n_nonfinite"], sk["n_wscut"], sk["n_kept"]) == \
@@ -248,9 +252,9 @@ def test_ws_cuts(cli, tmp_path):
 
 # ----------------------------------------------------------------------------- duplicates
 def test_cross_skycell_duplicates(cli, tmp_path):
-    g0 = cmf.skycell_geometry("skycell.1211.040")
-    g1 = cmf.skycell_geometry("skycell.1211.041")   # next column: its x = ours - 5760
-    g2 = cmf.skycell_geometry("skycell.1211.050")   # next row: its y = ours - 5760
+    g0 = sky.skycell_geometry("skycell.1211.040")
+    g1 = sky.skycell_geometry("skycell.1211.041")   # next column: its x = ours - 5760
+    g2 = sky.skycell_geometry("skycell.1211.050")   # next row: its y = ours - 5760
     _, p0 = make("skycell.1211.040", 12, seed=1)
     _, p1 = make("skycell.1211.041", 12, seed=2)
     _, p2 = make("skycell.1211.050", 12, seed=3)
@@ -333,7 +337,7 @@ def test_resolve_duplicates_is_the_sequential_greedy_choice():
             pairs.add((a, b))
     pairs = np.array(sorted(pairs))
     rank = rng.permutation(n)
-    primary, primary_of = mopsfmt.resolve_duplicates(pairs, rank, n)
+    primary, primary_of = mops_build.resolve_duplicates(pairs, rank, n)
     # reference: one detection at a time, best rank first
     nb = {i: set() for i in range(n)}
     for a, b in pairs:
@@ -352,7 +356,7 @@ def test_resolve_duplicates_is_the_sequential_greedy_choice():
 def test_empty_skycells(cli, tmp_path):
     g0, p0 = make("skycell.1211.040", 25, seed=7)
     g1, p1 = make("skycell.1211.041", 0, seed=8)
-    files = [write(tmp_path / "a.cmf", g0, p0, 1, xfit=cmf.synthetic_xfit_table(g0, p0)),
+    files = [write(tmp_path / "a.cmf", g0, p0, 1, xfit=cmf_write.synthetic_xfit_table(g0, p0)),
              write(tmp_path / "b.cmf", g1, p1, 2)]
     out, res = build(cli, tmp_path, files, "--zp", "28")
     assert res["rows"] == 25
@@ -389,7 +393,7 @@ def test_version_override_and_mixed_versions(cli, tmp_path):
 
 
 def test_merge_ww_and_ws(cli, tmp_path):
-    g0 = cmf.skycell_geometry("skycell.1211.040")
+    g0 = sky.skycell_geometry("skycell.1211.040")
     _, ww = make("skycell.1211.040", 20, seed=1)
     _, ws = make("skycell.1211.040", 20, seed=1, ws=True)
     ws["IPP_IDET"] = np.arange(20, dtype="u4")
@@ -550,11 +554,13 @@ def test_fast_table_writer_matches_fitsio(tmp_path, monkeypatch):
     cols["F4"][3] = np.nan
     cols["U4"][:2] = [0, 2**32 - 1]
     spec = [(k, v.dtype.str if k != "S" else "S", "") for k, v in cols.items()]
-    tables = [mopsfmt._column_list(cols, spec)] * 3
+    tables = [mops_build._column_list(cols, spec)] * 3
     cards = [{"name": "MOPSREV", "value": 1, "comment": ""}]
-    mopsfmt.write_mops_file(tmp_path / "fast.mops", cards, cards, tables)
-    monkeypatch.setattr(mopsfmt, "_fill_rows", lambda path, tables: False)
-    mopsfmt.write_mops_file(tmp_path / "slow.mops", cards, cards, tables)
+    monkeypatch.setattr(mops_write, "_SLICE", 333)      # several row slices, the last one short
+    assert mops_write.write_mops_file(tmp_path / "fast.mops", cards, cards, tables) == []
+    monkeypatch.setattr(mops_write, "_fill_rows", lambda path, tables: False)
+    notes = mops_write.write_mops_file(tmp_path / "slow.mops", cards, cards, tables)
+    assert len(notes) == 1 and "column writer" in notes[0]
     with fits.open(tmp_path / "fast.mops") as a, fits.open(tmp_path / "slow.mops") as b:
         a.verify("exception")
         assert [h.name for h in a] == [h.name for h in b]
@@ -574,7 +580,7 @@ def test_inverse_files_and_default_values(cli, tmp_path):
     hdr, data, _n = read_out(out)[mopsfmt.MOPS_EXT]
     assert hdr["DIFF_POS"] is False and hdr["DIFPOS1"] is False and hdr["OBSCODE"] == "F52"
     assert hdr["EXP_NAME"] == "o1" and (data["EXP_NAME"] == "o1").all() and not data["DIFF_POS"].any()
-    assert hdr["MAGZP"] is None or not np.isfinite(hdr["MAGZP"])
+    assert hdr["MAGZP"] == "NaN"
     r = cli("mopscat", "build", f0, "-o", tmp_path / "x.mops", "--camera", "GPC9")
     assert r.code == ExitCode.DATA and "GPC9" in r.err
     r = cli("mopscat", "build", f0, "-o", tmp_path / "x.mops", "--difftype", "XX")

@@ -9,20 +9,22 @@ from astropy.wcs import WCS
 
 from mopstool.errors import DataError
 from mopstool.fits import cmf
+from mopstool.fits import skycell as sky
+from mopstool.fits import cmf_write
 
 
 @pytest.mark.filterwarnings("ignore::astropy.wcs.FITSFixedWarning")
 def test_geometry_matches_astropy_wcs_and_neighbours_overlap(tmp_path):
-    g = cmf.skycell_geometry("skycell.1234.056")
+    g = sky.skycell_geometry("skycell.1234.056")
     assert (g.naxis1, g.naxis2) == (6000, 6000)
     assert g.plate_scale == pytest.approx(0.25)
     path = tmp_path / "a.cmf"
-    cmf.write_synthetic_cmf(path, "skycell.1234.056", imageid=7, n=10)
+    cmf_write.write_synthetic_cmf(path, "skycell.1234.056", imageid=7, n=10)
     w = WCS(fits.getheader(path, 0), naxis=2)
     x = np.array([0.0, 10.5, 3000.0, 5999.0])
     y = np.array([0.0, 4000.0, 3000.0, 17.25])
     ra, dec = g.pix_to_sky(x, y)
-    wra, wdec = w.all_pix2world(x + 0.5, y + 0.5, 1)
+    wra, wdec = w.all_pix2world(x, y, 1)     # psLib: CMF coordinate = FITS pixel coordinate
     np.testing.assert_allclose(ra, wra, atol=1e-9)
     np.testing.assert_allclose(dec, wdec, atol=1e-9)
     bx, by = g.sky_to_pix(ra, dec)
@@ -30,12 +32,12 @@ def test_geometry_matches_astropy_wcs_and_neighbours_overlap(tmp_path):
     np.testing.assert_allclose(by, y, atol=1e-6)
     # the east neighbour (056 -> 057) shares a 240 px strip: the same sky point
     # is 5760 px further left there
-    h = cmf.skycell_geometry("skycell.1234.057")
+    h = sky.skycell_geometry("skycell.1234.057")
     hx, hy = h.sky_to_pix(*g.pix_to_sky(5900.0, 3000.0))
     assert hx == pytest.approx(5900.0 - 5760.0, abs=1e-6)
     assert hy == pytest.approx(3000.0, abs=1e-6)
     # the north neighbour (066)
-    n = cmf.skycell_geometry("skycell.1234.066")
+    n = sky.skycell_geometry("skycell.1234.066")
     nx, ny = n.sky_to_pix(*g.pix_to_sky(1000.0, 5950.0))
     assert (nx, ny) == (pytest.approx(1000.0, abs=1e-6), pytest.approx(190.0, abs=1e-6))
     # RA falls as x grows; Dec rises with y
@@ -46,15 +48,15 @@ def test_geometry_matches_astropy_wcs_and_neighbours_overlap(tmp_path):
 
 def test_geometry_rejects_unknown_names():
     with pytest.raises(DataError):
-        cmf.skycell_geometry("nonsense")
+        sky.skycell_geometry("nonsense")
     with pytest.raises(DataError):
-        cmf.skycell_geometry(f"skycell.{cmf.projection_cell_count() + 5}.000")
+        sky.skycell_geometry(f"skycell.{sky.projection_cell_count() + 5}.000")
 
 
 @pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_write_read_every_dv_version(tmp_path, version):
     path = tmp_path / f"skycell.1211.040.dv{version}.cmf"
-    psf = cmf.write_synthetic_cmf(path, "skycell.1211.040", imageid=4242, n=60, version=version,
+    psf = cmf_write.write_synthetic_cmf(path, "skycell.1211.040", imageid=4242, n=60, version=version,
                                   seed=version)
     with fits.open(path) as hl:
         assert [h.name.upper() for h in hl] == ["PRIMARY", "SKYCHIP.HDR", "SKYCHIP.PSF"] + (
@@ -88,11 +90,11 @@ def test_write_read_every_dv_version(tmp_path, version):
 
 def test_reader_falls_back_to_skycell_geometry_and_imageid(tmp_path):
     path = tmp_path / "RINGS.V3.skycell.1211.041.dif.9.cmf"
-    geom = cmf.skycell_geometry("skycell.1211.041")
-    psf = cmf.synthetic_psf_table(geom, 5, version=3, seed=3)
-    hdr = [c for c in cmf.cmf_primary_header(geom, imageid=0, wcs=False)
+    geom = sky.skycell_geometry("skycell.1211.041")
+    psf = cmf_write.synthetic_psf_table(geom, 5, version=3, seed=3)
+    hdr = [c for c in cmf_write.cmf_primary_header(geom, imageid=0, wcs=False)
            if c[0] not in ("IMAGEID", "SKYCELL", "IMNAXIS1", "IMNAXIS2")]
-    cmf.write_cmf(path, primary=hdr, psf=psf, version=3)
+    cmf_write.write_cmf(path, primary=hdr, psf=psf, version=3)
     cat = cmf.read_cmf(path, imageid=77)
     assert cat.imageid == 77
     assert cat.skycell_id == "skycell.1211.041"          # from the file name
@@ -127,3 +129,15 @@ def test_chip_numbers():
     assert cmf.chip_class_id(18) is None
     assert cmf.chip_num("XY01") == 1 and cmf.chip_num("XY00") is None
     assert len(cmf.GPC1_CHIP_NUMS) == 60
+
+
+@pytest.mark.parametrize("deg,ra,dec", [(17.2, "01:08:48.000", "+17:12:00.00"), (-0.5, "23:58:00.000", "-00:30:00.00"),
+                                        (359.9999999999, "00:00:00.000", "+360:00:00.00")])
+def test_sexagesimal_round_trips_through_astropy(deg, ra, dec):
+    from mopstool.fits.request import parse_dec, parse_ra
+
+    assert sky.format_ra(deg) == ra
+    assert parse_ra(sky.format_ra(17.2)) == pytest.approx(17.2, abs=1e-6)
+    if abs(deg) < 90:
+        assert sky.format_dec(deg) == dec
+        assert parse_dec(sky.format_dec(deg)) == pytest.approx(deg, abs=1e-6)

@@ -15,6 +15,10 @@ from astropy.table import Table
 from mopstool.db import schema
 from mopstool.errors import DataError, ExitCode
 from mopstool.fits import cmf
+from mopstool.fits import skycell as sky
+from mopstool.fits import cmf_write
+from mopstool.ops.demo import cmf as democmf
+from mopstool.fits import mops_build
 from mopstool.fits import mops as mopsfmt
 from mopstool.ops.mopscat.build import resolve_path
 
@@ -112,7 +116,7 @@ def world(dbs, tmp_path):
                      CELLS[0]: {"path_base": f"neb://ipp054.0/gpc1/OSS.nt/{CELLS[0]}.dif.603"},
                      CELLS[1]: {"path_base": f"neb://ipp060.1/gpc1/OSS.nt/{CELLS[1]}.dif.603"}})
     with dbs.connect() as conn:
-        n = cmf.write_demo_cmfs(conn, files)
+        n = democmf.write_demo_cmfs(conn, files)
     return {"files": files, "written": n}
 
 
@@ -136,7 +140,7 @@ def test_write_demo_cmfs(world, dbs):
     assert fwd.imageid == 5000 and inv.imageid == 5000
     assert fwd.header["FPA.OBS"] == "o8309g0100o" and inv.header["FPA.OBS"] == "o8309g0117o"
     assert fwd.header["EXPTIME"] == 45.0 and inv.header["EXPTIME"] == 44.0
-    assert fwd.header["FPA.RA"] == cmf.format_ra(17.2) and fwd.header["FPA.FILTER"] == "w.00000"
+    assert fwd.header["FPA.RA"] == sky.format_ra(17.2) and fwd.header["FPA.FILTER"] == "w.00000"
     assert fwd.header["MJD-OBS"] == pytest.approx(58309 + 8 / 24)
     assert fwd.geometry.source == "header" and fwd.naxis1 == 6000
     assert fwd.nrows >= 300
@@ -162,18 +166,18 @@ def test_write_demo_cmfs(world, dbs):
     assert 0 < np.count_nonzero(fr <= 0.6) and (ws.columns["FLAGS2"] == cmf.FLAGS2_DIFF_WITH_SINGLE).all()
     # neighbours share a few sources in their overlap
     other = cmf.read_cmf(files / "OSS.nt" / TESS / CELLS[1] / f"{TESS}.{CELLS[1]}.dif.601.cmf")
-    pairs = mopsfmt.cross_pairs(np.concatenate([fwd.columns["RA_PSF"], other.columns["RA_PSF"]]),
+    pairs = mops_build.cross_pairs(np.concatenate([fwd.columns["RA_PSF"], other.columns["RA_PSF"]]),
                                 np.concatenate([fwd.columns["DEC_PSF"], other.columns["DEC_PSF"]]),
                                 np.repeat([0, 1], [fwd.nrows, other.nrows]))
     assert 4 <= len(pairs) <= 8
     # deterministic: the same rows again
     with dbs.connect() as conn:
         before = fwd.columns["RA_PSF"].copy()
-        cmf.write_demo_cmfs(conn, files)
+        democmf.write_demo_cmfs(conn, files)
     np.testing.assert_array_equal(cmf.read_cmf(f"{ww}.cmf").columns["RA_PSF"], before)
     # nothing for diffs outside the directory
     with dbs.connect() as conn:
-        assert cmf.write_demo_cmfs(conn, files / "elsewhere") == 0
+        assert democmf.write_demo_cmfs(conn, files / "elsewhere") == 0
 
 
 def test_build_by_diff_id(cli, world, db_url, tmp_path):
@@ -287,7 +291,7 @@ def test_neb_paths_chip_fallback_and_missing_files(cli, world, db_url, tmp_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         assert resolve_path(f"neb://{host}/gpc1/OSS.nt/{sc}.dif.603", ".cmf", neb_root=str(nebroot)) == str(path)
         # DV4: no SRC_CHIP_* columns, so CHIP_ID comes from warpSkyCellMap
-        cmf.write_synthetic_cmf(path, sc, imageid=7000 + k, n=30, version=4, seed=k,
+        cmf_write.write_synthetic_cmf(path, sc, imageid=7000 + k, n=30, version=4, seed=k,
                                 header=dict(ra_deg=17.2, dec_deg=-2.1, exptime=45.0, mjd_obs=58309 + 8 / 24,
                                             exp_name="o8309g0100o"))
         paths[sc] = path
@@ -306,6 +310,12 @@ def test_neb_paths_chip_fallback_and_missing_files(cli, world, db_url, tmp_path)
     sky = table(out, mopsfmt.SKYCELL_EXT)
     assert dict(zip(sky["SKYCELL_ID"], sky["CHIP_IDS"])) == {CELLS[0]: "XY33,XY34", CELLS[1]: "XY34"}
     assert set(table(out, mopsfmt.ALL_EXT)["PATH"]) == {str(p) for p in paths.values()}
+    # the column says that PATH is the Nebulous key's file under neb_root, not an instance path
+    with fits.open(out) as h:
+        for ext in (mopsfmt.ALL_EXT, mopsfmt.SKYCELL_EXT):
+            hdr = h[ext].header
+            k = next(i for i in range(1, hdr["TFIELDS"] + 1) if hdr[f"TTYPE{i}"] == "PATH")
+            assert "Nebulous key" in hdr.comments[f"TTYPE{k}"]
     # a missing CMF is a one-line data error naming the file
     paths[CELLS[1]].unlink()
     r = cli("mopscat", "build", "--diff-id", "603", "--db", db_url, "--config", conf, "-o", out)
@@ -336,3 +346,108 @@ def test_resolve_path():
     assert resolve_path("neb://@HOST@.0/gpc1/x/y", ".cmf", neb_root="/n") == "/n/gpc1/x/y.cmf"
     with pytest.raises(DataError, match="neb_root"):
         resolve_path("neb://any/gpc1/x", ".cmf")
+
+
+def _products(root):
+    return {p.name: p.read_bytes() for p in sorted(root.glob("*.mops"))}
+
+
+def test_build_night_serial_and_workers_give_the_same_products(cli, world, db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    runs = {}
+    for n in (1, 2):
+        out = tmp_path / f"w{n}"
+        out.mkdir()
+        r = cli("mopscat", "build", "--night", "2018-07-10", "--db", db_url, "--outdir", out,
+                "--workers", n, "--json")
+        # diff 603 sits on neb:// paths and no [mopscat] neb_root is set: that product is not built
+        assert r.code == ExitCode.CHECK_FAILED, r.err
+        runs[n] = (r.json(), _products(out))
+    rows, files = runs[1]
+    built = {(x["diff_id"], x["direction"]) for x in rows if not x["error"]}
+    assert built == {(601, "pos"), (601, "neg"), (602, "pos"), (604, "pos")}
+    failed = {(x["diff_id"], x["direction"]): x["error"] for x in rows if x["error"]}
+    assert set(failed) == {(603, "pos"), (603, "neg")} and all("neb_root" in e for e in failed.values())
+    assert sorted(files) == ["o8309g0100o.601.pos.mops", "o8309g0100o.602.pos.mops",
+                             "o8309g0117o.601.neg.mops", "o8309g0117o.604.pos.mops"]
+    assert runs[2][1] == files
+    # each product is the one --diff-id builds
+    one = tmp_path / "one.mops"
+    r = cli("mopscat", "build", "--diff-id", "601", "--inverse", "--db", db_url, "-o", one)
+    assert r.code == 0, r.err
+    assert one.read_bytes() == files["o8309g0117o.601.neg.mops"]
+    # options that do not go with --night are refused, naming them
+    r = cli("mopscat", "build", "--night", "2018-07-10", "--db", db_url, "--diff-id", "601")
+    assert r.code == ExitCode.USAGE and "--diff-id" in r.err
+    r = cli("mopscat", "build", "--diff-id", "601", "--db", db_url, "--workers", "2")
+    assert r.code == ExitCode.USAGE and "--workers" in r.err
+
+
+def test_build_night_on_a_dask_cluster(world, dbs, tmp_path, monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    from mopstool.config import load_config
+    from mopstool.ops.mopscat.build import build_night
+    from mopstool.ops.parallel import Execution
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    cfg = load_config(None)
+    night = datetime(2018, 7, 10).date()
+    (tmp_path / "s").mkdir()
+    (tmp_path / "d").mkdir()
+    serial = build_night(night, config=cfg, dbs_factory=lambda: dbs, outdir=str(tmp_path / "s"))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        par = build_night(night, config=cfg, dbs_factory=lambda: dbs, outdir=str(tmp_path / "d"),
+                          execution=Execution(scheduler=cluster.scheduler_address))
+    assert [(r["diff_id"], r["direction"], r["rows"], r["error"] == "") for r in serial] == \
+        [(r["diff_id"], r["direction"], r["rows"], r["error"] == "") for r in par]
+    assert _products(tmp_path / "s") == _products(tmp_path / "d") and len(_products(tmp_path / "d")) == 4
+
+
+def test_neb_keys_resolved_through_the_nebulous_database(cli, world, db_url, tmp_path):
+    """With [nebulous] url the CMF of a neb:// key is read from its instance on an
+    available volume, and PATH is that instance's file."""
+    import sqlalchemy as sa
+
+    from mopstool.ops.mopscat.nebulous import ext_id
+
+    assert ext_id("neb://ipp054.0/gpc1//OSS.nt/x.cmf/") == "gpc1/OSS.nt/x.cmf"
+    assert ext_id("neb:///gpc1/a.cmf") == "gpc1/a.cmf" == ext_id("/gpc1/a.cmf")
+    neb = tmp_path / "nebulous.sqlite"
+    eng = sa.create_engine(f"sqlite:///{neb}")
+    keys = {CELLS[0]: f"gpc1/OSS.nt/{CELLS[0]}.dif.603.cmf", CELLS[1]: f"gpc1/OSS.nt/{CELLS[1]}.dif.603.cmf"}
+    inst = {sc: tmp_path / "vol" / f"ipp0{50 + k}.0" / "nebulous" / f"{k:02d}" / f"{1000 + k}.{sc}.cmf"
+            for k, sc in enumerate(CELLS[:2])}
+    with eng.begin() as c:
+        c.execute(sa.text("CREATE TABLE storage_object (so_id INTEGER PRIMARY KEY, ext_id TEXT)"))
+        c.execute(sa.text("CREATE TABLE volume (vol_id INTEGER PRIMARY KEY, name TEXT, available INTEGER)"))
+        c.execute(sa.text("CREATE TABLE instance (ins_id INTEGER PRIMARY KEY, so_id INTEGER, vol_id INTEGER, "
+                          "uri TEXT)"))
+        c.execute(sa.text("INSERT INTO volume VALUES (1, 'ipp050.0', 1), (2, 'ipp051.0X', 0), (3, 'ipp051.0', 1)"))
+        c.execute(sa.text("INSERT INTO storage_object VALUES (1, :a), (2, :b)"), {"a": keys[CELLS[0]], "b": keys[CELLS[1]]})
+        c.execute(sa.text("INSERT INTO instance VALUES (1, 1, 1, :u1), (2, 2, 2, '/gone/file'), (3, 2, 3, :u2)"),
+                  {"u1": f"file://{inst[CELLS[0]]}", "u2": f"file://{inst[CELLS[1]]}"})
+    eng.dispose()
+    for k, sc in enumerate(CELLS[:2]):
+        inst[sc].parent.mkdir(parents=True)
+        cmf_write.write_synthetic_cmf(inst[sc], sc, imageid=7000 + k, n=20, seed=k,
+                                      header=dict(ra_deg=17.2, dec_deg=-2.1, exptime=45.0,
+                                                  mjd_obs=58309 + 8 / 24, exp_name="o8309g0100o"))
+    conf = tmp_path / "mopstool.toml"
+    conf.write_text(f'[nebulous]\nurl = "sqlite:///{neb}"\n')
+    out = tmp_path / "neb.mops"
+    r = cli("mopscat", "build", "--diff-id", "603", "--db", db_url, "--config", conf, "-o", out, "--json")
+    assert r.code == 0, r.err
+    assert set(table(out, mopsfmt.ALL_EXT)["PATH"]) == {str(p) for p in inst.values()}
+    with fits.open(out) as h:
+        hdr = h[mopsfmt.ALL_EXT].header
+        k = next(i for i in range(1, hdr["TFIELDS"] + 1) if hdr[f"TTYPE{i}"] == "PATH")
+        assert hdr.comments[f"TTYPE{k}"] == "the CMF file read"
+    # a key whose only instance is on an unavailable volume: that skycell is skipped, saying why
+    with eng.begin() as c:
+        c.execute(sa.text("DELETE FROM instance WHERE ins_id = 3"))
+    eng.dispose()
+    r = cli("mopscat", "build", "--diff-id", "603", "--db", db_url, "--config", conf, "-o", out, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["skipped"] == [{"diff_id": 603, "skycell_id": CELLS[1],
+                                    "reason": "no Nebulous instance on an available volume"}]

@@ -169,7 +169,11 @@ BAD_ROWS = [
 
 def test_validate_reports_each_bad_row_with_the_server_fault(cli, tmp_path):
     path = _raw_request(tmp_path / "bad.fits", [r for r, _ in BAD_ROWS])
+    # without known projects PROJECT is not checked (only the server knows them)
     r = cli("pstamp-req", "validate", path, "--json")
+    assert 13 not in {p["row"] for p in r.json()["problems"]}
+    assert any("PROJECT not checked" in w for w in r.json()["warnings"])
+    r = cli("pstamp-req", "validate", path, "--project", "gpc1", "--project", "gpc2", "--json")
     assert r.code == ExitCode.CHECK_FAILED, r.err
     v = r.json()
     assert not v["ok"] and v["rows"] == len(BAD_ROWS)
@@ -180,7 +184,7 @@ def test_validate_reports_each_bad_row_with_the_server_fault(cli, tmp_path):
     assert got[13] == (22, "UNKNOWN_PROJECT")
     assert v["bad_rows"] == len(want)
     # the table lists every bad row with its code and name
-    r = cli("pstamp-req", "validate", path)
+    r = cli("pstamp-req", "validate", path, "--project", "gpc1")
     assert r.code == ExitCode.CHECK_FAILED
     assert r.out.count("INVALID_REQUEST") == 10 and "NOT_IMPLEMENTED" in r.out
     # another known project makes row 13 good
@@ -195,6 +199,9 @@ def test_validate_reports_each_bad_row_with_the_server_fault(cli, tmp_path):
     ({"EXTVER": "3"}, 4),
     ({"REQ_NAME": None}, 4),
     ({"EMAIL": "null"}, 29),
+    ({"EMAIL": "@example.org"}, 29),
+    ({"EMAIL": "0@example.org"}, 29),
+    ({"REQ_NAME": "two words"}, 21),            # the parser splits the header on spaces
 ])
 def test_validate_header_faults(cli, tmp_path, header, fault):
     path = _raw_request(tmp_path / "h.fits", [GOOD], header=header)
@@ -267,3 +274,12 @@ def test_option_mask_names():
     assert rq.option_mask(["image,mask", "variance"]) == 7
     assert rq.option_mask(["65"]) == 65 and rq.option_mask(["jpeg+uncompressed"]) == 576
     assert rq.option_names(2113) == ["image", "jpeg", "unconvolved"]
+
+
+def test_validate_accepts_what_the_server_accepts(cli, tmp_path):
+    """a@b@c is user a at domain b for the parser; GPC2 rows are fine unless told otherwise."""
+    path = _raw_request(tmp_path / "ok.fits", [GOOD, row(ROWNUM=2, PROJECT="gpc2")],
+                        header={"EMAIL": "a@b@c"})
+    r = cli("pstamp-req", "validate", path, "--json")
+    assert r.code == 0, r.out + r.err
+    assert r.json()["ok"]

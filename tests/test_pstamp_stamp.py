@@ -12,8 +12,10 @@ from astropy.wcs import WCS
 
 from mopstool.errors import DataError, ExitCode
 from mopstool.fits import request as rq
-from mopstool.fits.stamp import (MAX_STAMP, NO_IMAGE_MATCH, NO_OVERLAP, NO_VALID_PIXELS, ImageSource,
-                                 StampSpec, cut_request, cut_stamps, plan_roi, write_synthetic_image)
+from mopstool.fits.image import ImageSource, write_synthetic_image
+from mopstool.fits.stamp import (MAX_STAMP, NO_IMAGE_MATCH, NO_OVERLAP, NO_VALID_PIXELS, StampSpec,
+                                 cut_stamps, plan_roi)
+from mopstool.ops.pstamp.cut import cut_request
 
 
 def expected(x, y):
@@ -59,8 +61,8 @@ def test_stamps_from_6k_image_are_centred_to_a_hundredth_of_a_pixel(big_image, t
     assert (src.nx, src.ny) == (6000, 6000)
     xs, ys = rng.uniform(100, 5900, 40), rng.uniform(100, 5900, 40)
     ra, dec = src.sky(xs, ys)
-    # exact pixel centres too: these must land on the stamp's centre pixel
-    xi, yi = rng.integers(100, 5900, 10).astype(float), rng.integers(100, 5900, 10).astype(float)
+    # exact pixel centres too (psLib: pixel i has its centre at i + 0.5)
+    xi, yi = rng.integers(100, 5900, 10) + 0.5, rng.integers(100, 5900, 10) + 0.5
     rai, deci = src.sky(xi, yi)
     sizes = [(64, 64), (65, 33), (101, 100)]
     specs = [StampSpec(ra=float(a), dec=float(d), width=sizes[i % 3][0], height=sizes[i % 3][1])
@@ -79,13 +81,13 @@ def test_stamps_from_6k_image_are_centred_to_a_hundredth_of_a_pixel(big_image, t
             hdr, data = h[0].header, h[0].data
         w, hh = spec.width, spec.height
         assert data.shape == (hh, w)
-        sx, sy = WCS(hdr).all_world2pix(spec.ra, spec.dec, 0)
+        sx, sy = WCS(hdr).all_world2pix(spec.ra, spec.dec, 1)      # psLib coordinates
         # the WCS puts the requested position where it is in the source, to 0.01 px
         assert abs(sx - (r.center_x - r.x0)) < 0.01 and abs(sy - (r.center_y - r.y0)) < 0.01
-        # ... which is inside the stamp's centre pixel (integer ROI like ppstamp)
-        assert abs(sx - w // 2) <= 0.5 + 1e-9 and abs(sy - hh // 2) <= 0.5 + 1e-9
-        if i >= 40:   # requested on a pixel centre: exactly the stamp centre pixel
-            assert abs(sx - w // 2) < 0.01 and abs(sy - hh // 2) < 0.01
+        # ... which is inside the stamp's pixel (W // 2, H // 2), ppstamp's integer ROI
+        assert w // 2 - 1e-9 <= sx < w // 2 + 1 + 1e-9 and hh // 2 - 1e-9 <= sy < hh // 2 + 1 + 1e-9
+        if i >= 40:   # requested on a pixel centre: that pixel's centre
+            assert abs(sx - (w // 2 + 0.5)) < 0.01 and abs(sy - (hh // 2 + 0.5)) < 0.01
         assert hdr["RA_DEG"] == pytest.approx(spec.ra, abs=1e-12)
         assert hdr["DEC_DEG"] == pytest.approx(spec.dec, abs=1e-12)
         # the pixels are the source's pixels at the ROI
@@ -111,9 +113,9 @@ def test_edge_stamps_are_nan_filled(mef, tmp_path):
     assert np.isnan(var[:7]).all() and (var[7:, 8:] == 4.0).all()
     assert (mask[:7] == 128).all() and (mask[:, :8] == 128).all() and (mask[7:, 8:] == 0).all()
     # WCS still right with a negative origin; primary keywords carried, image ones win
-    ra, dec = WCS(hdr).all_pix2world(8, 7, 0)
+    ra, dec = WCS(hdr).all_pix2world(8.5, 7.5, 1)
     with ImageSource(mef) as src:
-        ra0, dec0 = src.sky(0, 0)
+        ra0, dec0 = src.sky(0.5, 0.5)
     assert ra == pytest.approx(ra0[0], abs=1e-10) and dec == pytest.approx(dec0[0], abs=1e-10)
     assert hdr["PSREFCAT"] == "PS1.REF.20170919" and hdr["ZPT_OBS"] == 24.41
     far = res[1]
@@ -132,8 +134,14 @@ def test_faults_no_overlap_no_valid_pixels_and_cap(mef, tmp_path):
         res = cut_stamps(src, [StampSpec(x=-40, y=10, width=20, height=20),
                                StampSpec(ra=10.0, dec=-30.0, width=20, height=20)], tmp_path / "o")
         assert [r.fault for r in res] == [NO_OVERLAP, NO_OVERLAP] and not any(r.path for r in res)
-        # off-chip centre allowed on request: the overlapping part is cut
-        res = cut_stamps(src, [StampSpec(x=-5, y=10, width=20, height=20)], tmp_path / "o",
+        # a pixel centre off the image is taken as given (ppstamp): the overlap is cut
+        res = cut_stamps(src, [StampSpec(x=-5, y=10, width=20, height=20)], tmp_path / "o")
+        assert res[0].fault == 0 and res[0].partial
+        # a sky centre off the image only on request
+        off_ra, off_dec = src.sky(-3.0, 10.0)
+        off = StampSpec(ra=float(off_ra[0]), dec=float(off_dec[0]), width=20, height=20)
+        assert cut_stamps(src, [off], tmp_path / "o")[0].fault == NO_OVERLAP
+        res = cut_stamps(src, [StampSpec(**{**off.__dict__, "name": "off2"})], tmp_path / "o",
                          allow_offchip=True)
         assert res[0].fault == 0 and res[0].partial
         big = plan_roi(src, StampSpec(x=150, y=100, width=9000, height=12000))
@@ -159,7 +167,7 @@ def test_rice_and_split_outputs(mef, tmp_path):
         assert [x.name for x in h[1:]] == ["IMAGE", "MASK", "VARIANCE"]
         hdr = h[1].header
         assert hdr["RA_DEG"] == pytest.approx(spec["ra"])
-        sx, sy = WCS(hdr).all_world2pix(spec["ra"], spec["dec"], 0)
+        sx, sy = WCS(hdr).all_world2pix(spec["ra"], spec["dec"], 1)
         assert abs(sx - (rice.center_x - rice.x0)) < 0.01 and abs(sy - (rice.center_y - rice.y0)) < 0.01
         ref = expected(np.arange(rice.x0, rice.x0 + 31)[None, :], np.arange(rice.y0, rice.y0 + 31)[:, None])
         assert np.allclose(h[1].data, ref, rtol=1e-3)
@@ -189,7 +197,7 @@ def test_uint16_mask_and_sibling_files(tmp_path):
 
 def test_cli_cut_coordinates(cli, mef, tmp_path):
     with ImageSource(mef) as src:
-        ra, dec = src.sky([100.0, 20.0], [50.0, 150.0])
+        ra, dec = src.sky([100.5, 20.5], [50.5, 150.5])
     r = cli("pstamp-req", "cut", mef, "--ra", ra[0], "--dec", dec[0], "--ra", ra[1], "--dec", dec[1],
             "--size", "25x15", "-o", tmp_path / "o", "--json")
     assert r.code == 0, r.err
@@ -214,8 +222,8 @@ def test_cut_whole_request_from_a_directory(cli, tmp_path):
     b = write_synthetic_image(d / "o8309g0300o.wrp.fits", 400, 400, ra=150.02,
                               extra={"FILTER": "i.00000", "MJD-OBS": 58309.6})
     with ImageSource(a) as sa, ImageSource(b) as sb:
-        ra_ab, dec_ab = sa.sky(10.0, 200.0)         # on both images (b is 288 px east)
-        ra_a, dec_a = sa.sky(370.0, 370.0)          # only on a
+        ra_ab, dec_ab = sa.sky(10.5, 200.5)         # on both images (b is 288 px east)
+        ra_a, dec_a = sa.sky(370.5, 370.5)          # only on a
         assert sb.contains(*[float(v[0]) for v in sb.pixels(ra_ab[0], dec_ab[0])])
     rows = [rq.default_row(ROWNUM=1, CENTER_X=float(ra_ab[0]), CENTER_Y=float(dec_ab[0]), WIDTH=20, HEIGHT=20,
                            OPTION_MASK=1),
@@ -237,7 +245,7 @@ def test_cut_whole_request_from_a_directory(cli, tmp_path):
     for x in res:
         if not x["fault"]:
             with fits.open(x["path"]) as h:
-                sx, sy = WCS(h[0].header).all_world2pix(ra_ab[0], dec_ab[0], 0)
-                assert abs(sx - 10) <= 0.5 and abs(sy - 10) <= 0.5
+                sx, sy = WCS(h[0].header).all_world2pix(ra_ab[0], dec_ab[0], 1)
+                assert 10 <= sx < 11 and 10 <= sy < 11
     out = cut_request(req, [d], tmp_path / "out2")
     assert len([x for x in out if not x.fault]) == 3

@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import FormatOpt, JsonOpt, info, output_format, state
-from mopstool.errors import CheckFailed
+from mopstool.cli.common import FormatOpt, JsonOpt, NightOpt, info, output_format, state
+from mopstool.errors import CheckFailed, UsageError
 from mopstool.output import render
 
 mopscat_app = typer.Typer(
@@ -55,6 +55,16 @@ def build(
     camera: Annotated[Optional[str], typer.Option(
         "--camera", help="Camera for OBSCODE: GPC1 (F51) or GPC2 (F52); default from the exposure.",
         show_default=False)] = None,
+    night: NightOpt = None,
+    outdir: Annotated[Optional[str], typer.Option(
+        "--outdir", help="With --night: directory for the products (default: the current one).",
+        show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", help="With --night: build in N processes on this node (default: the cores).",
+        show_default=False)] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="With --night: build on the Dask distributed scheduler at ADDRESS "
+                            "(host:port); needs the [dask] extra.", show_default=False)] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -62,12 +72,28 @@ def build(
 
     Applies the ppMops cuts, resolves duplicates across overlapping skycells
     (within 1 arcsec, the detection nearest its skycell centre wins) and writes
-    MOPS_TRANSIENT_DETECTIONS, MOPS_ALL_DETECTIONS and MOPS_SKYCELLS."""
+    MOPS_TRANSIENT_DETECTIONS, MOPS_ALL_DETECTIONS and MOPS_SKYCELLS. With --night,
+    every product of the night (each diff's forward catalog, and the inverse of warp-warp
+    diffs made both ways), one task per product (--workers, --scheduler); exit 3 when
+    some product could not be built."""
     from mopstool.ops.mopscat.build import BuildRequest
     from mopstool.ops.mopscat.build import build as do_build
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
+    if night is not None:
+        given = [n for n, v in (("FILES", files), ("--diff-id", diff_id), ("--inverse", inverse),
+                                ("--merge", merge), ("--output", output), ("--difftype", difftype),
+                                ("--diff-skyfile-id", diff_skyfile_id), ("--exp-name", exp_name),
+                                ("--exp-id", exp_id), ("--zp-err", zp_err), ("--camera", camera)) if v]
+        if given:
+            raise UsageError(f"--night builds every product of the night; drop {', '.join(given)}")
+        _build_night(ctx, night, outdir=outdir, zp=zp, version=cmf_version, workers=workers,
+                     scheduler=scheduler, fmt_=fmt_)
+        return
+    for opt, v in (("--outdir", outdir), ("--workers", workers), ("--scheduler", scheduler)):
+        if v is not None:
+            raise UsageError(f"{opt} goes with --night")
     req = BuildRequest(files=list(files or []), diff_ids=list(diff_id or []), inverse=inverse,
                        merge=merge, output=output, zp=zp, zp_err=zp_err, difftype=difftype,
                        diff_skyfile_id=diff_skyfile_id, exp_name=exp_name, exp_id=exp_id,
@@ -89,6 +115,36 @@ def build(
     render(summary, "table", title="mopscat build")
     render(result.skycells, "table", title="skycells")
     info(f"wrote {result.output}: {result.rows} detections, {result.duplicates} duplicates dropped")
+
+
+def _build_night(ctx, night, *, outdir, zp, version, workers, scheduler, fmt_) -> None:
+    import sys
+
+    from mopstool.config import parse_night
+    from mopstool.ops.mopscat.build import build_night
+    from mopstool.ops.parallel import Execution
+
+    st = state(ctx)
+    execution = Execution.from_options(workers, scheduler)
+    shown = []
+
+    def progress(done: int, total: int) -> None:
+        sys.stderr.write(f"\r{done}/{total} products")
+        sys.stderr.flush()
+        shown.append(1)
+
+    rows = build_night(parse_night(night), config=st.config, dbs_factory=lambda: st.dbs,
+                       outdir=outdir or ".", version=version, zp=zp, execution=execution,
+                       progress=progress if sys.stderr.isatty() else None)
+    if shown:
+        sys.stderr.write("\n")
+    render(rows, fmt_, title="mopscat build --night",
+           columns=None if fmt_ != "table" else ("diff_id", "direction", "exp_name", "rows", "duplicates",
+                                                 "output", "error"))
+    bad = [r for r in rows if r["error"]]
+    info(f"{len(rows) - len(bad)} product(s) built" + (f", {len(bad)} not built" if bad else ""))
+    if bad:
+        raise CheckFailed(f"{len(bad)} product(s) of the night could not be built")
 
 
 @mopscat_app.command("check")

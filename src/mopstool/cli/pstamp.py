@@ -484,7 +484,8 @@ def validate_cmd(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="Request FITS file.", show_default=False)],
     project: Annotated[Optional[list[str]], typer.Option(
-        "--project", help="Known PROJECT names (default [pstamp] projects, gpc1); repeat.",
+        "--project", help="Known PROJECT names (default [pstamp] projects; empty: PROJECT is not "
+                          "checked, as only the server knows them); repeat.",
         show_default=False)] = None,
     check_db: Annotated[bool, typer.Option(
         "--check-db", help="Also check against the request database: known projects (pstampProject) "
@@ -498,7 +499,7 @@ def validate_cmd(
     from mopstool.fits.request import read_request, validate_request
 
     req = read_request(file)
-    projects = list(project or _pstamp_conf(ctx, "projects", ["gpc1"]))
+    projects: list[str] | None = list(project or _pstamp_conf(ctx, "projects", []) or []) or None
     existing = None
     if check_db:
         from mopstool.ops.pstamp.requests import request_names_and_projects
@@ -506,7 +507,7 @@ def validate_cmd(
         names, known = request_names_and_projects(state(ctx).dbs, req.req_name)
         existing = names
         if known:
-            projects = sorted(set(projects) | set(known)) if project else known
+            projects = sorted(set(projects or ()) | set(known)) if project else known
     v = validate_request(req, projects=projects, existing_names=existing)
     fmt_ = _fmt(ctx, fmt, as_json)
     if fmt_ in ("json", "jsonl"):
@@ -533,8 +534,8 @@ def cut_cmd(
     dec: Annotated[Optional[list[float]], typer.Option("--dec", help="Centre Dec (deg).",
                                                        show_default=False)] = None,
     x: Annotated[Optional[list[float]], typer.Option(
-        "--x", help="Pixel centre x (0-based); repeat with --y.", show_default=False)] = None,
-    y: Annotated[Optional[list[float]], typer.Option("--y", help="Pixel centre y (0-based).",
+        "--x", help="Pixel centre x, as ppstamp takes it (truncated to an integer; pixel i spans i..i+1); repeat with --y.", show_default=False)] = None,
+    y: Annotated[Optional[list[float]], typer.Option("--y", help="Pixel centre y (as --x).",
                                                      show_default=False)] = None,
     size: Annotated[str, typer.Option(
         "--size", help="Width[xHeight], pixels, or arcsec with a trailing 'arcsec'/'\"' "
@@ -561,18 +562,30 @@ def cut_cmd(
         "--split", help="ppstamp file layout: <name>.fits, <name>.mk.fits, <name>.wt.fits.")] = False,
     offchip: Annotated[bool, typer.Option(
         "--center-off-chip", help="Cut even when the centre is off the image (partial overlap).")] = False,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", help="Cut the images in N processes on this node (default: the cores).",
+        show_default=False)] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="Cut the images on the Dask distributed scheduler at ADDRESS "
+                            "(host:port); needs the [dask] extra.", show_default=False)] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Cut stamps from uncompressed images like ppstamp (integer ROI, NaN fill outside,
-    8000 px cap, WCS shifted, source header carried, RA_DEG/DEC_DEG and HISTORY added).
-    Reads only the rows of each stamp. Exit 3 when some stamp could not be made."""
-    from mopstool.fits.stamp import ImageSource, StampSpec, cut_request, cut_stamps, default_name
+    """Cut stamps from uncompressed images exactly like ppstamp (its pixel convention and
+    integer ROI, fill outside the image, 8000 px cap, WCS shifted, source header and pixel
+    type carried, RA_DEG/DEC_DEG and HISTORY added). Reads only the rows of each stamp;
+    each image is one task (--workers, --scheduler). Exit 3 when some stamp could not be
+    made, 65 when an image given as an argument cannot be read."""
+    from mopstool.fits.stamp import StampSpec
+    from mopstool.ops.parallel import Execution
+    from mopstool.ops.pstamp.cut import cut_images, cut_request
 
     comp = None if compress.lower() in ("none", "") else compress.lower()
     if comp not in (None, "rice"):
         raise UsageError("--compress: none or rice")
     blank = int(_pstamp_conf(ctx, "mask_blank", 1))
+    execution = Execution.from_options(workers, scheduler)
+    progress = _progress("images")
     if request:
         from mopstool.fits.request import read_request
 
@@ -581,8 +594,10 @@ def cut_cmd(
         if not sources:
             raise UsageError("--request needs --images DIR (or image files)")
         results = cut_request(req, sources, outdir, compress=comp, split=split, allow_offchip=offchip,
-                              mask_blank=blank)
+                              mask_blank=blank, execution=execution, progress=progress)
     else:
+        if images_dir:
+            raise UsageError("--images goes with --request; give the images as arguments")
         if not images:
             raise UsageError("give an IMAGE, or --request FILE --images DIR")
         w, h, arc = _parse_size(size)
@@ -602,15 +617,11 @@ def cut_cmd(
                 raise UsageError("give one --name per stamp")
             for s, n in zip(specs, name):
                 s.name = n
-        results = []
-        for img in images:
-            with ImageSource(img, hdu=hdu, mask=mask, variance=variance) as src:
-                these = specs
-                if len(images) > 1:
-                    these = [StampSpec(**{**s.__dict__, "name": f"{s.name or default_name(s, i)}_{src.path.stem}"})
-                             for i, s in enumerate(specs)]
-                results += cut_stamps(src, these, outdir, split=split, allow_offchip=offchip,
-                                      mask_blank=blank)
+        results = cut_images(list(images), specs, outdir, split=split, allow_offchip=offchip,
+                             mask_blank=blank, hdu=hdu, mask=mask, variance=variance,
+                             execution=execution, progress=progress)
+    if progress:
+        progress.close()
     from mopstool.stages.vocab import fault_meaning
 
     rows = []
@@ -626,6 +637,32 @@ def cut_cmd(
     info(f"{len(results) - len(bad)} stamp(s) written to {outdir}" + (f", {len(bad)} failed" if bad else ""))
     if bad:
         raise CheckFailed(f"{len(bad)} stamp(s) could not be made")
+
+
+class _TerminalProgress:
+    """'cut 3/40 images' on stderr, rewritten in place; only when stderr is a terminal."""
+
+    def __init__(self, what: str):
+        self.what, self.shown = what, False
+
+    def __call__(self, done: int, total: int) -> None:
+        import sys
+
+        sys.stderr.write(f"\r{done}/{total} {self.what}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        import sys
+
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def _progress(what: str):
+    import sys
+
+    return _TerminalProgress(what) if sys.stderr.isatty() else None
 
 
 def _parse_size(text: str) -> tuple[float, float, bool]:

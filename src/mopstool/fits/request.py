@@ -239,8 +239,16 @@ def write_request(req: StampRequest, path: str | Path, *, overwrite: bool = Fals
 
 
 def _valid_email(email: str) -> bool:
-    user, _, domain = str(email).partition("@")
-    return bool(user) and bool(domain) and "@" not in domain and not re.search(r"\s", email)
+    """The parser's test: the header is split on spaces (EMAIL is its last word) and the
+    address on '@'; the first two parts, user and domain, must be non-empty and not '0'
+    (Perl truth). 'a@b@c' passes (user a, domain b)."""
+    words = str(email).split()
+    if not words:
+        return False
+    parts = words[0].split("@")
+    user = parts[0]
+    domain = parts[1] if len(parts) > 1 else ""
+    return user not in ("", "0") and domain not in ("", "0")
 
 
 def _py(value: Any) -> Any:
@@ -310,25 +318,27 @@ _ALIASES = {
 
 
 def parse_ra(value: Any) -> float:
-    """RA in degrees, or HH:MM:SS sexagesimal hours."""
+    """RA in degrees, or HH:MM:SS sexagesimal hours (parsed by astropy)."""
     if isinstance(value, str) and ":" in value:
-        return _sexagesimal(value) * 15.0
+        return _sexagesimal(value, hours=True)
     return float(value)
 
 
 def parse_dec(value: Any) -> float:
+    """Dec in degrees, or [+-]DD:MM:SS (parsed by astropy)."""
     if isinstance(value, str) and ":" in value:
-        return _sexagesimal(value)
+        return _sexagesimal(value, hours=False)
     return float(value)
 
 
-def _sexagesimal(text: str) -> float:
-    t = text.strip()
-    sign = -1.0 if t.startswith("-") else 1.0
-    parts = [float(p) for p in t.lstrip("+-").split(":")]
-    while len(parts) < 3:
-        parts.append(0.0)
-    return sign * (parts[0] + parts[1] / 60.0 + parts[2] / 3600.0)
+def _sexagesimal(text: str, *, hours: bool) -> float:
+    import astropy.units as u
+    from astropy.coordinates import Angle
+
+    try:
+        return float(Angle(text.strip(), unit=u.hourangle if hours else u.deg).deg)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{text!r} is not sexagesimal ({exc})") from None
 
 
 def read_table_rows(path: str | Path) -> list[dict[str, Any]]:
@@ -570,11 +580,13 @@ def check_row(row: dict[str, Any], *, projects: Iterable[str] | None = None) -> 
     return None
 
 
-def validate_request(req: StampRequest, *, projects: Iterable[str] | None = ("gpc1",),
+def validate_request(req: StampRequest, *, projects: Iterable[str] | None = None,
                      existing_names: Iterable[str] | None = None) -> Validation:
     """Apply the server's header and row checks; every bad row gets the fault code
-    the parser would record. Warnings point at things the server accepts but that
-    probably do not do what was meant."""
+    the parser would record. *projects*: the PROJECT names the server knows (its
+    pstampProject table); None leaves PROJECT unchecked, as only the server can
+    check it. Warnings point at things the server accepts but that probably do
+    not do what was meant."""
     v = Validation(file=req.path, req_name=req.req_name, extver=req.extver, action=req.action,
                    email=req.email, rows=len(req.rows))
 
@@ -586,6 +598,9 @@ def validate_request(req: StampRequest, *, projects: Iterable[str] | None = ("gp
         problem(INVALID_REQUEST, f"extension 1 is {req.extname!r}, not {EXTNAME}")
     if not _truthy(_text(req.req_name)):
         problem(PROG_ERROR, "REQ_NAME missing: the parser stops (exit 4) and the request stays new, faulted")
+    elif re.search(r"\s", str(req.req_name)):
+        problem(INVALID_REQUEST, f"REQ_NAME {req.req_name!r} contains a space: the parser splits the header "
+                                 "keywords on spaces, so ACTION and EMAIL are read wrong")
     elif len(str(req.req_name)) > 64:
         v.warnings.append(f"REQ_NAME is {len(str(req.req_name))} characters; the server stores at most 64")
     if extver not in ("1", "2"):
@@ -617,6 +632,9 @@ def validate_request(req: StampRequest, *, projects: Iterable[str] | None = ("gp
             v.warnings.append("version 2 columns missing: " + ", ".join(missing))
     if "DATA_GROUP" not in req.columns and "LABEL" not in req.columns:
         v.warnings.append("no DATA_GROUP column")
+    if projects is None and req.rows:
+        v.warnings.append("PROJECT not checked: only the server's pstampProject table knows the projects "
+                          "(give --project NAME or --check-db)")
     seen: dict[str, int] = {}
     for i, row in enumerate(req.rows, 1):
         found = check_row(row, projects=projects)

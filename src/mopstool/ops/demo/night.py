@@ -347,7 +347,7 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
 
 def _write_cmfs(dbs: Databases, fdir: Path) -> int:
     try:
-        from mopstool.fits.cmf import write_demo_cmfs
+        from mopstool.ops.demo.cmf import write_demo_cmfs
     except ImportError:
         return 0
     fdir.mkdir(parents=True, exist_ok=True)
