@@ -80,7 +80,7 @@ def diff_config(cfg: Config, ts: TestSet, label: str) -> tuple[Config, str]:
         raise ConfigError(f"test set {ts.name}: unknown target {ts.target!r} for its diff cuts")
     tname = ts.name
     target = dict(base, comment=ts.comment_pattern, diffable=True, desperate=ts.desperate,
-                  ws=ts.ws, ws_publish=False, publish=False)
+                  ws=True, ws_publish=False, publish=False)
     target.pop("obs_mode", None)
     if ts.object:
         target["object"] = ts.object
@@ -118,7 +118,7 @@ def plan_set_diffs(dbs: Databases, cfg: Config, ts: TestSet, label: str, *, ws: 
     dcfg, tname = diff_config(cfg, ts, label)
     nd = load_night(dbs, dcfg, ts.night, diffs=True)
     _restrict(nd, ts, label)
-    plan = plan_diffpairs(dbs, dcfg, ts.night, targets=[tname], chunk=ts.chunk, ws=ws or ts.ws, data=nd)
+    plan = plan_diffpairs(dbs, dcfg, ts.night, targets=[tname], chunk=ts.chunk, ws=ws, data=nd)
     return dcfg, plan
 
 
