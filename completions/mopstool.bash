@@ -10,7 +10,7 @@ _mopstool_cmd_info() {
     subcmds='' opts='' valopts='' argkinds='' variadic=0
     case "$1" in
         '')
-            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults db config docs pstamp-req labels mopscat'
+            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults db config docs pstamp-req labels mopscat testchunk'
             opts='--db --pstamp-db --dbname --config --debug --version --install-completion --show-completion -h --help'
             valopts='--db --pstamp-db --dbname --config'
             argkinds=''
@@ -303,6 +303,30 @@ _mopstool_cmd_info() {
             valopts='-f --format'
             argkinds='file'
             variadic=0 ;;
+        'testchunk')
+            subcmds='list define compare'
+            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'testchunk list')
+            subcmds=''
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='-f --format'
+            argkinds=''
+            variadic=0 ;;
+        'testchunk define')
+            subcmds=''
+            opts='--tag --diffs --ws -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--tag -f --format'
+            argkinds='none'
+            variadic=0 ;;
+        'testchunk compare')
+            subcmds=''
+            opts='--radius --threshold --plots -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--radius --threshold --plots -f --format'
+            argkinds='file none'
+            variadic=0 ;;
     esac
 }
 
@@ -329,6 +353,7 @@ _mopstool_value_words() {
         'mopscat build|--output') kind=file ;;
         'mopscat build|--difftype') kind=file ;;
         'mopscat build|--exp-name') kind=file ;;
+        'testchunk compare|--plots') kind=file ;;
         *)
             case "$2" in
             '--config') kind=file ;;

@@ -24,7 +24,13 @@ def list_sets(
     as_json: JsonOpt = False,
 ) -> None:
     """The configured test sets ([testchunk.sets.NAME]): chunk, night, filter, how the
-    exposures are selected, the untagged label and whether the entry is complete."""
+    exposures are selected, the untagged label and whether the entry is complete.
+
+    Examples:
+
+    \b
+    $ mopstool testchunk list
+    $ mopstool testchunk list --json"""
     from mopstool.ops.testchunk.sets import base_label, load_sets
 
     st = state(ctx)
@@ -66,7 +72,14 @@ def define(
 ) -> None:
     """Reprocess a test set under a new label: chip runs (end stage warp) through the
     definebyquery code, then with --diffs its WW (and with --ws WS) diffs through the
-    diffpairs code once its warps are full. A second run defines nothing new."""
+    diffpairs code once its warps are full. A second run defines nothing new.
+
+    Examples:
+
+    \b
+    $ mopstool testchunk define opstag --tag ipp-20180601 --dry-run
+    $ mopstool testchunk define opstag --tag ipp-20180601
+    $ mopstool testchunk define opstag --tag ipp-20180601 --diffs --ws"""
     from mopstool.ops.testchunk.define import define_testchunk
     from mopstool.ops.testchunk.sets import get_set
 
@@ -136,7 +149,14 @@ def compare(
     [testchunk.thresholds] is exceeded.
 
     --format json gives {summary, tracklets, checks, cells}; jsonl and csv give the
-    per-cell rows."""
+    per-cell rows.
+
+    Examples:
+
+    \b
+    $ mopstool testchunk compare MOPS.testchunk.OSSR.R15S2.0.Q.w.20140603.ref MOPS.testchunk.OSSR.R15S2.0.Q.w.20140603.new
+    $ mopstool testchunk compare old/ new/ --plots plots/ --json
+    $ mopstool testchunk compare old/ new/ --threshold max_gcr_ratio=2"""
     from mopstool.errors import CheckFailed
     from mopstool.ops.testchunk.compare import compare as run_compare
     from mopstool.ops.testchunk.compare import parse_threshold_args, write_plots
