@@ -6,19 +6,21 @@ exposures of one quad). Within a field:
 
 1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
    (the same source measured on two overlapping skycells) count once.
-2. *Pairs*: for every two exposures i < j of the field with
-   0 < t_j - t_i <= ``max_gap_hours``, every detection a of i and b of j with
+2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
+   time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
+   i and b of j with
    ``min_rate * dt <= |b - a| <= max_rate * dt`` (rates in deg/day, the angle
    along the sphere) is a pair consistent with one motion. One KD-tree query
    (scipy ``cKDTree.sparse_distance_matrix``) per exposure pair.
-3. *Triples*: each pair (a, b) of exposures i and j predicts the position at
-   the time t_m of every exposure m between them by constant angular motion
-   (a + (b - a)(t_m - t_i)/(t_j - t_i), renormalised on the sphere); the
-   nearest detection of m within ``triple_tolerance_arcsec`` of the
+3. *Triples*: each pair (a, b) of exposures i, i + 1 predicts the position at
+   the time t_k of the next exposure k = i + 2 by constant angular motion
+   (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
+   nearest detection of k within ``triple_tolerance_arcsec`` of the
    prediction makes a triple (one vectorized ``cKDTree.query`` per exposure).
-   Interpolating between the outer visits keeps the prediction error close to
-   the centroid error (extrapolating from the first two visits to the last of
-   a quad would triple it), so the tolerance can stay tight.
+   Pairs only between consecutive visits keep the number of candidates
+   (which grows with the square of the time between the visits) small; a
+   quad's visits 1-2-3 and 2-3-4 make two triples sharing two detections,
+   merged below into one tracklet of four.
 4. *Tracklets*: detections joined by triples are merged (connected components
    of the graph whose edges are a-b and b-c of every triple, scipy
    ``csgraph``). A component of three or more detections that has at most one
@@ -197,35 +199,36 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         groups = [members[exp[members] == e] for e in exps]
         trees = [cKDTree(xyz[g]) if len(g) else None for g in groups]
         k = len(exps)
-        for i in range(k):
-            for j in range(i + 1, k):
-                dt = times[j] - times[i]
-                if dt <= 0 or dt > max_gap or trees[i] is None or trees[j] is None:
-                    continue
-                rmax = chord(math.radians(params.max_rate_deg_per_day * dt))
-                rmin = chord(math.radians(params.min_rate_deg_per_day * dt))
-                sdm = trees[i].sparse_distance_matrix(trees[j], rmax, output_type="ndarray")
-                if len(sdm) == 0:
-                    continue
-                sel = sdm["v"] >= rmin
-                a = groups[i][sdm["i"][sel]]
-                b = groups[j][sdm["j"][sel]]
-                if len(a) == 0:
-                    continue
-                pa.append(a)
-                pb.append(b)
-                for mid in range(i + 1, j):
-                    if trees[mid] is None:
-                        continue
-                    frac = (times[mid] - times[i]) / dt
-                    pred = xyz[a] + (xyz[b] - xyz[a]) * frac
-                    pred /= np.linalg.norm(pred, axis=1)[:, None]
-                    d, c = trees[mid].query(pred, distance_upper_bound=tol)
-                    hit = np.isfinite(d)
-                    if hit.any():
-                        cc = groups[mid][c[hit]]
-                        ea.append(np.concatenate([a[hit], cc]))
-                        eb.append(np.concatenate([cc, b[hit]]))
+        for i in range(k - 1):
+            j = i + 1
+            dt = times[j] - times[i]
+            if dt <= 0 or dt > max_gap or trees[i] is None or trees[j] is None:
+                continue
+            rmax = chord(math.radians(params.max_rate_deg_per_day * dt))
+            rmin = chord(math.radians(params.min_rate_deg_per_day * dt))
+            sdm = trees[i].sparse_distance_matrix(trees[j], rmax, output_type="ndarray")
+            if len(sdm) == 0:
+                continue
+            sel = sdm["v"] >= rmin
+            a = groups[i][sdm["i"][sel]]
+            b = groups[j][sdm["j"][sel]]
+            del sdm
+            if len(a) == 0:
+                continue
+            pa.append(a)
+            pb.append(b)
+            nxt = j + 1
+            if nxt >= k or trees[nxt] is None or times[nxt] - times[j] > max_gap:
+                continue
+            frac = (times[nxt] - times[i]) / dt
+            pred = xyz[a] + (xyz[b] - xyz[a]) * frac
+            pred /= np.linalg.norm(pred, axis=1)[:, None]
+            d, c = trees[nxt].query(pred, distance_upper_bound=tol)
+            hit = np.isfinite(d)
+            if hit.any():
+                cc = groups[nxt][c[hit]]
+                ea.append(np.concatenate([a[hit], b[hit]]))
+                eb.append(np.concatenate([b[hit], cc]))
     pairs_a = np.concatenate(pa) if pa else np.zeros(0, dtype="i8")
     pairs_b = np.concatenate(pb) if pb else np.zeros(0, dtype="i8")
     if ea:
