@@ -168,3 +168,17 @@ def test_demo_prints_a_comparison_that_runs(cli, tmp_path):
     # the demo's test set is definable on the demo database
     r = cli("testchunk", "define", "demo", "--tag", "t1", "--dry-run", "--db", db, "--json")
     assert r.code == 0 and len(r.json()["runs"]) == 4
+
+
+def test_offsets_in_units_of_the_quoted_errors(tmp_path):
+    """Same scatter, no bias, errors quoted right: the normalised separation is
+    Rayleigh distributed (median sqrt(2 ln 2) = 1.177, p90 sqrt(2 ln 10) = 2.146)."""
+    r = write_versions(tmp_path / "A", tmp_path / "B", quad(SKYCELLS, visits=2),
+                       VersionSpec(scatter_a_arcsec=0.1, scatter_b_arcsec=0.1, bias_arcsec=(0.0, 0.0),
+                                   extra_b=0, transients=1500, movers=0, seed=5))
+    s = compare(r.dir_a, r.dir_b, load_config()).summary
+    assert s["a"] == s["b"] == r.common and s["matched"] >= 0.999 * r.common
+    assert s["offset_median_sigma"] == pytest.approx(math.sqrt(2 * math.log(2)), rel=0.05)
+    assert s["offset_p90_sigma"] == pytest.approx(math.sqrt(2 * math.log(10)), rel=0.06)
+    # the separation itself: Rayleigh with sigma sqrt(2) x 0.1"
+    assert s["offset_median_arcsec"] == pytest.approx(0.1 * math.sqrt(2) * 1.1774, rel=0.05)

@@ -6,7 +6,8 @@ directories, ``A`` (the reference processing) and ``B`` (the processing
 under test). Both hold the same sources: transients of that exposure and
 synthetic moving objects that cross the field at constant angular rate along
 great circles, seen in every visit. Each version measures them with its own
-centroid scatter; B adds a fixed centroid bias, optionally a magnitude bias
+centroid scatter (both quote A's scatter as their centroid error); B adds a
+fixed centroid bias, optionally a magnitude bias
 and flagged rows, and extra junk detections along the skycell edges that A
 does not have. Detections of A and B stay away from the edges so that the
 edge junk never lands near a true source (the counts of a comparison are then
@@ -159,6 +160,11 @@ def write_versions(out_a: str | Path, out_b: str | Path, exposures: list[SynthEx
             psf_b = synthetic_psf_table(g, n + spec.extra_b, seed=rng, x=np.concatenate([bx, jx]),
                                         y=np.concatenate([by, jy]),
                                         inst_mag=np.concatenate([m + spec.mag_bias, jm]))
+            # both versions quote A's centroid error (B does not know it got worse)
+            quoted = spec.scatter_a_arcsec / g.plate_scale
+            for psf in (psf_a, psf_b):
+                psf["X_PSF_SIG"][:] = quoted
+                psf["Y_PSF_SIG"][:] = quoted
             nflag = int(round(spec.flag_fraction_b * (n + spec.extra_b)))
             if nflag:
                 psf_b["FLAGS"][rng.choice(n + spec.extra_b, nflag, replace=False)] |= FLAG_DEFECT
