@@ -182,3 +182,18 @@ def test_offsets_in_units_of_the_quoted_errors(tmp_path):
     assert s["offset_p90_sigma"] == pytest.approx(math.sqrt(2 * math.log(10)), rel=0.06)
     # the separation itself: Rayleigh with sigma sqrt(2) x 0.1"
     assert s["offset_median_arcsec"] == pytest.approx(0.1 * math.sqrt(2) * 1.1774, rel=0.05)
+
+
+def test_dense_junk_full_quad_tracklets_keep_the_gcr_ratio(tmp_path):
+    """Junk-dense diffs make chance triples; counting only a quad's tracklets of
+    four (gcr_min_detections = 4) keeps B's doubled scatter visible."""
+    r = write_versions(tmp_path / "A", tmp_path / "B", quad(SKYCELLS[:1]),
+                       VersionSpec(transients=4000, movers=80, extra_b=0, seed=21))
+    cfg = load_config()
+    cfg.set("testchunk.gcr_min_detections", 4)
+    t = compare(r.dir_a, r.dir_b, cfg).tracklets
+    assert t["a"]["gcr_tracklets"] == t["a"]["tracklets_by_length"].get("4", 0) >= 10
+    assert t["gcr_ratio_median"] > 1.5
+    cfg.set("testchunk.gcr_min_detections", 2)
+    with pytest.raises(Exception, match="gcr_min_detections"):
+        compare(r.dir_a, r.dir_b, cfg)

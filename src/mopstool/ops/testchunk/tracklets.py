@@ -53,6 +53,8 @@ class TrackletParams:
     triple_tolerance_arcsec: float = 1.0
     dedup_arcsec: float = 1.0
     max_gap_hours: float = 3.0
+    #: tracklets shorter than this are counted but left out of the GCR distribution
+    gcr_min_detections: int = 3
 
     @classmethod
     def from_config(cls, cfg) -> "TrackletParams":
@@ -62,13 +64,16 @@ class TrackletParams:
                    max_rate_deg_per_day=f("max_rate_deg_per_day", 1.5),
                    triple_tolerance_arcsec=f("triple_tolerance_arcsec", 1.0),
                    dedup_arcsec=f("tracklet_dedup_arcsec", 1.0),
-                   max_gap_hours=f("max_visit_gap_hours", 3.0))
+                   max_gap_hours=f("max_visit_gap_hours", 3.0),
+                   gcr_min_detections=int(f("gcr_min_detections", 3)))
 
     def check(self) -> None:
         from mopstool.errors import ConfigError
 
         if not 0 <= self.min_rate_deg_per_day < self.max_rate_deg_per_day:
             raise ConfigError("[testchunk] needs 0 <= min_rate_deg_per_day < max_rate_deg_per_day")
+        if self.gcr_min_detections < 3:
+            raise ConfigError("[testchunk] gcr_min_detections must be >= 3")
         if self.triple_tolerance_arcsec <= 0 or self.max_gap_hours <= 0:
             raise ConfigError("[testchunk] triple_tolerance_arcsec and max_visit_gap_hours must be > 0")
 
@@ -93,7 +98,7 @@ class TrackletResult:
     pairs: int
     tracklets: int
     ambiguous: int
-    #: GCR (arcsec) per tracklet of three or more detections
+    #: GCR (arcsec) per tracklet of at least gcr_min_detections detections
     gcr: Any
     #: number of detections per tracklet
     lengths: Any
@@ -102,7 +107,7 @@ class TrackletResult:
         import numpy as np
 
         g = np.asarray(self.gcr)
-        return {"detections": int(self.detections), "pairs": int(self.pairs),
+        return {"detections": int(self.detections), "pairs": int(self.pairs), "gcr_tracklets": int(g.size),
                 "tracklets": int(self.tracklets), "ambiguous": int(self.ambiguous),
                 "tracklets_by_length": {str(int(k)): int(v) for k, v in
                                         zip(*np.unique(np.asarray(self.lengths, dtype=int),
@@ -250,6 +255,7 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         _, track = np.unique(cmp[in_track], return_inverse=True)
         gcr = gcr_arcsec(xyz[members], track)
         lengths = np.bincount(track) if track.size else np.zeros(0, dtype=int)
+        gcr = gcr[lengths >= params.gcr_min_detections]
         used = np.zeros(n, dtype=bool)
         used[nodes[size[cmp] >= 3]] = True
         n_pairs = int(np.count_nonzero(~used[pairs_a] & ~used[pairs_b]))
