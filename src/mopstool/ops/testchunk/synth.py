@@ -17,9 +17,9 @@ known exactly).
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 EDGE = 150            #: px kept free of true sources along every skycell edge
 JUNK_STRIP = 60       #: px: B's edge junk lies within this of an edge
@@ -208,7 +208,7 @@ def demo_exposures(conn, cfg) -> list[SynthExposure]:
          .where(*conds).order_by(raw.c.dateobs, wsf.c.skycell_id).distinct())
     out: dict[str, SynthExposure] = {}
     for r in conn.execute(q):
-        mjd = (r.dateobs - __import__("datetime").datetime(1858, 11, 17)).total_seconds() / 86400.0
+        mjd = (r.dateobs - datetime(1858, 11, 17)).total_seconds() / 86400.0
         e = out.setdefault(r.exp_name, SynthExposure(exp_name=r.exp_name, mjd=mjd, skycells=[],
                                                      exptime=float(r.exp_time or 45.0),
                                                      filter=r.filter or "w.00000"))
