@@ -114,22 +114,120 @@ def _stem(path: str) -> str:
     return name
 
 
+def _card_value(text: str):
+    """The value of a FITS header card's value field (after '= ')."""
+    text = text.strip()
+    if text.startswith("'"):
+        out, i = [], 1
+        while i < len(text):
+            ch = text[i]
+            if ch == "'":
+                if text[i + 1:i + 2] == "'":
+                    out.append("'")
+                    i += 2
+                    continue
+                break
+            out.append(ch)
+            i += 1
+        return "".join(out).rstrip()
+    text = text.split("/", 1)[0].strip()
+    if text in ("T", "F"):
+        return text == "T"
+    try:
+        return int(text)
+    except ValueError:
+        return _float(text, None)
+
+
+def _header_keys(fh, offsets: dict[str, int], keys: set[str]) -> dict[str, object]:
+    """The named keywords (HIERARCH names without the prefix) of one HDU,
+    from its raw header block; the other cards are not parsed."""
+    fh.seek(offsets["header_start"])
+    raw = fh.read(offsets["data_start"] - offsets["header_start"]).decode("ascii", "replace")
+    out: dict[str, object] = {}
+    for i in range(0, len(raw) - 79, 80):
+        card = raw[i:i + 80]
+        if card.startswith("HIERARCH "):
+            key, eq, val = card[9:].partition("=")
+            key = key.strip()
+            if not eq:
+                continue
+        else:
+            key = card[:8].rstrip()
+            if key == "END":
+                break
+            if card[8:10] != "= ":
+                continue
+            val = card[10:]
+        if key in keys and key not in out:
+            out[key] = _card_value(val)
+    return out
+
+
+_PRIMARY_KEYS = {"FPA.OBS", "EXP_NAME", "MJD-OBS", "EXPTIME", "SKYCELL"}
+
+
 def read_cmf_cell(path: str, *, exposure: str | None = None, skycell: str | None = None,
                   mjd: float | None = None) -> Cell:
-    from mopstool.fits.cmf import read_cmf
+    """One diff CMF as a cell. Reads, with fitsio, only the SkyChip.psf columns
+    compare uses (``CMF_COLUMNS``) and, from the raw header blocks, only the
+    keywords it needs (exposure, time, skycell, EXTTYPE); the checks are those
+    of ``fits.cmf.read_cmf`` (a PS1_DV table with the required columns)."""
+    import fitsio
+
+    from mopstool.fits.cmf import REQUIRED_COLUMNS, dv_version, parse_skycell_id
     from mopstool.fits.mops import radec_errors
 
-    cat = read_cmf(path, columns=CMF_COLUMNS, read_xfit=False)
-    h = cat.header
+    if not os.path.exists(path):
+        raise DataError(f"CMF file not found: {path}")
+    try:
+        with fitsio.FITS(path) as f, open(path, "rb") as fh:
+            h = _header_keys(fh, f[0].get_offsets(), _PRIMARY_KEYS)
+            if "SkyChip.psf" not in f:
+                raise DataError(f"{path}: no SkyChip.psf extension (not a psphot CMF?)")
+            hdu = f["SkyChip.psf"]
+            if hdu.get_exttype() not in ("BINARY_TBL", "ASCII_TBL"):
+                raise DataError(f"{path}: SkyChip.psf is not a table")
+            exttype = str(_header_keys(fh, hdu.get_offsets(), {"EXTTYPE"}).get("EXTTYPE") or "")
+            if exttype and dv_version(exttype) is None and not exttype.upper().startswith("PS1_DV"):
+                raise DataError(f"{path}: SkyChip.psf has EXTTYPE {exttype!r}, not a difference-image "
+                                "format (PS1_DV1..PS1_DV5)")
+            names = {n.upper(): n for n in hdu.get_colnames()}
+            missing = [c for c in REQUIRED_COLUMNS if c not in names]
+            if missing:
+                raise DataError(f"{path}: SkyChip.psf lacks column(s) {', '.join(missing)}")
+            sky = skycell or h.get("SKYCELL")
+            if not sky and "SkyChip.hdr" in f:
+                sky = _header_keys(fh, f["SkyChip.hdr"].get_offsets(), {"SKYCELL"}).get("SKYCELL")
+            wanted = [names[c] for c in CMF_COLUMNS if c in names]
+            data = hdu.read(columns=wanted) if hdu.get_nrows() > 0 else None
+    except DataError:
+        raise
+    except (OSError, IOError, ValueError, KeyError, UnicodeError) as exc:
+        raise DataError(f"cannot read CMF {path}: {' '.join(str(exc).split())[:200] or type(exc).__name__}") \
+            from None
+    if not sky:
+        parsed = parse_skycell_id(os.path.basename(path))
+        sky = f"skycell.{parsed[0]:04d}.{parsed[1]:03d}" if parsed else "-"
     exp = exposure or str(h.get("FPA.OBS") or h.get("EXP_NAME") or _stem(path))
-    sky = skycell or cat.skycell_id or "-"
     t = mjd
     if t is None:
         t = _float(h.get("MJD-OBS")) + _float(h.get("EXPTIME"), 0.0) / 2 / 86400.0
-    ra_err, dec_err = radec_errors(cat.column("X_PSF_SIG", "f8", math.nan), cat.column("Y_PSF_SIG", "f8", math.nan),
-                                   cat.column("POSANGLE", "f8", 0.0), cat.column("PLTSCALE", "f8", math.nan))
-    return _cell(exp, sky, t, path, cat.column("RA_PSF", "f8", math.nan), cat.column("DEC_PSF", "f8", math.nan),
-                 ra_err, dec_err, cat.column("PSF_INST_MAG", "f8", math.nan), cat.column("FLAGS", "u8", 0))
+
+    def col(name, fill):
+        import numpy as np
+
+        if data is None:
+            return np.zeros(0)
+        if name not in names:
+            return np.full(len(data), fill, dtype="f8")
+        return data[names[name]].astype("f8")
+
+    ra_err, dec_err = radec_errors(col("X_PSF_SIG", math.nan), col("Y_PSF_SIG", math.nan),
+                                   col("POSANGLE", 0.0), col("PLTSCALE", math.nan))
+    flags = col("FLAGS", 0) if data is None or "FLAGS" not in names else data[names["FLAGS"]].astype("u8")
+    return _cell(exp, str(sky), t, path, col("RA_PSF", math.nan), col("DEC_PSF", math.nan),
+                 ra_err, dec_err, col("PSF_INST_MAG", math.nan), flags)
 
 
 def read_mops_cells(path: str) -> list[Cell]:

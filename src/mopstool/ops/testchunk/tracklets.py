@@ -170,6 +170,78 @@ def gcr_arcsec(xyz, track):
     return rms / ARCSEC
 
 
+class _PlaneIndex:
+    """Which points of a plane can lie within a distance of one of a set of points.
+
+    The points of one exposure are projected gnomonically about the field's
+    mean direction *m* (basis e1, e2) and marked, with their eight
+    neighbours, in a bitmap of square cells of side at least the plane
+    distance that an angle *tol_angle* can become anywhere near them (the
+    gnomonic scale is at least 1 and at most 1/cos^2 of the angle from *m*).
+    A position whose cell is not marked has no point within *tol_angle*;
+    one whose cell is marked may have one (checked exactly by the caller).
+    """
+
+    MAX_CELLS = 1 << 25
+
+    def __init__(self, proj, tol_angle: float):
+        import numpy as np
+
+        s0, s1, s2 = proj
+        self.ok = False
+        if len(s0) == 0 or s0.min() <= 0.5:
+            return
+        theta = math.acos(min(1.0, float(s0.min()))) + tol_angle
+        if theta >= math.pi / 3:
+            return
+        x, y = s1 / s0, s2 / s0
+        h = tol_angle / math.cos(theta) ** 2 * (1 + 1e-6) + 1e-15
+        w = float(x.max() - x.min()) + 4 * h
+        d = float(y.max() - y.min()) + 4 * h
+        if w * d / (h * h) > self.MAX_CELLS:
+            h = math.sqrt(w * d / self.MAX_CELLS)
+        self.h = h
+        self.x0, self.y0 = float(x.min()) - 2 * h, float(y.min()) - 2 * h
+        self.nx, self.ny = int(w / h) + 3, int(d / h) + 3
+        ix = np.floor((x - self.x0) / h).astype(np.int64)
+        iy = np.floor((y - self.y0) / h).astype(np.int64)
+        occ = np.zeros(self.nx * self.ny, dtype=bool)
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                occ[(ix + dx) * self.ny + (iy + dy)] = True
+        self.occ = occ
+        self.ok = True
+
+    def maybe(self, u0, u1, u2):
+        """Boolean per position (given by its components along m, e1, e2, any
+        positive scale): False only where no indexed point is within the angle."""
+        import numpy as np
+
+        if not self.ok:
+            return np.ones(len(u0), dtype=bool)
+        behind = u0 <= 0
+        if behind.any():       # more than 90 degrees from m: never near an indexed point
+            u0 = np.where(behind, 1.0, u0)
+            u1 = np.where(behind, 1e9, u1)
+        inv = 1.0 / (u0 * self.h)
+        # cells 0 and n-1 of each axis are never marked, so clipping keeps the answer
+        ix = np.clip(u1 * inv - self.x0 / self.h, 0, self.nx - 1).astype(np.int64)
+        iy = np.clip(u2 * inv - self.y0 / self.h, 0, self.ny - 1).astype(np.int64)
+        ix *= self.ny
+        ix += iy
+        return self.occ[ix]
+
+
+def _basis(m):
+    import numpy as np
+
+    m = m / np.linalg.norm(m)
+    ref = np.array([0.0, 0.0, 1.0]) if abs(m[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(ref, m)
+    e1 /= np.linalg.norm(e1)
+    return m, e1, np.cross(m, e1)
+
+
 def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResult:
     """Link the detections of one product into pairs and tracklets (see module doc).
 
@@ -192,8 +264,10 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
     t = mjd[idx_g]
     fld = field[idx_g]
     n = len(idx_g)
-    pa, pb, ea, eb = [], [], [], []
+    pair_parts = []        # (global indices of exposure i, local a, of exposure j, local b)
+    ea, eb = [], []
     tol = chord(params.triple_tolerance_arcsec * ARCSEC)
+    tol_angle = 2.0 * math.asin(min(1.0, tol / 2.0))
     max_gap = params.max_gap_hours / 24.0
     for f in np.unique(fld):
         members = np.flatnonzero(fld == f)
@@ -202,7 +276,11 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         order = np.argsort(times, kind="stable")
         exps, times = exps[order], times[order]
         groups = [members[exp[members] == e] for e in exps]
-        trees = [cKDTree(xyz[g]) if len(g) else None for g in groups]
+        pts = [xyz[g] for g in groups]
+        trees = [cKDTree(p) if len(p) else None for p in pts]
+        m, e1, e2 = _basis(xyz[members].sum(axis=0))
+        proj = [(p @ m, p @ e1, p @ e2) for p in pts]
+        planes: dict[int, _PlaneIndex] = {}
         k = len(exps)
         for i in range(k - 1):
             j = i + 1
@@ -214,28 +292,40 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
             sdm = trees[i].sparse_distance_matrix(trees[j], rmax, output_type="ndarray")
             if len(sdm) == 0:
                 continue
-            sel = sdm["v"] >= rmin
-            a = groups[i][sdm["i"][sel]]
-            b = groups[j][sdm["j"][sel]]
+            if rmin > 0:
+                sel = np.flatnonzero(sdm["v"] >= rmin)
+                a, b = sdm["i"][sel], sdm["j"][sel]
+            else:
+                a, b = sdm["i"].copy(), sdm["j"].copy()
             del sdm
             if len(a) == 0:
                 continue
-            pa.append(a)
-            pb.append(b)
+            pair_parts.append((groups[i], a, groups[j], b))
             nxt = j + 1
             if nxt >= k or trees[nxt] is None or times[nxt] - times[j] > max_gap:
                 continue
             frac = (times[nxt] - times[i]) / dt
-            pred = xyz[a] + (xyz[b] - xyz[a]) * frac
+            if nxt not in planes:
+                planes[nxt] = _PlaneIndex(proj[nxt], tol_angle)
+            # the prediction a + (b - a) frac along m, e1, e2 (linear, so from the
+            # projections of a and b); only cells near a detection of nxt are checked
+            pa, pb = proj[i], proj[j]
+            u = [pa[q][a] + (pb[q][b] - pa[q][a]) * frac for q in range(3)]
+            cand = np.flatnonzero(planes[nxt].maybe(*u))
+            del u
+            if len(cand) == 0:
+                continue
+            a, b = a[cand], b[cand]
+            xa, xb = pts[i][a], pts[j][b]
+            pred = xa + (xb - xa) * frac
             pred /= np.linalg.norm(pred, axis=1)[:, None]
             d, c = trees[nxt].query(pred, distance_upper_bound=tol)
             hit = np.isfinite(d)
             if hit.any():
-                cc = groups[nxt][c[hit]]
-                ea.append(np.concatenate([a[hit], b[hit]]))
-                eb.append(np.concatenate([b[hit], cc]))
-    pairs_a = np.concatenate(pa) if pa else np.zeros(0, dtype="i8")
-    pairs_b = np.concatenate(pb) if pb else np.zeros(0, dtype="i8")
+                ga, gb = groups[i][a[hit]], groups[j][b[hit]]
+                ea.append(np.concatenate([ga, gb]))
+                eb.append(np.concatenate([gb, groups[nxt][c[hit]]]))
+    n_all_pairs = sum(len(p[1]) for p in pair_parts)
     if ea:
         u, v = np.concatenate(ea), np.concatenate(eb)
         g = coo_matrix((np.ones(len(u), dtype="i1"), (u, v)), shape=(n, n))
@@ -246,8 +336,10 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         cmp = comp[nodes]
         size = np.bincount(cmp)
         # distinct exposures per component
-        key = np.unique(np.column_stack([cmp, exp[nodes]]), axis=0)
-        nexp = np.bincount(key[:, 0], minlength=len(size))
+        e0 = int(exp[nodes].min())
+        ne = int(exp[nodes].max()) - e0 + 1
+        key = np.unique(cmp.astype(np.int64) * ne + (exp[nodes] - e0))
+        nexp = np.bincount(key // ne, minlength=len(size))
         good = (size >= 3) & (nexp == size)
         amb = (size >= 3) & (nexp != size)
         in_track = good[cmp]
@@ -256,10 +348,10 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         gcr = gcr_arcsec(xyz[members], track)
         lengths = np.bincount(track) if track.size else np.zeros(0, dtype=int)
         gcr = gcr[lengths >= params.gcr_min_detections]
-        used = np.zeros(n, dtype=bool)
-        used[nodes[size[cmp] >= 3]] = True
-        n_pairs = int(np.count_nonzero(~used[pairs_a] & ~used[pairs_b]))
+        free = np.ones(n, dtype=bool)
+        free[nodes[size[cmp] >= 3]] = False
+        n_pairs = sum(int(np.count_nonzero(free[gi][a] & free[gj][b])) for gi, a, gj, b in pair_parts)
         return TrackletResult(detections=n, pairs=n_pairs, tracklets=int(good.sum()),
                               ambiguous=int(amb.sum()), gcr=gcr, lengths=lengths)
-    return TrackletResult(detections=n, pairs=len(pairs_a), tracklets=0, ambiguous=0,
+    return TrackletResult(detections=n, pairs=n_all_pairs, tracklets=0, ambiguous=0,
                           gcr=np.zeros(0), lengths=np.zeros(0, dtype=int))
