@@ -16,7 +16,12 @@ exposures of one quad). Within a field:
    the time t_k of the next exposure k = i + 2 by constant angular motion
    (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
    nearest detection of k within ``triple_tolerance_arcsec`` of the
-   prediction makes a triple (one vectorized ``cKDTree.query`` per exposure).
+   prediction makes a triple. The predictions are first tested against a
+   bitmap of k's detections in the field's gnomonic plane (``_PlaneIndex``:
+   a prediction whose cell holds no detection of k, nor its neighbours, has
+   none within the tolerance); only the few that may have one go to the
+   exact ``cKDTree.query`` on unit vectors, so the result is the same as
+   querying every prediction.
    Pairs only between consecutive visits keep the number of candidates
    (which grows with the square of the time between the visits) small; a
    quad's visits 1-2-3 and 2-3-4 make two triples sharing two detections,
@@ -212,24 +217,34 @@ class _PlaneIndex:
         self.occ = occ
         self.ok = True
 
-    def maybe(self, u0, u1, u2):
-        """Boolean per position (given by its components along m, e1, e2, any
-        positive scale): False only where no indexed point is within the angle."""
+    def maybe(self, u0, u1, u2, scale: float = 1.0):
+        """Boolean per position (given by its components along m, e1, e2, a
+        vector of length at most *scale*): False only where no indexed point
+        is within the angle. Positions nearly perpendicular to m or behind it
+        are answered True (left to the exact check)."""
         import numpy as np
 
         if not self.ok:
             return np.ones(len(u0), dtype=bool)
-        behind = u0 <= 0
-        if behind.any():       # more than 90 degrees from m: never near an indexed point
-            u0 = np.where(behind, 1.0, u0)
-            u1 = np.where(behind, 1e9, u1)
+        odd = u0 <= 1e-3 * scale
+        if odd.any():
+            u0 = np.where(odd, 1.0, u0)
         inv = 1.0 / (u0 * self.h)
         # cells 0 and n-1 of each axis are never marked, so clipping keeps the answer
-        ix = np.clip(u1 * inv - self.x0 / self.h, 0, self.nx - 1).astype(np.int64)
-        iy = np.clip(u2 * inv - self.y0 / self.h, 0, self.ny - 1).astype(np.int64)
+        fx = u1 * inv
+        fx -= self.x0 / self.h
+        np.maximum(fx, 0, out=fx)
+        np.minimum(fx, self.nx - 1, out=fx)
+        fy = u2 * inv
+        fy -= self.y0 / self.h
+        np.maximum(fy, 0, out=fy)
+        np.minimum(fy, self.ny - 1, out=fy)
+        ix, iy = fx.astype(np.int64), fy.astype(np.int64)
         ix *= self.ny
         ix += iy
-        return self.occ[ix]
+        out = self.occ[ix]
+        out |= odd
+        return out
 
 
 def _basis(m):
@@ -279,7 +294,8 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         pts = [xyz[g] for g in groups]
         trees = [cKDTree(p) if len(p) else None for p in pts]
         m, e1, e2 = _basis(xyz[members].sum(axis=0))
-        proj = [(p @ m, p @ e1, p @ e2) for p in pts]
+        basis = np.stack([m, e1, e2])
+        proj = [tuple(np.ascontiguousarray((p @ basis.T).T)) for p in pts]
         planes: dict[int, _PlaneIndex] = {}
         k = len(exps)
         for i in range(k - 1):
@@ -311,7 +327,7 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
             # projections of a and b); only cells near a detection of nxt are checked
             pa, pb = proj[i], proj[j]
             u = [pa[q][a] + (pb[q][b] - pa[q][a]) * frac for q in range(3)]
-            cand = np.flatnonzero(planes[nxt].maybe(*u))
+            cand = np.flatnonzero(planes[nxt].maybe(*u, scale=abs(1 - frac) + abs(frac)))
             del u
             if len(cand) == 0:
                 continue
