@@ -10,7 +10,7 @@ _mopstool_cmd_info() {
     subcmds='' opts='' valopts='' argkinds='' variadic=0
     case "$1" in
         '')
-            subcmds='czar lostvisits diffpairs night report faults runs show definebyquery updaterun setupdate revert fixbroken publish labels cleanup pstamp-req mopscat chiptool warptool difftool pstamptool demo db config'
+            subcmds='czar lostvisits diffpairs night report faults runs show definebyquery updaterun setupdate revert fixbroken publish labels cleanup pstamp-req mopscat testchunk chiptool warptool difftool pstamptool demo db config'
             opts='--db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug --version -h --help'
             valopts='--db --pstamp-db --dbname --config --log-file'
             argkinds=''
@@ -243,6 +243,30 @@ _mopstool_cmd_info() {
             valopts='-f --format'
             argkinds='file'
             variadic=0 ;;
+        'testchunk')
+            subcmds='list define compare'
+            opts='-h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts=''
+            argkinds=''
+            variadic=0 ;;
+        'testchunk list')
+            subcmds=''
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-f --format'
+            argkinds=''
+            variadic=0 ;;
+        'testchunk define')
+            subcmds=''
+            opts='--tag --diffs --ws -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--tag -f --format'
+            argkinds='none'
+            variadic=0 ;;
+        'testchunk compare')
+            subcmds=''
+            opts='--radius --threshold --plots -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--radius --threshold --plots -f --format'
+            argkinds='file none'
+            variadic=0 ;;
         'chiptool')
             subcmds=''
             opts='--help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
@@ -331,6 +355,7 @@ _mopstool_value_words() {
         'mopscat build|--difftype') kind=file ;;
         'mopscat build|--exp-name') kind=file ;;
         'mopscat build|--outdir') kind=file ;;
+        'testchunk compare|--plots') kind=file ;;
         'demo|--files') kind=file ;;
         *)
             case "$2" in

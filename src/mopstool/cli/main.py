@@ -67,6 +67,7 @@ COMMANDS: list[Cmd] = [
     Cmd("cleanup",       "mopstool.cli.cleanup:cleanup",         DISK,     "Free disk: clean full runs older than the retention."),
     Cmd("pstamp-req",    "mopstool.cli.pstamp:app",              STAMPS,   "Postage-stamp requests: list, create, cut, clean up."),
     Cmd("mopscat",       "mopstool.cli.mopscat:mopscat_app",     CATALOGS, "Build, check and summarise .mops catalogs."),
+    Cmd("testchunk",     "mopstool.cli.testchunk:testchunk_app",           CATALOGS, "MOPS test chunks: reprocess a set, compare two processings."),
     Cmd("chiptool",      "mopstool.legacy.cli:chiptool",         LEGACY,   "Run a chiptool recipe unchanged."),
     Cmd("warptool",      "mopstool.legacy.cli:warptool",         LEGACY,   "Run a warptool recipe unchanged."),
     Cmd("difftool",      "mopstool.legacy.cli:difftool",         LEGACY,   "Run a difftool recipe unchanged."),

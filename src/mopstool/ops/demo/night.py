@@ -62,6 +62,8 @@ class DemoSummary:
     already_loaded: bool = False
     cmf_files: int = 0
     ids: dict[str, int] = field(default_factory=dict)
+    #: the two synthetic versions of the test set's CMFs (mopstool testchunk compare)
+    testchunk_dirs: tuple[str, str] | None = None
 
     def lines(self, prefix: str = "mopstool") -> list[str]:
         """The summary; the Try-next commands start with *prefix* (mopstool and the
@@ -93,6 +95,8 @@ class DemoSummary:
                     f"mopstool mopscat build --diff-id {self.ids.get('ww_diff', '<diff_id>')} "
                     "-o /tmp/demo.mops"):
             out.append(f"  {prefix}{cmd[len('mopstool'):]}")
+        if self.testchunk_dirs:
+            out.append(f"  {prefix} testchunk compare {self.testchunk_dirs[0]} {self.testchunk_dirs[1]}")
         return out
 
 
@@ -342,6 +346,11 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
             "postage stamps: 6 MOPS requests waiting to parse behind 300 QUB uploads",
         ]
     summary.cmf_files = _write_cmfs(dbs, fdir)
+    with dbs.connect() as conn:
+        from mopstool.ops.testchunk.synth import write_demo_versions
+
+        tc = write_demo_versions(conn, cfg, fdir)
+    summary.testchunk_dirs = (tc.dir_a, tc.dir_b) if tc else None
     return summary
 
 

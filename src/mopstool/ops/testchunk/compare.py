@@ -1,0 +1,689 @@
+"""``testchunk compare A B``: the diff products of two processings of a test set.
+
+A side is a diff label in the database (its diffs' CMFs, forward
+``<path_base>.cmf`` for the input exposure and, for WW diffs made both ways,
+``<path_base>.inv.cmf`` for the template exposure), a directory (every
+``*.cmf`` and ``*.mops`` under it), one such file, or a text file listing
+paths one per line.
+
+Each side becomes a set of *cells*: the detections of one exposure on one
+skycell. CMFs are read with ``fits.cmf.read_cmf`` (exposure from FPA.OBS,
+skycell from SKYCELL, mid-exposure time MJD-OBS + EXPTIME/2, RA/Dec errors
+as ppMops computes them from X/Y_PSF_SIG, POSANGLE and PLTSCALE), ``.mops``
+files with ``fits.mops.read_mops`` (EXP_NAME, SKYCELL_ID when the file has it,
+MJD-OBS, RA_ERR/DEC_ERR). Cells of A and B with the same exposure and skycell
+are matched; the definitions of every reported number are in
+docs/testchunk.md.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mopstool.errors import DataError, NotFound, UsageError
+
+CMF_COLUMNS = ("RA_PSF", "DEC_PSF", "X_PSF_SIG", "Y_PSF_SIG", "POSANGLE", "PLTSCALE", "PSF_INST_MAG",
+               "PSF_INST_MAG_SIG", "FLAGS")
+CATALOG_SUFFIXES = (".cmf", ".mops")
+
+THRESHOLDS = {
+    "max_median_offset_arcsec": ("offset_median_arcsec", "median separation of matched detections, arcsec"),
+    "max_p90_offset_sigma": ("offset_p90_sigma", "90th percentile separation / quoted error"),
+    "max_median_mag_offset": ("mag_offset_median_abs", "|median MAG(B) - MAG(A)|"),
+    "max_only_a_fraction": ("only_a_fraction", "detections of A not in B / detections of A"),
+    "max_only_b_fraction": ("only_b_fraction", "detections of B not in A / detections of B"),
+    "max_flag_rate_change": ("flag_rate_change_abs", "|flag rate B - flag rate A|"),
+    "max_gcr_ratio": ("gcr_ratio_median", "median GCR of B / median GCR of A"),
+}
+
+
+@dataclass
+class Cell:
+    exposure: str
+    skycell: str
+    mjd: float
+    path: str
+    ra: Any
+    dec: Any
+    ra_err: Any       #: degrees on the sky
+    dec_err: Any
+    mag: Any
+    flags: Any
+
+    @property
+    def n(self) -> int:
+        return len(self.ra)
+
+
+@dataclass
+class Side:
+    name: str
+    kind: str           #: label | files
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    files: int = 0
+
+    def add(self, cell: Cell) -> None:
+        key = (cell.exposure, cell.skycell)
+        old = self.cells.get(key)
+        if old is None:
+            self.cells[key] = cell
+            return
+        import numpy as np
+
+        self.cells[key] = Cell(cell.exposure, cell.skycell, old.mjd, old.path + "," + cell.path,
+                               *(np.concatenate([getattr(old, a), getattr(cell, a)])
+                                 for a in ("ra", "dec", "ra_err", "dec_err", "mag", "flags")))
+
+    @property
+    def detections(self) -> int:
+        return sum(c.n for c in self.cells.values())
+
+
+# ------------------------------------------------------------------ reading
+def _finite_rows(ra, dec):
+    import numpy as np
+
+    return np.isfinite(ra) & np.isfinite(dec)
+
+
+def _cell(exposure, skycell, mjd, path, ra, dec, ra_err, dec_err, mag, flags) -> Cell:
+    import numpy as np
+
+    ok = _finite_rows(ra, dec)
+    return Cell(exposure, skycell, mjd, path, np.asarray(ra, "f8")[ok], np.asarray(dec, "f8")[ok],
+                np.asarray(ra_err, "f8")[ok], np.asarray(dec_err, "f8")[ok], np.asarray(mag, "f8")[ok],
+                np.asarray(flags).astype("u8")[ok])
+
+
+def _float(v, default=math.nan) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _stem(path: str) -> str:
+    name = os.path.basename(path)
+    for suf in (".inv.cmf", ".cmf", ".mops"):
+        if name.endswith(suf):
+            return name[:-len(suf)]
+    return name
+
+
+def _card_value(text: str):
+    """The value of a FITS header card's value field (after '= ')."""
+    text = text.strip()
+    if text.startswith("'"):
+        out, i = [], 1
+        while i < len(text):
+            ch = text[i]
+            if ch == "'":
+                if text[i + 1:i + 2] == "'":
+                    out.append("'")
+                    i += 2
+                    continue
+                break
+            out.append(ch)
+            i += 1
+        return "".join(out).rstrip()
+    text = text.split("/", 1)[0].strip()
+    if text in ("T", "F"):
+        return text == "T"
+    try:
+        return int(text)
+    except ValueError:
+        return _float(text, None)
+
+
+def _header_keys(fh, offsets: dict[str, int], keys: set[str]) -> dict[str, object]:
+    """The named keywords (HIERARCH names without the prefix) of one HDU,
+    from its raw header block; the other cards are not parsed."""
+    fh.seek(offsets["header_start"])
+    raw = fh.read(offsets["data_start"] - offsets["header_start"]).decode("ascii", "replace")
+    out: dict[str, object] = {}
+    for i in range(0, len(raw) - 79, 80):
+        card = raw[i:i + 80]
+        if card.startswith("HIERARCH "):
+            key, eq, val = card[9:].partition("=")
+            key = key.strip()
+            if not eq:
+                continue
+        else:
+            key = card[:8].rstrip()
+            if key == "END":
+                break
+            if card[8:10] != "= ":
+                continue
+            val = card[10:]
+        if key in keys and key not in out:
+            out[key] = _card_value(val)
+    return out
+
+
+_PRIMARY_KEYS = {"FPA.OBS", "EXP_NAME", "MJD-OBS", "EXPTIME", "SKYCELL"}
+
+
+def read_cmf_cell(path: str, *, exposure: str | None = None, skycell: str | None = None,
+                  mjd: float | None = None) -> Cell:
+    """One diff CMF as a cell. Reads, with fitsio, only the SkyChip.psf columns
+    compare uses (``CMF_COLUMNS``) and, from the raw header blocks, only the
+    keywords it needs (exposure, time, skycell, EXTTYPE); the checks are those
+    of ``fits.cmf.read_cmf`` (a PS1_DV table with the required columns)."""
+    import fitsio
+
+    from mopstool.fits.cmf import REQUIRED_COLUMNS, dv_version
+    from mopstool.fits.mops_build import radec_errors
+    from mopstool.fits.skycell import parse_skycell_id
+
+    if not os.path.exists(path):
+        raise DataError(f"CMF file not found: {path}")
+    try:
+        with fitsio.FITS(path) as f, open(path, "rb") as fh:
+            h = _header_keys(fh, f[0].get_offsets(), _PRIMARY_KEYS)
+            if "SkyChip.psf" not in f:
+                raise DataError(f"{path}: no SkyChip.psf extension (not a psphot CMF?)")
+            hdu = f["SkyChip.psf"]
+            if hdu.get_exttype() not in ("BINARY_TBL", "ASCII_TBL"):
+                raise DataError(f"{path}: SkyChip.psf is not a table")
+            exttype = str(_header_keys(fh, hdu.get_offsets(), {"EXTTYPE"}).get("EXTTYPE") or "")
+            if exttype and dv_version(exttype) is None and not exttype.upper().startswith("PS1_DV"):
+                raise DataError(f"{path}: SkyChip.psf has EXTTYPE {exttype!r}, not a difference-image "
+                                "format (PS1_DV1..PS1_DV5)")
+            names = {n.upper(): n for n in hdu.get_colnames()}
+            missing = [c for c in REQUIRED_COLUMNS if c not in names]
+            if missing:
+                raise DataError(f"{path}: SkyChip.psf lacks column(s) {', '.join(missing)}")
+            sky = skycell or h.get("SKYCELL")
+            if not sky and "SkyChip.hdr" in f:
+                sky = _header_keys(fh, f["SkyChip.hdr"].get_offsets(), {"SKYCELL"}).get("SKYCELL")
+            wanted = [names[c] for c in CMF_COLUMNS if c in names]
+            data = hdu.read(columns=wanted) if hdu.get_nrows() > 0 else None
+    except DataError:
+        raise
+    except (OSError, IOError, ValueError, KeyError, UnicodeError) as exc:
+        raise DataError(f"cannot read CMF {path}: {' '.join(str(exc).split())[:200] or type(exc).__name__}") \
+            from None
+    if not sky:
+        parsed = parse_skycell_id(os.path.basename(path))
+        sky = f"skycell.{parsed[0]:04d}.{parsed[1]:03d}" if parsed else "-"
+    exp = exposure or str(h.get("FPA.OBS") or h.get("EXP_NAME") or _stem(path))
+    t = mjd
+    if t is None:
+        t = _float(h.get("MJD-OBS")) + _float(h.get("EXPTIME"), 0.0) / 2 / 86400.0
+
+    def col(name, fill):
+        import numpy as np
+
+        if data is None:
+            return np.zeros(0)
+        if name not in names:
+            return np.full(len(data), fill, dtype="f8")
+        return data[names[name]].astype("f8")
+
+    ra_err, dec_err = radec_errors(col("X_PSF_SIG", math.nan), col("Y_PSF_SIG", math.nan),
+                                   col("POSANGLE", 0.0), col("PLTSCALE", math.nan))
+    flags = col("FLAGS", 0) if data is None or "FLAGS" not in names else data[names["FLAGS"]].astype("u8")
+    return _cell(exp, str(sky), t, path, col("RA_PSF", math.nan), col("DEC_PSF", math.nan),
+                 ra_err, dec_err, col("PSF_INST_MAG", math.nan), flags)
+
+
+def read_mops_cells(path: str) -> list[Cell]:
+    import numpy as np
+
+    from mopstool.fits.mops import MOPS_EXT
+    from mopstool.fits.mops_read import column, read_mops
+
+    m = read_mops(path)
+    table = m.tables.get(MOPS_EXT)
+    if table is None:
+        raise DataError(f"{path}: no {MOPS_EXT} table (not a .mops file?)")
+    h = m.header
+    exp = str(h.get("EXP_NAME") or _stem(path))
+    t = _float(h.get("MJD-OBS"))
+
+    def col(name, fill=math.nan):
+        c = column(table, name)
+        return np.full(len(table), fill) if c is None else c
+
+    sky = column(table, "SKYCELL_ID")
+    parts = [("-", np.ones(len(table), dtype=bool))] if sky is None else \
+        [(str(s), sky == s) for s in np.unique(sky)]
+    return [_cell(exp, s, t, path, col("RA")[sel], col("DEC")[sel], col("RA_ERR")[sel], col("DEC_ERR")[sel],
+                  col("MAG")[sel], col("FLAGS", 0)[sel]) for s, sel in parts]
+
+
+def _catalog_files(spec: str) -> list[str] | None:
+    """The catalog files a side argument names, or None when it is not a path."""
+    p = Path(spec)
+    if p.is_dir():
+        files = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.name.endswith(CATALOG_SUFFIXES))
+        if not files:
+            raise DataError(f"{spec}: no *.cmf or *.mops files in this directory")
+        return files
+    if p.is_file():
+        if p.name.endswith(CATALOG_SUFFIXES) or p.suffix.lower() in (".fits", ".fit"):
+            return [str(p)]
+        base = p.parent
+        out = []
+        for line in p.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                out.append(str(base / line) if not os.path.isabs(line) else line)
+        if not out:
+            raise DataError(f"{spec}: the file list is empty")
+        return out
+    if os.sep in spec or spec.endswith(CATALOG_SUFFIXES):
+        raise DataError(f"{spec}: no such file or directory")
+    return None
+
+
+def load_files(name: str, files: list[str]) -> Side:
+    side = Side(name=name, kind="files", files=len(files))
+    for f in files:
+        if f.endswith(".mops"):
+            for c in read_mops_cells(f):
+                side.add(c)
+        else:
+            side.add(read_cmf_cell(f))
+    return side
+
+
+def label_products(dbs, cfg, label: str) -> list[dict[str, Any]]:
+    """The diff CMFs of a label: one row per (diff, skycell, direction) with the
+    path, the exposure whose detections it holds and its mid-exposure MJD."""
+    from sqlalchemy import and_, select
+
+    from mopstool.db import schema
+    from mopstool.ops.mopscat.build import exposures_for_warps, resolve_path
+
+    dr, di, ds = schema.diffRun, schema.diffInputSkyfile, schema.diffSkyfile
+    states = list(cfg.get("mopscat.data_states") or ["full", "cleaned", "goto_cleaned"])
+    neb_root = cfg.get("mopscat.neb_root") or None
+    q = (select(dr.c.diff_id, dr.c.diff_mode, dr.c.bothways, di.c.skycell_id, di.c.warp1, di.c.warp2,
+                ds.c.path_base)
+         .select_from(dr.join(di, di.c.diff_id == dr.c.diff_id)
+                      .join(ds, and_(ds.c.diff_id == di.c.diff_id, ds.c.skycell_id == di.c.skycell_id)))
+         .where(dr.c.label == label, ds.c.data_state.in_(states), ds.c.fault == 0, ds.c.quality == 0,
+                ds.c.path_base.is_not(None))
+         .order_by(dr.c.diff_id, di.c.skycell_id))
+    with dbs.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+        if not rows:
+            n = conn.execute(select(dr.c.diff_id).where(dr.c.label == label).limit(1)).first()
+            if n is None:
+                raise NotFound(f"no diff run with label {label!r} (and no such file or directory)")
+            raise DataError(f"label {label}: no diff skycell is done (data_state in "
+                            f"{', '.join(states)}, fault 0, quality 0)")
+        chains = exposures_for_warps(conn, [w for r in rows for w in (r["warp1"], r["warp2"]) if w])
+    out = []
+    for r in rows:
+        mode = int(r["diff_mode"] or 1)
+        dirs = [(".cmf", r["warp1"] if mode != 3 else r["warp2"])]
+        if mode == 1 and r["bothways"] and r["warp2"]:
+            dirs.append((".inv.cmf", r["warp2"]))
+        for suffix, warp in dirs:
+            ch = chains.get(int(warp)) if warp else None
+            if ch is None:
+                continue
+            mjd = None
+            if ch.get("dateobs") is not None:
+                from datetime import datetime
+
+                dt = ch["dateobs"] if isinstance(ch["dateobs"], datetime) else datetime.fromisoformat(str(ch["dateobs"]))
+                mjd = (dt - datetime(1858, 11, 17)).total_seconds() / 86400.0 + \
+                    float(ch.get("exp_time") or 0) / 2 / 86400.0
+            out.append({"diff_id": r["diff_id"], "skycell_id": r["skycell_id"], "exp_name": ch["exp_name"],
+                        "mjd": mjd, "path": resolve_path(r["path_base"], suffix, neb_root=neb_root)})
+    return out
+
+
+def load_side(spec: str, *, dbs_factory=None, cfg=None) -> Side:
+    files = _catalog_files(spec)
+    if files is not None:
+        return load_files(spec, files)
+    if dbs_factory is None:
+        raise UsageError(f"{spec}: not a file or directory, and no database to look the label up in")
+    products = label_products(dbs_factory(), cfg, spec)
+    side = Side(name=spec, kind="label", files=len(products))
+    for p in products:
+        side.add(read_cmf_cell(p["path"], exposure=p["exp_name"], skycell=p["skycell_id"], mjd=p["mjd"]))
+    return side
+
+
+# ------------------------------------------------------------------ matching
+def match(a: Cell, b: Cell, radius_arcsec: float):
+    """Mutual nearest neighbours within the radius: (indices in a, indices in b)."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from mopstool.ops.testchunk.tracklets import ARCSEC, chord, unit_vectors
+
+    if a.n == 0 or b.n == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    ua, ub = unit_vectors(a.ra, a.dec), unit_vectors(b.ra, b.dec)
+    r = chord(radius_arcsec * ARCSEC)
+    ta, tb = cKDTree(ua), cKDTree(ub)
+    dab, jab = tb.query(ua, distance_upper_bound=r)
+    dba, jba = ta.query(ub, distance_upper_bound=r)
+    ia = np.flatnonzero(np.isfinite(dab))
+    jb = jab[ia]
+    mutual = np.isfinite(dba[jb]) & (jba[jb] == ia)
+    return ia[mutual], jb[mutual]
+
+
+def _pct(x, q):
+    import numpy as np
+
+    return float(np.percentile(x, q)) if len(x) else None
+
+
+def _med(x):
+    import numpy as np
+
+    return float(np.median(x)) if len(x) else None
+
+
+@dataclass
+class Offsets:
+    dra: Any      #: (RA_B - RA_A) cos Dec_A, arcsec
+    ddec: Any     #: Dec_B - Dec_A, arcsec
+    sep: Any      #: arcsec
+    sigma: Any    #: separation in units of the combined quoted errors
+    dmag: Any     #: MAG_B - MAG_A
+    mag_a: Any
+
+    @staticmethod
+    def of(a: Cell, b: Cell, ia, jb) -> "Offsets":
+        import numpy as np
+
+        dra = ((b.ra[jb] - a.ra[ia] + 540.0) % 360.0 - 180.0) * np.cos(np.radians(a.dec[ia])) * 3600.0
+        ddec = (b.dec[jb] - a.dec[ia]) * 3600.0
+        sra = np.hypot(a.ra_err[ia], b.ra_err[jb]) * 3600.0
+        sdec = np.hypot(a.dec_err[ia], b.dec_err[jb]) * 3600.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sig = np.hypot(dra / sra, ddec / sdec)
+        return Offsets(dra, ddec, np.hypot(dra, ddec), sig, b.mag[jb] - a.mag[ia], a.mag[ia])
+
+    @staticmethod
+    def concat(items: list["Offsets"]) -> "Offsets":
+        import numpy as np
+
+        if not items:
+            return Offsets(*(np.zeros(0) for _ in range(6)))
+        return Offsets(*(np.concatenate([getattr(o, f) for o in items])
+                         for f in ("dra", "ddec", "sep", "sigma", "dmag", "mag_a")))
+
+    def stats(self) -> dict[str, Any]:
+        import numpy as np
+
+        sig = self.sigma[np.isfinite(self.sigma)]
+        dm = self.dmag[np.isfinite(self.dmag)]
+        return {"dra_median_arcsec": _med(self.dra), "ddec_median_arcsec": _med(self.ddec),
+                "offset_median_arcsec": _med(self.sep), "offset_p90_arcsec": _pct(self.sep, 90),
+                "offset_median_sigma": _med(sig), "offset_p90_sigma": _pct(sig, 90),
+                "mag_offset_median": _med(dm), "mag_offset_p90_abs": _pct(np.abs(dm), 90)}
+
+
+def _flag_rate(flags) -> float | None:
+    import numpy as np
+
+    from mopstool.fits.cmf import SOURCE_MASK
+
+    return float(np.count_nonzero(flags & SOURCE_MASK)) / len(flags) if len(flags) else None
+
+
+def _diff(b, a):
+    return None if a is None or b is None else b - a
+
+
+@dataclass
+class CompareResult:
+    a: str
+    b: str
+    radius_arcsec: float
+    cells: list[dict[str, Any]]
+    summary: dict[str, Any]
+    tracklets: dict[str, Any]
+    checks: list[dict[str, Any]]
+    offsets: Offsets | None = None
+    gcr_a: Any = None
+    gcr_b: Any = None
+
+    @property
+    def exceeded(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if c["ok"] is False]
+
+    @property
+    def status(self) -> str:
+        return "exceeded" if self.exceeded else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "radius_arcsec": self.radius_arcsec, "status": self.status,
+                "summary": self.summary, "tracklets": self.tracklets, "checks": self.checks,
+                "cells": self.cells}
+
+
+def _fields(side: Side) -> dict[str, int]:
+    """Exposure -> field number: exposures that share a skycell are one field."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    exps = sorted({e for e, _ in side.cells})
+    cells = sorted({s for _, s in side.cells})
+    if not exps:
+        return {}
+    ei = {e: i for i, e in enumerate(exps)}
+    si = {s: len(exps) + i for i, s in enumerate(cells)}
+    u = np.array([ei[e] for e, s in side.cells])
+    v = np.array([si[s] for e, s in side.cells])
+    n = len(exps) + len(cells)
+    _, comp = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n)), directed=False)
+    return {e: int(comp[ei[e]]) for e in exps}
+
+
+def side_tracklets(side: Side, params):
+    import numpy as np
+
+    from mopstool.fits.cmf import SOURCE_MASK
+    from mopstool.ops.testchunk.tracklets import link
+
+    fields = _fields(side)
+    exp_code = {e: i for i, e in enumerate(sorted(fields))}
+    parts = [(c, (c.flags & SOURCE_MASK) == 0) for c in side.cells.values()]
+    if not parts:
+        return link([], [], [], [], [], params)
+    cat = lambda f: np.concatenate([f(c)[ok] for c, ok in parts])  # noqa: E731
+    return link(cat(lambda c: c.ra), cat(lambda c: c.dec), cat(lambda c: np.full(c.n, c.mjd)),
+                cat(lambda c: np.full(c.n, exp_code[c.exposure])),
+                cat(lambda c: np.full(c.n, fields[c.exposure])), params)
+
+
+def thresholds_from(cfg, overrides: dict[str, float] | None = None) -> dict[str, float]:
+    out = {k: float(v) for k, v in (cfg.get("testchunk.thresholds") or {}).items()}
+    unknown = sorted(set(out) - set(THRESHOLDS))
+    if unknown:
+        from mopstool.errors import ConfigError
+
+        raise ConfigError(f"[testchunk.thresholds] has unknown keys: {', '.join(unknown)}; "
+                          f"known: {', '.join(THRESHOLDS)}")
+    for k, v in (overrides or {}).items():
+        if k not in THRESHOLDS:
+            raise UsageError(f"--threshold {k}: unknown; known: {', '.join(THRESHOLDS)}")
+        out[k] = float(v)
+    return out
+
+
+def parse_threshold_args(values: list[str] | None) -> dict[str, float]:
+    out = {}
+    for v in values or []:
+        if "=" not in v:
+            raise UsageError(f"--threshold {v!r}: use NAME=VALUE (e.g. max_gcr_ratio=1.5)")
+        k, _, x = v.partition("=")
+        try:
+            out[k.strip()] = float(x)
+        except ValueError:
+            raise UsageError(f"--threshold {v!r}: {x!r} is not a number") from None
+    return out
+
+
+def compare_sides(a: Side, b: Side, *, radius_arcsec: float, params, thresholds: dict[str, float]) -> CompareResult:
+    import numpy as np
+
+    if radius_arcsec <= 0:
+        raise UsageError("--radius must be > 0 arcsec")
+    params.check()
+    keys = sorted(set(a.cells) | set(b.cells))
+    rows, offs = [], []
+    tot = {"a": 0, "b": 0, "matched": 0, "only_a": 0, "only_b": 0}
+    flags_a, flags_b = [], []
+    for key in keys:
+        ca, cb = a.cells.get(key), b.cells.get(key)
+        na, nb = (ca.n if ca else 0), (cb.n if cb else 0)
+        if ca is not None and cb is not None:
+            ia, jb = match(ca, cb, radius_arcsec)
+            o = Offsets.of(ca, cb, ia, jb)
+            offs.append(o)
+            st = o.stats()
+            nm = len(ia)
+        else:
+            st, nm = Offsets.concat([]).stats(), 0
+        fa = _flag_rate(ca.flags) if ca else None
+        fb = _flag_rate(cb.flags) if cb else None
+        if ca:
+            flags_a.append(ca.flags)
+        if cb:
+            flags_b.append(cb.flags)
+        row = {"exposure": key[0], "skycell": key[1], "a": na, "b": nb, "matched": nm,
+               "only_a": na - nm, "only_b": nb - nm, **st, "flag_rate_a": fa, "flag_rate_b": fb,
+               "flag_rate_change": _diff(fb, fa)}
+        for k in tot:
+            tot[k] += row[k]
+        rows.append(row)
+    allo = Offsets.concat(offs)
+    fa = _flag_rate(np.concatenate(flags_a)) if flags_a else None
+    fb = _flag_rate(np.concatenate(flags_b)) if flags_b else None
+    summary = {"exposures": len({k[0] for k in keys}), "cells": len(keys),
+               "cells_only_a": sum(1 for k in keys if k not in b.cells),
+               "cells_only_b": sum(1 for k in keys if k not in a.cells),
+               "files_a": a.files, "files_b": b.files, **tot, **allo.stats(),
+               "only_a_fraction": tot["only_a"] / tot["a"] if tot["a"] else None,
+               "only_b_fraction": tot["only_b"] / tot["b"] if tot["b"] else None,
+               "flag_rate_a": fa, "flag_rate_b": fb, "flag_rate_change": _diff(fb, fa)}
+    ta, tb = side_tracklets(a, params), side_tracklets(b, params)
+    sa, sb = ta.summary(), tb.summary()
+
+    def ratio(x, y):
+        return None if x in (None, 0) or y is None else y / x
+
+    tracklets = {"a": sa, "b": sb, "gcr_ratio_median": ratio(sa["gcr_median_arcsec"], sb["gcr_median_arcsec"]),
+                 "gcr_ratio_p90": ratio(sa["gcr_p90_arcsec"], sb["gcr_p90_arcsec"]),
+                 "params": params.__dict__}
+    values = dict(summary, gcr_ratio_median=tracklets["gcr_ratio_median"],
+                  mag_offset_median_abs=abs(summary["mag_offset_median"])
+                  if summary["mag_offset_median"] is not None else None,
+                  flag_rate_change_abs=abs(summary["flag_rate_change"])
+                  if summary["flag_rate_change"] is not None else None)
+    checks = []
+    for name, limit in thresholds.items():
+        metric, meaning = THRESHOLDS[name]
+        v = values.get(metric)
+        if limit < 0:
+            ok = None
+            note = "disabled"
+        elif v is None:
+            ok, note = None, "no data"
+        else:
+            ok = bool(v <= limit)
+            note = "" if ok else "exceeded"
+        checks.append({"check": name, "metric": metric, "value": v, "limit": limit if limit >= 0 else None,
+                       "ok": ok, "note": note or meaning})
+    return CompareResult(a=a.name, b=b.name, radius_arcsec=radius_arcsec, cells=rows, summary=summary,
+                         tracklets=tracklets, checks=checks, offsets=allo, gcr_a=ta.gcr, gcr_b=tb.gcr)
+
+
+def compare(spec_a: str, spec_b: str, cfg, *, dbs_factory=None, radius_arcsec: float | None = None,
+            thresholds: dict[str, float] | None = None) -> CompareResult:
+    from mopstool.ops.testchunk.tracklets import TrackletParams
+
+    radius = float(radius_arcsec if radius_arcsec is not None else cfg.get("testchunk.match_radius_arcsec", 1.0))
+    if radius <= 0:
+        raise UsageError("--radius must be > 0 arcsec")
+    th = thresholds_from(cfg, thresholds)
+    params = TrackletParams.from_config(cfg)
+    params.check()
+    a = load_side(spec_a, dbs_factory=dbs_factory, cfg=cfg)
+    b = load_side(spec_b, dbs_factory=dbs_factory, cfg=cfg)
+    return compare_sides(a, b, radius_arcsec=radius, params=params, thresholds=th)
+
+
+# ------------------------------------------------------------------ plots
+def write_plots(res: CompareResult, outdir: str | os.PathLike) -> list[str]:
+    """PNG plots of a comparison: offsets.png, counts.png, offset_vs_mag.png, gcr.png."""
+    try:
+        import matplotlib
+    except ImportError:
+        from mopstool.errors import ConfigError
+
+        raise ConfigError("--plots needs matplotlib (a dependency of mopstool): pip install matplotlib") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    out = Path(outdir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--plots {outdir}: {exc.strerror}") from None
+    o = res.offsets
+    written = []
+
+    def save(fig, name):
+        p = out / name
+        fig.tight_layout()
+        fig.savefig(p, dpi=90)
+        plt.close(fig)
+        written.append(str(p))
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    for ax, data, title in ((axes[0], o.dra, "RA cos Dec offset B-A (arcsec)"),
+                            (axes[1], o.ddec, "Dec offset B-A (arcsec)"),
+                            (axes[2], o.sigma[np.isfinite(o.sigma)], "separation / quoted error")):
+        if len(data):
+            ax.hist(data, bins=60, color="tab:blue")
+        ax.set_title(title, fontsize=9)
+    save(fig, "offsets.png")
+
+    cells = res.cells[:80]
+    fig, ax = plt.subplots(figsize=(max(6, 0.18 * len(cells) + 2), 3.8))
+    x = np.arange(len(cells))
+    for off, k, lab in ((-0.3, "a", "A"), (0.0, "b", "B"), (0.3, "matched", "matched")):
+        ax.bar(x + off, [c[k] for c in cells], width=0.3, label=lab)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{c['exposure']} {c['skycell']}" for c in cells], rotation=90, fontsize=5)
+    ax.set_ylabel("detections")
+    ax.legend(fontsize=8)
+    save(fig, "counts.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if len(o.sep):
+        ax.scatter(o.mag_a, o.sep, s=2, alpha=0.5)
+    ax.set_xlabel("magnitude (A)")
+    ax.set_ylabel("separation B-A (arcsec)")
+    save(fig, "offset_vs_mag.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ga, gb = np.asarray(res.gcr_a), np.asarray(res.gcr_b)
+    both = np.concatenate([ga, gb])
+    if both.size:
+        bins = np.linspace(0, float(np.percentile(both, 99)) or 1.0, 40)
+        ax.hist(ga, bins=bins, histtype="step", label=f"A ({len(ga)})")
+        ax.hist(gb, bins=bins, histtype="step", label=f"B ({len(gb)})")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("tracklet GCR (arcsec)")
+    save(fig, "gcr.png")
+    return written

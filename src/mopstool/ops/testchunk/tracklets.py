@@ -1,0 +1,373 @@
+"""Tracklets and their great-circle residuals (GCR), vectorized.
+
+Input: the detections of one product (one processing of a test set) with
+their sky position, exposure and exposure mid-time, grouped into fields (the
+exposures of one quad). Within a field:
+
+1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
+   (the same source measured on two overlapping skycells) count once.
+2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
+   time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
+   i and b of j with
+   ``min_rate * dt <= |b - a| <= max_rate * dt`` (rates in deg/day, the angle
+   along the sphere) is a pair consistent with one motion. One KD-tree query
+   (scipy ``cKDTree.sparse_distance_matrix``) per exposure pair.
+3. *Triples*: each pair (a, b) of exposures i, i + 1 predicts the position at
+   the time t_k of the next exposure k = i + 2 by constant angular motion
+   (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
+   nearest detection of k within ``triple_tolerance_arcsec`` of the
+   prediction makes a triple. The predictions are first tested against a
+   bitmap of k's detections in the field's gnomonic plane (``_PlaneIndex``:
+   a prediction whose cell holds no detection of k, nor its neighbours, has
+   none within the tolerance); only the few that may have one go to the
+   exact ``cKDTree.query`` on unit vectors, so the result is the same as
+   querying every prediction.
+   Pairs only between consecutive visits keep the number of candidates
+   (which grows with the square of the time between the visits) small; a
+   quad's visits 1-2-3 and 2-3-4 make two triples sharing two detections,
+   merged below into one tracklet of four.
+4. *Tracklets*: detections joined by triples are merged (connected components
+   of the graph whose edges are a-b and b-c of every triple, scipy
+   ``csgraph``). A component of three or more detections that has at most one
+   detection per exposure is a tracklet; one with two detections of one
+   exposure is *ambiguous* and not used. Pairs with neither detection in a
+   component are reported as pairs.
+5. *GCR* of a tracklet: the detections are projected gnomonically about
+   their mean direction (a great circle projects to a straight line), the
+   orthogonal least-squares line is fitted, and the GCR is the root mean
+   square of the perpendicular distances of the detections from that line,
+   i.e. from the best-fitting great circle, in arcsec.
+
+Only loops over fields and exposure pairs run in Python; every per-detection
+step is a numpy or scipy array operation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+ARCSEC = math.pi / 180.0 / 3600.0
+
+
+@dataclass
+class TrackletParams:
+    min_rate_deg_per_day: float = 0.05
+    max_rate_deg_per_day: float = 1.5
+    triple_tolerance_arcsec: float = 1.0
+    dedup_arcsec: float = 1.0
+    max_gap_hours: float = 3.0
+    #: tracklets shorter than this are counted but left out of the GCR distribution
+    gcr_min_detections: int = 3
+
+    @classmethod
+    def from_config(cls, cfg) -> "TrackletParams":
+        def f(key, default):
+            return float(cfg.get(f"testchunk.{key}", default))
+        return cls(min_rate_deg_per_day=f("min_rate_deg_per_day", 0.05),
+                   max_rate_deg_per_day=f("max_rate_deg_per_day", 1.5),
+                   triple_tolerance_arcsec=f("triple_tolerance_arcsec", 1.0),
+                   dedup_arcsec=f("tracklet_dedup_arcsec", 1.0),
+                   max_gap_hours=f("max_visit_gap_hours", 3.0),
+                   gcr_min_detections=int(f("gcr_min_detections", 3)))
+
+    def check(self) -> None:
+        from mopstool.errors import ConfigError
+
+        if not 0 <= self.min_rate_deg_per_day < self.max_rate_deg_per_day:
+            raise ConfigError("[testchunk] needs 0 <= min_rate_deg_per_day < max_rate_deg_per_day")
+        if self.gcr_min_detections < 3:
+            raise ConfigError("[testchunk] gcr_min_detections must be >= 3")
+        if self.triple_tolerance_arcsec <= 0 or self.max_gap_hours <= 0:
+            raise ConfigError("[testchunk] triple_tolerance_arcsec and max_visit_gap_hours must be > 0")
+
+
+def unit_vectors(ra_deg, dec_deg):
+    import numpy as np
+
+    ra = np.radians(np.asarray(ra_deg, dtype="f8"))
+    dec = np.radians(np.asarray(dec_deg, dtype="f8"))
+    cd = np.cos(dec)
+    return np.column_stack([cd * np.cos(ra), cd * np.sin(ra), np.sin(dec)])
+
+
+def chord(angle_rad: float) -> float:
+    return 2.0 * math.sin(min(angle_rad, math.pi) / 2.0)
+
+
+@dataclass
+class TrackletResult:
+    #: detections that entered linking (after de-duplication)
+    detections: int
+    pairs: int
+    tracklets: int
+    ambiguous: int
+    #: GCR (arcsec) per tracklet of at least gcr_min_detections detections
+    gcr: Any
+    #: number of detections per tracklet
+    lengths: Any
+
+    def summary(self) -> dict[str, Any]:
+        import numpy as np
+
+        g = np.asarray(self.gcr)
+        return {"detections": int(self.detections), "pairs": int(self.pairs), "gcr_tracklets": int(g.size),
+                "tracklets": int(self.tracklets), "ambiguous": int(self.ambiguous),
+                "tracklets_by_length": {str(int(k)): int(v) for k, v in
+                                        zip(*np.unique(np.asarray(self.lengths, dtype=int),
+                                                       return_counts=True))},
+                "gcr_median_arcsec": float(np.median(g)) if g.size else None,
+                "gcr_p90_arcsec": float(np.percentile(g, 90)) if g.size else None}
+
+
+def _dedup(xyz, exp, radius_chord: float):
+    """Indices to keep: within one exposure, of two detections closer than the radius keep the first."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    drop = np.zeros(len(exp), dtype=bool)
+    if radius_chord <= 0:
+        return np.flatnonzero(~drop)
+    order = np.argsort(exp, kind="stable")
+    bounds = np.flatnonzero(np.diff(exp[order])) + 1
+    for idx in np.split(order, bounds):
+        if len(idx) < 2:
+            continue
+        pairs = cKDTree(xyz[idx]).query_pairs(radius_chord, output_type="ndarray")
+        if len(pairs):
+            drop[idx[pairs.max(axis=1)]] = True
+    return np.flatnonzero(~drop)
+
+
+def gcr_arcsec(xyz, track):
+    """RMS perpendicular distance (arcsec) from the best-fitting great circle of
+    each tracklet; *track* numbers the tracklet of each row 0..T-1."""
+    import numpy as np
+
+    track = np.asarray(track)
+    if track.size == 0:
+        return np.zeros(0)
+    T = int(track.max()) + 1
+    n = np.bincount(track, minlength=T).astype("f8")
+    m = np.zeros((T, 3))
+    np.add.at(m, track, xyz)
+    m /= np.linalg.norm(m, axis=1)[:, None]
+    # tangent-plane basis about each tracklet's mean direction
+    ref = np.where(np.abs(m[:, 2:3]) < 0.9, np.array([[0.0, 0.0, 1.0]]), np.array([[1.0, 0.0, 0.0]]))
+    e1 = np.cross(ref, m)
+    e1 /= np.linalg.norm(e1, axis=1)[:, None]
+    e2 = np.cross(m, e1)
+    p = xyz
+    w = np.einsum("ij,ij->i", p, m[track])
+    xi = np.einsum("ij,ij->i", p, e1[track]) / w
+    eta = np.einsum("ij,ij->i", p, e2[track]) / w
+    cx = np.bincount(track, xi, T) / n
+    cy = np.bincount(track, eta, T) / n
+    dx, dy = xi - cx[track], eta - cy[track]
+    sxx = np.bincount(track, dx * dx, T)
+    syy = np.bincount(track, dy * dy, T)
+    sxy = np.bincount(track, dx * dy, T)
+    # direction of the orthogonal least-squares line: principal axis of the scatter matrix
+    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+    perp = -dx * np.sin(theta[track]) + dy * np.cos(theta[track])
+    rms = np.sqrt(np.bincount(track, perp * perp, T) / n)
+    return rms / ARCSEC
+
+
+class _PlaneIndex:
+    """Which points of a plane can lie within a distance of one of a set of points.
+
+    The points of one exposure are projected gnomonically about the field's
+    mean direction *m* (basis e1, e2) and marked, with their eight
+    neighbours, in a bitmap of square cells of side at least the plane
+    distance that an angle *tol_angle* can become anywhere near them (the
+    gnomonic scale is at least 1 and at most 1/cos^2 of the angle from *m*).
+    A position whose cell is not marked has no point within *tol_angle*;
+    one whose cell is marked may have one (checked exactly by the caller).
+    """
+
+    MAX_CELLS = 1 << 25
+
+    def __init__(self, proj, tol_angle: float):
+        import numpy as np
+
+        s0, s1, s2 = proj
+        self.ok = False
+        if len(s0) == 0 or s0.min() <= 0.5:
+            return
+        theta = math.acos(min(1.0, float(s0.min()))) + tol_angle
+        if theta >= math.pi / 3:
+            return
+        x, y = s1 / s0, s2 / s0
+        h = tol_angle / math.cos(theta) ** 2 * (1 + 1e-6) + 1e-15
+        w = float(x.max() - x.min()) + 4 * h
+        d = float(y.max() - y.min()) + 4 * h
+        if w * d / (h * h) > self.MAX_CELLS:
+            h = math.sqrt(w * d / self.MAX_CELLS)
+        self.h = h
+        self.x0, self.y0 = float(x.min()) - 2 * h, float(y.min()) - 2 * h
+        self.nx, self.ny = int(w / h) + 3, int(d / h) + 3
+        ix = np.floor((x - self.x0) / h).astype(np.int64)
+        iy = np.floor((y - self.y0) / h).astype(np.int64)
+        occ = np.zeros(self.nx * self.ny, dtype=bool)
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                occ[(ix + dx) * self.ny + (iy + dy)] = True
+        self.occ = occ
+        self.ok = True
+
+    def maybe(self, u0, u1, u2, scale: float = 1.0):
+        """Boolean per position (given by its components along m, e1, e2, a
+        vector of length at most *scale*): False only where no indexed point
+        is within the angle. Positions nearly perpendicular to m or behind it
+        are answered True (left to the exact check)."""
+        import numpy as np
+
+        if not self.ok:
+            return np.ones(len(u0), dtype=bool)
+        odd = u0 <= 1e-3 * scale
+        if odd.any():
+            u0 = np.where(odd, 1.0, u0)
+        inv = 1.0 / (u0 * self.h)
+        # cells 0 and n-1 of each axis are never marked, so clipping keeps the answer
+        fx = u1 * inv
+        fx -= self.x0 / self.h
+        np.maximum(fx, 0, out=fx)
+        np.minimum(fx, self.nx - 1, out=fx)
+        fy = u2 * inv
+        fy -= self.y0 / self.h
+        np.maximum(fy, 0, out=fy)
+        np.minimum(fy, self.ny - 1, out=fy)
+        ix, iy = fx.astype(np.int64), fy.astype(np.int64)
+        ix *= self.ny
+        ix += iy
+        out = self.occ[ix]
+        out |= odd
+        return out
+
+
+def _basis(m):
+    import numpy as np
+
+    m = m / np.linalg.norm(m)
+    ref = np.array([0.0, 0.0, 1.0]) if abs(m[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(ref, m)
+    e1 /= np.linalg.norm(e1)
+    return m, e1, np.cross(m, e1)
+
+
+def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResult:
+    """Link the detections of one product into pairs and tracklets (see module doc).
+
+    *exposure* and *field* are integer codes per detection; *mjd* the
+    exposure mid-time (days) per detection."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    ra, dec, mjd = (np.asarray(a, dtype="f8") for a in (ra, dec, mjd))
+    exposure, field = np.asarray(exposure, dtype="i8"), np.asarray(field, dtype="i8")
+    ok = np.isfinite(ra) & np.isfinite(dec) & np.isfinite(mjd)
+    base = np.flatnonzero(ok)
+    xyz_all = unit_vectors(ra[base], dec[base])
+    keep = _dedup(xyz_all, exposure[base], chord(params.dedup_arcsec * ARCSEC))
+    idx_g = base[keep]
+    xyz = xyz_all[keep]
+    exp = exposure[idx_g]
+    t = mjd[idx_g]
+    fld = field[idx_g]
+    n = len(idx_g)
+    pair_parts = []        # (global indices of exposure i, local a, of exposure j, local b)
+    ea, eb = [], []
+    tol = chord(params.triple_tolerance_arcsec * ARCSEC)
+    tol_angle = 2.0 * math.asin(min(1.0, tol / 2.0))
+    max_gap = params.max_gap_hours / 24.0
+    for f in np.unique(fld):
+        members = np.flatnonzero(fld == f)
+        exps, first = np.unique(exp[members], return_index=True)
+        times = t[members][first]
+        order = np.argsort(times, kind="stable")
+        exps, times = exps[order], times[order]
+        groups = [members[exp[members] == e] for e in exps]
+        pts = [xyz[g] for g in groups]
+        trees = [cKDTree(p) if len(p) else None for p in pts]
+        m, e1, e2 = _basis(xyz[members].sum(axis=0))
+        basis = np.stack([m, e1, e2])
+        proj = [tuple(np.ascontiguousarray((p @ basis.T).T)) for p in pts]
+        planes: dict[int, _PlaneIndex] = {}
+        k = len(exps)
+        for i in range(k - 1):
+            j = i + 1
+            dt = times[j] - times[i]
+            if dt <= 0 or dt > max_gap or trees[i] is None or trees[j] is None:
+                continue
+            rmax = chord(math.radians(params.max_rate_deg_per_day * dt))
+            rmin = chord(math.radians(params.min_rate_deg_per_day * dt))
+            sdm = trees[i].sparse_distance_matrix(trees[j], rmax, output_type="ndarray")
+            if len(sdm) == 0:
+                continue
+            if rmin > 0:
+                sel = np.flatnonzero(sdm["v"] >= rmin)
+                a, b = sdm["i"][sel], sdm["j"][sel]
+            else:
+                a, b = sdm["i"].copy(), sdm["j"].copy()
+            del sdm
+            if len(a) == 0:
+                continue
+            pair_parts.append((groups[i], a, groups[j], b))
+            nxt = j + 1
+            if nxt >= k or trees[nxt] is None or times[nxt] - times[j] > max_gap:
+                continue
+            frac = (times[nxt] - times[i]) / dt
+            if nxt not in planes:
+                planes[nxt] = _PlaneIndex(proj[nxt], tol_angle)
+            # the prediction a + (b - a) frac along m, e1, e2 (linear, so from the
+            # projections of a and b); only cells near a detection of nxt are checked
+            pa, pb = proj[i], proj[j]
+            u = [pa[q][a] + (pb[q][b] - pa[q][a]) * frac for q in range(3)]
+            cand = np.flatnonzero(planes[nxt].maybe(*u, scale=abs(1 - frac) + abs(frac)))
+            del u
+            if len(cand) == 0:
+                continue
+            a, b = a[cand], b[cand]
+            xa, xb = pts[i][a], pts[j][b]
+            pred = xa + (xb - xa) * frac
+            pred /= np.linalg.norm(pred, axis=1)[:, None]
+            d, c = trees[nxt].query(pred, distance_upper_bound=tol)
+            hit = np.isfinite(d)
+            if hit.any():
+                ga, gb = groups[i][a[hit]], groups[j][b[hit]]
+                ea.append(np.concatenate([ga, gb]))
+                eb.append(np.concatenate([gb, groups[nxt][c[hit]]]))
+    n_all_pairs = sum(len(p[1]) for p in pair_parts)
+    if ea:
+        u, v = np.concatenate(ea), np.concatenate(eb)
+        g = coo_matrix((np.ones(len(u), dtype="i1"), (u, v)), shape=(n, n))
+        _, comp = connected_components(g, directed=False)
+        linked = np.zeros(n, dtype=bool)
+        linked[u] = linked[v] = True
+        nodes = np.flatnonzero(linked)
+        cmp = comp[nodes]
+        size = np.bincount(cmp)
+        # distinct exposures per component
+        e0 = int(exp[nodes].min())
+        ne = int(exp[nodes].max()) - e0 + 1
+        key = np.unique(cmp.astype(np.int64) * ne + (exp[nodes] - e0))
+        nexp = np.bincount(key // ne, minlength=len(size))
+        good = (size >= 3) & (nexp == size)
+        amb = (size >= 3) & (nexp != size)
+        in_track = good[cmp]
+        members = nodes[in_track]
+        _, track = np.unique(cmp[in_track], return_inverse=True)
+        gcr = gcr_arcsec(xyz[members], track)
+        lengths = np.bincount(track) if track.size else np.zeros(0, dtype=int)
+        gcr = gcr[lengths >= params.gcr_min_detections]
+        free = np.ones(n, dtype=bool)
+        free[nodes[size[cmp] >= 3]] = False
+        n_pairs = sum(int(np.count_nonzero(free[gi][a] & free[gj][b])) for gi, a, gj, b in pair_parts)
+        return TrackletResult(detections=n, pairs=n_pairs, tracklets=int(good.sum()),
+                              ambiguous=int(amb.sum()), gcr=gcr, lengths=lengths)
+    return TrackletResult(detections=n, pairs=n_all_pairs, tracklets=0, ambiguous=0,
+                          gcr=np.zeros(0), lengths=np.zeros(0, dtype=int))

@@ -1,0 +1,199 @@
+"""testchunk compare on synthetic CMFs written by the test: offsets, counts,
+flag rates and tracklet GCR recovered; thresholds gate the exit code; every
+output format; plots; .mops sides; the demo's two versions."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from mopstool.config import load_config
+from mopstool.ops.testchunk.compare import compare
+from mopstool.ops.testchunk.synth import VersionSpec, quad, write_versions
+
+SKYCELLS = ["skycell.1200.044", "skycell.1200.045"]
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tc")
+    return write_versions(root / "A", root / "B", quad(SKYCELLS),
+                          VersionSpec(scatter_a_arcsec=0.05, scatter_b_arcsec=0.10, bias_arcsec=(0.0, 0.3),
+                                      mag_bias=0.04, extra_b=25, seed=11))
+
+
+def test_compare_recovers_offset_counts_and_gcr_ratio(versions):
+    res = compare(versions.dir_a, versions.dir_b, load_config())
+    s = res.summary
+    # counts exactly: every true source matched, B's edge junk is only-B
+    assert s["a"] == versions.common and s["matched"] == versions.common
+    assert s["only_a"] == 0 and s["only_b"] == versions.extra_b == 8 * 25
+    assert s["cells"] == 8 and s["exposures"] == 4
+    for row in res.cells:
+        truth = versions.cells[(row["exposure"], row["skycell"])]
+        assert (row["a"], row["b"], row["matched"], row["only_b"]) == (
+            truth["common"], truth["common"] + 25, truth["common"], 25)
+    # the injected 0.3" Dec bias within 5 %, no RA bias, the magnitude bias
+    assert s["ddec_median_arcsec"] == pytest.approx(0.3, rel=0.05)
+    assert abs(s["dra_median_arcsec"]) < 0.015
+    assert s["mag_offset_median"] == pytest.approx(0.04, abs=1e-4)
+    # B's centroid scatter is twice A's: its tracklets' GCR is larger
+    t = res.tracklets
+    assert t["a"]["tracklets"] >= 40 and t["b"]["tracklets"] >= 40
+    assert t["gcr_ratio_median"] > 1.5
+    assert res.status == "exceeded"
+
+
+def test_identical_sides_pass_every_check(versions):
+    res = compare(versions.dir_a, versions.dir_a, load_config())
+    s = res.summary
+    assert s["matched"] == s["a"] == s["b"] and s["only_a"] == s["only_b"] == 0
+    assert s["offset_median_arcsec"] == 0
+    assert res.tracklets["gcr_ratio_median"] == pytest.approx(1.0)
+    assert res.status == "ok" and all(c["ok"] is not False for c in res.checks)
+
+
+def test_flag_rate_change_is_measured(tmp_path):
+    r = write_versions(tmp_path / "A", tmp_path / "B", quad(SKYCELLS[:1], visits=2),
+                       VersionSpec(bias_arcsec=(0.0, 0.0), scatter_b_arcsec=0.05, extra_b=0,
+                                   flag_fraction_b=0.1, movers=0, seed=3))
+    res = compare(r.dir_a, r.dir_b, load_config())
+    flagged = sum(c["flagged_b"] for c in r.cells.values())
+    assert res.summary["flag_rate_a"] == 0
+    assert res.summary["flag_rate_b"] == pytest.approx(flagged / res.summary["b"])
+    assert {c["check"]: c["ok"] for c in res.checks}["max_flag_rate_change"] is False
+
+
+def test_cli_exit_code_follows_thresholds(cli, versions):
+    a, b = versions.dir_a, versions.dir_b
+    assert cli("testchunk", "compare", a, a).code == 0
+    r = cli("testchunk", "compare", a, b)
+    assert r.code == 3
+    assert "max_gcr_ratio" in r.err and r.err.startswith("mopstool: ") and "error:" not in r.err
+    # raising (or disabling) the exceeded limits makes the same comparison pass
+    loose = ["--threshold", "max_median_offset_arcsec=0.5", "--threshold", "max_p90_offset_sigma=-1",
+             "--threshold", "max_only_b_fraction=0.2", "--threshold", "max_gcr_ratio=3"]
+    assert cli("testchunk", "compare", a, b, *loose).code == 0
+    # only the GCR limit exceeded still gates
+    r = cli("testchunk", "compare", a, b, *loose[:-2], "--threshold", "max_gcr_ratio=1.5", "--json")
+    assert r.code == 3
+    checks = {c["check"]: c for c in r.json()["checks"]}
+    assert checks["max_gcr_ratio"]["ok"] is False and checks["max_p90_offset_sigma"]["ok"] is None
+
+
+def test_cli_bad_input(cli, versions, tmp_path):
+    r = cli("testchunk", "compare", versions.dir_a, versions.dir_b, "--threshold", "max_nonsense=1")
+    assert r.code == 2 and "max_nonsense" in r.err
+    r = cli("testchunk", "compare", versions.dir_a, versions.dir_b, "--radius", "0")
+    assert r.code == 2
+    assert cli("testchunk", "compare", versions.dir_a, str(tmp_path / "nothing/here")).code == 65
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli("testchunk", "compare", versions.dir_a, str(empty)).code == 65
+    bad = tmp_path / "bad.cmf"
+    bad.write_text("not fits")
+    r = cli("testchunk", "compare", versions.dir_a, str(bad))
+    assert r.code == 65 and "bad.cmf" in r.err
+
+
+def test_cli_formats(cli, versions):
+    a, b = versions.dir_a, versions.dir_b
+    d = cli("testchunk", "compare", a, b, "--format", "json").json()
+    assert set(d) >= {"summary", "tracklets", "checks", "cells", "status"}
+    assert d["summary"]["only_b"] == versions.extra_b
+    lines = cli("testchunk", "compare", a, b, "--format", "jsonl").out.splitlines()
+    assert len(lines) == 8 and json.loads(lines[0])["matched"] > 0
+    csv_out = cli("testchunk", "compare", a, b, "--format", "csv").out.splitlines()
+    assert csv_out[0].startswith("exposure,skycell,a,b,matched,only_a,only_b") and len(csv_out) == 9
+    table = cli("testchunk", "compare", a, b).out
+    assert "# tracklets" in table and "# checks" in table and "B/A" in table
+
+
+def test_cli_plots(cli, versions, tmp_path):
+    out = tmp_path / "plots"
+    r = cli("testchunk", "compare", versions.dir_a, versions.dir_b, "--plots", str(out), "--json")
+    assert r.code == 3
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["counts.png", "gcr.png", "offset_vs_mag.png", "offsets.png"]
+    for p in out.iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_file_list_and_mops_sides(cli, versions, tmp_path):
+    """A side may be a list file; .mops files (here built by mopscat from the CMFs) are read too."""
+    lst = tmp_path / "a.txt"
+    lst.write_text("\n".join(versions.files_a) + "\n")
+    r = cli("testchunk", "compare", str(lst), versions.dir_a, "--json")
+    assert r.code == 0 and r.json()["summary"]["matched"] == versions.common
+    files = [f for f in versions.files_a if ".o8309g0262o." in f or Path(f).name.startswith("o8309g0262o")]
+    out = tmp_path / "one.mops"
+    b = cli("mopscat", "build", *files, "-o", str(out))
+    assert b.code == 0, b.err
+    r = cli("testchunk", "compare", str(out), str(out), "--json")
+    assert r.code in (0, 3), r.err
+    s = r.json()["summary"]
+    assert s["a"] == s["matched"] > 0 and s["only_a"] == 0
+
+
+def test_list_shows_the_sets_of_the_notes(cli):
+    r = cli("testchunk", "list", "--json")
+    assert r.code == 0
+    sets = {s["name"]: s for s in r.json()}
+    assert sets["opstag"]["label"] == "MOPS.testchunk.OSSR.R15S2.0.Q.w.20140603.<tag>"
+    assert sets["daily"]["status"] == "undefined" and sets["daily"]["label"].startswith("MOPS.dailytestset")
+    assert sets["w20180412"]["chunk"] == "OSSR.R14S2.14.Q.w" and sets["w20180412"]["night"] == "2018-04-12"
+    assert sets["i20180412"]["filter"] == "i" and sets["i20180412"]["assumed"]
+    assert sets["ps2_i20180514"]["exposures"] == ["o8252h0040o", "o8252h0055o", "o8252h0070o", "o8252h0085o"]
+    assert sets["ps2_w20180710"]["camera"] == "GPC2"
+    assert sets["fastmovers"]["status"] == sets["comets"]["status"] == "undefined"
+    assert "opstag" in cli("testchunk", "list").out
+
+
+def test_demo_prints_a_comparison_that_runs(cli, tmp_path):
+    db = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    r = cli("demo", "--db", db, "--files", str(tmp_path / "files"))
+    assert r.code == 0, r.err
+    cmd = [line.strip() for line in r.out.splitlines() if "testchunk compare" in line]
+    assert len(cmd) == 1
+    args = cmd[0].split()[1:]
+    res = cli(*args, "--json")
+    assert res.code == 3
+    d = res.json()
+    assert d["summary"]["only_a"] == 0 and d["summary"]["only_b"] > 0
+    assert d["summary"]["ddec_median_arcsec"] == pytest.approx(0.3, rel=0.05)
+    assert d["tracklets"]["gcr_ratio_median"] > 1.5
+    # the demo's test set is definable on the demo database
+    r = cli("testchunk", "define", "demo", "--tag", "t1", "--dry-run", "--db", db, "--json")
+    assert r.code == 0 and len(r.json()["runs"]) == 4
+
+
+def test_offsets_in_units_of_the_quoted_errors(tmp_path):
+    """Same scatter, no bias, errors quoted right: the normalised separation is
+    Rayleigh distributed (median sqrt(2 ln 2) = 1.177, p90 sqrt(2 ln 10) = 2.146)."""
+    r = write_versions(tmp_path / "A", tmp_path / "B", quad(SKYCELLS, visits=2),
+                       VersionSpec(scatter_a_arcsec=0.1, scatter_b_arcsec=0.1, bias_arcsec=(0.0, 0.0),
+                                   extra_b=0, transients=1500, movers=0, seed=5))
+    s = compare(r.dir_a, r.dir_b, load_config()).summary
+    assert s["a"] == s["b"] == r.common and s["matched"] >= 0.999 * r.common
+    assert s["offset_median_sigma"] == pytest.approx(math.sqrt(2 * math.log(2)), rel=0.05)
+    assert s["offset_p90_sigma"] == pytest.approx(math.sqrt(2 * math.log(10)), rel=0.06)
+    # the separation itself: Rayleigh with sigma sqrt(2) x 0.1"
+    assert s["offset_median_arcsec"] == pytest.approx(0.1 * math.sqrt(2) * 1.1774, rel=0.05)
+
+
+def test_dense_junk_full_quad_tracklets_keep_the_gcr_ratio(tmp_path):
+    """Junk-dense diffs make chance triples; counting only a quad's tracklets of
+    four (gcr_min_detections = 4) keeps B's doubled scatter visible."""
+    r = write_versions(tmp_path / "A", tmp_path / "B", quad(SKYCELLS[:1]),
+                       VersionSpec(transients=4000, movers=80, extra_b=0, seed=21))
+    cfg = load_config()
+    cfg.set("testchunk.gcr_min_detections", 4)
+    t = compare(r.dir_a, r.dir_b, cfg).tracklets
+    assert t["a"]["gcr_tracklets"] == t["a"]["tracklets_by_length"].get("4", 0) >= 10
+    assert t["gcr_ratio_median"] > 1.5
+    cfg.set("testchunk.gcr_min_detections", 2)
+    with pytest.raises(Exception, match="gcr_min_detections"):
+        compare(r.dir_a, r.dir_b, cfg)
