@@ -14,7 +14,7 @@ from mopstool.errors import UsageError
 from mopstool.ops.demo.synth import Synth
 from mopstool.stages import (STAGES, CAPABILITIES, Input, Stage, State, get_stage, register,
                              stages_that, unregister)
-from mopstool.stages.joins import RunFilter, downstream_active, run_conditions
+from mopstool.stages.joins import RunFilter, chain_join, downstream_active, exposure_chain, run_conditions
 
 N1 = datetime(2018, 7, 10, 8)
 
@@ -200,3 +200,23 @@ def test_run_conditions_use_the_registered_path(skycal, dbs):
         ids = conn.execute(select(run.c.skycal_id).where(
             *run_conditions(skycal, RunFilter(night=date(2018, 7, 10), states=["new"])))).scalars().all()
     assert ids == [1]
+
+
+def test_chain_joins_in_both_directions(dbs):
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = s.chain(label="OSS.nightlyscience", data_group="OSS.20180710", skycells=["s1"], dateobs=N1)
+        bare = s.exposure(dateobs=N1)
+    warp, chip, raw = schema.warpRun, schema.chipRun, schema.rawExp
+    with dbs.connect() as conn:
+        up = conn.execute(select(warp.c.warp_id, chip.c.chip_id).select_from(chain_join("warp", "chip"))).all()
+        down = conn.execute(select(chip.c.chip_id, warp.c.warp_id).select_from(chain_join("chip", "warp"))).all()
+        outer = conn.execute(select(raw.c.exp_id, warp.c.warp_id)
+                             .select_from(chain_join("exposure", "warp", outer=True))
+                             .order_by(raw.c.exp_id)).all()
+        names = conn.execute(select(raw.c.exp_name).select_from(exposure_chain("warp"))).scalars().all()
+    assert up == [(ch.warp_id, ch.chip_id)] and down == [(ch.chip_id, ch.warp_id)]
+    assert outer == [(ch.exp_id, ch.warp_id), (bare.exp_id, None)]
+    assert names == [ch.exp_name]
+    with pytest.raises(ValueError, match="no exposure path"):
+        chain_join("stack", "chip")

@@ -98,7 +98,44 @@ def exposure_join(stage: Stage, *, outer: bool = False):
     return frm
 
 
-exposure_chain = exposure_join
+def _path_tables(stage: Stage) -> list[str]:
+    return [stage.run_table] + [link.to_table for link in stage.exposure_path]
+
+
+def _table_of(name: str) -> str:
+    return "rawExp" if name == "exposure" else STAGES[name].run_table
+
+
+def chain_join(start: str, end: str, *, outer: bool = False):
+    """FROM clause from the run table of *start* to that of *end* along the
+    exposure path (either direction; "exposure" is rawExp), e.g.
+    ``chain_join("warp", "chip")`` = warpRun JOIN fakeRun JOIN camRun JOIN chipRun,
+    ``chain_join("exposure", "warp", outer=True)`` = rawExp LEFT JOIN chipRun ...
+    LEFT JOIN warpRun. Columns of every table on the way can be selected."""
+    ta, tb = _table_of(start), _table_of(end)
+    if start != "exposure" and tb in _path_tables(STAGES[start]):
+        links, reverse, first = STAGES[start].exposure_path, False, ta
+    elif end != "exposure" and ta in _path_tables(STAGES[end]):
+        links, reverse, first = STAGES[end].exposure_path, True, ta
+    else:
+        raise ValueError(f"no exposure path joins {start} and {end}")
+    tables = _path_tables(STAGES[end if reverse else start])
+    lo, hi = sorted((tables.index(ta), tables.index(tb)))
+    steps = list(links[lo:hi])
+    frm = schema.table(first)
+    for link in (reversed(steps) if reverse else steps):
+        left, right = schema.table(link.table), schema.table(link.to_table)
+        new = left if reverse else right
+        on = left.c[link.column] == right.c[link.to_column]
+        frm = frm.outerjoin(new, on) if outer else frm.join(new, on)
+    return frm
+
+
+def exposure_chain(stage: Stage | str, *, outer: bool = False):
+    """FROM the stage's run table up to rawExp with every run table on the way
+    (warp -> fake -> cam -> chip -> rawExp)."""
+    name = stage if isinstance(stage, str) else stage.name
+    return chain_join(name, "exposure", outer=outer)
 
 
 def _no_night(stage: Stage) -> UsageError:

@@ -35,7 +35,7 @@ from mopstool.db.dialect import needs_explicit_id
 from mopstool.errors import ConfigError, NotFound, UsageError
 from mopstool.ops.writes import execute
 from mopstool.stages import State, get_stage, stages_that
-from mopstool.stages.joins import eq_any, like_any, night_condition
+from mopstool.stages.joins import eq_any, exposure_chain, like_any, night_condition
 from mopstool.util import chunks
 
 #: the word that stands for SQL NULL in a setter (as in ``--set-dist-group NULL``)
@@ -332,8 +332,7 @@ def _warp_query(sel: DefineSelection, label: str | None, chunk_kind: str | None,
         conds.append(eq_any(raw.c.exp_id, chunk))
     new_label = literal(label) if label is not None else fk.c.label
     dup = exists().where(wr.c.fake_id == fk.c.fake_id, wr.c.label == new_label)
-    frm = (fk.join(cam, cam.c.cam_id == fk.c.cam_id).join(cr, cr.c.chip_id == cam.c.chip_id)
-           .join(raw, raw.c.exp_id == cr.c.exp_id))
+    frm = exposure_chain("fake")
     if duplicates:
         existing = (select(func.max(wr.c.warp_id)).where(wr.c.fake_id == fk.c.fake_id,
                                                           wr.c.label == new_label).scalar_subquery())
