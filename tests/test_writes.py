@@ -297,3 +297,57 @@ def test_declining_the_prompt_exits_10_and_writes_nothing(db_url, dbs, tmp_path)
     assert code == ExitCode.DECLINED == 10, operator.text
     assert "cancelled; nothing written" in operator.text
     assert _runs_per_exposure(dbs) == {}
+
+
+# ---------------------------------------------------------------------- every writer
+
+def _held(dbs, write):
+    """Run *write(confirm)* whose confirmation runs the same write to completion
+    first (as cron does while an operator's prompt is open)."""
+    inner = []
+
+    def confirm(plan) -> bool:
+        t = threading.Thread(target=lambda: inner.append(write(None)))
+        t.start()
+        t.join()
+        return True
+
+    return inner, write(confirm)
+
+
+def test_every_run_writer_replans_under_the_lock(dbs):
+    from mopstool.ops.runs.labels import add_label, block_labels
+    from mopstool.ops.runs.manage import RevertFilter, revert, set_update
+
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = s.exposure(dateobs=datetime(2018, 5, 25, 8), class_ids=CLASSES)
+        s.chip(ch, label="L.w", class_ids=CLASSES, state="new",
+               imfiles={"XY01": {"fault": 2}, "XY02": {"fault": 5}})
+        cl = s.exposure(dateobs=datetime(2018, 5, 25, 9), class_ids=CLASSES)
+        s.chip(cl, label="L.c", class_ids=CLASSES, state="cleaned", data_state="cleaned")
+
+    # revert: the inner run deletes both faulted imfiles; the held one finds nothing left
+    inner, outer = _held(dbs, lambda c: revert(dbs, "chip", RevertFilter(ids=[ch.chip_id]), confirm=c))
+    assert inner[0].applied and inner[0].rows == {"chipProcessedImfile": 2}
+    assert not outer.applied and outer.total == 0
+
+    # setupdate: queued once; the held run sees the components already queued
+    inner, outer = _held(dbs, lambda c: set_update(dbs, "chip", [cl.chip_id], confirm=c))
+    assert inner[0].applied and inner[0].rows["chipProcessedImfile"] == 2
+    assert not outer.applied and outer.total == 0
+
+    # labels add: the held run is refused cleanly (exit 2), not a duplicate-key crash
+    from mopstool.errors import UsageError
+
+    with pytest.raises(UsageError, match="already exists"):
+        _held(dbs, lambda c: add_label(dbs, "L.new", confirm=c))
+
+    # labels block: blocked once, the held run has nothing left to do
+    inner, outer = _held(dbs, lambda c: block_labels(dbs, ["L.w"], ["chip", "warp"], confirm=c))
+    assert inner[0].applied and inner[0].total == 2 and not outer.applied and outer.total == 0
+    from mopstool.db.own import mopstoolAudit
+
+    with dbs.connect() as conn:
+        actions = conn.execute(select(mopstoolAudit.c.action)).scalars().all()
+    assert sorted(actions) == ["labels.add", "labels.block", "revert.chip", "setupdate.chip"]

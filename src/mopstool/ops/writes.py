@@ -81,6 +81,8 @@ class WritePlan:
     dry_run: bool = False
     applied: bool = False
     keys: frozenset = field(default=frozenset(), repr=False, compare=False)
+    #: title of the table form (default: the action)
+    title: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def total(self) -> int:
@@ -97,7 +99,7 @@ class WritePlan:
     def table_form(self):
         from mopstool.ops.results import Table
 
-        return [Table(self.sample, title=self.action + (" (dry run)" if self.dry_run else ""))]
+        return [Table(self.sample, title=(self.title or self.action) + (" (dry run)" if self.dry_run else ""))]
 
 
 #: the name older callers use

@@ -111,7 +111,8 @@ def update_runs(dbs: Databases, stage: str | Stage, flt: RunFilter, setters: Run
 
     def plan(conn) -> WritePlan:
         ids = [int(i) for i in conn.execute(select(idc).where(*conds).order_by(idc)).scalars()]
-        out = WritePlan(action=f"updaterun {st.name}", rows={run.name: len(ids)}, keys=frozenset(ids))
+        out = WritePlan(action=f"updaterun {st.name}", rows={run.name: len(ids)}, keys=frozenset(ids),
+                        title=f"{st.name} runs")
         sample = conn.execute(select(*[run.c[c] for c in show]).where(idc.in_(ids[:SAMPLE]))
                               .order_by(idc)).all() if ids else []
         out.sample = [dict(r._mapping, **{f"new_{k}": v for k, v in values.items()}) for r in sample]
