@@ -62,12 +62,6 @@ class CheckFailed(MopsError):
     code = ExitCode.CHECK_FAILED
 
 
-class Declined(MopsError):
-    """The user answered no when asked to confirm a change (nothing written)."""
-
-    code = ExitCode.DECLINED
-
-
 class DataError(MopsError):
     code = ExitCode.DATA
 

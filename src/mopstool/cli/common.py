@@ -4,9 +4,8 @@ confirm a change (:func:`confirmer`) and the one way to write a result
 
 from __future__ import annotations
 
-import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
 import typer
@@ -141,6 +140,15 @@ def info(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
+def concurrent_notes(result) -> None:
+    """Say on stderr what the write protocol found changed by another writer."""
+    from mopstool.ops.writes import CONCURRENT_NOTE
+
+    for note in getattr(result, "notes", ()):
+        if note.startswith(CONCURRENT_NOTE):
+            info(note)
+
+
 def decline() -> None:
     """The user said no: one line on stderr, exit DECLINED (10), nothing written."""
     info("cancelled; nothing written")
@@ -169,7 +177,7 @@ def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_r
     threshold = int(state(ctx).config.get("general.confirm_above", 50) or 0)
     if rows <= threshold:
         return True
-    if not sys.stdin.isatty() or os.environ.get("CI") == "true" and not sys.stdin.isatty():
+    if not sys.stdin.isatty():
         raise UsageError(f"{what} would change {rows} rows (more than {threshold}); "
                          "re-run with --yes, or --dry-run to see the plan")
     return typer.confirm(f"{what} will change {rows} rows. Continue?", default=False, err=True)

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
-                                 LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, confirmer, emit_result,
-                                 info, output_format, state)
+                                 LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, concurrent_notes,
+                                 confirmer, emit_result, info, output_format, state)
 
 SetStr = Optional[str]
 
@@ -125,16 +125,15 @@ def definebyquery(
     if len(res.skipped) > 20:
         info(f"skipped: ... and {len(res.skipped) - 20} more")
     emit_result(ctx, res, fmt, as_json)
-    for note in res.notes:
-        if note.startswith(("nothing left", "planned row")):
-            info(note)
+    concurrent_notes(res)
     counts = ", ".join(f"{t} {n}" for t, n in res.rows.items())
     if dry_run:
         info(f"dry run: would define {len(res.runs)} {stage} run(s) ({counts}); nothing written")
     elif res.applied:
         info(f"defined {len(res.runs)} {stage} run(s) with label {setters.label!r} ({counts})")
     else:
-        info(f"nothing defined ({'; '.join(res.notes) or 'no match'})")
+        why = [n for n in res.notes if not n.startswith("another")]
+        info(f"nothing defined ({'; '.join(why) or 'no match'})")
 
 
 # ====================================================================== updaterun
@@ -244,6 +243,7 @@ def setupdate(
                      dry_run=dry_run,
                      confirm=confirmer(ctx, f"setupdate {sg.name}", yes=yes, count=_runs_touched))
     emit_result(ctx, res, fmt, as_json)
+    concurrent_notes(res)
     said = set()
     for c in res.skipped:
         if any(k in c["reason"] for k in ("fault 26", "goto_cleaned", "no such", f"no {sg.name} run")):
@@ -292,6 +292,7 @@ def revert_cmd(
     res = revert(st.dbs, stage, flt, dry_run=dry_run,
                  confirm=confirmer(ctx, f"revert {stage}", yes=yes, count=_runs_touched))
     emit_result(ctx, res, fmt, as_json)
+    concurrent_notes(res)
     counts = ", ".join(f"{t} {n}" for t, n in res.rows.items())
     gone = [c for c in res.skipped if c["fault"] == FAULT_GONE]
     if gone:

@@ -39,6 +39,8 @@ from mopstool.util import chunks  # noqa: F401  (re-exported: the one batching h
 LOCK_NAME = "mopstool.write"
 #: the note a plan gets when the confirmation was declined
 DECLINED_NOTE = "declined; nothing written"
+#: the start of the notes execute() adds when another writer committed meanwhile
+CONCURRENT_NOTE = "another writer committed meanwhile"
 
 
 def lock_timeout_of(dbs: Databases, given: int | float | None = None) -> float:
@@ -159,10 +161,11 @@ def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
             raise PlanChanged(f"{action}: the database changed after the plan was made "
                               f"({extra} row(s) not in the plan shown); nothing written; re-run")
         if now is not None and confirmed is not None and now != confirmed:
-            fresh.notes.append(f"{len(confirmed - now)} planned row(s) were changed by another "
-                               "writer meanwhile and are left as they are")
+            fresh.notes.append(f"{CONCURRENT_NOTE}: {len(confirmed - now)} planned row(s) already "
+                               "changed are left as they are")
         if not fresh.total:
-            fresh.notes.append("nothing left to change: another writer made these changes meanwhile")
+            if CONCURRENT_NOTE not in " ".join(fresh.notes):
+                fresh.notes.append(f"{CONCURRENT_NOTE}: nothing left to change")
             return fresh
         rows, detail = apply(conn, fresh)
         record_audit(conn, action, int(rows), detail)

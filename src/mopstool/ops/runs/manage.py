@@ -28,8 +28,7 @@ from mopstool.db import Databases, schema
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.writes import WritePlan, execute
 from mopstool.stages import FAULT_GONE, Stage, State, fault_meaning, get_stage, stages_that
-from mopstool.stages.joins import (RunFilter, eq_any, night_run_condition,  # noqa: F401
-                                   run_filter_conditions)
+from mopstool.stages.joins import RunFilter, eq_any, run_filter_conditions
 
 #: the word that stands for SQL NULL in a setter
 NULL_WORD = "NULL"
