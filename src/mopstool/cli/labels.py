@@ -8,6 +8,7 @@ import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirmer, emit_result, info,
                                  state)
+from mopstool.stages import choices
 
 app = typer.Typer(
     name="labels",
@@ -19,7 +20,7 @@ app = typer.Typer(
 
 LabelsArg = Annotated[list[str], typer.Argument(help="Label name(s), exact.", show_default=False)]
 StagesOpt = Annotated[Optional[list[str]], typer.Option(
-    "--stage", help="Stage whose block table to change (chip, cam, fake, warp); repeat.",
+    "--stage", help=f"Stage whose block table to change ({choices('block')}); repeat.",
     show_default=False)]
 AllStagesOpt = Annotated[bool, typer.Option("--all-stages", help="Every stage with a block table.")]
 

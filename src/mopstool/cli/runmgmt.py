@@ -9,6 +9,7 @@ import typer
 from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
                                  LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, concurrent_notes,
                                  confirmer, emit_result, info, output_format, state)
+from mopstool.stages import choices
 
 SetStr = Optional[str]
 
@@ -140,7 +141,8 @@ def definebyquery(
 
 def updaterun(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage: chip, cam, warp, stack, diff.", show_default=False)],
+    stage: Annotated[str, typer.Argument(help=f"Stage: {choices('updaterun')}.",
+                                         show_default=False)],
     id_: IdOpt = None,
     label: LabelOpt = None,
     state_: StateOpt = None,
@@ -187,7 +189,8 @@ def updaterun(
 
 def setupdate(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage: chip, warp or diff.", show_default=False)],
+    stage: Annotated[str, typer.Argument(help=f"Stage: {choices('setupdate', last=' or ')}.",
+                                         show_default=False)],
     chip_id: Annotated[Optional[list[int]], _opt("--chip-id", "chip_id (chip stage); repeat.")] = None,
     warp_id: Annotated[Optional[list[int]], _opt("--warp-id", "warp_id (warp stage); repeat.")] = None,
     diff_id: Annotated[Optional[list[int]], _opt("--diff-id", "diff_id (diff stage); repeat.")] = None,
@@ -264,7 +267,7 @@ def setupdate(
 
 def revert_cmd(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage: chip, cam, fake, warp, stack, diff.",
+    stage: Annotated[str, typer.Argument(help=f"Stage: {choices('revert')}.",
                                          show_default=False)],
     id_: IdOpt = None,
     label: LabelOpt = None,
@@ -312,8 +315,8 @@ def faults_cmd(
     night: NightOpt = None,
     label: LabelOpt = None,
     data_group: DataGroupOpt = None,
-    stage: Annotated[Optional[list[str]], _opt("--stage", "Stage (chip, cam, fake, warp, stack, diff, "
-                                                           "publish); repeat.")] = None,
+    stage: Annotated[Optional[list[str]], _opt("--stage", f"Stage ({choices('faults')}); "
+                                                           "repeat.")] = None,
     fault: Annotated[Optional[list[int]], _opt("--fault", "Fault code; repeat to OR.")] = None,
     id_: IdOpt = None,
     components: Annotated[bool, typer.Option("--components", help="One row per faulted component "

@@ -8,10 +8,9 @@ import typer
 
 from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, FormatOpt, IdOpt, JsonOpt, LabelOpt,
                                  LimitOpt, NightOpt, StateOpt, emit_result, output_format, state)
+from mopstool.stages import choices
 
-# the stage registry is not imported for --help (start-up time); this lists the IPP stages
-STAGE_HELP = ("Stage: chip, cam, fake, warp, stack, diff, publish, pstamp-request, pstamp-job, "
-              "pstamp-dependent.")
+STAGE_HELP = f"Stage: {choices('runs')}."
 
 
 def runs(

@@ -362,6 +362,14 @@ def get_stage(name: str | Stage, *, allowed: Iterable[str] | None = None,
     return STAGES[key]
 
 
+def choices(capability: str, *, last: str = ", ") -> str:
+    """The stages with *capability* as text for help ("chip, warp or diff")."""
+    names = stages_that(capability)
+    if len(names) < 2 or last == ", ":
+        return ", ".join(names)
+    return ", ".join(names[:-1]) + last + names[-1]
+
+
 def stage_order() -> dict[str, int]:
     """Pipeline position of every stage (for sorting rows of several stages)."""
     return {n: i for i, n in enumerate(STAGES)}
