@@ -8,7 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from mopstool.db import schema
-from mopstool.ops.runs.faults import FaultFilter, collect_faults, fault_summary, fix_command, summarize_faults
+from mopstool.ops.runs.faults import FaultFilter, collect_faults, fix_command, summarize_faults
+
+
+def fault_summary(dbs, flt):
+    return summarize_faults(collect_faults(dbs, flt), flt)
 from mopstool.ops.demo.synth import Synth
 
 CLASSES = ("XY01", "XY02", "XY03")

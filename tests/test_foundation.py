@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from conftest import scratch_db_name
 from mopstool.db import Databases, schema
 from mopstool.errors import ExitCode
-from mopstool.stages import STAGES, get_stage, rollup_state
+from mopstool.stages import STAGES, get_stage
 
 
 # ------------------------------------------------------------------ db init / check
@@ -350,8 +350,9 @@ def test_stage_library():
     with pytest.raises(Exception) as e:
         STAGES["chip"].validate_state("finished")
     assert "valid:" in str(e.value)
-    assert rollup_state([("cleaned", 0), ("full", 4007), ("cleaned", 0)]) == "cleaned"
-    assert rollup_state([("cleaned", 0), ("full", 0)]) is None
+    # the life cycle: cleaned -> update is normal, new -> cleaned is not
+    assert STAGES["chip"].allows("cleaned", "update") and not STAGES["chip"].allows("new", "cleaned")
+    assert STAGES["chip"].states_into("update") == ("full", "goto_cleaned", "cleaned", "update")
     assert STAGES["chip"].update_from_data_states == ("cleaned",)
     assert STAGES["warp"].update_from_data_states == ("cleaned", "update")
     assert STAGES["diff"].bad_quality_sweep is False

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     UNEXPECTED = 1
     USAGE = 2
     CHECK_FAILED = 3
+    DECLINED = 10
     DATA = 65
     UNREACHABLE = 69
     TEMPFAIL = 75
@@ -28,6 +29,7 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.UNEXPECTED: "unexpected error (traceback only with --debug / MOPSTOOL_DEBUG=1)",
     ExitCode.USAGE: "usage error (bad option, refused selection, no terminal to confirm)",
     ExitCode.CHECK_FAILED: "a check found problems (czar, lostvisits with lost visits, db check)",
+    ExitCode.DECLINED: "declined at the confirmation prompt; nothing written",
     ExitCode.DATA: "bad input data (FITS file, request row, id that does not exist)",
     ExitCode.UNREACHABLE: "database unreachable",
     ExitCode.TEMPFAIL: "temporary: lock held by another run, deadlock; retry later",

@@ -14,7 +14,7 @@ import math
 import sys
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -144,9 +144,3 @@ def _rich_console(stream):
     from rich.console import Console
 
     return Console(file=stream)
-
-
-def write_lines(lines: Iterable[str], stream=None) -> None:
-    stream = stream or sys.stdout
-    for line in lines:
-        stream.write(line + "\n")

@@ -1,15 +1,16 @@
-"""Shared CLI pieces: the invocation state, common options, confirmation."""
+"""Shared CLI pieces: the invocation state, common options, the one way to
+confirm a change (:func:`confirmer`) and the one way to write a result
+(:func:`emit_result`)."""
 
 from __future__ import annotations
 
-import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
 import typer
 
-from mopstool.errors import UsageError
+from mopstool.errors import ConfigError, ExitCode, UsageError
 from mopstool.output import FORMATS, render
 
 
@@ -49,7 +50,17 @@ class AppState:
             u = self.urls
             self._dbs = Databases(u.gpc1, u.pstamp, gpc1_source=u.gpc1_source,
                                   pstamp_source=u.pstamp_source)
+            # every writer waits this long for the write lock (ops.writes.lock_timeout_of)
+            self._dbs.lock_timeout = self.lock_timeout
         return self._dbs
+
+    @property
+    def lock_timeout(self) -> float:
+        """``general.lock_timeout``: seconds a writer waits for another's lock."""
+        value = self.config.get("general.lock_timeout", 0) or 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"general.lock_timeout must be a number of seconds >= 0, not {value!r}")
+        return float(value)
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -91,7 +102,36 @@ def output_format(ctx: typer.Context, fmt: Optional[str], as_json: bool = False)
     return chosen
 
 
+def emit_result(ctx: typer.Context, result: Any, fmt: Optional[str], as_json: bool = False) -> None:
+    """Write an ops result (mopstool.ops.results protocol) in the chosen format:
+    its JSON form for json/jsonl, its first table for csv, every table for table."""
+    from mopstool.ops.results import as_result
+
+    res = as_result(result)
+    chosen = output_format(ctx, fmt, as_json)
+    if chosen in ("json", "jsonl"):
+        render(res.json_form(), chosen)
+        return
+    if chosen == "csv":
+        csv_form = getattr(res, "csv_form", None)
+        tables = [csv_form()] if csv_form else res.table_form()[:1]
+        first = tables[0] if tables else None
+        render(first.rows if first else [], "csv", columns=first.columns if first else None)
+        return
+    tables = res.table_form()
+    for t in tables:
+        if t.optional and not t.rows:
+            continue
+        render(t.rows, "table", columns=t.columns, title=t.title)
+
+
 def emit(ctx: typer.Context, data: Any, fmt: Optional[str], as_json: bool = False, **kw) -> None:
+    """Rows or a dict as they are (kept for older commands; new code: emit_result)."""
+    from mopstool.ops.results import Listing
+
+    if isinstance(data, (list, dict)):
+        emit_result(ctx, Listing(data, columns=kw.get("columns"), title=kw.get("title")), fmt, as_json)
+        return
     render(data, output_format(ctx, fmt, as_json), **kw)
 
 
@@ -111,6 +151,33 @@ def info(message: str) -> None:
     note(message)
 
 
+def concurrent_notes(result) -> None:
+    """Say on stderr what the write protocol found changed by another writer."""
+    from mopstool.ops.writes import CONCURRENT_NOTE
+
+    for note in getattr(result, "notes", ()):
+        if note.startswith(CONCURRENT_NOTE):
+            info(note)
+
+
+def decline() -> None:
+    """The user said no: one line on stderr, exit DECLINED (10), nothing written."""
+    info("cancelled; nothing written")
+    raise typer.Exit(int(ExitCode.DECLINED))
+
+
+def confirmer(ctx: typer.Context, what: str, *, yes: bool, count=None):
+    """The confirm callback every writer gets (ops.writes.execute calls it once,
+    with the plan). *count* sizes the change (default: rows of the plan); a
+    change above ``general.confirm_above`` asks; "no" exits DECLINED."""
+    def confirm(plan) -> bool:
+        n = count(plan) if count else plan.total
+        if not confirm_change(ctx, n, what, yes=yes, dry_run=False):
+            decline()
+        return True
+    return confirm
+
+
 def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_run: bool) -> bool:
     """Ask before a change that touches more rows than general.confirm_above.
 
@@ -121,7 +188,7 @@ def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_r
     threshold = int(state(ctx).config.get("general.confirm_above", 50) or 0)
     if rows <= threshold:
         return True
-    if not sys.stdin.isatty() or os.environ.get("CI") == "true" and not sys.stdin.isatty():
+    if not sys.stdin.isatty():
         raise UsageError(f"{what} would change {rows} rows (more than {threshold}); "
                          "re-run with --yes, or --dry-run to see the plan")
     return typer.confirm(f"{what} will change {rows} rows. Continue?", default=False, err=True)

@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, info,
-                                 output_format, state)
-from mopstool.output import render
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirmer, emit_result, info,
+                                 state)
+from mopstool.stages import choices
 
 app = typer.Typer(
     name="labels",
@@ -20,24 +20,17 @@ app = typer.Typer(
 
 LabelsArg = Annotated[list[str], typer.Argument(help="Label name(s), exact.", show_default=False)]
 StagesOpt = Annotated[Optional[list[str]], typer.Option(
-    "--stage", help="Stage whose block table to change (chip, cam, fake, warp); repeat.",
+    "--stage", help=f"Stage whose block table to change ({choices('block')}); repeat.",
     show_default=False)]
 AllStagesOpt = Annotated[bool, typer.Option("--all-stages", help="Every stage with a block table.")]
 
 
 def _confirm(ctx, what, yes):
-    return lambda plan: confirm_change(ctx, plan.total, what, yes=yes, dry_run=False)
+    return confirmer(ctx, what, yes=yes)
 
 
 def _report(ctx, plan, fmt, as_json, dry_run) -> None:
-    fmt_ = output_format(ctx, fmt, as_json)
-    if not dry_run and not plan.applied and any("declined" in n for n in plan.notes):
-        info("cancelled; nothing written")
-        raise typer.Exit(1)
-    if fmt_ in ("json", "jsonl"):
-        render(plan.to_dict(), fmt_)
-    else:
-        render(plan.sample, fmt_, title=plan.action + (" (dry run)" if dry_run else ""))
+    emit_result(ctx, plan, fmt, as_json)
     for n in plan.notes:
         info(n)
     counts = ", ".join(f"{t} {n}" for t, n in plan.rows.items())
@@ -57,18 +50,18 @@ def list_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Labels with priority, active flag and the stages that block them."""
+    from mopstool.ops.results import Listing
     from mopstool.ops.runs.labels import label_run_counts, list_labels
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
     rows = list_labels(st.dbs, label or [])
     if counts and rows:
         per = label_run_counts(st.dbs, [r["label"] for r in rows])
         for r in rows:
             r["runs"] = per.get(r["label"], {})
-    if fmt_ == "table":
-        rows = [dict(r, blocked=",".join(r["blocked"])) for r in rows]
-    render(rows, fmt_, title="labels")
+    emit_result(ctx, Listing(rows, title="labels",
+                             table_rows=[dict(r, blocked=",".join(r["blocked"])) for r in rows]),
+                fmt, as_json)
 
 
 @app.command("add")
@@ -132,12 +125,11 @@ def delete_cmd(
 
 
 def _stages(stage, all_stages):
-    from mopstool.ops.runs.labels import BLOCK_STAGES
-    from mopstool.stages import get_stage
+    from mopstool.stages import get_stage, stages_that
 
     if all_stages:
-        return list(BLOCK_STAGES)
-    return [get_stage(s, allowed=BLOCK_STAGES).name for s in (stage or [])]
+        return list(stages_that("block"))
+    return [get_stage(s, capability="block").name for s in (stage or [])]
 
 
 @app.command("block")

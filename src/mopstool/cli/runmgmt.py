@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
-                                 LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, confirm_change, info,
-                                 output_format, state)
-from mopstool.output import render
+                                 LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, concurrent_notes,
+                                 confirmer, emit_result, info, output_format, state)
+from mopstool.stages import choices
 
 SetStr = Optional[str]
 
@@ -18,24 +18,11 @@ def _opt(name: str, help: str, *aliases: str):
     return typer.Option(name, *aliases, help=help, show_default=False)
 
 
-def _confirmer(ctx: typer.Context, what: str, yes: bool, count=None):
-    """Ask before a big change; the size is counted in runs (a whole chip run
-    with its 60 imfiles is one change)."""
-    def confirm(plan) -> bool:
-        n = count(plan) if count else plan.total
-        return confirm_change(ctx, n, what, yes=yes, dry_run=False)
-    return confirm
-
-
 def _runs_touched(result) -> int:
+    """The size of a component change in runs (a whole chip run with its 60
+    imfiles is one change)."""
     return len({c["id"] for c in result.changed} | {r["id"] for r in result.runs
                                                      if r.get("new_state", r.get("state")) != r.get("state")})
-
-
-def _declined(result) -> None:
-    if not result.dry_run and not result.applied and any("declined" in n for n in result.notes):
-        info("cancelled; nothing written")
-        raise typer.Exit(1)
 
 
 def _night(value):
@@ -101,19 +88,16 @@ def definebyquery(
     Selectors are ANDed; repeated values of one selector are ORed. Setter values
     'NULL' store SQL NULL. --preset fills the setters from the config; explicit
     --set-* options win. Workdir/label templates expand {label} and {date}."""
-    from mopstool.ops.runs.define import (CHIP_FIELDS, WARP_FIELDS, DefineSelection, DefineSetters,
-                                     define_runs, parse_time, read_name_args, resolve_setters)
+    from mopstool.errors import UsageError
+    from mopstool.ops.runs.define import (DefineSelection, DefineSetters, define_runs, define_stages,
+                                          parse_time, read_name_args, resolve_setters)
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
-    if stage not in ("chip", "warp"):
-        from mopstool.errors import UsageError
-
-        raise UsageError(f"--stage must be chip or warp, not {stage!r}")
+    output_format(ctx, fmt, as_json)
+    if stage not in define_stages():
+        raise UsageError(f"--stage must be {' or '.join(define_stages())}, not {stage!r}")
     names = read_name_args(exp_name or [])
     if exp_name and not names:
-        from mopstool.errors import UsageError
-
         raise UsageError("--exp-name gave no exposure names")
     sel = DefineSelection(
         exp_names=names, exp_ids=exp_id or [], night=_night(night),
@@ -131,11 +115,9 @@ def definebyquery(
     setters = resolve_setters(explicit, preset_values, preset_name=preset or "", date_value=date_)
     for name in ("label", "workdir"):
         if getattr(setters, name) is None:
-            from mopstool.errors import UsageError
-
             raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
     res = define_runs(st.dbs, sel, setters, stage=stage, dry_run=dry_run,
-                      confirm=_confirmer(ctx, "definebyquery", yes, lambda r: len(r.runs)),
+                      confirm=confirmer(ctx, "definebyquery", yes=yes, count=lambda r: len(r.runs)),
                       audit_detail={"preset": preset} if preset else None)
     for u in res.unmatched:
         info(f"not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
@@ -143,23 +125,24 @@ def definebyquery(
         info(f"skipped: {s['exp_name']}: {s['reason']}")
     if len(res.skipped) > 20:
         info(f"skipped: ... and {len(res.skipped) - 20} more")
-    _declined(res)
-    render(res.runs, fmt_, columns=CHIP_FIELDS if stage == "chip" else WARP_FIELDS,
-           title=f"{stage} runs" + (" (dry run)" if dry_run else ""))
+    emit_result(ctx, res, fmt, as_json)
+    concurrent_notes(res)
     counts = ", ".join(f"{t} {n}" for t, n in res.rows.items())
     if dry_run:
         info(f"dry run: would define {len(res.runs)} {stage} run(s) ({counts}); nothing written")
     elif res.applied:
         info(f"defined {len(res.runs)} {stage} run(s) with label {setters.label!r} ({counts})")
     else:
-        info(f"nothing defined ({'; '.join(res.notes) or 'no match'})")
+        why = [n for n in res.notes if not n.startswith("another")]
+        info(f"nothing defined ({'; '.join(why) or 'no match'})")
 
 
 # ====================================================================== updaterun
 
 def updaterun(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage: chip, cam, warp, stack, diff.", show_default=False)],
+    stage: Annotated[str, typer.Argument(help=f"Stage: {choices('updaterun')}.",
+                                         show_default=False)],
     id_: IdOpt = None,
     label: LabelOpt = None,
     state_: StateOpt = None,
@@ -182,21 +165,17 @@ def updaterun(
     Needs a selector other than --state alone, and at least one --set-*. No
     state-transition rules: any valid state can be written."""
     from mopstool.ops.runs.manage import RunSetters, update_runs
-    from mopstool.ops.select import RunFilter
+    from mopstool.stages.joins import RunFilter
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
+    output_format(ctx, fmt, as_json)
     flt = RunFilter(ids=id_ or [], labels=label or [], states=state_ or [], data_groups=data_group or [],
                     dist_groups=dist_group or [], night=_night(night))
     setters = RunSetters(state=set_state, label=set_label, data_group=set_data_group,
                          dist_group=set_dist_group, note=set_note)
     plan = update_runs(st.dbs, stage, flt, setters, dry_run=dry_run,
-                       confirm=_confirmer(ctx, f"updaterun {stage}", yes))
-    _declined(plan)
-    if fmt_ in ("json", "jsonl"):
-        render(plan.to_dict(), fmt_)
-    else:
-        render(plan.sample, fmt_, title=f"{stage} runs" + (" (dry run)" if dry_run else ""))
+                       confirm=confirmer(ctx, f"updaterun {stage}", yes=yes))
+    emit_result(ctx, plan, fmt, as_json)
     for note in plan.notes:
         info(note)
     counts = ", ".join(f"{t} {n}" for t, n in plan.rows.items())
@@ -208,20 +187,10 @@ def updaterun(
 
 # ====================================================================== setupdate
 
-_COMP_COLUMNS = ("id", "component", "run_state", "data_state", "quality", "fault", "action", "reason")
-
-
-def _render_components(result, fmt_: str, title: str) -> None:
-    if fmt_ in ("json", "jsonl"):
-        render(result.to_dict(), fmt_)
-        return
-    cols = [c for c in _COMP_COLUMNS if any(c in r for r in result.components)] or list(_COMP_COLUMNS)
-    render(result.components, fmt_, columns=cols, title=title)
-
-
 def setupdate(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage: chip, warp or diff.", show_default=False)],
+    stage: Annotated[str, typer.Argument(help=f"Stage: {choices('setupdate', last=' or ')}.",
+                                         show_default=False)],
     chip_id: Annotated[Optional[list[int]], _opt("--chip-id", "chip_id (chip stage); repeat.")] = None,
     warp_id: Annotated[Optional[list[int]], _opt("--warp-id", "warp_id (warp stage); repeat.")] = None,
     diff_id: Annotated[Optional[list[int]], _opt("--diff-id", "diff_id (diff stage); repeat.")] = None,
@@ -250,28 +219,34 @@ def setupdate(
     anything was skipped."""
     from mopstool.errors import UsageError
     from mopstool.ops.runs.manage import set_update
-    from mopstool.stages import get_stage
+    from mopstool.stages import FAULT_GONE, STAGES, get_stage, stages_that
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
-    sg = get_stage(stage, allowed=("chip", "warp", "diff"))
-    given = {"chip": chip_id, "warp": warp_id, "diff": diff_id}
-    for name, ids in given.items():
-        if ids and name != sg.name:
-            raise UsageError(f"--{name}-id does not apply to stage {sg.name}; use --{sg.name}-id")
-    ids = list(given[sg.name] or []) + list(id_ or [])
-    if class_id and sg.name != "chip":
-        raise UsageError(f"--class-id applies to chip; use --skycell-id for {sg.name}")
-    if skycell_id and sg.name == "chip":
-        raise UsageError("--skycell-id applies to warp and diff; use --class-id for chip")
-    if fault is not None and fault != 26:
-        raise UsageError("setupdate --fault only accepts 26 (also take gone components)")
+    output_format(ctx, fmt, as_json)
+    sg = get_stage(stage, capability="setupdate")
+    # the per-stage id options (--chip-id ...) and component options (--class-id ...)
+    given = {"chip_id": chip_id, "warp_id": warp_id, "diff_id": diff_id}
+    for col, vals in given.items():
+        if vals and col != sg.id_col:
+            raise UsageError(f"--{col.replace('_', '-')} does not apply to stage {sg.name}; "
+                             f"use {sg.id_option} or --id")
+    ids = list(given.get(sg.id_col) or []) + list(id_ or [])
+    comp_opts = {"class_id": class_id, "skycell_id": skycell_id}
+    key = sg.component_key[0] if sg.component_key else None
+    for col, vals in comp_opts.items():
+        if vals and col != key:
+            users = [n for n in stages_that("setupdate") if STAGES[n].component_key[:1] == (col,)]
+            right = f"; use --{key.replace('_', '-')} for {sg.name}" if key else ""
+            raise UsageError(f"--{col.replace('_', '-')} applies to {' and '.join(users)}{right}")
+    if fault is not None and fault != FAULT_GONE:
+        raise UsageError(f"setupdate --fault only accepts {int(FAULT_GONE)} (also take gone components)")
     comps = (class_id or []) + (skycell_id or [])
     res = set_update(st.dbs, sg, ids, components=comps, set_label=set_label, update_mode=update_mode,
-                     from_goto_cleaned=from_goto_cleaned, include_gone=fault == 26, dry_run=dry_run,
-                     confirm=_confirmer(ctx, f"setupdate {sg.name}", yes, _runs_touched))
-    _declined(res)
-    _render_components(res, fmt_, f"{sg.name} components" + (" (dry run)" if dry_run else ""))
+                     from_goto_cleaned=from_goto_cleaned, include_gone=fault == FAULT_GONE,
+                     dry_run=dry_run,
+                     confirm=confirmer(ctx, f"setupdate {sg.name}", yes=yes, count=_runs_touched))
+    emit_result(ctx, res, fmt, as_json)
+    concurrent_notes(res)
     said = set()
     for c in res.skipped:
         if any(k in c["reason"] for k in ("fault 26", "goto_cleaned", "no such", f"no {sg.name} run")):
@@ -292,7 +267,7 @@ def setupdate(
 
 def revert_cmd(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage: chip, cam, fake, warp, stack, diff.",
+    stage: Annotated[str, typer.Argument(help=f"Stage: {choices('revert')}.",
                                          show_default=False)],
     id_: IdOpt = None,
     label: LabelOpt = None,
@@ -311,16 +286,18 @@ def revert_cmd(
     difftool -revertdiffskyfile): delete them in new runs so they are queued again,
     clear the fault of components being updated. Fault 26 only with --fault 26."""
     from mopstool.ops.runs.manage import RevertFilter, revert
+    from mopstool.stages import FAULT_GONE
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
+    output_format(ctx, fmt, as_json)
     flt = RevertFilter(ids=id_ or [], labels=label or [], data_groups=data_group or [],
                        night=_night(night), faults=fault or [], components=component or [], all=all_)
-    res = revert(st.dbs, stage, flt, dry_run=dry_run, confirm=_confirmer(ctx, f"revert {stage}", yes, _runs_touched))
-    _declined(res)
-    _render_components(res, fmt_, f"faulted {stage} components" + (" (dry run)" if dry_run else ""))
+    res = revert(st.dbs, stage, flt, dry_run=dry_run,
+                 confirm=confirmer(ctx, f"revert {stage}", yes=yes, count=_runs_touched))
+    emit_result(ctx, res, fmt, as_json)
+    concurrent_notes(res)
     counts = ", ".join(f"{t} {n}" for t, n in res.rows.items())
-    gone = [c for c in res.skipped if c["fault"] == 26]
+    gone = [c for c in res.skipped if c["fault"] == FAULT_GONE]
     if gone:
         info(f"{len(gone)} component(s) with fault 26 (gone) left alone; --fault 26 reverts them")
     if dry_run:
@@ -338,8 +315,8 @@ def faults_cmd(
     night: NightOpt = None,
     label: LabelOpt = None,
     data_group: DataGroupOpt = None,
-    stage: Annotated[Optional[list[str]], _opt("--stage", "Stage (chip, cam, fake, warp, stack, diff, "
-                                                           "publish); repeat.")] = None,
+    stage: Annotated[Optional[list[str]], _opt("--stage", f"Stage ({choices('faults')}); "
+                                                           "repeat.")] = None,
     fault: Annotated[Optional[list[int]], _opt("--fault", "Fault code; repeat to OR.")] = None,
     id_: IdOpt = None,
     components: Annotated[bool, typer.Option("--components", help="One row per faulted component "
@@ -349,28 +326,28 @@ def faults_cmd(
 ) -> None:
     """Faulted components across stages, grouped by fault code with meanings,
     counts and the command that fixes each group."""
-    from mopstool.ops.runs.faults import FAULT_STAGES, FaultFilter, collect_faults, summarize_faults
+    from mopstool.ops.results import Listing
+    from mopstool.ops.runs.faults import FaultFilter, collect_faults, summarize_faults
     from mopstool.stages import get_stage
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
-    stages = tuple(dict.fromkeys(get_stage(s, allowed=FAULT_STAGES).name for s in stage)) if stage \
-        else FAULT_STAGES
+    output_format(ctx, fmt, as_json)
+    stages = tuple(dict.fromkeys(get_stage(s, capability="faults").name for s in stage)) if stage \
+        else ()
     flt = FaultFilter(stages=stages, night=_night(night), labels=label or [],
                       data_groups=data_group or [], ids=id_ or [], faults=fault or [])
     rows = collect_faults(st.dbs, flt)
     if components:
-        render(rows, fmt_, columns=("stage", "id", "component", "fault", "meaning", "state", "data_state",
-                                    "label", "fix"), title="faulted components")
+        emit_result(ctx, Listing(rows, columns=("stage", "id", "component", "fault", "meaning", "state",
+                                                "data_state", "label", "fix"),
+                                 title="faulted components"), fmt, as_json)
         return
     groups = summarize_faults(rows, flt)
-    if fmt_ == "table":
-        shown = [dict(g, ids=" ".join(map(str, g["ids"][:5])) + (" ..." if g["runs"] > 5 else ""),
-                      labels=",".join(g["labels"][:3])) for g in groups]
-        render(shown, fmt_, columns=("stage", "fault", "meaning", "components", "runs", "ids", "labels",
-                                     "fix"), title="faults")
-    else:
-        render(groups, fmt_)
+    shown = [dict(g, ids=" ".join(map(str, g["ids"][:5])) + (" ..." if g["runs"] > 5 else ""),
+                  labels=",".join(g["labels"][:3])) for g in groups]
+    emit_result(ctx, Listing(groups, table_rows=shown, title="faults",
+                             columns=("stage", "fault", "meaning", "components", "runs", "ids", "labels",
+                                      "fix")), fmt, as_json)
     if not rows:
         info("no faulted components")
 

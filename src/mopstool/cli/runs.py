@@ -7,11 +7,10 @@ from typing import Annotated
 import typer
 
 from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, FormatOpt, IdOpt, JsonOpt, LabelOpt,
-                                 LimitOpt, NightOpt, StateOpt, emit, output_format, state)
-from mopstool.output import render
+                                 LimitOpt, NightOpt, StateOpt, emit_result, output_format, state)
+from mopstool.stages import choices
 
-STAGE_HELP = ("Stage: chip, cam, fake, warp, stack, diff, publish, pstamp-request, pstamp-job, "
-              "pstamp-dependent.")
+STAGE_HELP = f"Stage: {choices('runs')}."
 
 
 def runs(
@@ -29,17 +28,16 @@ def runs(
 ) -> None:
     """List runs of a stage, newest first, with component, fault and bad-quality counts."""
     from mopstool.config import parse_night
-    from mopstool.ops.runs.listing import list_runs
-    from mopstool.ops.select import RunFilter
+    from mopstool.ops.runs.listing import runs_listing
     from mopstool.stages import get_stage
+    from mopstool.stages.joins import RunFilter
 
-    st = get_stage(stage)
+    st = get_stage(stage, capability="runs")
     flt = RunFilter(ids=id_ or [], labels=label or [], states=state_ or [],
                     data_groups=data_group or [], dist_groups=dist_group or [],
                     night=parse_night(night) if night else None, limit=limit)
-    fmt_ = output_format(ctx, fmt, as_json)
-    rows = list_runs(state(ctx).dbs, st, flt)
-    render(rows, fmt_, title=f"{st.name} runs")
+    output_format(ctx, fmt, as_json)
+    emit_result(ctx, runs_listing(state(ctx).dbs, st, flt), fmt, as_json)
 
 
 def show(
@@ -54,22 +52,9 @@ def show(
     from mopstool.ops.runs.listing import show_run
     from mopstool.stages import get_stage
 
-    st = get_stage(stage)
-    detail = show_run(state(ctx).dbs, st, run_id)
-    fmt_ = output_format(ctx, fmt, as_json)
-    if fmt_ in ("json", "jsonl"):
-        render(detail.to_dict(), fmt_)
-        return
-    if fmt_ == "csv":
-        render(detail.components, fmt_)
-        return
-    render(detail.run, "table", title=f"{st.name} {st.id_col} {run_id}")
-    if detail.exposure:
-        render(detail.exposure, "table", title="exposure")
-    if st.component_table:
-        render(detail.components, "table", title=f"components ({st.component_table})")
-    for name, rows in detail.related.items():
-        render(rows, "table", title=name)
+    st = get_stage(stage, capability="runs")
+    output_format(ctx, fmt, as_json)
+    emit_result(ctx, show_run(state(ctx).dbs, st, run_id), fmt, as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -48,11 +49,24 @@ def _server_lock_key(database: str | None, name: str) -> str:
     return key
 
 
+def sqlite_lock_path(database: str) -> Path:
+    """The lock file of a SQLite database: beside the file its path resolves to,
+    so a symlinked or relative path to the same file takes the same lock."""
+    real = Path(os.path.realpath(os.path.expanduser(str(database))))
+    return real.with_name(real.name + ".lock")
+
+
+#: seconds between two tries of a held SQLite file lock
+_POLL = 0.05
+
+
 @contextmanager
-def named_lock(engine: Engine, name: str, timeout: int = 0) -> Iterator[None]:
+def named_lock(engine: Engine, name: str, timeout: int | float = 0) -> Iterator[None]:
     """Serialise state-changing commands: MySQL GET_LOCK, a file lock on SQLite.
 
-    Raises TempFail (exit 75) when another process holds the lock."""
+    Waits up to *timeout* seconds (``general.lock_timeout``), then raises
+    TempFail (exit 75) when another process still holds the lock."""
+    timeout = max(0, timeout or 0)
     if is_mysql(engine):
         # GET_LOCK names are server-wide: qualify by database so that two
         # databases on one server (gpc1 and a scratch copy) do not block each other
@@ -61,7 +75,8 @@ def named_lock(engine: Engine, name: str, timeout: int = 0) -> Iterator[None]:
         try:
             got = conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": key, "t": timeout}).scalar()
             if got != 1:
-                raise TempFail(f"another mopstool holds the lock {name!r}; retry later")
+                raise TempFail(f"another mopstool holds the lock {name!r}"
+                               f"{f' (waited {timeout:g} s)' if timeout else ''}; retry later")
             try:
                 yield
             finally:
@@ -73,13 +88,20 @@ def named_lock(engine: Engine, name: str, timeout: int = 0) -> Iterator[None]:
     if not db or db == ":memory:":
         yield
         return
-    lock_path = Path(str(db) + ".lock")
+    lock_path = sqlite_lock_path(db)
     fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise TempFail(f"another mopstool holds the lock {name!r} on {db}; retry later") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TempFail(f"another mopstool holds the lock {name!r} on {db}"
+                                   f"{f' (waited {timeout:g} s)' if timeout else ''}; "
+                                   "retry later") from None
+                time.sleep(_POLL)
         try:
             yield
         finally:

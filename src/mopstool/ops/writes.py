@@ -1,44 +1,80 @@
-"""The write discipline every changing command follows.
+"""The one write protocol every changing command follows.
 
-    plan = ...                      # read-only: what would change (rows per table)
-    if dry_run: return plan         # nothing written
-    with write_transaction(dbs, "updaterun") as conn:   # named lock + one transaction
-        ... set-based UPDATE/INSERT/DELETE statements ...
-        record_audit(conn, "updaterun", rows, detail)   # same transaction
+A writer is two functions over a connection::
 
-A failure anywhere rolls the whole transaction back. Bulk jobs use several
-bounded write_transaction() calls (batches) that are each complete on their own.
+    def plan(conn) -> WritePlan:      # read-only: what would change (rows per table,
+        ...                           # a sample, notes, the keys of the rows)
+    def apply(conn, plan) -> (rows, audit_detail):   # set-based writes
+        ...
+
+    result = execute(dbs, "updaterun.chip", plan, apply, dry_run=..., confirm=...)
+
+``execute`` plans once outside the lock (that plan is what ``--dry-run``
+shows and what the user confirms, once), then takes the named lock (waiting
+``general.lock_timeout`` seconds), opens ONE transaction, plans AGAIN inside it
+and applies that fresh plan, with the audit record in the same transaction. So
+a writer never applies a plan computed before another writer's commit: rows
+that someone else changed meanwhile simply drop out of the fresh plan; a fresh
+plan that would change rows the user did not confirm is refused (exit 75,
+nothing written). A failure anywhere rolls the whole transaction back.
+
+Bulk jobs (cleanup) use several bounded :func:`write_transaction` calls, each
+complete on its own.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
 from mopstool.db import Databases, translate_db_errors
 from mopstool.db.dialect import named_lock
 from mopstool.db.own import record_audit  # noqa: F401  (re-exported for ops modules)
+from mopstool.errors import ConfigError, TempFail
+from mopstool.util import chunks  # noqa: F401  (re-exported: the one batching helper)
 
 LOCK_NAME = "mopstool.write"
+#: the note a plan gets when the confirmation was declined
+DECLINED_NOTE = "declined; nothing written"
+#: the start of the notes execute() adds when another writer committed meanwhile
+CONCURRENT_NOTE = "another writer committed meanwhile"
+
+
+def lock_timeout_of(dbs: Databases, given: int | float | None = None) -> float:
+    """Seconds to wait for the write lock: *given*, else the ``general.lock_timeout``
+    the CLI attached to *dbs*, else 0 (do not wait)."""
+    value = given if given is not None else getattr(dbs, "lock_timeout", 0)
+    try:
+        value = float(value or 0)
+    except (TypeError, ValueError):
+        raise ConfigError(f"general.lock_timeout must be a number of seconds, not {value!r}") from None
+    if value < 0:
+        raise ConfigError(f"general.lock_timeout must be >= 0, not {value:g}")
+    return value
 
 
 @contextmanager
 def write_transaction(dbs: Databases, action: str, *, pstamp_db: bool = False,
-                      lock: str = LOCK_NAME, lock_timeout: int = 0) -> Iterator[Connection]:
-    """Hold the named lock (exit 75 if another mopstool has it) and open one transaction."""
+                      lock: str = LOCK_NAME, lock_timeout: int | float | None = None
+                      ) -> Iterator[Connection]:
+    """Hold the named lock (waiting up to the lock timeout, then exit 75) and open
+    one transaction. The lock timeout defaults to ``general.lock_timeout``."""
     engine = dbs.engine(pstamp_db)
     with translate_db_errors():
-        with named_lock(engine, lock, lock_timeout):
+        with named_lock(engine, lock, lock_timeout_of(dbs, lock_timeout)):
             with engine.begin() as conn:
                 yield conn
 
 
 @dataclass
-class Plan:
-    """What a write would do: rows per table, a sample of the rows, notes."""
+class WritePlan:
+    """What a write would do: rows per table, a sample of the rows, notes.
+
+    ``keys`` (not part of the JSON form) names every row the plan changes; the
+    fresh plan under the lock must not name a row the confirmed plan did not."""
 
     action: str
     rows: dict[str, int] = field(default_factory=dict)
@@ -46,6 +82,9 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
     applied: bool = False
+    keys: frozenset = field(default=frozenset(), repr=False, compare=False)
+    #: title of the table form (default: the action)
+    title: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def total(self) -> int:
@@ -54,3 +93,81 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, "dry_run": self.dry_run, "applied": self.applied,
                 "rows": self.rows, "total": self.total, "sample": self.sample, "notes": self.notes}
+
+    # result protocol (mopstool.ops.results)
+    def json_form(self) -> Any:
+        return self.to_dict()
+
+    def table_form(self):
+        from mopstool.ops.results import Table
+
+        return [Table(self.sample, title=(self.title or self.action) + (" (dry run)" if self.dry_run else ""))]
+
+
+#: the name older callers use
+Plan = WritePlan
+
+
+class PlanLike(Protocol):
+    rows: dict[str, int]
+    notes: list[str]
+    dry_run: bool
+    applied: bool
+
+    @property
+    def total(self) -> int: ...
+
+
+P = TypeVar("P", bound=PlanLike)
+
+
+class PlanChanged(TempFail):
+    """The database changed between the confirmed plan and the lock."""
+
+
+def _keys(plan: Any) -> frozenset | None:
+    keys = getattr(plan, "keys", None)
+    if callable(keys):
+        keys = keys()
+    return frozenset(keys) if keys is not None else None
+
+
+def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
+            apply: Callable[[Connection, P], tuple[int, dict]], *, dry_run: bool = False,
+            confirm: Callable[[P], bool] | None = None, pstamp_db: bool = False,
+            lock_timeout: int | float | None = None) -> P:
+    """Plan, show/confirm once, then re-plan and apply under the lock in one transaction.
+
+    *confirm* sees the plan and returns False to decline (the plan is returned
+    with ``applied`` False and the note ``declined; nothing written``); the CLI's
+    confirmation exits with the DECLINED code itself. *apply* returns the rows
+    affected and the audit detail; the audit record is written in the same
+    transaction under the action name *action*."""
+    with dbs.connect(pstamp_db) as conn:
+        shown = plan(conn)
+    shown.dry_run = dry_run
+    if dry_run or not shown.total:
+        return shown
+    if confirm is not None and not confirm(shown):
+        shown.notes.append(DECLINED_NOTE)
+        return shown
+    confirmed = _keys(shown)
+    with write_transaction(dbs, action, pstamp_db=pstamp_db, lock_timeout=lock_timeout) as conn:
+        fresh = plan(conn)
+        fresh.dry_run = False
+        now = _keys(fresh)
+        if confirmed is not None and now is not None and not now <= confirmed:
+            extra = len(now - confirmed)
+            raise PlanChanged(f"{action}: the database changed after the plan was made "
+                              f"({extra} row(s) not in the plan shown); nothing written; re-run")
+        if now is not None and confirmed is not None and now != confirmed:
+            fresh.notes.append(f"{CONCURRENT_NOTE}: {len(confirmed - now)} planned row(s) already "
+                               "changed are left as they are")
+        if not fresh.total:
+            if CONCURRENT_NOTE not in " ".join(fresh.notes):
+                fresh.notes.append(f"{CONCURRENT_NOTE}: nothing left to change")
+            return fresh
+        rows, detail = apply(conn, fresh)
+        record_audit(conn, action, int(rows), detail)
+    fresh.applied = True
+    return fresh

@@ -1,16 +1,37 @@
-"""The pipeline-stage library: one description per IPP stage.
+"""The stage graph: one description per IPP stage, and the registry commands ask.
 
-Commands that work on runs and components (runs, show, updaterun, setupdate,
-revert, faults, cleanup, czar) are written once over these descriptions.
+Each :class:`Stage` knows its tables (run, component, block), the columns that
+name and qualify a component, its inputs (the upstream stages it reads and the
+columns that link them), the state vocabulary and normal transitions, and its
+capabilities ("runs", "faults", "revert", "updaterun", "setupdate", "cleanup",
+"define", "block", "fixbroken", "nightly", "labelcount"). Commands never keep
+their own stage lists; they ask the registry::
+
+    for name in stages_that("revert"): ...
+    stage = get_stage("warp", capability="setupdate")
+
+A new stage is one :func:`register` call (see docs/architecture.md); every
+command that asks the registry for a capability picks it up. The joins between
+stages (exposure path, night filter, downstream-active check) are written once
+in :mod:`mopstool.stages.joins`, over these descriptions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable, Mapping
 
 from mopstool.errors import UsageError
 from mopstool.stages.vocab import (  # noqa: F401  (re-exported)
     ACTIVE_STATES,
+    CLEANED_LIKE_STATES,
+    CLEANUP_PENDING_STATES,
+    ERROR_CLEANUP_STATES,
+    FAULT_GONE,
+    FAULT_MEANINGS,
+    GONE_STATES,
+    PSTAMP_FAULTS,
+    VALID_STATES,
     DependentState,
     Fault,
     JobState,
@@ -18,13 +39,6 @@ from mopstool.stages.vocab import (  # noqa: F401  (re-exported)
     RequestState,
     State,
     StrEnum,
-    CLEANED_LIKE_STATES,
-    CLEANUP_PENDING_STATES,
-    ERROR_CLEANUP_STATES,
-    FAULT_GONE,
-    FAULT_MEANINGS,
-    PSTAMP_FAULTS,
-    VALID_STATES,
     fault_meaning,
     is_valid_state,
     quality_meaning,
@@ -33,6 +47,21 @@ from mopstool.stages.vocab import (  # noqa: F401  (re-exported)
 PSTAMP_REQUEST_STATES = tuple(RequestState)
 PSTAMP_JOB_STATES = tuple(JobState)
 PSTAMP_DEPENDENT_STATES = tuple(DependentState)
+
+#: every capability a stage may declare (a typo in a query is an error, not an empty list)
+CAPABILITIES = frozenset({
+    "runs",        # listed by `runs`, shown by `show`
+    "faults",      # its components carry processing faults (`faults`)
+    "revert",      # `revert` deletes/clears faulted components
+    "updaterun",   # `updaterun` changes run columns
+    "setupdate",   # `setupdate` queues cleaned components for regeneration
+    "cleanup",     # retention cleanup moves its runs to goto_cleaned
+    "define",      # `definebyquery` defines runs
+    "block",       # has a block table (`labels block`)
+    "fixbroken",   # `fixbroken` repairs runs with gone (fault 26) components
+    "nightly",     # part of the nightly chain the czar reports
+    "labelcount",  # counted per label by `labels list --counts`
+})
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,83 @@ class Link:
     column: str
     to_table: str
     to_column: str
+
+
+@dataclass(frozen=True)
+class Input:
+    """An upstream stage this stage reads: ``table.up_col`` holds the upstream
+    run id, ``table.run_col`` this stage's run id. ``table`` is this stage's run
+    table (one upstream run per run) or an input table (several, e.g.
+    diffInputSkyfile.warp1)."""
+
+    stage: str
+    table: str
+    run_col: str
+    up_col: str
+    #: the exposure of this stage's runs is found through this input (--night)
+    exposure: bool = True
+
+
+@dataclass(frozen=True)
+class FaultMap:
+    """A second table of faulted rows of a run (warpSkyCellMap: a faulted
+    overlap calculation is a row with ``key_col = marker``)."""
+
+    table: str
+    key_col: str
+    marker: str
+    #: the component name such a row is shown as
+    component: str
+
+
+@dataclass(frozen=True)
+class Related:
+    """Rows shown by ``show`` beside the components: ``table`` rows whose
+    ``column`` equals the run id, or (with *through*) the ``through_col``
+    values of the rows of ``through`` whose ``through_run_col`` is the run id."""
+
+    name: str
+    table: str
+    column: str
+    order_by: tuple[str, ...] = ()
+    through: str | None = None
+    through_run_col: str | None = None
+    through_col: str | None = None
+
+
+#: the image-stage life cycle (reference: ipp-tools §7.2-7.4); updaterun may
+#: still write any valid state, as the C tools do
+IMAGE_TRANSITIONS: Mapping[State, frozenset[State]] = {
+    State.REG: frozenset({State.NEW, State.DROP}),
+    State.NEW: frozenset({State.FULL, State.DROP}),
+    State.FULL: frozenset({State.GOTO_CLEANED, State.GOTO_PURGED, State.GOTO_SCRUBBED, State.DROP,
+                           State.UPDATE}),
+    State.GOTO_CLEANED: frozenset({State.CLEANED, State.ERROR_CLEANED, State.UPDATE}),
+    State.GOTO_PURGED: frozenset({State.PURGED, State.ERROR_PURGED}),
+    State.GOTO_SCRUBBED: frozenset({State.SCRUBBED, State.ERROR_SCRUBBED}),
+    State.ERROR_CLEANED: frozenset({State.GOTO_CLEANED}),
+    State.ERROR_PURGED: frozenset({State.GOTO_PURGED}),
+    State.ERROR_SCRUBBED: frozenset({State.GOTO_SCRUBBED}),
+    State.CLEANED: frozenset({State.UPDATE, State.GOTO_PURGED, State.GOTO_SCRUBBED}),
+    State.UPDATE: frozenset({State.FULL, State.UPDATE}),
+}
+REQUEST_TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
+    RequestState.NEW: frozenset({RequestState.RUN, RequestState.PARSED, RequestState.STOP}),
+    RequestState.PARSED: frozenset({RequestState.RUN, RequestState.STOP}),
+    RequestState.RUN: frozenset({RequestState.STOP}),
+    RequestState.STOP: frozenset({RequestState.GOTO_CLEANED, RequestState.RUN}),
+    RequestState.GOTO_CLEANED: frozenset({RequestState.CLEANED}),
+}
+JOB_TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
+    JobState.RUN: frozenset({JobState.STOP, JobState.CANCEL}),
+    JobState.PARSED: frozenset({JobState.RUN, JobState.STOP, JobState.CANCEL}),
+    JobState.STOP: frozenset({JobState.RUN}),
+}
+DEPENDENT_TRANSITIONS: Mapping[DependentState, frozenset[DependentState]] = {
+    DependentState.NEW: frozenset({DependentState.HOLD, DependentState.FULL}),
+    DependentState.HOLD: frozenset({DependentState.NEW, DependentState.FULL}),
+    DependentState.FULL: frozenset({DependentState.NEW}),
+}
 
 
 @dataclass(frozen=True)
@@ -63,152 +169,318 @@ class Stage:
     state_col: str = "state"
     #: run-table columns that exist (filters use only these)
     run_columns: tuple[str, ...] = ("label", "data_group", "dist_group")
-    #: the accepted run states
-    states: tuple[str, ...] = VALID_STATES
+    #: the state vocabulary (an enum): every state written is one of these
+    vocabulary: type[StrEnum] = State
+    #: normal transitions (from -> allowed next states)
+    transitions: Mapping = field(default_factory=lambda: IMAGE_TRANSITIONS, compare=False, hash=False)
     #: block table for labels (chipMask, warpMask...)
     mask_table: str | None = None
-    #: join path from the run table to rawExp (for --night and exposure names)
+    #: the upstream stages this stage reads, the first is the primary input
+    inputs: tuple[Input, ...] = ()
+    #: join path from the run table to rawExp; derived from the primary input when empty
     exposure_path: tuple[Link, ...] = ()
-    #: the stage whose run id this stage's run table carries (chip_id in camRun)
-    parent: tuple[str, str] | None = None
     #: lives in the stamp request database rather than the image database
     pstamp_db: bool = False
     #: component data states that setupdate will move to 'update'
-    update_from_data_states: tuple[str, ...] = ()
-    #: setupdate without a component key also sweeps bad-quality components to 'full'
-    bad_quality_sweep: bool = False
+    update_from_data_states: tuple[State, ...] = ()
+    #: a whole-run setupdate moves bad-quality components in these data states to 'full' ...
+    sweep_in: tuple[State, ...] = ()
+    #: ... or in any data state but these
+    sweep_not_in: tuple[State, ...] = ()
     #: run column that setupdate writes (chipRun.update_mode)
     update_mode_col: str | None = None
-    #: writable through updaterun
-    updatable: bool = True
+    #: a second table of faulted rows (warp's overlap map)
+    fault_map: FaultMap | None = None
+    #: rows `show` lists beside the components
+    related: tuple[Related, ...] = ()
+    #: columns `runs` lists (default: id, one-to-one input, state, run_columns)
+    list_columns: tuple[str, ...] = ()
+    capabilities: frozenset[str] = frozenset({"runs"})
     description: str = ""
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    #: set by register(): the exposure is one row per run (no fan-out through input tables)
+    flat_exposure: bool = field(default=False, compare=False)
 
+    # ------------------------------------------------------------ properties
     @property
     def has_components(self) -> bool:
         return self.component_table is not None
 
-    def validate_state(self, state: str) -> str:
-        if state not in self.states:
+    @property
+    def states(self) -> tuple[str, ...]:
+        return tuple(self.vocabulary)
+
+    @property
+    def component_link(self) -> str:
+        """The component-table column that holds the run id."""
+        return self.id_col
+
+    @property
+    def bad_quality_sweep(self) -> bool:
+        return bool(self.sweep_in or self.sweep_not_in)
+
+    @property
+    def updatable(self) -> bool:
+        return "updaterun" in self.capabilities
+
+    @property
+    def parent(self) -> tuple[str, str] | None:
+        """(upstream stage, run-table column) of a one-to-one primary input."""
+        if self.inputs and self.inputs[0].table == self.run_table:
+            return (self.inputs[0].stage, self.inputs[0].up_col)
+        if not self.inputs and self.exposure_path and self.exposure_path[0].table == self.run_table:
+            return ("exposure", self.exposure_path[0].column)
+        return None
+
+    @property
+    def id_option(self) -> str:
+        """The option that names runs of this stage (--chip-id)."""
+        return "--" + self.id_col.replace("_", "-")
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(i.stage for i in self.inputs))
+
+    @property
+    def downstream(self) -> tuple[str, ...]:
+        return tuple(s.name for s in STAGES.values() if self.name in s.upstream)
+
+    def can(self, capability: str) -> bool:
+        _check_capability(capability)
+        return capability in self.capabilities
+
+    # ------------------------------------------------------------ states
+    def validate_state(self, state: str) -> StrEnum:
+        """The vocabulary member for *state*; a usage error (exit 2) otherwise."""
+        try:
+            return self.vocabulary(state)
+        except ValueError:
             raise UsageError(
                 f"invalid state {state!r} for stage {self.name}; valid: {', '.join(self.states)}"
-            )
-        return state
+            ) from None
+
+    def allows(self, old: str | None, new: str) -> bool:
+        """Whether *old* -> *new* is a normal transition of this stage."""
+        new = self.validate_state(new)
+        if old is None:
+            return True
+        return old == new or new in self.transitions.get(old, ())
+
+    def check_transition(self, old: str | None, new: str) -> StrEnum:
+        """Validate a state write that follows the life cycle (not updaterun)."""
+        member = self.validate_state(new)
+        if not self.allows(old, member):
+            raise UsageError(f"stage {self.name}: a run in state {old!r} cannot move to {member!r}")
+        return member
+
+    def states_into(self, new: str) -> tuple[StrEnum, ...]:
+        """The states from which *new* is a normal transition."""
+        new = self.validate_state(new)
+        return tuple(s for s in self.vocabulary if new in self.transitions.get(s, ()))
+
+    def in_sweep(self, data_state: str | None, quality: int | None) -> bool:
+        """Whether a whole-run setupdate sets this component to 'full'."""
+        if not self.bad_quality_sweep or not quality or data_state is None:
+            return False
+        if self.sweep_in:
+            return data_state in self.sweep_in
+        return data_state not in self.sweep_not_in
 
     def fault_meaning(self, code: int | None) -> str:
         return fault_meaning(code, pstamp=self.pstamp_db)
 
 
-def rollup_state(components: list[tuple[str | None, int | None]]) -> str | None:
-    """The IPP roll-up rule: a run takes state S when every quality-0 component
-    has data_state S (bad-quality components are ignored). Returns None when the
-    good components disagree (the run keeps its state)."""
-    good = {ds for ds, q in components if not q}
-    if len(good) == 1:
-        return next(iter(good))
-    return None
-
-
-_EXP = Link("chipRun", "exp_id", "rawExp", "exp_id")
-_CHIP = Link("camRun", "chip_id", "chipRun", "chip_id")
-_CAM = Link("fakeRun", "cam_id", "camRun", "cam_id")
-_FAKE = Link("warpRun", "fake_id", "fakeRun", "fake_id")
+# ---------------------------------------------------------------------- the registry
 
 STAGES: dict[str, Stage] = {}
-
-
-def _add(stage: Stage) -> Stage:
-    STAGES[stage.name] = stage
-    return stage
-
-
-CHIP = _add(Stage(
-    name="chip", run_table="chipRun", id_col="chip_id",
-    component_table="chipProcessedImfile", component_key=("class_id",),
-    mask_table="chipMask", exposure_path=(_EXP,), parent=("exposure", "exp_id"),
-    update_from_data_states=("cleaned",), bad_quality_sweep=True, update_mode_col="update_mode",
-    description="detrended chips (OTAs) of one exposure; component = class_id (XY01..XY76)",
-))
-CAM = _add(Stage(
-    name="cam", run_table="camRun", id_col="cam_id",
-    component_table="camProcessedExp", component_key=(), data_state_col=None,
-    mask_table="camMask", exposure_path=(_CHIP, _EXP), parent=("chip", "chip_id"),
-    description="camera-stage astrometry/photometry of one exposure; one camProcessedExp row",
-))
-FAKE = _add(Stage(
-    name="fake", run_table="fakeRun", id_col="fake_id",
-    component_table="fakeProcessedImfile", component_key=("class_id",), quality_col=None,
-    mask_table="fakeMask", exposure_path=(_CAM, _CHIP, _EXP), parent=("cam", "cam_id"),
-    description="fake-source stage between camera and warp",
-))
-WARP = _add(Stage(
-    name="warp", run_table="warpRun", id_col="warp_id",
-    component_table="warpSkyfile", component_key=("skycell_id",),
-    mask_table="warpMask", exposure_path=(_FAKE, _CAM, _CHIP, _EXP), parent=("fake", "fake_id"),
-    update_from_data_states=("cleaned", "update"), bad_quality_sweep=True,
-    description="exposure warped onto skycells (RINGS.V3); component = skycell_id",
-))
-STACK = _add(Stage(
-    name="stack", run_table="stackRun", id_col="stack_id",
-    component_table="stackSumSkyfile", component_key=(), data_state_col=None,
-    description="stack of warps on one skycell and filter (templates for WS diffs)",
-))
-DIFF = _add(Stage(
-    name="diff", run_table="diffRun", id_col="diff_id",
-    component_table="diffSkyfile", component_key=("skycell_id",),
-    exposure_path=(
-        Link("diffRun", "diff_id", "diffInputSkyfile", "diff_id"),
-        Link("diffInputSkyfile", "warp1", "warpRun", "warp_id"),
-        _FAKE, _CAM, _CHIP, _EXP,
-    ),
-    update_from_data_states=("cleaned", "update"), bad_quality_sweep=False,
-    description="difference image (WW: warp-warp, WS: warp-stack); component = skycell_id",
-))
-PUBLISH = _add(Stage(
-    name="publish", run_table="publishRun", id_col="pub_id",
-    component_table="publishDone", component_key=(), data_state_col=None, quality_col=None,
-    run_columns=("label",), parent=("diff", "stage_id"),
-    exposure_path=(
-        Link("publishRun", "stage_id", "diffInputSkyfile", "diff_id"),
-        Link("diffInputSkyfile", "warp1", "warpRun", "warp_id"),
-        _FAKE, _CAM, _CHIP, _EXP,
-    ),
-    description="publishing of diff catalogs to the MOPS DataStore (publishRun/publishDone)",
-))
-PSTAMP_REQUEST = _add(Stage(
-    name="pstamp-request", run_table="pstampRequest", id_col="req_id",
-    component_table="pstampJob", component_key=("job_id",), data_state_col="state",
-    quality_col=None, run_columns=("label", "name"), states=PSTAMP_REQUEST_STATES,
-    pstamp_db=True, updatable=False,
-    description="postage stamp request (one uploaded request file); components = its jobs",
-))
-PSTAMP_JOB = _add(Stage(
-    name="pstamp-job", run_table="pstampJob", id_col="job_id",
-    component_table=None, data_state_col=None, quality_col=None, run_columns=(),
-    states=PSTAMP_JOB_STATES, pstamp_db=True, updatable=False,
-    description="one stamp job of a request (one row of the request file and image)",
-))
-PSTAMP_DEPENDENT = _add(Stage(
-    name="pstamp-dependent", run_table="pstampDependent", id_col="dep_id",
-    component_table=None, data_state_col=None, quality_col=None, run_columns=(),
-    states=PSTAMP_DEPENDENT_STATES, pstamp_db=True, updatable=False,
-    description="an image a stamp job waits for (a chip/warp/diff component being updated)",
-))
-
-#: the image stages of the nightly chain, in pipeline order
-NIGHTLY_STAGES = ("chip", "cam", "warp", "diff", "publish")
-#: stages updaterun may change
-UPDATABLE_STAGES = tuple(n for n, s in STAGES.items() if s.updatable and n not in ("fake", "publish"))
-
 _ALIASES = {"camera": "cam", "request": "pstamp-request", "req": "pstamp-request",
             "job": "pstamp-job", "dependent": "pstamp-dependent", "dep": "pstamp-dependent",
             "pstamp": "pstamp-request"}
 
 
-def get_stage(name: str, *, allowed: tuple[str, ...] | None = None) -> Stage:
-    """Return the stage called *name* (or an alias), or raise a usage error."""
+def _check_capability(capability: str) -> None:
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown stage capability {capability!r}")
+
+
+def _derive(stage: Stage) -> Stage:
+    """Fill the exposure path from the primary input (its upstream's path)."""
+    import dataclasses
+
+    unknown = set(stage.capabilities) - CAPABILITIES
+    if unknown:
+        raise ValueError(f"stage {stage.name}: unknown capabilities {sorted(unknown)}")
+    path = stage.exposure_path
+    flat = bool(path) and all(link.table == stage.run_table for link in path[:1])
+    primary = next((i for i in stage.inputs if i.exposure), None)
+    if not path and primary is not None:
+        up = STAGES.get(primary.stage)
+        if up is None:
+            raise ValueError(f"stage {stage.name}: register its input {primary.stage} first")
+        if up.exposure_path:
+            if primary.table == stage.run_table:
+                first = (Link(stage.run_table, primary.up_col, up.run_table, up.id_col),)
+                flat = up.flat_exposure
+            else:
+                first = (Link(stage.run_table, stage.id_col, primary.table, primary.run_col),
+                         Link(primary.table, primary.up_col, up.run_table, up.id_col))
+                flat = False
+            path = first + up.exposure_path
+    return dataclasses.replace(stage, exposure_path=path, flat_exposure=flat and bool(path))
+
+
+def register(stage: Stage) -> Stage:
+    """Add (or replace) a stage; every command asking for its capabilities sees it."""
+    stage = _derive(stage)
+    STAGES[stage.name] = stage
+    return stage
+
+
+def unregister(name: str) -> None:
+    """Remove a stage (tests that register a stage of their own)."""
+    STAGES.pop(name, None)
+
+
+def stages_that(capability: str, *, pstamp_db: bool | None = None) -> tuple[str, ...]:
+    """Names of the stages with *capability*, in pipeline (registration) order."""
+    _check_capability(capability)
+    return tuple(n for n, s in STAGES.items() if capability in s.capabilities
+                 and (pstamp_db is None or s.pstamp_db == pstamp_db))
+
+
+def get_stage(name: str | Stage, *, allowed: Iterable[str] | None = None,
+              capability: str | None = None) -> Stage:
+    """The stage called *name* (or an alias), or a usage error naming the choices."""
+    names = tuple(allowed) if allowed is not None else (
+        stages_that(capability) if capability else tuple(STAGES))
+    if isinstance(name, Stage):
+        if name.name not in names:
+            raise UsageError(f"stage {name.name} not supported here; choose one of: {', '.join(names)}")
+        return STAGES.get(name.name, name)
     key = _ALIASES.get(name.lower(), name.lower())
-    names = allowed or tuple(STAGES)
     if key not in STAGES or key not in names:
         raise UsageError(f"unknown stage {name!r}; choose one of: {', '.join(names)}")
     return STAGES[key]
+
+
+def choices(capability: str, *, last: str = ", ") -> str:
+    """The stages with *capability* as text for help ("chip, warp or diff")."""
+    names = stages_that(capability)
+    if len(names) < 2 or last == ", ":
+        return ", ".join(names)
+    return ", ".join(names[:-1]) + last + names[-1]
+
+
+def stage_order() -> dict[str, int]:
+    """Pipeline position of every stage (for sorting rows of several stages)."""
+    return {n: i for i, n in enumerate(STAGES)}
+
+
+# ---------------------------------------------------------------------- the IPP stages
+
+_IMAGE = frozenset({"runs", "faults", "revert", "updaterun"})
+
+CHIP = register(Stage(
+    name="chip", run_table="chipRun", id_col="chip_id",
+    component_table="chipProcessedImfile", component_key=("class_id",),
+    mask_table="chipMask", exposure_path=(Link("chipRun", "exp_id", "rawExp", "exp_id"),),
+    update_from_data_states=(State.CLEANED,), sweep_in=(State.CLEANED, State.UPDATE),
+    update_mode_col="update_mode",
+    list_columns=("chip_id", "exp_id", "state", "label", "data_group", "dist_group", "reduction",
+                  "tess_id", "end_stage", "workdir"),
+    capabilities=_IMAGE | {"setupdate", "cleanup", "define", "block", "fixbroken", "nightly",
+                           "labelcount"},
+    description="detrended chips (OTAs) of one exposure; component = class_id (XY01..XY76)",
+))
+CAM = register(Stage(
+    name="cam", run_table="camRun", id_col="cam_id",
+    component_table="camProcessedExp", component_key=(), data_state_col=None,
+    mask_table="camMask", inputs=(Input("chip", "camRun", "cam_id", "chip_id"),),
+    list_columns=("cam_id", "chip_id", "state", "label", "data_group", "dist_group", "reduction",
+                  "workdir"),
+    capabilities=_IMAGE | {"cleanup", "block", "nightly", "labelcount"},
+    description="camera-stage astrometry/photometry of one exposure; one camProcessedExp row",
+))
+FAKE = register(Stage(
+    name="fake", run_table="fakeRun", id_col="fake_id",
+    component_table="fakeProcessedImfile", component_key=("class_id",), quality_col=None,
+    mask_table="fakeMask", inputs=(Input("cam", "fakeRun", "fake_id", "cam_id"),),
+    list_columns=("fake_id", "cam_id", "state", "label", "data_group", "dist_group", "workdir"),
+    capabilities=frozenset({"runs", "faults", "revert", "block"}),
+    description="fake-source stage between camera and warp",
+))
+WARP = register(Stage(
+    name="warp", run_table="warpRun", id_col="warp_id",
+    component_table="warpSkyfile", component_key=("skycell_id",),
+    mask_table="warpMask", inputs=(Input("fake", "warpRun", "warp_id", "fake_id"),),
+    update_from_data_states=(State.CLEANED, State.UPDATE), sweep_not_in=(State.FULL,),
+    fault_map=FaultMap("warpSkyCellMap", "skycell_id", "faulted", "overlap"),
+    list_columns=("warp_id", "fake_id", "state", "label", "data_group", "dist_group", "tess_id",
+                  "reduction", "workdir"),
+    capabilities=_IMAGE | {"setupdate", "cleanup", "define", "block", "fixbroken", "nightly",
+                           "labelcount"},
+    description="exposure warped onto skycells (RINGS.V3); component = skycell_id",
+))
+STACK = register(Stage(
+    name="stack", run_table="stackRun", id_col="stack_id",
+    component_table="stackSumSkyfile", component_key=(), data_state_col=None,
+    inputs=(Input("warp", "stackInputSkyfile", "stack_id", "warp_id", exposure=False),),
+    list_columns=("stack_id", "state", "label", "data_group", "skycell_id", "tess_id", "filter",
+                  "reduction"),
+    capabilities=_IMAGE,
+    description="stack of warps on one skycell and filter (templates for WS diffs)",
+))
+DIFF = register(Stage(
+    name="diff", run_table="diffRun", id_col="diff_id",
+    component_table="diffSkyfile", component_key=("skycell_id",),
+    inputs=(Input("warp", "diffInputSkyfile", "diff_id", "warp1"),
+            Input("warp", "diffInputSkyfile", "diff_id", "warp2", exposure=False),
+            Input("stack", "diffInputSkyfile", "diff_id", "stack1", exposure=False),
+            Input("stack", "diffInputSkyfile", "diff_id", "stack2", exposure=False)),
+    update_from_data_states=(State.CLEANED, State.UPDATE),
+    related=(Related("inputs", "diffInputSkyfile", "diff_id", order_by=("skycell_id",)),),
+    list_columns=("diff_id", "state", "label", "data_group", "dist_group", "diff_mode", "reduction",
+                  "tess_id", "bothways", "workdir"),
+    capabilities=_IMAGE | {"setupdate", "cleanup", "fixbroken", "nightly", "labelcount"},
+    description="difference image (WW: warp-warp, WS: warp-stack); component = skycell_id",
+))
+PUBLISH = register(Stage(
+    name="publish", run_table="publishRun", id_col="pub_id",
+    component_table="publishDone", component_key=(), data_state_col=None, quality_col=None,
+    run_columns=("label",), inputs=(Input("diff", "publishRun", "pub_id", "stage_id"),),
+    list_columns=("pub_id", "client_id", "stage_id", "label", "state"),
+    capabilities=frozenset({"runs", "faults", "nightly"}),
+    description="publishing of diff catalogs to the MOPS DataStore (publishRun/publishDone)",
+))
+PSTAMP_REQUEST = register(Stage(
+    name="pstamp-request", run_table="pstampRequest", id_col="req_id",
+    component_table="pstampJob", component_key=("job_id",), data_state_col="state",
+    quality_col=None, run_columns=("label", "name"), vocabulary=RequestState,
+    transitions=REQUEST_TRANSITIONS, pstamp_db=True,
+    related=(Related("dependents", "pstampDependent", "dep_id", order_by=("dep_id",),
+                     through="pstampJob", through_run_col="req_id", through_col="dep_id"),),
+    list_columns=("req_id", "name", "state", "label", "reqType", "fault", "username", "registered",
+                  "timestamp"),
+    description="postage stamp request (one uploaded request file); components = its jobs",
+))
+PSTAMP_JOB = register(Stage(
+    name="pstamp-job", run_table="pstampJob", id_col="job_id",
+    component_table=None, data_state_col=None, quality_col=None, run_columns=(),
+    vocabulary=JobState, transitions=JOB_TRANSITIONS, pstamp_db=True,
+    list_columns=("job_id", "req_id", "rownum", "state", "jobType", "fault", "fault_count", "exp_id",
+                  "dep_id"),
+    description="one stamp job of a request (one row of the request file and image)",
+))
+PSTAMP_DEPENDENT = register(Stage(
+    name="pstamp-dependent", run_table="pstampDependent", id_col="dep_id",
+    component_table=None, data_state_col=None, quality_col=None, run_columns=(),
+    vocabulary=DependentState, transitions=DEPENDENT_TRANSITIONS, pstamp_db=True,
+    list_columns=("dep_id", "state", "stage", "stage_id", "component", "imagedb", "rlabel", "fault",
+                  "fault_count"),
+    description="an image a stamp job waits for (a chip/warp/diff component being updated)",
+))
+
+#: the image stages of the nightly chain, in pipeline order (kept for older callers;
+#: new code asks stages_that("nightly"))
+NIGHTLY_STAGES = stages_that("nightly")
+#: stages updaterun may change (kept for older callers: stages_that("updaterun"))
+UPDATABLE_STAGES = stages_that("updaterun")

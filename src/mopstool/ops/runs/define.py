@@ -33,15 +33,15 @@ from mopstool.config import expand_template, parse_night
 from mopstool.db import Databases, schema
 from mopstool.db.dialect import needs_explicit_id
 from mopstool.errors import ConfigError, NotFound, UsageError
-from mopstool.ops.select import eq_any, like_any, night_condition
-from mopstool.ops.writes import record_audit, write_transaction
+from mopstool.ops.writes import execute
+from mopstool.stages import State, get_stage, stages_that
+from mopstool.stages.joins import eq_any, exposure_chain, like_any, night_condition
+from mopstool.util import chunks
 
 #: the word that stands for SQL NULL in a setter (as in ``--set-dist-group NULL``)
 NULL_WORD = "NULL"
 #: names per IN (...) list when selecting by exposure name or id
 CHUNK = 1000
-#: stages definebyquery can define runs for
-DEFINE_STAGES = ("chip", "warp")
 
 #: the fields of one defined run in the JSON output (DESIGN.md)
 CHIP_FIELDS = ("chip_id", "exp_id", "exp_name", "label", "data_group", "dist_group", "workdir",
@@ -130,6 +130,9 @@ class DefineResult:
     #: rows inserted (or to insert) per table
     rows: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the run rows to insert, and (source, label) of each (the write protocol compares them)
+    values: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    keys: frozenset | None = field(default=None, repr=False)
 
     @property
     def total(self) -> int:
@@ -139,6 +142,16 @@ class DefineResult:
         return {"stage": self.stage, "dry_run": self.dry_run, "applied": self.applied,
                 "runs": self.runs, "unmatched": self.unmatched, "skipped": self.skipped,
                 "rows": self.rows, "notes": self.notes}
+
+    # result protocol (mopstool.ops.results): the JSON form is the list of runs (DESIGN.md)
+    def json_form(self) -> list[dict[str, Any]]:
+        return self.runs
+
+    def table_form(self):
+        from mopstool.ops.results import Table
+
+        return [Table(self.runs, DEFINERS[self.stage].fields,
+                      f"{self.stage} runs" + (" (dry run)" if self.dry_run else ""))]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -236,10 +249,6 @@ def parse_time(value: str | datetime | None, what: str = "time") -> datetime | N
     return dt
 
 
-def _chunks(values: list, size: int = CHUNK) -> list[list]:
-    return [values[i:i + size] for i in range(0, len(values), size)] or [[]]
-
-
 # ---------------------------------------------------------------------- selection
 
 def _exposure_conditions(sel: DefineSelection) -> list:
@@ -305,7 +314,7 @@ def _warp_query(sel: DefineSelection, label: str | None, chunk_kind: str | None,
                 *, duplicates: bool):
     fk, cam, cr, raw, wr = (schema.fakeRun, schema.camRun, schema.chipRun, schema.rawExp,
                             schema.warpRun)
-    conds = [fk.c.state == "full", cam.c.state == "full", cr.c.state == "full",
+    conds = [fk.c.state == State.FULL, cam.c.state == State.FULL, cr.c.state == State.FULL,
              *_exposure_conditions(sel)]
     if sel.labels:
         conds.append(like_any(fk.c.label, sel.labels))
@@ -323,8 +332,7 @@ def _warp_query(sel: DefineSelection, label: str | None, chunk_kind: str | None,
         conds.append(eq_any(raw.c.exp_id, chunk))
     new_label = literal(label) if label is not None else fk.c.label
     dup = exists().where(wr.c.fake_id == fk.c.fake_id, wr.c.label == new_label)
-    frm = (fk.join(cam, cam.c.cam_id == fk.c.cam_id).join(cr, cr.c.chip_id == cam.c.chip_id)
-           .join(raw, raw.c.exp_id == cr.c.exp_id))
+    frm = exposure_chain("fake")
     if duplicates:
         existing = (select(func.max(wr.c.warp_id)).where(wr.c.fake_id == fk.c.fake_id,
                                                           wr.c.label == new_label).scalar_subquery())
@@ -341,83 +349,10 @@ def _warp_query(sel: DefineSelection, label: str | None, chunk_kind: str | None,
     return q
 
 
-def _run_select(conn: Connection, stage: str, sel: DefineSelection, label: str | None,
-                *, duplicates: bool) -> list[dict[str, Any]]:
-    kind, values = _keyed(sel)
-    builder = _chip_query if stage == "chip" else _warp_query
-    rows: list[dict[str, Any]] = []
-    seen = set()
-    key = "exp_id" if stage == "chip" else "fake_id"
-    for chunk in _chunks(values):
-        for r in conn.execute(builder(sel, label, kind, chunk, duplicates=duplicates)):
-            d = dict(r._mapping)
-            if d[key] not in seen:
-                seen.add(d[key])
-                rows.append(d)
-    rows.sort(key=lambda d: d[key])
-    if sel.limit and not duplicates:
-        rows = rows[:sel.limit]
-    return rows
-
-
-def _unmatched(conn: Connection, stage: str, sel: DefineSelection, matched: list[dict],
-               skipped: list[dict]) -> list[dict[str, Any]]:
-    """Explicit names / ids that selected nothing, with the reason."""
-    raw = schema.rawExp
-    out: list[dict[str, Any]] = []
-    got_names = {r["exp_name"] for r in matched} | {r["exp_name"] for r in skipped}
-    got_ids = {r["exp_id"] for r in matched} | {r["exp_id"] for r in skipped}
-    missing_names = [n for n in sel.exp_names if n not in got_names]
-    missing_ids = [i for i in sel.exp_ids if i not in got_ids] if not sel.exp_names else []
-    found: dict[Any, dict] = {}
-    for values, col in ((missing_names, raw.c.exp_name), (missing_ids, raw.c.exp_id)):
-        for chunk in _chunks(values):
-            if not chunk or chunk == [None]:
-                continue
-            q = select(raw.c.exp_id, raw.c.exp_name, raw.c.fault, raw.c.exp_type).where(col.in_(chunk))
-            for r in conn.execute(q):
-                found[r.exp_name] = found[r.exp_id] = dict(r._mapping)
-
-    def reason(info: dict | None) -> str:
-        if info is None:
-            return "no such exposure"
-        if info["fault"]:
-            return f"rawExp fault {info['fault']}: the exposure is not usable"
-        if sel.exp_type is not None and info["exp_type"] != sel.exp_type:
-            return f"exp_type is {info['exp_type']!r}, not {sel.exp_type!r} (use --exp-type)"
-        if stage == "warp":
-            return "no full chip/camera/fake chain matching the other selectors"
-        return "excluded by the other selectors"
-
-    for n in missing_names:
-        out.append({"exp_name": n, "exp_id": (found.get(n) or {}).get("exp_id"),
-                    "reason": reason(found.get(n))})
-    for i in missing_ids:
-        out.append({"exp_name": (found.get(i) or {}).get("exp_name"), "exp_id": i,
-                    "reason": reason(found.get(i))})
-    return out
-
-
-# ---------------------------------------------------------------------- definition
-
-def _check_setters(stage: str, setters: DefineSetters) -> None:
-    if stage == "chip":
-        for name in ("label", "workdir"):
-            if getattr(setters, name) is None:
-                raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
-    for name in ("label", "workdir"):
-        if is_null_word(getattr(setters, name)):
-            raise UsageError(f"--set-{name} cannot be NULL")
-    for name in ("label",):
-        v = getattr(setters, name)
-        if v is not None and not v.strip():
-            raise UsageError(f"--set-{name} cannot be empty")
-
-
 def _chip_run_values(raw: dict, s: DefineSetters) -> dict[str, Any]:
     label = s.label
     return dict(
-        exp_id=raw["exp_id"], state="new", workdir=s.workdir, workdir_state="dirty", label=label,
+        exp_id=raw["exp_id"], state=State.NEW, workdir=s.workdir, workdir_state="dirty", label=label,
         data_group=sql_value(s.data_group) if s.data_group is not None else label,
         dist_group=sql_value(s.dist_group),
         reduction=sql_value(s.reduction) if s.reduction is not None else raw["reduction"],
@@ -436,7 +371,7 @@ def _warp_run_values(fk: dict, s: DefineSetters) -> dict[str, Any]:
         return sql_value(v) if v is not None else fk[name]
 
     return dict(
-        fake_id=fk["fake_id"], mode="warp", state="new", workdir=pick("workdir"),
+        fake_id=fk["fake_id"], mode="warp", state=State.NEW, workdir=pick("workdir"),
         workdir_state="dirty", label=pick("label"), data_group=pick("data_group"),
         dist_group=pick("dist_group"), dvodb=pick("dvodb"), tess_id=pick("tess_id"),
         reduction=pick("reduction"), end_stage=pick("end_stage"), registered=None, magicked=0,
@@ -445,21 +380,137 @@ def _warp_run_values(fk: dict, s: DefineSetters) -> dict[str, Any]:
     )
 
 
-def _needs_tess(values: dict, stage: str = "chip") -> bool:
-    """A run that goes on to warp (end_stage warp, or unset = as far as possible)
-    needs a tessellation; a warp run always does."""
-    if stage == "warp":
-        return not values.get("tess_id")
+# ---------------------------------------------------------------------- definition
+
+def _needs_tess_chip(values: dict) -> bool:
+    """A chip run that goes on to warp (end_stage warp, or unset = as far as
+    possible) needs a tessellation."""
     end = values.get("end_stage")
     return (end is None or end.lower() == "warp") and not values.get("tess_id")
+
+
+def _needs_tess_always(values: dict) -> bool:
+    return not values.get("tess_id")
+
+
+@dataclass(frozen=True)
+class Definer:
+    """How definebyquery defines runs of one stage (the stage must have the
+    "define" capability): from which source rows, with which values."""
+
+    stage: str
+    #: the source row a run is defined from (rawExp.exp_id / fakeRun.fake_id)
+    key: str
+    #: the fields of one defined run in the JSON output (DESIGN.md)
+    fields: tuple[str, ...]
+    query: Callable
+    values: Callable[[dict, DefineSetters], dict]
+    needs_tess: Callable[[dict], bool]
+    #: setters without which no run can be defined
+    required: tuple[str, ...] = ()
+    #: skip sources that already have a run with the new label even without --unique
+    always_unique: bool = False
+    #: accepts the fakeRun selectors (--fake-id, --cam-id, --chip-id, --reduction)
+    run_selectors: bool = False
+    #: why an explicit exposure that exists selected nothing
+    unmatched_reason: str = "excluded by the other selectors"
+    #: component rows to insert with the runs: (counts(conn, sources), insert(conn, run ids))
+    component_table: str | None = None
+
+
+def _chip_imfile_plan(conn: Connection, rows: list[dict]) -> int:
+    counts = _imfile_counts(conn, [r["exp_id"] for r in rows])
+    return sum(counts.get(r["exp_id"], 0) for r in rows)
+
+
+DEFINERS: dict[str, Definer] = {d.stage: d for d in (
+    Definer("chip", "exp_id", CHIP_FIELDS, _chip_query, _chip_run_values, _needs_tess_chip,
+            required=("label", "workdir"), component_table="chipImfile"),
+    Definer("warp", "fake_id", WARP_FIELDS, _warp_query, _warp_run_values, _needs_tess_always,
+            always_unique=True, run_selectors=True,
+            unmatched_reason="no full chip/camera/fake chain matching the other selectors"),
+)}
+
+
+def define_stages() -> tuple[str, ...]:
+    """Stages definebyquery can define runs for."""
+    return tuple(n for n in stages_that("define") if n in DEFINERS)
+
+
+def _definer(stage: str) -> Definer:
+    if stage not in define_stages():
+        raise UsageError(f"definebyquery defines {' or '.join(define_stages())} runs, not {stage!r}")
+    return DEFINERS[stage]
+
+
+def _run_select(conn: Connection, d: Definer, sel: DefineSelection, label: str | None,
+                *, duplicates: bool) -> list[dict[str, Any]]:
+    kind, values = _keyed(sel)
+    rows: list[dict[str, Any]] = []
+    seen = set()
+    for chunk in list(chunks(values)) or [[]]:
+        for r in conn.execute(d.query(sel, label, kind, chunk, duplicates=duplicates)):
+            row = dict(r._mapping)
+            if row[d.key] not in seen:
+                seen.add(row[d.key])
+                rows.append(row)
+    rows.sort(key=lambda row: row[d.key])
+    if sel.limit and not duplicates:
+        rows = rows[:sel.limit]
+    return rows
+
+
+def _unmatched(conn: Connection, d: Definer, sel: DefineSelection, matched: list[dict],
+               skipped: list[dict]) -> list[dict[str, Any]]:
+    """Explicit names / ids that selected nothing, with the reason."""
+    raw = schema.rawExp
+    out: list[dict[str, Any]] = []
+    got_names = {r["exp_name"] for r in matched} | {r["exp_name"] for r in skipped}
+    got_ids = {r["exp_id"] for r in matched} | {r["exp_id"] for r in skipped}
+    missing_names = [n for n in sel.exp_names if n not in got_names]
+    missing_ids = [i for i in sel.exp_ids if i not in got_ids] if not sel.exp_names else []
+    found: dict[Any, dict] = {}
+    for values, col in ((missing_names, raw.c.exp_name), (missing_ids, raw.c.exp_id)):
+        for chunk in chunks(values):
+            q = select(raw.c.exp_id, raw.c.exp_name, raw.c.fault, raw.c.exp_type).where(col.in_(chunk))
+            for r in conn.execute(q):
+                found[r.exp_name] = found[r.exp_id] = dict(r._mapping)
+
+    def reason(info: dict | None) -> str:
+        if info is None:
+            return "no such exposure"
+        if info["fault"]:
+            return f"rawExp fault {info['fault']}: the exposure is not usable"
+        if sel.exp_type is not None and info["exp_type"] != sel.exp_type:
+            return f"exp_type is {info['exp_type']!r}, not {sel.exp_type!r} (use --exp-type)"
+        return d.unmatched_reason
+
+    for n in missing_names:
+        out.append({"exp_name": n, "exp_id": (found.get(n) or {}).get("exp_id"),
+                    "reason": reason(found.get(n))})
+    for i in missing_ids:
+        out.append({"exp_name": (found.get(i) or {}).get("exp_name"), "exp_id": i,
+                    "reason": reason(found.get(i))})
+    return out
+
+
+def _check_setters(d: Definer, setters: DefineSetters) -> None:
+    for name in d.required:
+        if getattr(setters, name) is None:
+            raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
+    for name in ("label", "workdir"):
+        if is_null_word(getattr(setters, name)):
+            raise UsageError(f"--set-{name} cannot be NULL")
+    for name in ("label",):
+        v = getattr(setters, name)
+        if v is not None and not v.strip():
+            raise UsageError(f"--set-{name} cannot be empty")
 
 
 def _imfile_counts(conn: Connection, exp_ids: list[int]) -> dict[int, int]:
     ri = schema.rawImfile
     out: dict[int, int] = {}
-    for chunk in _chunks(exp_ids):
-        if not chunk:
-            continue
+    for chunk in chunks(exp_ids):
         q = select(ri.c.exp_id, func.count()).where(ri.c.exp_id.in_(chunk)).group_by(ri.c.exp_id)
         out.update({int(e): int(n) for e, n in conn.execute(q)})
     return out
@@ -468,15 +519,17 @@ def _imfile_counts(conn: Connection, exp_ids: list[int]) -> dict[int, int]:
 def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSetters, *,
                 stage: str = "chip", dry_run: bool = False,
                 confirm: Callable[[DefineResult], bool] | None = None,
-                audit_detail: dict | None = None) -> DefineResult:
+                audit_detail: dict | None = None, lock_timeout: float | None = None) -> DefineResult:
     """Select exposures (chip) or fakeRuns (warp) and define new runs for them.
 
     With dry_run the plan is returned (run ids None) and nothing is written.
     *confirm*, if given, sees the plan before anything is written and may
-    decline (the result then has applied False). Raises NotFound when explicit
-    names/ids were given and none of them selected anything."""
-    if stage not in DEFINE_STAGES:
-        raise UsageError(f"definebyquery defines chip or warp runs, not {stage!r}")
+    decline (the result then has applied False). The selection is made again
+    under the write lock, in the transaction that inserts, so two writers never
+    define the same runs twice (--unique, and always for warp). Raises NotFound
+    when explicit names/ids were given and none of them selected anything."""
+    d = _definer(stage)
+    st = get_stage(stage, capability="define")
     if not selection.has_terms() and not selection.all:
         raise UsageError("search parameters are required (e.g. --exp-name, --night, --label), "
                          "or --all for every exposure")
@@ -484,88 +537,80 @@ def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSette
         raise UsageError("--limit must be >= 0")
     if selection.limit == 0:
         selection = replace(selection, limit=None)
-    if stage == "chip" and (selection.fake_ids or selection.cam_ids or selection.chip_ids
-                            or selection.reductions):
+    if not d.run_selectors and (selection.fake_ids or selection.cam_ids or selection.chip_ids
+                                or selection.reductions):
+        others = [n for n in define_stages() if DEFINERS[n].run_selectors]
         raise UsageError("--fake-id, --cam-id, --chip-id and --reduction select fakeRuns: "
-                         "use them with --stage warp")
-    _check_setters(stage, setters)
-    result = DefineResult(stage=stage, dry_run=dry_run)
-    id_col = "chip_id" if stage == "chip" else "warp_id"
-    run_table = schema.chipRun if stage == "chip" else schema.warpRun
+                         f"use them with --stage {' or '.join(others)}")
+    _check_setters(d, setters)
+    id_col = st.id_col
+    run_table = schema.table(st.run_table)
     label = setters.label
+    new_state = st.validate_state(State.NEW)
 
-    with dbs.connect() as conn:
-        selected = _run_select(conn, stage, selection, label, duplicates=False)
-        if stage == "warp" or selection.unique:
+    def plan(conn) -> DefineResult:
+        result = DefineResult(stage=stage)
+        selected = _run_select(conn, d, selection, label, duplicates=False)
+        if d.always_unique or selection.unique:
             result.skipped = [
                 dict(r, reason=f"already has {stage} run {r['existing']} with label "
                                f"{label if label is not None else '(the inherited label)'}")
-                for r in _run_select(conn, stage, selection, label, duplicates=True)]
+                for r in _run_select(conn, d, selection, label, duplicates=True)]
         if selection.explicit():
-            result.unmatched = _unmatched(conn, stage, selection, selected, result.skipped)
-        if stage == "chip":
-            values = [_chip_run_values(r, setters) for r in selected]
-            counts = _imfile_counts(conn, [r["exp_id"] for r in selected])
-        else:
-            values = [_warp_run_values(r, setters) for r in selected]
-            counts = {}
-
-    if selection.explicit() and not selected and not result.skipped:
-        what = ", ".join(str(u.get("exp_name") or u.get("exp_id")) for u in result.unmatched[:5])
-        more = f" (+{len(result.unmatched) - 5} more)" if len(result.unmatched) > 5 else ""
-        raise NotFound(f"no exposure matches: {what}{more}" if what else
-                       "nothing matches the given ids")
-    no_tess = [r for r, v in zip(selected, values) if _needs_tess(v, stage)]
-    if no_tess:
-        names = ", ".join(str(r["exp_name"]) for r in no_tess[:5])
-        raise UsageError(f"{len(no_tess)} run(s) would go on to warp without a tess_id ({names}); "
-                         "give --set-tess-id (e.g. RINGS.V3) or --set-end-stage")
-
-    for r, v in zip(selected, values):
-        out = {id_col: None}
-        if stage == "warp":
-            out["fake_id"] = r["fake_id"]
-        out.update(exp_id=r["exp_id"], exp_name=r["exp_name"])
-        for k in ("label", "data_group", "dist_group", "workdir", "reduction", "tess_id", "end_stage"):
-            out[k] = v[k]
-        result.runs.append(out)
-    result.rows = {run_table.name: len(values)}
-    if stage == "chip":
-        result.rows["chipImfile"] = sum(counts.get(r["exp_id"], 0) for r in selected)
-    if not values:
-        result.notes.append("nothing to define")
-        return result
-    if dry_run:
-        return result
-    if confirm is not None and not confirm(result):
-        result.notes.append("declined; nothing written")
+            result.unmatched = _unmatched(conn, d, selection, selected, result.skipped)
+        values = [dict(d.values(r, setters), state=new_state) for r in selected]
+        if selection.explicit() and not selected and not result.skipped:
+            what = ", ".join(str(u.get("exp_name") or u.get("exp_id")) for u in result.unmatched[:5])
+            more = f" (+{len(result.unmatched) - 5} more)" if len(result.unmatched) > 5 else ""
+            raise NotFound(f"no exposure matches: {what}{more}" if what else
+                           "nothing matches the given ids")
+        no_tess = [r for r, v in zip(selected, values) if d.needs_tess(v)]
+        if no_tess:
+            names = ", ".join(str(r["exp_name"]) for r in no_tess[:5])
+            raise UsageError(f"{len(no_tess)} run(s) would go on to warp without a tess_id ({names}); "
+                             "give --set-tess-id (e.g. RINGS.V3) or --set-end-stage")
+        for r, v in zip(selected, values):
+            out = {id_col: None}
+            if d.key != "exp_id":
+                out[d.key] = r[d.key]
+            out.update(exp_id=r["exp_id"], exp_name=r["exp_name"])
+            for k in ("label", "data_group", "dist_group", "workdir", "reduction", "tess_id", "end_stage"):
+                out[k] = v[k]
+            result.runs.append(out)
+        result.rows = {run_table.name: len(values)}
+        if d.component_table:
+            result.rows[d.component_table] = _chip_imfile_plan(conn, selected)
+        result.values = values
+        # a run is defined for a source and label (--unique / warp: once)
+        result.keys = frozenset((v[d.key], v["label"]) for v in values) \
+            if (d.always_unique or selection.unique) else None
+        if not values:
+            result.notes.append("nothing to define")
         return result
 
-    with write_transaction(dbs, "definebyquery") as conn:
+    def apply(conn, result: DefineResult):
+        values = result.values
         top = conn.execute(select(func.max(run_table.c[id_col]))).scalar() or 0
         conn.execute(run_table.insert(), values)
-        lab = run_table.c.label
         new_rows = conn.execute(
-            select(run_table.c[id_col], run_table.c.exp_id if stage == "chip" else run_table.c.fake_id,
-                   lab)
-            .where(run_table.c[id_col] > top, run_table.c.state == "new")).all()
-        key = "exp_id" if stage == "chip" else "fake_id"
-        wanted = {(v[key], v["label"]) for v in values}
+            select(run_table.c[id_col], run_table.c[d.key], run_table.c.label)
+            .where(run_table.c[id_col] > top, run_table.c.state == new_state)).all()
+        wanted = {(v[d.key], v["label"]) for v in values}
         ids: dict[Any, int] = {}
         for rid, k, lbl in new_rows:
             if (k, lbl) in wanted and k not in ids:
                 ids[k] = int(rid)
-        if len(ids) != len(values):  # pragma: no cover - concurrent writer with the same label
+        if len(ids) != len(values):  # pragma: no cover - the lock serializes mopstool writers
             raise NotFound("could not identify the inserted runs; nothing written")
         for out in result.runs:
-            out[id_col] = ids[out[key]]
-        if stage == "chip":
-            result.rows["chipImfile"] = _insert_chip_imfiles(conn, sorted(ids.values()))
-        record_audit(conn, f"definebyquery.{stage}", result.total, dict(
-            audit_detail or {}, stage=stage, label=label, runs=len(values),
-            first_id=min(ids.values()), last_id=max(ids.values())))
-    result.applied = True
-    return result
+            out[id_col] = ids[out[d.key]]
+        if d.component_table:
+            result.rows[d.component_table] = _insert_chip_imfiles(conn, sorted(ids.values()))
+        return result.total, dict(audit_detail or {}, stage=stage, label=label, runs=len(values),
+                                  first_id=min(ids.values()), last_id=max(ids.values()))
+
+    return execute(dbs, f"definebyquery.{stage}", plan, apply, dry_run=dry_run, confirm=confirm,
+                   lock_timeout=lock_timeout)
 
 
 def _insert_chip_imfiles(conn: Connection, chip_ids: list[int]) -> int:

@@ -14,16 +14,19 @@ from typing import Any
 from sqlalchemy import and_, literal, select, union_all
 
 from mopstool.db import Databases, schema
-from mopstool.ops.select import RunFilter, eq_any, run_conditions
-from mopstool.stages import FAULT_GONE, STAGES, Stage, fault_meaning
+from mopstool.stages import FAULT_GONE, STAGES, Stage, State, fault_meaning, stage_order, stages_that
+from mopstool.stages.joins import RunFilter, eq_any, run_conditions
 
-#: stages whose components carry processing faults, in pipeline order
-FAULT_STAGES = ("chip", "cam", "fake", "warp", "stack", "diff", "publish")
+
+def fault_stages() -> tuple[str, ...]:
+    """Stages whose components carry processing faults, in pipeline order."""
+    return stages_that("faults")
 
 
 @dataclass
 class FaultFilter:
-    stages: tuple[str, ...] = FAULT_STAGES
+    #: empty: every stage with faults
+    stages: tuple[str, ...] = ()
     night: date | None = None
     labels: list[str] = field(default_factory=list)
     data_groups: list[str] = field(default_factory=list)
@@ -34,14 +37,15 @@ class FaultFilter:
 def fix_command(stage: str, run_id: int, run_state: str | None, fault: int,
                 component: str | None = None) -> str | None:
     """The mopstool command that clears this fault (None where no command applies)."""
-    if stage == "publish":
-        return None
-    if fault == FAULT_GONE:
-        opt = {"chip": "--chip-id", "warp": "--warp-id", "diff": "--diff-id"}.get(stage)
-        return f"mopstool fixbroken {opt} {run_id}" if opt else None
-    if run_state in ("new", "update"):
+    kind = fix_kind(stage, run_state, fault)
+    st = STAGES[stage]
+    if kind == "fixbroken":
+        return f"mopstool fixbroken {st.id_option} {run_id}"
+    if kind == "revert":
         return f"mopstool revert {stage} --id {run_id}"
-    return f"mopstool show {stage} {run_id}"
+    if kind == "inspect":
+        return f"mopstool show {stage} {run_id}"
+    return None
 
 
 def _fault_select(stage: Stage, flt: FaultFilter):
@@ -49,7 +53,7 @@ def _fault_select(stage: Stage, flt: FaultFilter):
     comp = schema.table(stage.component_table)
     key = (comp.c[stage.component_key[0]] if stage.component_key else literal("-"))
     data_state = comp.c[stage.data_state_col] if stage.data_state_col else literal(None)
-    link = comp.c[stage.id_col] if stage.id_col in comp.c else comp.c.pub_id
+    link = comp.c[stage.component_link]
     label = run.c.label
     data_group = run.c.data_group if "data_group" in stage.run_columns else literal(None)
     rflt = RunFilter(ids=flt.ids, labels=flt.labels, data_groups=flt.data_groups
@@ -57,24 +61,27 @@ def _fault_select(stage: Stage, flt: FaultFilter):
     conds = run_conditions(stage, rflt) if stage.exposure_path or not flt.night else None
     if conds is None:
         return None
-    fault_cond = eq_any(comp.c.fault, flt.faults) if flt.faults else comp.c.fault != 0
+    fcol = comp.c[stage.fault_col]
+    fault_cond = eq_any(fcol, flt.faults) if flt.faults else fcol != 0
     q = select(
         literal(stage.name).label("stage"), run.c[stage.id_col].label("id"),
-        key.label("component"), comp.c.fault.label("fault"), run.c.state.label("state"),
+        key.label("component"), fcol.label("fault"), run.c.state.label("state"),
         data_state.label("data_state"), label.label("label"), data_group.label("data_group"),
     ).select_from(comp.join(run, link == run.c[stage.id_col])).where(fault_cond, *conds)
-    if stage.name == "warp":
-        m = schema.warpSkyCellMap
-        mflt = eq_any(m.c.fault, flt.faults) if flt.faults else m.c.fault != 0
-        q2 = select(
-            literal("warp").label("stage"), run.c.warp_id.label("id"),
-            literal("overlap").label("component"), m.c.fault.label("fault"),
-            run.c.state.label("state"), literal(None).label("data_state"),
-            run.c.label.label("label"), run.c.data_group.label("data_group"),
-        ).select_from(m.join(run, m.c.warp_id == run.c.warp_id)).where(
-            and_(mflt, m.c.skycell_id == "faulted"), *conds)
-        return [q, q2]
-    return [q]
+    fmap = stage.fault_map
+    if fmap is None:
+        return [q]
+    m = schema.table(fmap.table)
+    mcol = m.c[stage.fault_col]
+    mflt = eq_any(mcol, flt.faults) if flt.faults else mcol != 0
+    q2 = select(
+        literal(stage.name).label("stage"), run.c[stage.id_col].label("id"),
+        literal(fmap.component).label("component"), mcol.label("fault"),
+        run.c.state.label("state"), literal(None).label("data_state"),
+        label.label("label"), data_group.label("data_group"),
+    ).select_from(m.join(run, m.c[stage.id_col] == run.c[stage.id_col])).where(
+        and_(mflt, m.c[fmap.key_col] == fmap.marker), *conds)
+    return [q, q2]
 
 
 def collect_faults(dbs: Databases, flt: FaultFilter | None = None) -> list[dict[str, Any]]:
@@ -84,7 +91,7 @@ def collect_faults(dbs: Databases, flt: FaultFilter | None = None) -> list[dict[
     columns (night via exp_name, label, ids, the fault key)."""
     flt = flt or FaultFilter()
     selects = []
-    for name in flt.stages:
+    for name in flt.stages or fault_stages():
         stage = STAGES[name]
         if flt.night and not stage.exposure_path:
             continue
@@ -96,7 +103,7 @@ def collect_faults(dbs: Databases, flt: FaultFilter | None = None) -> list[dict[
     q = union_all(*selects) if len(selects) > 1 else selects[0]
     with dbs.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-    order = {s: i for i, s in enumerate(FAULT_STAGES)}
+    order = stage_order()
     rows.sort(key=lambda r: (order.get(r["stage"], 99), r["id"], str(r["component"])))
     for r in rows:
         r["fault"] = int(r["fault"])
@@ -113,11 +120,12 @@ FIX_MAX_IDS = 10
 
 def fix_kind(stage: str, run_state: str | None, fault: int) -> str:
     """How a fault is cleared: revert, fixbroken, inspect (show) or none."""
-    if stage == "publish":
+    st = STAGES[stage]
+    if not st.can("revert"):
         return "none"
     if fault == FAULT_GONE:
-        return "fixbroken" if stage in ("chip", "warp", "diff") else "none"
-    if run_state in ("new", "update"):
+        return "fixbroken" if st.can("fixbroken") else "none"
+    if run_state in (State.NEW, State.UPDATE):
         return "revert"
     return "inspect"
 
@@ -172,7 +180,7 @@ def summarize_faults(rows: list[dict[str, Any]], flt: FaultFilter | None = None)
     for r in rows:
         kind = fix_kind(r["stage"], r.get("state"), int(r["fault"]))
         groups.setdefault((r["stage"], int(r["fault"]), kind), []).append(r)
-    order = {s: i for i, s in enumerate(FAULT_STAGES)}
+    order = stage_order()
     kinds = ("revert", "fixbroken", "inspect", "none")
     out = []
     for (stage, fault, kind), members in sorted(
@@ -191,8 +199,3 @@ def summarize_faults(rows: list[dict[str, Any]], flt: FaultFilter | None = None)
             "fix": _group_fix(stage, kind, fault, members, flt),
         })
     return out
-
-
-def fault_summary(dbs: Databases, flt: FaultFilter | None = None) -> list[dict[str, Any]]:
-    """collect_faults() grouped for the ``faults`` command."""
-    return summarize_faults(collect_faults(dbs, flt), flt)

@@ -14,19 +14,23 @@ from sqlalchemy import delete, func, insert, select, update
 
 from mopstool.db import Databases, schema
 from mopstool.errors import NotFound, UsageError
-from mopstool.ops.select import like_any
-from mopstool.ops.writes import Plan, record_audit, write_transaction
-from mopstool.stages import STAGES
+from mopstool.ops.writes import WritePlan, execute
+from mopstool.stages import STAGES, stages_that
+from mopstool.stages.joins import like_any
 
-#: stages with a block table, in pipeline order
-BLOCK_STAGES = tuple(n for n, s in STAGES.items() if s.mask_table)
+Plan = WritePlan
 #: priority the pending queries use for a label without a Label row
 DEFAULT_PRIORITY = 10000
 
 
+def block_stages() -> tuple[str, ...]:
+    """Stages with a block table, in pipeline order."""
+    return stages_that("block")
+
+
 def _mask(stage: str):
-    if stage not in BLOCK_STAGES:
-        raise UsageError(f"stage {stage!r} has no block table; choose one of: {', '.join(BLOCK_STAGES)}")
+    if stage not in block_stages():
+        raise UsageError(f"stage {stage!r} has no block table; choose one of: {', '.join(block_stages())}")
     return schema.table(STAGES[stage].mask_table)
 
 
@@ -49,7 +53,7 @@ def list_labels(dbs: Databases, patterns: list[str] | None = None) -> list[dict[
     blocked: dict[str, list[str]] = {}
     with dbs.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-        for stage in BLOCK_STAGES:
+        for stage in block_stages():
             m = _mask(stage)
             mq = select(m.c.label)
             if patterns:
@@ -67,17 +71,10 @@ def list_labels(dbs: Databases, patterns: list[str] | None = None) -> list[dict[
     return rows
 
 
-def _write(dbs: Databases, plan: Plan, dry_run: bool, confirm, action: str, fn, detail: dict) -> Plan:
-    if dry_run:
-        return plan
-    if confirm is not None and not confirm(plan):
-        plan.notes.append("declined; nothing written")
-        return plan
-    with write_transaction(dbs, action) as conn:
-        n = fn(conn)
-        record_audit(conn, action, n, detail)
-    plan.applied = True
-    return plan
+def _write(dbs: Databases, action: str, plan_fn, apply_fn, dry_run: bool, confirm) -> WritePlan:
+    """The write protocol for one labels change: *plan_fn(conn)* builds the plan
+    (again under the lock), *apply_fn(conn, plan)* writes and returns (rows, detail)."""
+    return execute(dbs, action, plan_fn, apply_fn, dry_run=dry_run, confirm=confirm)
 
 
 def add_label(dbs: Databases, label: str, *, priority: int | None = None, active: bool = True,
@@ -86,13 +83,18 @@ def add_label(dbs: Databases, label: str, *, priority: int | None = None, active
     """labeltool -definelabel: a new Label row (an existing label is an error)."""
     _check_label(label)
     lab = schema.Label
-    with dbs.connect() as conn:
+    row = {"label": label, "priority": priority, "active": 1 if active else 0, "comment": comment}
+
+    def plan(conn) -> Plan:
         if conn.execute(select(lab.c.label).where(lab.c.label == label)).first():
             raise UsageError(f"label {label!r} already exists; use 'mopstool labels update'")
-    row = {"label": label, "priority": priority, "active": 1 if active else 0, "comment": comment}
-    plan = Plan(action="labels add", dry_run=dry_run, rows={"Label": 1}, sample=[row])
-    return _write(dbs, plan, dry_run, confirm, "labels.add",
-                  lambda conn: conn.execute(insert(lab).values(**row)).rowcount or 1, row)
+        return Plan(action="labels add", rows={"Label": 1}, sample=[row], keys=frozenset([label]))
+
+    def apply(conn, p: Plan):
+        conn.execute(insert(lab).values(**row))
+        return 1, row
+
+    return _write(dbs, "labels.add", plan, apply, dry_run, confirm)
 
 
 def update_label(dbs: Databases, labels: list[str], *, priority: int | None = None,
@@ -112,16 +114,19 @@ def update_label(dbs: Databases, labels: list[str], *, priority: int | None = No
     if not values:
         raise UsageError("nothing to change: give --priority, --active/--inactive or --comment")
     lab = schema.Label
-    with dbs.connect() as conn:
-        found = [dict(r._mapping) for r in conn.execute(select(lab).where(lab.c.label.in_(labels)))]
-    missing = sorted(set(labels) - {r["label"] for r in found})
-    if missing:
-        raise NotFound(f"no Label row for {', '.join(repr(m) for m in missing)}; use 'mopstool labels add'")
-    plan = Plan(action="labels update", dry_run=dry_run, rows={"Label": len(found)}, sample=found)
-    plan.notes.append("set " + ", ".join(f"{k}={v}" for k, v in values.items()))
-    return _write(dbs, plan, dry_run, confirm, "labels.update",
-                  lambda conn: conn.execute(update(lab).where(lab.c.label.in_(labels)).values(**values))
-                  .rowcount, {"labels": labels, "set": values})
+
+    def plan(conn) -> Plan:
+        found = _existing(conn, labels, "; use 'mopstool labels add'")
+        p = Plan(action="labels update", rows={"Label": len(found)}, sample=found,
+                 keys=frozenset(r["label"] for r in found))
+        p.notes.append("set " + ", ".join(f"{k}={v}" for k, v in values.items()))
+        return p
+
+    def apply(conn, p: Plan):
+        n = conn.execute(update(lab).where(lab.c.label.in_(labels)).values(**values)).rowcount
+        return n, {"labels": labels, "set": values}
+
+    return _write(dbs, "labels.update", plan, apply, dry_run, confirm)
 
 
 def delete_label(dbs: Databases, labels: list[str], *, dry_run: bool = False,
@@ -129,34 +134,40 @@ def delete_label(dbs: Databases, labels: list[str], *, dry_run: bool = False,
     """labeltool -deletelabel: remove Label rows (runs keep their label; pending
     queries then use the default priority)."""
     lab = schema.Label
-    with dbs.connect() as conn:
-        found = [dict(r._mapping) for r in conn.execute(select(lab).where(lab.c.label.in_(labels)))]
+
+    def plan(conn) -> Plan:
+        found = _existing(conn, labels)
+        return Plan(action="labels delete", rows={"Label": len(found)}, sample=found,
+                    keys=frozenset(r["label"] for r in found))
+
+    def apply(conn, p: Plan):
+        n = conn.execute(delete(lab).where(lab.c.label.in_(labels))).rowcount
+        return n, {"labels": labels}
+
+    return _write(dbs, "labels.delete", plan, apply, dry_run, confirm)
+
+
+def _existing(conn, labels: list[str], hint: str = "") -> list[dict[str, Any]]:
+    lab = schema.Label
+    found = [dict(r._mapping) for r in conn.execute(select(lab).where(lab.c.label.in_(labels)))]
     missing = sorted(set(labels) - {r["label"] for r in found})
     if missing:
-        raise NotFound(f"no Label row for {', '.join(repr(m) for m in missing)}")
-    plan = Plan(action="labels delete", dry_run=dry_run, rows={"Label": len(found)}, sample=found)
-    return _write(dbs, plan, dry_run, confirm, "labels.delete",
-                  lambda conn: conn.execute(delete(lab).where(lab.c.label.in_(labels))).rowcount,
-                  {"labels": labels})
+        raise NotFound(f"no Label row for {', '.join(repr(m) for m in missing)}{hint}")
+    return found
 
 
-def _block_plan(dbs: Databases, labels: list[str], stages: list[str], block: bool):
-    for lab in labels:
-        _check_label(lab)
-    if not stages:
-        raise UsageError(f"name the stage(s) with --stage ({', '.join(BLOCK_STAGES)}) or --all-stages")
+def _block_plan(conn, labels: list[str], stages: list[str], block: bool):
     todo: dict[str, list[str]] = {}
     sample = []
-    with dbs.connect() as conn:
-        for stage in stages:
-            m = _mask(stage)
-            present = set(conn.execute(select(m.c.label).where(m.c.label.in_(labels))).scalars())
-            want = [lab for lab in labels if (lab not in present) == block]
-            todo[stage] = want
-            for lab in labels:
-                sample.append({"stage": stage, "table": m.name, "label": lab,
-                               "change": ("block" if block else "unblock") if lab in want
-                               else ("already blocked" if block else "not blocked")})
+    for stage in stages:
+        m = _mask(stage)
+        present = set(conn.execute(select(m.c.label).where(m.c.label.in_(labels))).scalars())
+        want = [lab for lab in labels if (lab not in present) == block]
+        todo[stage] = want
+        for lab in labels:
+            sample.append({"stage": stage, "table": m.name, "label": lab,
+                           "change": ("block" if block else "unblock") if lab in want
+                           else ("already blocked" if block else "not blocked")})
     return todo, sample
 
 
@@ -175,17 +186,27 @@ def unblock_labels(dbs: Databases, labels: list[str], stages: list[str], *, dry_
 def _set_block(dbs, labels, stages, block, dry_run, confirm) -> Plan:
     stages = list(dict.fromkeys(stages))
     labels = list(dict.fromkeys(labels))
-    todo, sample = _block_plan(dbs, labels, stages, block)
+    for lab in labels:
+        _check_label(lab)
+    if not stages:
+        raise UsageError(f"name the stage(s) with --stage ({', '.join(block_stages())}) or --all-stages")
+    for stage in stages:
+        _mask(stage)
     verb = "block" if block else "unblock"
-    plan = Plan(action=f"labels {verb}", dry_run=dry_run, sample=sample,
-                rows={STAGES[s].mask_table: len(v) for s, v in todo.items()})
-    if not plan.total:
-        plan.notes.append("nothing to change")
-        return plan
 
-    def apply(conn) -> int:
+    def plan(conn) -> Plan:
+        todo, sample = _block_plan(conn, labels, stages, block)
+        p = Plan(action=f"labels {verb}", sample=sample,
+                 rows={STAGES[s].mask_table: len(v) for s, v in todo.items()},
+                 keys=frozenset((s, lab) for s, v in todo.items() for lab in v))
+        p.todo = todo
+        if not p.total:
+            p.notes.append("nothing to change")
+        return p
+
+    def apply(conn, p: Plan):
         n = 0
-        for stage, want in todo.items():
+        for stage, want in p.todo.items():
             if not want:
                 continue
             m = _mask(stage)
@@ -194,17 +215,16 @@ def _set_block(dbs, labels, stages, block, dry_run, confirm) -> Plan:
                 n += len(want)
             else:
                 n += conn.execute(delete(m).where(m.c.label.in_(want))).rowcount or 0
-        return n
+        return n, {"labels": labels, "stages": stages}
 
-    return _write(dbs, plan, dry_run, confirm, f"labels.{verb}", apply,
-                  {"labels": labels, "stages": stages})
+    return _write(dbs, f"labels.{verb}", plan, apply, dry_run, confirm)
 
 
 def label_run_counts(dbs: Databases, labels: list[str]) -> dict[str, dict[str, int]]:
     """Runs per stage and label (for the listing's --counts)."""
     out: dict[str, dict[str, int]] = {}
     with dbs.connect() as conn:
-        for stage in ("chip", "cam", "warp", "diff"):
+        for stage in stages_that("labelcount"):
             run = schema.table(STAGES[stage].run_table)
             q = (select(run.c.label, func.count()).where(run.c.label.in_(labels)).group_by(run.c.label))
             for name, n in conn.execute(q):

@@ -9,38 +9,28 @@ from sqlalchemy import and_, case, func, select
 
 from mopstool.db import Databases, schema
 from mopstool.errors import NotFound
-from mopstool.ops.select import RunFilter, exposure_join, run_conditions
+from mopstool.ops.results import Listing, Table
 from mopstool.stages import Stage, fault_meaning, quality_meaning
+from mopstool.stages.joins import RunFilter, exposure_join, run_conditions
+from mopstool.util import chunks
 
-#: stages whose path to rawExp is one row per run (no fan-out through skycells)
-_FLAT_EXPOSURE = ("chip", "cam", "fake", "warp")
+def _list_columns(stage: Stage, run) -> list[str]:
+    if stage.list_columns:
+        return list(stage.list_columns)
+    cols = [stage.id_col] + ([stage.parent[1]] if stage.parent else []) + [stage.state_col]
+    return [c for c in dict.fromkeys(cols + list(stage.run_columns)) if c in run.c]
 
-_RUN_COLUMNS = {
-    "chip": ("chip_id", "exp_id", "state", "label", "data_group", "dist_group", "reduction",
-             "tess_id", "end_stage", "workdir"),
-    "cam": ("cam_id", "chip_id", "state", "label", "data_group", "dist_group", "reduction", "workdir"),
-    "fake": ("fake_id", "cam_id", "state", "label", "data_group", "dist_group", "workdir"),
-    "warp": ("warp_id", "fake_id", "state", "label", "data_group", "dist_group", "tess_id",
-             "reduction", "workdir"),
-    "stack": ("stack_id", "state", "label", "data_group", "skycell_id", "tess_id", "filter",
-              "reduction"),
-    "diff": ("diff_id", "state", "label", "data_group", "dist_group", "diff_mode", "reduction",
-             "tess_id", "bothways", "workdir"),
-    "publish": ("pub_id", "client_id", "stage_id", "label", "state"),
-    "pstamp-request": ("req_id", "name", "state", "label", "reqType", "fault", "username",
-                       "registered", "timestamp"),
-    "pstamp-job": ("job_id", "req_id", "rownum", "state", "jobType", "fault", "fault_count",
-                   "exp_id", "dep_id"),
-    "pstamp-dependent": ("dep_id", "state", "stage", "stage_id", "component", "imagedb", "rlabel",
-                         "fault", "fault_count"),
-}
+
+def runs_listing(dbs: Databases, stage: Stage, flt: RunFilter) -> Listing:
+    """list_runs() as a result (JSON and table form: the rows)."""
+    return Listing(list_runs(dbs, stage, flt), title=f"{stage.name} runs")
 
 
 def list_runs(dbs: Databases, stage: Stage, flt: RunFilter) -> list[dict[str, Any]]:
     run = schema.table(stage.run_table, pstamp_db=stage.pstamp_db)
-    cols = [run.c[c] for c in _RUN_COLUMNS[stage.name]]
+    cols = [run.c[c] for c in _list_columns(stage, run)]
     frm = run
-    if stage.name in _FLAT_EXPOSURE:
+    if stage.flat_exposure:
         raw = schema.rawExp
         frm = exposure_join(stage, outer=True)
         cols += [raw.c.exp_name, raw.c.filter, raw.c.dateobs, raw.c.comment]
@@ -59,7 +49,7 @@ def list_runs(dbs: Databases, stage: Stage, flt: RunFilter) -> list[dict[str, An
 
 def _component_counts(conn, stage: Stage, ids: list[int]) -> dict[int, dict[str, int]]:
     comp = schema.table(stage.component_table, pstamp_db=stage.pstamp_db)
-    link = comp.c[stage.id_col] if stage.id_col in comp.c else comp.c.req_id
+    link = comp.c[stage.component_link]
     fault = comp.c[stage.fault_col] if stage.fault_col and stage.fault_col in comp.c else None
     qual = comp.c[stage.quality_col] if stage.quality_col and stage.quality_col in comp.c else None
     exprs = [link.label("id"), func.count().label("components")]
@@ -68,8 +58,7 @@ def _component_counts(conn, stage: Stage, ids: list[int]) -> dict[int, dict[str,
     exprs.append(func.sum(case((qual != 0, 1), else_=0)).label("bad_quality") if qual is not None
                  else func.sum(0).label("bad_quality"))
     out = {}
-    for chunk_start in range(0, len(ids), 1000):
-        chunk = ids[chunk_start:chunk_start + 1000]
+    for chunk in chunks(ids):
         q = select(*exprs).where(link.in_(chunk)).group_by(link)
         for r in conn.execute(q):
             out[r.id] = {"components": int(r.components or 0), "faulted": int(r.faulted or 0),
@@ -89,6 +78,27 @@ class RunDetail:
         return {"stage": self.stage, "run": self.run, "exposure": self.exposure,
                 "components": self.components, "related": self.related}
 
+    # result protocol (mopstool.ops.results); csv: the components
+    def json_form(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def table_form(self) -> list[Table]:
+        from mopstool.stages import STAGES
+
+        st = STAGES.get(self.stage)
+        id_col = st.id_col if st else "id"
+        tables = []
+        if st is not None and st.component_table:
+            tables.append(Table(self.components, title=f"components ({st.component_table})"))
+        tables.insert(0, Table(self.run, title=f"{self.stage} {id_col} {self.run.get(id_col)}"))
+        if self.exposure:
+            tables.insert(1, Table(self.exposure, title="exposure"))
+        tables += [Table(rows, title=name) for name, rows in self.related.items()]
+        return tables
+
+    def csv_form(self) -> Table:
+        return Table(self.components)
+
 
 def show_run(dbs: Databases, stage: Stage, run_id: int) -> RunDetail:
     run = schema.table(stage.run_table, pstamp_db=stage.pstamp_db)
@@ -97,7 +107,7 @@ def show_run(dbs: Databases, stage: Stage, run_id: int) -> RunDetail:
         if row is None:
             raise NotFound(f"no {stage.name} run with {stage.id_col} {run_id}")
         detail = RunDetail(stage=stage.name, run=dict(row._mapping))
-        if stage.name in _FLAT_EXPOSURE:
+        if stage.flat_exposure:
             raw = schema.rawExp
             q = (select(raw.c.exp_id, raw.c.exp_name, raw.c.dateobs, raw.c.filter, raw.c.object,
                         raw.c.comment, raw.c.obs_mode, raw.c.exp_time)
@@ -107,28 +117,33 @@ def show_run(dbs: Databases, stage: Stage, run_id: int) -> RunDetail:
                 detail.exposure = dict(exp._mapping)
         if stage.component_table:
             detail.components = _components(conn, stage, run_id)
-        if stage.name == "diff":
-            inp = schema.diffInputSkyfile
-            detail.related["inputs"] = [dict(r._mapping) for r in conn.execute(
-                select(inp).where(inp.c.diff_id == run_id).order_by(inp.c.skycell_id))]
-        if stage.name == "pstamp-request":
-            dep = schema.table("pstampDependent", pstamp_db=True)
-            job = schema.table("pstampJob", pstamp_db=True)
-            q = (select(dep).where(dep.c.dep_id.in_(
-                select(job.c.dep_id).where(and_(job.c.req_id == run_id, job.c.dep_id != 0))))
-                 .order_by(dep.c.dep_id))
-            deps = [dict(r._mapping) for r in conn.execute(q)]
-            for d in deps:
-                d["fault_meaning"] = fault_meaning(d.get("fault"), pstamp=True)
-            detail.related["dependents"] = deps
+        for rel in stage.related:
+            detail.related[rel.name] = _related(conn, stage, rel, run_id)
         if "fault" in detail.run and stage.pstamp_db:
             detail.run["fault_meaning"] = fault_meaning(detail.run.get("fault"), pstamp=True)
     return detail
 
 
+def _related(conn, stage: Stage, rel, run_id: int) -> list[dict[str, Any]]:
+    tab = schema.table(rel.table, pstamp_db=stage.pstamp_db)
+    if rel.through:
+        via = schema.table(rel.through, pstamp_db=stage.pstamp_db)
+        cond = tab.c[rel.column].in_(select(via.c[rel.through_col]).where(
+            and_(via.c[rel.through_run_col] == run_id, via.c[rel.through_col] != 0)))
+    else:
+        cond = tab.c[rel.column] == run_id
+    q = select(tab).where(cond).order_by(*[tab.c[c] for c in rel.order_by])
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    if stage.pstamp_db:
+        for d in rows:
+            if "fault" in d:
+                d["fault_meaning"] = fault_meaning(d.get("fault"), pstamp=True)
+    return rows
+
+
 def _components(conn, stage: Stage, run_id: int) -> list[dict[str, Any]]:
     comp = schema.table(stage.component_table, pstamp_db=stage.pstamp_db)
-    link = comp.c[stage.id_col] if stage.id_col in comp.c else comp.c.req_id
+    link = comp.c[stage.component_link]
     wanted = list(stage.component_key)
     for c in (stage.data_state_col, stage.quality_col, stage.fault_col):
         if c and c in comp.c and c not in wanted:

@@ -1,0 +1,260 @@
+"""Every join between stages, written once over the stage graph.
+
+* ``exposure_join(stage)``        - FROM the run table along its path to rawExp
+* ``night_condition(night)``      - rawExp rows of a UTC night (index-bounded)
+* ``run_ids_for_night(stage, n)`` - SELECT of the stage's run ids of a night
+* ``night_run_condition(stage, n)`` - the same as ``run.<link> IN (...)``, usable in an
+  UPDATE of the run table on MySQL
+* ``RunFilter`` / ``run_conditions`` - the selectors every run command shares
+* ``component_exists(stage, ...)``  - EXISTS a component of the run
+* ``downstream_active(conn, stage, ids)`` - runs whose downstream runs still read them
+* ``exposure_chain(stage)``        - FROM the run table up to rawExp with every run table
+  on the way (warp -> fake -> cam -> chip -> rawExp), for commands that need the
+  intermediate ids
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Iterable
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.sql import ColumnElement, Select
+
+from mopstool.db import schema
+from mopstool.errors import UsageError
+from mopstool.stages import ACTIVE_STATES, STAGES, Stage
+from mopstool.util import chunks
+
+
+@dataclass
+class RunFilter:
+    ids: list[int] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)        # LIKE, ORed
+    states: list[str] = field(default_factory=list)        # =, ORed
+    data_groups: list[str] = field(default_factory=list)   # LIKE, ORed
+    dist_groups: list[str] = field(default_factory=list)   # LIKE, ORed
+    night: date | None = None
+    limit: int | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.ids or self.labels or self.states or self.data_groups
+                    or self.dist_groups or self.night)
+
+    def only_state(self) -> bool:
+        return bool(self.states) and not (self.ids or self.labels or self.data_groups
+                                          or self.dist_groups or self.night)
+
+    def detail(self) -> dict:
+        """The selection as an audit detail (lists cut at 50)."""
+        out = {}
+        for name in ("ids", "labels", "states", "data_groups", "dist_groups"):
+            v = getattr(self, name)
+            if v:
+                out[name] = v[:50]
+        if self.night:
+            out["night"] = self.night.isoformat()
+        return out
+
+
+def like_any(column, patterns: list[str]) -> ColumnElement:
+    """IPP semantics: repeated values of one option are ORed; '%' is the user's wildcard.
+    An empty string selects NULL."""
+    conds = [column.is_(None) if p == "" else column.like(p) for p in patterns]
+    return or_(*conds) if len(conds) > 1 else conds[0]
+
+
+def eq_any(column, values: list) -> ColumnElement:
+    values = list(values)
+    return column.in_(values) if len(values) > 1 else column == values[0]
+
+
+def night_condition(night: date) -> ColumnElement:
+    """rawExp rows of a UTC night. GPC1 exposure names start with 'o' and the
+    MJD-50000 of the UTC date (o8309g0262o is MJD 58309 = 2018-07-10), so a
+    prefix match on the indexed exp_name bounds the scan to the night; the
+    dateobs range makes it exact."""
+    from mopstool.config import night_bounds
+
+    start, end = night_bounds(night)
+    mjd = (datetime(night.year, night.month, night.day) - datetime(1858, 11, 17)).days
+    raw = schema.rawExp
+    return and_(raw.c.exp_name.like(f"o{mjd - 50000}%"), raw.c.dateobs >= start, raw.c.dateobs < end)
+
+
+def _table(name: str, stage: Stage):
+    return schema.table(name, pstamp_db=stage.pstamp_db)
+
+
+def exposure_join(stage: Stage, *, outer: bool = False):
+    """FROM clause joining the stage's run table along its path to rawExp
+    (outer joins keep runs whose upstream rows are missing)."""
+    frm = _table(stage.run_table, stage)
+    for link in stage.exposure_path:
+        left, right = schema.table(link.table), schema.table(link.to_table)
+        on = left.c[link.column] == right.c[link.to_column]
+        frm = frm.outerjoin(right, on) if outer else frm.join(right, on)
+    return frm
+
+
+def _path_tables(stage: Stage) -> list[str]:
+    return [stage.run_table] + [link.to_table for link in stage.exposure_path]
+
+
+def _table_of(name: str) -> str:
+    return "rawExp" if name == "exposure" else STAGES[name].run_table
+
+
+def chain_join(start: str, end: str, *, outer: bool = False):
+    """FROM clause from the run table of *start* to that of *end* along the
+    exposure path (either direction; "exposure" is rawExp), e.g.
+    ``chain_join("warp", "chip")`` = warpRun JOIN fakeRun JOIN camRun JOIN chipRun,
+    ``chain_join("exposure", "warp", outer=True)`` = rawExp LEFT JOIN chipRun ...
+    LEFT JOIN warpRun. Columns of every table on the way can be selected."""
+    ta, tb = _table_of(start), _table_of(end)
+    if start != "exposure" and tb in _path_tables(STAGES[start]):
+        links, reverse, first = STAGES[start].exposure_path, False, ta
+    elif end != "exposure" and ta in _path_tables(STAGES[end]):
+        links, reverse, first = STAGES[end].exposure_path, True, ta
+    else:
+        raise ValueError(f"no exposure path joins {start} and {end}")
+    tables = _path_tables(STAGES[end if reverse else start])
+    lo, hi = sorted((tables.index(ta), tables.index(tb)))
+    steps = list(links[lo:hi])
+    frm = schema.table(first)
+    for link in (reversed(steps) if reverse else steps):
+        left, right = schema.table(link.table), schema.table(link.to_table)
+        new = left if reverse else right
+        on = left.c[link.column] == right.c[link.to_column]
+        frm = frm.outerjoin(new, on) if outer else frm.join(new, on)
+    return frm
+
+
+def exposure_chain(stage: Stage | str, *, outer: bool = False):
+    """FROM the stage's run table up to rawExp with every run table on the way
+    (warp -> fake -> cam -> chip -> rawExp)."""
+    name = stage if isinstance(stage, str) else stage.name
+    return chain_join(name, "exposure", outer=outer)
+
+
+def _no_night(stage: Stage) -> UsageError:
+    return UsageError(f"--night does not apply to stage {stage.name}; use --label or --data-group")
+
+
+def run_ids_for_night(stage: Stage, night: date) -> Select:
+    """SELECT of the stage's run ids whose input exposure is from *night*."""
+    if not stage.exposure_path:
+        raise _no_night(stage)
+    run = _table(stage.run_table, stage)
+    return select(run.c[stage.id_col]).select_from(exposure_join(stage)).where(night_condition(night))
+
+
+def night_run_condition(stage: Stage, night: date) -> ColumnElement:
+    """``run.<link> IN (SELECT ... WHERE <night>)`` without naming the run table
+    inside the subquery, so it can drive an UPDATE of the run table on MySQL."""
+    if not stage.exposure_path:
+        raise _no_night(stage)
+    first = stage.exposure_path[0]
+    start = schema.table(first.to_table)
+    frm = start
+    for link in stage.exposure_path[1:]:
+        left, right = schema.table(link.table), schema.table(link.to_table)
+        frm = frm.join(right, left.c[link.column] == right.c[link.to_column])
+    sub = select(start.c[first.to_column]).select_from(frm).where(night_condition(night))
+    return _table(stage.run_table, stage).c[first.column].in_(sub)
+
+
+def run_conditions(stage: Stage, flt: RunFilter, *, for_update: bool = False) -> list[ColumnElement]:
+    """WHERE conditions of *flt* on the stage's run table (parameterized, indexed).
+    *for_update*: the night as :func:`night_run_condition` (MySQL UPDATE-safe)."""
+    run = _table(stage.run_table, stage)
+    conds: list[ColumnElement] = []
+    if flt.ids:
+        conds.append(eq_any(run.c[stage.id_col], flt.ids))
+    for attr, col in (("labels", "label"), ("data_groups", "data_group"), ("dist_groups", "dist_group")):
+        values = getattr(flt, attr)
+        if values:
+            if col not in stage.run_columns:
+                raise UsageError(f"stage {stage.name} has no {col} column; drop --{col.replace('_', '-')}")
+            conds.append(like_any(run.c[col], values))
+    if flt.states:
+        conds.append(eq_any(run.c[stage.state_col], flt.states))
+    if flt.night:
+        conds.append(night_run_condition(stage, flt.night) if for_update
+                     else run.c[stage.id_col].in_(run_ids_for_night(stage, flt.night)))
+    return conds
+
+
+def run_filter_conditions(stage: Stage, flt: RunFilter) -> list[ColumnElement]:
+    """run_conditions() safe inside an UPDATE/DELETE of the run's own tables."""
+    return run_conditions(stage, flt, for_update=True)
+
+
+def without_night(flt: RunFilter) -> RunFilter:
+    return replace(flt, night=None)
+
+
+def component_exists(stage: Stage, *conds) -> ColumnElement:
+    """EXISTS (a component of the run matching *conds*)."""
+    run = _table(stage.run_table, stage)
+    comp = _table(stage.component_table, stage)
+    return exists().where(comp.c[stage.component_link] == run.c[stage.id_col], *conds)
+
+
+# ---------------------------------------------------------------------- downstream
+
+def _children(stage: Stage) -> list[tuple[Stage, object]]:
+    """(downstream stage, Input) pairs reading *stage*."""
+    out = []
+    for s in STAGES.values():
+        for inp in s.inputs:
+            if inp.stage == stage.name:
+                out.append((s, inp))
+    return out
+
+
+def _reading(stage: Stage, child: Stage, inp, up_ids, active: list[str], *, follow: bool):
+    """SELECT of *stage* run ids (in *up_ids*) read by a *child* run that is active
+    (or, following one-to-one children further down, whose descendants are)."""
+    run = schema.table(child.run_table)
+    conds = [run.c.state.in_(active)]
+    if inp.table == child.run_table:
+        frm, up_col = run, run.c[inp.up_col]
+        chain = [(child, run)]
+        # one run per upstream run: follow the one-to-one chain (cam -> fake -> warp)
+        cur, cur_tab = child, run
+        while follow:
+            nxt = [(s, i) for s, i in _children(cur) if i.table == s.run_table]
+            if not nxt:
+                break
+            s, i = nxt[0]
+            t = schema.table(s.run_table)
+            frm = frm.outerjoin(t, t.c[i.up_col] == cur_tab.c[cur.id_col])
+            chain.append((s, t))
+            cur, cur_tab = s, t
+        conds = [or_(*[t.c.state.in_(active) for _, t in chain])]
+    else:
+        link = schema.table(inp.table)
+        frm = link.join(run, run.c[child.id_col] == link.c[inp.run_col])
+        up_col = link.c[inp.up_col]
+    return select(up_col).select_from(frm).where(up_col.in_(up_ids), *conds).distinct()
+
+
+def downstream_active(conn, stage: Stage | str, ids: Iterable[int], *,
+                      states: Iterable[str] = ACTIVE_STATES, size: int = 1000) -> set[int]:
+    """Run ids of *stage* that a downstream run in *states* still reads.
+
+    One-to-one children are followed down their chain (a chip run is held by an
+    active cam, fake or warp run of it); children through an input table (diffs
+    and stacks of a warp) count one level down."""
+    stage = STAGES[stage] if isinstance(stage, str) else stage
+    ids = list(ids)
+    active = [str(s) for s in states]
+    found: set[int] = set()
+    kids = _children(stage)
+    for chunk in chunks(ids, size):
+        for child, inp in kids:
+            q = _reading(stage, child, inp, chunk, active, follow=True)
+            found.update(int(x) for (x,) in conn.execute(q) if x is not None)
+    return found

@@ -1,0 +1,222 @@
+"""The stage graph: a new stage registered in one place shows up in every command
+that asks the registry (runs, show, faults, revert, the cleanup capability, the
+downstream-active check), on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import create_engine, insert, select
+
+from mopstool.db import schema
+from mopstool.errors import UsageError
+from mopstool.ops.demo.synth import Synth
+from mopstool.stages import (STAGES, CAPABILITIES, Input, Stage, State, get_stage, register,
+                             stages_that, unregister)
+from mopstool.stages.joins import RunFilter, chain_join, downstream_active, exposure_chain, run_conditions
+
+N1 = datetime(2018, 7, 10, 8)
+
+
+# ---------------------------------------------------------------------- the registry
+
+def test_stage_lists_come_from_the_registry():
+    assert stages_that("revert") == ("chip", "cam", "fake", "warp", "stack", "diff")
+    assert stages_that("setupdate") == ("chip", "warp", "diff")
+    assert stages_that("faults") == ("chip", "cam", "fake", "warp", "stack", "diff", "publish")
+    assert stages_that("cleanup") == ("chip", "cam", "warp", "diff")
+    assert stages_that("block") == ("chip", "cam", "fake", "warp")
+    assert stages_that("define") == ("chip", "warp")
+    assert stages_that("runs", pstamp_db=True) == ("pstamp-request", "pstamp-job", "pstamp-dependent")
+    with pytest.raises(ValueError, match="unknown stage capability"):
+        stages_that("revrt")
+    with pytest.raises(UsageError, match="choose one of: chip, warp, diff"):
+        get_stage("cam", capability="setupdate")
+
+
+def test_graph_links_and_derived_exposure_paths():
+    assert STAGES["warp"].upstream == ("fake",) and STAGES["warp"].downstream == ("stack", "diff")
+    assert STAGES["chip"].downstream == ("cam",)
+    # derived from the inputs: warp -> fake -> cam -> chip -> rawExp
+    assert [link.to_table for link in STAGES["warp"].exposure_path] == [
+        "fakeRun", "camRun", "chipRun", "rawExp"]
+    assert STAGES["warp"].flat_exposure and not STAGES["diff"].flat_exposure
+    assert not STAGES["stack"].exposure_path  # a stack has many exposures: --night does not apply
+
+
+def test_state_vocabulary_and_transitions():
+    chip = STAGES["chip"]
+    assert chip.validate_state("goto_cleaned") is State.GOTO_CLEANED
+    with pytest.raises(UsageError, match="invalid state 'bogus' for stage chip"):
+        chip.validate_state("bogus")
+    assert chip.allows("full", "goto_cleaned") and chip.allows("cleaned", "update")
+    assert not chip.allows("new", "cleaned")
+    with pytest.raises(UsageError, match="cannot move"):
+        chip.check_transition("new", "purged")
+    req = STAGES["pstamp-request"]
+    assert req.validate_state("stop") == "stop"
+    with pytest.raises(UsageError, match="invalid state 'full' for stage pstamp-request"):
+        req.validate_state("full")
+    assert req.allows("stop", "goto_cleaned") and not req.allows("new", "cleaned")
+    assert set(CAPABILITIES) >= {"runs", "revert", "cleanup", "faults"}
+
+
+# ---------------------------------------------------------------------- a new stage
+
+SKYCAL = Stage(
+    name="skycal", run_table="skycalRun", id_col="skycal_id",
+    component_table="skycalResult", component_key=("skycell_id",),
+    inputs=(Input("warp", "skycalRun", "skycal_id", "warp_id"),),
+    capabilities=frozenset({"runs", "faults", "revert", "updaterun", "cleanup"}),
+    description="sky calibration of a warp (test stage)",
+)
+
+
+@pytest.fixture
+def skycal(db_url):
+    """The skycal stage, registered in one place, and its tables (made by the test)."""
+    run = schema._table(schema.gpc1, "skycalRun", """
+skycal_id BIGINT AI
+warp_id BIGINT
+state V64
+label V64
+data_group V64
+dist_group V64
+note V255
+""", pk=("skycal_id",), keys=("warp_id", "state", "label"))
+    res = schema._table(schema.gpc1, "skycalResult", """
+skycal_id BIGINT
+skycell_id V64
+data_state V64
+quality SMALLINT d=0
+fault SMALLINT NN d=0
+""", pk=("skycal_id", "skycell_id"), keys=("fault",))
+    eng = create_engine(db_url)
+    with eng.begin() as conn:
+        for t in (run, res):
+            t.drop(conn, checkfirst=True)
+            t.create(conn)
+    stage = register(SKYCAL)
+    try:
+        yield stage
+    finally:
+        unregister("skycal")
+        with eng.begin() as conn:
+            for t in (res, run):
+                t.drop(conn, checkfirst=True)
+        for t in (res, run):
+            schema.gpc1.remove(t)
+        eng.dispose()
+
+
+def _skycal_data(dbs):
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = s.chain(label="OSS.nightlyscience", data_group="OSS.20180710", skycells=["skycell.1"],
+                     dateobs=N1)
+        conn.execute(insert(schema.table("skycalRun")), [
+            dict(skycal_id=1, warp_id=ch.warp_id, state="new", label="OSS.nightlyscience",
+                 data_group="OSS.20180710"),
+            dict(skycal_id=2, warp_id=ch.warp_id, state="full", label="OSS.nightlyscience",
+                 data_group="OSS.20180710")])
+        conn.execute(insert(schema.table("skycalResult")), [
+            dict(skycal_id=1, skycell_id="skycell.1", data_state="full", quality=0, fault=2),
+            dict(skycal_id=1, skycell_id="skycell.2", data_state="full", quality=0, fault=0),
+            dict(skycal_id=2, skycell_id="skycell.1", data_state="full", quality=0, fault=5)])
+    return ch
+
+
+def test_a_registered_stage_shows_up_everywhere(skycal, cli, db_url, dbs):
+    ch = _skycal_data(dbs)
+    assert "skycal" in stages_that("revert") and "skycal" in stages_that("cleanup")
+    assert STAGES["warp"].downstream == ("stack", "diff", "skycal")
+
+    # runs: listed with the exposure found through warp -> ... -> rawExp, --night works
+    r = cli("runs", "skycal", "--night", "2018-07-10", "--db", db_url, "--json")
+    assert r.code == 0, r.err
+    rows = r.json()
+    assert [x["skycal_id"] for x in rows] == [2, 1]
+    assert rows[0]["warp_id"] == ch.warp_id and rows[0]["exp_name"] == ch.exp_name
+    assert rows[1]["components"] == 2 and rows[1]["faulted"] == 1
+    assert cli("runs", "skycal", "--night", "2018-07-11", "--db", db_url, "--json").json() == []
+
+    # show: the run, its exposure and components with fault meanings
+    r = cli("show", "skycal", "1", "--db", db_url, "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["exposure"]["exp_name"] == ch.exp_name
+    assert [c["skycell_id"] for c in d["components"]] == ["skycell.1", "skycell.2"]
+    assert d["components"][0]["fault_meaning"].startswith("SYS")
+
+    # faults: both faulted results, with the fix command for the new run (revert) and
+    # the full one (show)
+    r = cli("faults", "--components", "--stage", "skycal", "--db", db_url, "--json")
+    assert r.code == 0, r.err
+    fixes = {(x["id"], x["fault"]): x["fix"] for x in r.json()}
+    assert fixes == {(1, 2): "mopstool revert skycal --id 1", (2, 5): "mopstool show skycal 2"}
+    everything = cli("faults", "--db", db_url, "--json").json()
+    assert {g["stage"] for g in everything} == {"skycal"}
+
+    # revert: the printed fix runs as printed and deletes the faulted result of the new run
+    r = cli(*"revert skycal --id 1".split(), "--db", db_url, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["rows"] == {"skycalResult": 1}
+    with dbs.connect() as conn:
+        left = conn.execute(select(schema.table("skycalResult").c.skycal_id,
+                                   schema.table("skycalResult").c.skycell_id)).all()
+    assert sorted(left) == [(1, "skycell.2"), (2, "skycell.1")]
+
+    # updaterun: any state of the vocabulary; --night through the derived path
+    r = cli("updaterun", "skycal", "--night", "2018-07-10", "--set-state", "goto_cleaned",
+            "--db", db_url, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["rows"] == {"skycalRun": 2}
+    r = cli("updaterun", "skycal", "--id", "1", "--set-state", "finished", "--db", db_url)
+    assert r.code == 2 and "invalid state 'finished' for stage skycal" in r.err
+
+    # a stage without the capability is refused by the registry, naming the choices
+    r = cli("setupdate", "skycal", "--id", "1", "--db", db_url)
+    assert r.code == 2 and "choose one of: chip, warp, diff" in r.err
+
+
+def test_downstream_active_follows_the_graph(skycal, dbs):
+    ch = _skycal_data(dbs)
+    with dbs.connect() as conn:
+        # skycal run 1 is 'new': the warp run (and so its chip, cam, fake runs) is still read
+        assert downstream_active(conn, "warp", [ch.warp_id]) == {ch.warp_id}
+        assert downstream_active(conn, "chip", [ch.chip_id]) == {ch.chip_id}
+    with dbs.begin() as conn:
+        conn.execute(schema.table("skycalRun").update().values(state="full"))
+    with dbs.connect() as conn:
+        assert downstream_active(conn, "warp", [ch.warp_id]) == set()
+        assert downstream_active(conn, "chip", [ch.chip_id]) == set()
+
+
+def test_run_conditions_use_the_registered_path(skycal, dbs):
+    _skycal_data(dbs)
+    run = schema.table("skycalRun")
+    with dbs.connect() as conn:
+        ids = conn.execute(select(run.c.skycal_id).where(
+            *run_conditions(skycal, RunFilter(night=date(2018, 7, 10), states=["new"])))).scalars().all()
+    assert ids == [1]
+
+
+def test_chain_joins_in_both_directions(dbs):
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = s.chain(label="OSS.nightlyscience", data_group="OSS.20180710", skycells=["s1"], dateobs=N1)
+        bare = s.exposure(dateobs=N1)
+    warp, chip, raw = schema.warpRun, schema.chipRun, schema.rawExp
+    with dbs.connect() as conn:
+        up = conn.execute(select(warp.c.warp_id, chip.c.chip_id).select_from(chain_join("warp", "chip"))).all()
+        down = conn.execute(select(chip.c.chip_id, warp.c.warp_id).select_from(chain_join("chip", "warp"))).all()
+        outer = conn.execute(select(raw.c.exp_id, warp.c.warp_id)
+                             .select_from(chain_join("exposure", "warp", outer=True))
+                             .order_by(raw.c.exp_id)).all()
+        names = conn.execute(select(raw.c.exp_name).select_from(exposure_chain("warp"))).scalars().all()
+    assert up == [(ch.warp_id, ch.chip_id)] and down == [(ch.chip_id, ch.warp_id)]
+    assert outer == [(ch.exp_id, ch.warp_id), (bare.exp_id, None)]
+    assert names == [ch.exp_name]
+    with pytest.raises(ValueError, match="no exposure path"):
+        chain_join("stack", "chip")
