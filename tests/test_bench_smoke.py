@@ -75,3 +75,8 @@ def test_bench_scale_smoke(scratch_mysql, isolated_home):
     r = _bench("bench_scale.py", "--server", server + "/", "--name", name, "--days", "2", "--per-night", "3",
                "--repeat", "1")
     assert "with history" in r.stdout
+
+
+def test_bench_testchunk_smoke(tmp_path):
+    r = _bench("bench_testchunk.py", "--skycells", "2", "--rows", "30", "--repeat", "1", "--dir", str(tmp_path))
+    assert "compare" in r.stdout
