@@ -67,9 +67,15 @@ def root(
     config: Annotated[Optional[str], typer.Option(
         "--config", help="Extra config file (env MOPSTOOL_CONFIG).", show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks (env MOPSTOOL_DEBUG=1).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Say on stderr which database(s) the command uses.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
+    if verbose:
+        from mopstool import config as _config
+
+        _config.VERBOSE = True
     ctx.obj = AppState(db=db, pstamp_db=pstamp_db, dbname=dbname, config_file=config,
                        debug=debug or os.environ.get("MOPSTOOL_DEBUG") in ("1", "true", "yes"))
 
@@ -83,12 +89,14 @@ _load_commands()
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"mopstool: error: {message}\n")
+    from mopstool.config import mask_secrets
+
+    sys.stderr.write(f"mopstool: error: {mask_secrets(message)}\n")
 
 
 #: root options that may also be written after the subcommand (mopstool demo --db URL)
 _GLOBAL_VALUE_OPTS = ("--db", "--pstamp-db", "--dbname", "--config")
-_GLOBAL_FLAGS = ("--debug",)
+_GLOBAL_FLAGS = ("--debug", "--verbose")
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -122,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     args = hoist_global_options(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in args or os.environ.get("MOPSTOOL_DEBUG") in ("1", "true", "yes")
     command = typer.main.get_command(app)
+    from mopstool import config as _config
+
+    _config.VERBOSE = False
     code = 0
     try:
         rv = command.main(args=args, prog_name="mopstool", standalone_mode=False)
@@ -138,7 +149,9 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             import traceback
 
-            traceback.print_exc()
+            from mopstool.config import mask_secrets
+
+            sys.stderr.write(mask_secrets(traceback.format_exc()))
         _error(exc.message)
         code = exc.code
     except BrokenPipeError:
@@ -150,7 +163,9 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             import traceback
 
-            traceback.print_exc()
+            from mopstool.config import mask_secrets
+
+            sys.stderr.write(mask_secrets(traceback.format_exc()))
         if mapped is not None:
             _error(mapped.message)
             code = mapped.code

@@ -1,6 +1,6 @@
 """Build realistic synthetic gpc1 / pstamp rows (the demo and the tests use it).
 
-Rows follow what the IPP pipeline writes: newExp + rawExp + 60 rawImfiles per
+Rows follow what the IPP pipeline writes: newExp + rawExp + 60 newImfile/rawImfiles per
 GPC1 exposure, chipRun with chipImfile/chipProcessedImfile, camRun with
 camProcessedExp, fakeRun, warpRun with warpSkyCellMap/warpImfile/warpSkyfile,
 stackRun, diffRun with diffInputSkyfile/diffSkyfile, publishRun/publishDone and
@@ -132,6 +132,10 @@ class Synth:
             **common, exp_tag=f"{name}.{exp_id}", workdir=wd, state="full", reduction=reduction,
             tess_id=tess_id, end_stage=end_stage, hostname="ippc01"))
         raw_ids = self._ids("raw_image", len(class_ids))
+        # newImfile first: rawImfile (exp_id, tmp_class_id) references it
+        self.conn.execute(schema.newImfile.insert(), [
+            dict(exp_id=exp_id, tmp_class_id=f"ota{c[2:]}", uri=f"neb://any/gpc1/{name}/{name}.{c}.fits",
+                 bytes=50_000_000) for c in class_ids])
         self.conn.execute(schema.rawImfile.insert(), [
             dict(common, tmp_class_id=f"ota{c[2:]}", class_id=c, uri=f"neb://any/gpc1/{name}/{name}.{c}.fits",
                  data_state="full", ignored=0, quality=0, raw_image_id=rid, hostname="ippc01",
