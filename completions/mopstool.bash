@@ -11,295 +11,295 @@ _mopstool_cmd_info() {
     case "$1" in
         '')
             subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults db config docs pstamp-req labels mopscat'
-            opts='--db --pstamp-db --dbname --config --debug --version --install-completion --show-completion -h --help'
+            opts='--db --pstamp-db --dbname --config --debug -v --verbose --version --install-completion --show-completion -h --help'
             valopts='--db --pstamp-db --dbname --config'
             argkinds=''
             variadic=0 ;;
         'runs')
             subcmds=''
-            opts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format'
             argkinds='none'
             variadic=0 ;;
         'show')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds='none none'
             variadic=0 ;;
         'demo')
             subcmds=''
-            opts='--reset --night --files -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--reset --night --files -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--night --files'
             argkinds=''
             variadic=0 ;;
         'lostvisits')
             subcmds=''
-            opts='--night -t --target --filter --chunk -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--night -t --target --filter --chunk -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--night -t --target --filter --chunk -f --format'
             argkinds=''
             variadic=0 ;;
         'diffpairs')
             subcmds=''
-            opts='--night -t --target --filter --chunk --desperate --ws --define --status -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--night -t --target --filter --chunk --desperate --ws --define --status -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--night -t --target --filter --chunk --status -f --format'
             argkinds=''
             variadic=0 ;;
         'czar')
             subcmds=''
-            opts='--night -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--night -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--night -f --format'
             argkinds=''
             variadic=0 ;;
         'publish')
             subcmds=''
-            opts='--diff-id --night -l --label --client --rerun --set-label -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--diff-id --night -l --label --client --rerun --set-label -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--diff-id --night -l --label --client --set-label -f --format'
             argkinds=''
             variadic=0 ;;
         'cleanup')
             subcmds=''
-            opts='--as-of --stage --target --batch-size --status --show-held -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--as-of --stage --target --batch-size --status --show-held -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--as-of --stage --target --batch-size -f --format'
             argkinds=''
             variadic=0 ;;
         'fixbroken')
             subcmds=''
-            opts='--exp-name --chip-id --warp-id --diff-id --date --status --open --finish --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--exp-name --chip-id --warp-id --diff-id --date --status --open --finish --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--exp-name --chip-id --warp-id --diff-id --date --limit -f --format'
             argkinds=''
             variadic=0 ;;
         'chiptool')
             subcmds=''
-            opts='--help --db --pstamp-db --dbname --config --debug'
+            opts='--help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'warptool')
             subcmds=''
-            opts='--help --db --pstamp-db --dbname --config --debug'
+            opts='--help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'difftool')
             subcmds=''
-            opts='--help --db --pstamp-db --dbname --config --debug'
+            opts='--help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'pstamptool')
             subcmds=''
-            opts='--help --db --pstamp-db --dbname --config --debug'
+            opts='--help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'definebyquery')
             subcmds=''
-            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format'
             argkinds=''
             variadic=0 ;;
         'updaterun')
             subcmds=''
-            opts='--id -l --label -s --state -g --data-group --dist-group --night --set-state --set-label --set-data-group --set-dist-group --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--id -l --label -s --state -g --data-group --dist-group --night --set-state --set-label --set-data-group --set-dist-group --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--id -l --label -s --state -g --data-group --dist-group --night --set-state --set-label --set-data-group --set-dist-group --set-note -f --format'
             argkinds='none'
             variadic=0 ;;
         'setupdate')
             subcmds=''
-            opts='--chip-id --warp-id --diff-id --id --class-id --skycell-id --update-mode --set-label --from-goto-cleaned --fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--chip-id --warp-id --diff-id --id --class-id --skycell-id --update-mode --set-label --from-goto-cleaned --fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--chip-id --warp-id --diff-id --id --class-id --skycell-id --update-mode --set-label --fault -f --format'
             argkinds='none'
             variadic=0 ;;
         'revert')
             subcmds=''
-            opts='--id -l --label -g --data-group --night --fault --component --all -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--id -l --label -g --data-group --night --fault --component --all -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--id -l --label -g --data-group --night --fault --component -f --format'
             argkinds='none'
             variadic=0 ;;
         'faults')
             subcmds=''
-            opts='--night -l --label -g --data-group --stage --fault --id --components -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--night -l --label -g --data-group --stage --fault --id --components -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--night -l --label -g --data-group --stage --fault --id -f --format'
             argkinds=''
             variadic=0 ;;
         'db')
             subcmds='init check'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            opts='-h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'db init')
             subcmds=''
-            opts='--exists-ok -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--exists-ok -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'db check')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds=''
             variadic=0 ;;
         'config')
             subcmds='show'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            opts='-h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'config show')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds=''
             variadic=0 ;;
         'docs')
             subcmds='generate'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            opts='-h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'docs generate')
             subcmds=''
-            opts='--check --out -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--check --out -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--out'
             argkinds=''
             variadic=0 ;;
         'pstamp-req')
             subcmds='list show stop clean update cleanup revert backlog create validate cut'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            opts='-h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'pstamp-req list')
             subcmds=''
-            opts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req show')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds='none'
             variadic=0 ;;
         'pstamp-req stop')
             subcmds=''
-            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds='none'
             variadic=1 ;;
         'pstamp-req clean')
             subcmds=''
-            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds='none'
             variadic=1 ;;
         'pstamp-req update')
             subcmds=''
-            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req cleanup')
             subcmds=''
-            opts='--older-than -l --label -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--older-than -l --label -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--older-than -l --label -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req revert')
             subcmds=''
-            opts='--req-id -l --label -s --state --fault --what --clear-fault-count -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--req-id -l --label -s --state --fault --what --clear-fault-count -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--req-id -l --label -s --state --fault --what -f --format'
             argkinds='none'
             variadic=1 ;;
         'pstamp-req backlog')
             subcmds=''
-            opts='-l --label --parse-limit --check -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-l --label --parse-limit --check -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-l --label --parse-limit -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req create')
             subcmds=''
-            opts='-o --output --req-name --email --action --ra --dec --from --mjd --mjd-window --filter --size --arcsec --img-type --req-type --project --survey --release --data-group --tess-id --run-type --options --comment --overwrite -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-o --output --req-name --email --action --ra --dec --from --mjd --mjd-window --filter --size --arcsec --img-type --req-type --project --survey --release --data-group --tess-id --run-type --options --comment --overwrite -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-o --output --req-name --email --action --ra --dec --from --mjd --mjd-window --filter --size --img-type --req-type --project --survey --release --data-group --tess-id --run-type --options --comment -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req validate')
             subcmds=''
-            opts='--project --check-db -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--project --check-db -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--project -f --format'
             argkinds='file'
             variadic=0 ;;
         'pstamp-req cut')
             subcmds=''
-            opts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --split --center-off-chip -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --split --center-off-chip -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress -f --format'
             argkinds='file'
             variadic=1 ;;
         'labels')
             subcmds='list add update delete block unblock'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            opts='-h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'labels list')
             subcmds=''
-            opts='-l --label --counts -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-l --label --counts -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-l --label -f --format'
             argkinds=''
             variadic=0 ;;
         'labels add')
             subcmds=''
-            opts='-p --priority --inactive --comment -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-p --priority --inactive --comment -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-p --priority --comment -f --format'
             argkinds='none'
             variadic=0 ;;
         'labels update')
             subcmds=''
-            opts='-p --priority --active --inactive --comment -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-p --priority --active --inactive --comment -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-p --priority --comment -f --format'
             argkinds='none'
             variadic=1 ;;
         'labels delete')
             subcmds=''
-            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds='none'
             variadic=1 ;;
         'labels block')
             subcmds=''
-            opts='--stage --all-stages -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--stage --all-stages -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--stage -f --format'
             argkinds='none'
             variadic=1 ;;
         'labels unblock')
             subcmds=''
-            opts='--stage --all-stages -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--stage --all-stages -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--stage -f --format'
             argkinds='none'
             variadic=1 ;;
         'mopscat')
             subcmds='build check show'
-            opts='-h --help --db --pstamp-db --dbname --config --debug'
+            opts='-h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts=''
             argkinds=''
             variadic=0 ;;
         'mopscat build')
             subcmds=''
-            opts='--diff-id --inverse --merge -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--diff-id --inverse --merge -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='--diff-id -o --output --zp --zp-err --difftype --diff-skyfile-id --exp-name --exp-id --cmf-version --camera -f --format'
             argkinds='file'
             variadic=1 ;;
         'mopscat check')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds='file'
             variadic=0 ;;
         'mopscat show')
             subcmds=''
-            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='-f --format --json -h --help --db --pstamp-db --dbname --config --debug -v --verbose'
             valopts='-f --format'
             argkinds='file'
             variadic=0 ;;

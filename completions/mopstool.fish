@@ -45,6 +45,7 @@ complete -c mopstool -l pstamp-db -x -d 'Stamp request database URL (env MOPSTOO
 complete -c mopstool -l dbname -x -d 'Database profile [database.NAME] of the config (default gpc1)'
 complete -c mopstool -l config -r -F -d 'Extra config file (env MOPSTOOL_CONFIG)'
 complete -c mopstool -l debug -d 'Show tracebacks (env MOPSTOOL_DEBUG=1)'
+complete -c mopstool -s v -l verbose -d 'Say on stderr which database(s) the command uses'
 
 # mopstool
 complete -c mopstool -n '__mopstool_using \'\'' -l version -d 'Print the version and exit'
@@ -298,7 +299,7 @@ complete -c mopstool -n '__mopstool_using \'db check\'' -s h -l help -d 'Show th
 
 # mopstool config
 complete -c mopstool -n '__mopstool_using \'config\'' -s h -l help -d 'Show this message and exit'
-complete -c mopstool -n '__mopstool_using \'config\'' -a 'show' -d 'Print every configuration value with the layer it came from, and the...'
+complete -c mopstool -n '__mopstool_using \'config\'' -a 'show' -d 'Print every configuration value with the layer it came from, the files read...'
 
 # mopstool config show
 complete -c mopstool -n '__mopstool_using \'config show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'

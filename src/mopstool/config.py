@@ -432,6 +432,9 @@ def load_config(config_file: str | os.PathLike | None = None, env: dict | None =
     if env.get("MOPSTOOL_FORMAT"):
         data["general"]["format"] = env["MOPSTOOL_FORMAT"]
         sources["general.format"] = "env MOPSTOOL_FORMAT"
+    for key, value in _flatten(data).items():
+        if key.rsplit(".", 1)[-1] in ("password", "pstamp_password"):
+            remember_secret(value)
     return Config(data=data, sources=sources, files=files, env=env)
 
 

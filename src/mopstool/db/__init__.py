@@ -21,11 +21,17 @@ def make_engine(url: str, *, source: str = "--db", what: str = "image database")
     InnoDB does on MySQL; a new SQLite file is created readable by its owner only."""
     from mopstool.config import mask_secrets
 
+    from mopstool import config as _config
+
+    if _config.VERBOSE:
+        import sys
+
+        sys.stderr.write(f"mopstool: {what}: {describe_url(url)} (from {source})\n")
     bad = UsageError if source.startswith("--") else ConfigError
     shown = mask_secrets(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError, TypeError):
         raise bad(f"malformed database URL {shown!r} (from {source}); "
                   "expected e.g. mysql+pymysql://user@host/gpc1 or sqlite:///path/file.sqlite") from None
     backend = parsed.get_backend_name()
@@ -62,12 +68,6 @@ def make_engine(url: str, *, source: str = "--db", what: str = "image database")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
-    from mopstool import config as _config
-
-    if _config.VERBOSE:
-        import sys
-
-        sys.stderr.write(f"mopstool: {what}: {describe_url(url)} (from {source})\n")
     return engine
 
 
