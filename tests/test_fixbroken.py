@@ -253,7 +253,7 @@ def test_fixbroken_needs_no_table_of_its_own(cli, db_url, dbs, isolated_home):
         s = Synth(conn)
         ch = _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 3, 9),
                             chip_imfiles={"XY33": {"fault": 26}})
-        conn.execute(text("DROP TABLE mopstoolAudit"))
+        conn.execute(text("DROP TABLE IF EXISTS mopstoolAudit"))
     r = cli("fixbroken", "--db", db_url, "--dry-run", "--json")
     assert r.code == 0 and r.json()[0]["exp_id"] == ch.exp_id
     r = cli("fixbroken", "--db", db_url, "--yes", "--date", FIX_DATE, "--json")
@@ -308,7 +308,7 @@ def test_rolled_back_fix_leaves_no_audit_record(cli, db_url, dbs, isolated_home,
     with dbs.begin() as conn:
         s = Synth(conn)
         _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 5, 9), chip_imfiles={"XY33": {"fault": 26}})
-        conn.execute(text("DROP TABLE mopstoolAudit"))
+        conn.execute(text("DROP TABLE IF EXISTS mopstoolAudit"))
 
     def boom(conn, chip_ids):
         raise RuntimeError("disk on fire")

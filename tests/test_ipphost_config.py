@@ -287,7 +287,7 @@ def test_audit_masks_escapes_and_is_private(db_url, isolated_home):
     assert "Url-pw" not in row.command and "Known-pw" not in row.command and "Known-pw" not in row.detail
     assert "caf\\xe9" not in row.command and "café" in row.command and "\\u2713" in row.command
     with dbs.begin() as conn:
-        conn.execute(text("DROP TABLE mopstoolAudit"))
+        conn.execute(text("DROP TABLE IF EXISTS mopstoolAudit"))
     with dbs.begin() as conn:
         record_audit(conn, "labels.add", 1, command=cmd)
     path = audit_file()
@@ -318,7 +318,7 @@ def test_non_latin1_command_line_never_blocks_a_valid_change(cli, db_url, tmp_pa
 def test_change_whose_audit_cannot_be_written_does_not_happen(cli, db_url, isolated_home, monkeypatch, tmp_path):
     dbs = Databases(db_url, db_url)
     with dbs.begin() as conn:
-        conn.execute(text("DROP TABLE mopstoolAudit"))
+        conn.execute(text("DROP TABLE IF EXISTS mopstoolAudit"))
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
@@ -338,7 +338,7 @@ def test_audit_unwritable_raises_74_in_ops(db_url, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
     dbs = Databases(db_url, db_url)
     with dbs.begin() as conn:
-        conn.execute(text("DROP TABLE mopstoolAudit"))
+        conn.execute(text("DROP TABLE IF EXISTS mopstoolAudit"))
     with pytest.raises(MopsError) as exc:
         with dbs.begin() as conn:
             conn.execute(schema.Label.insert().values(label="L1"))
