@@ -360,3 +360,31 @@ def test_chain_errors_are_config_errors(isolated_home):
     write(isolated_home / ".ipprc", "DBSERVER STR h\n", 0o644)
     with pytest.raises(ConfigError, match="lacks DBUSER, DBNAME"):
         legacy_database_url(load_config(None, env={"HOME": str(isolated_home)}))
+
+
+def test_foreign_keys_are_enforced_on_every_backend(db_url):
+    """A write in the wrong order fails in the tests, as it would on the real gpc1."""
+    from sqlalchemy.exc import IntegrityError
+
+    dbs = Databases(db_url, db_url)
+    try:
+        with pytest.raises(IntegrityError):
+            with dbs.begin() as conn:       # a rawImfile before its newImfile
+                conn.execute(schema.newExp.insert().values(exp_id=1))
+                conn.execute(schema.rawExp.insert().values(exp_id=1, exp_name="o1g1o", fault=0))
+                conn.execute(schema.rawImfile.insert().values(exp_id=1, class_id="XY01", tmp_class_id="ota01",
+                                                              fault=0, raw_image_id=1))
+        with pytest.raises(IntegrityError):
+            with dbs.begin() as conn:       # a chipRun of an exposure that does not exist
+                conn.execute(schema.chipRun.insert().values(chip_id=9, exp_id=12345, state="new"))
+        with dbs.begin() as conn:           # the right order works
+            conn.execute(schema.newExp.insert().values(exp_id=1))
+            conn.execute(schema.newImfile.insert().values(exp_id=1, tmp_class_id="ota01"))
+            conn.execute(schema.rawExp.insert().values(exp_id=1, exp_name="o1g1o", fault=0))
+            conn.execute(schema.rawImfile.insert().values(exp_id=1, class_id="XY01", tmp_class_id="ota01",
+                                                          fault=0, raw_image_id=1))
+            conn.execute(schema.chipRun.insert().values(chip_id=9, exp_id=1, state="new"))
+            conn.execute(schema.chipProcessedImfile.insert().values(chip_id=9, exp_id=1, class_id="XY01",
+                                                                    fault=0, quality=0))
+    finally:
+        dbs.dispose()
