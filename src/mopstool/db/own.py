@@ -38,19 +38,6 @@ mopstoolAudit = Table(
 )
 
 
-#: the former fixbroken bookkeeping table: no longer created (fixbroken keeps its
-#: pairing in chipRun.note); described here only so that older callers that look
-#: for it find it absent. Use mopstool.ops.disk.fixbroken.open_replacements().
-mopstoolFix = Table(
-    "mopstoolFix", MetaData(),
-    Column("fix_id", BigInteger, primary_key=True),
-    Column("stage", String(16)),
-    Column("broken_id", BigInteger),
-    Column("chip_id", BigInteger),
-    Column("state", String(16)),
-)
-
-
 def has_table(conn, name: str) -> bool:
     return inspect(conn).has_table(name)
 

@@ -39,6 +39,8 @@ from sqlalchemy.dialects import mysql
 
 gpc1 = MetaData()
 pstamp = MetaData()
+#: IPP tables mopstool reads when a database has them but never creates (db init leaves them out)
+optional = MetaData()
 
 _MYSQL_KW = {"mysql_engine": "InnoDB", "mysql_charset": "latin1", "mariadb_engine": "InnoDB",
              "mariadb_charset": "latin1"}
@@ -243,6 +245,21 @@ epoch TIMESTAMP d=now
 bytes INT
 md5sum V32
 """, pk=("exp_id", "tmp_class_id"), fks=(("exp_id", "newExp(exp_id)"),))
+
+#: the summit's exposure list (filled by the summit copy); the summit gate of
+#: desperate diffs compares it with rawExp when the table exists
+summitExp = _table(optional, "summitExp", """
+summit_id BIGINT NN AI
+exp_name V64
+camera V64
+telescope V64
+dateobs DATETIME
+exp_type V64
+uri V255
+imfiles INT
+fault SMALLINT NN
+epoch TIMESTAMP d=now
+""", pk=("summit_id",), keys=(("exp_name", "camera", "telescope"), "fault"))
 
 rawExp = _table(gpc1, "rawExp", """
 exp_id BIGINT

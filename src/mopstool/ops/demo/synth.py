@@ -80,6 +80,10 @@ class Synth:
         for key, (table, col) in _ID_COLUMNS.items():
             top = conn.execute(select(func.max(table.c[col]))).scalar()
             self._next[key] = max(int(top or 0) + 1, _START[key])
+        from mopstool.db.own import has_table
+
+        #: a database built from the IPP's DDL has summitExp: fill it as the summit copy does
+        self._summit = has_table(conn, "summitExp")
         self._pnext = {}
         for key, name, col, start in (("req", "pstampRequest", "req_id", 400_000),
                                       ("job", "pstampJob", "job_id", 9_000_000),
@@ -119,6 +123,11 @@ class Synth:
         self._seq[day] = seq
         name = exp_name or gpc1_exp_name(dateobs, seq)
         wd = workdir or f"neb://any/gpc1/{name}"
+        if self._summit:
+            self.conn.execute(schema.summitExp.insert().values(
+                summit_id=exp_id + 10_000_000, exp_name=name, camera="GPC1", telescope="PS1",
+                dateobs=dateobs, exp_type=exp_type, uri=f"http://summit/gpc1/{name}",
+                imfiles=len(class_ids), fault=0))
         self.conn.execute(schema.newExp.insert().values(
             exp_id=exp_id, summit_id=exp_id + 10_000_000, tmp_exp_name=name, tmp_camera="GPC1",
             tmp_telescope="PS1", state="full", workdir=wd, workdir_state="dirty",
