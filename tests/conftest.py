@@ -130,7 +130,14 @@ _OWN_TABLE_READS = ("select(mopstoolAudit", "select_from(mopstoolAudit", "FROM m
                     "mopstoolAudit.c.", "TABLE mopstoolAudit")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_own_tables: the test expects mopstool's own tables "
+                                       "(it skips the ippddl backend)")
+
+
 def _needs_own_tables(request) -> bool:
+    if request.node.get_closest_marker("needs_own_tables"):
+        return True
     fn = request.function
     module = vars(inspect.getmodule(fn) or object())
     seen, todo = set(), [fn]

@@ -216,9 +216,11 @@ def test_embedded_only_when_nothing_is_configured(cli, isolated_home):
 
 # ------------------------------------------------------------------ passwords
 
-@pytest.mark.parametrize("opt", ["--db", "--pstamp-db"])
-def test_password_in_argv_url_is_refused(cli, opt):
-    r = cli(opt, "mysql+pymysql://ipp:Argv-pw@ippdb05/gpc1", "runs", "chip")
+@pytest.mark.parametrize("opt,url", [("--db", "mysql+pymysql://ipp:Argv-pw@ippdb05/gpc1"),
+                                     ("--pstamp-db", "mysql+pymysql://ipp:Argv-pw@ippdb05/ps"),
+                                     ("--db", "mysql+pymysql://ipp@ippdb05/gpc1?password=Argv-pw")])
+def test_password_in_argv_url_is_refused(cli, opt, url):
+    r = cli(opt, url, "runs", "chip")
     assert r.code == ExitCode.USAGE
     assert "password_file" in r.err and "~/.ipprc" in r.err and opt in r.err
     assert "Argv-pw" not in r.err

@@ -126,6 +126,7 @@ def mask_secrets(text: Any) -> str:
     also URL-quoted) and every password value mopstool has read."""
     out = str(text)
     out = _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), out)
+    out = _QUERY_PASSWORD.sub(lambda m: m.group(1) + "***", out)
     from urllib.parse import quote, quote_plus
 
     for secret in sorted(_SECRETS, key=len, reverse=True):
@@ -165,9 +166,14 @@ def _check_raw_secrets(path: Path, what: str) -> bytes:
     return raw
 
 
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd)=)([^&\s'\"]*)", re.IGNORECASE)
+
+
 def _url_has_password(url: str) -> bool:
     if "://" not in url:
         return False
+    if _QUERY_PASSWORD.search(url):
+        return True
     rest = url.split("://", 1)[1]
     if "@" not in rest:
         return False

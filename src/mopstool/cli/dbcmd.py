@@ -26,7 +26,7 @@ def init(
     if st.urls.embedded:
         from mopstool.config import embedded_db_path
 
-        embedded_db_path(st.config.env).parent.mkdir(parents=True, exist_ok=True)
+        embedded_db_path(st.config.env).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     for res in init_schema(st.dbs, exists_ok=exists_ok):
         info(f"{res.database}: created {len(res.created)} tables"
              + (f", {len(res.existing)} already present" if res.existing else ""))
