@@ -286,7 +286,7 @@ complete -c mopstool -n '__mopstool_using \'faults\'' -s h -l help -d 'Show this
 # mopstool db
 complete -c mopstool -n '__mopstool_using \'db\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'db\'' -a 'init' -d 'Create the gpc1 and pstamp schema on an empty (scratch or SQLite) database'
-complete -c mopstool -n '__mopstool_using \'db\'' -a 'check' -d 'Compare the live database(s) with mopstool\'s models (exit 3 when tables or...'
+complete -c mopstool -n '__mopstool_using \'db\'' -a 'check' -d 'Compare the live database(s) with mopstool\'s models of the IPP tables:...'
 
 # mopstool db init
 complete -c mopstool -n '__mopstool_using \'db init\'' -l exists-ok -d 'Allow a database that already holds a gpc1 schema (adds missing tables only)'
