@@ -133,10 +133,12 @@ _OWN_TABLE_READS = ("select(mopstoolAudit", "select_from(mopstoolAudit", "FROM m
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_own_tables: the test expects mopstool's own tables "
                                        "(it skips the ippddl backend)")
+    config.addinivalue_line("markers", "initdb_schema: the test expects exactly the schema of "
+                                       "'mopstool db init' (e.g. no summitExp; it skips the ippddl backend)")
 
 
 def _needs_own_tables(request) -> bool:
-    if request.node.get_closest_marker("needs_own_tables"):
+    if request.node.get_closest_marker("needs_own_tables") or request.node.get_closest_marker("initdb_schema"):
         return True
     fn = request.function
     module = vars(inspect.getmodule(fn) or object())
@@ -172,7 +174,8 @@ def db_url(request, tmp_path):
         return url
     if request.param == "ippddl":
         if _needs_own_tables(request):
-            pytest.skip("the test reads mopstool's own audit table, which an IPP-DDL gpc1 lacks")
+            pytest.skip("the test expects the schema of 'mopstool db init' (mopstool's own audit "
+                        "table, no summitExp), which an IPP-DDL gpc1 does not have")
         url = request.getfixturevalue("ippddl_url")
         _reset_ippddl(url)
         return url

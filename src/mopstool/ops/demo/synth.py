@@ -80,10 +80,13 @@ class Synth:
         for key, (table, col) in _ID_COLUMNS.items():
             top = conn.execute(select(func.max(table.c[col]))).scalar()
             self._next[key] = max(int(top or 0) + 1, _START[key])
-        from mopstool.db.own import has_table
+        from sqlalchemy import inspect as sa_inspect
 
         #: a database built from the IPP's DDL has summitExp: fill it as the summit copy does
-        self._summit = has_table(conn, "summitExp")
+        #: (only the IPP's table, recognised by its summit_id key)
+        insp = sa_inspect(conn)
+        self._summit = insp.has_table("summitExp") and "summit_id" in {
+            c["name"] for c in insp.get_columns("summitExp")}
         self._pnext = {}
         for key, name, col, start in (("req", "pstampRequest", "req_id", 400_000),
                                       ("job", "pstampJob", "job_id", 9_000_000),
