@@ -44,7 +44,7 @@ complete -c mopstool -l db -x -d 'Image database URL (env MOPSTOOL_DB), e.g. mys
 complete -c mopstool -l pstamp-db -x -d 'Stamp request database URL (env MOPSTOOL_PSTAMP_DB); default: --db'
 complete -c mopstool -l dbname -x -d 'Database profile [database.NAME] of the config (default gpc1)'
 complete -c mopstool -l config -r -F -d 'Extra config file (env MOPSTOOL_CONFIG)'
-complete -c mopstool -s v -l verbose -d 'More detail on stderr (-vv: debug detail)'
+complete -c mopstool -s v -l verbose -d 'More detail on stderr, e.g. which databases are used (-vv: debug detail)'
 complete -c mopstool -s q -l quiet -d 'Only errors on stderr: no notes, no progress'
 complete -c mopstool -l log-file -r -F -d 'Append a JSON-lines record of notes, errors and the exit code to FILE (for cron)'
 complete -c mopstool -l debug -d 'Show tracebacks (env MOPSTOOL_DEBUG=1)'
@@ -595,7 +595,7 @@ complete -c mopstool -n '__mopstool_using \'demo\'' -s h -l help -d 'Show this m
 # mopstool db
 complete -c mopstool -n '__mopstool_using \'db\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'db\'' -a 'init' -d 'Create the gpc1 and pstamp schema on an empty (scratch or SQLite) database'
-complete -c mopstool -n '__mopstool_using \'db\'' -a 'check' -d 'Compare the live database(s) with mopstool\'s models (exit 3 when tables or...'
+complete -c mopstool -n '__mopstool_using \'db\'' -a 'check' -d 'Compare the live database(s) with mopstool\'s models of the IPP tables:...'
 
 # mopstool db init
 complete -c mopstool -n '__mopstool_using \'db init\'' -l exists-ok -d 'Allow a database that already holds a gpc1 schema (adds missing tables only)'
@@ -608,7 +608,7 @@ complete -c mopstool -n '__mopstool_using \'db check\'' -s h -l help -d 'Show th
 
 # mopstool config
 complete -c mopstool -n '__mopstool_using \'config\'' -s h -l help -d 'Show this message and exit'
-complete -c mopstool -n '__mopstool_using \'config\'' -a 'show' -d 'Print every configuration value with the layer it came from, and the...'
+complete -c mopstool -n '__mopstool_using \'config\'' -a 'show' -d 'Print every configuration value with the layer it came from, the files read...'
 
 # mopstool config show
 complete -c mopstool -n '__mopstool_using \'config show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'

@@ -1,6 +1,11 @@
-"""Shared fixtures: the same database tests run on SQLite and on MariaDB.
+"""Shared fixtures: the same database tests run on SQLite, on MariaDB, and on
+MariaDB with the IPP's own DDL.
 
 MariaDB comes from MOPSTOOL_TEST_MYSQL_URL (default mysql+pymysql://root@127.0.0.1/).
+Each pytest session creates its own scratch databases and drops them at the end:
+one made by mopstool's models (``mysql``), one made from the facts of the IPP's
+pxadmin_create_tables.sql with no mopstool table at all (``ippddl``, see
+tests/ippddl.py). Both are created once per session and emptied between tests.
 Other users share that server: every database a test creates is named
 ``$MOPSTOOL_TEST_DB_PREFIX<session>_<kind>_<random>`` (prefix default
 ``mopstool_test_``; use :func:`scratch_db_name`), and the session drops all of
@@ -14,9 +19,11 @@ session (``demo_db_url``); tests that change it load their own.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import re
+import sys
 import uuid
 from dataclasses import dataclass
 
@@ -119,15 +126,114 @@ def _sqlite_template(tmp_path_factory):
     return path
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+sys.path.insert(0, os.path.dirname(__file__))
+import ippddl  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ippddl_url():
+    """URL of a scratch MariaDB database created from the IPP's DDL, for this session."""
+    base = MYSQL_SERVER_URL.rstrip("/")
+    name = scratch_db_name("ippddl")
+    try:
+        server = create_engine(base + "/", connect_args={"connect_timeout": 5})
+        with server.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}` DEFAULT CHARACTER SET latin1"))
+    except Exception as exc:  # noqa: BLE001
+        msg = f"MariaDB not reachable at {MYSQL_SERVER_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    url = f"{base}/{name}"
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        ippddl.create_all(conn)
+    eng.dispose()
+    yield url
+    with server.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    server.dispose()
+
+
+def _reset_ippddl(url: str) -> None:
+    """Empty the IPP tables; drop any table a test (or a command) added."""
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        present = [r[0] for r in conn.execute(text("SHOW TABLES"))]
+        for t in present:
+            if t in ippddl.TABLE_NAMES:
+                conn.execute(text(f"TRUNCATE TABLE `{t}`"))
+            else:
+                conn.execute(text(f"DROP TABLE `{t}`"))
+        conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        missing = [t for t in ippddl.TABLES if t[0] not in present]
+    if missing:  # a test dropped an IPP table: recreate it as the IPP does
+        with eng.begin() as conn:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            for name, cols, keys in missing:
+                conn.execute(text(ippddl.create_table_sql(name, cols, keys)))
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+    eng.dispose()
+
+
+#: what a test (or a helper of its module it calls) does that needs mopstool's own
+#: audit table, which an IPP-DDL gpc1 lacks: such tests skip the ippddl backend
+_OWN_TABLE_READS = ("select(mopstoolAudit", "select_from(mopstoolAudit", "FROM mopstoolAudit",
+                    "mopstoolAudit.c.", "TABLE mopstoolAudit")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_own_tables: the test expects mopstool's own tables "
+                                       "(it skips the ippddl backend)")
+    config.addinivalue_line("markers", "initdb_schema: the test expects exactly the schema of "
+                                       "'mopstool db init' (e.g. no summitExp; it skips the ippddl backend)")
+
+
+def _needs_own_tables(request) -> bool:
+    if request.node.get_closest_marker("needs_own_tables") or request.node.get_closest_marker("initdb_schema"):
+        return True
+    fn = request.function
+    module = vars(inspect.getmodule(fn) or object())
+    seen, todo = set(), [fn]
+    while todo:
+        f = todo.pop()
+        if f in seen or len(seen) > 50:
+            continue
+        seen.add(f)
+        try:
+            src = inspect.getsource(f)
+        except (OSError, TypeError):  # pragma: no cover
+            continue
+        if any(m in src for m in _OWN_TABLE_READS):
+            return True
+        code = getattr(f, "__code__", None)
+        names = set(code.co_names) if code else set()
+        for const in (code.co_consts if code else ()):
+            if hasattr(const, "co_names"):
+                names |= set(const.co_names)
+        todo += [module[n] for n in names if inspect.isfunction(module.get(n))
+                 and module[n].__module__ == fn.__module__]
+    return False
+
+
+@pytest.fixture(params=["sqlite", "mysql", "ippddl"])
 def db_url(request, tmp_path):
-    """An empty gpc1 schema on SQLite or on MariaDB (each test runs on both)."""
+    """An empty gpc1 schema on SQLite, on MariaDB, and on MariaDB built from the
+    IPP's own DDL without mopstool's tables (each test runs on all three)."""
     if request.param == "sqlite":
         import shutil
 
         path = tmp_path / "gpc1.sqlite"
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
         return f"sqlite:///{path}"
+    if request.param == "ippddl":
+        if _needs_own_tables(request):
+            pytest.skip("the test expects the schema of 'mopstool db init' (mopstool's own audit "
+                        "table, no summitExp), which an IPP-DDL gpc1 does not have")
+        url = request.getfixturevalue("ippddl_url")
+        _reset_ippddl(url)
+        return url
     url = request.getfixturevalue("mysql_url")
     _truncate_all(url)
     return url

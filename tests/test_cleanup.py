@@ -423,3 +423,32 @@ def test_stamp_dependents_in_a_separate_stamp_database(cli, tmp_path):
     (p,) = r.json()
     assert p["broken"][0]["id"] == b and any("stamp job" in x for x in p["broken"][0]["sources"])
     dbs.dispose()
+
+
+def test_diff_waiting_for_publishing_is_held(cli, db_url, dbs):
+    """A diff whose publishRun is still new is not cleaned (the publisher reads its files)."""
+    night = datetime(2018, 7, 12, 9)
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        client = s.publish_client()
+        diffs = []
+        for k in range(3):
+            a = s.chain(label="OSS.nightlyscience", data_group="OSS.20180712", skycells=["skycell.8.001"],
+                        dateobs=night + timedelta(minutes=40 * k), filter="w.00000", comment="OSS visit 1",
+                        object=f"p{k}", obs_mode="OSS")
+            b = s.chain(label="OSS.nightlyscience", data_group="OSS.20180712", skycells=["skycell.8.001"],
+                        dateobs=night + timedelta(minutes=40 * k + 17), filter="w.00000",
+                        comment="OSS visit 2", object=f"p{k}", obs_mode="OSS")
+            diffs.append(s.diff(label="OSS.nightlyscience", data_group="OSS.20180712",
+                                skycells=["skycell.8.001"], warp1=a.warp_id, warp2=b.warp_id))
+        s.publish(client_id=client, diff_id=diffs[0], label="OSS.nightlyscience", state="new", fault=None)
+        s.publish(client_id=client, diff_id=diffs[1], label="OSS.nightlyscience", state="full")
+    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-30", "--stage", "diff", "--dry-run",
+            "--show-held", "--json")
+    assert r.code == 0, r.err
+    assert [(h["id"], h["reason"]) for h in r.json()["held"]] == [(diffs[0], "publishing still pending")]
+    before = snapshot(dbs)
+    r = cli("cleanup", "--db", db_url, "--as-of", "2018-07-30", "--stage", "diff", "--yes")
+    assert r.code == 0, r.err
+    moved = {k for k in changed(before, snapshot(dbs)) if k[0] == "diff"}
+    assert moved == {("diff", diffs[1]), ("diff", diffs[2])}

@@ -328,6 +328,7 @@ def test_warp_variant_needs_tess_id(dbs):
         define_runs(dbs, DefineSelection(fake_ids=[a.fake_id]), DefineSetters(label="w", workdir="W"))
 
 
+@pytest.mark.needs_own_tables      # counts the audit table's INSERT
 def test_defining_many_runs_is_one_insert_per_table(dbs):
     chains = _exposures(dbs, [dict(class_ids=GPC1_CLASS_IDS[:2]) for _ in range(40)])
     statements = []

@@ -122,6 +122,7 @@ def summit_table(dbs):
         conn.execute(text("DROP TABLE summitExp"))
 
 
+@pytest.mark.initdb_schema      # creates / expects no summitExp table
 def test_summit_gate_is_reported_and_holds_automatic_desperate_pairs(dbs, summit_table):
     cfg = load_config()
     with dbs.begin() as conn:
@@ -144,6 +145,7 @@ def test_summit_gate_is_reported_and_holds_automatic_desperate_pairs(dbs, summit
     assert pairs_of(plan.rows(), "F4", "desperate") == [(2, 3, "planned")]
 
 
+@pytest.mark.initdb_schema      # creates / expects no summitExp table
 def test_summit_gate_without_table_is_reported(dbs):
     with dbs.begin() as conn:
         build_field(Synth(conn), visits={1: "ok", 2: "ok", 3: "ok"}, obj="F5")

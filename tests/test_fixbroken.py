@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import func, select, text, update
 
 from mopstool.db import schema
-from mopstool.db.own import mopstoolFix
 from mopstool.ops.demo.synth import Chain, Synth
+from mopstool.ops.disk.fixbroken import NOTE_PREFIX, parse_fix_note
 
 from test_cleanup import changed, load_demo, snapshot
 
@@ -23,8 +24,12 @@ def chip_runs(dbs, exp_id):
 
 
 def fixes(dbs):
+    """The fixes as the database holds them: replacement chip runs with a fix note."""
+    cr = schema.chipRun
     with dbs.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(mopstoolFix).order_by(mopstoolFix.c.fix_id))]
+        rows = conn.execute(select(cr.c.chip_id, cr.c.exp_id, cr.c.note)
+                            .where(cr.c.note.like(NOTE_PREFIX + " %")).order_by(cr.c.chip_id)).all()
+    return [dict(parse_fix_note(r.note), chip_id=r.chip_id, exp_id=r.exp_id, note=r.note) for r in rows]
 
 
 def advance(dbs, chip_id: int, *, warp_state: str) -> int:
@@ -84,8 +89,9 @@ def test_demo_broken_chip_is_fixed_and_finished_only_when_replacement_is_full(cl
         assert conn.execute(select(func.count()).select_from(schema.chipImfile)
                             .where(schema.chipImfile.c.chip_id == new_chip)).scalar() == 60
     (f,) = fixes(dbs)
-    assert (f["stage"], f["broken_id"], f["component"], f["chip_id"], f["state"], f["preset"]) == (
-        "chip", gone, "XY33", new_chip, "defined", "wfix")
+    assert (f["broken"], f["chip_id"], f["state"], f["preset"]) == ([("chip", gone)], new_chip, "defined",
+                                                                   "wfix")
+    assert f["note"] == f"mopstool.fixbroken open preset:wfix chip:{gone}"
 
     # re-running defines nothing new
     snap = snapshot(dbs)
@@ -120,7 +126,7 @@ def test_demo_broken_chip_is_fixed_and_finished_only_when_replacement_is_full(cl
     assert chip_runs_by_id(dbs, gone)["state"] == "goto_cleaned"
     assert chip_runs_by_id(dbs, gone)["label"] == "goto_cleaned"
     f = fixes(dbs)[0]
-    assert f["state"] == "finished" and f["finished"] is not None
+    assert f["state"] == "finished" and f["note"] == f"mopstool.fixbroken done preset:wfix chip:{gone}"
     assert cli("fixbroken", "--db", db_url, "--status", "--json").json()[0]["progress"].startswith("finished")
 
     # finishing and fixing again are no-ops
@@ -241,37 +247,83 @@ def test_explicit_selectors(cli, db_url, dbs):
     assert changed(snap, snapshot(dbs)) == {("diff", diff_id)}
 
 
-def test_missing_bookkeeping_table_is_explained(cli, db_url, dbs):
+def test_fixbroken_needs_no_table_of_its_own(cli, db_url, dbs, isolated_home):
+    """On a gpc1 with only the IPP's tables every step runs; the audit goes to a 0600 file."""
     with dbs.begin() as conn:
         s = Synth(conn)
         ch = _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 3, 9),
                             chip_imfiles={"XY33": {"fault": 26}})
-        conn.execute(text("DROP TABLE mopstoolFix"))
-    try:
-        _without_table(cli, db_url, dbs, ch)
-    finally:
-        with dbs.begin() as conn:
-            mopstoolFix.create(conn, checkfirst=True)
-
-
-def _without_table(cli, db_url, dbs, ch):
-    r = cli("fixbroken", "--db", db_url, "--dry-run", "--json")      # finding needs no bookkeeping
+        conn.execute(text("DROP TABLE IF EXISTS mopstoolAudit"))
+    r = cli("fixbroken", "--db", db_url, "--dry-run", "--json")
     assert r.code == 0 and r.json()[0]["exp_id"] == ch.exp_id
-    n = len(chip_runs(dbs, ch.exp_id))
-    r = cli("fixbroken", "--db", db_url, "--yes")
-    assert r.code == 78
-    assert "mopstoolFix" in r.err and "mopstool db init --exists-ok" in r.err
-    assert len(chip_runs(dbs, ch.exp_id)) == n                      # nothing defined without it
-    assert cli("fixbroken", "--db", db_url, "--status").code == 78
-    # cleanup still works without it
-    assert cli("cleanup", "--db", db_url, "--as-of", "2018-07-10", "--dry-run").code == 0
-    assert cli("--db", db_url, "db", "init", "--exists-ok").code == 0
-    r = cli("fixbroken", "--db", db_url, "--yes", "--json")
-    assert r.code == 0 and r.json()[0]["action"] == "defined"
+    r = cli("fixbroken", "--db", db_url, "--yes", "--date", FIX_DATE, "--json")
+    assert r.code == 0, r.err
+    rep = r.json()[0]["chip_id"]
+    assert r.json()[0]["action"] == "defined"
+    assert cli("fixbroken", "--db", db_url, "--status", "--json").json()[0]["chip_id"] == rep
+    advance(dbs, rep, warp_state="full")
+    r = cli("fixbroken", "--db", db_url, "--finish", "--json")
+    assert r.code == 0 and r.json()[0]["action"] == "finished", r.err
+    assert chip_runs_by_id(dbs, ch.chip_id)["state"] == "goto_cleaned"
+    log = isolated_home / ".local" / "share" / "mopstool" / "audit.jsonl"
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    actions = [json.loads(x)["action"] for x in log.read_text().splitlines()]
+    assert actions == ["definebyquery.chip", "fixbroken", "fixbroken.finish"]
+
+
+def test_crash_between_define_and_pairing_never_makes_a_second_replacement(cli, db_url, dbs,
+                                                                          monkeypatch):
+    """The replacement carries its marker from the defining transaction: a crash
+    before the broken runs are written is completed by the next run, days later too."""
+    from mopstool.ops.disk import fixbroken as fb
+
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 4, 9),
+                            chip_imfiles={"XY33": {"fault": 26}})
+
+    def crash(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fb, "write_transaction", crash)
+    r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
+    assert r.code == 130
+    monkeypatch.undo()
+    (f,) = fixes(dbs)
+    assert f["broken"] == [] and f["state"] == "defined"          # marker only
+    rep = f["chip_id"]
+    r = cli("fixbroken", "--db", db_url, "--date", "2018-07-20", "--json")
+    assert r.code == 0, r.err
+    assert r.json()[0]["action"] == "paired" and r.json()[0]["chip_id"] == rep
+    assert len(chip_runs(dbs, ch.exp_id)) == 2
+    (f,) = fixes(dbs)
+    assert f["broken"] == [("chip", ch.chip_id)]
+    r = cli("fixbroken", "--db", db_url, "--date", "2018-07-21", "--json")
+    assert r.json()[0]["action"] == "exists" and len(chip_runs(dbs, ch.exp_id)) == 2
+
+
+def test_rolled_back_fix_leaves_no_audit_record(cli, db_url, dbs, isolated_home, monkeypatch):
+    from mopstool.ops.runs import define
+
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 5, 9), chip_imfiles={"XY33": {"fault": 26}})
+        conn.execute(text("DROP TABLE IF EXISTS mopstoolAudit"))
+
+    def boom(conn, chip_ids):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(define, "_insert_chip_imfiles", boom)
+    before = snapshot(dbs)
+    r = cli("fixbroken", "--db", db_url, "--yes", "--date", FIX_DATE)
+    assert r.code == 1 and "disk on fire" in r.err
+    assert snapshot(dbs) == before and fixes(dbs) == []
+    log = isolated_home / ".local" / "share" / "mopstool" / "audit.jsonl"
+    assert not log.exists() or log.read_text() == ""
 
 
 def test_interrupted_define_is_adopted_not_duplicated(cli, db_url, dbs):
-    """A replacement defined but not recorded (crash in between) is adopted on re-run."""
+    """A replacement whose note was lost (someone cleared it) is adopted by its label."""
     with dbs.begin() as conn:
         s = Synth(conn)
         ch = _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 4, 9),
@@ -279,7 +331,7 @@ def test_interrupted_define_is_adopted_not_duplicated(cli, db_url, dbs):
     r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
     rep = r.json()[0]["chip_id"]
     with dbs.begin() as conn:
-        conn.execute(delete(mopstoolFix))
+        conn.execute(update(schema.chipRun).where(schema.chipRun.c.chip_id == rep).values(note=None))
     r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
     assert r.code == 0, r.err
     assert r.json()[0]["action"] == "adopted" and r.json()[0]["chip_id"] == rep

@@ -42,6 +42,8 @@ def add_exposure(conn, exp_id, *, skycells=CELLS, camera="GPC1"):
         exp_type="object", filter="w.00000", comment=f"OSSR.R20S1.12.Q.w visit {exp_id - 100}",
         obs_mode="OSS", airmass=1.12, ra=math.radians(17.2), decl=math.radians(-2.1),
         exp_time=exp_time, alt=64.0, az=181.5, posang=12.5, fault=0, state="full"))
+    conn.execute(schema.newImfile.insert(), [
+        dict(exp_id=exp_id, tmp_class_id=c.lower()) for c in ("XY01", "XY02")])
     conn.execute(schema.rawImfile.insert(), [
         dict(exp_id=exp_id, exp_name=name, class_id=c, tmp_class_id=c.lower(), raw_image_id=exp_id * 100 + i,
              dateobs=dateobs.replace(second=i), quality=0, fault=0, camera=camera)

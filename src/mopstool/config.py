@@ -5,15 +5,22 @@ $XDG_CONFIG_HOME/mopstool/config.toml < --config FILE (MOPSTOOL_CONFIG) <
 MOPSTOOL_* environment variables < command-line flags.
 
 Database URLs resolve as: --db / MOPSTOOL_DB, else profile [database.NAME]
-(--dbname / MOPSTOOL_DBNAME, default "gpc1"), else the DB keys of ~/.ipprc or
-$IPPRC (DBSERVER, DBUSER, DBPASSWORD, DBNAME, DBPORT), else the embedded SQLite
-file under the user's data directory.
+(--dbname / MOPSTOOL_DBNAME, default "gpc1"), else the IPP config chain as
+psModules pmConfig reads it ($IPPRC or ~/.ipprc, whose PATH is searched for the
+SITE and SYSTEM files; DBSERVER, DBUSER, DBPASSWORD, DBNAME, DBPORT from the
+first of them that has the key), else the embedded SQLite file under the user's
+data directory -- the last only when nothing at all is configured. A configured
+but unusable source is a configuration error (exit 78) naming it.
+
+Passwords never come from the command line, and mask_secrets() hides every
+password mopstool has read in anything it prints or records.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -28,6 +35,7 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
 
 SYSTEM_CONFIG = Path("/etc/xdg/mopstool/config.toml")
 ENV_PREFIX = "MOPSTOOL_"
@@ -88,19 +96,42 @@ def _parse_env_value(raw: str) -> Any:
 
 
 def _read_toml(path: Path) -> dict:
+    raw = _check_raw_secrets(path, "config file")
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except PermissionError:
-        raise ConfigError(f"config file not readable: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config path is a directory: {path}") from None
+        return tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+        raise ConfigError(f"invalid TOML in {path}: {mask_secrets(exc)}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file is not UTF-8 text: {path}") from None
+
+
+#: text that means "this file holds a password" (checked on the raw bytes, before parsing)
+_SECRET_TEXT = re.compile(rb"(?i)password|://[^\s\"'/@]*:[^\s\"']*@")
+#: password values seen while resolving databases; mask_secrets() hides them everywhere
+_SECRETS: set[str] = set()
+
+
+def remember_secret(value: Any) -> None:
+    if value is not None and str(value) and str(value) not in ("XXX", "NONE"):
+        _SECRETS.add(str(value))
+
+
+_URL_PASSWORD = re.compile(r"(://[^/\s:@'\"]*:)([^\s'\"]*)(@)")
+
+
+def mask_secrets(text: Any) -> str:
+    """*text* with every password hidden as ***: URL passwords (scheme://user:pw@host,
+    also URL-quoted) and every password value mopstool has read."""
+    out = str(text)
+    out = _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), out)
+    out = _QUERY_PASSWORD.sub(lambda m: m.group(1) + "***", out)
+    from urllib.parse import quote, quote_plus
+
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        for form in {secret, quote_plus(secret), quote(secret, safe="")}:
+            if form:
+                out = out.replace(form, "***")
+    return out
 
 
 def check_secret_file(path: Path, what: str = "file") -> None:
@@ -115,39 +146,206 @@ def check_secret_file(path: Path, what: str = "file") -> None:
         )
 
 
-def _contains_password(d: dict) -> bool:
-    for k, v in d.items():
-        if isinstance(v, dict):
-            if _contains_password(v):
-                return True
-        elif k in ("password", "pstamp_password") and v:
-            return True
-        elif k in ("url", "pstamp_url") and isinstance(v, str) and _url_has_password(v):
-            return True
-    return False
+def _check_raw_secrets(path: Path, what: str) -> bytes:
+    """Read *path* and, before anything is parsed, refuse it (exit 77) when it
+    mentions a password and group or others can read it."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except PermissionError:
+        raise ConfigError(f"{what} not readable: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} is a directory: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if _SECRET_TEXT.search(raw):
+        check_secret_file(path, what)
+    return raw
+
+
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd)=)([^&\s'\"]*)", re.IGNORECASE)
 
 
 def _url_has_password(url: str) -> bool:
     if "://" not in url:
         return False
-    netloc = url.split("://", 1)[1].split("/", 1)[0]
-    return "@" in netloc and ":" in netloc.rsplit("@", 1)[0]
+    if _QUERY_PASSWORD.search(url):
+        return True
+    rest = url.split("://", 1)[1]
+    if "@" not in rest:
+        return False
+    return ":" in rest.rsplit("@", 1)[0]
+
+
+# ---------------------------------------------------------------------- IPP metadata config
+
+#: the IPP metadata-config scalar types (psMetadataConfig); values are kept as text
+_MDC_TYPES = {"STR", "S8", "S16", "S32", "S64", "U8", "U16", "U32", "U64", "F32", "F64",
+              "BOOL", "BOOLEAN", "BOO"}
+
+
+def parse_mdc(text: str, source: str = "") -> dict[str, str]:
+    """The top-level scalar keys of an IPP metadata-config file.
+
+    Lines are ``NAME TYPE value [# comment]``; ``NAME METADATA`` ... ``END`` blocks
+    (which may nest) are skipped; ``MULTI`` entries and unknown types are ignored.
+    A later line for the same key replaces an earlier one. Comments start at
+    ``#``; blank lines are ignored."""
+    keys: dict[str, str] = {}
+    depth = 0
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split(None, 2)
+        if depth:
+            if parts[0].upper() == "END":
+                depth -= 1
+            elif len(parts) >= 2 and parts[1].upper() == "METADATA":
+                depth += 1
+            continue
+        if len(parts) >= 2 and parts[1].upper() == "METADATA":
+            depth += 1
+            continue
+        if len(parts) < 3 or parts[1].upper() not in _MDC_TYPES:
+            continue
+        value = parts[2].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        keys[parts[0]] = value
+    return keys
 
 
 def read_ipprc(path: Path) -> dict[str, str]:
-    """Read the DB keys of an IPP metadata-config file (``NAME TYPE value`` lines)."""
-    keys = {}
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return keys
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[0] in ("DBSERVER", "DBUSER", "DBPASSWORD", "DBNAME", "DBPORT",
-                                            "PS_DBSERVER", "PS_DBNAME"):
-            keys[parts[0]] = parts[2].strip()
-    return keys
+    """The scalar keys of one IPP metadata-config file (kept for callers)."""
+    return parse_mdc(path.read_text(encoding="latin-1"), str(path))
+
+
+#: the DB keys pmConfigDB looks up (user config first, then site), and the stamp-DB keys
+IPP_DB_KEYS = ("DBSERVER", "DBUSER", "DBPASSWORD", "DBNAME", "DBPORT")
+IPP_PSTAMP_KEYS = ("PS_DBSERVER", "PS_DBNAME")
+_IPP_NO_DB = ("XXX", "NONE")
+
+
+@dataclass
+class IppChain:
+    """What the IPP config chain (~/.ipprc -> SITE / SYSTEM via PATH) says."""
+
+    ipprc: str | None = None                  # the user config, or None when there is none
+    configured: bool = False                  # $IPPRC set or ~/.ipprc present
+    keys: dict[str, str] = field(default_factory=dict)
+    key_sources: dict[str, str] = field(default_factory=dict)
+    searched: list[str] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)
+
+    def get(self, key: str) -> str | None:
+        v = self.keys.get(key)
+        return v if v not in (None, "") else None
+
+    def missing(self, pstamp: bool = False) -> list[str]:
+        return [k for k in ("DBSERVER", "DBUSER", "DBNAME") if not self.get(k)]
+
+    def no_database(self) -> bool:
+        """DBNAME XXX or NONE: the IPP skips its database (pmConfigDB)."""
+        return (self.get("DBNAME") or "").upper() in _IPP_NO_DB
+
+    def describe(self) -> str:
+        return " -> ".join(self.read) or (self.ipprc or "~/.ipprc")
+
+
+def _expand(value: str, env: dict) -> str:
+    def sub(m):
+        name = m.group(1) or m.group(2)
+        return env.get(name, "")
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, value)
+
+
+def ipp_chain(env: dict | None = None, ipprc: str | None = None) -> IppChain:
+    """Follow the IPP config chain as pmConfig does.
+
+    The user config is *ipprc*, else $IPPRC, else ~/.ipprc. Its PATH (a colon
+    list, $VAR expanded) is searched for the SITE and SYSTEM files it names
+    (an absolute name is used as is). The DB keys DBSERVER, DBUSER, DBPASSWORD,
+    DBNAME, DBPORT and the stamp-DB keys PS_DBSERVER, PS_DBNAME are taken from
+    the user config first, then the site config, then the system config.
+
+    A chain that is configured but unusable raises ConfigError naming the file:
+    $IPPRC pointing nowhere, an unreadable file, a SITE that is not found."""
+    env = os.environ if env is None else env
+    chain = IppChain()
+    explicit = ipprc or env.get("IPPRC")
+    if explicit is not None and not str(explicit).strip():
+        raise ConfigError("IPPRC is set but empty; unset it or name the IPP user config file")
+    path = Path(explicit).expanduser() if explicit else Path(env.get("HOME", "~")).expanduser() / ".ipprc"
+    chain.searched.append(str(path))
+    if not explicit and not path.exists():
+        return chain
+    chain.configured = True
+    chain.ipprc = str(path)
+    what = "IPP config" + (" ($IPPRC)" if explicit and not ipprc else "")
+    if explicit and not path.exists():
+        raise ConfigError(f"{what} {path} does not exist")
+    layers: list[tuple[str, dict[str, str]]] = []
+    user = parse_mdc(_check_raw_secrets(path, what).decode("latin-1"), str(path))
+    chain.read.append(str(path))
+    layers.append((str(path), user))
+    dirs = [_expand(d, env) for d in (user.get("PATH") or "").split(":") if d.strip()]
+    for key in ("SITE", "SYSTEM"):
+        name = user.get(key)
+        if not name:
+            continue
+        name = _expand(name, env)
+        candidates = [Path(name).expanduser()] if os.path.isabs(os.path.expanduser(name)) else \
+            [Path(d).expanduser() / name for d in dirs] + ([] if dirs else [path.parent / name])
+        found = None
+        for c in candidates:
+            chain.searched.append(str(c))
+            if c.is_file():
+                found = c
+                break
+        if found is None:
+            if key == "SITE":
+                raise ConfigError(f"{path}: SITE {name} not found in PATH "
+                                  f"({', '.join(str(c.parent) for c in candidates) or 'empty'})")
+            continue
+        layer = parse_mdc(_check_raw_secrets(found, f"IPP {key.lower()} config").decode("latin-1"),
+                          str(found))
+        chain.read.append(str(found))
+        layers.append((str(found), layer))
+    for key in IPP_DB_KEYS + IPP_PSTAMP_KEYS:
+        for src, layer in layers:
+            if layer.get(key) not in (None, ""):
+                chain.keys[key] = layer[key]
+                chain.key_sources[key] = src
+                break
+    remember_secret(chain.keys.get("DBPASSWORD"))
+    return chain
+
+
+def ipp_database_url(chain: IppChain, *, dbname: str | None = None, dbserver: str | None = None,
+                     dbuser: str | None = None, dbport: Any = None,
+                     pstamp: bool = False) -> tuple[str, str]:
+    """The database URL the IPP chain gives, with -dbname/-dbserver/-dbuser/-dbport
+    applied as pmConfigRead applies them (they override the config values).
+
+    With *pstamp* the stamp database: server PS_DBSERVER and name PS_DBNAME
+    (as the IPP pstamp scripts pass them), user/password/port of the site.
+    Raises ConfigError naming the files and the missing keys."""
+    if not chain.configured:
+        raise ConfigError("no IPP config: neither $IPPRC nor ~/.ipprc exists")
+    server = dbserver or (chain.get("PS_DBSERVER") if pstamp else None) or chain.get("DBSERVER")
+    name = dbname or (chain.get("PS_DBNAME") if pstamp else None) or chain.get("DBNAME")
+    user = dbuser or chain.get("DBUSER")
+    missing = [k for k, v in (("DBSERVER", server), ("DBUSER", user), ("DBNAME", name)) if not v]
+    if missing:
+        raise ConfigError(f"IPP config {chain.describe()} lacks {', '.join(missing)} "
+                          "(pmConfigDB needs DBSERVER, DBUSER, DBPASSWORD and DBNAME)")
+    if (name or "").upper() in _IPP_NO_DB or (server or "").upper() in _IPP_NO_DB:
+        raise ConfigError(f"IPP config {chain.describe()} has no database (DBNAME/DBSERVER {name})")
+    port = dbport if dbport not in (None, "") else chain.get("DBPORT")
+    src = f"ipprc {chain.describe()}"
+    return _mysql_url(server, user, chain.get("DBPASSWORD"), name, port), src
 
 
 @dataclass
@@ -224,8 +422,6 @@ def load_config(config_file: str | os.PathLike | None = None, env: dict | None =
         layers.append((p, str(p)))
     for path, label in layers:
         layer = _read_toml(path)
-        if _contains_password(layer):
-            check_secret_file(path, "config file")
         _merge(data, layer, sources, label)
         files.append(label)
     # MOPSTOOL_SECTION__KEY=value environment overrides
@@ -240,6 +436,9 @@ def load_config(config_file: str | os.PathLike | None = None, env: dict | None =
     if env.get("MOPSTOOL_FORMAT"):
         data["general"]["format"] = env["MOPSTOOL_FORMAT"]
         sources["general.format"] = "env MOPSTOOL_FORMAT"
+    for key, value in _flatten(data).items():
+        if key.rsplit(".", 1)[-1] in ("password", "pstamp_password"):
+            remember_secret(value)
     return Config(data=data, sources=sources, files=files, env=env)
 
 
@@ -252,24 +451,36 @@ class DatabaseURLs:
     gpc1_source: str
     pstamp_source: str
     embedded: bool = False
+    #: the IPP config files searched and read (config show lists them)
+    ipp_searched: list[str] = field(default_factory=list)
+    ipp_read: list[str] = field(default_factory=list)
 
 
-def _profile_url(profile: dict, prefix: str = "") -> str | None:
+def _profile_url(profile: dict, prefix: str = "", where: str = "") -> str | None:
     url = profile.get(f"{prefix}url")
     if url:
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"{where or 'profile'}: {prefix}url is empty or not a string")
         return url
     server = profile.get(f"{prefix}server")
     name = profile.get(f"{prefix}name")
-    if not server or not name:
+    if not server and not name:
         return None
+    if not server or not name:
+        missing = f"{prefix}server" if not server else f"{prefix}name"
+        raise ConfigError(f"{where or 'profile'} lacks {missing}")
     user = profile.get(f"{prefix}user") or profile.get("user") or "ipp"
     port = profile.get(f"{prefix}port") or profile.get("port")
     password = profile.get(f"{prefix}password") or profile.get("password")
     pfile = profile.get(f"{prefix}password_file") or profile.get("password_file")
     if pfile and not password:
-        p = Path(pfile).expanduser()
+        p = Path(str(pfile)).expanduser()
         check_secret_file(p, "password file")
-        password = p.read_text().strip()
+        try:
+            password = p.read_text().strip()
+        except OSError as exc:
+            raise PermissionProblem(f"cannot read password file {p}: {exc.strerror}") from None
+    remember_secret(password)
     return _mysql_url(server, user, password, name, port)
 
 
@@ -279,64 +490,145 @@ def _mysql_url(server, user, password, name, port=None) -> str:
     auth = quote_plus(str(user))
     if password:
         auth += ":" + quote_plus(str(password))
+        remember_secret(password)
     host = str(server)
     if port and str(port) not in ("0", ""):
         host += f":{port}"
     return f"mysql+pymysql://{auth}@{host}/{name}"
 
 
+def refuse_argv_password(url: str, option: str) -> None:
+    """A password inside a URL given on the command line is visible to every
+    user (ps): refuse it (exit 2) and say where it belongs."""
+    if _url_has_password(url):
+        raise UsageError(f"{option}: a password in the URL is visible to every user on this host; "
+                         "put it in a config profile's password_file (chmod 600) or DBPASSWORD in "
+                         "~/.ipprc (chmod 600), and give the URL without it")
+
+
+def _explicit_url(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise ConfigError(f"{what} is empty (an unset shell variable?); give a database URL or leave it out")
+    return value
+
+
 def resolve_database_urls(cfg: Config, *, db: str | None = None, pstamp_db: str | None = None,
                           dbname: str | None = None) -> DatabaseURLs:
+    """Which databases this invocation uses.
+
+    Image database: --db, else $MOPSTOOL_DB, else the profile [database.NAME]
+    (--dbname / $MOPSTOOL_DBNAME / general.dbname), else the IPP config chain
+    ($IPPRC or ~/.ipprc -> SITE), else the embedded SQLite file. The embedded
+    file is used only when nothing at all is configured: a source that is
+    configured but unusable (an empty --db, a profile or ~/.ipprc without the
+    DB keys, $IPPRC pointing nowhere) is a configuration error naming it.
+
+    Stamp database: --pstamp-db, else $MOPSTOOL_PSTAMP_DB, else the profile's
+    pstamp_* keys, else (image database from the IPP chain) PS_DBSERVER and
+    PS_DBNAME of the site config, else the image database."""
     env = cfg.env
-    gpc1 = gsrc = None
-    if db:
-        gpc1, gsrc = db, "--db"
-    elif env.get("MOPSTOOL_DB"):
-        gpc1, gsrc = env["MOPSTOOL_DB"], "env MOPSTOOL_DB"
+    if db is not None:
+        refuse_argv_password(db, "--db")
+    if pstamp_db is not None:
+        refuse_argv_password(pstamp_db, "--pstamp-db")
+    gpc1 = _explicit_url(db, "--db")
+    gsrc = "--db" if gpc1 else None
+    if gpc1 is None and "MOPSTOOL_DB" in env:
+        gpc1, gsrc = _explicit_url(env["MOPSTOOL_DB"], "MOPSTOOL_DB"), "env MOPSTOOL_DB"
+    if dbname is not None and not dbname.strip():
+        raise ConfigError("--dbname is empty; give a profile name or leave it out")
     profile_name = dbname or env.get("MOPSTOOL_DBNAME") or cfg.get("general.dbname", "gpc1")
     profiles = cfg.get("database") or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError("[database] must be a table of profiles")
     profile = profiles.get(profile_name)
-    if dbname and profile is None and not gpc1:
-        ipprc = _ipprc_keys(env)
-        if not ipprc.get("DBSERVER"):
-            names = ", ".join(profiles) or "none configured"
-            raise ConfigError(f"no database profile {dbname!r} (profiles: {names})")
+    if profile is not None and not isinstance(profile, dict):
+        raise ConfigError(f"[database.{profile_name}] must be a table")
+    where = f"profile [database.{profile_name}] ({cfg.source(f'database.{profile_name}')})"
+    chain: IppChain | None = None
+
+    def get_chain() -> IppChain:
+        nonlocal chain
+        if chain is None:
+            chain = ipp_chain(env)
+        return chain
+
     if gpc1 is None and profile:
-        gpc1 = _profile_url(profile)
+        gpc1 = _profile_url(profile, where=where)
+        if gpc1 is None:
+            raise ConfigError(f"{where} has neither url nor server/name")
         gsrc = f"profile [database.{profile_name}]"
-    ipprc = None
+    from_ipp = False
     if gpc1 is None:
-        ipprc = _ipprc_keys(env)
-        if ipprc.get("DBSERVER") and ipprc.get("DBUSER"):
-            gpc1 = _mysql_url(ipprc["DBSERVER"], ipprc["DBUSER"], ipprc.get("DBPASSWORD"),
-                              dbname or ipprc.get("DBNAME", "gpc1"), ipprc.get("DBPORT"))
-            gsrc = f"ipprc {ipprc['_path']}"
+        ch = get_chain()
+        explicit_name = dbname or env.get("MOPSTOOL_DBNAME")
+        if ch.configured:
+            gpc1, gsrc = ipp_database_url(ch, dbname=explicit_name)
+            from_ipp = True
+        elif explicit_name:
+            names = ", ".join(profiles) or "none configured"
+            raise ConfigError(f"no database profile {explicit_name!r} (profiles: {names}) and no "
+                              "IPP config (~/.ipprc or $IPPRC)")
     embedded = False
     if gpc1 is None:
         gpc1, gsrc, embedded = embedded_db_url(env), "embedded default", True
-    ps = psrc = None
-    if pstamp_db:
-        ps, psrc = pstamp_db, "--pstamp-db"
-    elif env.get("MOPSTOOL_PSTAMP_DB"):
-        ps, psrc = env["MOPSTOOL_PSTAMP_DB"], "env MOPSTOOL_PSTAMP_DB"
-    elif profile and (profile.get("pstamp_url") or profile.get("pstamp_server")):
-        ps = _profile_url(profile, "pstamp_")
+    ps = _explicit_url(pstamp_db, "--pstamp-db")
+    psrc = "--pstamp-db" if ps else None
+    if ps is None and "MOPSTOOL_PSTAMP_DB" in env:
+        ps, psrc = _explicit_url(env["MOPSTOOL_PSTAMP_DB"], "MOPSTOOL_PSTAMP_DB"), "env MOPSTOOL_PSTAMP_DB"
+    if ps is None and profile and gsrc.startswith("profile") and \
+            (profile.get("pstamp_url") or profile.get("pstamp_server") or profile.get("pstamp_name")):
+        ps = _profile_url(profile, "pstamp_", where=where)
         psrc = f"profile [database.{profile_name}]"
+    if ps is None and from_ipp and (chain.get("PS_DBNAME") or chain.get("PS_DBSERVER")):
+        ps, psrc = ipp_database_url(chain, pstamp=True)
+        psrc += " (PS_DBSERVER/PS_DBNAME)"
     if ps is None:
         ps, psrc = gpc1, f"same as image database ({gsrc})"
-    return DatabaseURLs(gpc1=gpc1, pstamp=ps, gpc1_source=gsrc, pstamp_source=psrc, embedded=embedded)
+    return DatabaseURLs(gpc1=gpc1, pstamp=ps, gpc1_source=gsrc, pstamp_source=psrc, embedded=embedded,
+                        ipp_searched=list(chain.searched) if chain else [],
+                        ipp_read=list(chain.read) if chain else [])
+
+
+def legacy_database_url(cfg: Config, *, dbname: str | None = None, dbserver: str | None = None,
+                        dbuser: str | None = None, dbport: Any = None,
+                        pstamp: bool = False) -> tuple[str, str]:
+    """The database of a legacy call (-dbname/-dbserver/-dbuser/-dbport), as the
+    C tools find it: a config profile named by -dbname (-dbserver replacing its
+    host), else the IPP config chain with the options applied (pstamptool: the
+    site's PS_DBSERVER/PS_DBNAME unless given). Raises ConfigError naming what
+    is missing."""
+    profiles = cfg.get("database") or {}
+    name = dbname or cfg.get("general.dbname", "gpc1")
+    profile = profiles.get(name) if isinstance(profiles, dict) else None
+    if isinstance(profile, dict) and profile:
+        url = _profile_url(profile, where=f"profile [database.{name}]")
+        if url and (dbserver or dbuser or dbport):
+            from sqlalchemy.engine import make_url
+
+            parsed = make_url(url)
+            parsed = parsed.set(host=dbserver or parsed.host, username=dbuser or parsed.username,
+                                port=int(dbport) if dbport else parsed.port)
+            url = parsed.render_as_string(hide_password=False)
+        if url:
+            return url, f"profile [database.{name}]"
+    chain = ipp_chain(cfg.env)
+    if not chain.configured:
+        raise ConfigError(f"no database for -dbname {name}: define [database.{name}] in the config, "
+                          "DB keys in ~/.ipprc (or its SITE config), or pass --db/--pstamp-db")
+    return ipp_database_url(chain, dbname=dbname, dbserver=dbserver, dbuser=dbuser, dbport=dbport,
+                            pstamp=pstamp)
 
 
 def _ipprc_keys(env: dict) -> dict:
-    path = env.get("IPPRC") or str(Path(env.get("HOME", "~")).expanduser() / ".ipprc")
-    p = Path(path)
-    if not p.is_file():
+    """The merged DB keys of the IPP config chain, with '_path' naming the files
+    ({} when there is no IPP config). Kept for callers of the older interface."""
+    chain = ipp_chain(env)
+    if not chain.configured:
         return {}
-    keys = read_ipprc(p)
-    if keys.get("DBPASSWORD"):
-        check_secret_file(p, "ipprc file")
-    keys["_path"] = str(p)
-    return keys
+    return dict(chain.keys, _path=chain.describe())
 
 
 # ---------------------------------------------------------------------- nights

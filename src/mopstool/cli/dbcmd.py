@@ -26,7 +26,7 @@ def init(
     if st.urls.embedded:
         from mopstool.config import embedded_db_path
 
-        embedded_db_path(st.config.env).parent.mkdir(parents=True, exist_ok=True)
+        embedded_db_path(st.config.env).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     for res in init_schema(st.dbs, exists_ok=exists_ok):
         info(f"{res.database}: created {len(res.created)} tables"
              + (f", {len(res.existing)} already present" if res.existing else ""))
@@ -34,7 +34,10 @@ def init(
 
 @db_app.command("check")
 def check(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
-    """Compare the live database(s) with mopstool's models (exit 3 when tables or columns are missing)."""
+    """Compare the live database(s) with mopstool's models of the IPP tables: tables,
+    columns, column types and NULL/NOT NULL (exit 3 on a difference). Also lists
+    what a command would need that is missing (e.g. summitExp for the summit
+    gate) with the commands affected. Extra tables and columns are fine."""
     from mopstool.ops.dbadmin import check_schema
 
     results = check_schema(state(ctx).dbs)
@@ -44,17 +47,28 @@ def check(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
     else:
         rows = []
         for r in results:
-            for t in r.missing_tables:
-                rows.append({"database": r.database, "table": t, "problem": "missing table"})
-            for t, cols in r.missing_columns.items():
-                rows.append({"database": r.database, "table": t,
-                             "problem": "missing columns: " + ", ".join(cols)})
+            def add(table, problem, commands=""):
+                rows.append({"database": r.database, "table": table, "problem": problem,
+                             "commands affected": commands})
+
+            for n in r.needs:
+                cols = f" columns {', '.join(n['columns'])}" if n["columns"] else ""
+                kind = "missing" if n["required"] else "missing (optional)"
+                add(n["table"], f"{kind}{cols or ' table'}" + ("" if n["required"] else f": {n['needed_for']}"),
+                    ", ".join(n["commands"]))
+            for t, diffs in r.type_mismatches.items():
+                add(t, "column types differ: " + ", ".join(
+                    f"{d['column']} {d['live']} (IPP: {d['model']})" for d in diffs))
+            for t, diffs in r.null_mismatches.items():
+                add(t, "nullability differs: " + ", ".join(
+                    f"{d['column']} {d['live']} (IPP: {d['model']})" for d in diffs))
         if rows:
             render(rows, fmt_, title="schema problems")
     bad = [r for r in results if not r.ok]
     if bad:
-        n = sum(len(r.missing_tables) + len(r.missing_columns) for r in bad)
-        raise CheckFailed(f"schema check failed: {n} tables missing or incomplete")
+        n = sum(len(r.missing_tables) + len(r.missing_columns) + len(r.type_mismatches)
+                + len(r.null_mismatches) for r in bad)
+        raise CheckFailed(f"schema check failed: {n} tables missing or different from the IPP schema")
     for r in results:
         info(f"{r.database}: schema ok ({r.tables_checked} tables checked)")
 

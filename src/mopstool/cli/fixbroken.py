@@ -13,9 +13,21 @@ from mopstool.output import render
 
 _PLAN_COLUMNS = ("exp_name", "filter", "preset", "label", "reduction", "broken", "chip_id",
                  "action", "note")
-_STATUS_COLUMNS = ("fix_id", "state", "stage", "broken_id", "component", "exp_name", "preset",
-                   "chip_id", "chip_state", "warp_id", "warp_state", "progress")
-_FINISH_COLUMNS = ("fix_id", "stage", "broken_id", "exp_name", "chip_id", "progress", "action")
+_STATUS_COLUMNS = ("fix_id", "state", "broken", "exp_name", "preset", "chip_id", "chip_state",
+                   "warp_id", "warp_state", "progress")
+_FINISH_COLUMNS = ("fix_id", "broken", "exp_name", "chip_id", "progress", "action")
+
+
+def _again(st, *args: str) -> str:
+    """A mopstool command line with the connection options of this invocation."""
+    import shlex
+
+    parts = ["mopstool"]
+    for opt, value in (("--config", st.config_file), ("--db", st.db), ("--pstamp-db", st.pstamp_db),
+                       ("--dbname", st.dbname)):
+        if value is not None:
+            parts += [opt, shlex.quote(str(value))]
+    return " ".join(parts + list(args))
 
 
 def fixbroken(
@@ -49,7 +61,8 @@ def fixbroken(
     fault 25/26 on a broken image) and define replacement runs with the recipe of
     each exposure's filter (LAP.PV3 grizy: preset lapfix; w-band: preset wfix).
 
-    Use --dry-run first. The pairing broken -> replacement is recorded; --status
+    Use --dry-run first. The pairing broken -> replacement is recorded in the
+    replacement chip run's note (no table of mopstool's own is needed); --status
     shows the progress and --finish retires the broken originals once their
     replacements' warps are full. Re-running is idempotent."""
     from mopstool.ops.disk import fixbroken as fb
@@ -62,13 +75,13 @@ def fixbroken(
     if (status or finish) and selected:
         raise UsageError("--status and --finish work on every recorded fix; drop the selectors")
     if status:
-        rows = fb.fix_status(st.dbs, open_only=open_only, limit=limit)
+        rows = fb.fix_status(st.dbs, st.config, open_only=open_only, limit=limit)
         render(rows, fmt_, title="fixbroken fixes", columns=_STATUS_COLUMNS if fmt_ == "table" and rows else None)
         if not rows:
             info("no fixes recorded")
         ready = sum(1 for r in rows if r["progress"].startswith("warp full"))
         if ready:
-            info(f"{ready} fix(es) ready: run 'mopstool fixbroken --finish'")
+            info(f"{ready} fix(es) ready: run '{_again(st, 'fixbroken', '--finish')}'")
         return
     if finish:
         res = fb.finish_fixes(st.dbs, st.config, dry_run=dry_run)
@@ -115,8 +128,8 @@ def fixbroken(
     else:
         n = sum(1 for r in plan.rows if r.action in ("defined", "adopted", "paired"))
         if n:
-            info(f"recorded {n} fix(es); follow them with 'mopstool fixbroken --status', "
-                 "then 'mopstool fixbroken --finish'")
+            info(f"recorded {n} fix(es); follow them with '{_again(st, 'fixbroken', '--status')}', "
+                 f"then '{_again(st, 'fixbroken', '--finish')}'")
 
 
 def _describe(b: dict) -> str:

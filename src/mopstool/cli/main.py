@@ -264,7 +264,7 @@ def root(
         show_default=False)] = None,
     verbose: Annotated[int, typer.Option(
         "--verbose", "-v", count=True, show_default=False,
-        help="More detail on stderr (-vv: debug detail).")] = 0,
+        help="More detail on stderr, e.g. which databases are used (-vv: debug detail).")] = 0,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Only errors on stderr: no notes, no progress.")] = False,
     log_file: Annotated[Optional[str], typer.Option(
@@ -332,8 +332,9 @@ def root_command() -> click.Command:
 
 def _error(message: str) -> None:
     from mopstool.cli import logs
+    from mopstool.config import mask_secrets
 
-    logs.error_line(f"mopstool: error: {message}")
+    logs.error_line(f"mopstool: error: {mask_secrets(message)}")
 
 
 def _check_result(message: str) -> None:
@@ -418,7 +419,9 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             import traceback
 
-            traceback.print_exc()
+            from mopstool.config import mask_secrets
+
+            sys.stderr.write(mask_secrets(traceback.format_exc()))
         if exc.code == ExitCode.CHECK_FAILED:
             _check_result(exc.message)
         else:
@@ -433,7 +436,9 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             import traceback
 
-            traceback.print_exc()
+            from mopstool.config import mask_secrets
+
+            sys.stderr.write(mask_secrets(traceback.format_exc()))
         if mapped is not None:
             _error(mapped.message)
             code = mapped.code

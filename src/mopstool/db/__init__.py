@@ -14,17 +14,26 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from mopstool.errors import ConfigError, MopsError, Unreachable, UsageError, classify_db_error
 
 
-def make_engine(url: str, *, source: str = "--db") -> Engine:
-    """Create an engine for *url*, with clear errors for malformed URLs."""
+def make_engine(url: str, *, source: str = "--db", what: str = "image database") -> Engine:
+    """Create an engine for *url*, with clear errors for malformed URLs.
+
+    SQLite connections enforce the foreign keys (PRAGMA foreign_keys=ON), as
+    InnoDB does on MySQL; a new SQLite file is created readable by its owner only."""
+    from mopstool.config import mask_secrets
+
+    import logging
+
+    logging.getLogger("mopstool.db").info("mopstool: %s: %s (from %s)", what, describe_url(url), source)
     bad = UsageError if source.startswith("--") else ConfigError
+    shown = mask_secrets(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise bad(f"malformed database URL {url!r} (from {source}); "
+    except (ArgumentError, ValueError, TypeError):
+        raise bad(f"malformed database URL {shown!r} (from {source}); "
                   "expected e.g. mysql+pymysql://user@host/gpc1 or sqlite:///path/file.sqlite") from None
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "mysql", "mariadb"):
-        raise bad(f"unsupported database {backend!r} in {url!r} (from {source}); use mysql+pymysql or sqlite")
+        raise bad(f"unsupported database {backend!r} in {shown!r} (from {source}); use mysql+pymysql or sqlite")
     kwargs: dict = {"future": True}
     if backend == "sqlite":
         db = parsed.database
@@ -32,6 +41,7 @@ def make_engine(url: str, *, source: str = "--db") -> Engine:
             parent = Path(db).expanduser().parent
             if not parent.is_dir():
                 raise Unreachable(f"cannot open SQLite database {db}: directory {parent} does not exist")
+            _create_private(Path(db).expanduser())
         kwargs["connect_args"] = {"timeout": 30}
     else:
         if parsed.drivername in ("mysql", "mariadb"):
@@ -44,16 +54,32 @@ def make_engine(url: str, *, source: str = "--db") -> Engine:
         engine = create_engine(parsed, **kwargs)
     except NoSuchModuleError:
         raise bad(f"no driver for {parsed.drivername!r} (from {source})") from None
+    except (ValueError, TypeError) as exc:
+        raise bad(f"malformed database URL {shown!r} (from {source}): {mask_secrets(exc)}") from None
     except ModuleNotFoundError as exc:
         raise ConfigError(f"database driver not installed: {exc.name}") from None
     if backend == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=OFF")
+            cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty SQLite file with mode 0600 (sqlite3 would use the umask)."""
+    import os
+
+    if path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # sqlite3 reports the real problem on connect
 
 
 def is_mysql(bind) -> bool:
@@ -62,10 +88,12 @@ def is_mysql(bind) -> bool:
 
 def describe_url(url: str) -> str:
     """The URL with any password hidden."""
+    from mopstool.config import mask_secrets
+
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+        return mask_secrets(make_url(url).render_as_string(hide_password=True))
+    except (ArgumentError, ValueError, TypeError):
+        return mask_secrets(url)
 
 
 @dataclass
@@ -85,7 +113,8 @@ class Databases:
     @property
     def gpc1(self) -> Engine:
         if "gpc1" not in self._engines:
-            self._engines["gpc1"] = make_engine(self.gpc1_url, source=self.gpc1_source)
+            self._engines["gpc1"] = make_engine(self.gpc1_url, source=self.gpc1_source,
+                                                what="image database")
         return self._engines["gpc1"]
 
     @property
@@ -93,7 +122,8 @@ class Databases:
         if self.same:
             return self.gpc1
         if "pstamp" not in self._engines:
-            self._engines["pstamp"] = make_engine(self.pstamp_url, source=self.pstamp_source)
+            self._engines["pstamp"] = make_engine(self.pstamp_url, source=self.pstamp_source,
+                                                  what="stamp database")
         return self._engines["pstamp"]
 
     def engine(self, pstamp_db: bool = False) -> Engine:

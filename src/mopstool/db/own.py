@@ -1,8 +1,10 @@
 """mopstool's own bookkeeping tables.
 
-They are created by ``mopstool db init`` (and ``mopstool demo``) but never
-required: against a real gpc1 that lacks them, the audit trail goes to a JSON
-lines file under the user's data directory instead.
+The audit table is created by ``mopstool db init`` (and ``mopstool demo``) but
+never required: against a real gpc1 that lacks it, the audit trail goes to a
+JSON lines file (mode 0600) under the user's data directory instead. No other
+table of mopstool's own exists: fixbroken keeps its pairing in the IPP's own
+columns (see mopstool.ops.disk.fixbroken).
 """
 
 from __future__ import annotations
@@ -36,70 +38,92 @@ mopstoolAudit = Table(
 )
 
 
-#: fixbroken's pairing of a broken original run with the replacement chip run
-#: defined to reprocess its exposure (one row per broken run and exposure)
-mopstoolFix = Table(
-    "mopstoolFix", own,
-    Column("fix_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-           autoincrement=True),
-    Column("stage", String(16), nullable=False),          # chip | warp | diff | exposure
-    Column("broken_id", BigInteger),                       # chip_id / warp_id / diff_id
-    Column("component", String(255)),                      # broken class_id/skycell_id list
-    Column("exp_id", BigInteger, nullable=False),
-    Column("exp_name", String(64)),
-    Column("filter", String(64)),
-    Column("preset", String(64)),
-    Column("reduction", String(64)),
-    Column("label", String(64)),                           # the replacement's label
-    Column("data_group", String(64)),
-    Column("workdir", String(255)),
-    Column("chip_id", BigInteger),                         # the replacement chipRun
-    Column("state", String(16), nullable=False),           # defined | finished
-    Column("source", String(255)),                         # how the breakage was found
-    Column("username", String(64)),
-    Column("created", DateTime, nullable=False),
-    Column("finished", DateTime),
-    Index("ix_mopstoolFix_state", "state"),
-    Index("ix_mopstoolFix_broken", "stage", "broken_id"),
-    Index("ix_mopstoolFix_exp_id", "exp_id"),
-    Index("ix_mopstoolFix_chip_id", "chip_id"),
-    **_MYSQL_KW,
-)
-
 def has_table(conn, name: str) -> bool:
     return inspect(conn).has_table(name)
+
+
+#: exit code when the audit record of a change cannot be written anywhere (EX_IOERR)
+AUDIT_UNWRITABLE = 74
+_COMMAND_MAX = 16000
+_DETAIL_MAX = 60000
+
+
+def latin1_safe(text: str, limit: int | None = None) -> str:
+    """*text* storable in a latin1 column: other characters as \\uXXXX escapes."""
+    out = text.encode("latin-1", "backslashreplace").decode("latin-1")
+    if limit is not None and len(out) > limit:
+        out = out[:limit - 3] + "..."
+    return out
+
+
+def audit_file():
+    """The audit trail used when the database has no mopstoolAudit table."""
+    from mopstool.config import data_dir
+
+    return data_dir() / "audit.jsonl"
 
 
 def record_audit(conn, action: str, rows: int, detail: dict | None = None,
                  command: list[str] | None = None) -> None:
     """Record a change: who, when, the command line, the rows affected.
 
-    Written inside the caller's transaction when the audit table exists, so
-    the record commits or rolls back with the change itself."""
-    cmd = " ".join(command if command is not None else sys.argv)
+    With a mopstoolAudit table the row is written inside the caller's
+    transaction, so it commits or rolls back with the change itself. Without
+    it (a real gpc1) the record goes to audit.jsonl under the user's data
+    directory (mode 0600): the file is opened now -- a change whose audit
+    cannot be written does not happen (exit 74) -- and the line is written
+    when the transaction commits, so a rollback leaves no record. Passwords
+    are masked; text the latin1 columns cannot hold is escaped, never an error."""
+    from mopstool.config import mask_secrets
+
+    cmd = mask_secrets(" ".join(str(a) for a in (command if command is not None else sys.argv)))
+    detail_text = mask_secrets(json.dumps(detail or {}, default=str, sort_keys=True))
     row = {
         "ts": datetime.now(timezone.utc).replace(tzinfo=None),
-        "username": _user(),
-        "hostname": socket.gethostname()[:64],
-        "command": cmd,
-        "action": action,
+        "username": latin1_safe(_user(), 64),
+        "hostname": latin1_safe(socket.gethostname(), 64),
+        "command": latin1_safe(cmd, _COMMAND_MAX),
+        "action": latin1_safe(str(action), 64),
         "rows_affected": int(rows),
-        "detail": json.dumps(detail or {}, default=str, sort_keys=True),
+        "detail": latin1_safe(detail_text, _DETAIL_MAX),
     }
     if has_table(conn, "mopstoolAudit"):
         conn.execute(mopstoolAudit.insert().values(**row))
         return
-    from mopstool.config import data_dir
-
-    path = data_dir() / "audit.jsonl"
+    path = audit_file()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as fh:
-            fh.write(json.dumps(dict(row, ts=row["ts"].isoformat() + "Z",
-                                     database=str(conn.engine.url.render_as_string(hide_password=True))),
-                                default=str) + "\n")
-    except OSError:  # pragma: no cover - the audit trail never blocks a change
-        pass
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        fh = os.fdopen(fd, "a", encoding="utf-8")
+    except OSError as exc:
+        from mopstool.errors import MopsError
+
+        raise MopsError(f"cannot write the audit record to {path}: {exc.strerror}; "
+                        "nothing was changed", code=AUDIT_UNWRITABLE) from None
+    line = json.dumps(dict(row, ts=row["ts"].isoformat() + "Z", command=cmd,
+                           database=mask_secrets(conn.engine.url.render_as_string(hide_password=True))),
+                      default=str, ensure_ascii=False) + "\n"
+    from sqlalchemy import event
+
+    def _on_commit(_conn):
+        try:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            from mopstool.errors import MopsError
+
+            raise MopsError(f"cannot write the audit record to {path}: {exc.strerror}; "
+                            "nothing was changed", code=AUDIT_UNWRITABLE) from None
+        finally:
+            fh.close()
+
+    def _on_rollback(_conn):
+        fh.close()
+
+    event.listen(conn, "commit", _on_commit, once=True)
+    event.listen(conn, "rollback", _on_rollback, once=True)
 
 
 def _user() -> str:

@@ -39,6 +39,8 @@ from sqlalchemy.dialects import mysql
 
 gpc1 = MetaData()
 pstamp = MetaData()
+#: IPP tables mopstool reads when a database has them but never creates (db init leaves them out)
+optional = MetaData()
 
 _MYSQL_KW = {"mysql_engine": "InnoDB", "mysql_charset": "latin1", "mariadb_engine": "InnoDB",
              "mariadb_charset": "latin1"}
@@ -73,7 +75,13 @@ def _type(token: str):
 
 
 def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...],
-           keys: tuple = (), unique: tuple = (), fks: tuple = ()) -> Table:
+           keys: tuple = (), unique: tuple = (), fks: tuple = (), mysql_fks: tuple = (),
+           sqlite_unique: tuple = ()) -> Table:
+    """One IPP table. *fks* are the DDL's foreign keys; *mysql_fks* those whose
+    parent columns are not unique (InnoDB accepts that, SQLite cannot enforce
+    it: they exist on MySQL only); *sqlite_unique* keys that are unique anyway
+    (they start with the primary key) and are declared UNIQUE on SQLite so a
+    foreign key may reference them there, plain KEYs on MySQL as in the DDL."""
     cols = []
     single_pk = len(pk) == 1
     for line in columns.strip().splitlines():
@@ -106,7 +114,11 @@ def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...],
     args: list = [PrimaryKeyConstraint(*pk)]
     for k in keys:
         k = (k,) if isinstance(k, str) else k
-        args.append(Index(f"ix_{name}_{'_'.join(k)}", *k))
+        ix = Index(f"ix_{name}_{'_'.join(k)}", *k)
+        if k in sqlite_unique:
+            ix = ix.ddl_if(dialect=("mysql", "mariadb"))
+            args.append(Index(f"uq_{name}_{'_'.join(k)}", *k, unique=True).ddl_if(dialect="sqlite"))
+        args.append(ix)
     for u in unique:
         u = (u,) if isinstance(u, str) else u
         args.append(UniqueConstraint(*u, name=f"uq_{name}_{'_'.join(u)}"))
@@ -115,6 +127,12 @@ def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...],
         rtable, rcols = remote.split("(")
         rcols = tuple(c.strip() for c in rcols.rstrip(")").split(","))
         args.append(ForeignKeyConstraint(list(local), [f"{rtable}.{c}" for c in rcols]))
+    for local, remote in mysql_fks:
+        local = (local,) if isinstance(local, str) else local
+        rtable, rcols = remote.split("(")
+        rcols = tuple(c.strip() for c in rcols.rstrip(")").split(","))
+        args.append(ForeignKeyConstraint(list(local), [f"{rtable}.{c}" for c in rcols])
+                    .ddl_if(dialect=("mysql", "mariadb")))
     return Table(name, metadata, *cols, *args, **_MYSQL_KW)
 
 
@@ -219,6 +237,30 @@ epoch TIMESTAMP d=now
 """, pk=("exp_id",), keys=("summit_id", "tmp_exp_name", "tmp_camera", "tmp_telescope", "state",
                           "workdir_state", "end_stage", "label"))
 
+newImfile = _table(gpc1, "newImfile", """
+exp_id BIGINT
+tmp_class_id V64
+uri V255
+epoch TIMESTAMP d=now
+bytes INT
+md5sum V32
+""", pk=("exp_id", "tmp_class_id"), fks=(("exp_id", "newExp(exp_id)"),))
+
+#: the summit's exposure list (filled by the summit copy); the summit gate of
+#: desperate diffs compares it with rawExp when the table exists
+summitExp = _table(optional, "summitExp", """
+summit_id BIGINT NN AI
+exp_name V64
+camera V64
+telescope V64
+dateobs DATETIME
+exp_type V64
+uri V255
+imfiles INT
+fault SMALLINT NN
+epoch TIMESTAMP d=now
+""", pk=("summit_id",), keys=(("exp_name", "camera", "telescope"), "fault"))
+
 rawExp = _table(gpc1, "rawExp", """
 exp_id BIGINT
 exp_name V64
@@ -275,7 +317,8 @@ md5sum V32
 burntool_state SMALLINT
 video_cells TINYINT d=0
 """, pk=("exp_id", "class_id"), keys=("tmp_class_id", "fault", "raw_image_id", "quality", "dateobs"),
-    unique=(("exp_id", "tmp_class_id"),))
+    unique=(("exp_id", "tmp_class_id"),),
+    fks=((("exp_id", "tmp_class_id"), "newImfile(exp_id, tmp_class_id)"),))
 
 # ---------------------------------------------------------------- chip
 chipRun = _table(gpc1, "chipRun", """
@@ -299,7 +342,7 @@ update_mode SMALLINT d=0
 note V255
 """, pk=("chip_id",), keys=("exp_id", "state", "workdir_state", "label", "data_group", "dist_group",
                             "expgroup", "end_stage", ("chip_id", "exp_id")),
-    fks=(("exp_id", "rawExp(exp_id)"),))
+    fks=(("exp_id", "rawExp(exp_id)"),), sqlite_unique=(("chip_id", "exp_id"),))
 
 chipImfile = _table(gpc1, "chipImfile", """
 chip_id BIGINT
@@ -459,7 +502,7 @@ note V255
     fks=(("cam_id", "camRun(cam_id)"),))
 
 fakeProcessedImfile = _table(gpc1, "fakeProcessedImfile", """
-fake_id BIGINT
+fake_id BIGINT AI
 exp_id BIGINT
 class_id V64
 uri V255
@@ -538,7 +581,7 @@ software_ver V16
 """ + _MASKFRAC_I + """
 background_model SMALLINT
 """, pk=("warp_id", "skycell_id", "tess_id"), keys=("good_frac", "fault", "quality", "data_state"),
-    fks=((("warp_id", "skycell_id", "tess_id"), "warpSkyCellMap(warp_id, skycell_id, tess_id)"),))
+    mysql_fks=((("warp_id", "skycell_id", "tess_id"), "warpSkyCellMap(warp_id, skycell_id, tess_id)"),))
 
 warpMask = _table(gpc1, "warpMask", "label V64", pk=("label",))
 
@@ -563,7 +606,8 @@ note V255
 stackInputSkyfile = _table(gpc1, "stackInputSkyfile", """
 stack_id BIGINT
 warp_id BIGINT
-""", pk=("stack_id", "warp_id"), fks=(("stack_id", "stackRun(stack_id)"),))
+""", pk=("stack_id", "warp_id"), fks=(("stack_id", "stackRun(stack_id)"),),
+    mysql_fks=(("warp_id", "warpSkyfile(warp_id)"),))
 
 stackSumSkyfile = _table(gpc1, "stackSumSkyfile", """
 stack_id BIGINT
@@ -693,7 +737,7 @@ state V64
     fks=(("client_id", "publishClient(client_id)"),))
 
 publishDone = _table(gpc1, "publishDone", """
-pub_id BIGINT
+pub_id BIGINT AI
 path_base V255
 hostname V64
 dtime_script FLOAT

@@ -1,6 +1,6 @@
 """Build realistic synthetic gpc1 / pstamp rows (the demo and the tests use it).
 
-Rows follow what the IPP pipeline writes: newExp + rawExp + 60 rawImfiles per
+Rows follow what the IPP pipeline writes: newExp + rawExp + 60 newImfile/rawImfiles per
 GPC1 exposure, chipRun with chipImfile/chipProcessedImfile, camRun with
 camProcessedExp, fakeRun, warpRun with warpSkyCellMap/warpImfile/warpSkyfile,
 stackRun, diffRun with diffInputSkyfile/diffSkyfile, publishRun/publishDone and
@@ -80,6 +80,13 @@ class Synth:
         for key, (table, col) in _ID_COLUMNS.items():
             top = conn.execute(select(func.max(table.c[col]))).scalar()
             self._next[key] = max(int(top or 0) + 1, _START[key])
+        from sqlalchemy import inspect as sa_inspect
+
+        #: a database built from the IPP's DDL has summitExp: fill it as the summit copy does
+        #: (only the IPP's table, recognised by its summit_id key)
+        insp = sa_inspect(conn)
+        self._summit = insp.has_table("summitExp") and "summit_id" in {
+            c["name"] for c in insp.get_columns("summitExp")}
         self._pnext = {}
         for key, name, col, start in (("req", "pstampRequest", "req_id", 400_000),
                                       ("job", "pstampJob", "job_id", 9_000_000),
@@ -119,6 +126,11 @@ class Synth:
         self._seq[day] = seq
         name = exp_name or gpc1_exp_name(dateobs, seq)
         wd = workdir or f"neb://any/gpc1/{name}"
+        if self._summit:
+            self.conn.execute(schema.summitExp.insert().values(
+                summit_id=exp_id + 10_000_000, exp_name=name, camera="GPC1", telescope="PS1",
+                dateobs=dateobs, exp_type=exp_type, uri=f"http://summit/gpc1/{name}",
+                imfiles=len(class_ids), fault=0))
         self.conn.execute(schema.newExp.insert().values(
             exp_id=exp_id, summit_id=exp_id + 10_000_000, tmp_exp_name=name, tmp_camera="GPC1",
             tmp_telescope="PS1", state="full", workdir=wd, workdir_state="dirty",
@@ -132,6 +144,10 @@ class Synth:
             **common, exp_tag=f"{name}.{exp_id}", workdir=wd, state="full", reduction=reduction,
             tess_id=tess_id, end_stage=end_stage, hostname="ippc01"))
         raw_ids = self._ids("raw_image", len(class_ids))
+        # newImfile first: rawImfile (exp_id, tmp_class_id) references it
+        self.conn.execute(schema.newImfile.insert(), [
+            dict(exp_id=exp_id, tmp_class_id=f"ota{c[2:]}", uri=f"neb://any/gpc1/{name}/{name}.{c}.fits",
+                 bytes=50_000_000) for c in class_ids])
         self.conn.execute(schema.rawImfile.insert(), [
             dict(common, tmp_class_id=f"ota{c[2:]}", class_id=c, uri=f"neb://any/gpc1/{name}/{name}.{c}.fits",
                  data_state="full", ignored=0, quality=0, raw_image_id=rid, hostname="ippc01",

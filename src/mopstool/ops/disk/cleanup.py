@@ -18,6 +18,7 @@ A run is held back (never touched) when
   server is still waiting for it);
 * a downstream run that reads its pixels is still being processed (a chip run
   whose cam/fake/warp run, a warp run whose diff or stack run is new/reg/update);
+* a diff whose publishRun is still new/pending (the publisher reads its files);
 * an open ``mopstool fixbroken`` fix still needs it (the broken original until
   its replacement's warps are full, and the replacement chain itself).
 
@@ -39,12 +40,11 @@ from sqlalchemy import and_, func, or_, select
 
 from mopstool.config import Config, expand_template
 from mopstool.db import Databases, schema
-from mopstool.db.own import has_table
 from mopstool.errors import UsageError
 from mopstool.ops.select import exposure_join
 from mopstool.ops.writes import record_audit, write_transaction
 from mopstool.stages import (ACTIVE_STATES, CLEANED_LIKE_STATES, CLEANUP_PENDING_STATES,
-                             ERROR_CLEANUP_STATES, STAGES, Stage)
+                             ERROR_CLEANUP_STATES, STAGES, Stage, State)
 
 #: stages retention cleanup works on, in pipeline order
 CLEAN_STAGES = ("chip", "cam", "warp", "diff")
@@ -263,13 +263,30 @@ def active_downstream(conn, stage_name: str, ids: list[int]) -> set[int]:
     return found
 
 
-def fix_protected(conn) -> dict[str, set[int]]:
+def fix_protected(conn, cfg: Config) -> dict[str, set[int]]:
     """Runs open fixbroken fixes still need: {stage: {run ids}}."""
     from mopstool.ops.disk.fixbroken import protected_runs
 
-    if not has_table(conn, "mopstoolFix"):
-        return {}
-    return protected_runs(conn)
+    return protected_runs(conn, cfg)
+
+
+#: publishRun states of a publication not done yet (the diff's files are still read)
+PUBLISH_WAITING_STATES = (State.NEW, "pending")
+
+
+def pending_publications(conn, stage_name: str, ids: list[int]) -> set[int]:
+    """Diff ids with a publishRun (client stage diff) still new/pending: the
+    publisher still reads the diff's files."""
+    if stage_name != "diff" or not ids:
+        return set()
+    pr, pc = schema.publishRun, schema.publishClient
+    found: set[int] = set()
+    for chunk in _chunks(ids, _IN_CHUNK):
+        q = (select(pr.c.stage_id).select_from(pr.join(pc, pc.c.client_id == pr.c.client_id))
+             .where(pr.c.stage_id.in_(chunk), pr.c.state.in_(list(PUBLISH_WAITING_STATES)),
+                    pc.c.stage == "diff").distinct())
+        found.update(int(x) for x in conn_scalars(conn, q))
+    return found
 
 
 def _held_reasons(conn, pconn, stage_name: str, ids: list[int],
@@ -281,6 +298,9 @@ def _held_reasons(conn, pconn, stage_name: str, ids: list[int],
     rest = [i for i in ids if i not in held]
     for rid in pending_dependents(pconn, stage_name, rest):
         held[rid] = "stamp dependent outstanding"
+    rest = [i for i in rest if i not in held]
+    for rid in pending_publications(conn, stage_name, rest):
+        held[rid] = "publishing still pending"
     rest = [i for i in rest if i not in held]
     for rid in active_downstream(conn, stage_name, rest):
         held[rid] = "downstream run still processing"
@@ -302,6 +322,8 @@ class CleanupPlan:
     changed: dict[tuple[str, int], bool] = field(default_factory=dict)
     batches_done: int = 0
     applied: bool = False
+    #: the configuration the plan was made with (apply re-checks the fixbroken holds with it)
+    config: Config | None = None
 
     @property
     def total(self) -> int:
@@ -354,9 +376,9 @@ def plan_cleanup(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[s
         raise UsageError("--batch-size must be at least 1")
     plan = CleanupPlan(as_of=as_of, rules=rules, batch_size=size,
                        set_label=cfg.get("cleanup.set_label", CLEAN_STATE) or CLEAN_STATE,
-                       dry_run=dry_run)
+                       dry_run=dry_run, config=cfg)
     with dbs.connect() as conn:
-        protected = fix_protected(conn)
+        protected = fix_protected(conn, cfg)
         with _pstamp_conn(dbs, conn) as pconn:
             for stage_name in CLEAN_STAGES:
                 cands = find_candidates(conn, stage_name, rules)
@@ -409,7 +431,7 @@ def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook |
     done = 0
     batch_no = 0
     with dbs.connect() as rconn:
-        protected = fix_protected(rconn)
+        protected = fix_protected(rconn, plan.config) if plan.config is not None else {}
     for stage_name in CLEAN_STAGES:
         cands = plan.eligible.get(stage_name) or []
         if not cands:

@@ -13,8 +13,18 @@ The fix follows the requirement notes' recipes, per exposure, by filter:
 both tess RINGS.V3, end_stage warp, workdir under the fix label and date
 (config ``[fixbroken]`` and ``[presets.*]``). The replacement chip run is
 defined with :func:`mopstool.ops.runs.define.define_runs` (chiptool -definebyquery
-semantics) and the pairing broken -> replacement is kept in mopstool's own
-table ``mopstoolFix``. ``finish_fixes`` sends a broken original (its chip run
+semantics) and the pairing broken -> replacement is kept in the database's own
+columns: the replacement chip run's ``note`` (which chiptool leaves NULL) reads
+
+    mopstool.fixbroken open preset:wfix chip:1600123 warp:1400456 diff:1300789
+
+(``done`` instead of ``open`` once --finish retired the originals). It is found
+again by exposure (chipRun.exp_id, indexed) when planning, and by the fix
+presets' labels (chipRun.label, indexed) for --status/--finish and cleanup, so
+fixbroken needs no table of mopstool's own. The replacement is defined with the
+marker note already set (one transaction); the broken run list is added right
+after. A crash in between leaves a replacement that the next run finds by its
+exposure and completes: never a second replacement. ``finish_fixes`` sends a broken original (its chip run
 and the chain's warp runs; or the diff run) to goto_cleaned with label
 goto_cleaned only once every replacement's warp runs are 'full', so nothing
 usable is lost before its replacement exists.
@@ -22,18 +32,18 @@ usable is lost before its replacement exists.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select, update
 
 from mopstool.config import Config
 from mopstool.db import Databases, schema
-from mopstool.db.own import _user, has_table, mopstoolFix
-from mopstool.errors import ConfigError, NotFound
+from mopstool.errors import NotFound
 from mopstool.ops.writes import record_audit, write_transaction
-from mopstool.stages import ERROR_CLEANUP_STATES, FAULT_GONE
+from mopstool.stages import ERROR_CLEANUP_STATES, FAULT_GONE, State
 
 #: stamp faults that mean "the image is not there" (NOT_AVAILABLE, GONE)
 STAMP_BROKEN_FAULTS = (25, 26)
@@ -44,10 +54,16 @@ _BROKEN_STAGES = {
     "diff": ("diffRun", "diff_id", "diffSkyfile", "skycell_id"),
 }
 #: run states --finish leaves alone (already on the way out, or gone)
-_RETIRED_STATES = ("goto_cleaned", "cleaned", "goto_purged", "purged", "goto_scrubbed", "scrubbed")
+_RETIRED_STATES = (State.GOTO_CLEANED, State.CLEANED, State.GOTO_PURGED, State.PURGED,
+                   State.GOTO_SCRUBBED, State.SCRUBBED)
 FIX_OPEN = "defined"
 FIX_FINISHED = "finished"
-RETIRE_STATE = "goto_cleaned"
+RETIRE_STATE = State.GOTO_CLEANED
+#: the replacement chipRun.note of a fix: NOTE_PREFIX, open|done, preset:NAME, stage:id ...
+NOTE_PREFIX = "mopstool.fixbroken"
+_NOTE_WORD = {FIX_OPEN: "open", FIX_FINISHED: "done"}
+_NOTE_STATE = {v: k for k, v in _NOTE_WORD.items()}
+NOTE_MAX = 255
 _IN_CHUNK = 1000
 
 
@@ -60,12 +76,123 @@ def _chunks(seq: list, n: int = _IN_CHUNK) -> Iterable[list]:
         yield seq[i:i + n]
 
 
-def require_fix_table(conn) -> None:
-    if not has_table(conn, "mopstoolFix"):
-        raise ConfigError(
-            "fixbroken keeps the pairing broken run -> replacement in mopstool's own table "
-            "mopstoolFix, which this database does not have; create mopstool's own tables with "
-            "'mopstool db init --exists-ok' (adds only missing tables, never alters existing ones)")
+# ---------------------------------------------------------------------- the pairing note
+
+def fix_note(state: str, preset: str | None, broken: Iterable[tuple[str, int]]) -> str:
+    """The chipRun.note of a replacement: ``mopstool.fixbroken open preset:P chip:1 warp:2``."""
+    parts = [NOTE_PREFIX, _NOTE_WORD[state]]
+    if preset:
+        parts.append(f"preset:{preset}")
+    seen = []
+    for stage, rid in broken:
+        tok = f"{stage}:{int(rid)}"
+        if tok not in seen:
+            seen.append(tok)
+    return " ".join(parts + seen)
+
+
+_TOKEN = re.compile(r"^(chip|warp|diff):(\d+)$")
+
+
+def parse_fix_note(note: str | None) -> dict[str, Any] | None:
+    """{state, preset, broken: [(stage, id)]} of a fix note, or None for any other note."""
+    if not note or not note.startswith(NOTE_PREFIX + " "):
+        return None
+    words = note.split()
+    if len(words) < 2 or words[1] not in _NOTE_STATE:
+        return None
+    out: dict[str, Any] = {"state": _NOTE_STATE[words[1]], "preset": None, "broken": []}
+    for w in words[2:]:
+        if w.startswith("preset:"):
+            out["preset"] = w[len("preset:"):] or None
+            continue
+        m = _TOKEN.match(w)
+        if m:
+            out["broken"].append((m.group(1), int(m.group(2))))
+    return out
+
+
+def _note_like():
+    return schema.chipRun.c.note.like(NOTE_PREFIX + " %")
+
+
+def fix_label_patterns(cfg: Config) -> list[str]:
+    """LIKE patterns of the replacement labels: the fix presets' label templates
+    with every {field} a wildcard (PSNSC.wfix.{date} -> PSNSC.wfix.%)."""
+    names = []
+    for key, default in (("fixbroken.lap_preset", "lapfix"), ("fixbroken.w_preset", "wfix")):
+        name = cfg.get(key, default)
+        if name and name not in names:
+            names.append(name)
+    presets = cfg.get("presets") or {}
+    out = []
+    for name in names:
+        label = (presets.get(name) or {}).get("label")
+        if label:
+            pat = re.sub(r"\{[^}]*\}", "%", str(label))
+            if pat not in out:
+                out.append(pat)
+    return out
+
+
+def _fix_rows(conn, where) -> list[dict[str, Any]]:
+    cr, raw = schema.chipRun, schema.rawExp
+    q = (select(cr.c.chip_id, cr.c.exp_id, cr.c.state, cr.c.label, cr.c.data_group, cr.c.workdir,
+                cr.c.reduction, cr.c.note, raw.c.exp_name, raw.c.filter)
+         .select_from(cr.join(raw, raw.c.exp_id == cr.c.exp_id))
+         .where(_note_like(), *where).order_by(cr.c.chip_id))
+    out = []
+    for r in conn.execute(q):
+        parsed = parse_fix_note(r.note)
+        if parsed is None:
+            continue
+        out.append({"fix_id": int(r.chip_id), "chip_id": int(r.chip_id), "exp_id": int(r.exp_id),
+                    "exp_name": r.exp_name, "filter": r.filter, "chip_run_state": r.state,
+                    "label": r.label, "data_group": r.data_group, "workdir": r.workdir,
+                    "reduction": r.reduction, "note": r.note, **parsed})
+    return out
+
+
+def fixes_for_exposures(conn, exp_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """Every fix (replacement chip run with a fix note) of these exposures (chipRun.exp_id index)."""
+    out = []
+    for chunk in _chunks(sorted(set(int(e) for e in exp_ids))):
+        out += _fix_rows(conn, [schema.chipRun.c.exp_id.in_(chunk)])
+    return out
+
+
+def recorded_fixes(conn, cfg: Config, *, open_only: bool = False) -> list[dict[str, Any]]:
+    """Every fix whose replacement carries a fix preset's label (chipRun.label index)."""
+    pats = fix_label_patterns(cfg)
+    if not pats:
+        return []
+    lab = schema.chipRun.c.label
+    cond = or_(*[lab.like(p) if "%" in p or "_" in p else lab == p for p in pats])
+    where = [cond]
+    if open_only:
+        where.append(schema.chipRun.c.note.like(f"{NOTE_PREFIX} {_NOTE_WORD[FIX_OPEN]}%"))
+    return _fix_rows(conn, where)
+
+
+def open_replacements(conn, broken: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """(stage, run id) of broken runs -> the replacement chip run of an open fix
+    that lists them (found through the runs' exposures)."""
+    keys = {(s, int(i)) for s, i in broken if s in _BROKEN_STAGES}
+    if not keys:
+        return {}
+    exps: set[int] = set()
+    for stage in _BROKEN_STAGES:
+        ids = [i for s, i in keys if s == stage]
+        for e in _exposures_of(conn, stage, ids).values():
+            exps.update(e)
+    out = {}
+    for f in fixes_for_exposures(conn, exps):
+        if f["state"] != FIX_OPEN:
+            continue
+        for b in f["broken"]:
+            if b in keys:
+                out.setdefault(b, f["chip_id"])
+    return out
 
 
 # ---------------------------------------------------------------------- chains
@@ -379,12 +506,6 @@ class FixResult:
         return [r.to_dict() for r in self.rows]
 
 
-def _existing_fixes(conn) -> list[dict[str, Any]]:
-    if not has_table(conn, "mopstoolFix"):
-        return []
-    return [dict(r._mapping) for r in conn.execute(select(mopstoolFix).order_by(mopstoolFix.c.fix_id))]
-
-
 def _setters_for(cfg: Config, preset: str, fix_date) -> dict[str, Any]:
     from mopstool.ops.runs.define import resolve_setters, sql_value
 
@@ -415,9 +536,11 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
             for r in conn.execute(select(raw.c.exp_id, raw.c.exp_name, raw.c.filter, raw.c.fault)
                                   .where(raw.c.exp_id.in_(chunk))):
                 info[int(r.exp_id)] = r
-        fixes = _existing_fixes(conn)
-    done = {(f["stage"], f["broken_id"], f["exp_id"]): f for f in fixes}
-    open_by_exp = {f["exp_id"]: f for f in fixes if f["state"] == FIX_OPEN and f["chip_id"]}
+        fixes = fixes_for_exposures(conn, by_exp)
+    fixes_of: dict[int, list[dict]] = {}
+    for f in fixes:
+        fixes_of.setdefault(f["exp_id"], []).append(f)
+    open_repl = {f["chip_id"] for f in fixes if f["state"] == FIX_OPEN}
     setter_cache: dict[str, dict] = {}
     for exp_id in sorted(by_exp):
         r = info.get(exp_id)
@@ -428,33 +551,50 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
             if preset not in setter_cache:
                 setter_cache[preset] = _setters_for(cfg, preset, fix_date)
             row.setters = setter_cache[preset]
-        new = [b for b in row.broken if (b.stage, b.run_id, exp_id) not in done]
+        mine = fixes_of.get(exp_id, [])
+        listed = {b for f in mine for b in f["broken"]}
+        # a replacement that is itself being processed is not a broken original of its own fix
+        new = [b for b in row.broken
+               if not (b.stage == "chip" and b.run_id in open_repl)
+               and ((b.stage, b.run_id) not in listed if b.run_id is not None else not mine)]
+        opened = [f for f in mine if f["state"] == FIX_OPEN]
         if not new:
-            f = done[(row.broken[0].stage, row.broken[0].run_id, exp_id)]
-            row.action = "exists"
-            row.chip_id = f["chip_id"]
-            row.fix_ids = sorted(done[(b.stage, b.run_id, exp_id)]["fix_id"] for b in row.broken)
-            row.note = f"fix already {f['state']}"
-            row.setters = dict(row.setters, label=f["label"], data_group=f["data_group"],
-                               workdir=f["workdir"], reduction=f["reduction"])
-            row.preset = f["preset"]
+            f = (opened or mine or [None])[-1]
+            if f is None:  # only the replacement itself is broken while it is processed
+                row.action, row.note = "skip", "the broken run is an open fix's replacement"
+            else:
+                row.action, row.chip_id = "exists", f["chip_id"]
+                row.fix_ids = sorted({x["fix_id"] for x in mine})
+                row.note = f"fix already {f['state']}"
+                row.preset = f["preset"] or row.preset
+                row.setters = dict(row.setters, label=f["label"], data_group=f["data_group"],
+                                   workdir=f["workdir"], reduction=f["reduction"])
         elif r is None:
             row.action, row.note = "skip", "exposure not found"
         elif r.fault:
             row.action, row.note = "skip", f"rawExp fault {r.fault}: the raw exposure is not usable"
-        elif exp_id in open_by_exp:
-            f = open_by_exp[exp_id]
+        elif opened:
+            f = opened[-1]
             row.action, row.chip_id = "pair", f["chip_id"]
-            row.note = f"reuses replacement chip {f['chip_id']} of fix {f['fix_id']}"
+            row.note = f"reuses replacement chip {f['chip_id']} of an open fix"
             row.broken = new
-            row.preset = f["preset"]
+            row.preset = f["preset"] or row.preset
             row.setters = dict(row.setters, label=f["label"], data_group=f["data_group"],
                                workdir=f["workdir"], reduction=f["reduction"])
+            row.fix_ids = [f["fix_id"]]
         elif not preset:
             row.action = "skip"
             row.note = f"no recipe for filter {r.filter!r} (config [fixbroken])"
         else:
             row.broken = new
+        if row.action in ("define", "pair"):
+            prior = next((f["broken"] for f in mine if f["chip_id"] == row.chip_id), [])
+            note = fix_note(FIX_OPEN, row.preset, prior + [(b.stage, b.run_id) for b in row.broken
+                                                          if b.run_id is not None])
+            if len(note) > NOTE_MAX:
+                row.action = "skip"
+                row.note = (f"{len(row.broken)} broken runs do not fit in one chipRun.note "
+                            f"({NOTE_MAX} characters); fix them with fewer --chip-id/--warp-id/--diff-id")
         result.rows.append(row)
     return result
 
@@ -462,11 +602,10 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
 def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
                 fix_date: str | date | None = None,
                 confirm: Callable[[int], bool] | None = None) -> FixResult:
-    """Define the replacement chip runs and record the pairings."""
+    """Define the replacement chip runs (their note marks them as fixes) and
+    write the broken runs they replace into that note."""
     from mopstool.ops.runs.define import DefineSelection, DefineSetters, define_runs
 
-    with dbs.connect() as conn:
-        require_fix_table(conn)
     todo = [r for r in result.rows if r.action in ("define", "pair")]
     if not todo:
         result.dry_run = False
@@ -479,7 +618,9 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
         if r.action == "define":
             by_preset.setdefault(r.preset, []).append(r)
     for preset, rows in by_preset.items():
-        setters = DefineSetters(**{k: (v if v is not None else "NULL") for k, v in rows[0].setters.items()})
+        values = {k: (v if v is not None else "NULL") for k, v in rows[0].setters.items()}
+        values["note"] = fix_note(FIX_OPEN, preset, [])
+        setters = DefineSetters(**values)
         selection = DefineSelection(exp_ids=[r.exp_id for r in rows], exp_type=None, unique=True)
         try:
             res = define_runs(dbs, selection, setters, stage="chip",
@@ -506,29 +647,36 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
                 r.action, r.note = "skip", unmatched.get(r.exp_id) or "not defined"
     to_record = [r for r in todo if r.chip_id is not None and r.action in ("defined", "adopted", "pair")]
     if to_record:
-        now = _now()
-        user = _user()
+        cr = schema.chipRun
         with write_transaction(dbs, "fixbroken") as conn:
-            present = {(f["stage"], f["broken_id"], f["exp_id"]) for f in _existing_fixes(conn)}
-            n = 0
+            ids = sorted({r.chip_id for r in to_record})
+            current = {int(c): n for c, n in conn.execute(
+                select(cr.c.chip_id, cr.c.note).where(cr.c.chip_id.in_(ids)))}
+            notes: dict[int, str] = {}
             for r in to_record:
-                for b in r.broken:
-                    key = (b.stage, b.run_id, r.exp_id)
-                    if key in present:
-                        continue
-                    res = conn.execute(mopstoolFix.insert().values(
-                        stage=b.stage, broken_id=b.run_id, component=",".join(b.components)[:255] or None,
-                        exp_id=r.exp_id, exp_name=r.exp_name, filter=r.filter, preset=r.preset,
-                        reduction=r.setters.get("reduction"), label=r.setters.get("label"),
-                        data_group=r.setters.get("data_group"), workdir=r.setters.get("workdir"),
-                        chip_id=r.chip_id, state=FIX_OPEN, source="; ".join(b.sources)[:255],
-                        username=user, created=now))
-                    r.fix_ids.append(int(res.inserted_primary_key[0]))
-                    present.add(key)
-                    n += 1
-            record_audit(conn, "fixbroken", n, {
+                note = notes.get(r.chip_id, current.get(r.chip_id))
+                parsed = parse_fix_note(note)
+                if note and parsed is None:
+                    r.action = "skip"
+                    r.note = f"chip run {r.chip_id} has a note of its own ({note!r}); not adopted"
+                    continue
+                prior = parsed["broken"] if parsed else []
+                preset = (parsed or {}).get("preset") or r.preset
+                new = fix_note(FIX_OPEN, preset, prior + [(b.stage, b.run_id) for b in r.broken
+                                                          if b.run_id is not None])
+                if len(new) > NOTE_MAX:
+                    r.action, r.note = "skip", f"the broken runs do not fit in chipRun.note of {r.chip_id}"
+                    continue
+                notes[r.chip_id] = new
+                r.fix_ids = [r.chip_id]
+            changed = {c: n for c, n in notes.items() if current.get(c) != n}
+            if changed:
+                conn.execute(update(cr).where(cr.c.chip_id.in_(sorted(changed)))
+                             .values(note=case(changed, value=cr.c.chip_id, else_=cr.c.note)))
+            recorded = [r for r in to_record if r.action != "skip"]
+            record_audit(conn, "fixbroken", len(changed), {
                 "fixes": [{"exp_name": r.exp_name, "chip_id": r.chip_id, "preset": r.preset,
-                           "broken": [b.describe() for b in r.broken]} for r in to_record]})
+                           "broken": [b.describe() for b in r.broken]} for r in recorded]})
         for r in to_record:
             if r.action == "pair":
                 r.action = "paired"
@@ -546,7 +694,7 @@ def _progress(chain: dict[str, Any] | None) -> tuple[str, bool]:
     warps = chain["warps"]
     if warps:
         states = sorted({s for _, s in warps})
-        if states == ["full"]:
+        if states == [State.FULL]:
             return "warp full: ready for --finish", True
         return "warp " + "/".join(states), False
     if chain["cam_state"]:
@@ -554,63 +702,58 @@ def _progress(chain: dict[str, Any] | None) -> tuple[str, bool]:
     return f"chip {chain['chip_state']}", False
 
 
-def fix_status(dbs: Databases, *, open_only: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
-    """Every recorded fix with the progress of its replacement chain."""
+def _broken_text(broken: list[tuple[str, int]]) -> str:
+    return " ".join(f"{s} {i}" for s, i in broken) or "exposure"
+
+
+def fix_status(dbs: Databases, cfg: Config, *, open_only: bool = False,
+               limit: int | None = None) -> list[dict[str, Any]]:
+    """Every recorded fix (newest first) with the progress of its replacement chain."""
     with dbs.connect() as conn:
-        require_fix_table(conn)
-        q = select(mopstoolFix).order_by(mopstoolFix.c.fix_id.desc())
-        if open_only:
-            q = q.where(mopstoolFix.c.state == FIX_OPEN)
+        fixes = recorded_fixes(conn, cfg, open_only=open_only)
+        fixes.sort(key=lambda f: f["fix_id"], reverse=True)
         if limit:
-            q = q.limit(limit)
-        fixes = [dict(r._mapping) for r in conn.execute(q)]
+            fixes = fixes[:limit]
         chains = chain_states(conn, [f["chip_id"] for f in fixes if f["state"] == FIX_OPEN])
     rows = []
     for f in fixes:
         chain = chains.get(f["chip_id"]) if f["state"] == FIX_OPEN else None
         progress = "finished: original sent to cleanup" if f["state"] == FIX_FINISHED else _progress(chain)[0]
         warps = chain["warps"] if chain else []
+        first = f["broken"][0] if f["broken"] else ("exposure", None)
         rows.append({
-            "fix_id": f["fix_id"], "state": f["state"], "stage": f["stage"], "broken_id": f["broken_id"],
-            "component": f["component"], "exp_name": f["exp_name"], "filter": f["filter"],
+            "fix_id": f["fix_id"], "state": f["state"], "stage": first[0], "broken_id": first[1],
+            "broken": _broken_text(f["broken"]), "exp_name": f["exp_name"], "filter": f["filter"],
             "preset": f["preset"], "label": f["label"], "chip_id": f["chip_id"],
-            "chip_state": chain["chip_state"] if chain else None,
+            "chip_state": chain["chip_state"] if chain else f["chip_run_state"],
             "warp_id": warps[0][0] if warps else None,
             "warp_state": "/".join(sorted({s for _, s in warps})) if warps else None,
-            "progress": progress, "created": f["created"], "finished": f["finished"],
+            "progress": progress,
         })
     return rows
 
 
-def _originals(conn, fixes: list[dict[str, Any]]) -> dict[str, set[int]]:
-    """The runs to retire for these fixes: {chipRun/warpRun/diffRun: ids}."""
+def _originals(conn, broken: Iterable[tuple[str, int]]) -> dict[str, set[int]]:
+    """The runs to retire for these broken runs: {chip/warp/diff: ids}."""
     chips: set[int] = set()
     warps: set[int] = set()
     diffs: set[int] = set()
-    for f in fixes:
-        if f["broken_id"] is None:
-            continue
-        if f["stage"] == "chip":
-            chips.add(int(f["broken_id"]))
-        elif f["stage"] == "warp":
-            warps.add(int(f["broken_id"]))
-        elif f["stage"] == "diff":
-            diffs.add(int(f["broken_id"]))
+    for stage, rid in broken:
+        {"chip": chips, "warp": warps, "diff": diffs}[stage].add(int(rid))
     chips |= set(chips_of_warps(conn, warps).values())
     for ws in warps_of_chips(conn, chips).values():
         warps |= {w for w, _ in ws}
     return {"chip": chips, "warp": warps, "diff": diffs}
 
 
-def protected_runs(conn) -> dict[str, set[int]]:
+def protected_runs(conn, cfg: Config) -> dict[str, set[int]]:
     """Runs cleanup must leave alone while a fix is open: the broken originals
     (until --finish) and the replacement chains."""
-    fixes = [dict(r._mapping) for r in conn.execute(
-        select(mopstoolFix).where(mopstoolFix.c.state == FIX_OPEN))]
+    fixes = recorded_fixes(conn, cfg, open_only=True)
     if not fixes:
         return {}
-    out = _originals(conn, fixes)
-    repl = [int(f["chip_id"]) for f in fixes if f["chip_id"] is not None]
+    out = _originals(conn, [b for f in fixes for b in f["broken"]])
+    repl = [f["chip_id"] for f in fixes]
     out["chip"] |= set(repl)
     for ws in warps_of_chips(conn, repl).values():
         out["warp"] |= {w for w, _ in ws}
@@ -628,65 +771,66 @@ class FinishResult:
 def finish_fixes(dbs: Databases, cfg: Config, *, dry_run: bool = False) -> FinishResult:
     """Retire the broken originals whose replacements' warps are all full.
 
-    A broken original with several fixes (a diff whose input and template are
-    both reprocessed) waits for all of them. Everything happens in one
+    A broken original listed by several open fixes (a diff whose input and
+    template are both reprocessed) waits for all of them; a fix is marked done
+    once every original it lists is retired. Everything happens in one
     transaction: the runs go to goto_cleaned with label goto_cleaned and the
-    fixes become 'finished'. Finished fixes are never touched again."""
+    replacements' notes say done. Finished fixes are never touched again."""
     out = FinishResult(dry_run=dry_run)
     with dbs.connect() as conn:
-        require_fix_table(conn)
-        fixes = [dict(r._mapping) for r in conn.execute(
-            select(mopstoolFix).where(mopstoolFix.c.state == FIX_OPEN).order_by(mopstoolFix.c.fix_id))]
+        fixes = recorded_fixes(conn, cfg, open_only=True)
         chains = chain_states(conn, [f["chip_id"] for f in fixes])
-    groups: dict[tuple, list[dict]] = {}
+    progress = {f["fix_id"]: _progress(chains.get(f["chip_id"])) for f in fixes}
+    listing: dict[tuple[str, int], list[int]] = {}
     for f in fixes:
-        key = (f["stage"], f["broken_id"]) if f["broken_id"] is not None else ("exposure", -f["fix_id"])
-        groups.setdefault(key, []).append(f)
-    ready: list[dict] = []
-    for key, fs in groups.items():
-        progress = [_progress(chains.get(f["chip_id"])) for f in fs]
-        ok = all(p[1] for p in progress)
-        for f, (text, _) in zip(fs, progress):
-            out.rows.append({"fix_id": f["fix_id"], "stage": f["stage"], "broken_id": f["broken_id"],
-                             "exp_name": f["exp_name"], "chip_id": f["chip_id"], "progress": text,
-                             "action": ("finish" if dry_run else "finished") if ok else "wait"})
-        if ok:
-            ready += fs
+        for b in f["broken"]:
+            listing.setdefault(b, []).append(f["fix_id"])
+    retire_ok = {b: all(progress[i][1] for i in ids) for b, ids in listing.items()}
+    ready = [f for f in fixes if progress[f["fix_id"]][1] and all(retire_ok[b] for b in f["broken"])]
+    ready_ids = {f["fix_id"] for f in ready}
+    for f in fixes:
+        first = f["broken"][0] if f["broken"] else ("exposure", None)
+        out.rows.append({"fix_id": f["fix_id"], "stage": first[0], "broken_id": first[1],
+                         "broken": _broken_text(f["broken"]), "exp_name": f["exp_name"],
+                         "chip_id": f["chip_id"], "progress": progress[f["fix_id"]][0],
+                         "action": ("finish" if dry_run else "finished") if f["fix_id"] in ready_ids
+                         else "wait"})
     if not ready:
         return out
     set_label = cfg.get("cleanup.set_label", RETIRE_STATE) or RETIRE_STATE
-    with dbs.connect() as conn:
-        originals = _originals(conn, ready)
+    broken = sorted({b for f in ready for b in f["broken"]})
     tables = {"chip": (schema.chipRun, "chip_id"), "warp": (schema.warpRun, "warp_id"),
               "diff": (schema.diffRun, "diff_id")}
+
+    def todo_ids(conn, originals):
+        found = {}
+        for stage, ids in originals.items():
+            t, col = tables[stage]
+            found[stage] = sorted(int(x) for x in conn.execute(
+                select(t.c[col]).where(t.c[col].in_(sorted(ids)),
+                                       t.c.state.notin_(list(_RETIRED_STATES)))).scalars()) if ids else []
+        return found
+
     if dry_run:
         with dbs.connect() as conn:
-            for stage, ids in originals.items():
-                t, col = tables[stage]
-                if ids:
-                    out.retired[stage] = sorted(int(x) for x in conn.execute(
-                        select(t.c[col]).where(t.c[col].in_(sorted(ids)),
-                                               t.c.state.notin_(list(_RETIRED_STATES)))).scalars())
+            out.retired = {k: v for k, v in todo_ids(conn, _originals(conn, broken)).items() if v}
         return out
+    cr = schema.chipRun
     with write_transaction(dbs, "fixbroken.finish") as conn:
         total = 0
-        for stage, ids in originals.items():
-            if not ids:
-                continue
-            t, col = tables[stage]
-            todo = sorted(int(x) for x in conn.execute(
-                select(t.c[col]).where(t.c[col].in_(sorted(ids)),
-                                       t.c.state.notin_(list(_RETIRED_STATES)))).scalars())
-            if todo:
-                total += conn.execute(t.update().where(t.c[col].in_(todo))
+        found = todo_ids(conn, _originals(conn, broken))
+        for stage, ids in found.items():
+            if ids:
+                t, col = tables[stage]
+                total += conn.execute(t.update().where(t.c[col].in_(ids))
                                       .values(state=RETIRE_STATE, label=set_label)).rowcount
-            out.retired[stage] = todo
-        fix_ids = [f["fix_id"] for f in ready]
-        conn.execute(mopstoolFix.update().where(mopstoolFix.c.fix_id.in_(fix_ids),
-                                                mopstoolFix.c.state == FIX_OPEN)
-                     .values(state=FIX_FINISHED, finished=_now()))
-        record_audit(conn, "fixbroken.finish", total + len(fix_ids),
-                     {"fixes": fix_ids, "retired": out.retired, "set_state": RETIRE_STATE,
+                out.retired[stage] = ids
+        done = {f["chip_id"]: fix_note(FIX_FINISHED, f["preset"], f["broken"]) for f in ready}
+        open_like = cr.c.note.like(f"{NOTE_PREFIX} {_NOTE_WORD[FIX_OPEN]}%")
+        conn.execute(update(cr).where(cr.c.chip_id.in_(sorted(done)), open_like)
+                     .values(note=case(done, value=cr.c.chip_id, else_=cr.c.note)))
+        record_audit(conn, "fixbroken.finish", total + len(done),
+                     {"fixes": sorted(done), "retired": out.retired, "set_state": RETIRE_STATE,
                       "set_label": set_label})
     out.applied = True
     return out

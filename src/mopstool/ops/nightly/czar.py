@@ -211,15 +211,10 @@ def _mark_fixes_in_progress(dbs: Databases, problems: list[dict]) -> None:
     gone = [p for p in problems if p.get("fault") == 26]
     if not gone:
         return
-    from mopstool.db.own import has_table, mopstoolFix
+    from mopstool.ops.disk.fixbroken import open_replacements
 
     with dbs.connect() as conn:
-        if not has_table(conn, "mopstoolFix"):
-            return
-        ids = sorted({p["id"] for p in gone})
-        rows = conn.execute(select(mopstoolFix.c.stage, mopstoolFix.c.broken_id, mopstoolFix.c.chip_id)
-                            .where(mopstoolFix.c.state == "defined", mopstoolFix.c.broken_id.in_(ids)))
-        open_fixes = {(r.stage, r.broken_id): r.chip_id for r in rows}
+        open_fixes = open_replacements(conn, {(p["stage"], p["id"]) for p in gone})
     for p in gone:
         repl = open_fixes.get((p["stage"], p["id"]))
         if repl is not None:
