@@ -373,7 +373,7 @@ def update_requests(dbs: Databases, sel: RequestSelector, *, set_state: str | No
         values["fault"] = 0
     if not values:
         raise UsageError("at least one value to set is required")
-    if set_state is not None and not ipp_semantics:
+    if set_state is not None:
         _validate_state(set_state)
     only_state = set(values) == {"state"}
     stamp = now or utcnow()

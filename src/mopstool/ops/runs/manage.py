@@ -450,11 +450,14 @@ class RevertFilter:
 
 def revert(dbs: Databases, stage: str | Stage, flt: RevertFilter, *, dry_run: bool = False,
            confirm: Callable[[ComponentChange], bool] | None = None,
-           gone_in_new_runs: bool = False, audit_detail: dict | None = None) -> ComponentChange:
+           gone_in_new_runs: bool = False, overlaps: bool = True,
+           audit_detail: dict | None = None) -> ComponentChange:
     """The -revert* modes: DELETE faulted components of 'new' runs (they are
     queued again); clear the fault of data_state 'update' components of
     'update' runs. Fault 26 (gone) only when *flt.faults* names it
-    (*gone_in_new_runs* reverts it in new runs too, as the C tools do)."""
+    (*gone_in_new_runs* reverts it in new runs too, as the C tools do).
+    Warp: faulted overlap rows (warpSkyCellMap) of new runs are deleted too
+    unless *overlaps* is False (warptool -revertwarped leaves them alone)."""
     st = _stage(stage, REVERT_STAGES)
     if not flt.has_terms() and not flt.all:
         raise UsageError("revert needs a selector (--id, --label, --data-group, --night, --fault) "
@@ -491,7 +494,7 @@ def revert(dbs: Databases, stage: str | Stage, flt: RevertFilter, *, dry_run: bo
         q = q.order_by(key)
     with dbs.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-        if st.name == "warp" and (not flt.components or "overlap" in flt.components):
+        if st.name == "warp" and overlaps and (not flt.components or "overlap" in flt.components):
             m = schema.warpSkyCellMap
             mf = eq_any(m.c.fault, flt.faults) if flt.faults else m.c.fault != 0
             mq = (select(run.c.warp_id.label("id"), run.c.state.label("run_state"), m.c.fault)
