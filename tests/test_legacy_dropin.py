@@ -245,6 +245,10 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
                 "JOIN chipRun USING (chip_id) WHERE fakeRun.state = 'full' AND camRun.state = 'full' "
                 "AND chipRun.state = 'full' ORDER BY fake_id")[0]
     diff = q(a, "SELECT diff_id FROM diffRun ORDER BY diff_id")[0][0]
+    # a warp no diff uses (its skyfiles can be deleted under the foreign keys)
+    warp_free = q(a, "SELECT warp_id FROM warpRun w WHERE state = 'full' AND NOT EXISTS (SELECT 1 FROM "
+                     "diffInputSkyfile d WHERE d.warp1 = w.warp_id OR d.warp2 = w.warp_id) "
+                     "ORDER BY warp_id")[0][0]
     req_run = q(a, "SELECT req_id FROM pstampRequest WHERE state = 'run' ORDER BY req_id")[0][0]
 
     def cleaned_request(u):
@@ -259,10 +263,10 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
         q(u, "UPDATE chipRun SET label = 'psXudXX' WHERE chip_id = :c", c=chip_full + 1)
 
     def faulted_warp(u):
-        q(u, "UPDATE warpRun SET state = 'new' WHERE warp_id = :w", w=warp_full)
-        q(u, "UPDATE warpSkyfile SET fault = 2 WHERE warp_id = :w", w=warp_full)
+        q(u, "UPDATE warpRun SET state = 'new' WHERE warp_id = :w", w=warp_free)
+        q(u, "UPDATE warpSkyfile SET fault = 2 WHERE warp_id = :w", w=warp_free)
         q(u, "INSERT INTO warpSkyCellMap (warp_id, skycell_id, tess_id, class_id, fault) "
-             "VALUES (:w, 'faulted', 'faulted', 'faulted', 3)", w=warp_full)
+             "VALUES (:w, 'faulted', 'faulted', 'faulted', 3)", w=warp_free)
 
     def cleaned_warp(u):
         q(u, "UPDATE warpRun SET state = 'cleaned' WHERE warp_id = :w", w=warp_full)
@@ -282,7 +286,13 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
         ("pstamptool -updatereq -set_state goto_cleaned -state stop -timestamp_end 2100-01-01T00:00:00",
          None),
         ("chiptool -revertprocessedimfile -label ps_ud_X", faulted_new_chip),
-        (f"warptool -revertwarped -warp_id {warp_full}", faulted_warp),
+        (f"warptool -revertwarped -warp_id {warp_free}", faulted_warp),
+        (f"warptool -revertoverlap -warp_id {warp_free}", None),
+        (f"chiptool -dropprocessedimfile -chip_id {chip_full} -class_id XY05 -set_quality 8", None),
+        ("chiptool -block -label blk.test", None),
+        ("warptool -unblock -label blk.test", lambda u: q(u, "INSERT INTO warpMask (label) VALUES ('blk.test')")),
+        (f"difftool -revertdiffskyfile -diff_id {diff}",
+         lambda u: q(u, "UPDATE diffSkyfile SET fault = 4 WHERE diff_id = :d", d=diff)),
     ]
     for legacy_args, prepare in calls:
         before, after = run_both(cli, a, b, legacy_args, prepare)
@@ -292,7 +302,9 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
     assert q(a, "SELECT COUNT(*) FROM chipProcessedImfile WHERE chip_id = :c AND class_id IN "
                 "('XY01', 'XY02')", c=chip_full)[0][0] == 0
     assert q(a, "SELECT COUNT(*) FROM warpSkyCellMap WHERE warp_id = :w AND skycell_id = 'faulted'",
-             w=warp_full)[0][0] == 1
+             w=warp_free)[0][0] == 0   # left by -revertwarped, deleted by -revertoverlap
+    assert q(a, "SELECT quality, data_state FROM chipProcessedImfile WHERE chip_id = :c AND class_id = 'XY05'",
+             c=chip_full)[0] == (8, "full")
 
 
 # ---------------------------------------------------------------- output formats

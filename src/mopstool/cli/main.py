@@ -43,6 +43,7 @@ COMMAND_MODULES = [
     "mopstool.cli.runmgmt",
     "mopstool.cli.labels",
     "mopstool.cli.mopscat",
+    "mopstool.cli.drop",
 ]
 
 

@@ -178,6 +178,59 @@ def revert_filter(call: LegacyCall, dbs: Databases):
                         all=bool(call.get("all")))
 
 
+def revertoverlap(call: LegacyCall, dbs: Databases, note):
+    """warptool -revertoverlap: delete the faulted overlap rows of new warp runs."""
+    from dataclasses import replace
+
+    from mopstool.legacy import modern
+    from mopstool.ops.runs.manage import revert as revert_components
+
+    flt = revert_filter(call, dbs)
+    if call.has("label") and flt is not None:
+        note(f"# modern equivalent: {modern.render(call, modern.revertoverlap(call, flt.ids))}")
+    if flt is None:
+        note("warptool -revertoverlap: no run in state new or update has that label")
+        return None
+    if not flt.has_terms() and not flt.all:
+        raise LegacyError("warptool -revertoverlap: search parameters are required (or -all)")
+    res = revert_components(dbs, "warp", replace(flt, components=["overlap"]), gone_in_new_runs=True,
+                            audit_detail=_audit(call))
+    note(f"warptool -revertoverlap: {res.rows.get('warpSkyCellMap', 0)} overlap rows deleted")
+    return None
+
+
+def drop(call: LegacyCall, dbs: Databases, note):
+    """chiptool -dropprocessedimfile."""
+    from mopstool.ops.runs.components import drop_imfiles
+
+    if not call.get("set_quality"):
+        raise LegacyError("chiptool -dropprocessedimfile: non-zero quality value is required")
+    if not call.has("chip_id") and not call.has("cam_id"):
+        raise LegacyError("chiptool -dropprocessedimfile: -chip_id (or -cam_id) and -class_id are required")
+    if not call.has("class_id"):
+        raise LegacyError("chiptool -dropprocessedimfile: -class_id is required")
+    try:
+        drop_imfiles(dbs, chip_ids=call.values("chip_id"), cam_ids=call.values("cam_id"),
+                     class_ids=call.values("class_id"), quality=int(call.get("set_quality")),
+                     audit_detail=_audit(call))
+    except NotFound as exc:   # the C UPDATE simply changes no row
+        note(f"chiptool: {exc.message}")
+    return None
+
+
+def block(call: LegacyCall, dbs: Databases, note):
+    """-block / -unblock: the stage's block table (chipMask, warpMask)."""
+    from mopstool.ops.runs.labels import block_labels, unblock_labels
+
+    if not call.has("label"):
+        raise LegacyError(f"{call.tool} -{call.mode}: -label is required")
+    fn = block_labels if call.mode == "block" else unblock_labels
+    plan = fn(dbs, [call.get("label")], [STAGE[call.tool]])
+    for n in plan.notes:
+        note(f"{call.tool}: {n}")
+    return None
+
+
 def revert(call: LegacyCall, dbs: Databases, note):
     """-revertprocessedimfile / -revertwarped / -revertdiffskyfile, as C: faulted
     components of new runs deleted (fault 26 too), update runs' faults cleared

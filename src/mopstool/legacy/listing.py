@@ -40,13 +40,22 @@ def rawexp_terms(call: LegacyCall) -> list[tuple[str, str, object]]:
             if name in call.opts]
 
 
+def _null_or(column, v, cond):
+    """'' selects SQL NULL (psDB); the word NULL selects SQL NULL and the string 'NULL'."""
+    if v == "":
+        return column.is_(None)
+    if v == "NULL":
+        return or_(column.is_(None), column == "NULL")
+    return cond
+
+
 def like_or(column, values: list[str]):
-    conds = [column.is_(None) if v == "" else column.like(v) for v in values]
+    conds = [_null_or(column, v, column.like(v)) for v in values]
     return or_(*conds) if len(conds) > 1 else conds[0]
 
 
 def eq_or(column, values: list):
-    conds = [column.is_(None) if v == "" else column == v for v in values]
+    conds = [_null_or(column, v, column == v) for v in values]
     return or_(*conds) if len(conds) > 1 else conds[0]
 
 

@@ -100,6 +100,35 @@ def revert(call: LegacyCall, ids: list[int] | None = None) -> list[str] | None:
     return a
 
 
+def revertoverlap(call: LegacyCall, ids: list[int] | None = None) -> list[str] | None:
+    if call.has("label") and ids is None:
+        return None
+    a = _Args(["revert", "warp"])
+    a.add("--id", [str(i) for i in ids] if ids is not None else call.typed("warp_id"))
+    a.add("--component", "overlap")
+    a.add("--fault", call.typed("fault"))
+    a.add("--all", bool(call.get("all")))
+    a.add("--delete-gone", True)
+    a.add("--yes", True)
+    return a
+
+
+def drop(call: LegacyCall) -> list[str]:
+    a = _Args(["drop", "chip"])
+    a.add("--chip-id", call.typed("chip_id"))
+    a.add("--cam-id", call.typed("cam_id"))
+    a.add("--class-id", call.typed("class_id"))
+    a.add("--quality", call.typed("set_quality"))
+    a.add("--yes", True)
+    return a
+
+
+def block(call: LegacyCall) -> list[str]:
+    a = _Args(["labels", call.mode, *call.typed("label"), "--stage", STAGE[call.tool]])
+    a.add("--yes", True)
+    return a
+
+
 def _listing_hint(call: LegacyCall) -> list[str]:
     stage = STAGE.get(call.tool)
     a = _Args(["runs", stage])

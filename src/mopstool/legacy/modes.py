@@ -125,6 +125,17 @@ MODES: dict[str, dict[str, Mode]] = {
             {"label": _o("str", "chipRun.label =", multi=True), **_LIST},
             h.chip_pendingcleanuprun, m.pendingcleanuprun, "chipPendingCleanupRun", False,
             "runs waiting for cleanup"),
+        "dropprocessedimfile": Mode(
+            {"chip_id": _o("int", "chipProcessedImfile.chip_id ="),
+             "cam_id": _o("int", "the chip run of camRun.cam_id"),
+             "class_id": _o("str", "class_id = (required)"),
+             "set_quality": _o("int", "quality (non-zero, required)")},
+            h.drop, m.drop, "chipProcessedImfile", True,
+            "mark an imfile done but bad so its run can complete"),
+        "block": Mode({"label": _o("str", "insert into chipMask (required)")}, h.block, m.block,
+                      "chipMask", True, "block a label's new chip runs"),
+        "unblock": Mode({"label": _o("str", "delete from chipMask (required)")}, h.block, m.block,
+                        "chipMask", True, "unblock a label"),
     },
     "warptool": {
         "definebyquery": Mode(
@@ -176,6 +187,17 @@ MODES: dict[str, dict[str, Mode]] = {
             {"label": _o("str", "warpRun.label =", multi=True), **_LIST},
             h.warp_pendingcleanuprun, m.pendingcleanuprun, "warpPendingCleanupRun", False,
             "runs waiting for cleanup (with camera and exp_tag for ipp_cleanup.pl)"),
+        "revertoverlap": Mode(
+            {"warp_id": _o("int", "warp_id ="), "label": _o("str", "warpRun.label =", multi=True),
+             "fault": _o("int", "fault ="), "all": _o("flag", "allow no search term"),
+             "skycell_id": _o("str", refuse="faulted overlap rows have no skycell; select by -warp_id"),
+             "tess_id": _o("str", refuse="faulted overlap rows have no tess_id; select by -warp_id")},
+            h.revertoverlap, m.revertoverlap, "warpSkyCellMap", True,
+            "delete faulted overlap rows of new warp runs"),
+        "block": Mode({"label": _o("str", "insert into warpMask (required)")}, h.block, m.block,
+                      "warpMask", True, "block a label's new warp runs"),
+        "unblock": Mode({"label": _o("str", "delete from warpMask (required)")}, h.block, m.block,
+                        "warpMask", True, "unblock a label"),
     },
     "difftool": {
         "updaterun": Mode(
@@ -199,6 +221,11 @@ MODES: dict[str, dict[str, Mode]] = {
              "template": _o("flag", refuse="-template (filter on the template) is not supported"),
              "pstamp_order": _o("flag", "ORDER BY exp_id, diff_id DESC"), **_LIST, **_CONE},
             h.diff_listrun, m.listrun, "diffRun", False, "list diff runs"),
+        "revertdiffskyfile": Mode(
+            {"diff_id": _o("int", "diff_id ="), "skycell_id": _o("str", "skycell_id ="),
+             "label": _o("str", "diffRun.label =", multi=True), "fault": _o("int", "fault ="),
+             "all": _o("flag", "allow no search term")},
+            h.revert, m.revert, "diffSkyfile", True, "revert faulted diff skyfiles"),
     },
     "pstamptool": {
         "updatereq": Mode(
@@ -232,17 +259,16 @@ TOOLS = tuple(MODES)
 #: modes of the C tools that mopstool does not run (named in the refusal)
 UNSUPPORTED = {
     "chiptool": ("definecopy", "pendingimfile", "addprocessedimfile", "processedimfile",
-                 "updateprocessedimfile", "dropprocessedimfile", "advanceexp", "block", "masked",
-                 "unmasked", "unblock", "pendingcleanupimfile", "revertcleanup", "donecleanup", "run",
+                 "updateprocessedimfile", "advanceexp", "masked",
+                 "unmasked", "pendingcleanupimfile", "revertcleanup", "donecleanup", "run",
                  "tocleanedimfile", "tofullimfile", "topurgedimfile", "toscrubbedimfile", "exportrun",
                  "importrun", "runstate"),
-    "warptool": ("definerun", "exp", "imfile", "tooverlap", "addoverlap", "revertoverlap", "scmap",
+    "warptool": ("definerun", "exp", "imfile", "tooverlap", "addoverlap", "scmap",
                  "towarped", "addwarped", "advancerun", "warped", "updateskyfile",
                  "tocleanedskyfile", "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile",
-                 "pendingcleanupskyfile", "donecleanup", "revertcleanup", "runstate", "block",
-                 "unblock", "masked", "exportrun", "importrun", "tosummary", "addsummary"),
+                 "pendingcleanupskyfile", "donecleanup", "revertcleanup", "runstate", "masked", "exportrun", "importrun", "tosummary", "addsummary"),
     "difftool": ("definerun", "definepoprun", "definewarpstack", "definewarpwarp", "definestackstack",
-                 "addinputskyfile", "todiffskyfile", "adddiffskyfile", "advance", "revertdiffskyfile",
+                 "addinputskyfile", "todiffskyfile", "adddiffskyfile", "advance",
                  "updatediffskyfile", "pendingcleanuprun", "pendingcleanupskyfile", "donecleanup",
                  "revertcleanup", "diffskyfile", "inputskyfile", "listssrun", "tocleanedskyfile",
                  "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile", "definebyquery"),

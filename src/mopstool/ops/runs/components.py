@@ -1,0 +1,77 @@
+"""Changing single processed components (``mopstool drop``).
+
+``drop_imfiles`` is ``chiptool -dropprocessedimfile``: a processed chip imfile
+that will never be good is marked done-but-bad (quality Q != 0, data_state
+'full', fault 0, magicked 0), so its run can complete without it. The
+component is chosen by chip_id (or cam_id, through camRun) and class_id; the
+retired destreak bookkeeping of that component (magicDSFile) is deleted where
+the table exists.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import inspect, select, text, update
+
+from mopstool.db import Databases, schema
+from mopstool.errors import NotFound, UsageError
+from mopstool.ops.writes import Plan, record_audit, write_transaction
+from mopstool.stages import State
+
+
+def _imfile_keys(conn, chip_ids: list[int], cam_ids: list[int], class_ids: list[str]) -> list[tuple]:
+    pi, cam = schema.chipProcessedImfile, schema.camRun
+    q = select(pi.c.chip_id, pi.c.class_id, pi.c.quality, pi.c.fault, pi.c.data_state)
+    conds = [pi.c.class_id.in_(class_ids)]
+    if chip_ids:
+        conds.append(pi.c.chip_id.in_(chip_ids))
+    if cam_ids:
+        conds.append(pi.c.chip_id.in_(select(cam.c.chip_id).where(cam.c.cam_id.in_(cam_ids))))
+    return [tuple(r) for r in conn.execute(q.where(*conds).order_by(pi.c.chip_id, pi.c.class_id))]
+
+
+def drop_imfiles(dbs: Databases, *, chip_ids: list[int] | None = None, cam_ids: list[int] | None = None,
+                 class_ids: list[str], quality: int, dry_run: bool = False,
+                 confirm: Callable[[Plan], bool] | None = None,
+                 audit_detail: dict | None = None) -> Plan:
+    """Mark processed chip imfiles as done but bad (quality != 0)."""
+    chip_ids, cam_ids = list(chip_ids or []), list(cam_ids or [])
+    if not class_ids:
+        raise UsageError("give the component (--class-id)")
+    if not chip_ids and not cam_ids:
+        raise UsageError("give the run (--chip-id or --cam-id)")
+    if not quality:
+        raise UsageError("a non-zero quality is required")
+    plan = Plan(action="drop chip", dry_run=dry_run)
+    with dbs.connect() as conn:
+        keys = _imfile_keys(conn, chip_ids, cam_ids, class_ids)
+    if not keys:
+        raise NotFound("no processed imfile matches (chipProcessedImfile has no such chip_id/class_id)")
+    plan.sample = [dict(chip_id=k[0], class_id=k[1], quality=k[2], fault=k[3], data_state=k[4],
+                        new_quality=quality) for k in keys[:20]]
+    plan.rows = {"chipProcessedImfile": len(keys)}
+    if dry_run or (confirm is not None and not confirm(plan)):
+        if not dry_run:
+            plan.notes.append("declined; nothing written")
+        return plan
+    pi = schema.chipProcessedImfile
+    with write_transaction(dbs, "drop") as conn:
+        keys = _imfile_keys(conn, chip_ids, cam_ids, class_ids)
+        n = 0
+        for chip_id, class_id, *_ in keys:
+            n += conn.execute(update(pi).where(pi.c.chip_id == chip_id, pi.c.class_id == class_id)
+                              .values(quality=int(quality), data_state=State.FULL, magicked=0,
+                                      fault=0)).rowcount or 0
+        names = set(inspect(conn).get_table_names())
+        if {"magicDSRun", "magicDSFile"} <= names:
+            for chip_id, class_id, *_ in keys:
+                conn.execute(text(
+                    "DELETE FROM magicDSFile WHERE component = :c AND magic_ds_id IN "
+                    "(SELECT magic_ds_id FROM magicDSRun WHERE stage = 'chip' AND stage_id = :i)"),
+                    {"c": class_id, "i": chip_id})
+        plan.rows = {"chipProcessedImfile": n}
+        record_audit(conn, "drop.chip", n, dict(audit_detail or {}, quality=int(quality),
+                                                components=[list(k[:2]) for k in keys[:200]]))
+    plan.applied = True
+    return plan
