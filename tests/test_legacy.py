@@ -201,7 +201,7 @@ def test_bad_legacy_calls(cli, tmp_path, monkeypatch):
         (["chiptool", "-listrun", "-chip_id", "abc"], "invalid value"),
         (["chiptool", "-listrun", "-chip_id"], "needs a value"),
         (["chiptool", "-listrun", "-all", "extra"], "extra arguments"),
-        (["chiptool", "-listrun", "-all", "-dbpassword", "pw"], "passwords are not accepted"),
+        (["chiptool", "-listrun", "-all", "-dbpassword", "pw"], "passwords never go on the command line"),
         (["difftool", "-definebyquery"], "supported modes: -updaterun"),
     ]
     for args, msg in cases:

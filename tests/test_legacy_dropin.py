@@ -19,7 +19,7 @@ TABLES = {
     "chipProcessedImfile": "chip_id, class_id", "warpRun": "warp_id",
     "warpSkyfile": "warp_id, skycell_id", "warpSkyCellMap": "warp_id, skycell_id, tess_id, class_id",
     "diffRun": "diff_id", "diffSkyfile": "diff_id, skycell_id", "pstampRequest": "req_id",
-    "pstampJob": "job_id", "pstampDependent": "dep_id",
+    "pstampJob": "job_id", "pstampDependent": "dep_id", "chipMask": "label", "warpMask": "label",
 }
 
 
@@ -292,7 +292,8 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
         ("chiptool -block -label blk.test", None),
         ("warptool -unblock -label blk.test", lambda u: q(u, "INSERT INTO warpMask (label) VALUES ('blk.test')")),
         (f"difftool -revertdiffskyfile -diff_id {diff}",
-         lambda u: q(u, "UPDATE diffSkyfile SET fault = 4 WHERE diff_id = :d", d=diff)),
+         lambda u: (q(u, "UPDATE diffSkyfile SET fault = 4 WHERE diff_id = :d", d=diff),
+                    q(u, "UPDATE diffRun SET state = 'new' WHERE diff_id = :d", d=diff))),
     ]
     for legacy_args, prepare in calls:
         before, after = run_both(cli, a, b, legacy_args, prepare)
