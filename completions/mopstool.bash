@@ -10,7 +10,7 @@ _mopstool_cmd_info() {
     subcmds='' opts='' valopts='' argkinds='' variadic=0
     case "$1" in
         '')
-            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults db config docs pstamp-req labels mopscat'
+            subcmds='runs show demo lostvisits diffpairs czar publish cleanup fixbroken chiptool warptool difftool pstamptool definebyquery updaterun setupdate revert faults drop db config docs pstamp-req labels mopscat'
             opts='--db --pstamp-db --dbname --config --debug --version --install-completion --show-completion -h --help'
             valopts='--db --pstamp-db --dbname --config'
             argkinds=''
@@ -95,8 +95,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'definebyquery')
             subcmds=''
-            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format'
+            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --comment-skip --inst --telescope --exp-tag --filelevel --data-state --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json --airmass-min --airmass-max --ra-min --ra-max --decl-min --decl-max --exp-time-min --exp-time-max --sat-pixel-frac-min --sat-pixel-frac-max --bg-min --bg-max --bg-stdev-min --bg-stdev-max --bg-mean-stdev-min --bg-mean-stdev-max --alt-min --alt-max --az-min --az-max --ccd-temp-min --ccd-temp-max --posang-min --posang-max --sun-angle-min --sun-angle-max -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --comment-skip --inst --telescope --exp-tag --filelevel --data-state --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format --airmass-min --airmass-max --ra-min --ra-max --decl-min --decl-max --exp-time-min --exp-time-max --sat-pixel-frac-min --sat-pixel-frac-max --bg-min --bg-max --bg-stdev-min --bg-stdev-max --bg-mean-stdev-min --bg-mean-stdev-max --alt-min --alt-max --az-min --az-max --ccd-temp-min --ccd-temp-max --posang-min --posang-max --sun-angle-min --sun-angle-max'
             argkinds=''
             variadic=0 ;;
         'updaterun')
@@ -113,7 +113,7 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'revert')
             subcmds=''
-            opts='--id -l --label -g --data-group --night --fault --component --all -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--id -l --label -g --data-group --night --fault --component --all --delete-gone --skyfiles-only -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
             valopts='--id -l --label -g --data-group --night --fault --component -f --format'
             argkinds='none'
             variadic=0 ;;
@@ -122,6 +122,12 @@ _mopstool_cmd_info() {
             opts='--night -l --label -g --data-group --stage --fault --id --components -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
             valopts='--night -l --label -g --data-group --stage --fault --id -f --format'
             argkinds=''
+            variadic=0 ;;
+        'drop')
+            subcmds=''
+            opts='--class-id --quality --chip-id --cam-id -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--class-id --quality --chip-id --cam-id -f --format'
+            argkinds='none'
             variadic=0 ;;
         'db')
             subcmds='init check'
@@ -197,8 +203,8 @@ _mopstool_cmd_info() {
             variadic=1 ;;
         'pstamp-req update')
             subcmds=''
-            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
-            valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault -f --format'
+            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault --not-req-id --username --req-type --timestamp-begin --timestamp-end --set-out-product --set-outdir --set-uri --set-name --set-username --set-req-type --as-pstamptool -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --not-req-id --username --req-type --timestamp-begin --timestamp-end --set-out-product --set-outdir --set-uri --set-name --set-username --set-req-type -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req cleanup')
@@ -314,8 +320,10 @@ _mopstool_value_words() {
         'demo|--files') kind=file ;;
         'definebyquery|-e') kind=file ;;
         'definebyquery|--exp-name') kind=file ;;
+        'definebyquery|--filelevel') kind=file ;;
         'definebyquery|--set-workdir') kind=file ;;
         'docs generate|--out') kind=file ;;
+        'pstamp-req update|--set-outdir') kind=file ;;
         'pstamp-req create|-o') kind=file ;;
         'pstamp-req create|--output') kind=file ;;
         'pstamp-req create|--req-name') kind=file ;;
