@@ -291,6 +291,9 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
         (f"chiptool -dropprocessedimfile -chip_id {chip_full} -class_id XY05 -set_quality 8", None),
         ("chiptool -block -label blk.test", None),
         ("warptool -unblock -label blk.test", lambda u: q(u, "INSERT INTO warpMask (label) VALUES ('blk.test')")),
+        ("pstamptool -revertreq -label rvq",
+         lambda u: q(u, "UPDATE pstampRequest SET fault = 12, label = 'rvq', state = 'run' "
+                        "WHERE req_id = :r", r=req_run + 1)),
         (f"difftool -revertdiffskyfile -diff_id {diff}",
          lambda u: (q(u, "UPDATE diffSkyfile SET fault = 4 WHERE diff_id = :d", d=diff),
                     q(u, "UPDATE diffRun SET state = 'new' WHERE diff_id = :d", d=diff))),

@@ -294,6 +294,9 @@ def revert_cmd(
     clear_fault_count: Annotated[bool, typer.Option(
         "--clear-fault-count", help="Also revert jobs/dependents that failed [pstamp] max_fault_count "
                                     "times, and zero their count.")] = False,
+    as_pstamptool: Annotated[bool, typer.Option(
+        "--as-pstamptool", help="Requests as pstamptool -revertreq: any fault is cleared and "
+                                "timestamp is left alone.")] = False,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     fmt: FormatOpt = None,
@@ -318,7 +321,8 @@ def revert_cmd(
     def run(dry: bool):
         out = []
         if "requests" in kinds:
-            out.append(revert_requests(dbs, sel, dry_run=dry))
+            out.append(revert_requests(dbs, sel, dry_run=dry, **(
+                {"max_fault": None, "touch_timestamp": False} if as_pstamptool else {})))
         job_sel = RequestSelector(req_ids=req_ids or [], labels=label or [], states=state_ or [])
         if "jobs" in kinds:
             out.append(revert_jobs(dbs, job_sel, fault=fault, max_fault_count=max_count,

@@ -302,6 +302,6 @@ def revertreq(call: LegacyCall, dbs: Databases, note):
     sel = request_selector(call)
     if sel.is_empty():
         raise LegacyError("pstamptool -revertreq: search parameters are required")
-    res = revert_requests(dbs, sel, max_fault=None)
+    res = revert_requests(dbs, sel, max_fault=None, touch_timestamp=False)
     note(f"pstamptool -revertreq: {res.count} requests changed")
     return None

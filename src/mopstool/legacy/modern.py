@@ -182,7 +182,9 @@ def listreq(call: LegacyCall) -> list[str]:
 
 
 def revertreq(call: LegacyCall) -> list[str]:
-    a = _Args(["pstamp-req", "revert"])
+    a = _Args(["pstamp-req", "revert", "--what", "requests"])
     for n in ("req_id", "label", "fault", "state"):
         a.add(_flag(n), call.typed(n))
+    a.add("--as-pstamptool", True)
+    a.add("--yes", True)
     return a
