@@ -250,6 +250,8 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
                      "diffInputSkyfile d WHERE d.warp1 = w.warp_id OR d.warp2 = w.warp_id) "
                      "ORDER BY warp_id")[0][0]
     req_run = q(a, "SELECT req_id FROM pstampRequest WHERE state = 'run' ORDER BY req_id")[0][0]
+    req_job = q(a, "SELECT MAX(req_id) FROM pstampJob WHERE req_id != :r", r=req_run)[0][0]
+    assert req_job and req_job != req_run
 
     def cleaned_request(u):
         q(u, "UPDATE pstampRequest SET state = 'cleaned' WHERE req_id = :r", r=req_run)
@@ -293,7 +295,11 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
         ("warptool -unblock -label blk.test", lambda u: q(u, "INSERT INTO warpMask (label) VALUES ('blk.test')")),
         ("pstamptool -revertreq -label rvq",
          lambda u: q(u, "UPDATE pstampRequest SET fault = 12, label = 'rvq', state = 'run' "
-                        "WHERE req_id = :r", r=req_run + 1)),
+                        "WHERE req_id = :r", r=req_job)),
+        ("pstamptool -revertjob -label rvq",
+         lambda u: (q(u, "UPDATE pstampJob SET fault = 2, state = 'run', fault_count = 1 WHERE req_id = :r",
+                      r=req_job),
+                    q(u, "UPDATE pstampRequest SET state = 'run' WHERE req_id = :r", r=req_job))),
         (f"difftool -revertdiffskyfile -diff_id {diff}",
          lambda u: (q(u, "UPDATE diffSkyfile SET fault = 4 WHERE diff_id = :d", d=diff),
                     q(u, "UPDATE diffRun SET state = 'new' WHERE diff_id = :d", d=diff))),

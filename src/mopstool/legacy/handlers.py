@@ -305,3 +305,20 @@ def revertreq(call: LegacyCall, dbs: Databases, note):
     res = revert_requests(dbs, sel, max_fault=None, touch_timestamp=False)
     note(f"pstamptool -revertreq: {res.count} requests changed")
     return None
+
+
+def revertjob(call: LegacyCall, dbs: Databases, note):
+    """pstamptool -revertjob: clear the fault of 'run' jobs of 'run' requests; faults
+    < 10 unless -fault, fault_count < 5 unless -clear_fault_count (which zeroes it)."""
+    from mopstool.ops.pstamp.requests import RequestSelector, revert_jobs
+    from mopstool.stages.vocab import PSTAMP_MAX_FAULT_COUNT
+
+    sel = RequestSelector(req_ids=_ids(call, "req_id"), labels=call.values("label"))
+    if sel.is_empty() and not call.has("fault") and not call.get("all"):
+        raise LegacyError("pstamptool -revertjob: search parameters or -all are required")
+    if call.has("limit"):
+        note("pstamptool: -limit is ignored, as pstamptool -revertjob ignores it")
+    res = revert_jobs(dbs, sel, fault=call.get("fault"), max_fault_count=PSTAMP_MAX_FAULT_COUNT,
+                      clear_fault_count=bool(call.get("clear_fault_count")))
+    note(f"pstamptool -revertjob: {res.count} jobs changed")
+    return None

@@ -188,3 +188,13 @@ def revertreq(call: LegacyCall) -> list[str]:
     a.add("--as-pstamptool", True)
     a.add("--yes", True)
     return a
+
+
+def revertjob(call: LegacyCall) -> list[str]:
+    a = _Args(["pstamp-req", "revert", "--what", "jobs"])
+    a.add("--req-id", call.typed("req_id"))
+    a.add("--label", call.typed("label"))
+    a.add("--fault", call.typed("fault"))
+    a.add("--clear-fault-count", bool(call.get("clear_fault_count")))
+    a.add("--yes", True)
+    return a

@@ -251,6 +251,15 @@ MODES: dict[str, dict[str, Mode]] = {
             {"req_id": _o("int", "req_id ="), "fault": _o("int", "fault ="),
              "state": _o("str", "state ="), "label": _o("str", "label LIKE", multi=True)},
             h.revertreq, m.revertreq, "pstampRequest", True, "clear request faults"),
+        "revertjob": Mode(
+            {"req_id": _o("int", "req_id ="), "fault": _o("int", "pstampJob.fault = (also codes >= 10)"),
+             "label": _o("str", "pstampRequest.label LIKE", multi=True),
+             "clear_fault_count": _o("flag", "also jobs at the retry limit; fault_count = 0"),
+             "all": _o("flag", "allow no search term"),
+             "limit": _o("int", "ignored, as pstamptool -revertjob ignores it"),
+             "job_id": _o("int", refuse="-job_id is not supported; select by -req_id or -label"),
+             "req_id_min": _o("int", refuse="-req_id_min is not supported; select by -req_id or -label")},
+            h.revertjob, m.revertjob, "pstampJob", True, "clear transient job faults"),
     },
 }
 
@@ -273,7 +282,7 @@ UNSUPPORTED = {
                  "revertcleanup", "diffskyfile", "inputskyfile", "listssrun", "tocleanedskyfile",
                  "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile", "definebyquery"),
     "pstamptool": ("addreq", "pendingreq", "completedreq", "pendingcleanup", "addjob", "listjob",
-                   "pendingjob", "updatejob", "revertjob", "getdependent", "pendingdependent",
+                   "pendingjob", "updatejob", "getdependent", "pendingdependent",
                    "listdependent", "updatedependent", "revertdependent", "stopdependentjob"),
 }
 
