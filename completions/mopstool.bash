@@ -215,7 +215,7 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'pstamp-req revert')
             subcmds=''
-            opts='--req-id -l --label -s --state --fault --what --clear-fault-count -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
+            opts='--req-id -l --label -s --state --fault --what --clear-fault-count --as-pstamptool -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config --debug'
             valopts='--req-id -l --label -s --state --fault --what -f --format'
             argkinds='none'
             variadic=1 ;;

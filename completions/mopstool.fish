@@ -452,6 +452,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s s -l state -
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l fault -x -d 'Revert this fault code only (also codes >= 10, which are otherwise final)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l what -x -d 'requests, jobs, dependents (repeat; default all three)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l clear-fault-count -d 'Also revert jobs/dependents that failed [pstamp] max_fault_count times, and...'
+complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l as-pstamptool -d 'Requests as pstamptool -revertreq: any fault is cleared and timestamp is...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s y -l yes -d 'Do not ask before changing many rows'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
