@@ -348,3 +348,19 @@ def test_output_formats(cli, demo_pair):
                          "note", "magicked", "diff_mode", "tess_id", "bothways", "warp1", "warp2"]
     assert "zpt_obs" in cols and "sigma_dec_2" in cols and "stack2" not in cols and len(cols) == 42
     assert "   bothways " in r.out and " BOOL " in r.out.split("bothways", 1)[1].splitlines()[0]
+
+
+def test_null_selector_matches_sql_null_and_the_string(cli, demo_pair):
+    url = demo_pair[0]
+    ids = [r[0] for r in q(url, "SELECT chip_id FROM chipRun ORDER BY chip_id")[:2]]
+    q(url, "UPDATE chipRun SET dist_group = NULL WHERE chip_id = :c", c=ids[0])
+    q(url, "UPDATE chipRun SET dist_group = 'NULL' WHERE chip_id = :c", c=ids[1])
+    want = sorted(r[0] for r in q(url, "SELECT chip_id FROM chipRun WHERE dist_group IS NULL "
+                                       "OR dist_group = 'NULL'"))
+    r = cli("--db", url, "chiptool", "-listrun", "-dist_group", "NULL", "-simple")
+    assert r.code == 0
+    got = sorted(int(line.split(" ")[0]) for line in r.out.splitlines())
+    assert got == want and set(ids) <= set(got)
+    r = cli("--db", url, "runs", "chip", "--dist-group", "NULL", "--json", "--limit", "100000")
+    assert r.code == 0, r.err
+    assert sorted(x["chip_id"] for x in r.json()) == want
