@@ -10,7 +10,7 @@ _mopstool_cmd_info() {
     subcmds='' opts='' valopts='' argkinds='' variadic=0
     case "$1" in
         '')
-            subcmds='czar lostvisits diffpairs night report faults runs show definebyquery updaterun setupdate revert fixbroken publish labels cleanup pstamp-req mopscat testchunk chiptool warptool difftool pstamptool demo db config'
+            subcmds='czar lostvisits diffpairs night report faults runs show definebyquery updaterun setupdate revert fixbroken drop publish labels cleanup pstamp-req mopscat testchunk chiptool warptool difftool pstamptool demo db config'
             opts='--db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug --version -h --help'
             valopts='--db --pstamp-db --dbname --config --log-file'
             argkinds=''
@@ -65,8 +65,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'definebyquery')
             subcmds=''
-            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format'
+            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --comment-skip --inst --telescope --exp-tag --filelevel --data-state --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json --airmass-min --airmass-max --ra-min --ra-max --decl-min --decl-max --exp-time-min --exp-time-max --sat-pixel-frac-min --sat-pixel-frac-max --bg-min --bg-max --bg-stdev-min --bg-stdev-max --bg-mean-stdev-min --bg-mean-stdev-max --alt-min --alt-max --az-min --az-max --ccd-temp-min --ccd-temp-max --posang-min --posang-max --sun-angle-min --sun-angle-max -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --comment-skip --inst --telescope --exp-tag --filelevel --data-state --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format --airmass-min --airmass-max --ra-min --ra-max --decl-min --decl-max --exp-time-min --exp-time-max --sat-pixel-frac-min --sat-pixel-frac-max --bg-min --bg-max --bg-stdev-min --bg-stdev-max --bg-mean-stdev-min --bg-mean-stdev-max --alt-min --alt-max --az-min --az-max --ccd-temp-min --ccd-temp-max --posang-min --posang-max --sun-angle-min --sun-angle-max'
             argkinds=''
             variadic=0 ;;
         'updaterun')
@@ -83,7 +83,7 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'revert')
             subcmds=''
-            opts='--id -l --label -g --data-group --night --fault --component --all -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            opts='--id -l --label -g --data-group --night --fault --component --all --delete-gone --skyfiles-only -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--id -l --label -g --data-group --night --fault --component -f --format'
             argkinds='none'
             variadic=0 ;;
@@ -92,6 +92,12 @@ _mopstool_cmd_info() {
             opts='--exp-name --chip-id --warp-id --diff-id --date --status --open --finish --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--exp-name --chip-id --warp-id --diff-id --date --limit -f --format'
             argkinds=''
+            variadic=0 ;;
+        'drop')
+            subcmds=''
+            opts='--class-id --quality --chip-id --cam-id -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--class-id --quality --chip-id --cam-id -f --format'
+            argkinds='none'
             variadic=0 ;;
         'publish')
             subcmds=''
@@ -179,8 +185,8 @@ _mopstool_cmd_info() {
             variadic=1 ;;
         'pstamp-req update')
             subcmds=''
-            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault -f --format'
+            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault --not-req-id --username --req-type --timestamp-begin --timestamp-end --set-out-product --set-outdir --set-uri --set-name --set-username --set-req-type --as-pstamptool -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --not-req-id --username --req-type --timestamp-begin --timestamp-end --set-out-product --set-outdir --set-uri --set-name --set-username --set-req-type -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req cleanup')
@@ -191,7 +197,7 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'pstamp-req revert')
             subcmds=''
-            opts='--req-id -l --label -s --state --fault --what --clear-fault-count -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            opts='--req-id -l --label -s --state --fault --what --clear-fault-count --as-pstamptool -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--req-id -l --label -s --state --fault --what -f --format'
             argkinds='none'
             variadic=1 ;;
@@ -340,7 +346,9 @@ _mopstool_value_words() {
         'report|--output') kind=file ;;
         'definebyquery|-e') kind=file ;;
         'definebyquery|--exp-name') kind=file ;;
+        'definebyquery|--filelevel') kind=file ;;
         'definebyquery|--set-workdir') kind=file ;;
+        'pstamp-req update|--set-outdir') kind=file ;;
         'pstamp-req create|-o') kind=file ;;
         'pstamp-req create|--output') kind=file ;;
         'pstamp-req create|--req-name') kind=file ;;

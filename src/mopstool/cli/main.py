@@ -62,6 +62,7 @@ COMMANDS: list[Cmd] = [
     Cmd("setupdate",     "mopstool.cli.runmgmt:setupdate",       RUNS,     "Queue cleaned components for regeneration."),
     Cmd("revert",        "mopstool.cli.runmgmt:revert_cmd",      RUNS,     "Revert faulted components so they run again."),
     Cmd("fixbroken",     "mopstool.cli.fixbroken:fixbroken",     RUNS,     "Find broken products and queue replacements."),
+    Cmd("drop",          "mopstool.cli.drop:drop_cmd",           RUNS,     "Drop hopeless components so their run can complete."),
     Cmd("publish",       "mopstool.cli.nightly:publish",         RUNS,     "Queue finished diffs for the MOPS DataStore."),
     Cmd("labels",        "mopstool.cli.labels:app",              RUNS,     "List, add and update labels and their priority."),
     Cmd("cleanup",       "mopstool.cli.cleanup:cleanup",         DISK,     "Free disk: clean full runs older than the retention."),

@@ -199,6 +199,29 @@ def update_cmd(
     set_fault: Annotated[Optional[int], typer.Option("--set-fault", help="New fault code.",
                                                      show_default=False)] = None,
     clear_fault: Annotated[bool, typer.Option("--clear-fault", help="Set fault to 0.")] = False,
+    not_req_id: Annotated[Optional[list[int]], typer.Option("--not-req-id", help="req_id != this.",
+                                                            show_default=False)] = None,
+    username: Annotated[Optional[list[str]], typer.Option("--username", help="username (=).",
+                                                          show_default=False)] = None,
+    req_type: Annotated[Optional[list[str]], typer.Option("--req-type", help="reqType (=).",
+                                                          show_default=False)] = None,
+    timestamp_begin: Annotated[Optional[str], typer.Option(
+        "--timestamp-begin", help="timestamp >= this UTC time (ISO).", show_default=False)] = None,
+    timestamp_end: Annotated[Optional[str], typer.Option(
+        "--timestamp-end", help="timestamp <= this UTC time (ISO).", show_default=False)] = None,
+    set_out_product: Annotated[Optional[str], typer.Option("--set-out-product", help="New outProduct.",
+                                                           show_default=False)] = None,
+    set_outdir: Annotated[Optional[str], typer.Option("--set-outdir", help="New outdir.",
+                                                      show_default=False)] = None,
+    set_uri: Annotated[Optional[str], typer.Option("--set-uri", help="New uri.", show_default=False)] = None,
+    set_name: Annotated[Optional[str], typer.Option("--set-name", help="New name.", show_default=False)] = None,
+    set_username: Annotated[Optional[str], typer.Option("--set-username", help="New username.",
+                                                        show_default=False)] = None,
+    set_req_type: Annotated[Optional[str], typer.Option("--set-req-type", help="New reqType.",
+                                                        show_default=False)] = None,
+    as_pstamptool: Annotated[bool, typer.Option(
+        "--as-pstamptool", help="pstamptool's rules: stop also cleaned requests, bump requests "
+                                "already in the state, unknown req_ids are no error.")] = False,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     fmt: FormatOpt = None,
@@ -209,11 +232,24 @@ def update_cmd(
     --set-state goto_cleaned never touches requests already cleaned or goto_cleaned."""
     from mopstool.ops.pstamp.requests import RequestSelector, parse_duration, update_requests, utcnow
 
+    from mopstool.ops.runs.define import parse_time
+
+    if older_than and timestamp_end:
+        from mopstool.errors import UsageError
+
+        raise UsageError("give --older-than or --timestamp-end, not both")
+    end = (utcnow() - parse_duration(older_than)) if older_than else parse_time(timestamp_end,
+                                                                                "--timestamp-end")
     sel = RequestSelector(req_ids=req_id or [], req_id_max=req_id_max, states=state_ or [],
                           labels=label or [], names=name or [], faults=fault or [],
-                          timestamp_end=(utcnow() - parse_duration(older_than)) if older_than else None)
+                          not_req_ids=not_req_id or [], usernames=username or [],
+                          req_types=req_type or [],
+                          timestamp_begin=parse_time(timestamp_begin, "--timestamp-begin"),
+                          timestamp_end=end)
     res = _update(ctx, lambda dbs, dry_run: update_requests(
         dbs, sel, set_state=set_state, set_label=set_label, set_fault=set_fault, clear_fault=clear_fault,
+        set_outProduct=set_out_product, set_outdir=set_outdir, set_uri=set_uri, set_name=set_name,
+        set_username=set_username, set_reqType=set_req_type, ipp_semantics=as_pstamptool,
         dry_run=dry_run, action="pstamp-req.update"), "pstamp-req update", dry_run=dry_run, yes=yes)
     _report_update(ctx, res, fmt, as_json, "updated")
 
@@ -258,6 +294,9 @@ def revert_cmd(
     clear_fault_count: Annotated[bool, typer.Option(
         "--clear-fault-count", help="Also revert jobs/dependents that failed [pstamp] max_fault_count "
                                     "times, and zero their count.")] = False,
+    as_pstamptool: Annotated[bool, typer.Option(
+        "--as-pstamptool", help="Requests as pstamptool -revertreq: any fault is cleared and "
+                                "timestamp is left alone.")] = False,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     fmt: FormatOpt = None,
@@ -282,7 +321,8 @@ def revert_cmd(
     def run(dry: bool):
         out = []
         if "requests" in kinds:
-            out.append(revert_requests(dbs, sel, dry_run=dry))
+            out.append(revert_requests(dbs, sel, dry_run=dry, **(
+                {"max_fault": None, "touch_timestamp": False} if as_pstamptool else {})))
         job_sel = RequestSelector(req_ids=req_ids or [], labels=label or [], states=state_ or [])
         if "jobs" in kinds:
             out.append(revert_jobs(dbs, job_sel, fault=fault, max_fault_count=max_count,

@@ -48,6 +48,12 @@ def definebyquery(
     obs_mode: Annotated[Optional[list[str]], _opt("--obs-mode", "obs_mode (SQL LIKE); repeat to OR.")] = None,
     object_: Annotated[Optional[list[str]], _opt("--object", "Object (SQL LIKE); repeat to OR.")] = None,
     comment: Annotated[Optional[list[str]], _opt("--comment", "Exposure comment (SQL LIKE); repeat to OR.")] = None,
+    comment_skip: Annotated[SetStr, _opt("--comment-skip", "Exclude comments matching this (NOT LIKE).")] = None,
+    inst: Annotated[SetStr, _opt("--inst", "rawExp.camera (=).")] = None,
+    telescope: Annotated[SetStr, _opt("--telescope", "rawExp.telescope (=).")] = None,
+    exp_tag: Annotated[SetStr, _opt("--exp-tag", "rawExp.exp_tag (=).")] = None,
+    filelevel: Annotated[SetStr, _opt("--filelevel", "rawExp.filelevel (=).")] = None,
+    data_state: Annotated[SetStr, _opt("--data-state", "rawExp.state (=).")] = None,
     exp_type: Annotated[str, typer.Option("--exp-type", help="rawExp.exp_type ('any' for every type).")] = "object",
     label: Annotated[Optional[list[str]], _opt(
         "--label", "Chip: newExp.label; warp: fakeRun.label (SQL LIKE); repeat to OR.", "-l")] = None,
@@ -81,6 +87,7 @@ def definebyquery(
     yes: YesOpt = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    **ranges: Optional[float],
 ) -> None:
     """Define new chip runs from raw exposures (chiptool -definebyquery), or warp runs
     from full fakeRuns with --stage warp.
@@ -106,7 +113,9 @@ def definebyquery(
         obs_modes=obs_mode or [], objects=object_ or [], comments=comment or [],
         exp_type=None if exp_type.lower() == "any" else exp_type, labels=label or [], unique=unique,
         limit=limit, all=all_, fake_ids=fake_id or [], cam_ids=cam_id or [], chip_ids=chip_id or [],
-        reductions=reduction or [])
+        reductions=reduction or [], raw_terms=_raw_terms(
+            comment_skip=comment_skip, camera=inst, telescope=telescope, exp_tag=exp_tag,
+            filelevel=filelevel, state=data_state, ranges=ranges))
     explicit = DefineSetters(label=set_label, workdir=set_workdir, data_group=set_data_group,
                              dist_group=set_dist_group, tess_id=set_tess_id, end_stage=set_end_stage,
                              reduction=set_reduction, expgroup=set_expgroup, dvodb=set_dvodb,
@@ -135,6 +144,51 @@ def definebyquery(
     else:
         why = [n for n in res.notes if not n.startswith("another")]
         info(f"nothing defined ({'; '.join(why) or 'no match'})")
+
+
+def _raw_terms(*, comment_skip, ranges, **eq) -> list:
+    """DefineSelection.raw_terms from the --inst ... and --COL-min/--COL-max options."""
+    import math
+
+    terms = [(col, "=", v) for col, v in eq.items() if v is not None]
+    if comment_skip is not None:
+        terms.append(("comment", "NOT LIKE", comment_skip))
+    for key, value in ranges.items():
+        if value is None:
+            continue
+        col, bound = key.rsplit("_", 1)
+        if col in ("ra", "decl"):
+            value = math.radians(value)
+        terms.append((col, ">=" if bound == "min" else "<", value))
+    return terms
+
+
+def _with_range_options(fn):
+    """Add --COL-min (>=) and --COL-max (<) for every rawExp range column of
+    chiptool -definebyquery to *fn*'s signature (RA/Dec in degrees)."""
+    import inspect
+
+    from mopstool.ops.runs.define import RAWEXP_RANGE_COLUMNS
+
+    import typing
+
+    sig = inspect.signature(fn)
+    hints = typing.get_type_hints(fn, include_extras=True)
+    params = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values()
+              if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    for col in RAWEXP_RANGE_COLUMNS:
+        unit = " (degrees)" if col in ("ra", "decl") else ""
+        for bound, op in (("min", ">="), ("max", "<")):
+            name = f"{col}_{bound}"
+            params.append(inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                annotation=Annotated[Optional[float], _opt(
+                    f"--{col.replace('_', '-')}-{bound}", f"rawExp.{col} {op} this{unit}.")]))
+    fn.__signature__ = sig.replace(parameters=params)
+    return fn
+
+
+definebyquery = _with_range_options(definebyquery)
 
 
 # ====================================================================== updaterun
@@ -277,6 +331,12 @@ def revert_cmd(
                                                           "26 (gone) only when named.")] = None,
     component: Annotated[Optional[list[str]], _opt("--component", "class_id / skycell_id; repeat.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Allow reverting without a selector.")] = False,
+    delete_gone: Annotated[bool, typer.Option(
+        "--delete-gone", help="Also delete fault-26 (gone) components of new runs, as "
+                              "chiptool -revertprocessedimfile does.")] = False,
+    skyfiles_only: Annotated[bool, typer.Option(
+        "--skyfiles-only", help="Warp: leave faulted overlap rows (warpSkyCellMap) alone, as "
+                                "warptool -revertwarped does.")] = False,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     fmt: FormatOpt = None,
@@ -292,7 +352,8 @@ def revert_cmd(
     output_format(ctx, fmt, as_json)
     flt = RevertFilter(ids=id_ or [], labels=label or [], data_groups=data_group or [],
                        night=_night(night), faults=fault or [], components=component or [], all=all_)
-    res = revert(st.dbs, stage, flt, dry_run=dry_run,
+    res = revert(st.dbs, stage, flt, dry_run=dry_run, gone_in_new_runs=delete_gone,
+                 overlaps=not skyfiles_only,
                  confirm=confirmer(ctx, f"revert {stage}", yes=yes, count=_runs_touched))
     emit_result(ctx, res, fmt, as_json)
     concurrent_notes(res)

@@ -60,8 +60,11 @@ class RunFilter:
 
 def like_any(column, patterns: list[str]) -> ColumnElement:
     """IPP semantics: repeated values of one option are ORed; '%' is the user's wildcard.
-    An empty string selects NULL."""
-    conds = [column.is_(None) if p == "" else column.like(p) for p in patterns]
+    An empty string selects NULL; the word NULL selects SQL NULL and the string
+    'NULL' (the C tools store the string where mopstool stores SQL NULL)."""
+    conds = [column.is_(None) if p == "" else
+             or_(column.is_(None), column == "NULL") if p == "NULL" else column.like(p)
+             for p in patterns]
     return or_(*conds) if len(conds) > 1 else conds[0]
 
 

@@ -373,7 +373,7 @@ def update_requests(dbs: Databases, sel: RequestSelector, *, set_state: str | No
         values["fault"] = 0
     if not values:
         raise UsageError("at least one value to set is required")
-    if set_state is not None and not ipp_semantics:
+    if set_state is not None:
         _validate_state(set_state)
     only_state = set(values) == {"state"}
     stamp = now or utcnow()
@@ -478,12 +478,14 @@ def _fault_condition(col, fault: int | None, max_fault: int | None) -> ColumnEle
 
 def revert_requests(dbs: Databases, sel: RequestSelector | None = None, *,
                     max_fault: int | None = PSTAMP_FIRST_ERROR_CODE, dry_run: bool = False,
-                    now: datetime | None = None) -> RevertResult:
+                    now: datetime | None = None, touch_timestamp: bool = True) -> RevertResult:
     """pstamptool -revertreq: delete the jobs of half-parsed requests (state 'new' with a
     fault), then clear the fault of matching requests not in 'stop'.
 
     Only faults below *max_fault* (10: the transient exit codes) are cleared unless
-    ``sel.faults`` names the fault; ``max_fault=None`` clears any fault (pstamptool)."""
+    ``sel.faults`` names the fault; ``max_fault=None`` clears any fault (pstamptool).
+    Jobs are deleted only for requests with fault > 0. ``touch_timestamp=False``
+    leaves ``timestamp`` alone, as pstamptool -revertreq does."""
     sel = sel or RequestSelector()
     req, job = _t("pstampRequest"), _t("pstampJob")
     fault_cond = _fault_condition(req.c.fault, None, None if sel.faults else max_fault)
@@ -497,7 +499,7 @@ def revert_requests(dbs: Databases, sel: RequestSelector | None = None, *,
         result.by_fault = {}
         for r in rows:
             result.by_fault[int(r["fault"])] = result.by_fault.get(int(r["fault"]), 0) + 1
-        half_parsed = [int(r["req_id"]) for r in rows if r["state"] == "new"]
+        half_parsed = [int(r["req_id"]) for r in rows if r["state"] == "new" and int(r["fault"]) > 0]
         n = 0
         for chunk in _chunks(half_parsed):
             n += int(conn.execute(select(func.count()).select_from(job)
@@ -516,7 +518,8 @@ def revert_requests(dbs: Databases, sel: RequestSelector | None = None, *,
             conn.execute(job.delete().where(job.c.req_id.in_(chunk)))
         for chunk in _chunks(result.reverted):
             conn.execute(req.update().where(req.c.req_id.in_(chunk), req.c.state != "stop")
-                         .values(fault=0, timestamp=stamp))
+                         .values(fault=0, **({"timestamp": stamp} if touch_timestamp
+                                             else {"timestamp": req.c.timestamp})))
         record_audit(conn, "pstamp-req.revert", len(result.reverted),
                      {"what": "requests", "req_ids": result.reverted[:200],
                       "deleted_jobs": result.deleted_jobs, "by_fault": result.by_fault})

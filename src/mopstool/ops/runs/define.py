@@ -80,12 +80,15 @@ class DefineSelection:
     cam_ids: list[int] = field(default_factory=list)
     chip_ids: list[int] = field(default_factory=list)
     reductions: list[str] = field(default_factory=list)   # fakeRun.reduction
+    #: further rawExp terms as (column, op, value), op one of RAW_TERM_OPS; RA/Dec
+    #: values are in radians (the rawExp unit). Each narrows the selection.
+    raw_terms: list[tuple[str, str, Any]] = field(default_factory=list)
 
     def has_terms(self) -> bool:
         return bool(self.exp_names or self.exp_ids or self.night or self.dateobs_begin
                     or self.dateobs_end or self.filters or self.obs_modes or self.objects
                     or self.comments or self.labels or self.fake_ids or self.cam_ids
-                    or self.chip_ids or self.reductions)
+                    or self.chip_ids or self.reductions or self.raw_terms)
 
     def explicit(self) -> bool:
         """Selected by explicit names or ids (a miss is then worth an error)."""
@@ -251,9 +254,38 @@ def parse_time(value: str | datetime | None, what: str = "time") -> datetime | N
 
 # ---------------------------------------------------------------------- selection
 
+#: operators of DefineSelection.raw_terms
+RAW_TERM_OPS = ("=", "LIKE", "NOT LIKE", ">=", "<", "<=")
+#: rawExp columns with a --COL-min (>=) / --COL-max (<) selector, as chiptool's
+#: -COL_min/-COL_max (ra and decl given in degrees on the command line)
+RAWEXP_RANGE_COLUMNS = ("airmass", "ra", "decl", "exp_time", "sat_pixel_frac", "bg", "bg_stdev",
+                        "bg_mean_stdev", "alt", "az", "ccd_temp", "posang", "sun_angle")
+#: rawExp string columns with an '=' selector (chiptool -inst, -telescope, -exp_tag,
+#: -filelevel, -data_state)
+RAWEXP_EQ_COLUMNS = ("camera", "telescope", "exp_tag", "filelevel", "state")
+
+
+def raw_term(column: str, op: str, value):
+    """One rawExp condition (an empty string compares with NULL, as the IPP does)."""
+    col = schema.rawExp.c[column]
+    if op == "LIKE":
+        return col.is_(None) if value == "" else col.like(value)
+    if op == "NOT LIKE":
+        return col.is_not(None) if value == "" else col.notlike(value)
+    if op == ">=":
+        return col >= value
+    if op == "<":
+        return col < value
+    if op == "<=":
+        return col <= value
+    if op == "=":
+        return col.is_(None) if value == "" else col == value
+    raise UsageError(f"unknown operator {op!r} for rawExp.{column}")
+
+
 def _exposure_conditions(sel: DefineSelection) -> list:
     raw = schema.rawExp
-    conds = []
+    conds = [raw_term(c, op, v) for c, op, v in sel.raw_terms]
     if sel.night:
         conds.append(night_condition(sel.night))
     if sel.dateobs_begin:

@@ -418,13 +418,15 @@ class RevertFilter:
 
 def revert(dbs: Databases, stage: str | Stage, flt: RevertFilter, *, dry_run: bool = False,
            confirm: Callable[[ComponentChange], bool] | None = None,
-           gone_in_new_runs: bool = False, audit_detail: dict | None = None,
+           gone_in_new_runs: bool = False, overlaps: bool = True,
+           audit_detail: dict | None = None,
            lock_timeout: float | None = None) -> ComponentChange:
     """The -revert* modes: DELETE faulted components of 'new' runs (they are
     queued again); clear the fault of data_state 'update' components of
     'update' runs. Fault 26 (gone) only when *flt.faults* names it
     (*gone_in_new_runs* reverts it in new runs too, as the C tools do). A
-    stage's fault map (warp: the faulted overlap rows) is reverted with it."""
+    stage's fault map (warp: the faulted overlap rows) is reverted with it
+    unless *overlaps* is False (warptool -revertwarped leaves them alone)."""
     st = get_stage(stage, capability="revert")
     if not flt.has_terms() and not flt.all:
         raise UsageError("revert needs a selector (--id, --label, --data-group, --night, --fault) "
@@ -447,7 +449,7 @@ def revert(dbs: Databases, stage: str | Stage, flt: RevertFilter, *, dry_run: bo
     explicit_gone = FAULT_GONE in flt.faults
     new, upd = st.validate_state(State.NEW), st.validate_state(State.UPDATE)
     fmap = st.fault_map
-    use_map = fmap is not None and (not flt.components or fmap.component in flt.components)
+    use_map = overlaps and fmap is not None and (not flt.components or fmap.component in flt.components)
     m = schema.table(fmap.table) if fmap is not None else None
 
     def map_conds():

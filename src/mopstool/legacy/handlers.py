@@ -1,0 +1,324 @@
+"""What each legacy mode does: the same ops calls as the modern commands.
+
+A handler takes (call, dbs, note) and returns (rows, MDC types) to print, or
+None when the C tool prints nothing. *note* sends a line to stderr.
+"""
+
+from __future__ import annotations
+
+from mopstool.db import Databases
+from mopstool.errors import NotFound
+from mopstool.legacy import listing
+from mopstool.legacy.call import LegacyCall, LegacyError
+
+STAGE = {"chiptool": "chip", "warptool": "warp", "difftool": "diff"}
+ID_OPT = {"chip": "chip_id", "warp": "warp_id", "diff": "diff_id"}
+
+
+def _audit(call: LegacyCall) -> dict:
+    return {"legacy": call.command_line}
+
+
+def _ids(call: LegacyCall, name: str) -> list:
+    return call.values(name)
+
+
+# ------------------------------------------------------------------ listings
+
+def _reader(fn):
+    def handler(call: LegacyCall, dbs: Databases, note):
+        with dbs.connect(pstamp_db=call.tool == "pstamptool") as conn:
+            return fn(conn, call)
+    handler.__name__ = fn.__name__
+    handler.__doc__ = fn.__doc__
+    return handler
+
+
+chip_listrun = _reader(listing.chip_listrun)
+warp_listrun = _reader(listing.warp_listrun)
+diff_listrun = _reader(listing.diff_listrun)
+chip_pendingcleanuprun = _reader(listing.chip_pendingcleanuprun)
+warp_pendingcleanuprun = _reader(listing.warp_pendingcleanuprun)
+
+
+def listreq(call: LegacyCall, dbs: Databases, note):
+    with dbs.connect(pstamp_db=True) as conn:
+        return listing.listreq(conn, call, request_selector(call))
+
+
+# ------------------------------------------------------------------ definebyquery
+
+def _no_wildcards(call: LegacyCall, *names: str) -> None:
+    """warptool compares these with '=': a value with LIKE wildcards would widen
+    the modern LIKE selection, so it is refused."""
+    for n in names:
+        for v in call.values(n):
+            if "%" in str(v) or "_" in str(v):
+                raise LegacyError(f"warptool -definebyquery: -{n} {v!r}: warptool compares -{n} with '=' "
+                                  f"and mopstool with LIKE; a value with % or _ is not accepted here")
+
+
+def define_selection(call: LegacyCall):
+    from mopstool.ops.runs.define import DefineSelection
+
+    o = call.opts
+    stage = STAGE[call.tool]
+    if stage == "warp":
+        _no_wildcards(call, "filter", "object", "label", "reduction")
+    terms = [t for t in listing.rawexp_terms(call)
+             if t[0] not in ("exp_id", "exp_name", "dateobs", "filter", "object", "obs_mode", "exp_type")
+             and not (t[0] == "comment" and t[1] == "LIKE")]
+    return DefineSelection(
+        exp_names=call.values("exp_name"), exp_ids=call.values("exp_id"),
+        dateobs_begin=o.get("dateobs_begin"), dateobs_end=o.get("dateobs_end"),
+        filters=call.values("filter"), obs_modes=call.values("obs_mode"),
+        objects=call.values("object"), comments=call.values("comment"),
+        exp_type=o.get("exp_type", "object" if stage == "chip" else None),
+        labels=call.values("label"), unique=bool(o.get("unique")), limit=o.get("limit"),
+        all=bool(o.get("all")), fake_ids=call.values("fake_id"), cam_ids=call.values("cam_id"),
+        chip_ids=call.values("chip_id"), reductions=call.values("reduction"), raw_terms=terms)
+
+
+SETTERS = ("set_label", "set_workdir", "set_data_group", "set_dist_group", "set_tess_id",
+           "set_end_stage", "set_reduction", "set_expgroup", "set_dvodb", "set_note")
+
+
+def definebyquery(call: LegacyCall, dbs: Databases, note):
+    """chiptool/warptool -definebyquery: nothing printed; -pretend prints the
+    selection (chip: the rawExp rows; warp: the warpRun rows it would insert)."""
+    from mopstool.ops.runs.define import DefineSetters, define_runs
+
+    stage = STAGE[call.tool]
+    if stage == "chip":
+        for req in ("set_workdir", "set_label"):
+            if not call.has(req):
+                raise LegacyError(f"chiptool -definebyquery: -{req} is required")
+    if call.has("registered"):
+        note("warptool: -registered is ignored, as warptool -definebyquery ignores it")
+    setters = DefineSetters(**{k[4:]: call.opts[k] for k in SETTERS if k in call.opts})
+    pretend = bool(call.get("pretend"))
+    try:
+        res = define_runs(dbs, define_selection(call), setters, stage=stage, dry_run=pretend,
+                          audit_detail=_audit(call))
+    except NotFound as exc:   # C: "no rows found" is success with no output
+        note(f"{call.tool}: {exc.message}")
+        return None
+    for u in res.unmatched:
+        note(f"{call.tool}: not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
+    for s in res.skipped:
+        note(f"{call.tool}: skipped: {s['exp_name']}: {s['reason']}")
+    if not pretend:
+        return None
+    if stage == "chip":
+        with dbs.connect() as conn:
+            return listing.rawexp_rows(conn, [r["exp_id"] for r in res.runs])
+    return res.runs, {}
+
+
+# ------------------------------------------------------------------ run changes
+
+def updaterun(call: LegacyCall, dbs: Databases, note):
+    from mopstool.ops.runs.manage import RunSetters, update_runs
+    from mopstool.ops.select import RunFilter
+
+    stage = STAGE[call.tool]
+    flt = RunFilter(ids=_ids(call, ID_OPT[stage]), labels=call.values("label"),
+                    states=call.values("state"), data_groups=call.values("data_group"),
+                    dist_groups=call.values("dist_group"))
+    setters = RunSetters(state=call.get("set_state"), label=call.get("set_label"),
+                         data_group=call.get("set_data_group"), dist_group=call.get("set_dist_group"),
+                         note=call.get("set_note"))
+    plan = update_runs(dbs, stage, flt, setters, dry_run=bool(call.get("pretend")),
+                       audit_detail=_audit(call))
+    note(f"{call.tool} -updaterun: {plan.total} {stage} runs "
+         f"{'would change' if plan.dry_run else 'changed'}")
+    return None
+
+
+def setupdate(call: LegacyCall, dbs: Databases, note):
+    from mopstool.ops.runs.manage import set_update
+
+    stage = STAGE[call.tool]
+    idc = ID_OPT[stage]
+    if not call.has(idc):
+        raise LegacyError(f"{call.tool} -{call.mode}: -{idc} is required")
+    comp = call.get("class_id") or call.get("skycell_id")
+    kw = {"update_mode": int(call.get("set_update_mode", 0))} if stage == "chip" else {}
+    res = set_update(dbs, stage, [call.opts[idc]], components=[comp] if comp else None,
+                     set_label=call.get("set_label"), audit_detail=_audit(call), **kw)
+    for c in res.skipped:
+        note(f"{call.tool}: {c.get('component')}: {c.get('reason')}")
+    return None
+
+
+def revert_filter(call: LegacyCall, dbs: Databases):
+    """The RevertFilter of a revert mode. The C tools compare -label with '='
+    there: the labels are resolved to the run ids they name exactly (None when
+    they name no run)."""
+    from sqlalchemy import select
+
+    from mopstool.db import schema
+    from mopstool.ops.runs.manage import RevertFilter
+
+    stage = STAGE[call.tool]
+    idc = ID_OPT[stage]
+    ids = _ids(call, idc)
+    if call.has("label"):
+        run = schema.table({"chip": "chipRun", "warp": "warpRun", "diff": "diffRun"}[stage])
+        q = (select(run.c[idc]).where(listing.eq_or(run.c.label, call.values("label")),
+                                      run.c.state.in_(("new", "update"))).order_by(run.c[idc]))
+        if ids:
+            q = q.where(run.c[idc].in_(ids))
+        with dbs.connect() as conn:
+            ids = [int(i) for i in conn.execute(q).scalars()]
+        if not ids:
+            return None
+    comp = call.get("class_id") or call.get("skycell_id")
+    return RevertFilter(ids=ids, faults=_ids(call, "fault"), components=[comp] if comp else [],
+                        all=bool(call.get("all")))
+
+
+def revertoverlap(call: LegacyCall, dbs: Databases, note):
+    """warptool -revertoverlap: delete the faulted overlap rows of new warp runs."""
+    from dataclasses import replace
+
+    from mopstool.legacy import modern
+    from mopstool.ops.runs.manage import revert as revert_components
+
+    flt = revert_filter(call, dbs)
+    if call.has("label") and flt is not None:
+        note(f"# modern equivalent: {modern.render(call, modern.revertoverlap(call, flt.ids))}")
+    if flt is None:
+        note("warptool -revertoverlap: no run in state new or update has that label")
+        return None
+    if not flt.has_terms() and not flt.all:
+        raise LegacyError("warptool -revertoverlap: search parameters are required (or -all)")
+    res = revert_components(dbs, "warp", replace(flt, components=["overlap"]), gone_in_new_runs=True,
+                            audit_detail=_audit(call))
+    note(f"warptool -revertoverlap: {res.rows.get('warpSkyCellMap', 0)} overlap rows deleted")
+    return None
+
+
+def drop(call: LegacyCall, dbs: Databases, note):
+    """chiptool -dropprocessedimfile."""
+    from mopstool.ops.runs.components import drop_imfiles
+
+    if not call.get("set_quality"):
+        raise LegacyError("chiptool -dropprocessedimfile: non-zero quality value is required")
+    if not call.has("chip_id") and not call.has("cam_id"):
+        raise LegacyError("chiptool -dropprocessedimfile: -chip_id (or -cam_id) and -class_id are required")
+    if not call.has("class_id"):
+        raise LegacyError("chiptool -dropprocessedimfile: -class_id is required")
+    try:
+        drop_imfiles(dbs, chip_ids=call.values("chip_id"), cam_ids=call.values("cam_id"),
+                     class_ids=call.values("class_id"), quality=int(call.get("set_quality")),
+                     audit_detail=_audit(call))
+    except NotFound as exc:   # the C UPDATE simply changes no row
+        note(f"chiptool: {exc.message}")
+    return None
+
+
+def block(call: LegacyCall, dbs: Databases, note):
+    """-block / -unblock: the stage's block table (chipMask, warpMask)."""
+    from mopstool.ops.runs.labels import block_labels, unblock_labels
+
+    if not call.has("label"):
+        raise LegacyError(f"{call.tool} -{call.mode}: -label is required")
+    fn = block_labels if call.mode == "block" else unblock_labels
+    plan = fn(dbs, [call.get("label")], [STAGE[call.tool]])
+    for n in plan.notes:
+        note(f"{call.tool}: {n}")
+    return None
+
+
+def revert(call: LegacyCall, dbs: Databases, note):
+    """-revertprocessedimfile / -revertwarped / -revertdiffskyfile, as C: faulted
+    components of new runs deleted (fault 26 too), update runs' faults cleared
+    (26 only with -fault 26); -revertwarped leaves overlap rows alone."""
+    from mopstool.ops.runs.manage import revert as revert_components
+
+    from mopstool.legacy import modern
+
+    stage = STAGE[call.tool]
+    flt = revert_filter(call, dbs)
+    if call.has("label") and flt is not None:
+        note(f"# modern equivalent: {modern.render(call, modern.revert(call, flt.ids))}")
+    if flt is None:
+        note(f"{call.tool} -{call.mode}: no run in state new or update has that label")
+        return None
+    if not flt.has_terms() and not flt.all:
+        raise LegacyError(f"{call.tool} -{call.mode}: search parameters are required (or -all)")
+    res = revert_components(dbs, stage, flt, gone_in_new_runs=True, overlaps=False,
+                            audit_detail=_audit(call))
+    note(f"{call.tool} -{call.mode}: {res.total} rows {'would change' if res.dry_run else 'changed'}")
+    return None
+
+
+# ------------------------------------------------------------------ pstamptool
+
+def request_selector(call: LegacyCall):
+    from mopstool.ops.pstamp.requests import RequestSelector
+
+    o = call.opts
+    return RequestSelector(
+        req_ids=_ids(call, "req_id"), not_req_ids=_ids(call, "not_req_id"),
+        req_id_max=o.get("req_id_max"), states=call.values("state"), labels=call.values("label"),
+        names=call.values("name"), usernames=call.values("username"), faults=_ids(call, "fault"),
+        req_types=call.values("reqType"), timestamp_begin=o.get("timestamp_begin"),
+        timestamp_end=o.get("timestamp_end"))
+
+
+REQ_SETTERS = ("set_state", "set_label", "set_outProduct", "set_outdir", "set_uri", "set_name",
+               "set_username", "set_reqType")
+
+
+def updatereq(call: LegacyCall, dbs: Databases, note):
+    from mopstool.ops.pstamp.requests import update_requests
+
+    o = call.opts
+    sel = request_selector(call)
+    fault = o.get("set_fault")
+    if not any(k in o for k in REQ_SETTERS) and not fault and not o.get("clearfault"):
+        raise LegacyError("pstamptool -updatereq: at least one set option is required", 1)
+    if sel.is_empty():
+        raise LegacyError("pstamptool -updatereq: search parameters are required")
+    if fault and o.get("clearfault"):
+        raise LegacyError("pstamptool -updatereq: only one of -fault and -clearfault is allowed")
+    res = update_requests(
+        dbs, sel, set_state=o.get("set_state"), set_label=o.get("set_label"),
+        set_fault=fault or None, clear_fault=bool(o.get("clearfault")),
+        set_outProduct=o.get("set_outProduct"), set_outdir=o.get("set_outdir"),
+        set_uri=o.get("set_uri"), set_name=o.get("set_name"), set_username=o.get("set_username"),
+        set_reqType=o.get("set_reqType"), ipp_semantics=True, action="pstamptool.updatereq")
+    for sk in res.skipped:
+        note(f"pstamptool: req_id {sk.get('req_id')}: {sk.get('reason')}")
+    note(f"pstamptool -updatereq: {res.count} requests changed")
+    return None
+
+
+def revertreq(call: LegacyCall, dbs: Databases, note):
+    from mopstool.ops.pstamp.requests import revert_requests
+
+    sel = request_selector(call)
+    if sel.is_empty():
+        raise LegacyError("pstamptool -revertreq: search parameters are required")
+    res = revert_requests(dbs, sel, max_fault=None, touch_timestamp=False)
+    note(f"pstamptool -revertreq: {res.count} requests changed")
+    return None
+
+
+def revertjob(call: LegacyCall, dbs: Databases, note):
+    """pstamptool -revertjob: clear the fault of 'run' jobs of 'run' requests; faults
+    < 10 unless -fault, fault_count < 5 unless -clear_fault_count (which zeroes it)."""
+    from mopstool.ops.pstamp.requests import RequestSelector, revert_jobs
+    from mopstool.stages.vocab import PSTAMP_MAX_FAULT_COUNT
+
+    sel = RequestSelector(req_ids=_ids(call, "req_id"), labels=call.values("label"))
+    if sel.is_empty() and not call.has("fault") and not call.get("all"):
+        raise LegacyError("pstamptool -revertjob: search parameters or -all are required")
+    if call.has("limit"):
+        note("pstamptool: -limit is ignored, as pstamptool -revertjob ignores it")
+    res = revert_jobs(dbs, sel, fault=call.get("fault"), max_fault_count=PSTAMP_MAX_FAULT_COUNT,
+                      clear_fault_count=bool(call.get("clear_fault_count")))
+    note(f"pstamptool -revertjob: {res.count} jobs changed")
+    return None

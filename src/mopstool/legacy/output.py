@@ -1,0 +1,129 @@
+"""The IPP text output of ippdbPrintMetadatas: metadata-config blocks or -simple lines.
+
+Types follow what the C tools read back from MySQL: BIGINT S64, INT S32,
+SMALLINT S16, TINYINT BOOL, FLOAT F32, DOUBLE F64, DATETIME/TIMESTAMP UTC,
+strings STR. NULL numbers print as the IPP sentinels (S64 9223372036854775807,
+S32 2147483647, S16 32767), NULL floats as nan, NULL times as NULL; a NULL
+string is the word NULL in a metadata block and an empty field under -simple
+(where underscores in strings print as spaces and floats as %f).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+S64_NULL = 9223372036854775807
+S32_NULL = 2147483647
+S16_NULL = 32767
+
+_NULL_INT = {"S64": str(S64_NULL), "S32": str(S32_NULL), "S16": str(S16_NULL), "S8": "127",
+             "BOOL": "F"}
+
+
+def column_types(columns) -> dict[str, str]:
+    """MDC type tokens for SQLAlchemy columns (or labelled column expressions)."""
+    from sqlalchemy import BigInteger, DateTime, Double, Float, Integer, SmallInteger, String
+
+    out = {}
+    for c in columns:
+        t = getattr(c, "type", None)
+        name = getattr(c, "key", None) or getattr(c, "name", None)
+        variants = getattr(t, "_variant_mapping", {}) or {}
+        if any(type(v).__name__ == "TINYINT" for v in variants.values()):
+            out[name] = "BOOL"
+        elif isinstance(t, BigInteger):
+            out[name] = "S64"
+        elif isinstance(t, SmallInteger):
+            out[name] = "S16"
+        elif isinstance(t, Integer):
+            out[name] = "S32"
+        elif isinstance(t, Double):
+            out[name] = "F64"
+        elif isinstance(t, Float):
+            out[name] = "F32"
+        elif isinstance(t, DateTime):
+            out[name] = "UTC"
+        elif isinstance(t, String):
+            out[name] = "STR"
+    return out
+
+
+def _type(value: Any, declared: str | None) -> str:
+    if declared:
+        return declared
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "S64"
+    if isinstance(value, float):
+        return "F64"
+    if isinstance(value, datetime):
+        return "UTC"
+    return "STR"
+
+
+def _time(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return value
+    return value.strftime("%Y-%m-%dT%H:%M:%S.000000")
+
+
+def mdc_value(value: Any, typ: str) -> str:
+    if typ in ("UTC", "TAI"):
+        return _time(value)
+    if value is None:
+        return _NULL_INT.get(typ, "nan" if typ in ("F32", "F64") else "NULL")
+    if typ == "F32":
+        return f"{float(value):.7g}"
+    if typ == "F64":
+        return f"{float(value):.15g}"
+    if typ == "BOOL":
+        return "T" if value else "F"
+    if typ == "STR":
+        s = str(value)
+        return s if s.strip() else "NULL"
+    return str(int(value))
+
+
+def simple_value(value: Any, typ: str) -> str:
+    if typ in ("UTC", "TAI"):
+        return _time(value)
+    if typ == "STR":
+        return "" if value is None else str(value).replace("_", " ")
+    if typ in ("F32", "F64"):
+        return "nan" if value is None else f"{float(value):f}"
+    if value is None:
+        return _NULL_INT.get(typ, "")
+    if typ == "BOOL":
+        return "T" if value else "F"
+    return str(int(value))
+
+
+def format_mdc(rows: list[dict], rowname: str, types: dict[str, str] | None = None) -> str:
+    """'<name> MULTI' (several rows), then per row a blank line,
+    '<name>  METADATA', one '   <col>  <TYPE> <value>' line per column, 'END'."""
+    if not rows:
+        return ""
+    types = types or {}
+    out = []
+    if len(rows) > 1:
+        out.append(f"{rowname} MULTI")
+    for r in rows:
+        out.append("")
+        out.append(f"{rowname}  METADATA")
+        width = max(len(k) for k in r)
+        for k, v in r.items():
+            t = _type(v, types.get(k))
+            out.append(f"   {k.ljust(width)}  {t:<4} {mdc_value(v, t)}")
+        out.append("END")
+    return "\n".join(out) + "\n"
+
+
+def format_simple(rows: list[dict], types: dict[str, str] | None = None) -> str:
+    """-simple: one line per row, values separated by single spaces."""
+    types = types or {}
+    lines = [" ".join(simple_value(v, _type(v, types.get(k))) for k, v in r.items()) for r in rows]
+    return "\n".join(lines) + ("\n" if lines else "")
