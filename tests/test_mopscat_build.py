@@ -12,7 +12,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from mopstool.errors import ExitCode
+from mopstool.errors import DataError, ExitCode
 from mopstool.fits import cmf
 from mopstool.fits import skycell as sky
 from mopstool.fits import cmf_write
@@ -558,8 +558,23 @@ def test_fast_table_writer_matches_fitsio(tmp_path, monkeypatch):
     cards = [{"name": "MOPSREV", "value": 1, "comment": ""}]
     monkeypatch.setattr(mops_write, "_SLICE", 333)      # several row slices, the last one short
     assert mops_write.write_mops_file(tmp_path / "fast.mops", cards, cards, tables) == []
-    monkeypatch.setattr(mops_write, "_fill_rows", lambda path, tables: False)
-    notes = mops_write.write_mops_file(tmp_path / "slow.mops", cards, cards, tables)
+
+    def chunks():                     # the rows streamed in uneven chunks, tables interleaved
+        for lo, hi in ((0, 0), (0, 10), (10, 500), (500, n)):
+            for i, (arrays, _names, _units) in enumerate(tables):
+                yield i, [a[lo:hi] for a in arrays]
+
+    layout = [([a[:0] for a in arrays], names, units) for arrays, names, units in tables]
+    assert mops_write.write_mops_file(tmp_path / "streamed.mops", cards, cards, layout,
+                                      nrows=[n] * 3, rows=chunks()) == []
+    assert (tmp_path / "streamed.mops").read_bytes() == (tmp_path / "fast.mops").read_bytes()
+    with pytest.raises(DataError, match="rows written"):
+        mops_write.write_mops_file(tmp_path / "short.mops", cards, cards, layout, nrows=[n + 1] * 3,
+                                   rows=chunks())
+    assert not (tmp_path / "short.mops").exists() and not list(tmp_path.glob(".short*"))
+    monkeypatch.setattr(mops_write, "_fill_rows", lambda *args: False)
+    notes = mops_write.write_mops_file(tmp_path / "slow.mops", cards, cards, layout, nrows=[n] * 3,
+                                       rows=chunks())
     assert len(notes) == 1 and "column writer" in notes[0]
     with fits.open(tmp_path / "fast.mops") as a, fits.open(tmp_path / "slow.mops") as b:
         a.verify("exception")

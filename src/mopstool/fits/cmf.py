@@ -187,9 +187,10 @@ def _native(arr):
 
 def read_cmf(path: str | os.PathLike, *, columns: Iterable[str] | None = None,
              imageid: int | None = None, skycell_id: str | None = None,
-             read_xfit: bool = True) -> CmfCatalog:
+             read_xfit: bool = True, xcolumns: Iterable[str] | None = None) -> CmfCatalog:
     """Read a diff CMF. *columns* limits the SkyChip.psf columns read (all by
-    default; missing ones are simply absent). *imageid* / *skycell_id* are
+    default; missing ones are simply absent), *xcolumns* likewise those of
+    SkyChip.xfit (IPP_IDET is always read to align its rows). *imageid* / *skycell_id* are
     used when the header lacks IMAGEID / SKYCELL. Any unreadable or malformed
     file raises DataError naming the path."""
     import fitsio
@@ -224,7 +225,11 @@ def read_cmf(path: str | os.PathLike, *, columns: Iterable[str] | None = None,
                 if xh.get_exttype() in ("BINARY_TBL", "ASCII_TBL"):
                     xfit_names = {n.upper() for n in xh.get_colnames()}
                     if xh.get_nrows() > 0:
-                        xfit_raw = xh.read()
+                        if xcolumns is None:
+                            xfit_raw = xh.read()
+                        else:
+                            want = set(xcolumns) | {"IPP_IDET"}
+                            xfit_raw = xh.read(columns=[n for n in xh.get_colnames() if n.upper() in want])
             wanted = names if columns is None else [c for c in names if c in set(columns)]
             data = hdu.read(columns=wanted) if nrows > 0 and wanted else None
         except DataError:
