@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mopstool.errors import DataError
-from mopstool.fits.cmf import SOURCE_MASK, CmfCatalog, chip_class_id, read_cmf
+from mopstool.fits.cmf import SOURCE_MASK, CmfCatalog, chip_class_id, read_cmf, read_cmf_tables
 from mopstool.fits.mops import (ALL_COLUMNS, ALL_EXT, DIFFTYPES, MATCH_RADIUS_ARCSEC, MOPS_REVISION, OBSCODES,
                                 REVISION_COLUMNS, SKYCELL_COLUMNS, SKYCELL_EXT, SOURCE_MASK2, BuildResult,
                                 DiffInput, ExposureMeta, SkycellInput, version_columns)
@@ -554,7 +554,7 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
         import numpy as np
 
         for p in in_order:
-            cat = read_cmf(p.cat.path, imageid=p.sc.diff_skyfile_id, skycell_id=p.sc.skycell_id)
+            cat = read_cmf_tables(p.cat)
             g = _Group(difftype=p.difftype, cats=[cat], diffs=[p.diff], inputs=[p.sc])
             _kept(g)
             if cat.nrows != p.cat.nrows or int(np.count_nonzero(g.keep[0])) != p.n_kept:
