@@ -604,3 +604,26 @@ def test_inverse_files_and_default_values(cli, tmp_path):
     assert r.code == ExitCode.USAGE and "not both" in r.err
     r = cli("mopscat", "build")
     assert r.code == ExitCode.USAGE
+
+
+def test_a_cmf_changed_between_the_two_passes_is_refused(tmp_path, monkeypatch):
+    """The second pass reads each skycell again; a file that lost rows meanwhile is an
+    error naming it, and no product is left behind."""
+    g0, p0 = make("skycell.1211.040", 30, seed=1)
+    g1, p1 = make("skycell.1211.041", 30, seed=2)
+    f0, f1 = write(tmp_path / "a.cmf", g0, p0, 1), write(tmp_path / "b.cmf", g1, p1, 2)
+    diff = mopsfmt.DiffInput(difftype="WW", diff_id=1, zp=ZP,
+                             skycells=[mopsfmt.SkycellInput(path=f0), mopsfmt.SkycellInput(path=f1)])
+    meta = mopsfmt.ExposureMeta(exp_name="o1", exp_id=1)
+    mops_build.build_mops([diff], meta, tmp_path / "ok.mops")
+    reread = mops_build.read_cmf_tables
+
+    def shrink_then_read(cat):
+        if cat.path == f1:
+            write(f1, g1, {k: v[:20] for k, v in p1.items()}, 2)
+        return reread(cat)
+
+    monkeypatch.setattr(mops_build, "read_cmf_tables", shrink_then_read)
+    with pytest.raises(DataError, match="b.cmf.*30 when first read"):
+        mops_build.build_mops([diff], meta, tmp_path / "changed.mops")
+    assert not (tmp_path / "changed.mops").exists() and not list(tmp_path.glob(".changed*"))
