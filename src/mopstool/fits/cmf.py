@@ -194,7 +194,6 @@ def read_cmf(path: str | os.PathLike, *, columns: Iterable[str] | None = None,
     used when the header lacks IMAGEID / SKYCELL. Any unreadable or malformed
     file raises DataError naming the path."""
     import fitsio
-    import numpy as np
 
     p = str(path)
     if not os.path.exists(p):

@@ -2,7 +2,10 @@
 cross-skycell duplicate resolution and the header.
 
 The numerical work is column-wise numpy; duplicates are found with a KD-tree
-on unit vectors (no Python loop per detection).
+on unit vectors (no Python loop per detection). The build streams: a first
+pass over the skycells keeps only the cut counts and the duplicate keys of the
+kept rows, a second reads each skycell again and writes its rows in place
+(see :func:`build_mops`).
 """
 
 from __future__ import annotations
@@ -198,11 +201,6 @@ class _Group:
             if release:
                 (c.xfit if xfit else c.columns).pop(name, None)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-    def per_cat(self, values, dtype=None):
-        import numpy as np
-
-        return np.asarray(values, dtype=dtype)[self.src]
 
 
 def apply_cuts(g: _Group):
@@ -461,7 +459,8 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
                version: int | None = None, match_radius: float = MATCH_RADIUS_ARCSEC,
                consistency: bool = True) -> BuildResult:
     """Read the diff CMFs of *diffs*, apply the cuts, resolve duplicates and
-    write the .mops file *output*. Diffs of the same difftype are resolved
+    write the .mops file *output*, holding one skycell's rows at a time (two
+    passes over the inputs: keys first, then the rows). Diffs of the same difftype are resolved
     together (one exposure, one catalog per difftype); several difftypes make
     a merged product whose rows carry their DIFFTYPE."""
     import numpy as np
