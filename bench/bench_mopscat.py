@@ -13,7 +13,11 @@ sources repeated in the overlaps of neighbouring skycells), then times
 
     python bench/bench_mopscat.py [--skycells 60] [--rows 5000] [--repeat 3] [--dir DIR]
 
-Run by hand; the results are reported in docs/mopscat.md.
+Times are wall and CPU (process) time, best of --repeat; the CPU time is the
+steadier figure on a shared machine. The memory is the peak RSS of a fresh
+process that imports mopstool and builds the product once (``--rss-of DIR``
+runs that process on the CMFs in DIR). Run by hand; the results are reported
+in docs/benchmarks.md and docs/mopscat.md.
 """
 
 from __future__ import annotations
@@ -118,12 +122,37 @@ def mopscat(paths: list[str], out: str):
 
 
 def best_of(fn, repeat: int):
-    times, result = [], None
+    """(best wall s, best CPU s, result) of *repeat* calls."""
+    walls, cpus, result = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus), result
+
+
+def rss_of_build(directory: str) -> None:
+    """One build of the CMFs in *directory* in this (fresh) process; prints the peak RSS in MB."""
+    import glob
+
+    paths = sorted(glob.glob(os.path.join(directory, "*.cmf")))
+    mopscat(paths, os.path.join(directory, "rss.mops"))
+    # VmHWM is this process's own peak: ru_maxrss of a child started by a big
+    # process starts from the parent's RSS at the fork (Linux keeps it across exec)
+    with open("/proc/self/status") as fh:
+        hwm = next((int(line.split()[1]) for line in fh if line.startswith("VmHWM:")), None)
+    if hwm is None:
+        hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{hwm / 1024:.0f}")
+
+
+def peak_rss(directory: str) -> float:
+    import subprocess
+
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-of", directory],
+                         check=True, capture_output=True, text=True).stdout
+    return float(out.split()[-1])
 
 
 def main(argv=None) -> int:
@@ -132,7 +161,11 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=5000, help="detections per skycell")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", help="work directory (default: a temporary one, removed after)")
+    ap.add_argument("--rss-of", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.rss_of:
+        rss_of_build(args.rss_of)
+        return 0
     if args.skycells > 100:
         ap.error("at most 100 skycells (one projection cell)")
     work = args.dir or tempfile.mkdtemp(prefix="bench_mopscat.")
@@ -146,40 +179,37 @@ def main(argv=None) -> int:
         mops_path = os.path.join(work, "bench.mops")
         mopscat(paths, mops_path)                     # warm-up (imports, page cache)
         layout = output_layout(mops_path)
-        t_round, n = best_of(lambda: floor_roundtrip(paths, os.path.join(work, "floor1.fits")),
-                             args.repeat)
-        t_layout, _ = best_of(lambda: floor_layout(paths, os.path.join(work, "floor2.fits"), layout),
-                              args.repeat)
-        t_mops, res = best_of(lambda: mopscat(paths, mops_path), args.repeat)
+        t_round, c_round, n = best_of(lambda: floor_roundtrip(paths, os.path.join(work, "floor1.fits")),
+                                      args.repeat)
+        t_layout, c_layout, _ = best_of(lambda: floor_layout(paths, os.path.join(work, "floor2.fits"), layout),
+                                        args.repeat)
+        t_mops, c_mops, res = best_of(lambda: mopscat(paths, mops_path), args.repeat)
         # the same build with fitsio's column writer instead of the block writer
         from mopstool.fits import mops_write
 
         block = mops_write._fill_rows
-        mops_write._fill_rows = lambda path, tables: False
+        mops_write._fill_rows = lambda *a: False
         try:
-            t_fitsio, _ = best_of(lambda: mopscat(paths, os.path.join(work, "fitsio.mops")), args.repeat)
+            t_fitsio, c_fitsio, _ = best_of(lambda: mopscat(paths, os.path.join(work, "fitsio.mops")),
+                                            args.repeat)
         finally:
             mops_write._fill_rows = block
-        import tracemalloc
-
-        tracemalloc.start()
-        mopscat(paths, mops_path)
-        traced = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+        rss = peak_rss(work)
         out_size = os.path.getsize(mops_path)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"floor A: fitsio read + write of the input tables  {t_round:7.3f} s "
-              f"{n / t_round:12,.0f} rows/s")
-        print(f"floor B: fitsio read + write of the .mops layout  {t_layout:7.3f} s "
-              f"{n / t_layout:12,.0f} rows/s")
-        print(f"mopscat build                                     {t_mops:7.3f} s "
-              f"{n / t_mops:12,.0f} rows/s  ({t_mops / t_round:.2f} x floor A, "
-              f"{t_mops / t_layout:.2f} x floor B)")
-        print(f"mopscat build, fitsio column writer               {t_fitsio:7.3f} s "
-              f"{n / t_fitsio:12,.0f} rows/s  (block writer {t_fitsio / t_mops:.2f} x faster)")
+
+        def line(label, wall, cpu, extra=""):
+            print(f"{label:<50} {wall:7.3f} s wall {cpu:7.3f} s CPU {n / wall:12,.0f} rows/s{extra}")
+
+        line("floor A: fitsio read + write of the input tables", t_round, c_round)
+        line("floor B: fitsio read + write of the .mops layout", t_layout, c_layout)
+        line("mopscat build", t_mops, c_mops,
+             f"  ({t_mops / t_round:.2f} / {c_mops / c_round:.2f} x floor A, "
+             f"{t_mops / t_layout:.2f} / {c_mops / c_layout:.2f} x floor B, wall / CPU)")
+        line("mopscat build, fitsio column writer", t_fitsio, c_fitsio,
+             f"  ({t_fitsio / t_mops:.2f} / {c_fitsio / c_mops:.2f} x the block writer's build)")
         print(f"output: {res.rows} detections, {res.duplicates} duplicates, {res.cut} cut, "
-              f"{out_size / 1e6:.1f} MB; peak RSS {rss:.0f} MB; best of {args.repeat}")
-        print(f"memory allocated by one build at its peak (tracemalloc): {traced / 1e6:.1f} MB")
+              f"{out_size / 1e6:.1f} MB; best of {args.repeat}")
+        print(f"peak RSS of a process building it once: {rss:.0f} MB")
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)

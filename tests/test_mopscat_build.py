@@ -12,7 +12,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from mopstool.errors import ExitCode
+from mopstool.errors import DataError, ExitCode
 from mopstool.fits import cmf
 from mopstool.fits import skycell as sky
 from mopstool.fits import cmf_write
@@ -558,8 +558,23 @@ def test_fast_table_writer_matches_fitsio(tmp_path, monkeypatch):
     cards = [{"name": "MOPSREV", "value": 1, "comment": ""}]
     monkeypatch.setattr(mops_write, "_SLICE", 333)      # several row slices, the last one short
     assert mops_write.write_mops_file(tmp_path / "fast.mops", cards, cards, tables) == []
-    monkeypatch.setattr(mops_write, "_fill_rows", lambda path, tables: False)
-    notes = mops_write.write_mops_file(tmp_path / "slow.mops", cards, cards, tables)
+
+    def chunks():                     # the rows streamed in uneven chunks, tables interleaved
+        for lo, hi in ((0, 0), (0, 10), (10, 500), (500, n)):
+            for i, (arrays, _names, _units) in enumerate(tables):
+                yield i, [a[lo:hi] for a in arrays]
+
+    layout = [([a[:0] for a in arrays], names, units) for arrays, names, units in tables]
+    assert mops_write.write_mops_file(tmp_path / "streamed.mops", cards, cards, layout,
+                                      nrows=[n] * 3, rows=chunks()) == []
+    assert (tmp_path / "streamed.mops").read_bytes() == (tmp_path / "fast.mops").read_bytes()
+    with pytest.raises(DataError, match="rows written"):
+        mops_write.write_mops_file(tmp_path / "short.mops", cards, cards, layout, nrows=[n + 1] * 3,
+                                   rows=chunks())
+    assert not (tmp_path / "short.mops").exists() and not list(tmp_path.glob(".short*"))
+    monkeypatch.setattr(mops_write, "_fill_rows", lambda *args: False)
+    notes = mops_write.write_mops_file(tmp_path / "slow.mops", cards, cards, layout, nrows=[n] * 3,
+                                       rows=chunks())
     assert len(notes) == 1 and "column writer" in notes[0]
     with fits.open(tmp_path / "fast.mops") as a, fits.open(tmp_path / "slow.mops") as b:
         a.verify("exception")
@@ -589,3 +604,26 @@ def test_inverse_files_and_default_values(cli, tmp_path):
     assert r.code == ExitCode.USAGE and "not both" in r.err
     r = cli("mopscat", "build")
     assert r.code == ExitCode.USAGE
+
+
+def test_a_cmf_changed_between_the_two_passes_is_refused(tmp_path, monkeypatch):
+    """The second pass reads each skycell again; a file that lost rows meanwhile is an
+    error naming it, and no product is left behind."""
+    g0, p0 = make("skycell.1211.040", 30, seed=1)
+    g1, p1 = make("skycell.1211.041", 30, seed=2)
+    f0, f1 = write(tmp_path / "a.cmf", g0, p0, 1), write(tmp_path / "b.cmf", g1, p1, 2)
+    diff = mopsfmt.DiffInput(difftype="WW", diff_id=1, zp=ZP,
+                             skycells=[mopsfmt.SkycellInput(path=f0), mopsfmt.SkycellInput(path=f1)])
+    meta = mopsfmt.ExposureMeta(exp_name="o1", exp_id=1)
+    mops_build.build_mops([diff], meta, tmp_path / "ok.mops")
+    reread = mops_build.read_cmf_tables
+
+    def shrink_then_read(cat):
+        if cat.path == f1:
+            write(f1, g1, {k: v[:20] for k, v in p1.items()}, 2)
+        return reread(cat)
+
+    monkeypatch.setattr(mops_build, "read_cmf_tables", shrink_then_read)
+    with pytest.raises(DataError, match="b.cmf.*30 when first read"):
+        mops_build.build_mops([diff], meta, tmp_path / "changed.mops")
+    assert not (tmp_path / "changed.mops").exists() and not list(tmp_path.glob(".changed*"))

@@ -187,13 +187,13 @@ def _native(arr):
 
 def read_cmf(path: str | os.PathLike, *, columns: Iterable[str] | None = None,
              imageid: int | None = None, skycell_id: str | None = None,
-             read_xfit: bool = True) -> CmfCatalog:
+             read_xfit: bool = True, xcolumns: Iterable[str] | None = None) -> CmfCatalog:
     """Read a diff CMF. *columns* limits the SkyChip.psf columns read (all by
-    default; missing ones are simply absent). *imageid* / *skycell_id* are
+    default; missing ones are simply absent), *xcolumns* likewise those of
+    SkyChip.xfit (IPP_IDET is always read to align its rows). *imageid* / *skycell_id* are
     used when the header lacks IMAGEID / SKYCELL. Any unreadable or malformed
     file raises DataError naming the path."""
     import fitsio
-    import numpy as np
 
     p = str(path)
     if not os.path.exists(p):
@@ -224,7 +224,11 @@ def read_cmf(path: str | os.PathLike, *, columns: Iterable[str] | None = None,
                 if xh.get_exttype() in ("BINARY_TBL", "ASCII_TBL"):
                     xfit_names = {n.upper() for n in xh.get_colnames()}
                     if xh.get_nrows() > 0:
-                        xfit_raw = xh.read()
+                        if xcolumns is None:
+                            xfit_raw = xh.read()
+                        else:
+                            want = set(xcolumns) | {"IPP_IDET"}
+                            xfit_raw = xh.read(columns=[n for n in xh.get_colnames() if n.upper() in want])
             wanted = names if columns is None else [c for c in names if c in set(columns)]
             data = hdu.read(columns=wanted) if nrows > 0 and wanted else None
         except DataError:
@@ -242,18 +246,7 @@ def read_cmf(path: str | os.PathLike, *, columns: Iterable[str] | None = None,
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise DataError(f"{p}: SkyChip.psf lacks column(s) {', '.join(missing)}")
-    cols: dict[str, Any] = {}
-    if data is not None:
-        for n in data.dtype.names:
-            cols[n.upper()] = _native(data[n])
-    else:
-        # empty table: typed empty columns
-        types = {n: t for n, t, _ in PSF_COLUMNS}
-        for n in wanted:
-            cols[n] = np.zeros(0, dtype=types.get(n, "f4"))
-    xfit: dict[str, Any] = {}
-    if xfit_raw is not None and nrows > 0 and "IPP_IDET" in cols:
-        xfit = _align_xfit(cols["IPP_IDET"], xfit_raw, nrows)
+    cols, xfit = _columns(data, wanted, xfit_raw, nrows)
     img = header.get("IMAGEID")
     try:
         img = int(img) if img not in (None, "") else None
@@ -283,6 +276,54 @@ def read_cmf(path: str | os.PathLike, *, columns: Iterable[str] | None = None,
     return CmfCatalog(path=p, header=header, version=version, exttype=exttype, nrows=nrows,
                       columns=cols, xfit=xfit, has_xfit=xfit_raw is not None, imageid=img,
                       skycell_id=sky, geometry=geom, naxis1=naxis1, naxis2=naxis2)
+
+
+def _columns(data, wanted: list[str], xfit_raw, nrows: int) -> tuple[dict, dict]:
+    """SkyChip.psf columns by name in native byte order, and the SkyChip.xfit
+    columns aligned to them."""
+    import numpy as np
+
+    cols: dict[str, Any] = {}
+    if data is not None:
+        for n in data.dtype.names:
+            cols[n.upper()] = _native(data[n])
+    else:
+        # empty table: typed empty columns
+        types = {n: t for n, t, _ in PSF_COLUMNS}
+        for n in wanted:
+            cols[n] = np.zeros(0, dtype=types.get(n, "f4"))
+    xfit: dict[str, Any] = {}
+    if xfit_raw is not None and nrows > 0 and "IPP_IDET" in cols:
+        xfit = _align_xfit(cols["IPP_IDET"], xfit_raw, nrows)
+    return cols, xfit
+
+
+def read_cmf_tables(cat: CmfCatalog) -> CmfCatalog:
+    """*cat* (from :func:`read_cmf`) with every SkyChip.psf and SkyChip.xfit
+    column read from its file; the headers are not read again. DataError if
+    the file cannot be read or no longer has the rows it had."""
+    import fitsio
+
+    p = cat.path
+    try:
+        with fitsio.FITS(p) as f:
+            hdu = f["SkyChip.psf"]
+            names = [n.upper() for n in hdu.get_colnames()]
+            nrows = int(hdu.get_nrows())
+            data = hdu.read() if nrows > 0 and names else None
+            xfit_raw = None
+            if "SkyChip.xfit" in f:
+                xh = f["SkyChip.xfit"]
+                if xh.get_exttype() in ("BINARY_TBL", "ASCII_TBL") and xh.get_nrows() > 0:
+                    xfit_raw = xh.read()
+    except (OSError, IOError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read CMF {p}: {_short(exc)}") from None
+    if nrows != cat.nrows:
+        raise DataError(f"{p}: SkyChip.psf has {nrows} rows, {cat.nrows} when first read (file changed?)")
+    cols, xfit = _columns(data, names, xfit_raw, nrows)
+    from dataclasses import replace
+
+    return replace(cat, columns=cols, xfit=xfit, has_xfit=xfit_raw is not None)
 
 
 def _int(v) -> int:

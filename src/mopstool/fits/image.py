@@ -14,6 +14,7 @@ BZERO = 2^(n-1) convention) come back unsigned.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,12 +202,18 @@ class ImageSource:
                     return h[n]
         return None
 
-    @property
+    def pixels_exact_in_bulk(self) -> bool:
+        """Whether pixels() of many positions at once gives exactly the values of one call
+        per position: true without distortion terms, where astropy's conversion is the
+        plain per-point WCS (the iterative distortion inversion depends on its batch)."""
+        return not self.wcs.has_distortion
+
+    @functools.cached_property
     def filter(self) -> str | None:
         v = self.keyword("FILTER", "FILTERID", "FPA.FILTER", "HIERARCH FPA.FILTER")
         return str(v).strip() if v is not None else None
 
-    @property
+    @functools.cached_property
     def mjd(self) -> float | None:
         v = self.keyword("MJD-OBS", "MJD_OBS", "MJD")
         try:

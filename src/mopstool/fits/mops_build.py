@@ -2,7 +2,10 @@
 cross-skycell duplicate resolution and the header.
 
 The numerical work is column-wise numpy; duplicates are found with a KD-tree
-on unit vectors (no Python loop per detection).
+on unit vectors (no Python loop per detection). The build streams: a first
+pass over the skycells keeps only the cut counts and the duplicate keys of the
+kept rows, a second reads each skycell again and writes its rows in place
+(see :func:`build_mops`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mopstool.errors import DataError
-from mopstool.fits.cmf import SOURCE_MASK, CmfCatalog, chip_class_id, read_cmf
+from mopstool.fits.cmf import SOURCE_MASK, CmfCatalog, chip_class_id, read_cmf, read_cmf_tables
 from mopstool.fits.mops import (ALL_COLUMNS, ALL_EXT, DIFFTYPES, MATCH_RADIUS_ARCSEC, MOPS_REVISION, OBSCODES,
                                 REVISION_COLUMNS, SKYCELL_COLUMNS, SKYCELL_EXT, SOURCE_MASK2, BuildResult,
                                 DiffInput, ExposureMeta, SkycellInput, version_columns)
@@ -141,7 +144,7 @@ def resolve_duplicates(pairs, rank, n: int):
 
 @dataclass
 class _Group:
-    """Concatenated inputs of one difftype."""
+    """Inputs of one difftype, concatenated (the build uses groups of one catalog)."""
 
     difftype: str
     cats: list[CmfCatalog]
@@ -198,11 +201,6 @@ class _Group:
             if release:
                 (c.xfit if xfit else c.columns).pop(name, None)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-    def per_cat(self, values, dtype=None):
-        import numpy as np
-
-        return np.asarray(values, dtype=dtype)[self.src]
 
 
 def apply_cuts(g: _Group):
@@ -269,48 +267,117 @@ def _chip_lookup():
     return _bytes_array([chip_class_id(i) or "" for i in range(100)])
 
 
+#: SkyChip.psf / SkyChip.xfit columns the first pass reads: the cuts, the
+#: duplicate keys (position, distance to the skycell centre, IPP_IDET) and the
+#: plate scales of the header
+_SCAN_PSF = ("IPP_IDET", "FLAGS", "FLAGS2", "DIFF_R_P", "DIFF_SN_P", "DIFF_R_M", "DIFF_SN_M", "DIFF_FRATIO",
+             "DIFF_NRATIO_BAD", "DIFF_NRATIO_MASK", "DIFF_NRATIO_ALL", "MOMENTS_XX", "MOMENTS_YY", "X_PSF",
+             "Y_PSF", "X_PSF_SIG", "Y_PSF_SIG", "PSF_INST_MAG", "PSF_INST_MAG_SIG", "PLTSCALE", "POSANGLE",
+             "RA_PSF", "DEC_PSF")
+_SCAN_XFIT = ("PLTSCALE",)
+
+
 @dataclass
-class _GroupResult:
-    columns: dict            # entry-level output columns (transient columns + extras)
-    primary: Any
-    primary_of: Any          # index into entries
-    counts: dict             # per-cat arrays
-    n_entries: int
-    scales: Any = None       # finite PLTSCALE values of the kept rows
-    ext_scales: Any = None   # finite SkyChip.xfit PLTSCALE values of the kept rows
+class _Part:
+    """What the first pass keeps of one skycell catalog: its header and
+    geometry (no columns), the counts of the cuts and, for the rows that passed
+    them, only what duplicate resolution needs."""
+
+    cat: CmfCatalog
+    diff: DiffInput
+    sc: SkycellInput
+    difftype: str
+    counts: dict
+    n_kept: int
+    ra: Any
+    dec: Any
+    r_center: Any
+    idet: Any
+    scales: Any                # finite PLTSCALE values of the kept rows
+    ext_scales: Any            # finite SkyChip.xfit PLTSCALE values of the kept rows
+    first_id: int = 0          # ID of its first entry
+    primary: Any = None
+    primary_id: Any = None
 
 
-def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
+def _kept(g: _Group):
+    """The cut reasons of a one-catalog group; sets ``g.keep``."""
+    reason = apply_cuts(g)
+    g._cache.clear()
+    g.keep = [reason == 0]
+    return reason
+
+
+def _scan(cat: CmfCatalog, d: DiffInput, sc: SkycellInput) -> _Part:
+    """First pass over one catalog (read with the _SCAN_* columns only)."""
     import numpy as np
 
-    reason = apply_cuts(g)
-    g._cache.clear()                   # full-length columns of the cuts are not needed further
-    ent = np.flatnonzero(reason == 0)
-    g.keep = [reason[g.offsets[i]:g.offsets[i + 1]] == 0 for i in range(len(g.cats))]
-    src = g.src[ent]
+    g = _Group(difftype=d.difftype.upper(), cats=[cat], diffs=[d], inputs=[sc])
+    reason = _kept(g)
     x = g.take("X_PSF", "f4").astype("f8")
     y = g.take("Y_PSF", "f4").astype("f8")
-    nx = np.array([c.naxis1 for c in g.cats], dtype="f8")[src]
-    ny = np.array([c.naxis2 for c in g.cats], dtype="f8")[src]
-    r_center = np.hypot(x - nx / 2.0, y - ny / 2.0)
-    ra = g.take("RA_PSF", "f8")
-    dec = g.take("DEC_PSF", "f8")
-    pairs = cross_pairs(ra, dec, src, radius)
-    # nearest its skycell centre first; ties broken by (IMAGEID, IPP_IDET), never by input order
-    imageid = np.array([c.imageid or 0 for c in g.cats], dtype="i8")[src]
-    order = np.lexsort((g.take("IPP_IDET", "i8", 0), imageid, r_center))
-    rank = np.empty(len(ent), dtype=np.int64)
-    rank[order] = np.arange(len(ent))
-    primary, primary_of = resolve_duplicates(pairs, rank, len(ent))
+    r_center = np.hypot(x - float(cat.naxis1) / 2.0, y - float(cat.naxis2) / 2.0)
+    pl = g.take("PLTSCALE", "f8")
+    xpl = g.take("PLTSCALE", "f8", xfit=True)
+    part = _Part(cat=cat, diff=d, sc=sc, difftype=g.difftype,
+                 counts={"N_INPUT": cat.nrows, "N_FLAGGED": int(np.count_nonzero(reason == 1)),
+                         "N_WSCUT": int(np.count_nonzero(reason == 2)),
+                         "N_NONFINITE": int(np.count_nonzero(reason == 3))},
+                 n_kept=int(np.count_nonzero(reason == 0)), ra=g.take("RA_PSF", "f8"),
+                 dec=g.take("DEC_PSF", "f8"), r_center=r_center, idet=g.take("IPP_IDET", "i8", 0),
+                 scales=pl[np.isfinite(pl)], ext_scales=xpl[np.isfinite(xpl)])
+    cat.columns.clear()
+    cat.xfit.clear()
+    return part
 
+
+def _resolve(parts: list[_Part], first_id: int, radius: float) -> int:
+    """Duplicate resolution over the parts of one difftype (in their order);
+    sets each part's IDs, PRIMARY and PRIMARY_ID; returns the next free ID."""
+    import numpy as np
+
+    n = sum(p.n_kept for p in parts)
+    src = np.repeat(np.arange(len(parts)), [p.n_kept for p in parts])
+    cat_ = (lambda name: np.concatenate([getattr(p, name) for p in parts]) if parts
+            else np.zeros(0, "f8"))
+    pairs = cross_pairs(cat_("ra"), cat_("dec"), src, radius)
+    # nearest its skycell centre first; ties broken by (IMAGEID, IPP_IDET), never by input order
+    imageid = np.array([p.cat.imageid or 0 for p in parts], dtype="i8")[src]
+    order = np.lexsort((cat_("idet").astype("i8"), imageid, cat_("r_center")))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    primary, primary_of = resolve_duplicates(pairs, rank, n)
+    ids = np.arange(first_id, first_id + n, dtype="i8")
+    at = 0
+    for p in parts:
+        p.first_id = first_id + at
+        p.primary = primary[at:at + p.n_kept]
+        p.primary_id = ids[primary_of[at:at + p.n_kept]]
+        p.counts["N_DUPLICATE"] = int(p.n_kept - np.count_nonzero(p.primary))
+        p.counts["N_KEPT"] = int(np.count_nonzero(p.primary))
+        p.ra = p.dec = p.r_center = p.idet = None
+        at += p.n_kept
+    return first_id + n
+
+
+def _entry_columns(g: _Group, version: int) -> dict[str, Any]:
+    """Output columns of the kept rows (``g.keep``) of a one-catalog group."""
+    import numpy as np
+
+    (cat,), (d,), (sc,) = g.cats, g.diffs, g.inputs
+    n = int(np.count_nonzero(g.keep[0]))
+    each = np.zeros(n, dtype=np.intp)
+    x = g.take("X_PSF", "f4").astype("f8")
+    y = g.take("Y_PSF", "f4").astype("f8")
+    r_center = np.hypot(x - float(cat.naxis1) / 2.0, y - float(cat.naxis2) / 2.0)
     cols: dict[str, Any] = {}
     ra_err, dec_err = radec_errors(g.take("X_PSF_SIG", "f8"), g.take("Y_PSF_SIG", "f8"),
                                    g.take("POSANGLE", "f8"), g.take("PLTSCALE", "f8"))
     cols["RA_ERR"], cols["DEC_ERR"] = ra_err, dec_err
-    zp = np.array([d.zp for d in g.diffs], dtype="f8")[src]
+    zp = np.array([d.zp], dtype="f8")[each]
     inst = g.take("PSF_INST_MAG", "f8")
     cols["MAG"] = np.where(np.isfinite(zp), inst + zp, inst).astype("f4")
-    cols["DIFF_SKYFILE_ID"] = np.array([c.imageid or 0 for c in g.cats], dtype="i8")[src]
+    cols["DIFF_SKYFILE_ID"] = np.full(n, cat.imageid or 0, dtype="i8")
     if version >= 3:
         e_ra, e_dec = radec_errors(g.take("X_EXT_SIG", "f8", xfit=True), g.take("Y_EXT_SIG", "f8", xfit=True),
                                    g.take("POSANGLE", "f8", xfit=True), g.take("PLTSCALE", "f8", xfit=True))
@@ -321,20 +388,18 @@ def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
     lut = _chip_lookup()
     from_src = lut[np.clip(num, 0, 99)]
     has_src = valid & (from_src != b"")
-    fallback = _bytes_array([",".join(i.chip_candidates) for i in g.inputs])[src]
+    fallback = _bytes_array([",".join(sc.chip_candidates)])[each]
     cols["CHIP_ID"] = np.where(has_src, from_src, fallback)
     cols["CHIP_X"] = np.where(has_src, g.take("SRC_CHIP_X", "f4", np.nan), np.nan).astype("f4")
     cols["CHIP_Y"] = np.where(has_src, g.take("SRC_CHIP_Y", "f4", np.nan), np.nan).astype("f4")
     cols["X_PSF"] = x.astype("f4")
     cols["Y_PSF"] = y.astype("f4")
     cols["R_CENTER"] = r_center.astype("f4")
-    cols["SKYCELL_ID"] = _bytes_array([c.skycell_id for c in g.cats])[src]
-    cols["PATH"] = _bytes_array([os.path.abspath(c.path) for c in g.cats])[src]
-    cols["DIFF_ID"] = np.array([d.diff_id for d in g.diffs], dtype="i8")[src]
-    cols["DIFFTYPE"] = _bytes_array([g.difftype])[np.zeros(len(ent), dtype=np.intp)]
-    cols["DIFF_POS"] = np.array([d.positive for d in g.diffs], dtype=bool)[src]
-    pl = g.take("PLTSCALE", "f8")
-    xpl = g.take("PLTSCALE", "f8", xfit=True)
+    cols["SKYCELL_ID"] = _bytes_array([cat.skycell_id])[each]
+    cols["PATH"] = _bytes_array([os.path.abspath(cat.path)])[each]
+    cols["DIFF_ID"] = np.full(n, d.diff_id, dtype="i8")
+    cols["DIFFTYPE"] = _bytes_array([g.difftype])[each]
+    cols["DIFF_POS"] = np.full(n, d.positive, dtype=bool)
     # the table columns last, each input column freed once copied
     for name, dtype, _unit, _v, kind, source in version_columns(version):
         if kind == "psf":
@@ -342,21 +407,10 @@ def _process_group(g: _Group, version: int, radius: float) -> _GroupResult:
         elif kind == "xfit":
             cols[name] = g.take(source, dtype, xfit=True, release=True)
         elif kind == "nan":
-            cols[name] = np.full(len(ent), np.nan, dtype=dtype)
+            cols[name] = np.full(n, np.nan, dtype=dtype)
     if "IPP_IDET" not in cols:
         cols["IPP_IDET"] = g.take("IPP_IDET", "u4")
-
-    ncat = len(g.cats)
-    counts = {
-        "N_INPUT": np.array([c.nrows for c in g.cats], dtype="i4"),
-        "N_FLAGGED": np.bincount(g.src[reason == 1], minlength=ncat).astype("i4"),
-        "N_WSCUT": np.bincount(g.src[reason == 2], minlength=ncat).astype("i4"),
-        "N_NONFINITE": np.bincount(g.src[reason == 3], minlength=ncat).astype("i4"),
-        "N_DUPLICATE": np.bincount(src[~primary], minlength=ncat).astype("i4"),
-        "N_KEPT": np.bincount(src[primary], minlength=ncat).astype("i4"),
-    }
-    return _GroupResult(columns=cols, primary=primary, primary_of=primary_of, counts=counts,
-                        n_entries=len(ent), scales=pl[np.isfinite(pl)], ext_scales=xpl[np.isfinite(xpl)])
+    return cols
 
 
 def _column_list(cols: dict[str, Any], spec: list[tuple]):
@@ -405,7 +459,8 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
                version: int | None = None, match_radius: float = MATCH_RADIUS_ARCSEC,
                consistency: bool = True) -> BuildResult:
     """Read the diff CMFs of *diffs*, apply the cuts, resolve duplicates and
-    write the .mops file *output*. Diffs of the same difftype are resolved
+    write the .mops file *output*, holding one skycell's rows at a time (two
+    passes over the inputs: keys first, then the rows). Diffs of the same difftype are resolved
     together (one exposure, one catalog per difftype); several difftypes make
     a merged product whose rows carry their DIFFTYPE."""
     import numpy as np
@@ -420,12 +475,15 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
     if obscode is None:
         raise DataError(f"unknown camera {meta.camera!r}: no IAU observatory code (GPC1 -> F51, GPC2 -> F52)")
     notes: list[str] = []
+    # first pass, skycell by skycell: the cuts, and of the rows that pass them only
+    # what duplicate resolution and the header need
     cats: list[CmfCatalog] = []
-    owners: list[tuple[DiffInput, SkycellInput]] = []
+    parts: list[_Part] = []
     for d in diffs:
         seen: dict[int, str] = {}
         for sc in sorted(d.skycells, key=lambda s: (s.skycell_id or "", s.path)):
-            cat = read_cmf(sc.path, imageid=sc.diff_skyfile_id, skycell_id=sc.skycell_id)
+            cat = read_cmf(sc.path, imageid=sc.diff_skyfile_id, skycell_id=sc.skycell_id,
+                           columns=_SCAN_PSF, xcolumns=_SCAN_XFIT)
             if sc.diff_skyfile_id and cat.imageid and int(cat.imageid) != int(sc.diff_skyfile_id):
                 raise DataError(f"{cat.path}: IMAGEID {cat.imageid} does not match "
                                 f"diff_skyfile_id {sc.diff_skyfile_id} of skycell {sc.skycell_id}")
@@ -438,7 +496,7 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
                 raise DataError(f"{cat.path}: no IMNAXIS1/IMNAXIS2 and an unknown skycell geometry; "
                                 "the skycell centre is needed to resolve duplicates")
             cats.append(cat)
-            owners.append((d, sc))
+            parts.append(_scan(cat, d, sc))
     if consistency:
         check_consistency(cats)
     in_versions = sorted({c.version for c in cats})
@@ -452,73 +510,80 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
     # groups by difftype (WW, WS, SW, SS), inputs by IMAGEID: the product does not
     # depend on the order the inputs were given in
     rank_of = {v: k for k, v in DIFFTYPES.items()}
-    members: dict[str, list[int]] = {}
-    for i, (d, _sc) in enumerate(owners):
-        members.setdefault(d.difftype.upper(), []).append(i)
+    members: dict[str, list[_Part]] = {}
+    for part in parts:
+        members.setdefault(part.difftype, []).append(part)
     order = sorted(members, key=lambda k: (rank_of.get(k, 99), k))
     for key in order:
-        members[key].sort(key=lambda i: (int(cats[i].imageid or 0), not owners[i][0].positive,
-                                         cats[i].path))
-    results = []
-    groups = []
+        members[key].sort(key=lambda p: (int(p.cat.imageid or 0), not p.diff.positive, p.cat.path))
+    n_ent = 0
     for key in order:
-        idx = members[key]
-        g = _Group(difftype=key, cats=[cats[i] for i in idx], diffs=[owners[i][0] for i in idx],
-                   inputs=[owners[i][1] for i in idx])
-        groups.append(g)
-        results.append(_process_group(g, out_version, match_radius))
+        n_ent = _resolve(members[key], n_ent, match_radius)
+    in_order = [p for key in order for p in members[key]]
+    n_primary = sum(p.counts["N_KEPT"] for p in in_order)
 
-    # entries (ALL) and transient rows
+    # the output tables: string widths of the whole product, known from the first pass
     tspec = [(c[0], c[1], c[2]) for c in version_columns(out_version)] + REVISION_COLUMNS
-    entries: dict[str, list] = {}
-    start = 0
-    id_parts, pid_parts, prim_parts = [], [], []
-    for res in results:
-        for k, v in res.columns.items():
-            entries.setdefault(k, []).append(v)
-        ids = np.arange(start, start + res.n_entries, dtype="i8")
-        id_parts.append(ids)
-        pid_parts.append(ids[res.primary_of])
-        prim_parts.append(res.primary)
-        start += res.n_entries
-    ent = {k: (v[0] if len(v) == 1 else np.concatenate(v)) for k, v in entries.items()}
-    n_ent = start
-    ent["ID"] = np.concatenate(id_parts) if id_parts else np.zeros(0, "i8")
-    ent["PRIMARY_ID"] = np.concatenate(pid_parts) if pid_parts else np.zeros(0, "i8")
-    ent["PRIMARY"] = np.concatenate(prim_parts) if prim_parts else np.zeros(0, bool)
-    ent["EXP_ID"] = np.full(n_ent, int(meta.exp_id or 0), dtype="i8")
-    ent["EXP_NAME"] = _bytes_array([meta.exp_name])[np.zeros(n_ent, dtype=np.intp)]
-    for g, res in zip(groups, results):
-        g._cache.clear()                   # the inputs are no longer needed
-        for c in g.cats:
-            c.columns.clear()
-            c.xfit.clear()
-    for k in ("DIFFTYPE", "SKYCELL_ID", "CHIP_ID", "PATH"):
-        if k not in ent:
-            ent[k] = np.zeros(n_ent, dtype="S1")
-    sel = np.flatnonzero(ent["PRIMARY"])
-    trans = {name: ent[name][sel] for name, _t, _u in tspec}
-    all_cols = {name: ent[name] for name, _t, _u in ALL_COLUMNS}
-    # only the tables to write stay alive from here on
-    for res in results:
-        res.columns = {}
-    entries.clear()
-    del ent
+    widths = {
+        "EXP_NAME": _bytes_array([meta.exp_name]).itemsize,
+        "DIFFTYPE": _bytes_array(order).itemsize,
+        "SKYCELL_ID": _bytes_array([p.cat.skycell_id for p in in_order]).itemsize,
+        "PATH": _bytes_array([os.path.abspath(p.cat.path) for p in in_order]).itemsize,
+        "CHIP_ID": max(_chip_lookup().itemsize,
+                       _bytes_array([",".join(p.sc.chip_candidates) for p in in_order]).itemsize),
+    }
+
+    def layout(spec):
+        import numpy as np
+
+        return ([np.zeros(0, dtype=f"S{widths[name]}" if t == "S" else t) for name, t, _u in spec],
+                [item[0] for item in spec], [item[2] for item in spec])
+
+    def chunk(cols, spec, sel=None):
+        out = []
+        for name, t, _u in spec:
+            a = cols[name] if sel is None else cols[name][sel]
+            out.append(a.astype(f"S{widths[name]}" if t == "S" else t, copy=False))
+        return out
+
+    def rows():
+        """Second pass, skycell by skycell in the order of the product: each
+        catalog read again in full, its rows of both detection tables built
+        and handed to the writer."""
+        import numpy as np
+
+        for p in in_order:
+            cat = read_cmf_tables(p.cat)
+            g = _Group(difftype=p.difftype, cats=[cat], diffs=[p.diff], inputs=[p.sc])
+            _kept(g)
+            if cat.nrows != p.cat.nrows or int(np.count_nonzero(g.keep[0])) != p.n_kept:
+                raise DataError(f"{cat.path}: the file changed while the catalog was built")
+            cols = _entry_columns(g, out_version)
+            del g, cat
+            cols["ID"] = np.arange(p.first_id, p.first_id + p.n_kept, dtype="i8")
+            cols["PRIMARY"] = p.primary
+            cols["PRIMARY_ID"] = p.primary_id
+            cols["EXP_ID"] = np.full(p.n_kept, int(meta.exp_id or 0), dtype="i8")
+            cols["EXP_NAME"] = _bytes_array([meta.exp_name])[np.zeros(p.n_kept, dtype=np.intp)]
+            yield 0, chunk(cols, tspec, p.primary)
+            yield 1, chunk(cols, ALL_COLUMNS)
+        yield 2, sky_table[0]
 
     # skycell table
     sky_rows: list[dict] = []
-    for g, res in zip(groups, results):
-        for j, (cat, d, sc) in enumerate(zip(g.cats, g.diffs, g.inputs)):
-            ra_c, dec_c = cat.geometry.centre_sky() if cat.geometry else (float("nan"), float("nan"))
-            row = {"DIFF_ID": d.diff_id, "DIFFTYPE": g.difftype, "DIFF_POS": d.positive,
-                   "DIFF_SKYFILE_ID": int(cat.imageid or 0), "SKYCELL_ID": cat.skycell_id or "",
-                   "CMFVERSION": cat.exttype, "NAXIS1": cat.naxis1, "NAXIS2": cat.naxis2,
-                   "RA_CENTER": ra_c, "DEC_CENTER": dec_c, "CHIP_IDS": ",".join(sc.chip_candidates),
-                   "PATH": os.path.abspath(cat.path)}
-            for k, arr in res.counts.items():
-                row[k] = int(arr[j])
-            sky_rows.append(row)
+    for p in in_order:
+        cat, d, sc = p.cat, p.diff, p.sc
+        ra_c, dec_c = cat.geometry.centre_sky() if cat.geometry else (float("nan"), float("nan"))
+        row = {"DIFF_ID": d.diff_id, "DIFFTYPE": p.difftype, "DIFF_POS": d.positive,
+               "DIFF_SKYFILE_ID": int(cat.imageid or 0), "SKYCELL_ID": cat.skycell_id or "",
+               "CMFVERSION": cat.exttype, "NAXIS1": cat.naxis1, "NAXIS2": cat.naxis2,
+               "RA_CENTER": ra_c, "DEC_CENTER": dec_c, "CHIP_IDS": ",".join(sc.chip_candidates),
+               "PATH": os.path.abspath(cat.path)}
+        for k in ("N_INPUT", "N_FLAGGED", "N_WSCUT", "N_NONFINITE", "N_DUPLICATE", "N_KEPT"):
+            row[k] = p.counts[k]
+        sky_rows.append(row)
     sky_cols = {name: [r[name] for r in sky_rows] for name, _t, _u in SKYCELL_COLUMNS}
+    sky_table = _column_list(sky_cols, SKYCELL_COLUMNS)
 
     # header
     first = cats[0].header
@@ -528,8 +593,8 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
     fwhms = [_f(c.header.get("FWHM_MAJ")) for c in cats]
     fwhms = [v for v in fwhms if math.isfinite(v)]
     seeing = sum(fwhms) / len(fwhms) if fwhms else float("nan")
-    scales = [r.scales for r in results if len(r.scales)]
-    ext_scales = [r.ext_scales for r in results if len(r.ext_scales)] if out_version >= 3 else []
+    scales = [p.scales for p in in_order if len(p.scales)]
+    ext_scales = [p.ext_scales for p in in_order if len(p.ext_scales)] if out_version >= 3 else []
     pltscale = float(np.median(np.concatenate(scales))) if scales else float("nan")
     if scales:
         allv = np.concatenate(scales)
@@ -586,7 +651,7 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
         ("NDIFFS", len(diffs), "diff directions in this product"),
         ("NSKYCELL", len(cats), "skycell catalogs read"),
         ("NENTRIES", n_ent, "rows of MOPS_ALL_DETECTIONS"),
-        ("NDUPS", int(n_ent - len(sel)), "cross-skycell duplicates dropped"),
+        ("NDUPS", int(n_ent - n_primary), "cross-skycell duplicates dropped"),
     ]
     for i, d in enumerate(diffs, start=1):
         items += [(f"DIFFID{i}", int(d.diff_id or 0), f"diff {i}: diff_id"),
@@ -594,21 +659,21 @@ def build_mops(diffs: list[DiffInput], meta: ExposureMeta, output: str | os.Path
                   (f"DIFPOS{i}", bool(d.positive), f"diff {i}: positive subtraction?"),
                   (f"WARPID{i}", int(d.warp_id or 0), f"diff {i}: warp_id of the exposure"),
                   (f"MAGZP{i}", d.zp, f"diff {i}: magnitude zero point")]
-    tables = [_column_list(trans, tspec), _column_list(all_cols, ALL_COLUMNS),
-              _column_list(sky_cols, SKYCELL_COLUMNS)]
+    tables = [layout(tspec), layout(ALL_COLUMNS), sky_table]
     side = [("EXP_NAME", meta.exp_name or "", "Exposure name"),
             ("EXP_ID", int(meta.exp_id or 0), "Exposure identifier"),
             ("DIFF_ID", int(d0.diff_id or 0), "Diff stage identifier"),
             ("DIFFTYPE", difftype, "diff type(s)"),
             ("MOPSREV", MOPS_REVISION, ".mops format revision")]
-    neb = any(i.neb_key for g in groups for i in g.inputs)
+    neb = any(p.sc.neb_key for p in in_order)
     path_comment = ("Nebulous key read under [mopscat] neb_root, not an instance path" if neb
                     else "the CMF file read")
     notes += write_mops_file(output, _cards(items), _cards(side), tables,
                              column_comments={ALL_EXT: {"PATH": path_comment},
-                                              SKYCELL_EXT: {"PATH": path_comment}})
+                                              SKYCELL_EXT: {"PATH": path_comment}},
+                             nrows=[n_primary, n_ent, len(sky_rows)], rows=rows())
     return BuildResult(
-        output=str(output), rows=int(len(sel)), entries=int(n_ent), duplicates=int(n_ent - len(sel)),
+        output=str(output), rows=int(n_primary), entries=int(n_ent), duplicates=int(n_ent - n_primary),
         cut=int(sum(c.nrows for c in cats) - n_ent), version=out_version, difftype=difftype,
         exp_name=meta.exp_name or "", exp_id=int(meta.exp_id or 0),
         diff_ids=[int(d.diff_id or 0) for d in diffs], zp=float(d0.zp),

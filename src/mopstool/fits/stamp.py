@@ -75,6 +75,9 @@ class StampSpec:
     rownum: Any = None
     planes: tuple[str, ...] = ("image", "mask", "variance")
     compress: str | None = None
+    #: psLib pixel coordinate of the sky centre on the image it is cut from, when
+    #: already computed (by :func:`sky_to_pixels`); computed per stamp otherwise
+    pixel: tuple[float, float] | None = None
 
     @property
     def sky(self) -> bool:
@@ -144,6 +147,8 @@ def plan_roi(src: ImageSource, spec: StampSpec, *, allow_offchip: bool = False) 
     if spec.whole:
         x0, x1, y0, y1 = 0.0, float(src.nx), 0.0, float(src.ny)
         cx, cy = (src.nx + 1) / 2.0, (src.ny + 1) / 2.0
+    elif spec.sky and spec.pixel is not None:
+        cx, cy = spec.pixel
     elif spec.sky:
         px, py = src.pixels(spec.ra, spec.dec)
         cx, cy = float(px[0]), float(py[0])
@@ -195,6 +200,25 @@ def plan_roi(src: ImageSource, spec: StampSpec, *, allow_offchip: bool = False) 
     if w <= 0 or h <= 0 or xa >= xb or ya >= yb:
         res.fault, res.message = NO_OVERLAP, "the stamp does not overlap the image"
     return res
+
+
+def sky_to_pixels(src: ImageSource, specs: list[StampSpec]) -> None:
+    """Set ``pixel`` of the sky-centred *specs* lacking it in one WCS call, when
+    that gives exactly the per-stamp values (:meth:`ImageSource.pixels_exact_in_bulk`);
+    otherwise leave them to :func:`plan_roi`. A source without a WCS is left alone."""
+    import numpy as np
+
+    todo = [s for s in specs if s.sky and s.pixel is None and not s.whole]
+    if not todo:
+        return
+    try:
+        if not src.pixels_exact_in_bulk():
+            return
+        px, py = src.pixels(np.array([float(s.ra) for s in todo]), np.array([float(s.dec) for s in todo]))
+    except DataError:
+        return
+    for s, x, y in zip(todo, px.tolist(), py.tolist()):
+        s.pixel = (x, y)
 
 
 # ------------------------------------------------------------------ headers
@@ -345,6 +369,7 @@ def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
     written = set() if written is None else written
     header = None
     blank = _mask_fill(src, mask_blank)
+    sky_to_pixels(src, specs)
     results = []
     for n, spec in enumerate(specs):
         res = plan_roi(src, spec, allow_offchip=allow_offchip)

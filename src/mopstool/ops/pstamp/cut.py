@@ -105,6 +105,34 @@ def cut_images(images: list[str], specs: list[StampSpec], outdir: str | Path, *,
     return _merge(run_tasks(cut_image_task, tasks, execution, progress=progress))
 
 
+def _bulk_pixels(sources: list[ImageSource], rows: list[dict], checked: list) -> dict[int, Any]:
+    """Pixel centres of the valid sky-centred rows on each source, one WCS call per
+    source where that gives exactly the per-row values (``ImageSource.pixels_exact_in_bulk``):
+    {source index: {row index: (x, y)}, or None for a source without a WCS}; sources
+    left out are converted row by row."""
+    import numpy as np
+
+    from mopstool.fits.request import CENTER_IN_PIXELS
+
+    sky = [i for i, (row, bad) in enumerate(zip(rows, checked))
+           if not bad and not int(float(row.get("COORD_MASK") or 0)) & CENTER_IN_PIXELS]
+    out: dict[int, Any] = {}
+    if not sky:
+        return out
+    ra = np.array([float(rows[i].get("CENTER_X")) for i in sky])
+    dec = np.array([float(rows[i].get("CENTER_Y")) for i in sky])
+    for k, src in enumerate(sources):
+        try:
+            if not src.pixels_exact_in_bulk():
+                continue
+            px, py = src.pixels(ra, dec)
+        except DataError:
+            out[k] = None
+            continue
+        out[k] = dict(zip(sky, zip(px.tolist(), py.tolist())))
+    return out
+
+
 def cut_request(request, images: Iterable[str | Path], outdir: str | Path, *,
                 compress: str | None = None, split: bool = False, allow_offchip: bool = False,
                 mask_blank: int = 1, projects: Iterable[str] | None = None,
@@ -135,9 +163,11 @@ def cut_request(request, images: Iterable[str | Path], outdir: str | Path, *,
     todo: dict[int, list[StampSpec]] = {}
     job_counter: dict[Any, int] = {}
     try:
-        for row in request.rows:
+        checked = [check_row(row, projects=projects) for row in request.rows]
+        bulk = _bulk_pixels(sources, request.rows, checked)
+        for i, row in enumerate(request.rows):
             rownum = row.get("ROWNUM")
-            bad = check_row(row, projects=projects)
+            bad = checked[i]
             if bad:
                 results.append(StampResult(name="", image="", rownum=rownum, fault=bad[0], message=bad[1]))
                 continue
@@ -173,12 +203,19 @@ def cut_request(request, images: Iterable[str | Path], outdir: str | Path, *,
                         spec.width = spec.height = 0
                 else:
                     spec.ra, spec.dec = float(row.get("CENTER_X")), float(row.get("CENTER_Y"))
-                    try:
-                        px, py = src.pixels(spec.ra, spec.dec)
-                    except DataError:
+                    if k in bulk:
+                        if bulk[k] is None:             # no WCS
+                            continue
+                        x, y = bulk[k][i]
+                    else:
+                        try:
+                            px, py = src.pixels(spec.ra, spec.dec)
+                        except DataError:
+                            continue
+                        x, y = float(px[0]), float(py[0])
+                    if not (allow_offchip or src.contains(x, y)):
                         continue
-                    if not (allow_offchip or src.contains(float(px[0]), float(py[0]))):
-                        continue
+                    spec.pixel = (x, y)
                 job = job_counter.get(rownum, 0) + 1
                 job_counter[rownum] = job
                 letter = (src.filter or "X")[:1]
