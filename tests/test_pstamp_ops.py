@@ -72,7 +72,7 @@ def four(dbs):
 
 # ------------------------------------------------------------------ stop / clean recipes
 def test_stop_recipe_bumps_timestamp(cli, db_url, dbs, four):
-    before = ops.utcnow()
+    before = ops.utcnow(microseconds=False)
     r = cli("pstamp-req", "stop", four["run"], "--db", db_url, "--json")
     assert r.code == 0, r.err
     out = r.json()
@@ -274,7 +274,7 @@ def test_revert_defaults(cli, db_url, dbs):
 
 # ------------------------------------------------------------------ cleanup
 def test_cleanup_older_than(cli, db_url, dbs):
-    now = ops.utcnow()
+    now = ops.utcnow(microseconds=False)
     with dbs.begin(pstamp_db=True) as conn:
         old = add_request(conn, name="old", state="stop", timestamp=now - timedelta(days=20))
         recent = add_request(conn, name="recent", state="stop", timestamp=now - timedelta(days=3))
@@ -297,7 +297,7 @@ def test_cleanup_older_than(cli, db_url, dbs):
 
 
 def test_big_change_refused_without_terminal(cli, db_url, dbs, tmp_path):
-    now = ops.utcnow()
+    now = ops.utcnow(microseconds=False)
     with dbs.begin(pstamp_db=True) as conn:
         for i in range(60):
             add_request(conn, name=f"old.{i}", state="stop", timestamp=now - timedelta(days=30))
@@ -446,7 +446,7 @@ def test_separate_pstamp_database(cli, db_url, tmp_path):
 
 
 def test_update_command_selectors(cli, db_url, dbs):
-    now = ops.utcnow()
+    now = ops.utcnow(microseconds=False)
     with dbs.begin(pstamp_db=True) as conn:
         a = add_request(conn, name="u.a", label=QUOTE_LABEL, state="run", fault=21)
         b = add_request(conn, name="u.b", label="MOPS", state="run")
