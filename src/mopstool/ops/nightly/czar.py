@@ -106,7 +106,7 @@ def _count(bucket: dict[str, int], *, state: str | None, faulted: bool, bad: boo
         bucket["bad_quality"] += 1
 
 
-def _in_chunks(col, ids: list[int], size: int = 5000):
+def _in_parts(col, ids: list[int], size: int = 5000):
     from sqlalchemy import or_
 
     parts = [col.in_(part) for part in chunks(ids, size)]
@@ -121,7 +121,7 @@ def diff_stats(conn, diff_ids: list[int]) -> dict[int, dict]:
                 func.sum(case((func.coalesce(ds.c.fault, 0) != 0, 1), else_=0)).label("faulted"),
                 func.sum(case((ds.c.quality != 0, 1), else_=0)).label("bad_quality"),
                 func.sum(ds.c.sources).label("sources"))
-         .where(_in_chunks(ds.c.diff_id, diff_ids)).group_by(ds.c.diff_id))
+         .where(_in_parts(ds.c.diff_id, diff_ids)).group_by(ds.c.diff_id))
     return {r.diff_id: dict(r._mapping) for r in conn.execute(q)}
 
 
@@ -133,7 +133,7 @@ def publish_rows(conn, diff_ids: list[int]) -> list[dict]:
     pr, pc, pd = schema.publishRun, schema.publishClient, schema.publishDone
     q = (select(pr.c.pub_id, pr.c.client_id, pr.c.stage_id, pr.c.label, pr.c.state, pd.c.fault)
          .select_from(pr.join(pc, pc.c.client_id == pr.c.client_id).outerjoin(pd, pd.c.pub_id == pr.c.pub_id))
-         .where(pc.c.stage == "diff", _in_chunks(pr.c.stage_id, diff_ids)))
+         .where(pc.c.stage == "diff", _in_parts(pr.c.stage_id, diff_ids)))
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
