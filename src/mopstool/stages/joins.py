@@ -304,3 +304,26 @@ def guard_conditions(stage: Stage) -> list[ColumnElement]:
         conds += [t.c[c] == v for c, v in g.equals]
         out.append(exists().where(*conds))
     return out
+
+
+def component_join(stage: Stage):
+    """FROM the stage's component table JOIN its run table (pstampJob JOIN
+    pstampRequest), so a query over components can filter on their runs."""
+    run = _table(stage.run_table, stage)
+    comp = _table(stage.component_table, stage)
+    return comp.join(run, comp.c[stage.component_link] == run.c[stage.id_col])
+
+
+def related_join(frm, stage: Stage, name: str, *, outer: bool = False):
+    """*frm* (holding the stage's run or ``through`` table) joined with the rows
+    ``show`` lists as *name* (the dependents of a request's jobs:
+    pstampDependent.dep_id = pstampJob.dep_id)."""
+    rel = next((r for r in stage.related if r.name == name), None)
+    if rel is None:
+        raise ValueError(f"stage {stage.name} has no related rows {name!r}")
+    t = _table(rel.table, stage)
+    if rel.through:
+        on = t.c[rel.column] == _table(rel.through, stage).c[rel.through_col]
+    else:
+        on = t.c[rel.column] == _table(stage.run_table, stage).c[stage.id_col]
+    return frm.outerjoin(t, on) if outer else frm.join(t, on)

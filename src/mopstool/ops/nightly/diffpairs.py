@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, column, delete, func, not_, or_, select, table as sa_table, true, update
+from sqlalchemy import and_, column, func, not_, or_, select, table as sa_table, true, update
 
 from mopstool.config import Config, night_bounds
 from mopstool.db import Databases, is_mysql, schema
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.nightly.visits import (
     FieldGroup, NightData, OK, PENDING, Exposure, desdiffdt_hours, end_of_night_time, load_night,
-    night_warp_ids, plan_pairs, survey_names, target_names,
+    plan_pairs, survey_names, target_names,
 )
 from mopstool.ops.writes import WritePlan, execute
 from mopstool.stages import STAGES

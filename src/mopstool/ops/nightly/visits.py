@@ -209,13 +209,12 @@ def classify(e: Exposure, max_fwhm: float | None) -> Verdict:
         return Verdict(OK, f"warp {e.warp_id} {e.warp_state}", "warp", e.warp_id)
     if e.chip_id is None:
         return Verdict(PROCESSING, "no chip run defined", None, None)
-    for stage, state, rid, nxt in (("chip", e.chip_state, e.chip_id, e.cam_id),
-                                   ("cam", e.cam_state, e.cam_id, e.fake_id),
-                                   ("fake", e.fake_state, e.fake_id, e.warp_id)):
+    chain = exposure_stages("nightfaults")  # chip -> cam -> fake -> warp
+    for stage, nstage in zip(chain, chain[1:]):
+        state, rid = getattr(e, f"{stage}_state"), getattr(e, STAGES[stage].id_col)
         if state not in DONE_STATES:
             return Verdict(PROCESSING, f"{stage} run {rid} in state {state}", stage, rid)
-        if nxt is None:
-            nstage = {"chip": "cam", "cam": "fake", "fake": "warp"}[stage]
+        if getattr(e, STAGES[nstage].id_col) is None:
             return Verdict(PROCESSING, f"{stage} run {rid} {state}; no {nstage} run yet", stage, rid)
     if e.warp_state not in DONE_STATES:
         return Verdict(PROCESSING, f"warp run {e.warp_id} in state {e.warp_state}", "warp", e.warp_id)

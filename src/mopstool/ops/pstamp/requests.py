@@ -32,7 +32,7 @@ from mopstool.db.own import has_table
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.writes import execute
 from mopstool.stages import STAGES
-from mopstool.stages.joins import eq_any, like_any
+from mopstool.stages.joins import component_exists, component_join, eq_any, like_any, related_join
 from mopstool.stages.vocab import (PSTAMP_FAULTS, PSTAMP_FIRST_ERROR_CODE, DependentState, JobState,
                                    RequestState, fault_meaning)
 from mopstool.util import chunks, utcnow
@@ -51,6 +51,10 @@ DEFAULT_LABEL_PRIORITY = 10000
 DEFAULT_MAX_FAULT_COUNT = 5
 DEFAULT_PARSE_LIMIT = 20
 
+
+
+#: the stamp request stage (its jobs are its components, their dependents its related rows)
+_REQUEST = STAGES["pstamp-request"]
 
 
 def _t(name: str):
@@ -596,7 +600,7 @@ def _job_revert(sel, job_ids, fault, max_fault_count, clear_fault_count) -> _Rev
     if job_ids:
         conds.append(eq_any(job.c.job_id, [int(j) for j in job_ids]))
     q = (select(job.c.job_id, job.c.fault, job.c.fault_count)
-         .select_from(job.join(req, job.c.req_id == req.c.req_id)).where(*conds))
+         .select_from(component_join(_REQUEST)).where(*conds))
     return _counted_revert("jobs", job, "job_id", JobState.RUN, q, max_fault_count=max_fault_count,
                            clear_fault_count=clear_fault_count)
 
@@ -609,7 +613,7 @@ def _dependent_revert(sel, dep_ids, fault, max_fault_count, clear_fault_count) -
              _fault_condition(dep.c.fault, fault, PSTAMP_FIRST_ERROR_CODE), *sel.conditions()]
     if dep_ids:
         conds.append(eq_any(dep.c.dep_id, [int(d) for d in dep_ids]))
-    frm = dep.join(job, job.c.dep_id == dep.c.dep_id).join(req, job.c.req_id == req.c.req_id)
+    frm = related_join(component_join(_REQUEST), _REQUEST, "dependents")
     q = select(dep.c.dep_id, dep.c.fault, dep.c.fault_count).select_from(frm).where(*conds).distinct()
     return _counted_revert("dependents", dep, "dep_id", DependentState.NEW, q,
                            max_fault_count=max_fault_count, clear_fault_count=clear_fault_count)
@@ -764,7 +768,7 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
                 "jobs_done": 0, "jobs_stopped_faulted": 0, "wait_finish": 0}
 
         # 2. jobs of active requests per label/state by what they wait for
-        jfrom = job.join(req, job.c.req_id == req.c.req_id).outerjoin(dep, dep.c.dep_id == job.c.dep_id)
+        jfrom = related_join(component_join(_REQUEST), _REQUEST, "dependents", outer=True)
         has_dep = and_(job.c.dep_id.is_not(None), job.c.dep_id != 0)
         dep_ready = or_(not_(has_dep), dep.c.state == DependentState.FULL)
         run_ok = and_(job.c.state == JobState.RUN, job.c.fault == 0)
@@ -791,8 +795,7 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
             g["jobs_stopped_faulted"] = int(r.stopped_faulted or 0)
 
         # 3. running requests whose jobs are all finished: waiting for the finisher
-        unfinished = (select(job.c.req_id).where(job.c.req_id == req.c.req_id,
-                                                 job.c.state.notin_(FINISHED_JOB_STATES)).exists())
+        unfinished = component_exists(_REQUEST, job.c.state.notin_(FINISHED_JOB_STATES))
         q3 = (select(req.c.label, func.count().label("n")).where(
             req.c.state == RequestState.RUN, req.c.fault == 0, not_(unfinished)).group_by(req.c.label))
         for r in conn.execute(q3):
@@ -831,8 +834,7 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
                      func.count(func.distinct(dep.c.dep_id)).label("dependents"),
                      func.count(func.distinct(case((dep.c.fault != 0, dep.c.dep_id), else_=None))).label("faulted"),
                      func.count(func.distinct(job.c.job_id)).label("jobs"))
-              .select_from(job.join(req, job.c.req_id == req.c.req_id)
-                           .join(dep, dep.c.dep_id == job.c.dep_id))
+              .select_from(related_join(component_join(_REQUEST), _REQUEST, "dependents"))
               .where(req.c.state.in_(active_states), job.c.state == JobState.RUN, dep.c.state != DependentState.FULL)
               .group_by(req.c.label, dep.c.rlabel, dep.c.stage, dep.c.state))
         out.dependents = [{"label": r.label, "rlabel": r.rlabel, "stage": r.stage, "state": r.state,
@@ -842,7 +844,7 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
         # 6. job faults in active requests, with their meaning
         q6 = (select(req.c.label, job.c.state, job.c.fault, func.count().label("jobs"),
                      func.min(job.c.req_id).label("example_req_id"))
-              .select_from(job.join(req, job.c.req_id == req.c.req_id))
+              .select_from(component_join(_REQUEST))
               .where(req.c.state.in_(active_states), job.c.fault != 0)
               .group_by(req.c.label, job.c.state, job.c.fault))
         out.faults = [{"label": r.label, "job_state": r.state, "fault": int(r.fault),
