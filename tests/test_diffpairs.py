@@ -255,3 +255,97 @@ def test_publish(dbs, cli, db_url):
     assert r.code == 0 and r.json() == []
     r = cli("publish", "--db", db_url)
     assert r.code == 2
+
+
+def _publish_faults(dbs):
+    """Faulted publish attempts: p_new (a 'new' run of the active client: reverted),
+    p_off (the same for an inactive client: left), p_full (run 'full': left)."""
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = build_field(s, visits={1: "ok", 2: "ok", 3: "ok", 4: "ok"}, obj="F8")
+        client = s.publish_client()
+        off = s.publish_client(name="OLD", product="old-diffs")
+        conn.execute(schema.publishClient.update().where(schema.publishClient.c.client_id == off)
+                     .values(active=0))
+        d12 = ww_diff(s, ch[1][0], ch[2][0])
+        d34 = ww_diff(s, ch[3][0], ch[4][0])
+        ids = dict(
+            p_new=s.publish(client_id=client, diff_id=d12, label="OSS.nightlyscience", state="new", fault=2),
+            p_off=s.publish(client_id=off, diff_id=d12, label="OSS.nightlyscience", state="new", fault=2),
+            p_full=s.publish(client_id=client, diff_id=d34, label="OSS.nightlyscience", fault=2))
+    return ids, d12, d34
+
+
+def _done_faults(dbs) -> set[int]:
+    pd = schema.publishDone
+    return {r["pub_id"] for r in _rows(dbs, select(pd.c.pub_id).where(pd.c.fault != 0))}
+
+
+def test_revert_publish_through_the_stage_graph(dbs, cli, db_url):
+    from mopstool.stages import stages_that
+
+    assert "publish" in stages_that("revert")
+    ids, d12, _ = _publish_faults(dbs)
+    r = cli("revert", "publish", "--night", NIGHT.isoformat(), "--db", db_url, "--dry-run", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["dry_run"] and {c["id"] for c in r.json()["components"] if c["action"] == "delete"} == \
+        {ids["p_new"]}
+    assert _done_faults(dbs) == set(ids.values())
+    r = cli("revert", "publish", "--night", NIGHT.isoformat(), "--db", db_url, "--yes", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["applied"] and r.json()["rows"] == {"publishDone": 1}
+    # the publisher tries p_new again; the inactive client's and the finished run's rows stay
+    assert _done_faults(dbs) == {ids["p_off"], ids["p_full"]}
+
+
+def test_publish_revert_is_an_alias_of_revert_publish(dbs, cli, db_url):
+    ids, d12, _ = _publish_faults(dbs)
+    r = cli("publish", "--revert", "--diff-id", str(d12), "--db", db_url, "--dry-run", "--json")
+    assert r.code == 0, r.err
+    assert [(x["pub_id"], x["diff_id"], x["client"], x["fault"], x["status"]) for x in r.json()] == \
+        [(ids["p_new"], d12, "MOPS", 2, "would revert")]
+    r = cli("publish", "--revert", "--diff-id", str(d12), "--db", db_url, "--json")
+    assert r.code == 0, r.err
+    assert [(x["pub_id"], x["status"]) for x in r.json()] == [(ids["p_new"], "reverted")]
+    assert _done_faults(dbs) == {ids["p_off"], ids["p_full"]}
+    r = cli("publish", "--revert", "--diff-id", "987654", "--db", db_url)
+    assert r.code == 65
+
+
+def test_czar_prints_revert_publish_and_it_runs_as_printed(dbs, cli, db_url):
+    import shlex
+
+    from mopstool.ops.nightly.czar import czar_report
+
+    ids, _, _ = _publish_faults(dbs)
+    rep = czar_report(dbs, load_config(), NIGHT, prefix=f"mopstool --db {db_url}", now=LATE)
+    fixes = {p["id"]: p["fix"] for p in rep["problems"] if p["kind"] == "publish_fault"}
+    # the finished run needs a person; the 'new' runs one revert (the inactive client's is left by it)
+    assert fixes[ids["p_full"]] is None
+    fix = fixes[ids["p_new"]]
+    assert fix == f"mopstool --db {db_url} revert publish --id {ids['p_new']} --id {ids['p_off']} --yes"
+    r = cli(*shlex.split(fix)[1:])
+    assert r.code == 0, r.err
+    assert _done_faults(dbs) == {ids["p_off"], ids["p_full"]}
+
+
+def test_declining_publish_and_define_exits_10(dbs, cli, db_url, monkeypatch):
+    """The one confirm path: a declined prompt exits 10 and writes nothing."""
+    from mopstool.cli import common
+    from mopstool.errors import ExitCode
+
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = build_field(s, visits={1: "ok", 2: "ok", 3: "ok", 4: "ok"}, obj="F9")
+        s.publish_client()
+        d12 = ww_diff(s, ch[1][0], ch[2][0])
+    monkeypatch.setattr(common, "confirm_change", lambda *a, **k: False)  # the user says no
+    before = _count(dbs, schema.publishRun), _count(dbs, schema.diffRun)
+    r = cli("publish", "--diff-id", str(d12), "--db", db_url)
+    assert r.code == ExitCode.DECLINED == 10, r.err
+    assert "cancelled; nothing written" in r.err
+    r = cli("diffpairs", "--define", "--night", NIGHT.isoformat(), "--db", db_url)
+    assert r.code == 10, r.err
+    r = cli("publish", "--revert", "--diff-id", str(d12), "--db", db_url)
+    assert r.code == 0 and "0 failed publish attempts" in r.err  # nothing to revert: no prompt
+    assert (_count(dbs, schema.publishRun), _count(dbs, schema.diffRun)) == before

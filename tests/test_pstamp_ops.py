@@ -72,7 +72,7 @@ def four(dbs):
 
 # ------------------------------------------------------------------ stop / clean recipes
 def test_stop_recipe_bumps_timestamp(cli, db_url, dbs, four):
-    before = ops.utcnow()
+    before = ops.utcnow(microseconds=False)
     r = cli("pstamp-req", "stop", four["run"], "--db", db_url, "--json")
     assert r.code == 0, r.err
     out = r.json()
@@ -274,7 +274,7 @@ def test_revert_defaults(cli, db_url, dbs):
 
 # ------------------------------------------------------------------ cleanup
 def test_cleanup_older_than(cli, db_url, dbs):
-    now = ops.utcnow()
+    now = ops.utcnow(microseconds=False)
     with dbs.begin(pstamp_db=True) as conn:
         old = add_request(conn, name="old", state="stop", timestamp=now - timedelta(days=20))
         recent = add_request(conn, name="recent", state="stop", timestamp=now - timedelta(days=3))
@@ -297,7 +297,7 @@ def test_cleanup_older_than(cli, db_url, dbs):
 
 
 def test_big_change_refused_without_terminal(cli, db_url, dbs, tmp_path):
-    now = ops.utcnow()
+    now = ops.utcnow(microseconds=False)
     with dbs.begin(pstamp_db=True) as conn:
         for i in range(60):
             add_request(conn, name=f"old.{i}", state="stop", timestamp=now - timedelta(days=30))
@@ -446,7 +446,7 @@ def test_separate_pstamp_database(cli, db_url, tmp_path):
 
 
 def test_update_command_selectors(cli, db_url, dbs):
-    now = ops.utcnow()
+    now = ops.utcnow(microseconds=False)
     with dbs.begin(pstamp_db=True) as conn:
         a = add_request(conn, name="u.a", label=QUOTE_LABEL, state="run", fault=21)
         b = add_request(conn, name="u.b", label="MOPS", state="run")
@@ -466,3 +466,35 @@ def test_update_command_selectors(cli, db_url, dbs):
     assert r.json()["changed"] == [c]
     r = cli("pstamp-req", "update", "--req-id", c, "--set-state", "goto_cleaned", "--db", db_url, "--json")
     assert r.json()["changed"] == [] and r.json()["skipped"][0]["reason"] == "already goto_cleaned"
+
+
+def test_declining_a_stamp_write_exits_10_and_writes_nothing(cli, db_url, dbs, four, monkeypatch):
+    from mopstool.cli import common
+
+    monkeypatch.setattr(common, "confirm_change", lambda *a, **k: False)  # the user says no
+    before = requests(dbs)
+    for args in (("stop", four["run"]), ("clean", four["stop"]), ("cleanup", "--older-than", "1d")):
+        r = cli("pstamp-req", *map(str, args), "--db", db_url)
+        assert r.code == 10, (args, r.err)
+        assert "cancelled; nothing written" in r.err
+    assert requests(dbs) == before
+
+
+def test_revert_plans_once_and_writes_once(cli, db_url, dbs, monkeypatch):
+    """requests, jobs and dependents are one write: one confirmation, one transaction."""
+    from mopstool.cli import common
+
+    with dbs.begin(pstamp_db=True) as conn:
+        req = add_request(conn, name="MOPS.r1", state="run")
+        dep = add_dep(conn, fault=2)
+        add_job(conn, req, state="run", fault=2, dep_id=dep)
+        add_request(conn, name="MOPS.r2", state="run", fault=3)
+    asked = []
+    real = common.confirm_change
+    monkeypatch.setattr(common, "confirm_change", lambda ctx, n, *a, **k: asked.append(n) or real(ctx, n, *a, **k))
+    n0 = audit_count(dbs)
+    r = cli("pstamp-req", "revert", "--db", db_url, "--yes", "--json")
+    assert r.code == 0, r.err
+    assert {x["what"]: x["count"] for x in r.json()} == {"requests": 1, "jobs": 1, "dependents": 1}
+    assert asked == [3]
+    assert audit_count(dbs) - n0 == 1

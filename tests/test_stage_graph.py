@@ -22,7 +22,7 @@ N1 = datetime(2018, 7, 10, 8)
 # ---------------------------------------------------------------------- the registry
 
 def test_stage_lists_come_from_the_registry():
-    assert stages_that("revert") == ("chip", "cam", "fake", "warp", "stack", "diff")
+    assert stages_that("revert") == ("chip", "cam", "fake", "warp", "stack", "diff", "publish")
     assert stages_that("setupdate") == ("chip", "warp", "diff")
     assert stages_that("faults") == ("chip", "cam", "fake", "warp", "stack", "diff", "publish")
     assert stages_that("cleanup") == ("chip", "cam", "warp", "diff")

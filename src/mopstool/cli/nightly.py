@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DryRunOpt, command_prefix, FormatOpt, JsonOpt, LabelOpt, YesOpt,
-                                 confirm_change, info, output_format, state)
+                                 confirmer, info, output_format, state)
 from mopstool.output import render
 
 TargetOpt = Annotated[Optional[list[str]], typer.Option(
@@ -58,7 +58,7 @@ def lostvisits(
     Exit 3 when any visit is lost (missing, faulted, bad quality, FWHM above the cut,
     warp dropped, or still processing)."""
     from mopstool.errors import CheckFailed
-    from mopstool.ops.nightly.visits import lostvisits as lost_report
+    from mopstool.ops.nightly.visits import OK, lostvisits as lost_report
 
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
@@ -77,7 +77,7 @@ def lostvisits(
         if fmt_ == "table":
             details = [{"target": r["target"], "object": r["object"], "visit": v["visit"],
                         "exp_name": v["exp_name"], "status": v["status"], "reason": v["reason"]}
-                       for r in rows for v in r["visits"] if v["status"] != "ok"]
+                       for r in rows for v in r["visits"] if v["status"] != OK]
             if details:
                 sys.stdout.write("\n")
                 render(details, "table", title="lost visits")
@@ -154,13 +154,12 @@ def diffpairs(
             info(f"dry run: would define {len(todo)} diffRuns with {nsky} diffInputSkyfile rows")
         elif not todo:
             info("nothing to define")
-        elif confirm_change(ctx, len(todo), "diffpairs --define", yes=yes, dry_run=dry_run):
-            done = define_diffpairs(st.dbs, st.config, plan, command=sys.argv)
+        else:
+            done = define_diffpairs(st.dbs, st.config, plan, command=sys.argv,
+                                    confirm=confirmer(ctx, "diffpairs --define", yes=yes,
+                                                      count=lambda p: p.rows.get("diffRun", 0)))
             info(f"defined {len(done)} diffRuns with {sum(len(p.skycells) for p in done)} "
                  "diffInputSkyfile rows")
-        else:
-            info("nothing defined")
-            raise typer.Exit(1)
     rows = plan.rows()
     if status:
         rows = [r for r in rows if r["status"] in status]
@@ -190,9 +189,9 @@ def _plain_table(rows: list[dict], cols: list[str]) -> list[str]:
 def summary_lines(rep: dict, width: int = 80) -> list[str]:
     """The per-target stage table, never wider than *width* (the p/f/q details
     go first, then long target names are cut)."""
-    from mopstool.stages import NIGHTLY_STAGES
+    from mopstool.stages import stages_that
 
-    cols = ["target", *NIGHTLY_STAGES]
+    cols = ["target", *stages_that("nightly")]
     busy = [t for t in rep["targets"] if any(c["total"] for c in t["stages"].values())]
     idle = [t["target"] for t in rep["targets"] if t not in busy]
     for detail in (True, False):
@@ -313,7 +312,7 @@ def publish(
     revert: Annotated[bool, typer.Option(
         "--revert", help="Instead of publishing: clear failed publish attempts (pubtool -revert: delete "
                          "the faulted publishDone rows of publishRuns still 'new') so they are tried "
-                         "again.")] = False,
+                         "again; the same as 'revert publish'.")] = False,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     fmt: FormatOpt = None,
@@ -324,11 +323,10 @@ def publish(
     INSERT. With --night and no --label: the nightly labels and data_groups of the
     publishing targets, so .multi diffs are never published; with --night, diffs the
     night's plan does not have (unplanned) are left out. --revert clears faulted
-    publish attempts instead. A --diff-id that does not exist exits 65."""
+    publish attempts instead (as 'revert publish'). A --diff-id that does not exist exits 65."""
     from mopstool.errors import UsageError
     from mopstool.ops.nightly.diffpairs import (
-        UNPLANNED, faulted_publish_query, plan_diffpairs, publish_data_groups, publish_diffs, publish_labels,
-        revert_publish, unpublished_query,
+        UNPLANNED, plan_diffpairs, publish_data_groups, publish_diffs, publish_labels, revert_publish,
     )
 
     st = state(ctx)
@@ -339,13 +337,8 @@ def publish(
             if val:
                 raise UsageError(f"{opt} does not apply to --revert")
         kw = dict(diff_ids=diff_id, night=d, labels=label, client=client)
-        if not dry_run and (diff_id or d or label):
-            with st.dbs.connect() as conn:
-                n = len(conn.execute(faulted_publish_query(**kw)).fetchall())
-            if not confirm_change(ctx, n, "publish --revert", yes=yes, dry_run=dry_run):
-                info("nothing reverted")
-                raise typer.Exit(1)
-        rows = revert_publish(st.dbs, dry_run=dry_run, command=sys.argv, **kw)
+        rows = revert_publish(st.dbs, dry_run=dry_run, command=sys.argv,
+                              confirm=confirmer(ctx, "publish --revert", yes=yes), **kw)
         info(f"{'would revert' if dry_run else 'reverted'} {len(rows)} failed publish attempts")
         render(rows, fmt_, title="publish faults")
         return
@@ -359,13 +352,8 @@ def publish(
             info(f"left out {len(exclude)} unplanned diffs of {d} (see 'diffpairs --status unplanned')")
     kw = dict(diff_ids=diff_id, night=d, labels=labels, client=client, rerun=rerun, data_groups=groups,
               exclude_ids=exclude)
-    if not dry_run and (diff_id or d or labels):
-        with st.dbs.connect() as conn:
-            n = len(conn.execute(unpublished_query(**kw)).fetchall())
-        if not confirm_change(ctx, n, "publish", yes=yes, dry_run=dry_run):
-            info("nothing published")
-            raise typer.Exit(1)
-    rows = publish_diffs(st.dbs, set_label=set_label, dry_run=dry_run, command=sys.argv, **kw)
+    rows = publish_diffs(st.dbs, set_label=set_label, dry_run=dry_run, command=sys.argv,
+                         confirm=confirmer(ctx, "publish", yes=yes), **kw)
     info(f"{'would define' if dry_run else 'defined'} {len(rows)} publishRuns")
     render(rows, fmt_, title="publish runs")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LabelOpt, LimitOpt, YesOpt,
-                                 confirm_change, info, output_format, state)
+                                 concurrent_notes, confirmer, info, output_format, state)
 from mopstool.errors import CheckFailed, DataError, UsageError
 from mopstool.output import render
 
@@ -124,18 +124,12 @@ def _report_update(ctx, res, fmt, as_json, verb: str) -> None:
         info(f"({res.count - len(res.sample)} more not shown)")
 
 
-def _update(ctx, fn, what: str, *, dry_run: bool, yes: bool, **kw):
-    dbs = state(ctx).dbs
-    plan = fn(dbs, dry_run=True, **kw)
-    if dry_run:
-        return plan
-    if not plan.changed:
-        plan.dry_run = False
-        return plan
-    if not confirm_change(ctx, plan.count, what, yes=yes, dry_run=dry_run):
-        info("nothing changed")
-        raise typer.Abort()
-    return fn(dbs, dry_run=False, **kw)
+def _update(ctx, fn, what: str, *, dry_run: bool, yes: bool):
+    """Run one writer through the write protocol: planned, confirmed once
+    (declined: exit 10), planned again and applied under the lock."""
+    res = fn(state(ctx).dbs, dry_run=dry_run, confirm=confirmer(ctx, what, yes=yes))
+    concurrent_notes(res)
+    return res
 
 
 @app.command("stop")
@@ -152,7 +146,7 @@ def stop_cmd(
     Requests already stopped or cleaned are left alone and reported."""
     from mopstool.ops.pstamp.requests import stop_requests
 
-    res = _update(ctx, lambda dbs, dry_run: stop_requests(dbs, req_ids, dry_run=dry_run),
+    res = _update(ctx, lambda dbs, **kw: stop_requests(dbs, req_ids, **kw),
                   "pstamp-req stop", dry_run=dry_run, yes=yes)
     _report_update(ctx, res, fmt, as_json, "stopped")
 
@@ -171,7 +165,7 @@ def clean_cmd(
     Requests already cleaned or queued (goto_cleaned) are skipped."""
     from mopstool.ops.pstamp.requests import clean_requests
 
-    res = _update(ctx, lambda dbs, dry_run: clean_requests(dbs, req_ids, dry_run=dry_run),
+    res = _update(ctx, lambda dbs, **kw: clean_requests(dbs, req_ids, **kw),
                   "pstamp-req clean", dry_run=dry_run, yes=yes)
     _report_update(ctx, res, fmt, as_json, "queued for cleanup")
 
@@ -230,7 +224,8 @@ def update_cmd(
     """Change requests chosen by selectors (pstamptool -updatereq); always bumps timestamp.
 
     --set-state goto_cleaned never touches requests already cleaned or goto_cleaned."""
-    from mopstool.ops.pstamp.requests import RequestSelector, parse_duration, update_requests, utcnow
+    from mopstool.ops.pstamp.requests import RequestSelector, parse_duration, update_requests
+    from mopstool.util import utcnow
 
     from mopstool.ops.runs.define import parse_time
 
@@ -246,11 +241,11 @@ def update_cmd(
                           req_types=req_type or [],
                           timestamp_begin=parse_time(timestamp_begin, "--timestamp-begin"),
                           timestamp_end=end)
-    res = _update(ctx, lambda dbs, dry_run: update_requests(
+    res = _update(ctx, lambda dbs, **kw: update_requests(
         dbs, sel, set_state=set_state, set_label=set_label, set_fault=set_fault, clear_fault=clear_fault,
         set_outProduct=set_out_product, set_outdir=set_outdir, set_uri=set_uri, set_name=set_name,
         set_username=set_username, set_reqType=set_req_type, ipp_semantics=as_pstamptool,
-        dry_run=dry_run, action="pstamp-req.update"), "pstamp-req update", dry_run=dry_run, yes=yes)
+        action="pstamp-req.update", **kw), "pstamp-req update", dry_run=dry_run, yes=yes)
     _report_update(ctx, res, fmt, as_json, "updated")
 
 
@@ -272,7 +267,7 @@ def cleanup_cmd(
 
     age = parse_duration(older_than if older_than is not None
                          else _pstamp_conf(ctx, "cleanup_older_than_days", 14))
-    res = _update(ctx, lambda dbs, dry_run: cleanup_requests(dbs, age, labels=label or [], dry_run=dry_run),
+    res = _update(ctx, lambda dbs, **kw: cleanup_requests(dbs, age, labels=label or [], **kw),
                   "pstamp-req cleanup", dry_run=dry_run, yes=yes)
     _report_update(ctx, res, fmt, as_json, "queued for cleanup")
 
@@ -305,7 +300,7 @@ def revert_cmd(
     """Clear transient faults (< 10) of requests, jobs and dependents, like the server's
     periodic -revertreq / -revertjob / -revertdependent. Jobs and dependents that
     failed max_fault_count (5) times are left alone unless --clear-fault-count."""
-    from mopstool.ops.pstamp.requests import RequestSelector, revert_dependents, revert_jobs, revert_requests
+    from mopstool.ops.pstamp.requests import RequestSelector, revert_all
 
     req_ids = list(req_ids or []) + list(req_id_opt or [])
     kinds = [w.strip().lower() for item in (what or ["requests", "jobs", "dependents"])
@@ -318,20 +313,7 @@ def revert_cmd(
     max_count = int(_pstamp_conf(ctx, "max_fault_count", 5))
     dbs = state(ctx).dbs
 
-    def run(dry: bool):
-        out = []
-        if "requests" in kinds:
-            out.append(revert_requests(dbs, sel, dry_run=dry, **(
-                {"max_fault": None, "touch_timestamp": False} if as_pstamptool else {})))
-        job_sel = RequestSelector(req_ids=req_ids or [], labels=label or [], states=state_ or [])
-        if "jobs" in kinds:
-            out.append(revert_jobs(dbs, job_sel, fault=fault, max_fault_count=max_count,
-                                   clear_fault_count=clear_fault_count, dry_run=dry))
-        if "dependents" in kinds:
-            out.append(revert_dependents(dbs, job_sel, fault=fault, max_fault_count=max_count,
-                                         clear_fault_count=clear_fault_count, dry_run=dry))
-        return out
-
+    job_sel = RequestSelector(req_ids=req_ids or [], labels=label or [], states=state_ or [])
     if req_ids:
         from mopstool.ops.pstamp.requests import list_requests
 
@@ -339,13 +321,9 @@ def revert_cmd(
         missing = sorted(set(req_ids) - found)
         if missing:
             raise DataError("no stamp request with req_id " + ", ".join(map(str, missing)))
-    results = run(True)
-    total = sum(r.count for r in results)
-    if not dry_run and total:
-        if not confirm_change(ctx, total, "pstamp-req revert", yes=yes, dry_run=dry_run):
-            info("nothing changed")
-            raise typer.Abort()
-        results = run(False)
+    results = revert_all(dbs, kinds, sel, job_sel, fault=fault, max_fault_count=max_count,
+                         clear_fault_count=clear_fault_count, dry_run=dry_run, as_pstamptool=as_pstamptool,
+                         confirm=confirmer(ctx, "pstamp-req revert", yes=yes))
     fmt_ = _fmt(ctx, fmt, as_json)
     rows = [r.to_dict() for r in results]
     if fmt_ in ("json", "jsonl"):

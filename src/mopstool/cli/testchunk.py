@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, info,
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, decline, info,
                                  output_format, state)
 from mopstool.output import render
 
@@ -86,13 +86,11 @@ def define(
     st = state(ctx)
     fmt_ = output_format(ctx, fmt, as_json)
     ts = get_set(st.config, name)
-    declined = []
-
     def confirm(what: str, rows: int) -> bool:
-        ok = confirm_change(ctx, rows, what, yes=yes, dry_run=dry_run)
-        if not ok:
-            declined.append(what)
-        return ok
+        # the one confirm path: a "no" exits DECLINED (10), nothing written
+        if not confirm_change(ctx, rows, what, yes=yes, dry_run=dry_run):
+            decline()
+        return True
 
     res = define_testchunk(st.dbs, st.config, ts, tag, diffs=diffs, ws=ws, dry_run=dry_run,
                            confirm=confirm, command=sys.argv)
@@ -116,9 +114,6 @@ def define(
 
             sys.stdout.write("\n")
             render(_pair_rows(res.diffs), "table", title=f"diffs of {res.label}")
-    if declined:
-        info("nothing written")
-        raise typer.Exit(1)
 
 
 def _fmt_num(v, nd=3):

@@ -135,14 +135,15 @@ def _keys(plan: Any) -> frozenset | None:
 def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
             apply: Callable[[Connection, P], tuple[int, dict]], *, dry_run: bool = False,
             confirm: Callable[[P], bool] | None = None, pstamp_db: bool = False,
-            lock_timeout: int | float | None = None) -> P:
+            lock_timeout: int | float | None = None, command: list[str] | None = None) -> P:
     """Plan, show/confirm once, then re-plan and apply under the lock in one transaction.
 
     *confirm* sees the plan and returns False to decline (the plan is returned
     with ``applied`` False and the note ``declined; nothing written``); the CLI's
     confirmation exits with the DECLINED code itself. *apply* returns the rows
     affected and the audit detail; the audit record is written in the same
-    transaction under the action name *action*."""
+    transaction under the action name *action* (*command*: the command line it
+    records, default sys.argv)."""
     with dbs.connect(pstamp_db) as conn:
         shown = plan(conn)
     shown.dry_run = dry_run
@@ -168,6 +169,6 @@ def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
                 fresh.notes.append(f"{CONCURRENT_NOTE}: nothing left to change")
             return fresh
         rows, detail = apply(conn, fresh)
-        record_audit(conn, action, int(rows), detail)
+        record_audit(conn, action, int(rows), detail, command=command)
     fresh.applied = True
     return fresh

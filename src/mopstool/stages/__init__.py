@@ -59,7 +59,8 @@ CAPABILITIES = frozenset({
     "define",      # `definebyquery` defines runs
     "block",       # has a block table (`labels block`)
     "fixbroken",   # `fixbroken` repairs runs with gone (fault 26) components
-    "nightly",     # part of the nightly chain the czar reports
+    "nightly",     # part of the nightly chain the czar reports (its per-target counts)
+    "nightfaults", # its faults of a night's target exposures are problems the czar reports
     "labelcount",  # counted per label by `labels list --counts`
 })
 
@@ -99,6 +100,19 @@ class FaultMap:
     marker: str
     #: the component name such a row is shown as
     component: str
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A row the run needs before a writer touches it: a ``table`` row with
+    ``column = run.run_col`` whose ``nonzero`` columns are not 0 and whose
+    ``equals`` columns have the given values (publish: an active diff client)."""
+
+    table: str
+    column: str
+    run_col: str
+    nonzero: tuple[str, ...] = ()
+    equals: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,6 +207,8 @@ class Stage:
     fault_map: FaultMap | None = None
     #: rows `show` lists beside the components
     related: tuple[Related, ...] = ()
+    #: rows a run needs before `revert` touches it (stages.joins.guard_conditions)
+    guards: tuple[Guard, ...] = ()
     #: columns `runs` lists (default: id, one-to-one input, state, run_columns)
     list_columns: tuple[str, ...] = ()
     capabilities: frozenset[str] = frozenset({"runs"})
@@ -388,7 +404,7 @@ CHIP = register(Stage(
     list_columns=("chip_id", "exp_id", "state", "label", "data_group", "dist_group", "reduction",
                   "tess_id", "end_stage", "workdir"),
     capabilities=_IMAGE | {"setupdate", "cleanup", "define", "block", "fixbroken", "nightly",
-                           "labelcount"},
+                           "nightfaults", "labelcount"},
     description="detrended chips (OTAs) of one exposure; component = class_id (XY01..XY76)",
 ))
 CAM = register(Stage(
@@ -397,7 +413,7 @@ CAM = register(Stage(
     mask_table="camMask", inputs=(Input("chip", "camRun", "cam_id", "chip_id"),),
     list_columns=("cam_id", "chip_id", "state", "label", "data_group", "dist_group", "reduction",
                   "workdir"),
-    capabilities=_IMAGE | {"cleanup", "block", "nightly", "labelcount"},
+    capabilities=_IMAGE | {"cleanup", "block", "nightly", "nightfaults", "labelcount"},
     description="camera-stage astrometry/photometry of one exposure; one camProcessedExp row",
 ))
 FAKE = register(Stage(
@@ -405,7 +421,7 @@ FAKE = register(Stage(
     component_table="fakeProcessedImfile", component_key=("class_id",), quality_col=None,
     mask_table="fakeMask", inputs=(Input("cam", "fakeRun", "fake_id", "cam_id"),),
     list_columns=("fake_id", "cam_id", "state", "label", "data_group", "dist_group", "workdir"),
-    capabilities=frozenset({"runs", "faults", "revert", "block"}),
+    capabilities=frozenset({"runs", "faults", "revert", "block", "nightfaults"}),
     description="fake-source stage between camera and warp",
 ))
 WARP = register(Stage(
@@ -417,7 +433,7 @@ WARP = register(Stage(
     list_columns=("warp_id", "fake_id", "state", "label", "data_group", "dist_group", "tess_id",
                   "reduction", "workdir"),
     capabilities=_IMAGE | {"setupdate", "cleanup", "define", "block", "fixbroken", "nightly",
-                           "labelcount"},
+                           "nightfaults", "labelcount"},
     description="exposure warped onto skycells (RINGS.V3); component = skycell_id",
 ))
 STACK = register(Stage(
@@ -440,7 +456,7 @@ DIFF = register(Stage(
     related=(Related("inputs", "diffInputSkyfile", "diff_id", order_by=("skycell_id",)),),
     list_columns=("diff_id", "state", "label", "data_group", "dist_group", "diff_mode", "reduction",
                   "tess_id", "bothways", "workdir"),
-    capabilities=_IMAGE | {"setupdate", "cleanup", "fixbroken", "nightly", "labelcount"},
+    capabilities=_IMAGE | {"setupdate", "cleanup", "fixbroken", "nightly", "nightfaults", "labelcount"},
     description="difference image (WW: warp-warp, WS: warp-stack); component = skycell_id",
 ))
 PUBLISH = register(Stage(
@@ -448,7 +464,11 @@ PUBLISH = register(Stage(
     component_table="publishDone", component_key=(), data_state_col=None, quality_col=None,
     run_columns=("label",), inputs=(Input("diff", "publishRun", "pub_id", "stage_id"),),
     list_columns=("pub_id", "client_id", "stage_id", "label", "state"),
-    capabilities=frozenset({"runs", "faults", "nightly"}),
+    # revert = pubtool -revert: the faulted publishDone rows of 'new' runs of an
+    # active diff client are deleted, so the publisher tries them again
+    guards=(Guard("publishClient", "client_id", "client_id", nonzero=("active",),
+                  equals=(("stage", "diff"),)),),
+    capabilities=frozenset({"runs", "faults", "revert", "nightly", "nightfaults"}),
     description="publishing of diff catalogs to the MOPS DataStore (publishRun/publishDone)",
 ))
 PSTAMP_REQUEST = register(Stage(

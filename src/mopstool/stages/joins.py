@@ -11,6 +11,10 @@
 * ``exposure_chain(stage)``        - FROM the run table up to rawExp with every run table
   on the way (warp -> fake -> cam -> chip -> rawExp), for commands that need the
   intermediate ids
+* ``chain_join(start, end)``       - FROM one run table to another along the exposure path
+* ``exposure_stages(capability)``  - the stages whose runs are one per exposure (the chain)
+* ``diffs_of_warps(warps)``        - diff rows using any of the warps as input or template
+* ``guard_conditions(stage)``      - the rows a run needs before a writer touches it
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Iterable
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, literal, or_, select, union
 from sqlalchemy.sql import ColumnElement, Select
 
 from mopstool.db import schema
@@ -261,3 +265,68 @@ def downstream_active(conn, stage: Stage | str, ids: Iterable[int], *,
             q = _reading(stage, child, inp, chunk, active, follow=True)
             found.update(int(x) for (x,) in conn.execute(q) if x is not None)
     return found
+
+
+# ---------------------------------------------------------------------- nightly chains
+
+def exposure_stages(capability: str = "runs") -> tuple[str, ...]:
+    """Stages with *capability* whose runs are one per exposure (chip, cam,
+    fake, warp): their run ids can sit beside the exposure in one row."""
+    from mopstool.stages import stages_that
+
+    return tuple(n for n in stages_that(capability) if STAGES[n].flat_exposure)
+
+
+def diffs_of_warps(warps):
+    """Diffs using any of *warps* (a SELECT or a list of ids) as input or
+    template: a UNION of the warp1 and the warp2 lookups (each indexed; an OR of
+    the two would scan diffInputSkyfile). WW rows once per run, WS/SW rows once
+    per skycell."""
+    dis, dr = schema.diffInputSkyfile, schema.diffRun
+    cols = [dr.c.diff_id, dr.c.state, dr.c.label, dr.c.data_group, dr.c.diff_mode,
+            dis.c.warp1, dis.c.warp2, dis.c.stack1, dis.c.stack2]
+    frm = dis.join(dr, dr.c.diff_id == dis.c.diff_id)
+    parts = []
+    for col in (dis.c.warp1, dis.c.warp2):
+        parts.append(select(*cols, literal(None).label("skycell_id")).select_from(frm)
+                     .where(col.in_(warps), dis.c.warp1.is_not(None), dis.c.warp2.is_not(None)))
+        parts.append(select(*cols, dis.c.skycell_id).select_from(frm)
+                     .where(col.in_(warps), or_(dis.c.warp1.is_(None), dis.c.warp2.is_(None))))
+    return union(*parts)
+
+
+def guard_conditions(stage: Stage) -> list[ColumnElement]:
+    """EXISTS conditions of the stage's guards on its run table (publish: the
+    run's client is an active diff client)."""
+    run = _table(stage.run_table, stage)
+    out: list[ColumnElement] = []
+    for g in stage.guards:
+        t = _table(g.table, stage)
+        conds = [t.c[g.column] == run.c[g.run_col]]
+        conds += [t.c[c] != 0 for c in g.nonzero]
+        conds += [t.c[c] == v for c, v in g.equals]
+        out.append(exists().where(*conds))
+    return out
+
+
+def component_join(stage: Stage):
+    """FROM the stage's component table JOIN its run table (pstampJob JOIN
+    pstampRequest), so a query over components can filter on their runs."""
+    run = _table(stage.run_table, stage)
+    comp = _table(stage.component_table, stage)
+    return comp.join(run, comp.c[stage.component_link] == run.c[stage.id_col])
+
+
+def related_join(frm, stage: Stage, name: str, *, outer: bool = False):
+    """*frm* (holding the stage's run or ``through`` table) joined with the rows
+    ``show`` lists as *name* (the dependents of a request's jobs:
+    pstampDependent.dep_id = pstampJob.dep_id)."""
+    rel = next((r for r in stage.related if r.name == name), None)
+    if rel is None:
+        raise ValueError(f"stage {stage.name} has no related rows {name!r}")
+    t = _table(rel.table, stage)
+    if rel.through:
+        on = t.c[rel.column] == _table(rel.through, stage).c[rel.through_col]
+    else:
+        on = t.c[rel.column] == _table(stage.run_table, stage).c[stage.id_col]
+    return frm.outerjoin(t, on) if outer else frm.join(t, on)

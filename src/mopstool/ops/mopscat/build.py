@@ -27,9 +27,10 @@ from sqlalchemy import and_, func, select
 
 from mopstool.db import schema
 from mopstool.errors import DataError, NotFound, UsageError
+from mopstool.stages.vocab import State
 
 DIFF_MODES = {1: "WW", 2: "WS", 3: "SW", 4: "SS"}
-DEFAULT_DATA_STATES = ("full", "cleaned", "goto_cleaned")
+DEFAULT_DATA_STATES = (State.FULL, State.CLEANED, State.GOTO_CLEANED)
 _NEB_RE = re.compile(r"^neb://[^/]*/")
 
 
@@ -57,6 +58,8 @@ def exposures_for_warps(conn, warp_ids: Iterable[int]) -> dict[int, dict]:
     ids = sorted({int(w) for w in warp_ids if w})
     if not ids:
         return {}
+    from mopstool.stages.joins import exposure_chain
+
     wr, fr, cr, chr_, re_ = (schema.warpRun, schema.fakeRun, schema.camRun, schema.chipRun,
                              schema.rawExp)
     cpe = schema.camProcessedExp
@@ -65,11 +68,7 @@ def exposures_for_warps(conn, warp_ids: Iterable[int]) -> dict[int, dict]:
                 re_.c.dateobs, re_.c.filter, re_.c.airmass, re_.c.ra, re_.c.decl, re_.c.alt,
                 re_.c.az, re_.c.posang, cpe.c.zpt_obs, cpe.c.zpt_stdev, cpe.c.sigma_ra,
                 cpe.c.sigma_dec, cpe.c.bg, cpe.c.fwhm_major)
-         .select_from(wr.join(fr, fr.c.fake_id == wr.c.fake_id)
-                      .join(cr, cr.c.cam_id == fr.c.cam_id)
-                      .join(chr_, chr_.c.chip_id == cr.c.chip_id)
-                      .join(re_, re_.c.exp_id == chr_.c.exp_id)
-                      .outerjoin(cpe, cpe.c.cam_id == cr.c.cam_id))
+         .select_from(exposure_chain("warp").outerjoin(cpe, cpe.c.cam_id == cr.c.cam_id))
          .where(wr.c.warp_id.in_(ids)))
     return {int(r["warp_id"]): dict(r) for r in conn.execute(q).mappings()}
 

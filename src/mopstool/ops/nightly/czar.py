@@ -10,7 +10,7 @@ works through them:
 * ``no_exposures``: the night has no exposure at all (failed ingest, wrong database);
 * ``fault``: a faulted component of a target exposure of the night or of the
   nights before (``[czar] lookback_nights``): revert, fixbroken, or a person;
-* ``publish_fault``: a publish attempt that failed (``publish --revert``);
+* ``publish_fault``: a publish attempt that failed (``revert publish``);
 * ``processing``: a visit not processed yet: never defined (definebyquery),
   or stuck in the pipeline (a person);
 * ``lost_visit``: a visit lost for good whose recovery pairs are not defined;
@@ -51,10 +51,18 @@ from mopstool.ops.nightly.visits import (
     DONE_STATES, FINAL_LOST, PROCESSING, NightData, like_match, load_night, night_exposure_census,
     survey_names, utcnow,
 )
-from mopstool.stages import NIGHTLY_STAGES
-from mopstool.stages.vocab import CLEANUP_PENDING_STATES, State
+from mopstool.stages import STAGES, stages_that
+from mopstool.stages.vocab import CLEANUP_PENDING_STATES, RequestState, State
+from mopstool.util import chunks
 
-ALL_FAULT_STAGES = ("chip", "cam", "fake", "warp", "diff", "publish")
+
+def fault_stages() -> tuple[str, ...]:
+    """The stages whose faults the czar reports (the "nightfaults" capability)."""
+    return stages_that("nightfaults")
+
+
+#: the fault stages at import time (kept for older callers: fault_stages())
+ALL_FAULT_STAGES = fault_stages()
 PROBLEM_KINDS = ("no_exposures", "fault", "publish_fault", "processing", "lost_visit", "missing_diff",
                  "undiffable", "unplanned_diff", "ws_never", "unpublished", "pstamp_backlog",
                  "pstamp_unreadable")
@@ -98,10 +106,10 @@ def _count(bucket: dict[str, int], *, state: str | None, faulted: bool, bad: boo
         bucket["bad_quality"] += 1
 
 
-def _in_chunks(col, ids: list[int], size: int = 5000):
+def _in_parts(col, ids: list[int], size: int = 5000):
     from sqlalchemy import or_
 
-    parts = [col.in_(ids[i:i + size]) for i in range(0, len(ids), size)]
+    parts = [col.in_(part) for part in chunks(ids, size)]
     return parts[0] if len(parts) == 1 else or_(*parts)
 
 
@@ -113,7 +121,7 @@ def diff_stats(conn, diff_ids: list[int]) -> dict[int, dict]:
                 func.sum(case((func.coalesce(ds.c.fault, 0) != 0, 1), else_=0)).label("faulted"),
                 func.sum(case((ds.c.quality != 0, 1), else_=0)).label("bad_quality"),
                 func.sum(ds.c.sources).label("sources"))
-         .where(_in_chunks(ds.c.diff_id, diff_ids)).group_by(ds.c.diff_id))
+         .where(_in_parts(ds.c.diff_id, diff_ids)).group_by(ds.c.diff_id))
     return {r.diff_id: dict(r._mapping) for r in conn.execute(q)}
 
 
@@ -125,7 +133,7 @@ def publish_rows(conn, diff_ids: list[int]) -> list[dict]:
     pr, pc, pd = schema.publishRun, schema.publishClient, schema.publishDone
     q = (select(pr.c.pub_id, pr.c.client_id, pr.c.stage_id, pr.c.label, pr.c.state, pd.c.fault)
          .select_from(pr.join(pc, pc.c.client_id == pr.c.client_id).outerjoin(pd, pd.c.pub_id == pr.c.pub_id))
-         .where(pc.c.stage == "diff", _in_chunks(pr.c.stage_id, diff_ids)))
+         .where(pc.c.stage == "diff", _in_parts(pr.c.stage_id, diff_ids)))
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
@@ -149,7 +157,7 @@ def stamp_backlog_problems(dbs: Databases, cfg: Config) -> tuple[list[dict], lis
                  "target": None, "night": None, "chunk": None}], []
     out = []
     for g in b.rows:
-        if g["state"] != "new" or not g.get("wait_parse") or not any(like_match(p, g["label"]) for p in patterns):
+        if g["state"] != RequestState.NEW or not g.get("wait_parse") or not any(like_match(p, g["label"]) for p in patterns):
             continue
         pos = g.get("queue_position") or 0
         if pos <= b.parse_limit:
@@ -176,8 +184,25 @@ def _problem(kind: str, *, stage: str | None, id: Any, component: Any, meaning: 
     return p
 
 
+def _reads_diffs(stage: str) -> bool:
+    """A stage downstream of diff (publish): its runs reach an exposure through a diff."""
+    st = STAGES[stage]
+    return bool(st.parent) and st.parent[0] == "diff"
+
+
+def _exposure_of(nd: NightData, stage: str, run_id: int, pub_to_diff: dict[int, int],
+                 diff_exp: dict[int, int]) -> int | None:
+    """The exposure of a faulted run: the chain stages by their run id, a diff by
+    its input warp, a stage reading diffs (publish) through its diff."""
+    if (stage, run_id) in nd.run_exp:
+        return nd.run_exp[(stage, run_id)]
+    if _reads_diffs(stage):
+        return diff_exp.get(pub_to_diff.get(run_id))
+    return diff_exp.get(run_id)  # the diffs of the night (diff_exp holds diff ids only)
+
+
 def _fault_problems(nd: NightData, night: date, pub_to_diff: dict[int, int],
-                    diff_exp: dict[int, int], retired_label: str = "goto_cleaned") -> list[dict]:
+                    diff_exp: dict[int, int], retired_label: str = str(State.GOTO_CLEANED)) -> list[dict]:
     """Fault problems of the night's target exposures. Runs sent to cleanup
     (goto_cleaned/purged/scrubbed, or relabelled goto_cleaned as cleanup and
     fixbroken --finish do) are retired: their faults need nothing more."""
@@ -187,18 +212,13 @@ def _fault_problems(nd: NightData, night: date, pub_to_diff: dict[int, int],
     for f in nd.faults:
         if f["state"] in CLEANUP_PENDING_STATES or (f.get("label") and f["label"] == retired_label):
             continue
-        if f["stage"] == "diff":
-            exp = diff_exp.get(f["id"])
-        elif f["stage"] == "publish":
-            exp = diff_exp.get(pub_to_diff.get(f["id"]))
-        else:
-            exp = nd.run_exp.get((f["stage"], f["id"]))
+        exp = _exposure_of(nd, f["stage"], f["id"], pub_to_diff, diff_exp)
         e = nd.exp_by_id.get(exp)
         if e is None:
             continue
         when = "" if nd.night == night else f"night {nd.night}: "
         how = fix_kind(f["stage"], f["state"], f["fault"])
-        kind = "publish_fault" if f["stage"] == "publish" else "fault"
+        kind = "publish_fault" if _reads_diffs(f["stage"]) else "fault"
         out.append(_problem(kind, stage=f["stage"], id=f["id"], component=f["component"], fault=f["fault"],
                             meaning=when + f["meaning"], target=e.target, night=nd.night.isoformat(),
                             chunk=e.chunk, how=how, run_state=f["state"], label=f.get("label"),
@@ -355,7 +375,6 @@ def _assign_fixes(problems: list[dict], cfg: Config, night: date, prefix: str, d
     by_gone: dict[str, list[dict]] = {}
     by_drop: list[dict] = []
     by_def: dict[tuple, list[dict]] = {}
-    pub_nights: set[str] = set()
     for p in problems:
         how = p.pop("how", None)
         if p["fix"] or p["person"]:
@@ -366,9 +385,6 @@ def _assign_fixes(problems: list[dict], cfg: Config, night: date, prefix: str, d
             by_gone.setdefault(p["stage"], []).append(p)
         elif how == "fixbroken-finish":
             p["fix"] = f"{prefix} fixbroken --finish --yes"
-        elif how == "none" and p["stage"] == "publish":
-            pub_nights.add(p["night"])
-            p["fix"] = f"{prefix} publish --revert --night {p['night']} --yes"
         elif how == "inspect" or how == "none":
             p["person"] = (f"run in state {p.get('run_state')}: nothing to revert; see "
                            f"'show {p['stage']} {p['id']}' and its log")
@@ -391,7 +407,7 @@ def _assign_fixes(problems: list[dict], cfg: Config, night: date, prefix: str, d
         for p in ps:
             p["fix"] = f"{prefix} revert {stage}{sel} --yes"
     for stage, ps in by_gone.items():
-        opt = {"chip": "--chip-id", "warp": "--warp-id", "diff": "--diff-id"}[stage]
+        opt = STAGES[stage].id_option
         sel = "".join(f" {opt} {i}" for i in sorted({p["id"] for p in ps}))
         for p in ps:
             p["fix"] = f"{prefix} fixbroken{sel} --yes"
@@ -455,9 +471,9 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
     lookback = int(cfg.get("czar.lookback_nights", 1) or 0)
     nights = [night - timedelta(days=i) for i in range(lookback + 1)]
     census = night_exposure_census(dbs, cfg, night)
-    nd = data or load_night(dbs, cfg, night, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
+    nd = data or load_night(dbs, cfg, night, fault_stages=fault_stages(), stats=True, diffs=True)
     plan = plan_diffpairs(dbs, cfg, night, ws=True, now=now, data=nd, desperate=True)
-    older = [load_night(dbs, cfg, n, fault_stages=ALL_FAULT_STAGES, stats=False, diffs=True)
+    older = [load_night(dbs, cfg, n, fault_stages=fault_stages(), stats=False, diffs=True)
              for n in nights[1:]]
     dbname = _dbname(dbs, cfg)
     diff_exp: dict[int, int] = {}
@@ -479,7 +495,7 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
     backlog_problems, _ = stamp_backlog_problems(dbs, cfg)
 
     # --- per target and stage
-    stages = {t: {s: _blank() for s in NIGHTLY_STAGES} for t in nd.targets}
+    stages = {t: {s: _blank() for s in stages_that("nightly")} for t in nd.targets}
     faulted_runs = {(f["stage"], f["id"]) for f in nd.faults}
     for e in nd.exposures:
         if chunk is not None and e.chunk != chunk:
@@ -518,7 +534,7 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
         if not runs and d["data_group"] not in to_publish:
             continue
         _count(stages[e.target]["publish"],
-               state="full" if runs and all(p["state"] == "full" for p in runs) else "new",
+               state=State.FULL if runs and all(p["state"] == State.FULL for p in runs) else State.NEW,
                faulted=any(p["fault"] for p in runs), bad=False)
 
     # --- problems
@@ -530,7 +546,7 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
                                  person="a failed ingest (summit copy, registration) or the wrong database: "
                                         "check --db / --dbname and 'runs chip --night " + n + "'",
                                  target=None, night=n))
-    retired = str(cfg.get("cleanup.set_label", "goto_cleaned") or "goto_cleaned")
+    retired = str(cfg.get("cleanup.set_label", State.GOTO_CLEANED) or State.GOTO_CLEANED)
     problems += _fault_problems(nd, night, pub_to_diff, diff_exp, retired)
     for o in older:
         problems += _fault_problems(o, night, pub_to_diff, diff_exp, retired)

@@ -19,18 +19,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, column, delete, func, not_, or_, select, table as sa_table, true, update
+from sqlalchemy import and_, column, func, not_, or_, select, table as sa_table, true, update
 
 from mopstool.config import Config, night_bounds
 from mopstool.db import Databases, is_mysql, schema
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.nightly.visits import (
     FieldGroup, NightData, OK, PENDING, Exposure, desdiffdt_hours, end_of_night_time, load_night,
-    night_warp_ids, plan_pairs, survey_names, target_names, utcnow,
+    plan_pairs, survey_names, target_names,
 )
-from mopstool.ops.select import like_any, night_condition
-from mopstool.ops.writes import record_audit, write_transaction
+from mopstool.ops.writes import WritePlan, execute
+from mopstool.stages import STAGES
+from mopstool.stages.joins import like_any, night_condition, run_ids_for_night
 from mopstool.stages.vocab import State
+from mopstool.util import utcnow
 
 EXISTS, PLANNED, DEFINED, WAITING, UNPLANNED = "exists", "planned", "defined", "waiting", "unplanned"
 PAIR_STATUSES = (EXISTS, PLANNED, DEFINED, WAITING, UNPLANNED)
@@ -201,7 +203,7 @@ def _good_skyfiles(conn, warp_ids: set[int], min_frac: float) -> dict[int, dict[
         return {}
     w = schema.warpSkyfile
     q = select(w.c.warp_id, w.c.skycell_id, w.c.tess_id, w.c.good_frac).where(
-        w.c.warp_id.in_(sorted(warp_ids)), w.c.data_state == "full",
+        w.c.warp_id.in_(sorted(warp_ids)), w.c.data_state == State.FULL,
         func.coalesce(w.c.fault, 0) == 0, w.c.quality == 0, w.c.good_frac >= min_frac)
     out: dict[int, dict[str, tuple[str, float]]] = {}
     for r in conn.execute(q):
@@ -216,7 +218,7 @@ def _template_stacks(conn, labels: set[str], skycells: set[str]) -> dict[tuple[s
     sr, ss = schema.stackRun, schema.stackSumSkyfile
     q = (select(sr.c.stack_id, sr.c.label, sr.c.skycell_id, sr.c.filter)
          .select_from(sr.join(ss, ss.c.stack_id == sr.c.stack_id))
-         .where(sr.c.label.in_(sorted(labels)), sr.c.state == "full", sr.c.skycell_id.in_(sorted(skycells)),
+         .where(sr.c.label.in_(sorted(labels)), sr.c.state == State.FULL, sr.c.skycell_id.in_(sorted(skycells)),
                 func.coalesce(ss.c.fault, 0) == 0, ss.c.quality == 0))
     out: dict[tuple[str, str, str], int] = {}
     for r in conn.execute(q):
@@ -447,32 +449,42 @@ def _recheck(conn, plan: DiffPlan, warp_ids: set[int], cfg: Config):
     return ww_keys, ws_keys
 
 
+@dataclass
+class DefinePlan(WritePlan):
+    """The diffRuns (and their diffInputSkyfile rows) a --define would create."""
+
+    pairs: list = field(default_factory=list, repr=False, compare=False)
+    runs: list = field(default_factory=list, repr=False, compare=False)
+
+
 def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bool = False,
-                     command: list[str] | None = None) -> list[DiffPair]:
+                     command: list[str] | None = None, confirm=None) -> list[DiffPair]:
     """Create the planned pairs of *plan* (one diffRun each, with one
     diffInputSkyfile per usable common skycell): diffRun state 'new',
     diff_mode 1 bothways for WW (input = earlier exposure), diff_mode 2
     reduction WARPSTACK for WS; registered and note NULL and maskfrac_npix 0
     as difftool leaves them. One INSERT per table whatever the number of
     diffs. Pairs that exist by now (for the same visits, under the nightly
-    data_group) are skipped, so a second run defines nothing. Returns the pairs
-    that were (or, with *dry_run*, would be) defined."""
+    data_group) are skipped, so a second run defines nothing. The write
+    protocol (ops.writes.execute) confirms once through *confirm* and checks
+    the existing diffs again under the lock. Returns the pairs that were (or,
+    with *dry_run*, would be) defined."""
     import uuid
 
     todo = [p for p in plan.pairs if p.definable]
-    if dry_run or not todo:
+    if not todo:
         return todo
     nd = plan.data
     dbname = _dbname(dbs, cfg)
     default_tess = cfg.get("survey.tess_id", "RINGS.V3")
     ws_reduction = cfg.get("survey.ws_reduction", "WARPSTACK")
     dr, dis = schema.diffRun, schema.diffInputSkyfile
-    marker = f"mopstool.diffpairs.{uuid.uuid4().hex[:16]}."
-    done: list[DiffPair] = []
-    with write_transaction(dbs, "diffpairs") as conn:
-        warps = {p.input.warp_id for p in todo} | {p.template.warp_id for p in todo if p.template}
+    warps = {p.input.warp_id for p in todo} | {p.template.warp_id for p in todo if p.template}
+
+    def make_plan(conn) -> DefinePlan:
         ww_keys, ws_keys = _recheck(conn, plan, warps, cfg)
-        runs, seen = [], set()
+        out = DefinePlan(action="diffpairs.define", title=f"diff pairs of {plan.night}")
+        seen, keys = set(), set()
         for p in todo:
             if p.kind == WS:
                 key = (p.input.exp_id, p.skycell_id)
@@ -485,25 +497,32 @@ def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bo
                 p.status = EXISTS
                 continue
             seen.add(key)
+            keys.add((p.kind, p.input.exp_id, p.template.exp_id if p.template else p.stack_id,
+                      p.skycell_id))
             tcfg = nd.targets[p.target]
             names = survey_names(cfg, p.target, plan.night, ws=p.kind == WS, dbname=dbname)
             tess = p.input.warp_tess_id or default_tess
-            runs.append(dict(
-                state="new", workdir=names["workdir"], label=names["label"],
+            out.runs.append(dict(
+                state=State.NEW, workdir=names["workdir"], label=names["label"],
                 data_group=names["data_group"], dist_group=tcfg.get("dist_group") or p.target,
                 reduction=ws_reduction if p.kind == WS else (tcfg.get("reduction") or None),
                 registered=None, tess_id=tess, bothways=0 if p.kind == WS else 1, exposure=1,
-                magicked=0, diff_mode=2 if p.kind == WS else 1, maskfrac_npix=0,
-                note=f"{marker}{len(done)}"))
-            done.append(p)
-        if not done:
-            return done
+                magicked=0, diff_mode=2 if p.kind == WS else 1, maskfrac_npix=0, note=None))
+            out.pairs.append(p)
+        out.rows = {"diffRun": len(out.pairs), "diffInputSkyfile": sum(len(p.skycells) for p in out.pairs)}
+        out.sample = [p.to_dict() for p in out.pairs[:20]]
+        out.keys = frozenset(keys)
+        return out
+
+    def apply(conn, fresh: DefinePlan):
+        marker = f"mopstool.diffpairs.{uuid.uuid4().hex[:16]}."
+        runs = [dict(r, note=f"{marker}{i}") for i, r in enumerate(fresh.runs)]
         top = conn.execute(select(func.max(dr.c.diff_id))).scalar() or 0
         conn.execute(dr.insert(), runs)
         ids = {r.note: int(r.diff_id) for r in conn.execute(
             select(dr.c.diff_id, dr.c.note).where(dr.c.diff_id > top, dr.c.note.like(marker + "%")))}
         inputs = []
-        for i, p in enumerate(done):
+        for i, p in enumerate(fresh.pairs):
             diff_id = ids[f"{marker}{i}"]
             tess = p.input.warp_tess_id or default_tess
             for sc, sc_tess in p.skycells:
@@ -517,12 +536,16 @@ def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bo
             p.note = f"defined with {len(p.skycells)} skycells"
         conn.execute(dis.insert(), inputs)
         conn.execute(update(dr).where(dr.c.diff_id > top, dr.c.note.like(marker + "%")).values(note=None))
-        record_audit(conn, "diffpairs.define", len(done) + len(inputs), {
+        done = fresh.pairs
+        return len(done) + len(inputs), {
             "night": plan.night.isoformat(), "diffRun": len(done), "diffInputSkyfile": len(inputs),
             "diff_ids": [p.diff_id for p in done],
             "pairs": [f"{p.kind}:{p.input.exp_name}-{p.template.exp_name if p.template else p.stack_id}"
-                      for p in done]}, command=command)
-    return done
+                      for p in done]}
+
+    res = execute(dbs, "diffpairs.define", make_plan, apply, dry_run=dry_run, confirm=confirm,
+                  command=command)
+    return res.pairs if (res.applied or dry_run) else []
 
 
 # ---------------------------------------------------------------------- publishing
@@ -553,8 +576,8 @@ def publish_data_groups(cfg: Config, night: date) -> list[str]:
 
 
 def night_diff_ids(night: date):
-    dis = schema.diffInputSkyfile
-    return select(dis.c.diff_id).where(dis.c.warp1.in_(night_warp_ids(night))).distinct()
+    """SELECT of the diff ids whose input warp is of the night."""
+    return run_ids_for_night(STAGES["diff"], night).distinct()
 
 
 def unpublished_query(*, diff_ids: list[int] | None = None, night: date | None = None,
@@ -566,7 +589,7 @@ def unpublished_query(*, diff_ids: list[int] | None = None, night: date | None =
     and *exclude_ids* narrow it further (the nightly data_groups; unplanned diffs)."""
     dr, pc, pr, ds = schema.diffRun, schema.publishClient, schema.publishRun, schema.diffSkyfile
     dmag = func.coalesce(dr.c.magicked, 0)
-    conds = [pc.c.active != 0, pc.c.stage == "diff", dr.c.state.in_(("full", "cleaned", "goto_cleaned")),
+    conds = [pc.c.active != 0, pc.c.stage == "diff", dr.c.state.in_((State.FULL, State.CLEANED, State.GOTO_CLEANED)),
              select(ds.c.diff_id).where(ds.c.diff_id == dr.c.diff_id, ds.c.quality == 0).exists(),
              or_(dr.c.diff_mode == 4, and_(pc.c.magicked != 0, dmag > 0), and_(pc.c.magicked == 0, dmag <= 0))]
     if not rerun:
@@ -601,86 +624,96 @@ def _check_diff_ids(conn, diff_ids: list[int] | None) -> None:
         raise NotFound("no diffRun with diff_id " + ", ".join(str(m) for m in missing))
 
 
+@dataclass
+class RowsPlan(WritePlan):
+    """A write plan over result rows (publishRuns to define)."""
+
+    items: list = field(default_factory=list, repr=False, compare=False)
+
+
 def publish_diffs(dbs: Databases, *, diff_ids: list[int] | None = None, night: date | None = None,
                   labels: list[str] | None = None, client: str | None = None, rerun: bool = False,
                   set_label: str | None = None, dry_run: bool = False,
                   data_groups: list[str] | None = None, exclude_ids: Iterable[int] | None = None,
-                  command: list[str] | None = None) -> list[dict[str, Any]]:
+                  command: list[str] | None = None, confirm=None) -> list[dict[str, Any]]:
     """Define publishRuns (state 'new', label = --set-label or the diff's label),
-    all in one INSERT."""
+    all in one INSERT, through the write protocol (confirmed once by *confirm*,
+    selected again under the lock)."""
     if not (diff_ids or night or labels):
         raise UsageError("say which diffs to publish: --diff-id, --night or --label")
     q = unpublished_query(diff_ids=diff_ids, night=night, labels=labels, client=client, rerun=rerun,
                           data_groups=data_groups, exclude_ids=exclude_ids)
-    if dry_run:
-        with dbs.connect() as conn:
-            _check_diff_ids(conn, diff_ids)
-            rows = [dict(r._mapping) for r in conn.execute(q)]
-        for r in rows:
-            r.update(pub_id=None, status="planned")
-        return rows
     pr = schema.publishRun
-    with write_transaction(dbs, "publish") as conn:
+
+    def plan(conn) -> RowsPlan:
         _check_diff_ids(conn, diff_ids)
         rows = [dict(r._mapping) for r in conn.execute(q)]
-        if rows:
-            top = conn.execute(select(func.max(pr.c.pub_id))).scalar() or 0
-            conn.execute(pr.insert(), [dict(client_id=r["client_id"], stage_id=r["diff_id"],
-                                            label=set_label or r["label"], state="new") for r in rows])
-            ids = {(int(x.client_id), int(x.stage_id)): int(x.pub_id) for x in conn.execute(
-                select(pr.c.pub_id, pr.c.client_id, pr.c.stage_id).where(
-                    pr.c.pub_id > top, pr.c.stage_id.in_(sorted({r["diff_id"] for r in rows}))))}
-            for r in rows:
-                r.update(pub_id=ids.get((int(r["client_id"]), int(r["diff_id"]))), status="defined")
-            record_audit(conn, "publish.define", len(rows),
-                         {"pub_ids": [r["pub_id"] for r in rows], "diff_ids": [r["diff_id"] for r in rows]},
-                         command=command)
-    return rows
+        for r in rows:
+            r.update(pub_id=None, status="planned")
+        return RowsPlan(action="publish.define", rows={"publishRun": len(rows)}, sample=rows[:20],
+                        items=rows, keys=frozenset((int(r["client_id"]), int(r["diff_id"])) for r in rows))
+
+    def apply(conn, fresh: RowsPlan):
+        rows = fresh.items
+        top = conn.execute(select(func.max(pr.c.pub_id))).scalar() or 0
+        conn.execute(pr.insert(), [dict(client_id=r["client_id"], stage_id=r["diff_id"],
+                                        label=set_label or r["label"], state=State.NEW) for r in rows])
+        ids = {(int(x.client_id), int(x.stage_id)): int(x.pub_id) for x in conn.execute(
+            select(pr.c.pub_id, pr.c.client_id, pr.c.stage_id).where(
+                pr.c.pub_id > top, pr.c.stage_id.in_(sorted({r["diff_id"] for r in rows}))))}
+        for r in rows:
+            r.update(pub_id=ids.get((int(r["client_id"]), int(r["diff_id"]))), status="defined")
+        return len(rows), {"pub_ids": [r["pub_id"] for r in rows], "diff_ids": [r["diff_id"] for r in rows]}
+
+    res = execute(dbs, "publish.define", plan, apply, dry_run=dry_run, confirm=confirm, command=command)
+    return res.items if (res.applied or dry_run) else []
 
 
-def faulted_publish_query(*, diff_ids: list[int] | None = None, night: date | None = None,
-                          labels: list[str] | None = None, client: str | None = None):
-    """pubtool -revert's selection: publishDone rows with a fault whose
-    publishRun is still 'new' and whose client is active (diff stage)."""
-    pr, pc, pd = schema.publishRun, schema.publishClient, schema.publishDone
-    conds = [pd.c.fault != 0, pr.c.state == "new", pc.c.active != 0, pc.c.stage == "diff"]
+def _publish_pub_ids(conn, diff_ids: list[int] | None, client: str | None) -> list[int]:
+    """publishRuns of these diffs and/or this client (the selectors `revert publish` lacks)."""
+    pr, pc = schema.publishRun, schema.publishClient
+    conds = []
     if diff_ids:
-        conds.append(pr.c.stage_id.in_(diff_ids))
-    if night is not None:
-        conds.append(pr.c.stage_id.in_(night_diff_ids(night)))
-    if labels:
-        conds.append(like_any(pr.c.label, labels))
+        conds.append(pr.c.stage_id.in_([int(d) for d in diff_ids]))
     if client:
         conds.append(pc.c.client_id == int(client) if str(client).isdigit() else pc.c.name == client)
-    return (select(pd.c.pub_id, pr.c.stage_id.label("diff_id"), pr.c.label, pd.c.fault,
-                   pc.c.name.label("client"))
-            .select_from(pd.join(pr, pr.c.pub_id == pd.c.pub_id).join(pc, pc.c.client_id == pr.c.client_id))
-            .where(*conds).order_by(pd.c.pub_id))
+    q = (select(pr.c.pub_id).select_from(pr.join(pc, pc.c.client_id == pr.c.client_id))
+         .where(*conds).order_by(pr.c.pub_id))
+    return [int(x) for x in conn.execute(q).scalars()]
 
 
 def revert_publish(dbs: Databases, *, diff_ids: list[int] | None = None, night: date | None = None,
                    labels: list[str] | None = None, client: str | None = None, dry_run: bool = False,
-                   command: list[str] | None = None) -> list[dict[str, Any]]:
-    """pubtool -revert: delete the faulted publishDone rows of publishRuns still
-    'new' (active clients), so the publisher tries them again. One DELETE."""
+                   command: list[str] | None = None, confirm=None) -> list[dict[str, Any]]:
+    """``publish --revert``, the older spelling of ``revert publish`` (pubtool
+    -revert: delete the faulted publishDone rows of publishRuns still 'new' of
+    active diff clients, so the publisher tries them again): --diff-id and
+    --client are turned into the publishRuns they name, then the stage graph's
+    revert does the work. The rows keep the publish --revert form."""
+    from mopstool.ops.runs.manage import RevertFilter, revert
+
     if not (diff_ids or night or labels):
         raise UsageError("say which publish faults to revert: --diff-id, --night or --label")
-    q = faulted_publish_query(diff_ids=diff_ids, night=night, labels=labels, client=client)
-    if dry_run:
-        with dbs.connect() as conn:
-            _check_diff_ids(conn, diff_ids)
-            rows = [dict(r._mapping) for r in conn.execute(q)]
-        for r in rows:
-            r["status"] = "would revert"
-        return rows
-    pd = schema.publishDone
-    with write_transaction(dbs, "publish.revert") as conn:
+    ids: list[int] = []
+    with dbs.connect() as conn:
         _check_diff_ids(conn, diff_ids)
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-        if rows:
-            conn.execute(delete(pd).where(pd.c.pub_id.in_([r["pub_id"] for r in rows]), pd.c.fault != 0))
-            record_audit(conn, "publish.revert", len(rows),
-                         {"pub_ids": [r["pub_id"] for r in rows]}, command=command)
-        for r in rows:
-            r["status"] = "reverted"
-    return rows
+        if diff_ids or client:
+            ids = _publish_pub_ids(conn, diff_ids, client)
+            if not ids:
+                return []
+    res = revert(dbs, "publish", RevertFilter(ids=ids, labels=list(labels or []), night=night),
+                 dry_run=dry_run, confirm=confirm,
+                 audit_detail={"diff_ids": list(diff_ids or [])[:50], "client": client})
+    pub_ids = sorted({c["id"] for c in res.changed})
+    if not pub_ids or not (res.applied or dry_run):
+        return []
+    pr, pc = schema.publishRun, schema.publishClient
+    with dbs.connect() as conn:
+        info = {int(r.pub_id): r for r in conn.execute(
+            select(pr.c.pub_id, pr.c.stage_id, pr.c.label, pc.c.name)
+            .select_from(pr.join(pc, pc.c.client_id == pr.c.client_id)).where(pr.c.pub_id.in_(pub_ids)))}
+    status = "would revert" if dry_run else "reverted"
+    return [{"pub_id": c["id"], "diff_id": info[c["id"]].stage_id if c["id"] in info else None,
+             "label": info[c["id"]].label if c["id"] in info else None, "fault": c["fault"],
+             "client": info[c["id"]].name if c["id"] in info else None, "status": status}
+            for c in res.changed]

@@ -31,13 +31,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, case, func, literal, not_, or_, select, union
+from sqlalchemy import and_, case, func, literal, not_, or_, select
 
 from mopstool.config import Config, expand_template, night_fields
 from mopstool.db import Databases, schema
 from mopstool.errors import UsageError
-from mopstool.ops.select import night_condition
-from mopstool.stages.vocab import CLEANED_LIKE_STATES, CLEANUP_PENDING_STATES, quality_meaning
+from mopstool.stages import STAGES
+from mopstool.stages.joins import (  # noqa: F401  (diffs_of_warps re-exported)
+    chain_join, diffs_of_warps, exposure_stages, night_condition, run_ids_for_night,
+)
+from mopstool.stages.vocab import CLEANED_LIKE_STATES, CLEANUP_PENDING_STATES, State, quality_meaning
+from mopstool.util import utcnow  # noqa: F401  (re-exported for the nightly modules)
 
 # ---------------------------------------------------------------------- vocabulary
 
@@ -50,7 +54,7 @@ FINAL_LOST = (MISSING, BAD_QUALITY, BAD_FWHM, DROPPED)
 #: not usable yet: a fault to clear, or processing still running
 PENDING = (FAULTED, PROCESSING)
 #: run states whose products were made (and may since have been cleaned)
-DONE_STATES = ("full",) + CLEANED_LIKE_STATES + CLEANUP_PENDING_STATES
+DONE_STATES = (State.FULL,) + CLEANED_LIKE_STATES + CLEANUP_PENDING_STATES
 
 _VISIT_RE = re.compile(r"\bvisit\s*#?\s*(\d+)", re.IGNORECASE)
 
@@ -183,7 +187,7 @@ def classify(e: Exposure, max_fwhm: float | None) -> Verdict:
     stage), FWHM above the cut, faulted, still processing, ok."""
     for stage, state, rid in (("warp", e.warp_state, e.warp_id), ("cam", e.cam_state, e.cam_id),
                               ("chip", e.chip_state, e.chip_id)):
-        if state == "drop":
+        if state == State.DROP:
             return Verdict(DROPPED, f"{stage} run {rid} dropped", stage, rid)
     if e.cam_quality:
         return Verdict(BAD_QUALITY, f"camera quality {e.cam_quality}: {quality_meaning(e.cam_quality)}",
@@ -205,13 +209,12 @@ def classify(e: Exposure, max_fwhm: float | None) -> Verdict:
         return Verdict(OK, f"warp {e.warp_id} {e.warp_state}", "warp", e.warp_id)
     if e.chip_id is None:
         return Verdict(PROCESSING, "no chip run defined", None, None)
-    for stage, state, rid, nxt in (("chip", e.chip_state, e.chip_id, e.cam_id),
-                                   ("cam", e.cam_state, e.cam_id, e.fake_id),
-                                   ("fake", e.fake_state, e.fake_id, e.warp_id)):
+    chain = exposure_stages("nightfaults")  # chip -> cam -> fake -> warp
+    for stage, nstage in zip(chain, chain[1:]):
+        state, rid = getattr(e, f"{stage}_state"), getattr(e, STAGES[stage].id_col)
         if state not in DONE_STATES:
             return Verdict(PROCESSING, f"{stage} run {rid} in state {state}", stage, rid)
-        if nxt is None:
-            nstage = {"chip": "cam", "cam": "fake", "fake": "warp"}[stage]
+        if getattr(e, STAGES[nstage].id_col) is None:
             return Verdict(PROCESSING, f"{stage} run {rid} {state}; no {nstage} run yet", stage, rid)
     if e.warp_state not in DONE_STATES:
         return Verdict(PROCESSING, f"warp run {e.warp_id} in state {e.warp_state}", "warp", e.warp_id)
@@ -446,25 +449,14 @@ def target_condition(targets: dict[str, dict]):
 
 def night_warp_ids(night: date):
     """SELECT of the warp ids of the night's exposures (index path via exp_name)."""
-    raw, chip, cam, fake, warp = (schema.rawExp, schema.chipRun, schema.camRun, schema.fakeRun,
-                                  schema.warpRun)
-    return (select(warp.c.warp_id)
-            .select_from(warp.join(fake, fake.c.fake_id == warp.c.fake_id)
-                         .join(cam, cam.c.cam_id == fake.c.cam_id)
-                         .join(chip, chip.c.chip_id == cam.c.chip_id)
-                         .join(raw, raw.c.exp_id == chip.c.exp_id))
-            .where(night_condition(night)))
+    return run_ids_for_night(STAGES["warp"], night)
 
 
 def _chain_query(night: date, targets: dict[str, dict]):
     raw, chip, cam, cpe, fake, warp = (schema.rawExp, schema.chipRun, schema.camRun,
                                        schema.camProcessedExp, schema.fakeRun, schema.warpRun)
     cond, target = target_condition(targets)
-    frm = (raw.outerjoin(chip, chip.c.exp_id == raw.c.exp_id)
-           .outerjoin(cam, cam.c.chip_id == chip.c.chip_id)
-           .outerjoin(cpe, cpe.c.cam_id == cam.c.cam_id)
-           .outerjoin(fake, fake.c.cam_id == cam.c.cam_id)
-           .outerjoin(warp, warp.c.fake_id == fake.c.fake_id))
+    frm = chain_join("exposure", "warp", outer=True).outerjoin(cpe, cpe.c.cam_id == cam.c.cam_id)
     return (select(
         raw.c.exp_id, raw.c.exp_name, raw.c.dateobs, raw.c.comment, raw.c.object, raw.c.filter,
         target.label("target"),
@@ -480,10 +472,9 @@ def _chain_query(night: date, targets: dict[str, dict]):
 
 
 def _chip_stats_query(night: date):
-    cpi, chip, raw = schema.chipProcessedImfile, schema.chipRun, schema.rawExp
+    cpi = schema.chipProcessedImfile
     good = and_(cpi.c.quality == 0, cpi.c.fault == 0)
-    ids = (select(chip.c.chip_id).select_from(chip.join(raw, raw.c.exp_id == chip.c.exp_id))
-           .where(night_condition(night)))
+    ids = run_ids_for_night(STAGES["chip"], night)
     return (select(cpi.c.chip_id, func.count().label("n"),
                    func.sum(case((cpi.c.fault != 0, 1), else_=0)).label("faulted"),
                    func.sum(case((cpi.c.quality != 0, 1), else_=0)).label("bad_quality"),
@@ -493,7 +484,7 @@ def _chip_stats_query(night: date):
 
 def _warp_stats_query(night: date):
     ws = schema.warpSkyfile
-    good = and_(ws.c.data_state == "full", func.coalesce(ws.c.fault, 0) == 0, ws.c.quality == 0)
+    good = and_(ws.c.data_state == State.FULL, func.coalesce(ws.c.fault, 0) == 0, ws.c.quality == 0)
     return (select(ws.c.warp_id, func.count().label("n"),
                    func.sum(case((func.coalesce(ws.c.fault, 0) != 0, 1), else_=0)).label("faulted"),
                    func.sum(case((ws.c.quality != 0, 1), else_=0)).label("bad_quality"),
@@ -505,24 +496,6 @@ def _diffs_query(night: date):
     """Diffs whose input or template is a warp of the night: WW diffs once per
     run, WS/SW diffs once per skycell (they are made per skycell)."""
     return diffs_of_warps(night_warp_ids(night))
-
-
-def diffs_of_warps(warps):
-    """Diffs using any of *warps* (a SELECT or a list of ids) as input or
-    template: a UNION of the warp1 and the warp2 lookups (each indexed; an OR of
-    the two would scan diffInputSkyfile). WW rows once per run, WS/SW rows once
-    per skycell."""
-    dis, dr = schema.diffInputSkyfile, schema.diffRun
-    cols = [dr.c.diff_id, dr.c.state, dr.c.label, dr.c.data_group, dr.c.diff_mode,
-            dis.c.warp1, dis.c.warp2, dis.c.stack1, dis.c.stack2]
-    frm = dis.join(dr, dr.c.diff_id == dis.c.diff_id)
-    parts = []
-    for col in (dis.c.warp1, dis.c.warp2):
-        parts.append(select(*cols, literal(None).label("skycell_id")).select_from(frm)
-                     .where(col.in_(warps), dis.c.warp1.is_not(None), dis.c.warp2.is_not(None)))
-        parts.append(select(*cols, dis.c.skycell_id).select_from(frm)
-                     .where(col.in_(warps), or_(dis.c.warp1.is_(None), dis.c.warp2.is_(None))))
-    return union(*parts)
 
 
 def _prefer(row: dict, labels: dict[str, str]) -> tuple:
@@ -549,14 +522,16 @@ def load_night(dbs: Databases, cfg: Config, night: date, *, fault_stages: tuple[
             chip_stats = {r.chip_id: dict(r._mapping) for r in conn.execute(_chip_stats_query(night))}
             warp_stats = {r.warp_id: dict(r._mapping) for r in conn.execute(_warp_stats_query(night))}
         diff_rows = [dict(r._mapping) for r in conn.execute(_diffs_query(night))] if diffs else []
-    stages = fault_stages if fault_stages is not None else ("chip", "cam", "fake", "warp")
+    chain = exposure_stages("nightfaults")
+    stages = fault_stages if fault_stages is not None else chain
     faults = collect_faults(dbs, FaultFilter(stages=stages, night=night)) if stages else []
 
     run_exp: dict[tuple[str, int], int] = {}
     best: dict[int, dict] = {}
     for r in rows:
-        for stage, col in (("chip", "chip_id"), ("cam", "cam_id"), ("fake", "fake_id"), ("warp", "warp_id")):
-            if r[col] is not None:
+        for stage in chain:
+            col = STAGES[stage].id_col
+            if r.get(col) is not None:
                 run_exp[(stage, r[col])] = r["exp_id"]
         cur = best.get(r["exp_id"])
         if cur is None or _prefer(r, labels) > _prefer(cur, labels):
@@ -576,7 +551,8 @@ def load_night(dbs: Databases, cfg: Config, night: date, *, fault_stages: tuple[
             warp_state=r["warp_state"], warp_tess_id=r["warp_tess_id"])
         if e.chip_id in chip_stats and chip_stats[e.chip_id]["fwhm"] is not None:
             e.chip_fwhm = float(chip_stats[e.chip_id]["fwhm"])
-        for stage, rid in (("chip", e.chip_id), ("cam", e.cam_id), ("fake", e.fake_id), ("warp", e.warp_id)):
+        for stage in chain:
+            rid = getattr(e, STAGES[stage].id_col, None)
             if rid is not None:
                 e.faults.extend(faults_by_run.get((stage, rid), []))
         exposures.append(e)
@@ -596,12 +572,6 @@ def lostvisits(dbs: Databases, cfg: Config, night: date, *, targets: Iterable[st
     names = target_names(cfg, targets, diffable_only=True)
     nd = data or load_night(dbs, cfg, night, stats=True)
     return [g.lost_report() for g in nd.groups(names, filter=filter, chunk=chunk)]
-
-
-def utcnow() -> datetime:
-    from datetime import timezone
-
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def end_of_night_time(cfg: Config, night: date) -> datetime:

@@ -9,8 +9,10 @@ The functions follow the pstamptool request modes of the IPP:
 * :func:`cleanup_requests` ~ ``pstamp_queue_cleanup.pl`` (stop older than N days -> goto_cleaned)
 * :func:`backlog` what the stamp server still has to do, per label, against the parse limit.
 
-Plain arguments in, result objects out; every write goes through
-:func:`mopstool.ops.writes.write_transaction` on the stamp database and is audited.
+Plain arguments in, result objects out; every write goes through the write
+protocol (:func:`mopstool.ops.writes.execute`) on the stamp database: planned,
+confirmed once, planned again under the lock and applied in one transaction
+with its audit record.
 All tables come from ``schema.table(name, pstamp_db=True)``.
 """
 
@@ -19,8 +21,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import datetime, timedelta
+from typing import Any, Callable
 
 from sqlalchemy import and_, case, func, literal, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
@@ -28,38 +30,40 @@ from sqlalchemy.sql import ColumnElement
 from mopstool.db import Databases, schema
 from mopstool.db.own import has_table
 from mopstool.errors import NotFound, UsageError
-from mopstool.ops.select import eq_any, like_any
-from mopstool.ops.writes import record_audit, write_transaction
-from mopstool.stages.vocab import PSTAMP_FAULTS, PSTAMP_FIRST_ERROR_CODE, fault_meaning
+from mopstool.ops.writes import execute
+from mopstool.stages import STAGES
+from mopstool.stages.joins import component_exists, component_join, eq_any, like_any, related_join
+from mopstool.stages.vocab import (PSTAMP_FAULTS, PSTAMP_FIRST_ERROR_CODE, DependentState, JobState,
+                                   RequestState, fault_meaning)
+from mopstool.util import chunks, utcnow
 
 #: request states the stamp server uses (pstamptool itself accepts any string)
-REQUEST_STATES: tuple[str, ...] = ("new", "run", "parsed", "stop", "goto_cleaned", "cleaned")
+REQUEST_STATES: tuple[RequestState, ...] = tuple(RequestState)
 #: states of requests the server still works on
-ACTIVE_REQUEST_STATES: tuple[str, ...] = ("new", "run", "parsed")
-CLEANED_STATES: tuple[str, ...] = ("goto_cleaned", "cleaned")
+ACTIVE_REQUEST_STATES: tuple[RequestState, ...] = (RequestState.NEW, RequestState.RUN,
+                                                   RequestState.PARSED)
+CLEANED_STATES: tuple[RequestState, ...] = (RequestState.GOTO_CLEANED, RequestState.CLEANED)
 #: job states that count as finished for -completedreq
-FINISHED_JOB_STATES: tuple[str, ...] = ("stop", "cancel")
+FINISHED_JOB_STATES: tuple[JobState, ...] = (JobState.STOP, JobState.CANCEL)
 #: priority the IPP gives a label missing from the Label table
 DEFAULT_LABEL_PRIORITY = 10000
 #: pstamptool compile-time retry cap (PSTAMP_MAX_JOB_FAULTS / PSTAMP_MAX_DEP_FAULTS)
 DEFAULT_MAX_FAULT_COUNT = 5
 DEFAULT_PARSE_LIMIT = 20
 
-_CHUNK = 1000
+
+
+#: the stamp request stage (its jobs are its components, their dependents its related rows)
+_REQUEST = STAGES["pstamp-request"]
 
 
 def _t(name: str):
     return schema.table(name, pstamp_db=True)
 
 
-def utcnow() -> datetime:
+def _now() -> datetime:
     """Naive UTC 'now' at second precision (what DATETIME/TIMESTAMP columns hold)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-
-
-def _chunks(values: list, size: int = _CHUNK) -> Iterable[list]:
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
+    return utcnow(microseconds=False)
 
 
 # ------------------------------------------------------------------ durations and times
@@ -85,7 +89,7 @@ def parse_since(value: str | datetime | None, *, now: datetime | None = None) ->
         return value
     text = str(value).strip()
     if _DURATION.match(text) and not re.match(r"^\d{8}$", text):
-        return (now or utcnow()) - parse_duration(text)
+        return (now or _now()) - parse_duration(text)
     for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
                 "%Y-%m-%d %H:%M:%S"):
         try:
@@ -162,10 +166,8 @@ class RequestSelector:
         return out
 
 
-def _validate_state(state: str) -> str:
-    if state not in REQUEST_STATES:
-        raise UsageError(f"invalid request state {state!r}; valid: {', '.join(REQUEST_STATES)}")
-    return state
+def _validate_state(state: str) -> RequestState:
+    return STAGES["pstamp-request"].validate_state(state)
 
 
 def _check_ids_exist(conn, req_ids: list[int]) -> None:
@@ -173,7 +175,7 @@ def _check_ids_exist(conn, req_ids: list[int]) -> None:
         return
     req = _t("pstampRequest")
     found: set[int] = set()
-    for chunk in _chunks(sorted(set(int(i) for i in req_ids))):
+    for chunk in chunks(sorted(set(int(i) for i in req_ids))):
         found.update(int(r[0]) for r in conn.execute(select(req.c.req_id).where(req.c.req_id.in_(chunk))))
     missing = sorted(set(int(i) for i in req_ids) - found)
     if missing:
@@ -217,10 +219,10 @@ _EMPTY_COUNTS = {"jobs": 0, "jobs_run": 0, "jobs_stop": 0, "jobs_faulted": 0}
 def _job_counts(conn, req_ids: list[int]) -> dict[int, dict[str, int]]:
     job = _t("pstampJob")
     out: dict[int, dict[str, int]] = {}
-    for chunk in _chunks(req_ids):
+    for chunk in chunks(req_ids):
         q = (select(job.c.req_id, func.count().label("jobs"),
-                    func.sum(case((job.c.state == "run", 1), else_=0)).label("jobs_run"),
-                    func.sum(case((job.c.state == "stop", 1), else_=0)).label("jobs_stop"),
+                    func.sum(case((job.c.state == JobState.RUN, 1), else_=0)).label("jobs_run"),
+                    func.sum(case((job.c.state == JobState.STOP, 1), else_=0)).label("jobs_stop"),
                     func.sum(case((job.c.fault != 0, 1), else_=0)).label("jobs_faulted"))
              .where(job.c.req_id.in_(chunk)).group_by(job.c.req_id))
         for r in conn.execute(q):
@@ -251,12 +253,12 @@ def show_request(dbs: Databases, req_id: int) -> dict[str, Any]:
             .where(job.c.req_id == int(req_id)).order_by(job.c.job_id))]
         dep_ids = sorted({int(j["dep_id"]) for j in jobs if j.get("dep_id")})
         dependents = []
-        for chunk in _chunks(dep_ids):
+        for chunk in chunks(dep_ids):
             dependents += [_with_meaning(dict(r._mapping)) for r in conn.execute(
                 select(dep).where(dep.c.dep_id.in_(chunk)).order_by(dep.c.dep_id))]
         job_ids = [int(j["job_id"]) for j in jobs]
         files = []
-        for chunk in _chunks(job_ids):
+        for chunk in chunks(job_ids):
             files += [dict(r._mapping) for r in conn.execute(
                 select(fil).where(fil.c.job_id.in_(chunk)).order_by(fil.c.file_id))]
         datastore = None
@@ -277,15 +279,15 @@ def show_request(dbs: Databases, req_id: int) -> dict[str, Any]:
 def _job_waiting_on(job: dict, dep_state: dict, request: dict) -> str:
     if job["state"] in FINISHED_JOB_STATES:
         return ""
-    if job["state"] == "parsed":
+    if job["state"] == JobState.PARSED:
         return "preview (parsed only)"
     if job.get("fault"):
         return "revert (faulted)"
-    if job.get("dep_id") and dep_state.get(job["dep_id"]) != "full":
+    if job.get("dep_id") and dep_state.get(job["dep_id"]) != DependentState.FULL:
         return f"dependent {job['dep_id']} ({dep_state.get(job['dep_id'], 'missing')})"
-    if request.get("state") != "run" or request.get("fault"):
+    if request.get("state") != RequestState.RUN or request.get("fault"):
         return f"request {request.get('state')}" + (f"/fault {request['fault']}" if request.get("fault") else "")
-    return "run"
+    return str(JobState.RUN)
 
 
 def request_names_and_projects(dbs: Databases, req_name: str | None) -> tuple[list[str], list[str]]:
@@ -313,10 +315,23 @@ class UpdateResult:
     dry_run: bool = False
     applied: bool = False
     timestamp: datetime | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return len(self.changed)
+
+    # the write plan protocol (ops.writes.execute)
+    @property
+    def rows(self) -> dict[str, int]:
+        return {"pstampRequest": self.count}
+
+    @property
+    def total(self) -> int:
+        return self.count
+
+    def keys(self) -> frozenset:
+        return frozenset(self.changed)
 
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, "dry_run": self.dry_run, "applied": self.applied,
@@ -329,11 +344,11 @@ _SETTERS = ("state", "label", "outProduct", "outdir", "uri", "name", "username",
 
 def _skip_reason(row: dict, set_state: str | None, only_state: bool, ipp_semantics: bool) -> str | None:
     state = row["state"]
-    if set_state == "goto_cleaned" and state in CLEANED_STATES:
+    if set_state == RequestState.GOTO_CLEANED and state in CLEANED_STATES:
         return f"already {state}"
     if ipp_semantics or set_state is None:
         return None
-    if set_state == "stop" and state in CLEANED_STATES:
+    if set_state == RequestState.STOP and state in CLEANED_STATES:
         return f"already {state}; stopping it would send it through cleanup again"
     if only_state and state == set_state:
         return f"already {state}"
@@ -347,7 +362,8 @@ def update_requests(dbs: Databases, sel: RequestSelector, *, set_state: str | No
                     set_name: str | None = None, set_username: str | None = None,
                     set_reqType: str | None = None, dry_run: bool = False,
                     ipp_semantics: bool = False, action: str = "pstamp-req.update",
-                    now: datetime | None = None, sample_size: int = 20) -> UpdateResult:
+                    now: datetime | None = None, sample_size: int = 20,
+                    confirm: Callable[[UpdateResult], bool] | None = None) -> UpdateResult:
     """pstamptool -updatereq: set columns of the selected requests and bump ``timestamp``.
 
     Guards: ``set_state='goto_cleaned'`` never touches requests already
@@ -355,7 +371,7 @@ def update_requests(dbs: Databases, sel: RequestSelector, *, set_state: str | No
     must be a known request state, ``stop`` leaves cleaned requests alone, a
     pure state change skips requests already in that state, and a req_id that
     does not exist is an error (nothing is written). Skipped requests are
-    reported with the reason.
+    reported with the reason. *confirm* sees the plan once (ops.writes.execute).
     """
     if sel.is_empty():
         raise UsageError("search parameters are required (a req_id, --label, --state ...)")
@@ -376,18 +392,16 @@ def update_requests(dbs: Databases, sel: RequestSelector, *, set_state: str | No
     if set_state is not None:
         _validate_state(set_state)
     only_state = set(values) == {"state"}
-    stamp = now or utcnow()
-    result = UpdateResult(action=action, set_values=dict(values), dry_run=dry_run, timestamp=stamp)
+    stamp = now or _now()
     req = _t("pstampRequest")
     cols = (req.c.req_id, req.c.name, req.c.label, req.c.state, req.c.fault, req.c.timestamp)
     q = select(*cols).where(*sel.conditions()).order_by(req.c.req_id)
 
-    def plan(conn) -> list[dict]:
+    def plan(conn) -> UpdateResult:
         if sel.req_ids and not ipp_semantics:
             _check_ids_exist(conn, sel.req_ids)
-        rows = [dict(r._mapping) for r in conn.execute(q if dry_run else q.with_for_update())]
-        result.changed, result.skipped, result.sample = [], [], []
-        for r in rows:
+        result = UpdateResult(action=action, set_values=dict(values), timestamp=stamp)
+        for r in (dict(x._mapping) for x in conn.execute(q)):
             reason = _skip_reason(r, set_state, only_state, ipp_semantics)
             if reason:
                 result.skipped.append({"req_id": r["req_id"], "name": r["name"], "state": r["state"],
@@ -396,54 +410,51 @@ def update_requests(dbs: Databases, sel: RequestSelector, *, set_state: str | No
                 result.changed.append(int(r["req_id"]))
                 if len(result.sample) < sample_size:
                     result.sample.append(r)
-        return rows
-
-    if dry_run:
-        with dbs.connect(pstamp_db=True) as conn:
-            plan(conn)
         return result
-    with write_transaction(dbs, action, pstamp_db=True) as conn:
-        plan(conn)
+
+    def apply(conn, result: UpdateResult):
         guard = []
-        if set_state == "goto_cleaned":
+        if set_state == RequestState.GOTO_CLEANED:
             guard.append(req.c.state.notin_(CLEANED_STATES))
-        for chunk in _chunks(result.changed):
+        for chunk in chunks(result.changed):
             conn.execute(req.update().where(req.c.req_id.in_(chunk), *guard)
                          .values(timestamp=stamp, **values))
-        record_audit(conn, action, len(result.changed),
-                     {"set": values, "selector": sel.describe(), "req_ids": result.changed[:200],
-                      "skipped": [s["req_id"] for s in result.skipped][:200]})
-    result.applied = True
-    return result
+        return len(result.changed), {"set": values, "selector": sel.describe(),
+                                     "req_ids": result.changed[:200],
+                                     "skipped": [s["req_id"] for s in result.skipped][:200]}
+
+    return execute(dbs, action, plan, apply, dry_run=dry_run, confirm=confirm, pstamp_db=True)
 
 
 def stop_requests(dbs: Databases, req_ids: list[int], *, dry_run: bool = False,
-                  ipp_semantics: bool = False) -> UpdateResult:
+                  ipp_semantics: bool = False, confirm=None) -> UpdateResult:
     """``pstamptool -updatereq -set_state stop -req_id N`` for each id."""
     if not req_ids:
         raise UsageError("give at least one req_id")
-    return update_requests(dbs, RequestSelector(req_ids=list(req_ids)), set_state="stop",
-                           dry_run=dry_run, ipp_semantics=ipp_semantics, action="pstamp-req.stop")
+    return update_requests(dbs, RequestSelector(req_ids=list(req_ids)), set_state=RequestState.STOP,
+                           dry_run=dry_run, ipp_semantics=ipp_semantics, action="pstamp-req.stop",
+                           confirm=confirm)
 
 
 def clean_requests(dbs: Databases, req_ids: list[int], *, dry_run: bool = False,
-                   ipp_semantics: bool = False) -> UpdateResult:
+                   ipp_semantics: bool = False, confirm=None) -> UpdateResult:
     """``pstamptool -updatereq -set_state goto_cleaned -req_id N``; already cleaned ones are skipped."""
     if not req_ids:
         raise UsageError("give at least one req_id")
-    return update_requests(dbs, RequestSelector(req_ids=list(req_ids)), set_state="goto_cleaned",
-                           dry_run=dry_run, ipp_semantics=ipp_semantics, action="pstamp-req.clean")
+    return update_requests(dbs, RequestSelector(req_ids=list(req_ids)),
+                           set_state=RequestState.GOTO_CLEANED, dry_run=dry_run,
+                           ipp_semantics=ipp_semantics, action="pstamp-req.clean", confirm=confirm)
 
 
 def cleanup_requests(dbs: Databases, older_than: timedelta | str | int = 14, *,
                      labels: list[str] | None = None, dry_run: bool = False,
-                     now: datetime | None = None) -> UpdateResult:
+                     now: datetime | None = None, confirm=None) -> UpdateResult:
     """pstamp_queue_cleanup: stopped requests unchanged for longer than *older_than* -> goto_cleaned."""
     age = parse_duration(older_than)
-    stamp = now or utcnow()
-    sel = RequestSelector(states=["stop"], labels=list(labels or []), timestamp_end=stamp - age)
-    return update_requests(dbs, sel, set_state="goto_cleaned", dry_run=dry_run,
-                           action="pstamp-req.cleanup", now=stamp)
+    stamp = now or _now()
+    sel = RequestSelector(states=[RequestState.STOP], labels=list(labels or []), timestamp_end=stamp - age)
+    return update_requests(dbs, sel, set_state=RequestState.GOTO_CLEANED, dry_run=dry_run,
+                           action="pstamp-req.cleanup", now=stamp, confirm=confirm)
 
 
 # ------------------------------------------------------------------ reverts
@@ -456,16 +467,59 @@ class RevertResult:
     skipped_fault_count: int = 0
     dry_run: bool = False
     applied: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return len(self.reverted)
+
+    # the write plan protocol (ops.writes.execute)
+    @property
+    def rows(self) -> dict[str, int]:
+        return {self.what: self.count}
+
+    @property
+    def total(self) -> int:
+        return self.count
+
+    def keys(self) -> frozenset:
+        return frozenset((self.what, i) for i in self.reverted)
 
     def to_dict(self) -> dict[str, Any]:
         return {"what": self.what, "dry_run": self.dry_run, "applied": self.applied,
                 "reverted": self.reverted, "count": self.count, "deleted_jobs": self.deleted_jobs,
                 "by_fault": {str(k): v for k, v in sorted(self.by_fault.items())},
                 "skipped_fault_count": self.skipped_fault_count}
+
+
+@dataclass
+class RevertPlan:
+    """Several reverts (requests, jobs, dependents) confirmed and applied as one write."""
+
+    results: list[RevertResult]
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return {r.what: r.count for r in self.results}
+
+    @property
+    def total(self) -> int:
+        return sum(r.count for r in self.results)
+
+    def keys(self) -> frozenset:
+        return frozenset(k for r in self.results for k in r.keys())
+
+
+@dataclass
+class _Revert:
+    """One revert as a (plan, apply) pair over a connection."""
+
+    what: str
+    plan: Callable[[Any], RevertResult]
+    apply: Callable[[Any, RevertResult], tuple[int, dict]]
 
 
 def _fault_condition(col, fault: int | None, max_fault: int | None) -> ColumnElement:
@@ -476,67 +530,50 @@ def _fault_condition(col, fault: int | None, max_fault: int | None) -> ColumnEle
     return and_(col > 0, col < int(max_fault))
 
 
-def revert_requests(dbs: Databases, sel: RequestSelector | None = None, *,
-                    max_fault: int | None = PSTAMP_FIRST_ERROR_CODE, dry_run: bool = False,
-                    now: datetime | None = None, touch_timestamp: bool = True) -> RevertResult:
-    """pstamptool -revertreq: delete the jobs of half-parsed requests (state 'new' with a
-    fault), then clear the fault of matching requests not in 'stop'.
-
-    Only faults below *max_fault* (10: the transient exit codes) are cleared unless
-    ``sel.faults`` names the fault; ``max_fault=None`` clears any fault (pstamptool).
-    Jobs are deleted only for requests with fault > 0. ``touch_timestamp=False``
-    leaves ``timestamp`` alone, as pstamptool -revertreq does."""
+def _request_revert(sel: RequestSelector | None, max_fault: int | None, now: datetime | None,
+                    touch_timestamp: bool = True) -> _Revert:
+    """Jobs are deleted only for half-parsed requests (state 'new', fault > 0);
+    ``touch_timestamp=False`` leaves ``timestamp`` alone, as pstamptool -revertreq does."""
     sel = sel or RequestSelector()
     req, job = _t("pstampRequest"), _t("pstampJob")
     fault_cond = _fault_condition(req.c.fault, None, None if sel.faults else max_fault)
     q = (select(req.c.req_id, req.c.state, req.c.fault)
-         .where(req.c.state != "stop", fault_cond, *sel.conditions()).order_by(req.c.req_id))
-    result = RevertResult(what="requests", dry_run=dry_run)
+         .where(req.c.state != RequestState.STOP, fault_cond, *sel.conditions()).order_by(req.c.req_id))
 
-    def plan(conn) -> list[int]:
-        rows = [dict(r._mapping) for r in conn.execute(q if dry_run else q.with_for_update())]
+    def plan(conn) -> RevertResult:
+        result = RevertResult(what="requests")
+        rows = [dict(r._mapping) for r in conn.execute(q)]
         result.reverted = [int(r["req_id"]) for r in rows]
-        result.by_fault = {}
         for r in rows:
             result.by_fault[int(r["fault"])] = result.by_fault.get(int(r["fault"]), 0) + 1
-        half_parsed = [int(r["req_id"]) for r in rows if r["state"] == "new" and int(r["fault"]) > 0]
-        n = 0
-        for chunk in _chunks(half_parsed):
-            n += int(conn.execute(select(func.count()).select_from(job)
-                                  .where(job.c.req_id.in_(chunk))).scalar() or 0)
-        result.deleted_jobs = n
-        return half_parsed
-
-    if dry_run:
-        with dbs.connect(pstamp_db=True) as conn:
-            plan(conn)
+        result.half_parsed = [int(r["req_id"]) for r in rows
+                              if r["state"] == RequestState.NEW and int(r["fault"]) > 0]
+        for chunk in chunks(result.half_parsed):
+            result.deleted_jobs += int(conn.execute(select(func.count()).select_from(job)
+                                                    .where(job.c.req_id.in_(chunk))).scalar() or 0)
         return result
-    stamp = now or utcnow()
-    with write_transaction(dbs, "pstamp-req.revert", pstamp_db=True) as conn:
-        half_parsed = plan(conn)
-        for chunk in _chunks(half_parsed):
+
+    def apply(conn, result: RevertResult):
+        stamp = now or _now()
+        for chunk in chunks(result.half_parsed):
             conn.execute(job.delete().where(job.c.req_id.in_(chunk)))
-        for chunk in _chunks(result.reverted):
-            conn.execute(req.update().where(req.c.req_id.in_(chunk), req.c.state != "stop")
-                         .values(fault=0, **({"timestamp": stamp} if touch_timestamp
-                                             else {"timestamp": req.c.timestamp})))
-        record_audit(conn, "pstamp-req.revert", len(result.reverted),
-                     {"what": "requests", "req_ids": result.reverted[:200],
-                      "deleted_jobs": result.deleted_jobs, "by_fault": result.by_fault})
-    result.applied = True
-    return result
+        for chunk in chunks(result.reverted):
+            conn.execute(req.update().where(req.c.req_id.in_(chunk), req.c.state != RequestState.STOP)
+                         .values(fault=0, **({"timestamp": stamp} if touch_timestamp else {})))
+        return len(result.reverted), {"what": "requests", "req_ids": result.reverted[:200],
+                                      "deleted_jobs": result.deleted_jobs, "by_fault": result.by_fault}
+
+    return _Revert("requests", plan, apply)
 
 
-def _revert_counted(dbs: Databases, what: str, table, id_col: str, state: str, q, *,
-                    max_fault_count: int | None, clear_fault_count: bool,
-                    dry_run: bool) -> RevertResult:
+def _counted_revert(what: str, table, id_col: str, state: str, q, *, max_fault_count: int | None,
+                    clear_fault_count: bool) -> _Revert:
     """Clear the fault of the rows *q* selects (id, fault, fault_count), leaving rows
     that already failed *max_fault_count* times unless ``clear_fault_count``."""
-    result = RevertResult(what=what, dry_run=dry_run)
     limit = None if clear_fault_count else max_fault_count
 
-    def plan(conn) -> None:
-        result.reverted, result.by_fault, result.skipped_fault_count = [], {}, 0
+    def plan(conn) -> RevertResult:
+        result = RevertResult(what=what)
         for r in conn.execute(q):
             if limit is not None and int(r.fault_count or 0) >= int(limit):
                 result.skipped_fault_count += 1
@@ -544,61 +581,119 @@ def _revert_counted(dbs: Databases, what: str, table, id_col: str, state: str, q
             result.reverted.append(int(r[0]))
             result.by_fault[int(r.fault)] = result.by_fault.get(int(r.fault), 0) + 1
         result.reverted.sort()
-
-    if dry_run:
-        with dbs.connect(pstamp_db=True) as conn:
-            plan(conn)
         return result
-    with write_transaction(dbs, "pstamp-req.revert", pstamp_db=True) as conn:
-        plan(conn)
+
+    def apply(conn, result: RevertResult):
         values: dict[str, Any] = {"fault": 0}
         if clear_fault_count:
             values["fault_count"] = 0
-        for chunk in _chunks(result.reverted):
+        for chunk in chunks(result.reverted):
             conn.execute(table.update().where(table.c[id_col].in_(chunk), table.c.state == state)
                          .values(**values))
-        record_audit(conn, "pstamp-req.revert", len(result.reverted),
-                     {"what": what, f"{id_col}s": result.reverted[:200], "by_fault": result.by_fault})
-    result.applied = True
-    return result
+        return len(result.reverted), {"what": what, f"{id_col}s": result.reverted[:200],
+                                      "by_fault": result.by_fault}
+
+    return _Revert(what, plan, apply)
+
+
+def _job_revert(sel, job_ids, fault, max_fault_count, clear_fault_count) -> _Revert:
+    sel = sel or RequestSelector()
+    req, job = _t("pstampRequest"), _t("pstampJob")
+    conds = [job.c.state == JobState.RUN, req.c.state == RequestState.RUN,
+             _fault_condition(job.c.fault, fault, PSTAMP_FIRST_ERROR_CODE), *sel.conditions()]
+    if job_ids:
+        conds.append(eq_any(job.c.job_id, [int(j) for j in job_ids]))
+    q = (select(job.c.job_id, job.c.fault, job.c.fault_count)
+         .select_from(component_join(_REQUEST)).where(*conds))
+    return _counted_revert("jobs", job, "job_id", JobState.RUN, q, max_fault_count=max_fault_count,
+                           clear_fault_count=clear_fault_count)
+
+
+def _dependent_revert(sel, dep_ids, fault, max_fault_count, clear_fault_count) -> _Revert:
+    sel = sel or RequestSelector()
+    req, job, dep = _t("pstampRequest"), _t("pstampJob"), _t("pstampDependent")
+    conds = [dep.c.state == DependentState.NEW, job.c.state == JobState.RUN,
+             req.c.state == RequestState.RUN,
+             _fault_condition(dep.c.fault, fault, PSTAMP_FIRST_ERROR_CODE), *sel.conditions()]
+    if dep_ids:
+        conds.append(eq_any(dep.c.dep_id, [int(d) for d in dep_ids]))
+    frm = related_join(component_join(_REQUEST), _REQUEST, "dependents")
+    q = select(dep.c.dep_id, dep.c.fault, dep.c.fault_count).select_from(frm).where(*conds).distinct()
+    return _counted_revert("dependents", dep, "dep_id", DependentState.NEW, q,
+                           max_fault_count=max_fault_count, clear_fault_count=clear_fault_count)
+
+
+def run_reverts(dbs: Databases, reverts: list[_Revert], *, dry_run: bool = False,
+                confirm: Callable[[RevertPlan], bool] | None = None) -> RevertPlan:
+    """Plan every revert, confirm once, then plan again and apply them all in one
+    transaction under the lock (ops.writes.execute), one audit record."""
+    def plan(conn) -> RevertPlan:
+        return RevertPlan([r.plan(conn) for r in reverts])
+
+    def apply(conn, fresh: RevertPlan):
+        total, detail = 0, {}
+        for r, res in zip(reverts, fresh.results):
+            n, d = r.apply(conn, res)
+            total += n
+            detail[r.what] = d
+        return total, detail
+
+    out = execute(dbs, "pstamp-req.revert", plan, apply, dry_run=dry_run, confirm=confirm, pstamp_db=True)
+    for res in out.results:
+        res.dry_run, res.applied = out.dry_run, out.applied
+    return out
+
+
+def revert_all(dbs: Databases, kinds: list[str], sel: RequestSelector, job_sel: RequestSelector, *,
+               fault: int | None = None, max_fault_count: int | None = DEFAULT_MAX_FAULT_COUNT,
+               clear_fault_count: bool = False, dry_run: bool = False, as_pstamptool: bool = False,
+               confirm: Callable[[RevertPlan], bool] | None = None) -> list[RevertResult]:
+    """``pstamp-req revert``: the request, job and dependent reverts (*kinds*) as one write.
+    *as_pstamptool*: requests as pstamptool -revertreq (any fault, timestamp left alone)."""
+    reverts = []
+    if "requests" in kinds:
+        reverts.append(_request_revert(sel, None if as_pstamptool else PSTAMP_FIRST_ERROR_CODE, None,
+                                       touch_timestamp=not as_pstamptool))
+    if "jobs" in kinds:
+        reverts.append(_job_revert(job_sel, None, fault, max_fault_count, clear_fault_count))
+    if "dependents" in kinds:
+        reverts.append(_dependent_revert(job_sel, None, fault, max_fault_count, clear_fault_count))
+    return run_reverts(dbs, reverts, dry_run=dry_run, confirm=confirm).results
+
+
+def revert_requests(dbs: Databases, sel: RequestSelector | None = None, *,
+                    max_fault: int | None = PSTAMP_FIRST_ERROR_CODE, dry_run: bool = False,
+                    now: datetime | None = None, touch_timestamp: bool = True, confirm=None) -> RevertResult:
+    """pstamptool -revertreq: delete the jobs of half-parsed requests (state 'new' with a
+    fault), then clear the fault of matching requests not in 'stop'.
+
+    Only faults below *max_fault* (10: the transient exit codes) are cleared unless
+    ``sel.faults`` names the fault; ``max_fault=None`` clears any fault (pstamptool)."""
+    return run_reverts(dbs, [_request_revert(sel, max_fault, now, touch_timestamp)], dry_run=dry_run,
+                       confirm=confirm).results[0]
 
 
 def revert_jobs(dbs: Databases, sel: RequestSelector | None = None, *,
                 job_ids: list[int] | None = None, fault: int | None = None,
                 max_fault_count: int | None = DEFAULT_MAX_FAULT_COUNT,
-                clear_fault_count: bool = False, dry_run: bool = False) -> RevertResult:
+                clear_fault_count: bool = False, dry_run: bool = False, confirm=None) -> RevertResult:
     """pstamptool -revertjob: clear the fault of 'run' jobs of 'run' requests.
 
     Only faults < 10 unless *fault* is given; only jobs with fault_count <
     *max_fault_count* unless ``clear_fault_count`` (which also zeroes the count)."""
-    sel = sel or RequestSelector()
-    req, job = _t("pstampRequest"), _t("pstampJob")
-    conds = [job.c.state == "run", req.c.state == "run",
-             _fault_condition(job.c.fault, fault, PSTAMP_FIRST_ERROR_CODE), *sel.conditions()]
-    if job_ids:
-        conds.append(eq_any(job.c.job_id, [int(j) for j in job_ids]))
-    q = (select(job.c.job_id, job.c.fault, job.c.fault_count)
-         .select_from(job.join(req, job.c.req_id == req.c.req_id)).where(*conds))
-    return _revert_counted(dbs, "jobs", job, "job_id", "run", q, max_fault_count=max_fault_count,
-                           clear_fault_count=clear_fault_count, dry_run=dry_run)
+    return run_reverts(dbs, [_job_revert(sel, job_ids, fault, max_fault_count, clear_fault_count)],
+                       dry_run=dry_run, confirm=confirm).results[0]
 
 
 def revert_dependents(dbs: Databases, sel: RequestSelector | None = None, *,
                       dep_ids: list[int] | None = None, fault: int | None = None,
                       max_fault_count: int | None = DEFAULT_MAX_FAULT_COUNT,
-                      clear_fault_count: bool = False, dry_run: bool = False) -> RevertResult:
+                      clear_fault_count: bool = False, dry_run: bool = False,
+                      confirm=None) -> RevertResult:
     """pstamptool -revertdependent: clear the fault of 'new' dependents that a 'run'
     job of a 'run' request waits for (faults < 10 and fault_count < max by default)."""
-    sel = sel or RequestSelector()
-    req, job, dep = _t("pstampRequest"), _t("pstampJob"), _t("pstampDependent")
-    conds = [dep.c.state == "new", job.c.state == "run", req.c.state == "run",
-             _fault_condition(dep.c.fault, fault, PSTAMP_FIRST_ERROR_CODE), *sel.conditions()]
-    if dep_ids:
-        conds.append(eq_any(dep.c.dep_id, [int(d) for d in dep_ids]))
-    frm = dep.join(job, job.c.dep_id == dep.c.dep_id).join(req, job.c.req_id == req.c.req_id)
-    q = select(dep.c.dep_id, dep.c.fault, dep.c.fault_count).select_from(frm).where(*conds).distinct()
-    return _revert_counted(dbs, "dependents", dep, "dep_id", "new", q, max_fault_count=max_fault_count,
-                           clear_fault_count=clear_fault_count, dry_run=dry_run)
+    return run_reverts(dbs, [_dependent_revert(sel, dep_ids, fault, max_fault_count, clear_fault_count)],
+                       dry_run=dry_run, confirm=confirm).results[0]
 
 
 # ------------------------------------------------------------------ backlog
@@ -652,11 +747,11 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
     label with waiting requests the labels ahead of it are counted."""
     parse_limit = max(int(parse_limit or DEFAULT_PARSE_LIMIT), 1)
     req, job, dep = _t("pstampRequest"), _t("pstampJob"), _t("pstampDependent")
-    out = Backlog(parse_limit=parse_limit, generated=now or utcnow())
+    out = Backlog(parse_limit=parse_limit, generated=now or _now())
     active_states = list(ACTIVE_REQUEST_STATES)
     with dbs.connect(pstamp_db=True) as conn:
         frm, prio, label_active, out.label_table = _label_join(conn, req)
-        pending = and_(req.c.state == "new", req.c.fault == 0)
+        pending = and_(req.c.state == RequestState.NEW, req.c.fault == 0)
 
         # 1. requests per label/state (+ the first pending request and its priority)
         q1 = (select(req.c.label, req.c.state, func.count().label("requests"),
@@ -679,15 +774,15 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
                 "jobs_done": 0, "jobs_stopped_faulted": 0, "wait_finish": 0}
 
         # 2. jobs of active requests per label/state by what they wait for
-        jfrom = job.join(req, job.c.req_id == req.c.req_id).outerjoin(dep, dep.c.dep_id == job.c.dep_id)
+        jfrom = related_join(component_join(_REQUEST), _REQUEST, "dependents", outer=True)
         has_dep = and_(job.c.dep_id.is_not(None), job.c.dep_id != 0)
-        dep_ready = or_(not_(has_dep), dep.c.state == "full")
-        run_ok = and_(job.c.state == "run", job.c.fault == 0)
+        dep_ready = or_(not_(has_dep), dep.c.state == DependentState.FULL)
+        run_ok = and_(job.c.state == JobState.RUN, job.c.fault == 0)
         q2 = (select(req.c.label, req.c.state,
                      func.sum(case((and_(run_ok, not_(dep_ready)), 1), else_=0)).label("wait_dep"),
                      func.sum(case((and_(run_ok, dep_ready), 1), else_=0)).label("wait_run"),
-                     func.sum(case((and_(job.c.state == "run", job.c.fault != 0), 1), else_=0)).label("faulted"),
-                     func.sum(case((job.c.state == "parsed", 1), else_=0)).label("parsed"),
+                     func.sum(case((and_(job.c.state == JobState.RUN, job.c.fault != 0), 1), else_=0)).label("faulted"),
+                     func.sum(case((job.c.state == JobState.PARSED, 1), else_=0)).label("parsed"),
                      func.sum(case((and_(job.c.state.in_(FINISHED_JOB_STATES), job.c.fault == 0), 1),
                                    else_=0)).label("done"),
                      func.sum(case((and_(job.c.state.in_(FINISHED_JOB_STATES), job.c.fault != 0), 1),
@@ -706,12 +801,11 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
             g["jobs_stopped_faulted"] = int(r.stopped_faulted or 0)
 
         # 3. running requests whose jobs are all finished: waiting for the finisher
-        unfinished = (select(job.c.req_id).where(job.c.req_id == req.c.req_id,
-                                                 job.c.state.notin_(FINISHED_JOB_STATES)).exists())
+        unfinished = component_exists(_REQUEST, job.c.state.notin_(FINISHED_JOB_STATES))
         q3 = (select(req.c.label, func.count().label("n")).where(
-            req.c.state == "run", req.c.fault == 0, not_(unfinished)).group_by(req.c.label))
+            req.c.state == RequestState.RUN, req.c.fault == 0, not_(unfinished)).group_by(req.c.label))
         for r in conn.execute(q3):
-            g = groups.get((r.label, "run"))
+            g = groups.get((r.label, RequestState.RUN))
             if g is not None:
                 g["wait_finish"] = int(r.n or 0)
 
@@ -720,7 +814,7 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
         first = (select(req.c.label.label("label"), func.min(req.c.req_id).label("first_id"),
                         func.max(prio).label("prio"))
                  .select_from(frm).where(pending, label_active).group_by(req.c.label)).subquery("firstq")
-        frm4 = first.join(req_b, and_(req_b.c.state == "new", req_b.c.fault == 0))
+        frm4 = first.join(req_b, and_(req_b.c.state == RequestState.NEW, req_b.c.fault == 0))
         if out.label_table:
             lab_b = schema.Label.alias("lab_b")
             frm4 = frm4.outerjoin(lab_b, lab_b.c.label == req_b.c.label)
@@ -746,9 +840,8 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
                      func.count(func.distinct(dep.c.dep_id)).label("dependents"),
                      func.count(func.distinct(case((dep.c.fault != 0, dep.c.dep_id), else_=None))).label("faulted"),
                      func.count(func.distinct(job.c.job_id)).label("jobs"))
-              .select_from(job.join(req, job.c.req_id == req.c.req_id)
-                           .join(dep, dep.c.dep_id == job.c.dep_id))
-              .where(req.c.state.in_(active_states), job.c.state == "run", dep.c.state != "full")
+              .select_from(related_join(component_join(_REQUEST), _REQUEST, "dependents"))
+              .where(req.c.state.in_(active_states), job.c.state == JobState.RUN, dep.c.state != DependentState.FULL)
               .group_by(req.c.label, dep.c.rlabel, dep.c.stage, dep.c.state))
         out.dependents = [{"label": r.label, "rlabel": r.rlabel, "stage": r.stage, "state": r.state,
                            "dependents": int(r.dependents or 0), "faulted": int(r.faulted or 0),
@@ -757,7 +850,7 @@ def backlog(dbs: Databases, *, parse_limit: int = DEFAULT_PARSE_LIMIT,
         # 6. job faults in active requests, with their meaning
         q6 = (select(req.c.label, job.c.state, job.c.fault, func.count().label("jobs"),
                      func.min(job.c.req_id).label("example_req_id"))
-              .select_from(job.join(req, job.c.req_id == req.c.req_id))
+              .select_from(component_join(_REQUEST))
               .where(req.c.state.in_(active_states), job.c.fault != 0)
               .group_by(req.c.label, job.c.state, job.c.fault))
         out.faults = [{"label": r.label, "job_state": r.state, "fault": int(r.fault),
@@ -807,7 +900,7 @@ def _backlog_notes(b: Backlog, first_by_label: dict) -> list[str]:
     shown = {g["label"] for g in b.rows}
     for g in b.rows:
         lab = g["label"]
-        if g["state"] == "new" and g["wait_parse"]:
+        if g["state"] == RequestState.NEW and g["wait_parse"]:
             pos = g["queue_position"]
             ahead = {k: v for k, v in g["behind"].items() if k != str(lab)}
             if pos > b.parse_limit:

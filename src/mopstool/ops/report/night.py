@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from mopstool.config import Config
 from mopstool.db import Databases, schema
-from mopstool.ops.nightly.czar import ALL_FAULT_STAGES, diff_stats, publish_rows
+from mopstool.ops.nightly.czar import diff_stats, fault_stages, publish_rows
 from mopstool.ops.nightly.diffpairs import (
     DESPERATE, EXISTS, PLANNED, REGULAR, WAITING, WS, DiffPair, DiffPlan, plan_diffpairs,
     publish_labels, unpublished_query,
@@ -32,7 +32,7 @@ from mopstool.ops.nightly.visits import (
     BAD_FWHM, BAD_QUALITY, DONE_STATES, DROPPED, OK, Exposure, FieldGroup, NightData, classify,
     load_night, target_names, utcnow,
 )
-from mopstool.ops.select import night_condition
+from mopstool.stages.joins import chain_join, night_condition
 from mopstool.stages import State
 
 #: cell statuses, best to worst for colouring: done; pending (running or not
@@ -147,10 +147,9 @@ def desperate_ready(plan: DiffPlan) -> list[dict[str, Any]]:
 
 def _obs_columns(conn, night: date) -> tuple[dict[int, dict], dict[int, float]]:
     """exp_time and airmass per exposure, zpt_obs per camera run, of the night."""
-    raw, chip, cam, cpe = schema.rawExp, schema.chipRun, schema.camRun, schema.camProcessedExp
+    raw, cam, cpe = schema.rawExp, schema.camRun, schema.camProcessedExp
     q = (select(raw.c.exp_id, raw.c.exp_time, raw.c.airmass, cpe.c.cam_id, cpe.c.zpt_obs)
-         .select_from(raw.outerjoin(chip, chip.c.exp_id == raw.c.exp_id)
-                      .outerjoin(cam, cam.c.chip_id == chip.c.chip_id)
+         .select_from(chain_join("exposure", "cam", outer=True)
                       .outerjoin(cpe, cpe.c.cam_id == cam.c.cam_id))
          .where(night_condition(night)))
     exps: dict[int, dict] = {}
@@ -332,7 +331,7 @@ def night_table(dbs: Databases, cfg: Config, night: date, *, targets: Iterable[s
     """The by-exposure status table of *night* (optionally some targets / a chunk)."""
     now = now or utcnow()
     wanted = set(target_names(cfg, targets, diffable_only=False)) if targets else None
-    nd = data or load_night(dbs, cfg, night, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
+    nd = data or load_night(dbs, cfg, night, fault_stages=fault_stages(), stats=True, diffs=True)
     plan = plan_diffpairs(dbs, cfg, night, ws=True, now=now, data=nd)
     with dbs.connect() as conn:
         obs, zpt = _obs_columns(conn, night)

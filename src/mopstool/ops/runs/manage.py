@@ -28,7 +28,7 @@ from mopstool.db import Databases, schema
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.writes import WritePlan, execute
 from mopstool.stages import FAULT_GONE, Stage, State, fault_meaning, get_stage, stages_that
-from mopstool.stages.joins import RunFilter, eq_any, run_filter_conditions
+from mopstool.stages.joins import RunFilter, eq_any, guard_conditions, run_filter_conditions
 
 #: the word that stands for SQL NULL in a setter
 NULL_WORD = "NULL"
@@ -442,7 +442,7 @@ def revert(dbs: Databases, stage: str | Stage, flt: RevertFilter, *, dry_run: bo
     key = comp.c[st.component_key[0]] if st.component_key else None
     has_ds = bool(st.data_state_col and st.data_state_col in comp.c)
     rflt = RunFilter(ids=flt.ids, labels=flt.labels, data_groups=flt.data_groups, night=flt.night)
-    run_conds = run_filter_conditions(st, rflt)
+    run_conds = run_filter_conditions(st, rflt) + guard_conditions(st)
     comp_conds = [eq_any(fault, flt.faults) if flt.faults else fault != 0]
     if key is not None and flt.components:
         comp_conds.append(key.in_(flt.components))

@@ -301,7 +301,9 @@ def label_products(dbs, cfg, label: str) -> list[dict[str, Any]]:
     from mopstool.ops.mopscat.build import exposures_for_warps, resolve_path
 
     dr, di, ds = schema.diffRun, schema.diffInputSkyfile, schema.diffSkyfile
-    states = list(cfg.get("mopscat.data_states") or ["full", "cleaned", "goto_cleaned"])
+    from mopstool.ops.mopscat.build import DEFAULT_DATA_STATES
+
+    states = list(cfg.get("mopscat.data_states") or DEFAULT_DATA_STATES)
     neb_root = cfg.get("mopscat.neb_root") or None
     q = (select(dr.c.diff_id, dr.c.diff_mode, dr.c.bothways, di.c.skycell_id, di.c.warp1, di.c.warp2,
                 ds.c.path_base)

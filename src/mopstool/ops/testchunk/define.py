@@ -128,7 +128,7 @@ def define_testchunk(dbs: Databases, cfg: Config, ts: TestSet, tag: str, *, diff
                      command: list[str] | None = None) -> TestchunkDefineResult:
     """Define the set's chip runs under its test label and, with *diffs*, the WW
     (and WS) diffs of its full warps. *confirm(what, rows)* may decline a write."""
-    from mopstool.ops.nightly.diffpairs import define_diffpairs
+    from mopstool.ops.nightly.diffpairs import WAITING, define_diffpairs
 
     if ws and not diffs:
         raise UsageError("--ws plans warp-stack diffs: use it with --diffs")
@@ -151,11 +151,13 @@ def define_testchunk(dbs: Databases, cfg: Config, ts: TestSet, tag: str, *, diff
     todo = [p for p in plan.pairs if p.definable]
     if not plan.pairs:
         res.notes.append(f"no diffs to plan yet: no exposure of the set has a warp chain under {label}")
-    waiting = [p for p in plan.pairs if p.status == "waiting"]
+    waiting = [p for p in plan.pairs if p.status == WAITING]
     if waiting:
         res.notes.append(f"{len(waiting)} diffs wait for warps to be full; run again later")
-    if todo and not dry_run and (confirm is None or confirm("testchunk define --diffs", len(todo))):
-        done = define_diffpairs(dbs, dcfg, plan, command=command)
+    if todo and not dry_run:
+        done = define_diffpairs(dbs, dcfg, plan, command=command, confirm=(
+            None if confirm is None else
+            lambda p: confirm("testchunk define --diffs", p.rows.get("diffRun", 0))))
         res.diffs_defined = len(done)
     elif todo and dry_run:
         res.notes.append(f"dry run: would define {len(todo)} diffRuns with "

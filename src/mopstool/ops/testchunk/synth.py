@@ -191,21 +191,16 @@ def demo_exposures(conn, cfg) -> list[SynthExposure]:
     from sqlalchemy import select
 
     from mopstool.db import schema
-    from mopstool.ops.select import like_any, night_condition
     from mopstool.ops.testchunk.sets import get_set
+    from mopstool.stages.joins import chain_join, like_any, night_condition
 
     ts = get_set(cfg, "demo")
-    raw, chip, cam, fake, warp, wsf = (schema.rawExp, schema.chipRun, schema.camRun, schema.fakeRun,
-                                       schema.warpRun, schema.warpSkyfile)
+    raw, warp, wsf = schema.rawExp, schema.warpRun, schema.warpSkyfile
     conds = [night_condition(ts.night), like_any(raw.c.comment, [ts.comment_pattern])]
     if ts.object:
         conds.append(raw.c.object == ts.object)
     q = (select(raw.c.exp_name, raw.c.dateobs, raw.c.exp_time, raw.c.filter, wsf.c.skycell_id)
-         .select_from(raw.join(chip, chip.c.exp_id == raw.c.exp_id)
-                      .join(cam, cam.c.chip_id == chip.c.chip_id)
-                      .join(fake, fake.c.cam_id == cam.c.cam_id)
-                      .join(warp, warp.c.fake_id == fake.c.fake_id)
-                      .join(wsf, wsf.c.warp_id == warp.c.warp_id))
+         .select_from(chain_join("exposure", "warp").join(wsf, wsf.c.warp_id == warp.c.warp_id))
          .where(*conds).order_by(raw.c.dateobs, wsf.c.skycell_id).distinct())
     out: dict[str, SynthExposure] = {}
     for r in conn.execute(q):
