@@ -14,6 +14,11 @@ from mopstool.fits.cmf_write import _rng, synthetic_psf_table, synthetic_xfit_ta
 from mopstool.fits.skycell import (DEFAULT_TESS, SKYCELL_GRID, SKYCELL_MARGIN, SkycellGeometry,
                                    parse_skycell_id, skycell_geometry)
 
+#: at most this many detections in one demo skycell catalog: enough for mopscat
+#: and testchunk to have work, small enough that the demo loads in seconds
+DEMO_MAX_ROWS = 160
+
+
 def _stable_seed(*parts: Any) -> int:
     return zlib.crc32(":".join(str(p) for p in parts).encode())
 
@@ -146,13 +151,18 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
             if r[wcol]:
                 catalogs.setdefault((r[wcol], mode, suffix), []).append(r)
     written = 0
+    known: dict[tuple, Any] = {}     # one geometry (and WCS) per skycell for the whole night
     for (warp, mode, suffix), items in catalogs.items():
         geoms = {}
         for r in items:
-            try:
-                geoms[r["skycell_id"]] = skycell_geometry(r["skycell_id"], r["tess_id"] or DEFAULT_TESS)
-            except DataError:
-                continue
+            key = (r["skycell_id"], r["tess_id"] or DEFAULT_TESS)
+            if key not in known:
+                try:
+                    known[key] = skycell_geometry(*key)
+                except DataError:
+                    known[key] = None
+            if known[key] is not None:
+                geoms[r["skycell_id"]] = known[key]
         shared: dict[str, list] = {s: [] for s in geoms}
         for a, b in _neighbours(sorted(geoms)):
             rng = _rng(_stable_seed(warp, mode, suffix, a, b))
@@ -171,7 +181,7 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
             sh_arr = (np.concatenate([s[0] for s in sh]), np.concatenate([s[1] for s in sh]),
                       np.concatenate([s[2] for s in sh])) if sh else None
             nums = [c for c in (chip_num(x) for x in chips.get((warp, sc), [])) if c]
-            n = int(min(max(r["sources"] or 500, 50), 3000))
+            n = int(min(max((r["sources"] or 500) // 6, 40), DEMO_MAX_ROWS))
             seed = _stable_seed(r["diff_id"], sc, suffix)
             psf = _demo_table(geom, n, ws=mode == 2, seed=seed, chip_nums=nums or None, shared=sh_arr)
             xf = synthetic_xfit_table(geom, psf, version=5, seed=seed + 1, fraction=0.2)

@@ -301,6 +301,7 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
         url = embedded_db_url(cfg.env)
     dbs = Databases(url, url, gpc1_source="--db" if explicit else "embedded default",
                     pstamp_source="--db" if explicit else "embedded default")
+    _fast_sqlite(dbs)
     fdir = Path(files_dir).expanduser().resolve() if files_dir else data_dir(cfg.env) / "demo-files"
     summary = DemoSummary(database=describe_url(url), night=night, files_dir=str(fdir))
     has_data = _check_target(dbs, explicit, reset)
@@ -352,6 +353,27 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
         tc = write_demo_versions(conn, cfg, fdir)
     summary.testchunk_dirs = (tc.dir_a, tc.dir_b) if tc else None
     return summary
+
+
+def _fast_sqlite(dbs: Databases) -> None:
+    """Load an SQLite demo without waiting for the disk after every statement.
+
+    The Python driver runs each CREATE TABLE/INDEX in a transaction of its own,
+    and SQLite syncs the file after each: on a busy disk the schema alone took
+    seconds. The demo's rows are synthetic and ``--reset`` rebuilds them, so
+    its connections skip the sync (``PRAGMA synchronous=OFF``, a setting of the
+    connection, not stored in the file)."""
+    from sqlalchemy import event
+
+    engine = dbs.gpc1
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _no_sync(dbapi_conn, _record):  # the demo's own engine only
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA synchronous=OFF")
+        cur.close()
 
 
 def _write_cmfs(dbs: Databases, fdir: Path) -> int:
