@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
+from mopstool.cli.common import (ColumnsOpt, DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
                                  LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, concurrent_notes,
                                  confirmer, emit_result, info, output_format, state)
 from mopstool.stages import choices
@@ -321,6 +321,7 @@ def faults_cmd(
     id_: IdOpt = None,
     components: Annotated[bool, typer.Option("--components", help="One row per faulted component "
                                                                     "instead of groups.")] = False,
+    columns: ColumnsOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
