@@ -326,7 +326,7 @@ def faults_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Faulted components across stages, grouped by fault code with meanings,
-    counts and the command that fixes each group."""
+    counts and the command that fixes each group. Exits 3 when there are faults."""
     from mopstool.ops.results import Listing
     from mopstool.ops.runs.faults import FaultFilter, collect_faults, summarize_faults
     from mopstool.stages import get_stage
@@ -342,6 +342,7 @@ def faults_cmd(
         emit_result(ctx, Listing(rows, columns=("stage", "id", "component", "fault", "meaning", "state",
                                                 "data_state", "label", "fix"),
                                  title="faulted components"), fmt, as_json)
+        _faults_found(rows)
         return
     groups = summarize_faults(rows, flt)
     shown = [dict(g, ids=" ".join(map(str, g["ids"][:5])) + (" ..." if g["runs"] > 5 else ""),
@@ -351,6 +352,16 @@ def faults_cmd(
                                       "fix")), fmt, as_json)
     if not rows:
         info("no faulted components")
+    _faults_found(rows)
+
+
+def _faults_found(rows: list) -> None:
+    """Faults found: exit 3 (CHECK_FAILED), as czar does, so cron can act on it."""
+    if rows:
+        from mopstool.errors import CheckFailed
+
+        runs = len({(r["stage"], r["id"]) for r in rows})
+        raise CheckFailed(f"{len(rows)} faulted component(s) in {runs} run(s)")
 
 
 def register(app: typer.Typer) -> None:
