@@ -23,20 +23,20 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'lostvisits')
             subcmds=''
-            opts='--night -t --target --filter --chunk -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--night -t --target --filter --chunk -f --format'
+            opts='--night -t --target --filter --chunk --columns -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--night -t --target --filter --chunk --columns -f --format'
             argkinds=''
             variadic=0 ;;
         'diffpairs')
             subcmds=''
-            opts='--night -t --target --filter --chunk --desperate --ws --define --status -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--night -t --target --filter --chunk --status -f --format'
+            opts='--night -t --target --filter --chunk --desperate --ws --define --status -n --dry-run -y --yes --columns -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--night -t --target --filter --chunk --status --columns -f --format'
             argkinds=''
             variadic=0 ;;
         'night')
             subcmds=''
-            opts='--night -t --target --chunk --watch --every -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--night -t --target --chunk --every -f --format'
+            opts='--night -t --target --chunk --watch --every --columns -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--night -t --target --chunk --every --columns -f --format'
             argkinds=''
             variadic=0 ;;
         'report')
@@ -47,14 +47,14 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'faults')
             subcmds=''
-            opts='--night -l --label -g --data-group --stage --fault --id --components -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--night -l --label -g --data-group --stage --fault --id -f --format'
+            opts='--night -l --label -g --data-group --stage --fault --id --components --columns -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--night -l --label -g --data-group --stage --fault --id --columns -f --format'
             argkinds=''
             variadic=0 ;;
         'runs')
             subcmds=''
-            opts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='-l --label -s --state -g --data-group --dist-group --night --id --limit -f --format'
+            opts='-l --label -s --state -g --data-group --dist-group --night --id --limit --columns -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-l --label -s --state -g --data-group --dist-group --night --id --limit --columns -f --format'
             argkinds='none'
             variadic=0 ;;
         'show')
