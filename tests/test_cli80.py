@@ -144,3 +144,18 @@ def test_fit_columns_cuts_free_text_moves_commands_and_hides_last():
     inline, _, hidden = fit_columns(["id", "a", "b"], [["1600095", "x" * 40, "y" * 40]], 60,
                                     keep_all=True)
     assert not hidden
+
+
+def test_demo_progress_on_a_terminal_only(cli, tmp_path):
+    """A bar with ETA on a terminal's stderr; nothing without a terminal or with -q;
+    never on stdout."""
+    url = f"sqlite:///{tmp_path / 'p.sqlite'}"
+    code, out = in_pty(["--db", url, "demo", "--files", str(tmp_path / "f")])
+    assert code == 0, out
+    bar = re.compile(r"database rows.*\d+/4.*eta|CMF files .*\d+/\d+.*eta")
+    assert bar.search(out), out[-2000:]
+    url2 = f"sqlite:///{tmp_path / 'q.sqlite'}"
+    code, out = in_pty(["-q", "--db", url2, "demo", "--files", str(tmp_path / "g")])
+    assert code == 0 and not bar.search(out) and "database rows" not in out
+    r = cli("--db", f"sqlite:///{tmp_path / 'r.sqlite'}", "demo", "--files", str(tmp_path / "h"))
+    assert r.code == 0 and not bar.search(r.out + r.err) and "database rows" not in r.out + r.err

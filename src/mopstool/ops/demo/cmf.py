@@ -107,7 +107,7 @@ def _demo_table(geom, n, *, ws, seed, chip_nums, shared, version=5):
     return psf
 
 
-def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
+def write_demo_cmfs(conn, files_dir: str | os.PathLike, progress=None) -> int:
     """Write synthetic diff CMFs for the demo's diffs and return how many files.
 
     Every diffSkyfile with data_state 'full', fault 0 and a path_base under
@@ -116,7 +116,8 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
     (diff_mode 2) get PS1_DV5 tables with some rows failing the WS DIFF_* cuts.
     Detections are placed on the skycell's area with a seed from diff_id and
     skycell, with a few flagged rows, a few NaNs, and a few sources repeated
-    in the overlap of neighbouring skycells of the same diff."""
+    in the overlap of neighbouring skycells of the same diff. *progress(what,
+    done, total)* hears of each file written."""
     import numpy as np
     from sqlalchemy import and_, select
 
@@ -151,6 +152,9 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
             if r[wcol]:
                 catalogs.setdefault((r[wcol], mode, suffix), []).append(r)
     written = 0
+    todo = sum(1 for items in catalogs.values() for _ in items)
+    step = progress or (lambda what, done, total=None: None)
+    step("CMF files", 0, todo)
     known: dict[tuple, Any] = {}     # one geometry (and WCS) per skycell for the whole night
     for (warp, mode, suffix), items in catalogs.items():
         geoms = {}
@@ -190,6 +194,8 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
             write_cmf(f"{r['path_base']}.{suffix}", primary=hdr, psf=psf, version=5, xfit=xf,
                       hdr_cards=geom.header_cards())
             written += 1
+            step("CMF files", written, todo)
+    step("CMF files", written, written)
     return written
 
 

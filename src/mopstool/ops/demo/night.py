@@ -289,8 +289,11 @@ def _check_target(dbs: Databases, explicit: bool, reset: bool) -> bool:
 
 
 def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
-             files_dir: str | None = None) -> DemoSummary:
+             files_dir: str | None = None, progress=None) -> DemoSummary:
+    """Load the demo; *progress(what, done, total)* is called as the work goes on."""
     from mopstool.ops.dbadmin import init_schema
+
+    step = progress or (lambda what, done, total=None: None)
 
     explicit = db_url is not None
     if explicit:
@@ -320,7 +323,10 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
         summary.already_loaded = True
         _fill_ids(dbs, summary)
         return summary
+    rows = "database rows"
+    step(rows, 0, 4)
     init_schema(dbs, exists_ok=True)
+    step(rows, 1, 4)
     before = night - timedelta(days=1)
     with dbs.begin() as conn:
         s = Synth(conn)
@@ -328,8 +334,10 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
         _cleaned_before(s, before)
         _build_night(s, cfg, before, troubles=False, files_dir=fdir, summary=DemoSummary(
             database="", night=before, files_dir=""), client_id=client)
+        step(rows, 2, 4)
         ids = _build_night(s, cfg, night, troubles=True, files_dir=fdir, summary=summary,
                            client_id=client)
+        step(rows, 3, 4)
         _pstamp_and_updates(s, night, before, ids)
         summary.ids = ids
         summary.troubles = [
@@ -346,7 +354,8 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
             f"stamp request {ids.get('fault25_req')} has a job stopped with fault 25",
             "postage stamps: 6 MOPS requests waiting to parse behind 300 QUB uploads",
         ]
-    summary.cmf_files = _write_cmfs(dbs, fdir)
+    step(rows, 4, 4)
+    summary.cmf_files = _write_cmfs(dbs, fdir, step)
     with dbs.connect() as conn:
         from mopstool.ops.testchunk.synth import write_demo_versions
 
@@ -376,14 +385,14 @@ def _fast_sqlite(dbs: Databases) -> None:
         cur.close()
 
 
-def _write_cmfs(dbs: Databases, fdir: Path) -> int:
+def _write_cmfs(dbs: Databases, fdir: Path, progress=None) -> int:
     try:
         from mopstool.ops.demo.cmf import write_demo_cmfs
     except ImportError:
         return 0
     fdir.mkdir(parents=True, exist_ok=True)
     with dbs.connect() as conn:
-        return int(write_demo_cmfs(conn, fdir) or 0)
+        return int(write_demo_cmfs(conn, fdir, progress=progress) or 0)
 
 
 def _fill_ids(dbs: Databases, summary: DemoSummary) -> None:
