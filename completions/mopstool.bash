@@ -88,9 +88,21 @@ _mopstool_cmd_info() {
             argkinds='none'
             variadic=0 ;;
         'fixbroken')
-            subcmds=''
-            opts='--exp-name --chip-id --warp-id --diff-id --date --status --open --finish --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            subcmds='status finish'
+            opts='--exp-name --chip-id --warp-id --diff-id --date --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--exp-name --chip-id --warp-id --diff-id --date --limit -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'fixbroken status')
+            subcmds=''
+            opts='--open --limit -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--limit -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'fixbroken finish')
+            subcmds=''
+            opts='-n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-f --format'
             argkinds=''
             variadic=0 ;;
         'publish')

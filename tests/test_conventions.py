@@ -104,3 +104,18 @@ def test_one_spelling_per_concept_for_the_shared_options():
     # --target is spelled with -t wherever the czar's family has it
     for command, names, _ in opts.get("--target", []):
         assert names[0] == "--target"
+
+
+def test_fixbroken_modes_are_subcommands_and_old_flags_still_work(cli, demo_db_url):
+    new = cli("--db", demo_db_url, "fixbroken", "status", "--json")
+    old = cli("--db", demo_db_url, "fixbroken", "--status", "--json")
+    assert new.code == old.code == 0, (new.err, old.err)
+    assert new.json() == old.json()
+    new = cli("--db", demo_db_url, "fixbroken", "finish", "--dry-run", "--json")
+    old = cli("--db", demo_db_url, "fixbroken", "--finish", "--dry-run", "--json")
+    assert new.code == old.code == 0 and new.json() == old.json()
+    help_ = cli("fixbroken", "--help").out
+    assert "status" in help_ and "finish" in help_
+    assert "--status" not in help_ and "--finish" not in help_      # hidden aliases
+    plan = cli("--db", demo_db_url, "fixbroken", "--dry-run", "--json")
+    assert plan.code == 0 and plan.json(), plan.err
