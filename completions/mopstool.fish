@@ -81,28 +81,28 @@ complete -c mopstool -n '__mopstool_using \'\'' -a 'config' -d 'Show the merged 
 
 # mopstool czar
 complete -c mopstool -n '__mopstool_using \'czar\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'czar\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'czar\'' -s t -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l fixes -d 'Print only the fix commands, one per line, each once (review them, or pipe...'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l watch -d 'Refresh in place on the terminal (Ctrl-C stops); needs a terminal'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l every -x -d 'Refresh interval of --watch: 30s, 5m (default), 1h'
-complete -c mopstool -n '__mopstool_using \'czar\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'czar\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'czar\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool lostvisits
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s t -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l filter -x -d 'Filter, e.g. w or w.00000'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
-complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool diffpairs
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s t -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l filter -x -d 'Filter, e.g. w or w.00000'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l desperate -d 'Make desperate pairs due now (otherwise: desdiffdt hours after the chunk\'s...'
@@ -112,18 +112,18 @@ complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l status -x -d 'Only p
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s y -l yes -d 'Do not ask before changing many rows'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
-complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool night
 complete -c mopstool -n '__mopstool_using \'night\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'night\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'night\'' -s t -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
 complete -c mopstool -n '__mopstool_using \'night\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
 complete -c mopstool -n '__mopstool_using \'night\'' -l watch -d 'Refresh in place on the terminal (Ctrl-C stops); needs a terminal'
 complete -c mopstool -n '__mopstool_using \'night\'' -l every -x -d 'Refresh interval of --watch: 30s, 5m (default), 1h'
 complete -c mopstool -n '__mopstool_using \'night\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
-complete -c mopstool -n '__mopstool_using \'night\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'night\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'night\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'night\'' -s h -l help -d 'Show this message and exit'
 
@@ -137,32 +137,34 @@ complete -c mopstool -n '__mopstool_using \'report\'' -s h -l help -d 'Show this
 complete -c mopstool -n '__mopstool_using \'faults\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
 complete -c mopstool -n '__mopstool_using \'faults\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'faults\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'faults\'' -l stage -x -d 'Stage (chip, cam, fake, warp, stack, diff, publish); repeat'
+complete -c mopstool -n '__mopstool_using \'faults\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Stage (chip, cam, fake, warp, stack, diff, publish); repeat'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l fault -x -d 'Fault code; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l id -x -d 'Run id; repeat for several'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l components -d 'One row per faulted component instead of groups'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
-complete -c mopstool -n '__mopstool_using \'faults\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'faults\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'faults\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool runs
 complete -c mopstool -n '__mopstool_using \'runs\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'runs\'' -s s -l state -x -d 'Run state; repeat to OR'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Run state; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l dist-group -x -d 'dist_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l id -x -d 'Run id; repeat for several'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l limit -x -d 'At most this many rows'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
-complete -c mopstool -n '__mopstool_using \'runs\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'runs\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'runs\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool show
-complete -c mopstool -n '__mopstool_using \'show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'show\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'show\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'show\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool definebyquery
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s e -l exp-name -r -F -d 'Exposure name (=); repeat, or a file / \'-\' (stdin) with one name per line'
@@ -179,7 +181,7 @@ complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s l -l label -x -d
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l unique -d 'Skip exposures that already have a run with the new label'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l limit -x -d 'At most this many rows'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l all -d 'Allow a selection with no search term'
-complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l stage -x -d 'chip (chiptool) or warp (warptool variant: from full fakeRuns)'
+complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'chip (chiptool) or warp (warptool variant: from full fakeRuns)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l fake-id -x -d 'Warp: fakeRun.fake_id; repeat'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l cam-id -x -d 'Warp: camRun.cam_id; repeat'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l chip-id -x -d 'Warp: chipRun.chip_id; repeat'
@@ -198,27 +200,28 @@ complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-dvodb -x -d 
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-note -x -d 'note'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool updaterun
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l id -x -d 'Run id; repeat for several'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'updaterun\'' -s s -l state -x -d 'Run state; repeat to OR'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Run state; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l dist-group -x -d 'dist_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-state -x -d 'New run state (new, full, update, goto_cleaned, drop, ...)'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'New run state (new, full, update, goto_cleaned, drop, ...)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-label -x -d 'New label'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-data-group -x -d 'New data_group (NULL: SQL NULL)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-dist-group -x -d 'New dist_group (NULL: SQL NULL)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-note -x -d 'New note (NULL: SQL NULL)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'updaterun\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool setupdate
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l chip-id -x -d 'chip_id (chip stage); repeat'
@@ -233,9 +236,10 @@ complete -c mopstool -n '__mopstool_using \'setupdate\'' -l from-goto-cleaned -d
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l fault -x -d 'Only 26: also take components with fault 26 (gone)'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'setupdate\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'setupdate\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'setupdate\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool revert
 complete -c mopstool -n '__mopstool_using \'revert\'' -l id -x -d 'Run id; repeat for several'
@@ -247,9 +251,10 @@ complete -c mopstool -n '__mopstool_using \'revert\'' -l component -x -d 'class_
 complete -c mopstool -n '__mopstool_using \'revert\'' -l all -d 'Allow reverting without a selector'
 complete -c mopstool -n '__mopstool_using \'revert\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'revert\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'revert\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'revert\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'revert\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'revert\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'revert\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool fixbroken
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l exp-name -x -d 'Reprocess this exposure; repeat for several'
@@ -260,7 +265,7 @@ complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l date -x -d 'The {dat
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l limit -x -d 'At most this many rows'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -a 'status' -d 'Every recorded fix and its replacement\'s progress'
@@ -269,14 +274,14 @@ complete -c mopstool -n '__mopstool_using \'fixbroken\'' -a 'finish' -d 'Send br
 # mopstool fixbroken status
 complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -l open -d 'Only fixes not finished yet'
 complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -l limit -x -d 'At most this many rows'
-complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool fixbroken finish
 complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s h -l help -d 'Show this message and exit'
 
@@ -290,7 +295,7 @@ complete -c mopstool -n '__mopstool_using \'publish\'' -l set-label -x -d 'Label
 complete -c mopstool -n '__mopstool_using \'publish\'' -l revert -d 'Instead of publishing: clear failed publish attempts (pubtool -revert:...'
 complete -c mopstool -n '__mopstool_using \'publish\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'publish\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'publish\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'publish\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'publish\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'publish\'' -s h -l help -d 'Show this message and exit'
 
@@ -306,7 +311,7 @@ complete -c mopstool -n '__mopstool_using \'labels\'' -a 'unblock' -d 'Unblock l
 # mopstool labels list
 complete -c mopstool -n '__mopstool_using \'labels list\'' -s l -l label -x -d 'Label (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -l counts -d 'Add run counts per stage'
-complete -c mopstool -n '__mopstool_using \'labels list\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels list\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -s h -l help -d 'Show this message and exit'
 
@@ -316,7 +321,7 @@ complete -c mopstool -n '__mopstool_using \'labels add\'' -l inactive -d 'Create
 complete -c mopstool -n '__mopstool_using \'labels add\'' -l comment -x -d 'Comment'
 complete -c mopstool -n '__mopstool_using \'labels add\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels add\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels add\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels add\'' -s h -l help -d 'Show this message and exit'
 
@@ -326,45 +331,45 @@ complete -c mopstool -n '__mopstool_using \'labels update\'' -l active -l inacti
 complete -c mopstool -n '__mopstool_using \'labels update\'' -l comment -x -d 'New comment (NULL clears)'
 complete -c mopstool -n '__mopstool_using \'labels update\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels update\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels update\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels update\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool labels delete
 complete -c mopstool -n '__mopstool_using \'labels delete\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels delete\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels delete\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels delete\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels delete\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels delete\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool labels block
-complete -c mopstool -n '__mopstool_using \'labels block\'' -l stage -x -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -l all-stages -d 'Every stage with a block table'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels block\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool labels unblock
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l stage -x -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l all-stages -d 'Every stage with a block table'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool cleanup
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l as-of -x -d 'Reference UTC date (default today): a night N is cleaned for a stage when N...'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l stage -x -d 'Only this stage (chip, cam, warp, diff); repeat for several'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l target -x -d 'Only this survey target (or ps_update for ps_ud_% runs); repeat'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Only this stage (chip, cam, warp, diff); repeat for several'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Only this survey target (or ps_update for ps_ud_% runs); repeat'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l batch-size -x -d 'Runs per transaction (default [cleanup] batch_size)'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l status -d 'Report per stage and cleanup state: counts and the oldest uncleaned night'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l show-held -d 'Also list the old runs held back, with the reason'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s h -l help -d 'Show this message and exit'
 
@@ -384,51 +389,51 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req\'' -a 'cut' -d 'Cut stamp
 
 # mopstool pstamp-req list
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l id -l req-id -x -d 'req_id; repeat for several'
-complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s s -l state -x -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l name -x -d 'Request name (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l since -x -d 'Registered at or after: UTC date/time, or a duration back (2d, 36h)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l fault -x -d 'Request fault code; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l user -x -d 'Requester (EMAIL); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l limit -x -d 'At most this many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req show
-complete -c mopstool -n '__mopstool_using \'pstamp-req show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req show\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req show\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req stop
 complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req clean
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req update
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l req-id -l id -x -d 'req_id; repeat'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l req-id-max -x -d 'req_id <= this'
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s s -l state -x -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l name -x -d 'Request name (SQL LIKE)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l fault -x -d 'Request fault code'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l older-than -x -d 'Last change (timestamp) at least this old (14d, 36h)'
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-state -x -d 'New state'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'New state'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-label -x -d 'New label'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-fault -x -d 'New fault code'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l clear-fault -d 'Set fault to 0'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s h -l help -d 'Show this message and exit'
 
@@ -437,20 +442,20 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -l older-than 
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req revert
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l req-id -x -d 'Same as the REQ_IDS arguments'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s s -l state -x -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l fault -x -d 'Revert this fault code only (also codes >= 10, which are otherwise final)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l what -x -d 'requests, jobs, dependents (repeat; default all three)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l clear-fault-count -d 'Also revert jobs/dependents that failed [pstamp] max_fault_count times, and...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s h -l help -d 'Show this message and exit'
 
@@ -458,7 +463,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s h -l help -d
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l parse-limit -x -d 'Requests the server parses per cycle (default [pstamp] parse_limit, 20)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l check -d 'Exit 3 when something is stuck (requests beyond the first parse batch, jobs...'
-complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s h -l help -d 'Show this message and exit'
 
@@ -486,14 +491,14 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l run-type -x 
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l options -x -d 'OPTION_MASK by names (image,mask,variance,jpeg,uncompressed,do_not_wait,...)...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l comment -x -d 'COMMENT for --ra/--dec rows'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l overwrite -d 'Replace an existing file'
-complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req validate
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -l project -x -d 'Known PROJECT names (default [pstamp] projects; empty: PROJECT is not...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -l check-db -d 'Also check against the request database: known projects (pstampProject) and...'
-complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -F
@@ -517,7 +522,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l split -d 'ppsta
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l center-off-chip -d 'Cut even when the centre is off the image (partial overlap)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l workers -x -d 'Cut the images in N processes on this node (default: the cores)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l scheduler -x -d 'Cut the images on the Dask distributed scheduler at ADDRESS (host:port);...'
-complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -F
@@ -545,19 +550,19 @@ complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l night -x -d 'UTC
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l outdir -r -F -d 'With --night: directory for the products (default: the current one)'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l workers -x -d 'With --night: build in N processes on this node (default: the cores)'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l scheduler -x -d 'With --night: build on the Dask distributed scheduler at ADDRESS...'
-complete -c mopstool -n '__mopstool_using \'mopscat build\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'mopscat build\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -F
 
 # mopstool mopscat check
-complete -c mopstool -n '__mopstool_using \'mopscat check\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'mopscat check\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'mopscat check\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'mopscat check\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'mopscat check\'' -F
 
 # mopstool mopscat show
-complete -c mopstool -n '__mopstool_using \'mopscat show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'mopscat show\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -F
@@ -569,7 +574,7 @@ complete -c mopstool -n '__mopstool_using \'testchunk\'' -a 'define' -d 'Reproce
 complete -c mopstool -n '__mopstool_using \'testchunk\'' -a 'compare' -d 'Match the detections of A and B per exposure and skycell (KD-tree, mutual...'
 
 # mopstool testchunk list
-complete -c mopstool -n '__mopstool_using \'testchunk list\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'testchunk list\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'testchunk list\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'testchunk list\'' -s h -l help -d 'Show this message and exit'
 
@@ -579,7 +584,7 @@ complete -c mopstool -n '__mopstool_using \'testchunk define\'' -l diffs -d 'Als
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -l ws -d 'With --diffs: also the warp-stack diffs (label <label>.WS)'
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s h -l help -d 'Show this message and exit'
 
@@ -587,7 +592,7 @@ complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s h -l help -d 
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -l radius -x -d 'Match radius in arcsec (default [testchunk] match_radius_arcsec)'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -l threshold -x -d 'Override a limit of [testchunk.thresholds], NAME=VALUE (negative disables);...'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -l plots -r -F -d 'Write PNG plots (offsets, counts per skycell, offset vs magnitude, GCR) into...'
-complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -F
@@ -620,7 +625,7 @@ complete -c mopstool -n '__mopstool_using \'db init\'' -l exists-ok -d 'Allow a 
 complete -c mopstool -n '__mopstool_using \'db init\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool db check
-complete -c mopstool -n '__mopstool_using \'db check\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'db check\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'db check\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'db check\'' -s h -l help -d 'Show this message and exit'
 
@@ -629,6 +634,6 @@ complete -c mopstool -n '__mopstool_using \'config\'' -s h -l help -d 'Show this
 complete -c mopstool -n '__mopstool_using \'config\'' -a 'show' -d 'Print every configuration value with the layer it came from, and the...'
 
 # mopstool config show
-complete -c mopstool -n '__mopstool_using \'config show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'config show\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'config show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'config show\'' -s h -l help -d 'Show this message and exit'

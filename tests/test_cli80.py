@@ -159,3 +159,30 @@ def test_demo_progress_on_a_terminal_only(cli, tmp_path):
     assert code == 0 and not bar.search(out) and "database rows" not in out
     r = cli("--db", f"sqlite:///{tmp_path / 'r.sqlite'}", "demo", "--files", str(tmp_path / "h"))
     assert r.code == 0 and not bar.search(r.out + r.err) and "database rows" not in r.out + r.err
+
+
+def test_bash_completes_stages_states_targets_and_formats(tmp_path):
+    import shutil
+
+    if not shutil.which("bash"):
+        pytest.skip("bash not installed")
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "completions" / "mopstool.bash"
+    lines = [["mopstool", "runs", ""], ["mopstool", "runs", "chip", "--state", "go"],
+             ["mopstool", "czar", "--target", "E"], ["mopstool", "runs", "chip", "--format", "j"],
+             ["mopstool", "faults", "--stage", "w"], ["mopstool", "runs", "chip", "-f", "c"]]
+    prog = [f"source {script}"]
+    for words in lines:
+        quoted = " ".join("'" + w + "'" for w in words)
+        prog.append(f"COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; COMPREPLY=(); _mopstool; "
+                    "echo \"@@ ${COMPREPLY[*]}\"")
+    r = subprocess.run(["bash", "--norc", "--noprofile", "-c", "\n".join(prog)], capture_output=True,
+                       text=True, timeout=60)
+    got = [ln[3:].split() for ln in r.stdout.splitlines() if ln.startswith("@@ ")]
+    assert "chip" in got[0] and "warp" in got[0] and "pstamp-request" in got[0]
+    assert got[1] == ["goto_cleaned", "goto_purged", "goto_scrubbed"]
+    assert set(got[2]) == {"ESS", "EU"}
+    assert got[3] == ["json", "jsonl"]
+    assert got[4] == ["warp"]
+    assert got[5] == ["csv"]
