@@ -25,8 +25,12 @@ def _options() -> dict[str, list[tuple[str, tuple[str, ...], str]]]:
             if p.param_type_name != "option" or p.hidden:
                 continue
             names = tuple(p.opts) + tuple(p.secondary_opts)
+            record = p.get_help_record(ctx)
+            term = record[0] if record else ""
+            shown = term.split(" ", 1)[1] if " " in term.split(", ")[-1] else ""
+            shown = term.rsplit(" ", 1)[1] if shown else ""
             for n in names:
-                out.setdefault(n, []).append((" ".join(path), names, p.metavar or ""))
+                out.setdefault(n, []).append((" ".join(path), names, shown))
 
     walk(root, [], type(root.make_context("mopstool", [], resilient_parsing=True))(root))
     return out
@@ -119,3 +123,13 @@ def test_fixbroken_modes_are_subcommands_and_old_flags_still_work(cli, demo_db_u
     assert "--status" not in help_ and "--finish" not in help_      # hidden aliases
     plan = cli("--db", demo_db_url, "fixbroken", "--dry-run", "--json")
     assert plan.code == 0 and plan.json(), plan.err
+
+
+def test_date_and_age_options_show_the_table_placeholders():
+    opts = _options()
+    want = {"--night": "YYYY-MM-DD", "--since": "DATE|AGE", "--older-than": "AGE",
+            "--columns": "FIELDS", "--limit": "N"}
+    for name, value in want.items():
+        assert opts.get(name), name
+        for command, _, shown in opts[name]:
+            assert shown == value, (command, name, shown)

@@ -13,9 +13,10 @@ def demo(
     ctx: typer.Context,
     reset: Annotated[bool, typer.Option("--reset", help="Drop and recreate the demo database.")] = False,
     night: Annotated[Optional[str], typer.Option(
-        "--night", help="UTC date of the demo night (default 2018-07-10).", show_default=False)] = None,
+        "--night", metavar="YYYY-MM-DD", help="UTC date of the demo night (default 2018-07-10).",
+        show_default=False)] = None,
     files_dir: Annotated[Optional[str], typer.Option(
-        "--files", help="Directory for the demo's CMF files (default: beside the database).",
+        "--files", metavar="DIR", help="Directory for the demo's CMF files (default: beside the database).",
         show_default=False)] = None,
 ) -> None:
     """Load a synthetic night (and the night before) with the troubles the czar meets.
