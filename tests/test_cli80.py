@@ -124,6 +124,11 @@ def test_columns_option_selects_and_refuses(cli, demo_file):
     assert "showing 2 of 110" in r.err
     r = cli("--db", demo_file, "runs", "chip", "--columns", "chip_id,nosuch")
     assert r.code == 2 and "unknown field 'nosuch'" in r.err and "exp_name" in r.err
+    # a request that no listing used does not reach the next command
+    r = cli("--db", "sqlite:////nonexistent/dir/x.sqlite", "runs", "chip", "--columns", "exp_name")
+    assert r.code != 0
+    r = cli("--db", demo_file, "faults", "--format", "csv")
+    assert r.out.splitlines()[0].startswith("stage,"), r.out
     import json
 
     r = cli("--db", demo_file, "runs", "chip", "--limit", "1", "--columns", "chip_id,state", "--json")

@@ -93,10 +93,12 @@ IdOpt = Annotated[Optional[list[int]], typer.Option(
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="At most this many rows.")]
 
 
-def _columns_callback(value: Optional[str]) -> Optional[str]:
+def _columns_callback(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     from mopstool.output import request_columns
 
     request_columns(value)
+    if value is not None:   # the request ends with this invocation, used or not
+        ctx.call_on_close(lambda: request_columns(None))
     return value
 
 
