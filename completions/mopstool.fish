@@ -2,8 +2,8 @@
 # Generated from the command tree by `mopstool docs generate`; do not edit.
 # Install: copy this file to ~/.config/fish/completions/mopstool.fish
 
-set -g __mopstool_commands 'czar' 'lostvisits' 'diffpairs' 'night' 'report' 'faults' 'runs' 'show' 'definebyquery' 'updaterun' 'setupdate' 'revert' 'fixbroken' 'drop' 'publish' 'labels' 'labels list' 'labels add' 'labels update' 'labels delete' 'labels block' 'labels unblock' 'cleanup' 'pstamp-req' 'pstamp-req list' 'pstamp-req show' 'pstamp-req stop' 'pstamp-req clean' 'pstamp-req update' 'pstamp-req cleanup' 'pstamp-req revert' 'pstamp-req backlog' 'pstamp-req create' 'pstamp-req validate' 'pstamp-req cut' 'mopscat' 'mopscat build' 'mopscat check' 'mopscat show' 'testchunk' 'testchunk list' 'testchunk define' 'testchunk compare' 'chiptool' 'warptool' 'difftool' 'pstamptool' 'demo' 'db' 'db init' 'db check' 'config' 'config show'
-set -g __mopstool_valopts '|--db' '|--pstamp-db' '|--dbname' '|--config' '|--log-file' 'czar|--night' 'czar|-t' 'czar|--target' 'czar|--chunk' 'czar|--every' 'czar|-f' 'czar|--format' 'lostvisits|--night' 'lostvisits|-t' 'lostvisits|--target' 'lostvisits|--filter' 'lostvisits|--chunk' 'lostvisits|-f' 'lostvisits|--format' 'diffpairs|--night' 'diffpairs|-t' 'diffpairs|--target' 'diffpairs|--filter' 'diffpairs|--chunk' 'diffpairs|--status' 'diffpairs|-f' 'diffpairs|--format' 'night|--night' 'night|-t' 'night|--target' 'night|--chunk' 'night|--every' 'night|-f' 'night|--format' 'report|-o' 'report|--output' 'report|--night' 'faults|--night' 'faults|-l' 'faults|--label' 'faults|-g' 'faults|--data-group' 'faults|--stage' 'faults|--fault' 'faults|--id' 'faults|-f' 'faults|--format' 'runs|-l' 'runs|--label' 'runs|-s' 'runs|--state' 'runs|-g' 'runs|--data-group' 'runs|--dist-group' 'runs|--night' 'runs|--id' 'runs|--limit' 'runs|-f' 'runs|--format' 'show|-f' 'show|--format' 'definebyquery|-e' 'definebyquery|--exp-name' 'definebyquery|--exp-id' 'definebyquery|--night' 'definebyquery|--dateobs-begin' 'definebyquery|--dateobs-end' 'definebyquery|--filter' 'definebyquery|--obs-mode' 'definebyquery|--object' 'definebyquery|--comment' 'definebyquery|--comment-skip' 'definebyquery|--inst' 'definebyquery|--telescope' 'definebyquery|--exp-tag' 'definebyquery|--filelevel' 'definebyquery|--data-state' 'definebyquery|--exp-type' 'definebyquery|-l' 'definebyquery|--label' 'definebyquery|--limit' 'definebyquery|--stage' 'definebyquery|--fake-id' 'definebyquery|--cam-id' 'definebyquery|--chip-id' 'definebyquery|--reduction' 'definebyquery|--preset' 'definebyquery|--date' 'definebyquery|--set-label' 'definebyquery|--set-workdir' 'definebyquery|--set-data-group' 'definebyquery|--set-dist-group' 'definebyquery|--set-tess-id' 'definebyquery|--set-end-stage' 'definebyquery|--set-reduction' 'definebyquery|--set-expgroup' 'definebyquery|--set-dvodb' 'definebyquery|--set-note' 'definebyquery|-f' 'definebyquery|--format' 'definebyquery|--airmass-min' 'definebyquery|--airmass-max' 'definebyquery|--ra-min' 'definebyquery|--ra-max' 'definebyquery|--decl-min' 'definebyquery|--decl-max' 'definebyquery|--exp-time-min' 'definebyquery|--exp-time-max' 'definebyquery|--sat-pixel-frac-min' 'definebyquery|--sat-pixel-frac-max' 'definebyquery|--bg-min' 'definebyquery|--bg-max' 'definebyquery|--bg-stdev-min' 'definebyquery|--bg-stdev-max' 'definebyquery|--bg-mean-stdev-min' 'definebyquery|--bg-mean-stdev-max' 'definebyquery|--alt-min' 'definebyquery|--alt-max' 'definebyquery|--az-min' 'definebyquery|--az-max' 'definebyquery|--ccd-temp-min' 'definebyquery|--ccd-temp-max' 'definebyquery|--posang-min' 'definebyquery|--posang-max' 'definebyquery|--sun-angle-min' 'definebyquery|--sun-angle-max' 'updaterun|--id' 'updaterun|-l' 'updaterun|--label' 'updaterun|-s' 'updaterun|--state' 'updaterun|-g' 'updaterun|--data-group' 'updaterun|--dist-group' 'updaterun|--night' 'updaterun|--set-state' 'updaterun|--set-label' 'updaterun|--set-data-group' 'updaterun|--set-dist-group' 'updaterun|--set-note' 'updaterun|-f' 'updaterun|--format' 'setupdate|--chip-id' 'setupdate|--warp-id' 'setupdate|--diff-id' 'setupdate|--id' 'setupdate|--class-id' 'setupdate|--skycell-id' 'setupdate|--update-mode' 'setupdate|--set-label' 'setupdate|--fault' 'setupdate|-f' 'setupdate|--format' 'revert|--id' 'revert|-l' 'revert|--label' 'revert|-g' 'revert|--data-group' 'revert|--night' 'revert|--fault' 'revert|--component' 'revert|-f' 'revert|--format' 'fixbroken|--exp-name' 'fixbroken|--chip-id' 'fixbroken|--warp-id' 'fixbroken|--diff-id' 'fixbroken|--date' 'fixbroken|--limit' 'fixbroken|-f' 'fixbroken|--format' 'drop|--class-id' 'drop|--quality' 'drop|--chip-id' 'drop|--cam-id' 'drop|-f' 'drop|--format' 'publish|--diff-id' 'publish|--night' 'publish|-l' 'publish|--label' 'publish|--client' 'publish|--set-label' 'publish|-f' 'publish|--format' 'labels list|-l' 'labels list|--label' 'labels list|-f' 'labels list|--format' 'labels add|-p' 'labels add|--priority' 'labels add|--comment' 'labels add|-f' 'labels add|--format' 'labels update|-p' 'labels update|--priority' 'labels update|--comment' 'labels update|-f' 'labels update|--format' 'labels delete|-f' 'labels delete|--format' 'labels block|--stage' 'labels block|-f' 'labels block|--format' 'labels unblock|--stage' 'labels unblock|-f' 'labels unblock|--format' 'cleanup|--as-of' 'cleanup|--stage' 'cleanup|--target' 'cleanup|--batch-size' 'cleanup|-f' 'cleanup|--format' 'pstamp-req list|--id' 'pstamp-req list|--req-id' 'pstamp-req list|-s' 'pstamp-req list|--state' 'pstamp-req list|-l' 'pstamp-req list|--label' 'pstamp-req list|--name' 'pstamp-req list|--since' 'pstamp-req list|--fault' 'pstamp-req list|--user' 'pstamp-req list|--limit' 'pstamp-req list|-f' 'pstamp-req list|--format' 'pstamp-req show|-f' 'pstamp-req show|--format' 'pstamp-req stop|-f' 'pstamp-req stop|--format' 'pstamp-req clean|-f' 'pstamp-req clean|--format' 'pstamp-req update|--req-id' 'pstamp-req update|--id' 'pstamp-req update|--req-id-max' 'pstamp-req update|-s' 'pstamp-req update|--state' 'pstamp-req update|-l' 'pstamp-req update|--label' 'pstamp-req update|--name' 'pstamp-req update|--fault' 'pstamp-req update|--older-than' 'pstamp-req update|--set-state' 'pstamp-req update|--set-label' 'pstamp-req update|--set-fault' 'pstamp-req update|--not-req-id' 'pstamp-req update|--username' 'pstamp-req update|--req-type' 'pstamp-req update|--timestamp-begin' 'pstamp-req update|--timestamp-end' 'pstamp-req update|--set-out-product' 'pstamp-req update|--set-outdir' 'pstamp-req update|--set-uri' 'pstamp-req update|--set-name' 'pstamp-req update|--set-username' 'pstamp-req update|--set-req-type' 'pstamp-req update|-f' 'pstamp-req update|--format' 'pstamp-req cleanup|--older-than' 'pstamp-req cleanup|-l' 'pstamp-req cleanup|--label' 'pstamp-req cleanup|-f' 'pstamp-req cleanup|--format' 'pstamp-req revert|--req-id' 'pstamp-req revert|-l' 'pstamp-req revert|--label' 'pstamp-req revert|-s' 'pstamp-req revert|--state' 'pstamp-req revert|--fault' 'pstamp-req revert|--what' 'pstamp-req revert|-f' 'pstamp-req revert|--format' 'pstamp-req backlog|-l' 'pstamp-req backlog|--label' 'pstamp-req backlog|--parse-limit' 'pstamp-req backlog|-f' 'pstamp-req backlog|--format' 'pstamp-req create|-o' 'pstamp-req create|--output' 'pstamp-req create|--req-name' 'pstamp-req create|--email' 'pstamp-req create|--action' 'pstamp-req create|--ra' 'pstamp-req create|--dec' 'pstamp-req create|--from' 'pstamp-req create|--mjd' 'pstamp-req create|--mjd-window' 'pstamp-req create|--filter' 'pstamp-req create|--size' 'pstamp-req create|--img-type' 'pstamp-req create|--req-type' 'pstamp-req create|--project' 'pstamp-req create|--survey' 'pstamp-req create|--release' 'pstamp-req create|--data-group' 'pstamp-req create|--tess-id' 'pstamp-req create|--run-type' 'pstamp-req create|--options' 'pstamp-req create|--comment' 'pstamp-req create|-f' 'pstamp-req create|--format' 'pstamp-req validate|--project' 'pstamp-req validate|-f' 'pstamp-req validate|--format' 'pstamp-req cut|--ra' 'pstamp-req cut|--dec' 'pstamp-req cut|--x' 'pstamp-req cut|--y' 'pstamp-req cut|--size' 'pstamp-req cut|--request' 'pstamp-req cut|--images' 'pstamp-req cut|-o' 'pstamp-req cut|--outdir' 'pstamp-req cut|--name' 'pstamp-req cut|--hdu' 'pstamp-req cut|--mask' 'pstamp-req cut|--variance' 'pstamp-req cut|--planes' 'pstamp-req cut|--compress' 'pstamp-req cut|--workers' 'pstamp-req cut|--scheduler' 'pstamp-req cut|-f' 'pstamp-req cut|--format' 'mopscat build|--diff-id' 'mopscat build|-o' 'mopscat build|--output' 'mopscat build|--zp' 'mopscat build|--zp-err' 'mopscat build|--difftype' 'mopscat build|--diff-skyfile-id' 'mopscat build|--exp-name' 'mopscat build|--exp-id' 'mopscat build|--cmf-version' 'mopscat build|--camera' 'mopscat build|--night' 'mopscat build|--outdir' 'mopscat build|--workers' 'mopscat build|--scheduler' 'mopscat build|-f' 'mopscat build|--format' 'mopscat check|-f' 'mopscat check|--format' 'mopscat show|-f' 'mopscat show|--format' 'testchunk list|-f' 'testchunk list|--format' 'testchunk define|--tag' 'testchunk define|-f' 'testchunk define|--format' 'testchunk compare|--radius' 'testchunk compare|--threshold' 'testchunk compare|--plots' 'testchunk compare|-f' 'testchunk compare|--format' 'demo|--night' 'demo|--files' 'db check|-f' 'db check|--format' 'config show|-f' 'config show|--format'
+set -g __mopstool_commands 'czar' 'lostvisits' 'diffpairs' 'night' 'report' 'faults' 'runs' 'show' 'definebyquery' 'updaterun' 'setupdate' 'revert' 'fixbroken' 'fixbroken status' 'fixbroken finish' 'drop' 'publish' 'labels' 'labels list' 'labels add' 'labels update' 'labels delete' 'labels block' 'labels unblock' 'cleanup' 'pstamp-req' 'pstamp-req list' 'pstamp-req show' 'pstamp-req stop' 'pstamp-req clean' 'pstamp-req update' 'pstamp-req cleanup' 'pstamp-req revert' 'pstamp-req backlog' 'pstamp-req create' 'pstamp-req validate' 'pstamp-req cut' 'mopscat' 'mopscat build' 'mopscat check' 'mopscat show' 'testchunk' 'testchunk list' 'testchunk define' 'testchunk compare' 'chiptool' 'warptool' 'difftool' 'pstamptool' 'demo' 'db' 'db init' 'db check' 'config' 'config show'
+set -g __mopstool_valopts '|--db' '|--pstamp-db' '|--dbname' '|--config' '|--log-file' 'czar|--night' 'czar|-t' 'czar|--target' 'czar|--chunk' 'czar|--every' 'czar|-f' 'czar|--format' 'lostvisits|--night' 'lostvisits|-t' 'lostvisits|--target' 'lostvisits|--filter' 'lostvisits|--chunk' 'lostvisits|--columns' 'lostvisits|-f' 'lostvisits|--format' 'diffpairs|--night' 'diffpairs|-t' 'diffpairs|--target' 'diffpairs|--filter' 'diffpairs|--chunk' 'diffpairs|--status' 'diffpairs|--columns' 'diffpairs|-f' 'diffpairs|--format' 'night|--night' 'night|-t' 'night|--target' 'night|--chunk' 'night|--every' 'night|--columns' 'night|-f' 'night|--format' 'report|-o' 'report|--output' 'report|--night' 'faults|--night' 'faults|-l' 'faults|--label' 'faults|-g' 'faults|--data-group' 'faults|--stage' 'faults|--fault' 'faults|--id' 'faults|--columns' 'faults|-f' 'faults|--format' 'runs|-l' 'runs|--label' 'runs|-s' 'runs|--state' 'runs|-g' 'runs|--data-group' 'runs|--dist-group' 'runs|--night' 'runs|--id' 'runs|--limit' 'runs|--columns' 'runs|-f' 'runs|--format' 'show|-f' 'show|--format' 'definebyquery|-e' 'definebyquery|--exp-name' 'definebyquery|--exp-id' 'definebyquery|--night' 'definebyquery|--dateobs-begin' 'definebyquery|--dateobs-end' 'definebyquery|--filter' 'definebyquery|--obs-mode' 'definebyquery|--object' 'definebyquery|--comment' 'definebyquery|--comment-skip' 'definebyquery|--inst' 'definebyquery|--telescope' 'definebyquery|--exp-tag' 'definebyquery|--filelevel' 'definebyquery|--data-state' 'definebyquery|--exp-type' 'definebyquery|-l' 'definebyquery|--label' 'definebyquery|--limit' 'definebyquery|--stage' 'definebyquery|--fake-id' 'definebyquery|--cam-id' 'definebyquery|--chip-id' 'definebyquery|--reduction' 'definebyquery|--preset' 'definebyquery|--date' 'definebyquery|--set-label' 'definebyquery|--set-workdir' 'definebyquery|--set-data-group' 'definebyquery|--set-dist-group' 'definebyquery|--set-tess-id' 'definebyquery|--set-end-stage' 'definebyquery|--set-reduction' 'definebyquery|--set-expgroup' 'definebyquery|--set-dvodb' 'definebyquery|--set-note' 'definebyquery|-f' 'definebyquery|--format' 'definebyquery|--airmass-min' 'definebyquery|--airmass-max' 'definebyquery|--ra-min' 'definebyquery|--ra-max' 'definebyquery|--decl-min' 'definebyquery|--decl-max' 'definebyquery|--exp-time-min' 'definebyquery|--exp-time-max' 'definebyquery|--sat-pixel-frac-min' 'definebyquery|--sat-pixel-frac-max' 'definebyquery|--bg-min' 'definebyquery|--bg-max' 'definebyquery|--bg-stdev-min' 'definebyquery|--bg-stdev-max' 'definebyquery|--bg-mean-stdev-min' 'definebyquery|--bg-mean-stdev-max' 'definebyquery|--alt-min' 'definebyquery|--alt-max' 'definebyquery|--az-min' 'definebyquery|--az-max' 'definebyquery|--ccd-temp-min' 'definebyquery|--ccd-temp-max' 'definebyquery|--posang-min' 'definebyquery|--posang-max' 'definebyquery|--sun-angle-min' 'definebyquery|--sun-angle-max' 'updaterun|--id' 'updaterun|-l' 'updaterun|--label' 'updaterun|-s' 'updaterun|--state' 'updaterun|-g' 'updaterun|--data-group' 'updaterun|--dist-group' 'updaterun|--night' 'updaterun|--set-state' 'updaterun|--set-label' 'updaterun|--set-data-group' 'updaterun|--set-dist-group' 'updaterun|--set-note' 'updaterun|-f' 'updaterun|--format' 'setupdate|--chip-id' 'setupdate|--warp-id' 'setupdate|--diff-id' 'setupdate|--id' 'setupdate|--class-id' 'setupdate|--skycell-id' 'setupdate|--update-mode' 'setupdate|--set-label' 'setupdate|--fault' 'setupdate|-f' 'setupdate|--format' 'revert|--id' 'revert|-l' 'revert|--label' 'revert|-g' 'revert|--data-group' 'revert|--night' 'revert|--fault' 'revert|--component' 'revert|-f' 'revert|--format' 'fixbroken|--exp-name' 'fixbroken|--chip-id' 'fixbroken|--warp-id' 'fixbroken|--diff-id' 'fixbroken|--date' 'fixbroken|--limit' 'fixbroken|-f' 'fixbroken|--format' 'fixbroken status|--limit' 'fixbroken status|-f' 'fixbroken status|--format' 'fixbroken finish|-f' 'fixbroken finish|--format' 'drop|--class-id' 'drop|--quality' 'drop|--chip-id' 'drop|--cam-id' 'drop|-f' 'drop|--format' 'publish|--diff-id' 'publish|--night' 'publish|-l' 'publish|--label' 'publish|--client' 'publish|--set-label' 'publish|-f' 'publish|--format' 'labels list|-l' 'labels list|--label' 'labels list|-f' 'labels list|--format' 'labels add|-p' 'labels add|--priority' 'labels add|--comment' 'labels add|-f' 'labels add|--format' 'labels update|-p' 'labels update|--priority' 'labels update|--comment' 'labels update|-f' 'labels update|--format' 'labels delete|-f' 'labels delete|--format' 'labels block|--stage' 'labels block|-f' 'labels block|--format' 'labels unblock|--stage' 'labels unblock|-f' 'labels unblock|--format' 'cleanup|--as-of' 'cleanup|--stage' 'cleanup|--target' 'cleanup|--batch-size' 'cleanup|-f' 'cleanup|--format' 'pstamp-req list|--id' 'pstamp-req list|--req-id' 'pstamp-req list|-s' 'pstamp-req list|--state' 'pstamp-req list|-l' 'pstamp-req list|--label' 'pstamp-req list|--name' 'pstamp-req list|--since' 'pstamp-req list|--fault' 'pstamp-req list|--user' 'pstamp-req list|--limit' 'pstamp-req list|-f' 'pstamp-req list|--format' 'pstamp-req show|-f' 'pstamp-req show|--format' 'pstamp-req stop|-f' 'pstamp-req stop|--format' 'pstamp-req clean|-f' 'pstamp-req clean|--format' 'pstamp-req update|--req-id' 'pstamp-req update|--id' 'pstamp-req update|--req-id-max' 'pstamp-req update|-s' 'pstamp-req update|--state' 'pstamp-req update|-l' 'pstamp-req update|--label' 'pstamp-req update|--name' 'pstamp-req update|--fault' 'pstamp-req update|--older-than' 'pstamp-req update|--set-state' 'pstamp-req update|--set-label' 'pstamp-req update|--set-fault' 'pstamp-req update|--not-req-id' 'pstamp-req update|--username' 'pstamp-req update|--req-type' 'pstamp-req update|--timestamp-begin' 'pstamp-req update|--timestamp-end' 'pstamp-req update|--set-out-product' 'pstamp-req update|--set-outdir' 'pstamp-req update|--set-uri' 'pstamp-req update|--set-name' 'pstamp-req update|--set-username' 'pstamp-req update|--set-req-type' 'pstamp-req update|-f' 'pstamp-req update|--format' 'pstamp-req cleanup|--older-than' 'pstamp-req cleanup|-l' 'pstamp-req cleanup|--label' 'pstamp-req cleanup|-f' 'pstamp-req cleanup|--format' 'pstamp-req revert|--req-id' 'pstamp-req revert|-l' 'pstamp-req revert|--label' 'pstamp-req revert|-s' 'pstamp-req revert|--state' 'pstamp-req revert|--fault' 'pstamp-req revert|--what' 'pstamp-req revert|-f' 'pstamp-req revert|--format' 'pstamp-req backlog|-l' 'pstamp-req backlog|--label' 'pstamp-req backlog|--parse-limit' 'pstamp-req backlog|-f' 'pstamp-req backlog|--format' 'pstamp-req create|-o' 'pstamp-req create|--output' 'pstamp-req create|--req-name' 'pstamp-req create|--email' 'pstamp-req create|--action' 'pstamp-req create|--ra' 'pstamp-req create|--dec' 'pstamp-req create|--from' 'pstamp-req create|--mjd' 'pstamp-req create|--mjd-window' 'pstamp-req create|--filter' 'pstamp-req create|--size' 'pstamp-req create|--img-type' 'pstamp-req create|--req-type' 'pstamp-req create|--project' 'pstamp-req create|--survey' 'pstamp-req create|--release' 'pstamp-req create|--data-group' 'pstamp-req create|--tess-id' 'pstamp-req create|--run-type' 'pstamp-req create|--options' 'pstamp-req create|--comment' 'pstamp-req create|-f' 'pstamp-req create|--format' 'pstamp-req validate|--project' 'pstamp-req validate|-f' 'pstamp-req validate|--format' 'pstamp-req cut|--ra' 'pstamp-req cut|--dec' 'pstamp-req cut|--x' 'pstamp-req cut|--y' 'pstamp-req cut|--size' 'pstamp-req cut|--request' 'pstamp-req cut|--images' 'pstamp-req cut|-o' 'pstamp-req cut|--outdir' 'pstamp-req cut|--name' 'pstamp-req cut|--hdu' 'pstamp-req cut|--mask' 'pstamp-req cut|--variance' 'pstamp-req cut|--planes' 'pstamp-req cut|--compress' 'pstamp-req cut|--workers' 'pstamp-req cut|--scheduler' 'pstamp-req cut|-f' 'pstamp-req cut|--format' 'mopscat build|--diff-id' 'mopscat build|-o' 'mopscat build|--output' 'mopscat build|--zp' 'mopscat build|--zp-err' 'mopscat build|--difftype' 'mopscat build|--diff-skyfile-id' 'mopscat build|--exp-name' 'mopscat build|--exp-id' 'mopscat build|--cmf-version' 'mopscat build|--camera' 'mopscat build|--night' 'mopscat build|--outdir' 'mopscat build|--workers' 'mopscat build|--scheduler' 'mopscat build|-f' 'mopscat build|--format' 'mopscat check|-f' 'mopscat check|--format' 'mopscat show|-f' 'mopscat show|--format' 'testchunk list|-f' 'testchunk list|--format' 'testchunk define|--tag' 'testchunk define|-f' 'testchunk define|--format' 'testchunk compare|--radius' 'testchunk compare|--threshold' 'testchunk compare|--plots' 'testchunk compare|-f' 'testchunk compare|--format' 'demo|--night' 'demo|--files' 'db check|-f' 'db check|--format' 'config show|-f' 'config show|--format'
 set -g __mopstool_global_valopts '--db' '--pstamp-db' '--dbname' '--config' '--log-file'
 
 function __mopstool_path --description 'The mopstool subcommand path on the command line'
@@ -82,27 +82,28 @@ complete -c mopstool -n '__mopstool_using \'\'' -a 'config' -d 'Show the merged 
 
 # mopstool czar
 complete -c mopstool -n '__mopstool_using \'czar\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'czar\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'czar\'' -s t -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l fixes -d 'Print only the fix commands, one per line, each once (review them, or pipe...'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l watch -d 'Refresh in place on the terminal (Ctrl-C stops); needs a terminal'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l every -x -d 'Refresh interval of --watch: 30s, 5m (default), 1h'
-complete -c mopstool -n '__mopstool_using \'czar\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'czar\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'czar\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'czar\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool lostvisits
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s t -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l filter -x -d 'Filter, e.g. w or w.00000'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
-complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
+complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'lostvisits\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool diffpairs
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s t -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l filter -x -d 'Filter, e.g. w or w.00000'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l desperate -d 'Make desperate pairs due now (otherwise: desdiffdt hours after the chunk\'s...'
@@ -111,17 +112,19 @@ complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l define -d 'Create th
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l status -x -d 'Only pairs in this status (exists, planned, waiting, defined, unplanned);...'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
+complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'diffpairs\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool night
 complete -c mopstool -n '__mopstool_using \'night\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'night\'' -s t -l target -x -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
+complete -c mopstool -n '__mopstool_using \'night\'' -s t -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Survey target(s): OSS, MSS, ESS, EU, FSS'
 complete -c mopstool -n '__mopstool_using \'night\'' -l chunk -x -d 'Only this chunk (the exposure comment up to its first space, e.g....'
 complete -c mopstool -n '__mopstool_using \'night\'' -l watch -d 'Refresh in place on the terminal (Ctrl-C stops); needs a terminal'
 complete -c mopstool -n '__mopstool_using \'night\'' -l every -x -d 'Refresh interval of --watch: 30s, 5m (default), 1h'
-complete -c mopstool -n '__mopstool_using \'night\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'night\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
+complete -c mopstool -n '__mopstool_using \'night\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'night\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'night\'' -s h -l help -d 'Show this message and exit'
 
@@ -135,30 +138,34 @@ complete -c mopstool -n '__mopstool_using \'report\'' -s h -l help -d 'Show this
 complete -c mopstool -n '__mopstool_using \'faults\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
 complete -c mopstool -n '__mopstool_using \'faults\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'faults\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'faults\'' -l stage -x -d 'Stage (chip, cam, fake, warp, stack, diff, publish); repeat'
+complete -c mopstool -n '__mopstool_using \'faults\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Stage (chip, cam, fake, warp, stack, diff, publish); repeat'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l fault -x -d 'Fault code; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l id -x -d 'Run id; repeat for several'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l components -d 'One row per faulted component instead of groups'
-complete -c mopstool -n '__mopstool_using \'faults\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'faults\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
+complete -c mopstool -n '__mopstool_using \'faults\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'faults\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool runs
 complete -c mopstool -n '__mopstool_using \'runs\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'runs\'' -s s -l state -x -d 'Run state; repeat to OR'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Run state; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l dist-group -x -d 'dist_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l id -x -d 'Run id; repeat for several'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l limit -x -d 'At most this many rows'
-complete -c mopstool -n '__mopstool_using \'runs\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'runs\'' -l columns -x -d 'Comma-separated fields of the listing, in order (table and csv columns; the...'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'runs\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'runs\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool show
-complete -c mopstool -n '__mopstool_using \'show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'show\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'show\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'show\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool definebyquery
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s e -l exp-name -r -F -d 'Exposure name (=); repeat, or a file / \'-\' (stdin) with one name per line'
@@ -181,7 +188,7 @@ complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s l -l label -x -d
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l unique -d 'Skip exposures that already have a run with the new label'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l limit -x -d 'At most this many rows'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l all -d 'Allow a selection with no search term'
-complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l stage -x -d 'chip (chiptool) or warp (warptool variant: from full fakeRuns)'
+complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'chip (chiptool) or warp (warptool variant: from full fakeRuns)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l fake-id -x -d 'Warp: fakeRun.fake_id; repeat'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l cam-id -x -d 'Warp: camRun.cam_id; repeat'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l chip-id -x -d 'Warp: chipRun.chip_id; repeat'
@@ -200,7 +207,7 @@ complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-dvodb -x -d 
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-note -x -d 'note'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l airmass-min -x -d 'rawExp.airmass >= this'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l airmass-max -x -d 'rawExp.airmass < this'
@@ -233,20 +240,21 @@ complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s h -l help -d 'Sh
 # mopstool updaterun
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l id -x -d 'Run id; repeat for several'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'updaterun\'' -s s -l state -x -d 'Run state; repeat to OR'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Run state; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l dist-group -x -d 'dist_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-state -x -d 'New run state (new, full, update, goto_cleaned, drop, ...)'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'New run state (new, full, update, goto_cleaned, drop, ...)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-label -x -d 'New label'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-data-group -x -d 'New data_group (NULL: SQL NULL)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-dist-group -x -d 'New dist_group (NULL: SQL NULL)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-note -x -d 'New note (NULL: SQL NULL)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'updaterun\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool setupdate
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l chip-id -x -d 'chip_id (chip stage); repeat'
@@ -261,9 +269,10 @@ complete -c mopstool -n '__mopstool_using \'setupdate\'' -l from-goto-cleaned -d
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l fault -x -d 'Only 26: also take components with fault 26 (gone)'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'setupdate\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'setupdate\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'setupdate\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool revert
 complete -c mopstool -n '__mopstool_using \'revert\'' -l id -x -d 'Run id; repeat for several'
@@ -277,9 +286,10 @@ complete -c mopstool -n '__mopstool_using \'revert\'' -l delete-gone -d 'Also de
 complete -c mopstool -n '__mopstool_using \'revert\'' -l skyfiles-only -d 'Warp: leave faulted overlap rows (warpSkyCellMap) alone, as warptool...'
 complete -c mopstool -n '__mopstool_using \'revert\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'revert\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'revert\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'revert\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'revert\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'revert\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'revert\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool fixbroken
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l exp-name -x -d 'Reprocess this exposure; repeat for several'
@@ -287,15 +297,28 @@ complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l chip-id -x -d 'This 
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l warp-id -x -d 'This broken warp run; repeat for several'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l diff-id -x -d 'This broken diff run (its input and template exposures are reprocessed);...'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l date -x -d 'The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC)'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l status -d 'Show every recorded fix and its replacement\'s progress'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l open -d 'With --status: only fixes not finished yet'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l finish -d 'Send broken originals whose replacements\' warps are full to cleanup...'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l limit -x -d 'At most this many rows'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -a 'status' -d 'Every recorded fix and its replacement\'s progress'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -a 'finish' -d 'Send broken originals whose replacements\' warps are full to cleanup...'
+
+# mopstool fixbroken status
+complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -l open -d 'Only fixes not finished yet'
+complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -l limit -x -d 'At most this many rows'
+complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'fixbroken status\'' -s h -l help -d 'Show this message and exit'
+
+# mopstool fixbroken finish
+complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s n -l dry-run -d 'Show the plan; write nothing'
+complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s y -l yes -d 'Do not ask before changing many rows'
+complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'fixbroken finish\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool drop
 complete -c mopstool -n '__mopstool_using \'drop\'' -l class-id -x -d 'Component (XY33); repeat'
@@ -304,9 +327,10 @@ complete -c mopstool -n '__mopstool_using \'drop\'' -l chip-id -x -d 'chip_id; r
 complete -c mopstool -n '__mopstool_using \'drop\'' -l cam-id -x -d 'cam_id: the chip run of this camera run; repeat'
 complete -c mopstool -n '__mopstool_using \'drop\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'drop\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'drop\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'drop\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'drop\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'drop\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'drop\'' -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent'
 
 # mopstool publish
 complete -c mopstool -n '__mopstool_using \'publish\'' -l diff-id -x -d 'Diff run to publish; repeat for several'
@@ -318,7 +342,7 @@ complete -c mopstool -n '__mopstool_using \'publish\'' -l set-label -x -d 'Label
 complete -c mopstool -n '__mopstool_using \'publish\'' -l revert -d 'Instead of publishing: clear failed publish attempts (pubtool -revert:...'
 complete -c mopstool -n '__mopstool_using \'publish\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'publish\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'publish\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'publish\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'publish\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'publish\'' -s h -l help -d 'Show this message and exit'
 
@@ -334,7 +358,7 @@ complete -c mopstool -n '__mopstool_using \'labels\'' -a 'unblock' -d 'Unblock l
 # mopstool labels list
 complete -c mopstool -n '__mopstool_using \'labels list\'' -s l -l label -x -d 'Label (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -l counts -d 'Add run counts per stage'
-complete -c mopstool -n '__mopstool_using \'labels list\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels list\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -s h -l help -d 'Show this message and exit'
 
@@ -344,7 +368,7 @@ complete -c mopstool -n '__mopstool_using \'labels add\'' -l inactive -d 'Create
 complete -c mopstool -n '__mopstool_using \'labels add\'' -l comment -x -d 'Comment'
 complete -c mopstool -n '__mopstool_using \'labels add\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels add\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels add\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels add\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels add\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels add\'' -s h -l help -d 'Show this message and exit'
 
@@ -354,45 +378,45 @@ complete -c mopstool -n '__mopstool_using \'labels update\'' -l active -l inacti
 complete -c mopstool -n '__mopstool_using \'labels update\'' -l comment -x -d 'New comment (NULL clears)'
 complete -c mopstool -n '__mopstool_using \'labels update\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels update\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels update\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels update\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels update\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels update\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool labels delete
 complete -c mopstool -n '__mopstool_using \'labels delete\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels delete\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels delete\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels delete\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels delete\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels delete\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool labels block
-complete -c mopstool -n '__mopstool_using \'labels block\'' -l stage -x -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -l all-stages -d 'Every stage with a block table'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels block\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels block\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels block\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool labels unblock
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l stage -x -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Stage whose block table to change (chip, cam, fake, warp); repeat'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l all-stages -d 'Every stage with a block table'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'labels unblock\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool cleanup
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l as-of -x -d 'Reference UTC date (default today): a night N is cleaned for a stage when N...'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l stage -x -d 'Only this stage (chip, cam, warp, diff); repeat for several'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l target -x -d 'Only this survey target (or ps_update for ps_ud_% runs); repeat'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Only this stage (chip, cam, warp, diff); repeat for several'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Only this survey target (or ps_update for ps_ud_% runs); repeat'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l batch-size -x -d 'Runs per transaction (default [cleanup] batch_size)'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l status -d 'Report per stage and cleanup state: counts and the oldest uncleaned night'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l show-held -d 'Also list the old runs held back, with the reason'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s h -l help -d 'Show this message and exit'
 
@@ -412,45 +436,45 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req\'' -a 'cut' -d 'Cut stamp
 
 # mopstool pstamp-req list
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l id -l req-id -x -d 'req_id; repeat for several'
-complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s s -l state -x -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l name -x -d 'Request name (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l since -x -d 'Registered at or after: UTC date/time, or a duration back (2d, 36h)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l fault -x -d 'Request fault code; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l user -x -d 'Requester (EMAIL); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l limit -x -d 'At most this many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req show
-complete -c mopstool -n '__mopstool_using \'pstamp-req show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req show\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req show\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req stop
 complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req stop\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req clean
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req update
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l req-id -l id -x -d 'req_id; repeat'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l req-id-max -x -d 'req_id <= this'
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s s -l state -x -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l name -x -d 'Request name (SQL LIKE)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l fault -x -d 'Request fault code'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l older-than -x -d 'Last change (timestamp) at least this old (14d, 36h)'
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-state -x -d 'New state'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'New state'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-label -x -d 'New label'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-fault -x -d 'New fault code'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l clear-fault -d 'Set fault to 0'
@@ -468,7 +492,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-req-type
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l as-pstamptool -d 'pstamptool\'s rules: stop also cleaned requests, bump requests already in the...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s h -l help -d 'Show this message and exit'
 
@@ -477,21 +501,21 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -l older-than 
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req revert
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l req-id -x -d 'Same as the REQ_IDS arguments'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s s -l state -x -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l fault -x -d 'Revert this fault code only (also codes >= 10, which are otherwise final)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l what -x -d 'requests, jobs, dependents (repeat; default all three)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l clear-fault-count -d 'Also revert jobs/dependents that failed [pstamp] max_fault_count times, and...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l as-pstamptool -d 'Requests as pstamptool -revertreq: any fault is cleared and timestamp is...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s h -l help -d 'Show this message and exit'
 
@@ -499,7 +523,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s h -l help -d
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l parse-limit -x -d 'Requests the server parses per cycle (default [pstamp] parse_limit, 20)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l check -d 'Exit 3 when something is stuck (requests beyond the first parse batch, jobs...'
-complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s h -l help -d 'Show this message and exit'
 
@@ -527,14 +551,14 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l run-type -x 
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l options -x -d 'OPTION_MASK by names (image,mask,variance,jpeg,uncompressed,do_not_wait,...)...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l comment -x -d 'COMMENT for --ra/--dec rows'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l overwrite -d 'Replace an existing file'
-complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req validate
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -l project -x -d 'Known PROJECT names (default [pstamp] projects; empty: PROJECT is not...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -l check-db -d 'Also check against the request database: known projects (pstampProject) and...'
-complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'pstamp-req validate\'' -F
@@ -558,7 +582,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l split -d 'ppsta
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l center-off-chip -d 'Cut even when the centre is off the image (partial overlap)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l workers -x -d 'Cut the images in N processes on this node (default: the cores)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l scheduler -x -d 'Cut the images on the Dask distributed scheduler at ADDRESS (host:port);...'
-complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -F
@@ -586,19 +610,19 @@ complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l night -x -d 'UTC
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l outdir -r -F -d 'With --night: directory for the products (default: the current one)'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l workers -x -d 'With --night: build in N processes on this node (default: the cores)'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l scheduler -x -d 'With --night: build on the Dask distributed scheduler at ADDRESS...'
-complete -c mopstool -n '__mopstool_using \'mopscat build\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'mopscat build\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'mopscat build\'' -F
 
 # mopstool mopscat check
-complete -c mopstool -n '__mopstool_using \'mopscat check\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'mopscat check\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'mopscat check\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'mopscat check\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'mopscat check\'' -F
 
 # mopstool mopscat show
-complete -c mopstool -n '__mopstool_using \'mopscat show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'mopscat show\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'mopscat show\'' -F
@@ -610,7 +634,7 @@ complete -c mopstool -n '__mopstool_using \'testchunk\'' -a 'define' -d 'Reproce
 complete -c mopstool -n '__mopstool_using \'testchunk\'' -a 'compare' -d 'Match the detections of A and B per exposure and skycell (KD-tree, mutual...'
 
 # mopstool testchunk list
-complete -c mopstool -n '__mopstool_using \'testchunk list\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'testchunk list\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'testchunk list\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'testchunk list\'' -s h -l help -d 'Show this message and exit'
 
@@ -620,7 +644,7 @@ complete -c mopstool -n '__mopstool_using \'testchunk define\'' -l diffs -d 'Als
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -l ws -d 'With --diffs: also the warp-stack diffs (label <label>.WS)'
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s y -l yes -d 'Do not ask before changing many rows'
-complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s h -l help -d 'Show this message and exit'
 
@@ -628,7 +652,7 @@ complete -c mopstool -n '__mopstool_using \'testchunk define\'' -s h -l help -d 
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -l radius -x -d 'Match radius in arcsec (default [testchunk] match_radius_arcsec)'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -l threshold -x -d 'Override a limit of [testchunk.thresholds], NAME=VALUE (negative disables);...'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -l plots -r -F -d 'Write PNG plots (offsets, counts per skycell, offset vs magnitude, GCR) into...'
-complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'testchunk compare\'' -F
@@ -661,7 +685,7 @@ complete -c mopstool -n '__mopstool_using \'db init\'' -l exists-ok -d 'Allow a 
 complete -c mopstool -n '__mopstool_using \'db init\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool db check
-complete -c mopstool -n '__mopstool_using \'db check\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'db check\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'db check\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'db check\'' -s h -l help -d 'Show this message and exit'
 
@@ -670,6 +694,6 @@ complete -c mopstool -n '__mopstool_using \'config\'' -s h -l help -d 'Show this
 complete -c mopstool -n '__mopstool_using \'config\'' -a 'show' -d 'Print every configuration value with the layer it came from, the files read...'
 
 # mopstool config show
-complete -c mopstool -n '__mopstool_using \'config show\'' -s f -l format -x -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'config show\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'config show\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'config show\'' -s h -l help -d 'Show this message and exit'

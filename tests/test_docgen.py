@@ -194,7 +194,8 @@ def test_subcommand_pages_have_options_exit_codes_examples(pages):
         assert f"\n.TP\n\\fB{int(ExitCode.TEMPFAIL)}\\fR\n" in page
     runs = roff_to_text(pages["mopstool-runs.1"])
     assert "[default: 500]" in runs
-    assert "$ mopstool runs STAGE [OPTIONS] --json" in runs          # generic example
+    assert "$ mopstool runs chip --night 2018-07-10" in runs          # an example that runs on the demo
+    assert "[OPTIONS]" not in runs.split("EXAMPLES", 1)[1].split("SEE ALSO", 1)[0]
     assert ".SS Global options" in runs and "--pstamp-db" in runs
     assert "mopstool-docs.1" not in pages and "mopstool-docs-generate.1" not in pages  # hidden
 

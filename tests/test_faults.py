@@ -77,7 +77,8 @@ def test_many_runs_use_the_filters_in_the_fix():
 def test_faults_cli_and_running_the_fix(cli, db_url, dbs):
     ids = _setup(dbs)
     r = cli("faults", "--db", db_url, "--json")
-    assert r.code == 0, r.err
+    assert r.code == 3, r.err          # faults found: exit 3 as czar
+    assert "error:" not in r.err and "faulted component" in r.err
     groups = r.json()
     fix = next(g["fix"] for g in groups if g["stage"] == "chip" and g["fault"] == 2)
     r = cli(*shlex.split(fix)[1:], "--db", db_url)

@@ -319,6 +319,26 @@ def test_demo_on_embedded_default_and_reset(cli, isolated_home):
         assert conn.execute(select(func.count()).select_from(schema.rawImfile)).scalar() == 60 * n
 
 
+def test_demo_try_next_commands_run_as_printed(cli, db_url, tmp_path, monkeypatch):
+    """Every 'Try next' line the demo prints runs, with the --db it was given:
+    exit 0, or 3 where a check finds the planted troubles, never an error."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    r = cli("--db", db_url, "demo", "--files", str(tmp_path / "files"))
+    assert r.code == 0, r.err
+    lines = r.out.split("Try next:", 1)[1].strip().splitlines()
+    commands = [shlex.split(line) for line in lines if line.strip().startswith("mopstool ")]
+    assert len(commands) >= 8
+    for argv in commands:
+        assert argv[:3] == ["mopstool", "--db", db_url], argv
+        argv = [a.replace("/tmp/demo.mops", str(tmp_path / "demo.mops")) for a in argv]
+        res = cli(*argv[1:])
+        assert res.code in (0, 3), (argv, res.code, res.err)
+        assert "error:" not in res.err, (argv, res.err)
+        assert res.out.strip(), argv
+
+
 def test_demo_ignores_configured_database(cli, isolated_home, tmp_path, monkeypatch):
     other = tmp_path / "configured.sqlite"
     monkeypatch.setenv("MOPSTOOL_DB", f"sqlite:///{other}")

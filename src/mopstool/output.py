@@ -75,6 +75,10 @@ def render(data: Any, fmt: str = "table", *, columns: Sequence[str] | None = Non
            title: str | None = None, stream=None) -> None:
     """Write *data* (a list of row dicts, or one dict) to stdout in *fmt*."""
     stream = stream or sys.stdout
+    if fmt in ("json", "jsonl") and _requested["columns"] and isinstance(data, list) \
+            and data and all(isinstance(r, dict) for r in data):
+        keep = _take_requested(_columns(data, None))
+        data = [{k: r.get(k) for k in keep} for r in data]
     if fmt == "json":
         stream.write(dumps_json(data) + "\n")
         return
@@ -86,6 +90,7 @@ def render(data: Any, fmt: str = "table", *, columns: Sequence[str] | None = Non
     rows = data if isinstance(data, list) else [data]
     if fmt == "csv":
         cols = _columns(rows, columns)
+        cols = (_take_requested(_columns(rows, None)) if rows else None) or cols
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(cols)
@@ -101,31 +106,180 @@ def render(data: Any, fmt: str = "table", *, columns: Sequence[str] | None = Non
     render_table(rows, columns=columns, title=title, stream=stream)
 
 
+#: columns of free text: on a terminal they are cut with an ellipsis to fit
+FREE_TEXT = frozenset({
+    "meaning", "note", "notes", "comment", "message", "detail", "details", "reason", "problem",
+    "description", "labels", "workdir", "uri", "path", "path_base", "outdir", "error", "value",
+    "title", "what", "why", "summary", "options",
+})
+#: columns whose cells are commands: never cut; printed under the row when they do not fit
+COMMAND_COLUMNS = frozenset({"fix", "command", "next", "try", "retry", "modern"})
+#: narrowest a free-text column is cut to
+MIN_FREE = 12
+GAP = 2
+#: columns kept on the line while others can go
+KEEP = frozenset({"status", "state", "fault", "stage"})
+#: columns hidden first when a table is too wide (then from the right)
+HIDE_FIRST = ("workdir", "uri", "path_base", "outdir", "tess_id", "end_stage", "reduction",
+              "dist_group", "comment", "dateobs", "registered", "data_group", "software_ver",
+              "hostname", "chunk", "skycell_id", "note", "notes")
+
+_requested: dict[str, Any] = {"columns": None}
+
+
+def request_columns(spec: str | None) -> None:
+    """--columns FIELDS (comma-separated): the columns, in order, of the next
+    listing rendered (table or csv; the top-level fields of json/jsonl rows)."""
+    if spec is None:
+        _requested["columns"] = None
+        return
+    names = [c.strip() for c in spec.split(",") if c.strip()]
+    _requested["columns"] = names or None
+
+
+def _take_requested(available: Sequence[str]) -> list[str] | None:
+    wanted = _requested["columns"]
+    if not wanted:
+        return None
+    _requested["columns"] = None       # the first listing of the command takes it
+    unknown = [c for c in wanted if c not in available]
+    if unknown:
+        from mopstool.errors import UsageError
+
+        raise UsageError(f"--columns: unknown field {unknown[0]!r}; fields of this listing: "
+                         f"{', '.join(available)}")
+    return list(wanted)
+
+
+def terminal_width(stream=None) -> int:
+    """Columns of the terminal (COLUMNS first, then the window size), 80 if unknown."""
+    import os
+    import shutil
+
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return os.get_terminal_size((stream or sys.stdout).fileno()).columns
+    except (OSError, AttributeError, ValueError):
+        return shutil.get_terminal_size((80, 24)).columns
+
+
+def _is_command_column(name: str, cells: Sequence[str]) -> bool:
+    return name in COMMAND_COLUMNS or any(c.startswith("mopstool ") for c in cells)
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "\u2026"
+
+
+def fit_columns(cols: Sequence[str], cells: Sequence[Sequence[str]], width: int, *,
+                keep_all: bool = False):
+    """Lay out a table for a terminal *width* without breaking a cell.
+
+    Returns (inline columns with their widths, command columns printed under
+    each row, hidden columns). Ids, names and commands are never cut or
+    wrapped: free-text columns (FREE_TEXT) are cut with an ellipsis first,
+    command columns that do not fit go under their row, then columns are
+    hidden from the right (never the first; none when *keep_all*, i.e. the
+    user chose them with --columns)."""
+    natural = {c: max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)}
+    commands = [c for i, c in enumerate(cols) if _is_command_column(c, [r[i] for r in cells])]
+    inline = list(cols)
+    widths = dict(natural)
+
+    def total() -> int:
+        return sum(widths[c] for c in inline) + GAP * max(len(inline) - 1, 0)
+
+    if total() > width:
+        for c in inline:
+            if c in FREE_TEXT:
+                widths[c] = min(natural[c], max(MIN_FREE, len(c)))
+    under: list[str] = []
+    if total() > width:
+        for c in commands:
+            if c in inline and len(inline) > 1:
+                inline.remove(c)
+                under.append(c)
+    hidden: list[str] = []
+    if not keep_all:
+        for c in HIDE_FIRST:
+            if total() <= width:
+                break
+            if c in inline and inline.index(c) > 0:
+                inline.remove(c)
+                hidden.append(c)
+        for c in reversed(list(inline[1:])):
+            if total() <= width:
+                break
+            if c not in KEEP:
+                inline.remove(c)
+                hidden.append(c)
+    spare = width - total()
+    for c in inline:      # give the free text back what the line can hold
+        if c in FREE_TEXT and spare > 0:
+            extra = min(natural[c] - widths[c], spare)
+            widths[c] += extra
+            spare -= extra
+    hidden.sort(key=list(cols).index)
+    return [(c, widths[c]) for c in inline], under, hidden
+
+
 def render_table(rows: Sequence[dict], *, columns: Sequence[str] | None = None,
                  title: str | None = None, stream=None) -> None:
     stream = stream or sys.stdout
     cols = _columns(rows, columns)
+    chosen = _take_requested(_columns(rows, None)) if rows else None
+    if chosen:
+        cols = chosen
     if not rows:
         if title and _isatty(stream):
             _rich_console(stream).print(f"[bold]{title}[/bold]: none")
         return
+    cells = [[_cell(r.get(c)).replace("\n", " ") for c in cols] for r in rows]
     if _isatty(stream):
-        from rich.table import Table
-
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for c in cols:
-            table.add_column(c, overflow="fold")
-        for r in rows:
-            table.add_row(*[_cell(r.get(c)) for c in cols])
-        _rich_console(stream).print(table)
+        _terminal_table(cols, cells, title=title, stream=stream, keep_all=bool(chosen))
         return
-    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     if title:
         stream.write(f"# {title}\n")
     stream.write("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip() + "\n")
     for row in cells:
         stream.write("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
+
+
+def _terminal_table(cols, cells, *, title, stream, keep_all: bool) -> None:
+    from rich.text import Text
+
+    console = _rich_console(stream)
+    width = terminal_width(stream)
+    inline, under, hidden = fit_columns(cols, cells, width, keep_all=keep_all)
+    index = {c: i for i, c in enumerate(cols)}
+    gap = " " * GAP
+    if title:
+        console.print(Text(title, style="bold"), soft_wrap=True)
+    header = gap.join(c.ljust(w) for c, w in inline).rstrip()
+    console.print(Text(header, style="bold underline"), soft_wrap=True)
+    for row in cells:
+        line = gap.join(_ellipsis(row[index[c]], w).ljust(w) for c, w in inline).rstrip()
+        console.print(Text(line), soft_wrap=True)
+        for c in under:
+            if row[index[c]]:
+                console.print(Text(f"    {c}: {row[index[c]]}"), soft_wrap=True)
+    if hidden:
+        shown = [c for c, _ in inline] + under
+        notice(f"{len(hidden)} column(s) hidden at {width} columns: {', '.join(hidden)} "
+               f"(choose with --columns {','.join(shown + hidden)})")
+
+
+def notice(message: str) -> None:
+    """A note about the output on stderr (through the CLI's log when it runs)."""
+    try:
+        from mopstool.cli.logs import note
+    except ImportError:  # pragma: no cover - the CLI is part of the package
+        sys.stderr.write(f"{message}\n")
+        return
+    note(message)
 
 
 def render_keyvalue(data: dict, *, title: str | None = None, stream=None) -> None:
@@ -143,4 +297,4 @@ def _isatty(stream) -> bool:
 def _rich_console(stream):
     from rich.console import Console
 
-    return Console(file=stream)
+    return Console(file=stream, width=max(terminal_width(stream), 1000), soft_wrap=True)

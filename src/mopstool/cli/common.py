@@ -93,6 +93,21 @@ IdOpt = Annotated[Optional[list[int]], typer.Option(
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="At most this many rows.")]
 
 
+def _columns_callback(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
+    from mopstool.output import request_columns
+
+    request_columns(value)
+    if value is not None:   # the request ends with this invocation, used or not
+        ctx.call_on_close(lambda: request_columns(None))
+    return value
+
+
+ColumnsOpt = Annotated[Optional[str], typer.Option(
+    "--columns", metavar="FIELDS", callback=_columns_callback, show_default=False,
+    help="Comma-separated fields of the listing, in order (table and csv columns; the "
+         "fields of json rows). An unknown field is refused and the fields are listed.")]
+
+
 def output_format(ctx: typer.Context, fmt: Optional[str], as_json: bool = False) -> str:
     if as_json:
         return "json"
@@ -109,6 +124,7 @@ def emit_result(ctx: typer.Context, result: Any, fmt: Optional[str], as_json: bo
 
     res = as_result(result)
     chosen = output_format(ctx, fmt, as_json)
+    shown_of(res)
     if chosen in ("json", "jsonl"):
         render(res.json_form(), chosen)
         return
@@ -123,6 +139,15 @@ def emit_result(ctx: typer.Context, result: Any, fmt: Optional[str], as_json: bo
         if t.optional and not t.rows:
             continue
         render(t.rows, "table", columns=t.columns, title=t.title)
+
+
+def shown_of(res: Any) -> None:
+    """'showing N of M (use --limit)' on stderr when a limit cut the listing
+    (results that know their *total* before the limit)."""
+    total = getattr(res, "total", None)
+    rows = getattr(res, "rows", None)
+    if total is not None and rows is not None and total > len(rows):
+        info(f"showing {len(rows)} of {total} (use --limit)")
 
 
 def emit(ctx: typer.Context, data: Any, fmt: Optional[str], as_json: bool = False, **kw) -> None:

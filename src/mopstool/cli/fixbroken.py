@@ -30,7 +30,7 @@ def _again(st, *args: str) -> str:
     return " ".join(parts + list(args))
 
 
-def fixbroken(
+def fixbroken_run(
     ctx: typer.Context,
     exp_name: Annotated[Optional[list[str]], typer.Option(
         "--exp-name", help="Reprocess this exposure; repeat for several.", show_default=False)] = None,
@@ -45,12 +45,11 @@ def fixbroken(
         "--date", help="The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC).",
         show_default=False)] = None,
     status: Annotated[bool, typer.Option(
-        "--status", help="Show every recorded fix and its replacement's progress.")] = False,
+        "--status", hidden=True, help="Old spelling of 'fixbroken status'.")] = False,
     open_only: Annotated[bool, typer.Option(
-        "--open", help="With --status: only fixes not finished yet.")] = False,
+        "--open", hidden=True, help="Old spelling of 'fixbroken status --open'.")] = False,
     finish: Annotated[bool, typer.Option(
-        "--finish", help="Send broken originals whose replacements' warps are full to cleanup "
-                         "(goto_cleaned, label goto_cleaned).")] = False,
+        "--finish", hidden=True, help="Old spelling of 'fixbroken finish'.")] = False,
     limit: LimitOpt = None,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
@@ -62,9 +61,12 @@ def fixbroken(
     each exposure's filter (LAP.PV3 grizy: preset lapfix; w-band: preset wfix).
 
     Use --dry-run first. The pairing broken -> replacement is recorded in the
-    replacement chip run's note (no table of mopstool's own is needed); --status
-    shows the progress and --finish retires the broken originals once their
-    replacements' warps are full. Re-running is idempotent."""
+    replacement chip run's note (no table of mopstool's own is needed);
+    'fixbroken status' shows the progress and 'fixbroken finish' retires the
+    broken originals once their replacements' warps are full. Re-running is
+    idempotent."""
+    if ctx.invoked_subcommand and not (status or finish):
+        return      # 'fixbroken status' / 'fixbroken finish' run below
     from mopstool.ops.disk import fixbroken as fb
 
     st = state(ctx)
@@ -141,3 +143,34 @@ def _describe(b: dict) -> str:
 
 def register(app: typer.Typer) -> None:
     app.command("fixbroken")(fixbroken)
+
+
+# ------------------------------------------------------------------ the command and its modes
+fixbroken = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_command=True,
+                        context_settings={"help_option_names": ["-h", "--help"]})
+fixbroken.callback(invoke_without_command=True)(fixbroken_run)
+
+
+@fixbroken.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    open_only: Annotated[bool, typer.Option("--open", help="Only fixes not finished yet.")] = False,
+    limit: LimitOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every recorded fix and its replacement's progress."""
+    fixbroken_run(ctx.parent, status=True, open_only=open_only, limit=limit, fmt=fmt, as_json=as_json)
+
+
+@fixbroken.command("finish")
+def finish_cmd(
+    ctx: typer.Context,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send broken originals whose replacements' warps are full to cleanup
+    (goto_cleaned, label goto_cleaned)."""
+    fixbroken_run(ctx.parent, finish=True, dry_run=dry_run, yes=yes, fmt=fmt, as_json=as_json)

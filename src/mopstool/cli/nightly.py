@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, command_prefix, FormatOpt, JsonOpt, LabelOpt, YesOpt,
+from mopstool.cli.common import (ColumnsOpt, DryRunOpt, command_prefix, FormatOpt, JsonOpt, LabelOpt, YesOpt,
                                  confirmer, info, output_format, state)
 from mopstool.output import render
 
@@ -48,6 +48,7 @@ def lostvisits(
     target: TargetOpt = None,
     filter_: FilterOpt = None,
     chunk: ChunkOpt = None,
+    columns: ColumnsOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -125,6 +126,7 @@ def diffpairs(
         show_default=False)] = None,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
+    columns: ColumnsOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -44,7 +44,7 @@ def list_cmd(
     name: Annotated[Optional[list[str]], typer.Option(
         "--name", help="Request name (SQL LIKE); repeat to OR.", show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option(
-        "--since", help="Registered at or after: UTC date/time, or a duration back (2d, 36h).",
+        "--since", metavar="DATE|AGE", help="Registered at or after: UTC date/time, or a duration back (2d, 36h).",
         show_default=False)] = None,
     fault: Annotated[Optional[list[int]], typer.Option(
         "--fault", help="Request fault code; repeat to OR.", show_default=False)] = None,
@@ -184,7 +184,7 @@ def update_cmd(
     fault: Annotated[Optional[list[int]], typer.Option("--fault", help="Request fault code.",
                                                        show_default=False)] = None,
     older_than: Annotated[Optional[str], typer.Option(
-        "--older-than", help="Last change (timestamp) at least this old (14d, 36h).",
+        "--older-than", metavar="AGE", help="Last change (timestamp) at least this old (14d, 36h).",
         show_default=False)] = None,
     set_state: Annotated[Optional[str], typer.Option("--set-state", help="New state.",
                                                      show_default=False)] = None,
@@ -253,7 +253,7 @@ def update_cmd(
 def cleanup_cmd(
     ctx: typer.Context,
     older_than: Annotated[Optional[str], typer.Option(
-        "--older-than", help="Age of the last change (14d, 36h, 2w; bare number = days). "
+        "--older-than", metavar="AGE", help="Age of the last change (14d, 36h, 2w; bare number = days). "
                              "Default [pstamp] cleanup_older_than_days.", show_default=False)] = None,
     label: LabelOpt = None,
     dry_run: DryRunOpt = False,

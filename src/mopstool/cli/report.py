@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mopstool.cli.common import FormatOpt, command_prefix, JsonOpt, NightOpt, info, output_format, state
+from mopstool.cli.common import ColumnsOpt, FormatOpt, command_prefix, JsonOpt, NightOpt, info, output_format, state
 from mopstool.cli.nightly import ChunkOpt, TargetOpt
 from mopstool.output import render
 
@@ -105,6 +105,7 @@ def night(
     chunk: ChunkOpt = None,
     watch: WatchOpt = False,
     every: EveryOpt = None,
+    columns: ColumnsOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
+from mopstool.cli.common import (ColumnsOpt, DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
                                  LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, concurrent_notes,
                                  confirmer, emit_result, info, output_format, state)
 from mopstool.stages import choices
@@ -382,11 +382,12 @@ def faults_cmd(
     id_: IdOpt = None,
     components: Annotated[bool, typer.Option("--components", help="One row per faulted component "
                                                                     "instead of groups.")] = False,
+    columns: ColumnsOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Faulted components across stages, grouped by fault code with meanings,
-    counts and the command that fixes each group."""
+    counts and the command that fixes each group. Exits 3 when there are faults."""
     from mopstool.ops.results import Listing
     from mopstool.ops.runs.faults import FaultFilter, collect_faults, summarize_faults
     from mopstool.stages import get_stage
@@ -402,6 +403,7 @@ def faults_cmd(
         emit_result(ctx, Listing(rows, columns=("stage", "id", "component", "fault", "meaning", "state",
                                                 "data_state", "label", "fix"),
                                  title="faulted components"), fmt, as_json)
+        _faults_found(rows)
         return
     groups = summarize_faults(rows, flt)
     shown = [dict(g, ids=" ".join(map(str, g["ids"][:5])) + (" ..." if g["runs"] > 5 else ""),
@@ -411,6 +413,16 @@ def faults_cmd(
                                       "fix")), fmt, as_json)
     if not rows:
         info("no faulted components")
+    _faults_found(rows)
+
+
+def _faults_found(rows: list) -> None:
+    """Faults found: exit 3 (CHECK_FAILED), as czar does, so cron can act on it."""
+    if rows:
+        from mopstool.errors import CheckFailed
+
+        runs = len({(r["stage"], r["id"]) for r in rows})
+        raise CheckFailed(f"{len(rows)} faulted component(s) in {runs} run(s)")
 
 
 def register(app: typer.Typer) -> None:

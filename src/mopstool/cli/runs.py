@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mopstool.cli.common import (DataGroupOpt, DistGroupOpt, FormatOpt, IdOpt, JsonOpt, LabelOpt,
+from mopstool.cli.common import (ColumnsOpt, DataGroupOpt, DistGroupOpt, FormatOpt, IdOpt, JsonOpt, LabelOpt,
                                  LimitOpt, NightOpt, StateOpt, emit_result, output_format, state)
 from mopstool.stages import choices
 
@@ -23,6 +23,7 @@ def runs(
     night: NightOpt = None,
     id_: IdOpt = None,
     limit: LimitOpt = 500,
+    columns: ColumnsOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -45,6 +45,8 @@ class Listing:
     title: str | None = None
     table_rows: list[dict[str, Any]] | None = None
     json: Any = field(default=None)
+    #: rows before a --limit cut them (None: not known or not cut)
+    total: int | None = None
 
     def json_form(self) -> Any:
         return self.rows if self.json is None else self.json

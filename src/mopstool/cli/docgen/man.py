@@ -111,25 +111,50 @@ def _examples_roff(examples: list[tuple[str, str]]) -> list[str]:
     return out
 
 
+#: examples that run on the demo night (mopstool demo): tests/test_man_examples.py
+#: runs every example of every page on it, with --db substituted
+DEMO_EXAMPLES: dict[str, list[tuple[str, str]]] = {
+    "czar": [("The morning check of the demo night:", "mopstool czar --night 2018-07-10"),
+             ("The same for scripts:", "mopstool czar --night 2018-07-10 --json")],
+    "lostvisits": [("Visits of each field group:", "mopstool lostvisits --night 2018-07-10")],
+    "diffpairs": [("The diff plan of the night:", "mopstool diffpairs --night 2018-07-10"),
+                  ("What defining the planned diffs would do:",
+                   "mopstool diffpairs --night 2018-07-10 --define --dry-run")],
+    "night": [("One row per exposure:", "mopstool night --night 2018-07-10")],
+    "faults": [("Faulted components by fault code:", "mopstool faults --night 2018-07-10"),
+               ("One row per faulted chip as JSON:", "mopstool faults --stage chip --components --json")],
+    "runs": [("The chip runs of a night:", "mopstool runs chip --night 2018-07-10"),
+             ("Chosen columns of the newest warp runs of a label:",
+              "mopstool runs warp --label 'OSS%' --columns warp_id,state,label --limit 5")],
+    "show": [("One chip run with its faulted components:", "mopstool show chip 1600095")],
+    "revert": [("What reverting a faulted chip run would do:",
+                "mopstool revert chip --id 1600095 --dry-run")],
+    "cleanup": [("What retention cleanup would move the day after the demo night:",
+                 "mopstool cleanup --dry-run --as-of 2018-07-11")],
+    "fixbroken": [("The replacement runs fixbroken would define:", "mopstool fixbroken --dry-run")],
+    "pstamp-req backlog": [("What the stamp server still has to do:", "mopstool pstamp-req backlog")],
+    "pstamp-req list": [("The newest stamp requests:", "mopstool pstamp-req list --limit 5")],
+    "mopscat build": [("The MOPS catalog of one diff:",
+                       "mopstool mopscat build --diff-id 1300048 -o demo.mops")],
+    "labels list": [("Labels and their priorities:", "mopstool labels list")],
+    "config show": [("Where every configuration value comes from:", "mopstool config show")],
+    "db check": [("Check the database against what mopstool needs:", "mopstool db check")],
+}
+
+
 def _generic_examples(cmd: CommandDoc) -> list[tuple[str, str]]:
-    opts = {o for p in cmd.options for o in p.all_opts}
-    base = cmd.command_line
-    if cmd.is_group:
-        ex: list[tuple[str, str]] = []
-        if cmd.subcommands:
-            first = cmd.subcommands[0]
-            ex += [("text", f"Show the options of {first.command_line}:"),
-                   ("cmd", f"{first.command_line} --help")]
-        return ex or [("text", "Show the subcommands:"), ("cmd", f"{base} --help")]
-    args = " ".join(a.name.upper() + (" ..." if a.multiple else "") for a in cmd.arguments if a.required)
-    has_opts = any(o not in ("-h", "--help") for o in opts)
-    usage = base + (" " + args if args else "") + (" [OPTIONS]" if has_opts else "")
-    ex = [("text", "General form:"), ("cmd", usage)]
-    if "--dry-run" in opts:
-        ex += [("text", "Show the plan and write nothing:"), ("cmd", usage + " --dry-run")]
-    if "--json" in opts:
-        ex += [("text", "Print the result as JSON for scripts:"), ("cmd", usage + " --json")]
-    return ex
+    """Examples that run: the demo's for the command, else its --help."""
+    key = cmd.command_line.split(" ", 1)[1] if " " in cmd.command_line else ""
+    ex: list[tuple[str, str]] = []
+    for text, line in DEMO_EXAMPLES.get(key, []):
+        ex += [("text", text), ("cmd", line)]
+    if ex:
+        return ex
+    if cmd.is_group and cmd.subcommands:
+        first = cmd.subcommands[0]
+        return [("text", f"Show the options of {first.command_line}:"),
+                ("cmd", f"{first.command_line} --help")]
+    return [("text", "Show the options:"), ("cmd", f"{cmd.command_line} --help")]
 
 
 #: examples for the main page, used only when the command and options exist

@@ -145,9 +145,38 @@ def _value_kind(param: Any) -> tuple[str, list[str]]:
             return "file", []
         if tname in ("integer", "float", "boolean", "integer range", "float range", "datetime"):
             return "none", []
+    words = _vocabulary(param)
+    if words:
+        return "choice", words
     if _FILE_NAME_HINT.search(param.name or "") or _FILE_HELP_HINT.search(getattr(param, "help", "") or ""):
         return "file", []
     return "none", []
+
+
+def _vocabulary(param: Any) -> list[str]:
+    """Words a value is one of, known without a database: output formats, stage
+    names, states and the built-in survey targets."""
+    opts = set(getattr(param, "opts", None) or [])
+    is_arg = param.param_type_name == "argument"
+    if "--format" in opts:
+        from mopstool.output import FORMATS
+
+        return list(FORMATS)
+    if "--stage" in opts or (is_arg and param.name == "stage"):
+        from mopstool.stages import STAGES
+
+        return list(STAGES)
+    if opts & {"--state", "--set-state"}:
+        from mopstool.stages import JobState, RequestState, State
+
+        return list(dict.fromkeys(str(v.value) for e in (State, RequestState, JobState) for v in e))
+    if "--target" in opts:
+        import tomllib
+        from importlib import resources
+
+        data = tomllib.loads(resources.files("mopstool").joinpath("data/defaults.toml").read_text())
+        return list((data.get("targets") or {}).keys())
+    return []
 
 
 def _short_first(opts: list[str]) -> list[str]:

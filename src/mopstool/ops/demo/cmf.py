@@ -14,6 +14,11 @@ from mopstool.fits.cmf_write import _rng, synthetic_psf_table, synthetic_xfit_ta
 from mopstool.fits.skycell import (DEFAULT_TESS, SKYCELL_GRID, SKYCELL_MARGIN, SkycellGeometry,
                                    parse_skycell_id, skycell_geometry)
 
+#: at most this many detections in one demo skycell catalog: enough for mopscat
+#: and testchunk to have work, small enough that the demo loads in seconds
+DEMO_MAX_ROWS = 160
+
+
 def _stable_seed(*parts: Any) -> int:
     return zlib.crc32(":".join(str(p) for p in parts).encode())
 
@@ -102,7 +107,7 @@ def _demo_table(geom, n, *, ws, seed, chip_nums, shared, version=5):
     return psf
 
 
-def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
+def write_demo_cmfs(conn, files_dir: str | os.PathLike, progress=None) -> int:
     """Write synthetic diff CMFs for the demo's diffs and return how many files.
 
     Every diffSkyfile with data_state 'full', fault 0 and a path_base under
@@ -111,7 +116,8 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
     (diff_mode 2) get PS1_DV5 tables with some rows failing the WS DIFF_* cuts.
     Detections are placed on the skycell's area with a seed from diff_id and
     skycell, with a few flagged rows, a few NaNs, and a few sources repeated
-    in the overlap of neighbouring skycells of the same diff."""
+    in the overlap of neighbouring skycells of the same diff. *progress(what,
+    done, total)* hears of each file written."""
     import numpy as np
     from sqlalchemy import and_, select
 
@@ -146,13 +152,21 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
             if r[wcol]:
                 catalogs.setdefault((r[wcol], mode, suffix), []).append(r)
     written = 0
+    todo = sum(1 for items in catalogs.values() for _ in items)
+    step = progress or (lambda what, done, total=None: None)
+    step("CMF files", 0, todo)
+    known: dict[tuple, Any] = {}     # one geometry (and WCS) per skycell for the whole night
     for (warp, mode, suffix), items in catalogs.items():
         geoms = {}
         for r in items:
-            try:
-                geoms[r["skycell_id"]] = skycell_geometry(r["skycell_id"], r["tess_id"] or DEFAULT_TESS)
-            except DataError:
-                continue
+            key = (r["skycell_id"], r["tess_id"] or DEFAULT_TESS)
+            if key not in known:
+                try:
+                    known[key] = skycell_geometry(*key)
+                except DataError:
+                    known[key] = None
+            if known[key] is not None:
+                geoms[r["skycell_id"]] = known[key]
         shared: dict[str, list] = {s: [] for s in geoms}
         for a, b in _neighbours(sorted(geoms)):
             rng = _rng(_stable_seed(warp, mode, suffix, a, b))
@@ -171,7 +185,7 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
             sh_arr = (np.concatenate([s[0] for s in sh]), np.concatenate([s[1] for s in sh]),
                       np.concatenate([s[2] for s in sh])) if sh else None
             nums = [c for c in (chip_num(x) for x in chips.get((warp, sc), [])) if c]
-            n = int(min(max(r["sources"] or 500, 50), 3000))
+            n = int(min(max((r["sources"] or 500) // 6, 40), DEMO_MAX_ROWS))
             seed = _stable_seed(r["diff_id"], sc, suffix)
             psf = _demo_table(geom, n, ws=mode == 2, seed=seed, chip_nums=nums or None, shared=sh_arr)
             xf = synthetic_xfit_table(geom, psf, version=5, seed=seed + 1, fraction=0.2)
@@ -180,6 +194,8 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike) -> int:
             write_cmf(f"{r['path_base']}.{suffix}", primary=hdr, psf=psf, version=5, xfit=xf,
                       hdr_cards=geom.header_cards())
             written += 1
+            step("CMF files", written, todo)
+    step("CMF files", written, written)
     return written
 
 

@@ -289,8 +289,11 @@ def _check_target(dbs: Databases, explicit: bool, reset: bool) -> bool:
 
 
 def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
-             files_dir: str | None = None) -> DemoSummary:
+             files_dir: str | None = None, progress=None) -> DemoSummary:
+    """Load the demo; *progress(what, done, total)* is called as the work goes on."""
     from mopstool.ops.dbadmin import init_schema
+
+    step = progress or (lambda what, done, total=None: None)
 
     explicit = db_url is not None
     if explicit:
@@ -301,6 +304,7 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
         url = embedded_db_url(cfg.env)
     dbs = Databases(url, url, gpc1_source="--db" if explicit else "embedded default",
                     pstamp_source="--db" if explicit else "embedded default")
+    _fast_sqlite(dbs)
     fdir = Path(files_dir).expanduser().resolve() if files_dir else data_dir(cfg.env) / "demo-files"
     summary = DemoSummary(database=describe_url(url), night=night, files_dir=str(fdir))
     has_data = _check_target(dbs, explicit, reset)
@@ -319,7 +323,10 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
         summary.already_loaded = True
         _fill_ids(dbs, summary)
         return summary
+    rows = "database rows"
+    step(rows, 0, 4)
     init_schema(dbs, exists_ok=True)
+    step(rows, 1, 4)
     before = night - timedelta(days=1)
     with dbs.begin() as conn:
         s = Synth(conn)
@@ -327,8 +334,10 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
         _cleaned_before(s, before)
         _build_night(s, cfg, before, troubles=False, files_dir=fdir, summary=DemoSummary(
             database="", night=before, files_dir=""), client_id=client)
+        step(rows, 2, 4)
         ids = _build_night(s, cfg, night, troubles=True, files_dir=fdir, summary=summary,
                            client_id=client)
+        step(rows, 3, 4)
         _pstamp_and_updates(s, night, before, ids)
         summary.ids = ids
         summary.troubles = [
@@ -345,7 +354,9 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
             f"stamp request {ids.get('fault25_req')} has a job stopped with fault 25",
             "postage stamps: 6 MOPS requests waiting to parse behind 300 QUB uploads",
         ]
-    summary.cmf_files = _write_cmfs(dbs, fdir)
+    step(rows, 4, 4)
+    # tests replace _write_cmfs(dbs, fdir); the progress goes along only when asked for
+    summary.cmf_files = _write_cmfs(dbs, fdir) if progress is None else _write_cmfs(dbs, fdir, progress)
     with dbs.connect() as conn:
         from mopstool.ops.testchunk.synth import write_demo_versions
 
@@ -354,14 +365,35 @@ def run_demo(cfg: Config, *, db_url: str | None, reset: bool, night: date,
     return summary
 
 
-def _write_cmfs(dbs: Databases, fdir: Path) -> int:
+def _fast_sqlite(dbs: Databases) -> None:
+    """Load an SQLite demo without waiting for the disk after every statement.
+
+    The Python driver runs each CREATE TABLE/INDEX in a transaction of its own,
+    and SQLite syncs the file after each: on a busy disk the schema alone took
+    seconds. The demo's rows are synthetic and ``--reset`` rebuilds them, so
+    its connections skip the sync (``PRAGMA synchronous=OFF``, a setting of the
+    connection, not stored in the file)."""
+    from sqlalchemy import event
+
+    engine = dbs.gpc1
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _no_sync(dbapi_conn, _record):  # the demo's own engine only
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA synchronous=OFF")
+        cur.close()
+
+
+def _write_cmfs(dbs: Databases, fdir: Path, progress=None) -> int:
     try:
         from mopstool.ops.demo.cmf import write_demo_cmfs
     except ImportError:
         return 0
     fdir.mkdir(parents=True, exist_ok=True)
     with dbs.connect() as conn:
-        return int(write_demo_cmfs(conn, fdir) or 0)
+        return int(write_demo_cmfs(conn, fdir, progress=progress) or 0)
 
 
 def _fill_ids(dbs: Databases, summary: DemoSummary) -> None:

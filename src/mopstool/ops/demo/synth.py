@@ -131,7 +131,7 @@ class Synth:
                 summit_id=exp_id + 10_000_000, exp_name=name, camera="GPC1", telescope="PS1",
                 dateobs=dateobs, exp_type=exp_type, uri=f"http://summit/gpc1/{name}",
                 imfiles=len(class_ids), fault=0))
-        self.conn.execute(schema.newExp.insert().values(
+        self.conn.execute(schema.newExp.insert(), dict(
             exp_id=exp_id, summit_id=exp_id + 10_000_000, tmp_exp_name=name, tmp_camera="GPC1",
             tmp_telescope="PS1", state="full", workdir=wd, workdir_state="dirty",
             reduction=reduction, tess_id=tess_id, end_stage=end_stage, label=label))
@@ -140,7 +140,7 @@ class Synth:
                       obs_mode=obs_mode, obs_group=obs_mode, airmass=1.1, ra=math.radians(ra_deg),
                       decl=math.radians(dec_deg), exp_time=exp_time, object=object, fault=fault,
                       magicked=0)
-        self.conn.execute(schema.rawExp.insert().values(
+        self.conn.execute(schema.rawExp.insert(), dict(
             **common, exp_tag=f"{name}.{exp_id}", workdir=wd, state="full", reduction=reduction,
             tess_id=tess_id, end_stage=end_stage, hostname="ippc01"))
         raw_ids = self._ids("raw_image", len(class_ids))
@@ -166,7 +166,7 @@ class Synth:
         or {'missing': True} for an imfile not processed yet)."""
         chip_id = self._id("chip")
         wd = workdir or f"neb://@HOST@.0/gpc1/{label}"
-        self.conn.execute(schema.chipRun.insert().values(
+        self.conn.execute(schema.chipRun.insert(), dict(
             chip_id=chip_id, exp_id=chain.exp_id, state=state, workdir=wd, workdir_state="dirty",
             label=label, data_group=data_group or label, dist_group=dist_group, reduction=reduction,
             tess_id=tess_id, end_stage=end_stage, magicked=0, software_ver="40242",
@@ -200,12 +200,12 @@ class Synth:
             processed: bool = True, reduction: str | None = "SWEETSPOT") -> int:
         cam_id = self._id("cam")
         wd = f"neb://@HOST@.0/gpc1/{label}"
-        self.conn.execute(schema.camRun.insert().values(
+        self.conn.execute(schema.camRun.insert(), dict(
             cam_id=cam_id, chip_id=chain.chip_id, state=state, workdir=wd, workdir_state="dirty",
             label=label, data_group=data_group or label, dist_group=dist_group, reduction=reduction,
             tess_id=TESS, end_stage="warp", magicked=0, software_ver="40242"))
         if processed:
-            self.conn.execute(schema.camProcessedExp.insert().values(
+            self.conn.execute(schema.camProcessedExp.insert(), dict(
                 cam_id=cam_id, uri=f"{wd}/{chain.exp_name}.cm.{cam_id}.smf",
                 path_base=f"{wd}/{chain.exp_name}.cm.{cam_id}", bg=810.0, zpt_obs=zpt_obs,
                 zpt_stdev=0.02, sigma_ra=0.05, sigma_dec=0.05, fwhm_major=fwhm_major,
@@ -217,7 +217,7 @@ class Synth:
     def fake(self, chain: Chain, *, label: str, data_group: str | None = None,
              state: str = "full") -> int:
         fake_id = self._id("fake")
-        self.conn.execute(schema.fakeRun.insert().values(
+        self.conn.execute(schema.fakeRun.insert(), dict(
             fake_id=fake_id, cam_id=chain.cam_id, state=state, workdir=f"neb://@HOST@.0/gpc1/{label}",
             label=label, data_group=data_group or label, dist_group="SweetSpot",
             reduction="SWEETSPOT", tess_id=TESS, end_stage="warp"))
@@ -239,7 +239,7 @@ class Synth:
         fault, quality, good_frac, or {'missing': True})."""
         warp_id = self._id("warp")
         wd = workdir or f"neb://@HOST@.0/gpc1/{label}"
-        self.conn.execute(schema.warpRun.insert().values(
+        self.conn.execute(schema.warpRun.insert(), dict(
             warp_id=warp_id, fake_id=chain.fake_id, mode="warp", state=state, workdir=wd,
             workdir_state="dirty", label=label, data_group=data_group or label,
             dist_group=dist_group, tess_id=TESS, reduction="SWEETSPOT", end_stage="warp",
@@ -294,7 +294,7 @@ class Synth:
               fault: int = 0, registered: datetime | None = None) -> int:
         stack_id = self._id("stack")
         wd = f"neb://@HOST@.0/gpc1/{label}"
-        self.conn.execute(schema.stackRun.insert().values(
+        self.conn.execute(schema.stackRun.insert(), dict(
             stack_id=stack_id, state=state, workdir=wd, label=label, data_group=data_group or label,
             dist_group="NODIST", reduction="STACK_REF", registered=registered or datetime(2018, 1, 15),
             skycell_id=skycell_id, tess_id=TESS, filter=filter, software_ver="40242"))
@@ -303,7 +303,7 @@ class Synth:
                               [dict(stack_id=stack_id, warp_id=w) for w in warp_ids])
         if state in ("full", "cleaned", "goto_cleaned", "update"):
             pb = f"{wd}/{TESS}/{skycell_id}/{TESS}.{skycell_id}.stk.{stack_id}"
-            self.conn.execute(schema.stackSumSkyfile.insert().values(
+            self.conn.execute(schema.stackSumSkyfile.insert(), dict(
                 stack_id=stack_id, uri=pb + ".fits", path_base=pb, good_frac=0.97, fault=fault,
                 quality=quality, hostname="ipp060", mjd_obs=58130.0, sources=31_000))
         return stack_id
@@ -319,7 +319,7 @@ class Synth:
         mode = diff_mode or (1 if warp2 is not None else 2)
         diff_id = self._id("diff")
         wd = workdir or f"neb://@HOST@.0/gpc1/{label}"
-        self.conn.execute(schema.diffRun.insert().values(
+        self.conn.execute(schema.diffRun.insert(), dict(
             diff_id=diff_id, state=state, workdir=wd, label=label, data_group=data_group,
             dist_group=dist_group, reduction=reduction or ("WARPSTACK" if mode == 2 else "SWEETSPOT"),
             registered=registered or datetime(2018, 7, 10, 12), tess_id=TESS,
@@ -348,7 +348,7 @@ class Synth:
     def publish_client(self, *, name: str = "MOPS", product: str = "MOPS-diffs",
                        workdir: str = "neb://@HOST@.0/gpc1/publish") -> int:
         cid = self._id("client")
-        self.conn.execute(schema.publishClient.insert().values(
+        self.conn.execute(schema.publishClient.insert(), dict(
             client_id=cid, active=1, product=product, stage="diff", magicked=0, workdir=workdir,
             comment="MOPS DataStore", name=name, output_format=1))
         return cid
@@ -356,10 +356,10 @@ class Synth:
     def publish(self, *, client_id: int, diff_id: int, label: str, state: str = "full",
                 fault: int | None = 0) -> int:
         pub_id = self._id("pub")
-        self.conn.execute(schema.publishRun.insert().values(
+        self.conn.execute(schema.publishRun.insert(), dict(
             pub_id=pub_id, client_id=client_id, stage_id=diff_id, label=label, state=state))
         if fault is not None and state == "full" or fault:
-            self.conn.execute(schema.publishDone.insert().values(
+            self.conn.execute(schema.publishDone.insert(), dict(
                 pub_id=pub_id, path_base=f"neb://any/gpc1/publish/{diff_id}.mops", hostname="ipp054",
                 dtime_script=3.2, fault=fault or 0))
         return pub_id
@@ -372,7 +372,7 @@ class Synth:
         req_id = self._pid("req")
         t = schema.table("pstampRequest", pstamp_db=True)
         reg = registered or datetime(2018, 7, 10, 18)
-        self.pconn.execute(t.insert().values(
+        self.pconn.execute(t.insert(), dict(
             req_id=req_id, ds_id=None, state=state, name=name, reqType=reqType, label=label,
             outProduct=outProduct, uri=f"/data/pstamp/incoming/{name}.fits",
             outdir=f"/data/pstamp/work/{name}", username=username, proj_id=1, registered=reg,
@@ -383,7 +383,7 @@ class Synth:
                          state: str = "new", fault: int = 0, imagedb: str = "gpc1") -> int:
         dep_id = self._pid("dep")
         t = schema.table("pstampDependent", pstamp_db=True)
-        self.pconn.execute(t.insert().values(
+        self.pconn.execute(t.insert(), dict(
             dep_id=dep_id, state=state, stage=stage, stage_id=stage_id, component=component,
             imagedb=imagedb, outdir=f"/data/pstamp/dep/{dep_id}", rlabel=rlabel, need_magic=0,
             fault=fault, fault_count=1 if fault else 0))

@@ -22,11 +22,16 @@ def _list_columns(stage: Stage, run) -> list[str]:
 
 
 def runs_listing(dbs: Databases, stage: Stage, flt: RunFilter) -> Listing:
-    """list_runs() as a result (JSON and table form: the rows)."""
-    return Listing(list_runs(dbs, stage, flt), title=f"{stage.name} runs")
+    """list_runs() as a result (JSON and table form: the rows; *total* when the limit cut them)."""
+    total: list[int] = []
+    rows = list_runs(dbs, stage, flt, total=total)
+    return Listing(rows, title=f"{stage.name} runs", total=total[0] if total else None)
 
 
-def list_runs(dbs: Databases, stage: Stage, flt: RunFilter) -> list[dict[str, Any]]:
+def list_runs(dbs: Databases, stage: Stage, flt: RunFilter,
+              total: list[int] | None = None) -> list[dict[str, Any]]:
+    """Runs newest first, at most flt.limit; when the limit cuts the list and
+    *total* is given, the number of matching runs is appended to it."""
     run = schema.table(stage.run_table, pstamp_db=stage.pstamp_db)
     cols = [run.c[c] for c in _list_columns(stage, run)]
     frm = run
@@ -36,10 +41,15 @@ def list_runs(dbs: Databases, stage: Stage, flt: RunFilter) -> list[dict[str, An
         cols += [raw.c.exp_name, raw.c.filter, raw.c.dateobs, raw.c.comment]
     q = select(*cols).select_from(frm).where(*run_conditions(stage, flt))
     q = q.order_by(run.c[stage.id_col].desc())
+    count_q = select(func.count()).select_from(frm).where(*run_conditions(stage, flt))
     if flt.limit:
-        q = q.limit(flt.limit)
+        q = q.limit(flt.limit + 1)
     with dbs.connect(stage.pstamp_db) as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
+        if flt.limit and len(rows) > flt.limit:
+            rows = rows[:flt.limit]
+            if total is not None:
+                total.append(int(conn.execute(count_q).scalar() or 0))
         if rows and stage.component_table:
             counts = _component_counts(conn, stage, [r[stage.id_col] for r in rows])
             for r in rows:
