@@ -22,10 +22,12 @@ SEQUENCE engine and times the reports again:
                                   [--requests 300000] [--keep] [--no-time] [--name NAME]
     python bench/bench_million.py --measure SMALL_URL BIG_URL
 
-Each command is run once per figure (a whole process, ``--repeat`` to change);
-the statement count comes from ``--sql-count``-free capture: the bench runs the
-report in-process once with a ``before_cursor_execute`` counter. Results are
-recorded in docs/benchmarks.md. Run by hand only: it builds about 3 GB.
+Each command is timed once per figure (a whole process; ``--repeat`` keeps the
+best of several); its statements are counted by running it once more in a
+process with a ``before_cursor_execute`` counter. ``--explain URL`` prints
+the EXPLAIN of every SELECT each report issues (history tables only).
+Results are recorded in docs/benchmarks.md. Run by hand only, once: it builds
+a database of several GB on the shared server.
 """
 
 from __future__ import annotations
@@ -83,6 +85,51 @@ def count_statements(url: str, argv: list[str]) -> int:
         if line.startswith("STATEMENTS "):
             return int(line.split()[1])
     return -1
+
+
+def explain(url: str) -> None:
+    """Print, per report, the EXPLAIN rows of its SELECTs on history tables
+    (type, key, estimated rows), captured with a before_cursor_execute listener."""
+    import contextlib
+    import io
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from mopstool.cli.main import main as mopstool_main
+
+    history = {"rawExp", "chipRun", "chipProcessedImfile", "camRun", "fakeRun", "warpRun", "warpSkyfile",
+               "diffRun", "diffInputSkyfile", "diffSkyfile", "publishRun", "pstampRequest", "pstampJob"}
+    eng = create_engine(url)
+    for name, argv in COMMANDS:
+        seen: list = []
+
+        def listener(conn, cursor, statement, parameters, context, executemany):
+            seen.append((statement, parameters))
+
+        event.listen(Engine, "before_cursor_execute", listener)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                t0 = time.perf_counter()
+                try:
+                    mopstool_main([*argv, "--db", url])
+                except SystemExit:
+                    pass
+                took = time.perf_counter() - t0
+        finally:
+            event.remove(Engine, "before_cursor_execute", listener)
+        selects = [(st, p) for st, p in seen if st.lstrip().upper().startswith(("SELECT", "WITH", "("))]
+        print(f"## {name}: {len(seen)} statements, {len(selects)} SELECT, {took:.2f} s in-process")
+        with eng.connect() as c:
+            for i, (st, p) in enumerate(selects, 1):
+                aliases = dict((a, t) for t, a in __import__("re").findall(
+                    r"`?(\w+)`?\s+AS\s+`?(\w+)`?", st) if t in history)
+                rows = c.exec_driver_sql("EXPLAIN " + st, p or ()).mappings().all()
+                plan = [f"{aliases.get(r['table'], r['table'])}:{r['type']}/{r['key']}/{r['rows']}"
+                        for r in rows if aliases.get(r["table"], r["table"]) in history]
+                if plan:
+                    print(f"  {i:>2}. " + ", ".join(plan))
+    eng.dispose()
 
 
 def inflate(url: str, exposures: int, components: int, requests: int = 300_000,
@@ -185,7 +232,11 @@ def main() -> None:
     ap.add_argument("--no-time", action="store_true", help="only build (with --keep)")
     ap.add_argument("--measure", nargs=2, metavar=("SMALL_URL", "BIG_URL"),
                     help="build nothing: time the reports on two existing databases")
+    ap.add_argument("--explain", metavar="URL", help="build nothing: EXPLAIN every report's SELECTs on URL")
     args = ap.parse_args()
+    if args.explain:
+        explain(args.explain)
+        return
     if args.measure:
         report(measure(args.measure[0], args.repeat), measure(args.measure[1], args.repeat))
         return
