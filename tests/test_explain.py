@@ -16,7 +16,8 @@ a history table fails the test, naming the report, the table and the SQL.
 At this size an index that selects the night or the state is far cheaper
 than a scan, so the optimizer takes it when the query lets it; a query
 written so that no index applies (an OR across columns, a function on the
-column, a predicate only a scan can answer) still shows as ALL.
+column, a predicate only a scan can answer) still shows as ALL. With EXPLAIN_DUMP=1 (and -s) every plan row on a history
+table is printed.
 """
 
 from __future__ import annotations
