@@ -80,3 +80,10 @@ def test_bench_scale_smoke(scratch_mysql, isolated_home):
 def test_bench_testchunk_smoke(tmp_path):
     r = _bench("bench_testchunk.py", "--skycells", "2", "--rows", "30", "--repeat", "1", "--dir", str(tmp_path))
     assert "compare" in r.stdout
+
+
+def test_bench_million_smoke(scratch_mysql, isolated_home):
+    server, name = scratch_mysql
+    r = _bench("bench_million.py", "--server", server + "/", "--name", name, "--exposures", "300",
+               "--components", "1", "--requests", "50")
+    assert "history added" in r.stdout and "pstamp-req backlog" in r.stdout

@@ -14,10 +14,12 @@ import json
 import os
 import socket
 import sys
+import weakref
 from datetime import datetime, timezone
 
 from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
                         inspect)
+from sqlalchemy.exc import DBAPIError
 
 from mopstool.db.schema import _MYSQL_KW
 
@@ -63,6 +65,19 @@ def audit_file():
     return data_dir() / "audit.jsonl"
 
 
+#: engine -> whether it has the audit table: looked up once per engine (a
+#: command's process), not on every audited batch
+_AUDIT_TABLE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _audit_table_exists(conn) -> bool:
+    eng = conn.engine
+    found = _AUDIT_TABLE.get(eng)
+    if found is None:
+        found = _AUDIT_TABLE[eng] = has_table(conn, "mopstoolAudit")
+    return found
+
+
 def record_audit(conn, action: str, rows: int, detail: dict | None = None,
                  command: list[str] | None = None) -> None:
     """Record a change: who, when, the command line, the rows affected.
@@ -87,9 +102,16 @@ def record_audit(conn, action: str, rows: int, detail: dict | None = None,
         "rows_affected": int(rows),
         "detail": latin1_safe(detail_text, _DETAIL_MAX),
     }
-    if has_table(conn, "mopstoolAudit"):
-        conn.execute(mopstoolAudit.insert().values(**row))
-        return
+    if _audit_table_exists(conn):
+        try:
+            conn.execute(mopstoolAudit.insert().values(**row))
+            return
+        except DBAPIError:
+            # dropped since it was looked up? (a failed statement leaves the
+            # transaction usable on MariaDB and SQLite) then fall back to the file
+            _AUDIT_TABLE[conn.engine] = has_table(conn, "mopstoolAudit")
+            if _AUDIT_TABLE[conn.engine]:
+                raise
     path = audit_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

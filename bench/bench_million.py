@@ -1,0 +1,268 @@
+"""The reports on a 1 M-exposure MariaDB history, against the demo night alone.
+
+Loads the demo night into a scratch MariaDB database (named with the test
+prefix, ``$MOPSTOOL_TEST_DB_PREFIX`` default ``mopstool_test_``, so the test
+session's clean-up and other users recognise it), times every report, then
+adds four years of history server-side with INSERT ... SELECT from MariaDB's
+SEQUENCE engine and times the reports again:
+
+* 1,000,000 exposures (rawExp, newExp) over 1,460 nights, 685 a night;
+* one chipRun, camRun (+ camProcessedExp), fakeRun and warpRun per exposure,
+  2 % of them still ``full`` with a label outside the nightly science (held
+  out of cleanup scope), the rest ``cleaned``;
+* ``--components`` chipProcessedImfile rows per chip run (default 4: 4 M rows;
+  the production shape is 60, scaled to what builds in minutes here), one
+  warpSkyfile per warp;
+* 500,000 diffRun with 700,000 diffInputSkyfile (one or two skycells) and
+  one diffSkyfile each;
+* one publishRun per diff for the demo's publish client (500,000);
+* 300,000 finished pstampRequest (2 % faulted) with one pstampJob each.
+
+    python bench/bench_million.py [--server URL] [--exposures 1000000] [--components 4]
+                                  [--requests 300000] [--keep] [--no-time] [--name NAME]
+    python bench/bench_million.py --measure SMALL_URL BIG_URL
+
+Each command is timed once per figure (a whole process; ``--repeat`` keeps the
+best of several); its statements are counted by running it once more in a
+process with a ``before_cursor_execute`` counter. ``--explain URL`` prints
+the EXPLAIN of every SELECT each report issues (history tables only).
+Results are recorded in docs/benchmarks.md. Run by hand only, once: it builds
+a database of several GB on the shared server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from sqlalchemy import create_engine, text
+
+NIGHT = "2018-07-10"
+#: (name, argv) of every report measured
+COMMANDS = [
+    ("lostvisits", ["lostvisits", "--night", NIGHT, "--json"]),
+    ("diffpairs", ["diffpairs", "--night", NIGHT, "--json"]),
+    ("czar", ["czar", "--night", NIGHT, "--json"]),
+    ("faults", ["faults", "--night", NIGHT, "--json"]),
+    ("night", ["night", "--night", NIGHT, "--json"]),
+    ("runs chip", ["runs", "chip", "--night", NIGHT, "--json"]),
+    ("cleanup --dry-run", ["cleanup", "--dry-run", "--as-of", "2018-07-11", "--json"]),
+    ("cleanup --status", ["cleanup", "--status", "--json"]),
+    ("pstamp-req backlog", ["pstamp-req", "backlog", "--json"]),
+    ("updaterun --dry-run", ["updaterun", "chip", "--night", NIGHT, "--set-note", "bench",
+                             "--dry-run", "--json"]),
+]
+BASE = 50_000_000  # history ids start here (the demo's ids are far below)
+
+
+def run_once(url: str, argv: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mopstool", *argv, "--db", url],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def count_statements(url: str, argv: list[str]) -> int:
+    """Statements the command issues, counted in-process on the engine."""
+    code = (
+        "import sys\n"
+        "from sqlalchemy import event\n"
+        "from sqlalchemy.engine import Engine\n"
+        "n = [0]\n"
+        "event.listen(Engine, 'before_cursor_execute', lambda *a, **k: n.__setitem__(0, n[0] + 1))\n"
+        "from mopstool.cli.main import main\n"
+        f"sys.argv = ['mopstool', *{argv!r}, '--db', {url!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write(f'STATEMENTS {n[0]}\\n')\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    for line in p.stderr.splitlines():
+        if line.startswith("STATEMENTS "):
+            return int(line.split()[1])
+    return -1
+
+
+def explain(url: str) -> None:
+    """Print, per report, the EXPLAIN rows of its SELECTs on history tables
+    (type, key, estimated rows), captured with a before_cursor_execute listener."""
+    import contextlib
+    import io
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from mopstool.cli.main import main as mopstool_main
+
+    history = {"rawExp", "chipRun", "chipProcessedImfile", "camRun", "fakeRun", "warpRun", "warpSkyfile",
+               "diffRun", "diffInputSkyfile", "diffSkyfile", "publishRun", "pstampRequest", "pstampJob"}
+    eng = create_engine(url)
+    for name, argv in COMMANDS:
+        seen: list = []
+
+        def listener(conn, cursor, statement, parameters, context, executemany):
+            seen.append((statement, parameters))
+
+        event.listen(Engine, "before_cursor_execute", listener)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                t0 = time.perf_counter()
+                try:
+                    mopstool_main([*argv, "--db", url])
+                except SystemExit:
+                    pass
+                took = time.perf_counter() - t0
+        finally:
+            event.remove(Engine, "before_cursor_execute", listener)
+        selects = [(st, p) for st, p in seen if st.lstrip().upper().startswith(("SELECT", "WITH", "("))]
+        print(f"## {name}: {len(seen)} statements, {len(selects)} SELECT, {took:.2f} s in-process")
+        with eng.connect() as c:
+            for i, (st, p) in enumerate(selects, 1):
+                aliases = dict((a, t) for t, a in __import__("re").findall(
+                    r"`?(\w+)`?\s+AS\s+`?(\w+)`?", st) if t in history)
+                rows = c.exec_driver_sql("EXPLAIN " + st, p or ()).mappings().all()
+                plan = [f"{aliases.get(r['table'], r['table'])}:{r['type']}/{r['key']}/{r['rows']}"
+                        for r in rows if aliases.get(r["table"], r["table"]) in history]
+                if plan:
+                    print(f"  {i:>2}. " + ", ".join(plan))
+    eng.dispose()
+
+
+def inflate(url: str, exposures: int, components: int, requests: int = 300_000,
+            quiet: bool = False) -> dict[str, int]:
+    """Add the history; returns the row count of every table filled.
+
+    Also used by tests/test_explain.py at a few thousand exposures."""
+    per_night = 685
+    n = exposures
+    seq = f"seq_0_to_{n - 1}"
+    night = f"DATE_ADD('2018-07-09', INTERVAL -1 - FLOOR(seq / {per_night}) DAY)"
+    dg = f"CONCAT('OSS.', DATE_FORMAT({night}, '%Y%m%d'))"
+    state = "IF(seq % 50 = 0, 'full', 'cleaned')"
+    label = "IF(seq % 50 = 0, 'ps1_ss_test', 'OSS.nightlyscience')"
+    eng = create_engine(url)
+    steps = [
+        f"INSERT INTO newExp (exp_id, state) SELECT {BASE} + seq, 'full' FROM {seq}",
+        "INSERT INTO rawExp (exp_id, exp_name, camera, dateobs, exp_type, filter, comment, obs_mode, "
+        "object, fault, state) SELECT {b} + seq, CONCAT('o', DATEDIFF({nt}, '1858-11-17') - 50000, 'g', "
+        "LPAD(seq % {p}, 4, '0'), 'o'), 'GPC1', DATE_ADD(DATE_ADD({nt}, INTERVAL 7 HOUR), "
+        "INTERVAL (seq % {p}) * 40 SECOND), 'object', ELT(1 + seq % 4, 'w.00000', 'g.00000', "
+        "'r.00000', 'i.00000'), CONCAT('OSSR.R00S0.', seq % 7, '.Q.w visit ', 1 + seq % 4), 'OSS', "
+        "CONCAT('OSS.X.', seq % 20), IF(seq % 1999 = 0, 3, 0), 'full' FROM {s}".format(
+            b=BASE, nt=night, p=per_night, s=seq),
+    ]
+    for tbl, idc, parent in (("chipRun", "chip_id", "exp_id"), ("camRun", "cam_id", "chip_id"),
+                             ("fakeRun", "fake_id", "cam_id"), ("warpRun", "warp_id", "fake_id")):
+        steps.append(f"INSERT INTO {tbl} ({idc}, {parent}, state, label, data_group) "
+                     f"SELECT {BASE} + seq, {BASE} + seq, {state}, {label}, {dg} FROM {seq}")
+    steps += [
+        f"INSERT INTO chipProcessedImfile (chip_id, exp_id, class_id, data_state, quality, fault) "
+        f"SELECT {BASE} + s1.seq, {BASE} + s1.seq, CONCAT('XY', 10 + s2.seq), "
+        f"IF(s1.seq % 50 = 0, 'full', 'cleaned'), 0, IF(s1.seq % 997 = 0 AND s2.seq = 0, 2, 0) "
+        f"FROM {seq} s1 JOIN seq_0_to_{components - 1} s2",
+        f"INSERT INTO camProcessedExp (cam_id, fault, quality, fwhm_major, zpt_obs) "
+        f"SELECT {BASE} + seq, 0, 0, 4.5, 24.6 FROM {seq}",
+        f"INSERT INTO warpSkyfile (warp_id, skycell_id, tess_id, data_state, quality, fault) "
+        f"SELECT {BASE} + seq, 'skycell.9999.000', 'RINGS.V3', IF(seq % 50 = 0, 'full', 'cleaned'), "
+        f"0, 0 FROM {seq}",
+        # a diff per two warps: warp1 = this exposure, warp2 = the next
+        f"INSERT INTO diffRun (diff_id, state, label, data_group, diff_mode, bothways, tess_id) "
+        f"SELECT {BASE} + seq, {state}, {label}, {dg}, 1, 1, 'RINGS.V3' FROM {seq} WHERE seq % 2 = 0",
+        f"INSERT INTO diffInputSkyfile (diff_id, skycell_id, warp1, warp2, tess_id) "
+        f"SELECT {BASE} + s1.seq, CONCAT('skycell.9999.00', s2.seq), {BASE} + s1.seq, "
+        f"{BASE} + s1.seq + 1, 'RINGS.V3' FROM {seq} s1 JOIN seq_0_to_1 s2 "
+        f"WHERE s1.seq % 2 = 0 AND (s2.seq = 0 OR s1.seq % 5 < 2)",
+        f"INSERT INTO diffSkyfile (diff_id, skycell_id, data_state, quality, fault) "
+        f"SELECT diff_id, skycell_id, 'cleaned', 0, 0 FROM diffInputSkyfile WHERE diff_id >= {BASE}",
+        f"INSERT INTO publishRun (client_id, stage_id, label, state) "
+        f"SELECT (SELECT MIN(client_id) FROM publishClient), {BASE} + seq, 'OSS.nightlyscience', 'full' "
+        f"FROM {seq} WHERE seq % 2 = 0",
+        "INSERT INTO pstampRequest (req_id, state, name, reqType, label, outProduct, uri, username, "
+        "registered, fault) SELECT {b} + seq, 'stop', CONCAT('hist_', seq), 'pstamp', "
+        "ELT(1 + seq % 3, 'MOPS', 'WEB', 'QUB'), 'pstamp', 'file:///dev/null', 'mops', "
+        "DATE_ADD('2018-07-01', INTERVAL -FLOOR(seq / 200) DAY), IF(seq % 50 = 0, 27, 0) "
+        "FROM seq_0_to_{r}".format(b=BASE, r=requests - 1),
+        "INSERT INTO pstampJob (job_id, req_id, rownum, state, jobType, fault, exp_id, dep_id, fault_count) "
+        "SELECT {b} + seq, {b} + seq, '1', 'stop', 'stamp', 0, {b} + seq, 0, 0 FROM seq_0_to_{r}"
+        .format(b=BASE, r=requests - 1),
+    ]
+    tables = ("rawExp", "chipRun", "chipProcessedImfile", "camRun", "fakeRun", "warpRun", "warpSkyfile",
+              "diffRun", "diffInputSkyfile", "diffSkyfile", "publishRun", "pstampRequest", "pstampJob")
+    with eng.begin() as c:
+        c.execute(text("SET FOREIGN_KEY_CHECKS=0, UNIQUE_CHECKS=0"))
+        for sql in steps:
+            t0 = time.perf_counter()
+            c.execute(text(sql))
+            if not quiet:
+                print(f"  {time.perf_counter() - t0:6.1f} s  {sql[:60]}", file=sys.stderr, flush=True)
+        c.execute(text("SET FOREIGN_KEY_CHECKS=1, UNIQUE_CHECKS=1"))
+    with eng.connect() as c:
+        c.execute(text("ANALYZE TABLE " + ", ".join(tables) + ", newExp, camProcessedExp"))
+        counts = {t: c.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in tables}
+    eng.dispose()
+    return counts
+
+
+def measure(url: str, repeat: int) -> dict[str, tuple[float, int]]:
+    return {name: (run_once(url, argv, repeat), count_statements(url, argv)) for name, argv in COMMANDS}
+
+
+def report(before: dict, after: dict) -> None:
+    print(f"{'report':<22}{'small (s)':>10}{'big (s)':>9}{'ratio':>7}{'statements':>12}")
+    for k in before:
+        (t1, n1), (t2, n2) = before[k], after[k]
+        print(f"{k:<22}{t1:>10.2f}{t2:>9.2f}{t2 / t1:>7.2f}{n1:>6}/{n2:<5}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", default=os.environ.get("MOPSTOOL_TEST_MYSQL_URL",
+                                                       "mysql+pymysql://root@127.0.0.1/"))
+    ap.add_argument("--exposures", type=int, default=1_000_000)
+    ap.add_argument("--components", type=int, default=4, help="chipProcessedImfile rows per chip run")
+    ap.add_argument("--requests", type=int, default=300_000, help="finished pstampRequest rows")
+    ap.add_argument("--name", default=os.environ.get("MOPSTOOL_TEST_DB_PREFIX", "mopstool_test_") + "million",
+                    help="scratch database to create (dropped at the end unless --keep)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per figure (the best is kept)")
+    ap.add_argument("--keep", action="store_true", help="keep the database for EXPLAIN and measurements")
+    ap.add_argument("--no-time", action="store_true", help="only build (with --keep)")
+    ap.add_argument("--measure", nargs=2, metavar=("SMALL_URL", "BIG_URL"),
+                    help="build nothing: time the reports on two existing databases")
+    ap.add_argument("--explain", metavar="URL", help="build nothing: EXPLAIN every report's SELECTs on URL")
+    args = ap.parse_args()
+    if args.explain:
+        explain(args.explain)
+        return
+    if args.measure:
+        report(measure(args.measure[0], args.repeat), measure(args.measure[1], args.repeat))
+        return
+    server = args.server.rstrip("/")
+    admin = create_engine(server + "/")
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS `{args.name}`"))
+        c.execute(text(f"CREATE DATABASE `{args.name}`"))
+    url = f"{server}/{args.name}"
+    subprocess.run([sys.executable, "-m", "mopstool", "--db", url, "db", "init"], check=True,
+                   stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "mopstool", "demo", "--db", url], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    before = {} if args.no_time else measure(url, args.repeat)
+    t0 = time.perf_counter()
+    counts = inflate(url, args.exposures, args.components, args.requests)
+    load = time.perf_counter() - t0
+    print(f"history added in {load:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    if not args.no_time:
+        report(before, measure(url, args.repeat))
+    if args.keep:
+        print(f"kept: {url}")
+    else:
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE `{args.name}`"))
+
+
+if __name__ == "__main__":
+    main()

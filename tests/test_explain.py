@@ -1,0 +1,146 @@
+"""No report reads a whole history table: EXPLAIN of every statement they issue, on MariaDB.
+
+Method. The demo night alone is too small to judge a plan: on tables of a few
+dozen rows MariaDB rightly prefers a scan to an index, so a plan of type ALL
+there says nothing. Disabling index choice (hints) would not help either: it
+tests the hint, not the query. So the test builds what the plan must survive:
+the demo night plus a history of a few years added server-side with
+``bench/bench_million.py``'s INSERT ... SELECT from the SEQUENCE engine
+(20,000 exposures with their runs, components, diffs, publishRuns and 6,000
+finished stamp requests; a few seconds), runs ANALYZE so the optimizer knows
+the sizes, and runs every report in-process. A SQLAlchemy
+``before_cursor_execute`` listener records each statement with its
+parameters; every SELECT is then EXPLAINed with the same parameters and any
+plan row of type ``ALL`` whose table (aliases resolved from the statement) is
+a history table fails the test, naming the report, the table and the SQL.
+At this size an index that selects the night or the state is far cheaper
+than a scan, so the optimizer takes it when the query lets it; a query
+written so that no index applies (an OR across columns, a function on the
+column, a predicate only a scan can answer) still shows as ALL. With EXPLAIN_DUMP=1 (and -s) every plan row on a history
+table is printed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from conftest import _create_schema, scratch_db_name
+
+HISTORY = {"rawExp", "chipRun", "chipProcessedImfile", "camRun", "fakeRun", "warpRun", "warpSkyfile",
+           "diffRun", "diffInputSkyfile", "diffSkyfile", "publishRun", "pstampRequest", "pstampJob"}
+NIGHT = "2018-07-10"
+REPORTS = {
+    "lostvisits": ["lostvisits", "--night", NIGHT, "--json"],
+    "diffpairs": ["diffpairs", "--night", NIGHT, "--json"],
+    "czar": ["czar", "--night", NIGHT, "--json"],
+    "faults": ["faults", "--night", NIGHT, "--json"],
+    "night": ["night", "--night", NIGHT, "--json"],
+    "runs": ["runs", "chip", "--night", NIGHT, "--json"],
+    "cleanup --dry-run": ["cleanup", "--dry-run", "--as-of", "2018-07-11", "--json"],
+    "cleanup --status": ["cleanup", "--status", "--json"],
+    "pstamp-req backlog": ["pstamp-req", "backlog", "--json"],
+    "updaterun --dry-run": ["updaterun", "chip", "--night", NIGHT, "--set-note", "x", "--dry-run", "--json"],
+}
+_ALIAS = re.compile(r"`?(\w+)`?\s+AS\s+`?(\w+)`?", re.IGNORECASE)
+
+
+def _bench_million():
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_million.py"
+    spec = importlib.util.spec_from_file_location("bench_million", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def history_url(mysql_url, tmp_path_factory):
+    """The demo night plus 20,000 exposures of history, on MariaDB (module scope: built once)."""
+    from mopstool.config import load_config, parse_night
+    from mopstool.ops.demo.night import run_demo
+
+    base = mysql_url.rsplit("/", 1)[0]
+    name = scratch_db_name("explain")
+    server = create_engine(base + "/")
+    with server.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}`"))
+    url = f"{base}/{name}"
+    _create_schema(url)
+    root = tmp_path_factory.mktemp("explain")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("MOPSTOOL_CONFIG", "IPPRC"):
+            mp.delenv(var, raising=False)
+        mp.setenv("HOME", str(root / "home"))
+        mp.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))
+        run_demo(load_config(), db_url=url, reset=False, night=parse_night(NIGHT), files_dir=str(root / "f"))
+    _bench_million().inflate(url, 20_000, 2, requests=6_000, quiet=True)
+    yield url
+    with server.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    server.dispose()
+
+
+def _capture(cli, argv: list[str]) -> list[tuple[str, object]]:
+    seen: list[tuple[str, object]] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(Engine, "before_cursor_execute", listener)
+    try:
+        r = cli(*argv)
+    finally:
+        event.remove(Engine, "before_cursor_execute", listener)
+    assert r.code in (0, 1, 3), (argv, r.code, r.err[-2000:])
+    return seen
+
+
+def full_scans(conn, statement: str, parameters) -> list[dict]:
+    """Plan rows of type ALL on a history table for one SELECT (aliases resolved)."""
+    aliases = {alias: tbl for tbl, alias in _ALIAS.findall(statement) if tbl in HISTORY}
+    rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters or ()).mappings().all()
+    bad = []
+    for r in rows:
+        tbl = aliases.get(r["table"], r["table"])
+        if tbl in HISTORY and os.environ.get("EXPLAIN_DUMP"):
+            print("PLAN", r["type"], tbl, r["key"], r["rows"], r["Extra"], "|", " ".join(statement.split())[:300])
+        if r["type"] == "ALL" and tbl in HISTORY:
+            bad.append(dict(r, history_table=tbl))
+    return bad
+
+
+def _selects(seen):
+    return [(s, p) for s, p in seen if s.lstrip().upper().startswith(("SELECT", "WITH", "("))]
+
+
+@pytest.mark.parametrize("report", sorted(REPORTS))
+def test_no_full_scan_of_a_history_table(report, history_url, cli):
+    seen = _capture(cli, [*REPORTS[report], "--db", history_url])
+    selects = _selects(seen)
+    assert selects, f"{report} issued no SELECT (capture broken?)"
+    eng = create_engine(history_url)
+    problems = []
+    with eng.connect() as conn:
+        for statement, parameters in selects:
+            for row in full_scans(conn, statement, parameters):
+                problems.append(f"{row['history_table']} (as {row['table']}, ~{row['rows']} rows): "
+                                f"{' '.join(statement.split())[:600]}")
+    eng.dispose()
+    assert not problems, f"{report}: full scan of a history table:\n" + "\n".join(problems)
+
+
+def test_the_check_sees_a_full_scan(history_url):
+    """The detector itself: a query no index can answer is reported, an indexed one is not."""
+    eng = create_engine(history_url)
+    with eng.connect() as conn:
+        bad = full_scans(conn, "SELECT d.diff_id FROM diffInputSkyfile AS d WHERE d.warp1 + 0 = %s", (1,))
+        good = full_scans(conn, "SELECT d.diff_id FROM diffInputSkyfile AS d WHERE d.warp1 = %s", (1,))
+    eng.dispose()
+    assert [r["history_table"] for r in bad] == ["diffInputSkyfile"]
+    assert good == []
