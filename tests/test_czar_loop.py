@@ -348,3 +348,32 @@ def test_a_pair_without_common_skycell_needs_a_person(cli, db_url):
     assert p["kind"] == "undiffable" and p["fix"] is None and "warps" in p["person"]
     out = cli("--db", db_url, "czar", "--night", N, "--fixes")
     assert out.code == 3 and out.out == "" and "need a person" in out.err
+
+
+def test_publish_fault_of_an_inactive_client_is_not_a_revert_problem(cli, db_url):
+    """revert publish leaves runs of inactive clients alone (pubtool -revert), so
+    neither faults nor czar offer it for them: the fault of the active client's
+    run is listed and cleared by the printed fix, the inactive one's is not listed."""
+    def build(nb):
+        active, inactive = nb.client("MOPS"), nb.client("OLD")
+        a = nb.field("OSS", "OSS.A", "OSSR.R20S1.12.Q.w", {v: "ok" for v in (1, 2, 3, 4)})
+        d12, d34 = nb.diff(a[1][0], a[2][0]), nb.diff(a[3][0], a[4][0])
+        good = nb.publish(active, d12, fault=2)
+        nb.publish(active, d34)
+        old = nb.publish(inactive, d12, fault=2)
+        nb.conn.execute(schema.publishClient.update().where(schema.publishClient.c.client_id == inactive)
+                        .values(active=0))
+        return good, old
+
+    good, old = _build(db_url, build)
+    faults = cli("--db", db_url, "faults", "--stage", "publish", "--components", "--json")
+    assert faults.code == 3, faults.err
+    ids = {f["id"] for f in faults.json()}
+    assert ids == {good}
+    rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
+    pub = [p for p in rep["problems"] if p["kind"] == "publish_fault"]
+    assert [p["id"] for p in pub] == [good], pub
+    res = _run_fix(cli, pub[0]["fix"])
+    assert res.code == 0, res.err
+    rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
+    assert not [p for p in rep["problems"] if p["kind"] == "publish_fault"]

@@ -15,7 +15,7 @@ from sqlalchemy import and_, literal, select, union_all
 
 from mopstool.db import Databases, schema
 from mopstool.stages import FAULT_GONE, STAGES, Stage, State, fault_meaning, stage_order, stages_that
-from mopstool.stages.joins import RunFilter, eq_any, run_conditions
+from mopstool.stages.joins import RunFilter, eq_any, guard_conditions, run_conditions
 
 
 def fault_stages() -> tuple[str, ...]:
@@ -61,6 +61,9 @@ def _fault_select(stage: Stage, flt: FaultFilter):
     conds = run_conditions(stage, rflt) if stage.exposure_path or not flt.night else None
     if conds is None:
         return None
+    # the stage's guards (publish: an active diff client), as revert applies them:
+    # a fault revert would leave alone is not listed as one to revert
+    conds = list(conds) + guard_conditions(stage)
     fcol = comp.c[stage.fault_col]
     fault_cond = eq_any(fcol, flt.faults) if flt.faults else fcol != 0
     q = select(
