@@ -25,7 +25,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#17becf")
 BAD = "#c62828"
 FIGSIZE = (8.0, 3.4)
-#: rc settings of every plot: text as text, no metadata date, no tick-count search
+#: rc settings of every plot: text as text, simplified paths, titles at a fixed height
 RC = {"svg.fonttype": "none", "path.simplify": True, "axes.titley": 1.0, "axes.titlepad": 5.0}
 
 
@@ -40,8 +40,9 @@ def _new(left: float, right: float, bottom: float):
 
 
 def _svg(fig, salt: str) -> str:
+    """The figure as SVG text; called inside the rc context whose svg.hashsalt
+    is *salt* (a salt per figure keeps the element ids of several inline SVGs apart)."""
     buf = io.StringIO()
-    # a salt per figure keeps the element ids of several inline SVGs apart
     fig.canvas.print_svg(buf, metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
