@@ -104,7 +104,8 @@ def test_report_refuses_to_overwrite_a_foreign_file(cli, tmp_path):
     r = cli("report", "--db", db, "--night", N, "-o", str(foreign), "--force")
     assert r.code == 0, r.err
     text = foreign.read_text()
-    assert 'content="mopstool report"' in text and "No problems: the night is clean." in text
+    # an empty night is itself a problem (czar's no_exposures), shown on the page
+    assert 'content="mopstool report"' in text and f"no exposures registered for {N}" in text
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".index")) == []  # no temp left
     # a directory, a missing directory
     for target, word in ((tmp_path, "is a directory"), (tmp_path / "nope" / "x.html", "does not exist")):
@@ -133,3 +134,42 @@ def test_matplotlib_is_loaded_by_report_only(tmp_path):
         "print('after', 'matplotlib' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["before", "False", "after", "True"], out.stderr
+
+
+def _figures(text: str) -> dict[str, tuple[str, str]]:
+    return {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+        r'<figure class="plot" id="plot-(\w+)" data-key="(\w+)">(.*?)</figure>', text, re.S)}
+
+
+def test_rewrite_keeps_the_plots_whose_data_did_not_change(cli, db_url, demo, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    out = tmp_path / "night.html"
+    assert cli("report", "--db", db_url, "--night", N, "-o", str(out)).code == 0
+    first = _figures(out.read_text(encoding="utf-8"))
+    assert list(first) == ["fwhm", "zpt", "detections"] and all(svg.startswith("<svg") for _k, svg in first.values())
+    # the same data, written again by a fresh process (as cron does): no plot drawn, matplotlib not imported
+    code = (
+        "import sys\n"
+        "from mopstool.cli.main import main\n"
+        f"try: main(['report', '--db', {db_url!r}, '--night', '{N}', '-o', {str(out)!r}])\n"
+        "except SystemExit: pass\n"
+        "print('matplotlib' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.stdout.split() == ["False"], r.stderr
+    assert _figures(out.read_text(encoding="utf-8")) == first
+    # the FWHMs change: the FWHM plot is drawn again, the other two are kept
+    eng = create_engine(db_url)
+    with eng.begin() as c:
+        c.execute(text("UPDATE camProcessedExp SET fwhm_major = fwhm_major + 0.25"))
+    eng.dispose()
+    assert cli("report", "--db", db_url, "--night", N, "-o", str(out)).code == 0
+    third = _figures(out.read_text(encoding="utf-8"))
+    assert third["fwhm"][0] != first["fwhm"][0] and third["fwhm"][1] != first["fwhm"][1]
+    assert third["zpt"] == first["zpt"] and third["detections"] == first["detections"]
+    # a page another program wrote is never a source of plots
+    foreign = tmp_path / "foreign.html"
+    page = out.read_text(encoding="utf-8").replace('<meta name="generator" content="mopstool report">', "")
+    foreign.write_text(page.replace(third["zpt"][1], "<svg>not a plot</svg>"), encoding="utf-8")
+    assert cli("report", "--db", db_url, "--night", N, "-o", str(foreign), "--force").code == 0
+    assert _figures(foreign.read_text(encoding="utf-8"))["zpt"] == first["zpt"]

@@ -235,7 +235,7 @@ def report(
     --force; cron can rewrite it every few minutes."""
     from mopstool.ops.nightly.czar import ALL_FAULT_STAGES, czar_report
     from mopstool.ops.nightly.visits import load_night, utcnow
-    from mopstool.ops.report.html import check_output, diffs_for_plot, render_page, write_page
+    from mopstool.ops.report.html import check_output, diffs_for_plot, previous_plots, render_page, write_page
     from mopstool.ops.report.night import night_table
     from mopstool.ops.report.plots import night_plots
 
@@ -247,7 +247,8 @@ def report(
     nd = load_night(st.dbs, st.config, d, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
     tbl = night_table(st.dbs, st.config, d, now=now, data=nd)
     rep = czar_report(st.dbs, st.config, d, now=now, data=nd)
-    plots = night_plots(tbl.rows, diffs_for_plot(tbl))
+    # cron rewrites the page every few minutes: plots whose data did not change are kept
+    plots = night_plots(tbl.rows, diffs_for_plot(tbl), reuse=previous_plots(output) if output != "-" else None)
     add = with_connection(ctx)
     page = render_page(tbl, rep, plots, command=add)
     if output == "-":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -230,10 +231,11 @@ def _problems(problems: list[dict], command: Callable[[str], str]) -> str:
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def render_page(t: NightTable, czar: dict[str, Any], plots: dict[str, str], *,
+def render_page(t: NightTable, czar: dict[str, Any], plots: dict[str, tuple[str, str]], *,
                 command: Callable[[str], str] = lambda c: c, title: str | None = None) -> str:
     """The page. *czar* is czar_report's result for the same night; *command*
-    turns a printed fix into the command to copy (adding connection options)."""
+    turns a printed fix into the command to copy (adding connection options);
+    *plots* is name -> (key, SVG) from plots.night_plots."""
     night = t.night.isoformat()
     status = czar["status"]
     stages = {x["target"]: x["stages"] for x in czar["targets"]}
@@ -257,7 +259,8 @@ def render_page(t: NightTable, czar: dict[str, Any], plots: dict[str, str], *,
         f'{_copy(command("mopstool diffpairs --define --desperate --night " + night + " --chunk " + r["chunk"]))}'
         f'</li>' for r in t.ready)
     notes = "".join(f"<li>{_e(n)}</li>" for n in czar.get("notes", []))
-    plot_html = "".join(f'<figure class="plot" id="plot-{_e(k)}">{svg}</figure>' for k, svg in plots.items())
+    plot_html = "".join(f'<figure class="plot" id="plot-{_e(k)}" data-key="{_e(key)}">{svg}</figure>'
+                        for k, (key, svg) in plots.items())
     generated = jsonable(t.generated)
     heading = title or f"Night {night}"
     return f"""<!DOCTYPE html>
@@ -304,6 +307,23 @@ def written_by_us(path: Path) -> bool:
     except OSError:
         return False
     return _MARK.encode() in head
+
+
+_FIGURE = re.compile(r'<figure class="plot" id="plot-(\w+)" data-key="([0-9a-f]+)">(<svg.*?)</figure>',
+                     re.S)
+
+
+def previous_plots(path: str | os.PathLike) -> dict[str, tuple[str, str]]:
+    """name -> (key, SVG) of the plots in the page mopstool report wrote at
+    *path* before (nothing when there is none or another program wrote it)."""
+    p = Path(path)
+    if not written_by_us(p):
+        return {}
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {m.group(1): (m.group(2), m.group(3)) for m in _FIGURE.finditer(text)}
 
 
 def check_output(path: str | os.PathLike, *, force: bool = False) -> Path:
