@@ -199,8 +199,13 @@ def test_views_highlight_what_changed():
     new = {"night": "2018-07-10", "targets": [{"target": "OSS", "stages": {"warp": dict(counts, done=4,
                                                                                           faulted=0)}}],
            "problems": [p2]}
+    from mopstool.ops.nightly.czar import group_problems
+
+    old["groups"] = group_problems([dict(p1, person=None)])
+    new["groups"] = group_problems([dict(p2, person=None)])
     view = _czar_view(new, old, "h")
     summary, problems = view.renderables[1], view.renderables[2]
     assert summary.columns[1]._cells[0].style == CHANGED
-    assert problems.columns[0]._cells[0].style == CHANGED  # problem 8 is new
+    new_group = [sp for sp in problems.spans if sp.style == CHANGED]  # the group of problem 8 is new
+    assert len(new_group) == 1 and "revert warp --id 8" in problems.plain[new_group[0].start:new_group[0].end]
     assert view.renderables[3].plain == "1 problem cleared since the last refresh"

@@ -79,8 +79,13 @@ def _night_view(data: dict, previous: dict | None, header: str):
 
     prev = {r["exp_name"]: r for r in previous["exposures"]} if previous else None
     t = Table(title=f"night {data['night']}", title_justify="left", header_style="bold")
-    for c in _WATCH_COLUMNS + STAGE_COLUMNS:
-        t.add_column(c, overflow="fold")
+    for c in _WATCH_COLUMNS:
+        # names and ids never wrap or shrink inside a cell
+        width = max([len(c)] + [len(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c] or ""))
+                                for r in data["exposures"]])
+        t.add_column(c, no_wrap=True, min_width=width)
+    for c in STAGE_COLUMNS:  # words in the stage cells are shortened with an ellipsis
+        t.add_column(c, no_wrap=True, overflow="ellipsis")
     for r in data["exposures"]:
         old = prev.get(r["exp_name"]) if prev is not None else None
         cells = []

@@ -88,7 +88,7 @@ def _loop(console, fetch, view, *, every, events, title) -> None:
             header = (f"{title}  refresh {n} at {stamp}, every {_human(every)}; "
                       "changes highlighted; Ctrl-C to stop")
             for line in (events(previous, data) if events else []):
-                live.console.print(line)
+                live.console.print(line, soft_wrap=True)  # a command stays one copyable line
                 live.console.bell()
             live.update(view(data, previous, header), refresh=True)
             previous = data
