@@ -129,6 +129,10 @@ def test_legacy_dbname_dbserver_on_the_ipp_layout(isolated_home):
     # the legacy front's own resolver finds the chain too
     call = legacy.parse("chiptool", ["-dbname", "gpc1", "-listrun", "-all"])
     assert make_url(legacy.resolve_url(cfg, call, None)[0]).host == "ippdb05"
+    # pstamptool without -dbname uses the stamp database of the site (PS_DBSERVER/PS_DBNAME)
+    call = legacy.parse("pstamptool", ["-listreq", "-req_id", "1"])
+    url = make_url(legacy.resolve_url(cfg, call, None)[0])
+    assert (url.host, url.database) == ("ippc17", "ippRequestServer")
 
 
 def test_modern_and_legacy_commands_use_the_chain_end_to_end(cli, isolated_home, mysql_url):

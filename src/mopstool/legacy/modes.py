@@ -383,33 +383,15 @@ def modern_equivalent(call: LegacyCall) -> str:
 
 def resolve_url(cfg, call: LegacyCall, explicit: str | None) -> tuple[str, str]:
     """The database a legacy call uses: --db/--pstamp-db or MOPSTOOL_DB/MOPSTOOL_PSTAMP_DB
-    win; else the config profile named by -dbname (with -dbserver replacing its host);
-    else the ~/.ipprc DB keys with -dbname/-dbserver applied."""
-    from sqlalchemy.engine import make_url
-
-    from mopstool.config import _ipprc_keys, _mysql_url, _profile_url
+    win; else config.legacy_database_url: the config profile named by -dbname
+    (-dbserver replacing its host), else the IPP config chain (~/.ipprc, its SITE
+    and SYSTEM configs) with -dbname/-dbserver/-dbport applied; pstamptool takes
+    the site's PS_DBSERVER/PS_DBNAME as the IPP's stamp scripts do."""
+    from mopstool.config import legacy_database_url
 
     if explicit:
         return explicit, "--db"
-    dbname = call.get("dbname")
-    server = call.get("dbserver")
-    profiles = cfg.get("database") or {}
-    name = dbname or cfg.get("general.dbname", "gpc1")
-    profile = profiles.get(name)
-    if profile:
-        url = _profile_url(profile)
-        if url and server:
-            parsed = make_url(url)
-            if parsed.host and parsed.host != server:
-                url = parsed.set(host=server).render_as_string(hide_password=False)
-        if url:
-            return url, f"profile [database.{name}]"
-    keys = _ipprc_keys(cfg.env)
-    host = server or (keys.get("PS_DBSERVER") if call.tool == "pstamptool" else None) or keys.get("DBSERVER")
-    if host and keys.get("DBUSER"):
-        return (_mysql_url(host, keys["DBUSER"], keys.get("DBPASSWORD"), dbname or keys.get("DBNAME"),
-                           call.get("dbport") or keys.get("DBPORT")), f"ipprc {keys.get('_path')}")
-    from mopstool.errors import ConfigError
+    return legacy_database_url(cfg, dbname=call.get("dbname"), dbserver=call.get("dbserver"),
+                               dbport=call.get("dbport"), pstamp=call.tool == "pstamptool")
 
-    raise ConfigError(f"{call.tool}: no database for -dbname {name}: define [database.{name}] in the "
-                      "config, DB keys in ~/.ipprc, or pass --db/--pstamp-db")
+
