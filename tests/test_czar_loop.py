@@ -377,3 +377,28 @@ def test_publish_fault_of_an_inactive_client_is_not_a_revert_problem(cli, db_url
     assert res.code == 0, res.err
     rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
     assert not [p for p in rep["problems"] if p["kind"] == "publish_fault"]
+
+
+def test_czar_lists_the_checks_it_skipped(cli, db_url):
+    """The summit gate needs summitExp (the IPP DDL has it, 'db init' does not);
+    the stamp backlog's label priorities need the Label table: czar says in its
+    JSON which checks it could not make and why, and on stderr in table form."""
+    _build(db_url, lambda nb: nb.field("OSS", "OSS.A", "OSSR.R20S1.12.Q.w", {v: "ok" for v in (1, 2, 3, 4)}))
+    eng = create_engine(db_url)
+    from sqlalchemy import inspect as sa_inspect
+
+    with eng.connect() as conn:
+        has_summit = sa_inspect(conn).has_table("summitExp")
+        has_label = sa_inspect(conn).has_table("Label")
+    eng.dispose()
+    rep = cli("--db", db_url, "czar", "--night", N, "--json").json()
+    checks = {s["check"]: s["why"] for s in rep["skipped"]}
+    assert ("summit_gate" in checks) == (not has_summit)
+    assert ("pstamp_label_priority" in checks) == (not has_label)
+    if checks:
+        r = cli("--db", db_url, "czar", "--night", N)
+        for check in checks:
+            assert f"skipped {check}: " in r.err
+    r = cli("--db", db_url, "--pstamp-db", "sqlite:////nonexistent-dir/x.sqlite", "czar", "--night", N, "--json")
+    skipped = {s["check"] for s in json.loads(r.out)["skipped"]}
+    assert "pstamp_backlog" in skipped

@@ -274,6 +274,8 @@ def czar(
         info(note)
     for w in rep["warnings"]:
         info(f"warning: {w}")
+    for sk in rep.get("skipped", []):
+        info(f"skipped {sk['check']}: {sk['why']}")
     if fixes:
         cmds = list(dict.fromkeys(g["fix"] for g in rep["groups"] if g["fix"]))
         sys.stdout.write("".join(c + "\n" for c in cmds))

@@ -137,11 +137,12 @@ def publish_rows(conn, diff_ids: list[int]) -> list[dict]:
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def stamp_backlog_problems(dbs: Databases, cfg: Config) -> tuple[list[dict], list[str]]:
+def stamp_backlog_problems(dbs: Databases, cfg: Config) -> tuple[list[dict], list[dict]]:
     """MOPS stamp requests stuck in the parse queue, from the one backlog
     computation of ``pstamp-req backlog`` (Label priority, Label.active,
     fault 0): a MOPS label whose first waiting request is further back than
-    the parse limit."""
+    the parse limit. Also returns the checks that could not be made
+    ({check, why}), for czar's ``skipped`` list."""
     from mopstool.ops.pstamp.requests import backlog
 
     limit = int(cfg.get("pstamp.parse_limit", 20) or 20)
@@ -154,7 +155,12 @@ def stamp_backlog_problems(dbs: Databases, cfg: Config) -> tuple[list[dict], lis
                  "fault": None, "meaning": f"the stamp database cannot be read: {msg}",
                  "fix": None, "person": "check --pstamp-db (or the site's PS_DBNAME/PS_DBSERVER) and that "
                                         "the stamp database has the pstamp tables ('mopstool db check')",
-                 "target": None, "night": None, "chunk": None}], []
+                 "target": None, "night": None, "chunk": None}], \
+            [{"check": "pstamp_backlog", "why": f"the stamp database cannot be read: {msg}"}]
+    skipped = [] if b.label_table else [
+        {"check": "pstamp_label_priority",
+         "why": "the stamp database has no Label table: the parse queue is taken in req_id order, "
+                "without label priorities or inactive labels"}]
     out = []
     for g in b.rows:
         if g["state"] != RequestState.NEW or not g.get("wait_parse") or not any(like_match(p, g["label"]) for p in patterns):
@@ -172,7 +178,7 @@ def stamp_backlog_problems(dbs: Databases, cfg: Config) -> tuple[list[dict], lis
                     "person": "see 'pstamp-req backlog'; raise the label's priority in the stamp "
                               "database's Label table, or stop the requests ahead",
                     "target": None, "night": None, "chunk": None})
-    return out, []
+    return out, skipped
 
 
 def _problem(kind: str, *, stage: str | None, id: Any, component: Any, meaning: str, target: str | None,
@@ -492,7 +498,7 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
         unpublished = [dict(r._mapping) for r in conn.execute(unpublished_query(
             diff_ids=night_diff_ids, labels=publish_labels(cfg, night),
             data_groups=publish_data_groups(cfg, night), exclude_ids=unplanned_ids))] if night_diff_ids else []
-    backlog_problems, _ = stamp_backlog_problems(dbs, cfg)
+    backlog_problems, skipped = stamp_backlog_problems(dbs, cfg)
 
     # --- per target and stage
     stages = {t: {s: _blank() for s in stages_that("nightly")} for t in nd.targets}
@@ -576,6 +582,9 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
     problems.sort(key=lambda p: (order.get(p["kind"], 99), torder.get(p["target"], 99),
                                  p["night"] != n, str(p["component"])))
     notes = list(plan.notes)
+    gate = plan.summit_gate or {}
+    if not gate.get("evaluated", True):
+        skipped = [{"check": "summit_gate", "why": gate.get("note") or "not evaluated"}] + skipped
     warnings = []
     for mode, cnt in sorted(census["unmatched"].items()):
         warnings.append(f"{cnt} science exposures of {n} with obs_mode {mode} match no target: "
@@ -587,4 +596,5 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
             "problems": problems,
             "groups": group_problems(problems),
             "warnings": warnings,
+            "skipped": skipped,
             "notes": notes}
