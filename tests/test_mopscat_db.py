@@ -145,9 +145,10 @@ def test_write_demo_cmfs(world, dbs):
     assert fwd.header["FPA.RA"] == sky.format_ra(17.2) and fwd.header["FPA.FILTER"] == "w.00000"
     assert fwd.header["MJD-OBS"] == pytest.approx(58309 + 8 / 24)
     assert fwd.geometry.source == "header" and fwd.naxis1 == 6000
-    assert fwd.nrows >= 300
+    # the demo keeps its catalogs small (ops/demo/cmf.py DEMO_MAX_ROWS; sources // 6)
+    assert 40 <= fwd.nrows <= democmf.DEMO_MAX_ROWS + 20
     flags = fwd.columns["FLAGS"].astype("u8")
-    assert 0 < np.count_nonzero(flags & cmf.SOURCE_MASK) < fwd.nrows // 20
+    assert 0 < np.count_nonzero(flags & cmf.SOURCE_MASK) <= max(2, fwd.nrows // 10)
     nan = ~np.isfinite(fwd.columns["PSF_INST_MAG_SIG"]) | ~np.isfinite(fwd.columns["X_PSF_SIG"]) | \
         ~np.isfinite(fwd.columns["PSF_INST_MAG"]) | ~np.isfinite(fwd.columns["Y_PSF_SIG"])
     assert 0 < nan.sum() < 10

@@ -272,14 +272,20 @@ def _terminal_table(cols, cells, *, title, stream, keep_all: bool) -> None:
                f"(choose with --columns {','.join(shown + hidden)})")
 
 
+#: the level of notices (the CLI's log calls it NOTE: shown unless -q)
+NOTICE_LEVEL = 25
+
+
 def notice(message: str) -> None:
-    """A note about the output on stderr (through the CLI's log when it runs)."""
-    try:
-        from mopstool.cli.logs import note
-    except ImportError:  # pragma: no cover - the CLI is part of the package
+    """A note about the output on stderr, through the 'mopstool' logger when the
+    CLI has configured it (so -q and --log-file apply), else straight to stderr."""
+    import logging
+
+    log = logging.getLogger("mopstool")
+    if not log.handlers:
         sys.stderr.write(f"{message}\n")
         return
-    note(message)
+    log.log(NOTICE_LEVEL, message)
 
 
 def render_keyvalue(data: dict, *, title: str | None = None, stream=None) -> None:

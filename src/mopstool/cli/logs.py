@@ -21,7 +21,7 @@ LOGGER = "mopstool"
 #: -q, default, -v, -vv
 _LEVELS = {-1: logging.ERROR, 0: 25, 1: logging.INFO, 2: logging.DEBUG}
 #: level of the notes commands print (info() in cli/common.py): shown unless -q
-NOTE = 25
+NOTE = 25  # = mopstool.output.NOTICE_LEVEL
 logging.addLevelName(NOTE, "NOTE")
 
 _state = {"stderr_level": logging.WARNING, "file": None}

@@ -168,7 +168,7 @@ def _with_range_options(fn):
     chiptool -definebyquery to *fn*'s signature (RA/Dec in degrees)."""
     import inspect
 
-    from mopstool.ops.runs.define import RAWEXP_RANGE_COLUMNS
+    from mopstool.ops.runs.rawexp import RAWEXP_RANGE_COLUMNS
 
     import typing
 

@@ -256,13 +256,7 @@ def parse_time(value: str | datetime | None, what: str = "time") -> datetime | N
 
 #: operators of DefineSelection.raw_terms
 RAW_TERM_OPS = ("=", "LIKE", "NOT LIKE", ">=", "<", "<=")
-#: rawExp columns with a --COL-min (>=) / --COL-max (<) selector, as chiptool's
-#: -COL_min/-COL_max (ra and decl given in degrees on the command line)
-RAWEXP_RANGE_COLUMNS = ("airmass", "ra", "decl", "exp_time", "sat_pixel_frac", "bg", "bg_stdev",
-                        "bg_mean_stdev", "alt", "az", "ccd_temp", "posang", "sun_angle")
-#: rawExp string columns with an '=' selector (chiptool -inst, -telescope, -exp_tag,
-#: -filelevel, -data_state)
-RAWEXP_EQ_COLUMNS = ("camera", "telescope", "exp_tag", "filelevel", "state")
+from mopstool.ops.runs.rawexp import RAWEXP_EQ_COLUMNS, RAWEXP_RANGE_COLUMNS  # noqa: E402,F401
 
 
 def raw_term(column: str, op: str, value):
