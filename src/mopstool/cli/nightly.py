@@ -275,7 +275,8 @@ def czar(
     for w in rep["warnings"]:
         info(f"warning: {w}")
     for sk in rep.get("skipped", []):
-        info(f"skipped {sk['check']}: {sk['why']}")
+        info("\n".join(textwrap.wrap(f"skipped {sk['check']}: {sk['why']}", 80, subsequent_indent="  ",
+                                      break_on_hyphens=False)))
     if fixes:
         cmds = list(dict.fromkeys(g["fix"] for g in rep["groups"] if g["fix"]))
         sys.stdout.write("".join(c + "\n" for c in cmds))

@@ -584,7 +584,8 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
     notes = list(plan.notes)
     gate = plan.summit_gate or {}
     if not gate.get("evaluated", True):
-        skipped = [{"check": "summit_gate", "why": gate.get("note") or "not evaluated"}] + skipped
+        why = (gate.get("note") or "not evaluated").replace("summit gate not evaluated: ", "")
+        skipped = [{"check": "summit_gate", "why": why}] + skipped
     warnings = []
     for mode, cnt in sorted(census["unmatched"].items()):
         warnings.append(f"{cnt} science exposures of {n} with obs_mode {mode} match no target: "
