@@ -39,10 +39,10 @@ from mopstool.stages import State
 #: reached yet); todo (needs a command but no fault: a diff to define, a diff to
 #: publish); bad (done but rejected: quality, FWHM, dropped); faulted; none (not
 #: applicable: target not diffable, no warp-stack diffs, visit not used)
-DONE, PENDING, TODO, BAD, FAULTED, NONE = "done", "pending", "todo", "bad", "faulted", "none"
-CELL_STATUSES = (DONE, PENDING, TODO, BAD, FAULTED, NONE)
+DONE, PENDING, TO_DO, BAD, FAULTED, NONE = "done", "pending", "todo", "bad", "faulted", "none"
+CELL_STATUSES = (DONE, PENDING, TO_DO, BAD, FAULTED, NONE)
 STAGE_COLUMNS = ("chip", "cam", "warp", "ww_diff", "ws_diff", "publish")
-_WORST = {NONE: 0, DONE: 1, PENDING: 2, TODO: 3, BAD: 4, FAULTED: 5}
+_WORST = {NONE: 0, DONE: 1, PENDING: 2, TO_DO: 3, BAD: 4, FAULTED: 5}
 #: the visit status of an exposure taken again for the same visit (not used)
 REPEAT = "repeat"
 
@@ -90,7 +90,7 @@ class DiffInfo:
         if any(p["fault"] for p in self.publish):
             return FAULTED
         if self.unpublished:
-            return TODO
+            return TO_DO
         if self.publish and all(p["state"] == State.FULL for p in self.publish):
             return DONE
         return PENDING if self.publish else NONE
@@ -266,7 +266,7 @@ class _Builder:
             words.append(f"{p.status} {p.input_visit}-{p.template_visit}"
                          + (" desperate" if p.kind == DESPERATE else ""))
             if p.status == PLANNED:
-                statuses.append(TODO)
+                statuses.append(TO_DO)
                 fix = fix or _diffpairs_fix(self.nd.night, p.chunk,
                                             *(("--desperate",) if p.kind == DESPERATE else ()))
             else:
@@ -300,7 +300,7 @@ class _Builder:
             return _cell(FAULTED, text, faulted[0].faults[0]["fix"] if faulted[0].faults else None,
                          diff_ids=sorted(d.diff_id for d in existing))
         if planned:
-            return _cell(TODO, text, _diffpairs_fix(self.nd.night, e.chunk, "--ws"),
+            return _cell(TO_DO, text, _diffpairs_fix(self.nd.night, e.chunk, "--ws"),
                          diff_ids=sorted(d.diff_id for d in existing))
         status = PENDING if waiting or len(done) < len(existing) else DONE
         return _cell(status, text, diff_ids=sorted(d.diff_id for d in existing))
@@ -309,11 +309,11 @@ class _Builder:
         diffs = [d for d in self.diffs_of.get(e.exp_id, []) if d.publish or d.unpublished]
         if not diffs:
             return _cell(NONE, "")
-        by = {s: [d for d in diffs if d.publish_status() == s] for s in (DONE, PENDING, TODO, FAULTED)}
+        by = {s: [d for d in diffs if d.publish_status() == s] for s in (DONE, PENDING, TO_DO, FAULTED)}
         text = f"{len(by[DONE])}/{len(diffs)} published"
         fix = None
-        if by[TODO]:
-            ids = sorted(d.diff_id for d in by[TODO])
+        if by[TO_DO]:
+            ids = sorted(d.diff_id for d in by[TO_DO])
             text += "; not published: " + ", ".join(str(i) for i in ids)
             fix = "mopstool publish " + " ".join(f"--diff-id {i}" for i in ids)
         if by[FAULTED]:
@@ -380,7 +380,7 @@ def night_table(dbs: Databases, cfg: Config, night: date, *, targets: Iterable[s
             "max_fwhm": tcfg.get("max_fwhm"),
             "visit_status": vstatus, "reason": reason, "lost": vstatus not in (OK, REPEAT),
             "stages": stages, "pairs": pairs,
-            "attention": any(c["status"] in (FAULTED, TODO) for c in stages.values()),
+            "attention": any(c["status"] in (FAULTED, TO_DO) for c in stages.values()),
         })
     lost = []
     for g in groups:
