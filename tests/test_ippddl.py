@@ -22,10 +22,10 @@ def _load_demo_without_creating_tables(url, tmp_path, monkeypatch):
     from mopstool.ops import dbadmin
     from mopstool.ops.demo.night import run_demo
 
-    monkeypatch.setattr(dbadmin, "init_schema", lambda *a, **k: [])
-    summary = run_demo(load_config(None), db_url=url, reset=False, night=date(2018, 7, 10),
-                       files_dir=str(tmp_path / "demo-files"))
-    monkeypatch.undo()
+    with monkeypatch.context() as mp:  # only this patch is undone (HOME stays the test's own)
+        mp.setattr(dbadmin, "init_schema", lambda *a, **k: [])
+        summary = run_demo(load_config(None), db_url=url, reset=False, night=date(2018, 7, 10),
+                           files_dir=str(tmp_path / "demo-files"))
     return summary
 
 
@@ -61,14 +61,31 @@ def _commands(summary, tmp_path) -> list[tuple[str, set[int]]]:
     ]
 
 
-def test_every_readme_command_and_czar_fix_runs_and_alters_nothing(cli, ippddl_url, tmp_path, monkeypatch):
+def _ipp_host_layout(home, url) -> None:
+    """A standard IPP host: ~/.ipprc names PATH and SITE; the DB keys live in site.config."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    (home / "ippconfig").mkdir(parents=True, exist_ok=True)
+    (home / ".ipprc").write_text(f"PATH STR {home}/ippconfig\nSITE STR site.config\n")
+    (home / "ippconfig" / "site.config").write_text(
+        f"DBSERVER STR {u.host}\nDBUSER STR {u.username}\nDBPASSWORD STR\nDBNAME STR {u.database}\n"
+        f"DBPORT S32 {u.port or 3306}\nPS_DBSERVER STR {u.host}\nPS_DBNAME STR {u.database}\n")
+    for f in (home / ".ipprc", home / "ippconfig" / "site.config"):
+        f.chmod(0o600)
+
+
+def test_every_readme_command_and_czar_fix_runs_and_alters_nothing(cli, ippddl_url, tmp_path, monkeypatch,
+                                                                    isolated_home):
     _reset_ippddl(ippddl_url)
     summary = _load_demo_without_creating_tables(ippddl_url, tmp_path, monkeypatch)
     eng = create_engine(ippddl_url)
     with eng.connect() as conn:
         before = ippddl.show_create(conn)
     assert set(before) == set(ippddl.TABLE_NAMES)           # no mopstool table at all
-    monkeypatch.setenv("MOPSTOOL_DB", ippddl_url)           # commands run exactly as printed
+    # the databases come from the IPP config chain (~/.ipprc -> site.config), as on an IPP host;
+    # no --db anywhere, so every command and printed fix runs exactly as printed
+    _ipp_host_layout(isolated_home, ippddl_url)
     monkeypatch.setenv("MOPSTOOL_GENERAL__CONFIRM_ABOVE", "1000000")
     failures = []
     czar = cli("czar", "--night", NIGHT, "--json")
@@ -78,8 +95,11 @@ def test_every_readme_command_and_czar_fix_runs_and_alters_nothing(cli, ippddl_u
     printed = [(line.replace("/tmp/demo.mops", str(tmp_path / "next.mops")),
                 {ExitCode.OK, ExitCode.CHECK_FAILED}) for line in _try_next(summary)]
     assert len(printed) >= 8
+    from sqlalchemy.engine import make_url
+
+    dbname = make_url(ippddl_url).database   # the legacy recipes' -dbname names the real database
     for command, codes in _commands(summary, tmp_path) + printed + fixes:
-        args = shlex.split(command)
+        args = shlex.split(command.replace("-dbname gpc1", f"-dbname {dbname}"))
         assert args[0] == "mopstool"
         r = cli(*args[1:])
         if r.code not in codes:
