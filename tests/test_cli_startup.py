@@ -174,10 +174,10 @@ def test_interrupt_in_a_command_is_one_line_and_130(cli, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_main.LazyGroup, "get_command", lambda self, ctx, name: None)
-    r = cli("config", "show")
+    with monkeypatch.context() as mp:   # only this patch is undone (HOME stays the test's own)
+        mp.setattr(cli_main.LazyGroup, "get_command", lambda self, ctx, name: None)
+        r = cli("config", "show")
     assert r.code == ExitCode.USAGE                   # sanity: the table is what resolves commands
-    monkeypatch.undo()
     monkeypatch.setattr(configcmd, "render", boom)
     r = cli("config", "show")
     assert r.code == ExitCode.INTERRUPTED

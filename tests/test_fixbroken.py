@@ -285,10 +285,10 @@ def test_crash_between_define_and_pairing_never_makes_a_second_replacement(cli, 
     def crash(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fb, "write_transaction", crash)
-    r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
+    with monkeypatch.context() as mp:   # only this patch is undone (HOME stays the test's own)
+        mp.setattr(fb, "write_transaction", crash)
+        r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
     assert r.code == 130
-    monkeypatch.undo()
     (f,) = fixes(dbs)
     assert f["broken"] == [] and f["state"] == "defined"          # marker only
     rep = f["chip_id"]
