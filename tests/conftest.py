@@ -270,6 +270,154 @@ def demo_db_url(request, tmp_path_factory):
     return url
 
 
+def _backend(request) -> str:
+    """sqlite, mysql or ippddl: the ``db_url`` backend of the test *request* belongs to."""
+    return request.node.callspec.params["db_url"]
+
+
+@pytest.fixture(scope="session")
+def _demo_templates(tmp_path_factory):
+    """The demo night loaded once per backend per session, as a template to copy."""
+    made: dict[str, tuple[str, object]] = {}
+
+    def template(request, kind: str):
+        if kind in made:
+            return made[kind]
+        from mopstool.config import load_config, parse_night
+        from mopstool.ops.demo.night import run_demo
+
+        root = tmp_path_factory.mktemp(f"demo-{kind}")
+        if kind == "sqlite":
+            import shutil
+
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), root / "demo.sqlite")
+            url = f"sqlite:///{root / 'demo.sqlite'}"
+        else:
+            base = MYSQL_SERVER_URL.rstrip("/")
+            request.getfixturevalue("mysql_url" if kind == "mysql" else "ippddl_url")  # server reachable
+            name = scratch_db_name(f"tpl{kind}")
+            server = create_engine(base + "/")
+            with server.connect() as conn:
+                charset = " DEFAULT CHARACTER SET latin1" if kind == "ippddl" else ""
+                conn.execute(text(f"CREATE DATABASE `{name}`{charset}"))
+            server.dispose()
+            url = f"{base}/{name}"
+            if kind == "mysql":
+                _create_schema(url)
+            else:
+                eng = create_engine(url)
+                with eng.begin() as conn:
+                    ippddl.create_all(conn)
+                eng.dispose()
+        with pytest.MonkeyPatch.context() as mp:  # the demo must not read the developer's config
+            for var in ("MOPSTOOL_CONFIG", "IPPRC"):
+                mp.delenv(var, raising=False)
+            mp.setenv("HOME", str(root / "home"))
+            mp.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))
+            summary = run_demo(load_config(), db_url=url, reset=False, night=parse_night("2018-07-10"),
+                               files_dir=str(root / "files"))
+        made[kind] = (url, summary)
+        return made[kind]
+
+    return template
+
+
+def copy_database(source_url: str, target_url: str) -> None:
+    """Make *target_url* hold exactly the tables and rows of *source_url* (same backend).
+
+    SQLite: the backup API writes the whole file. MariaDB (one server): tables
+    the source lacks are dropped, missing ones created (``CREATE TABLE ...
+    LIKE``), used ones truncated (id counters back to 1); then every table is
+    filled by ``INSERT ... SELECT`` and AUTO_INCREMENT counters follow the
+    source's. A target that already has the tables costs no DDL but the
+    truncation of what the last test used."""
+    if source_url.startswith("sqlite"):
+        import sqlite3
+
+        src = sqlite3.connect(source_url.split("///", 1)[1])
+        dst = sqlite3.connect(target_url.split("///", 1)[1])
+        with dst:
+            src.backup(dst)
+        src.close()
+        dst.close()
+        return
+    source_db = source_url.rsplit("/", 1)[1]
+    counters_sql = "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = :s"
+    eng = create_engine(target_url)
+    with eng.begin() as conn:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        target_db = conn.execute(text("SELECT DATABASE()")).scalar_one()
+        source = dict(conn.execute(text(counters_sql), {"s": source_db}).all())
+        target = dict(conn.execute(text(counters_sql), {"s": target_db}).all())
+        for table in sorted(set(target) - set(source)):
+            conn.execute(text(f"DROP TABLE `{table}`"))
+        kept = sorted(set(target) & set(source))
+        with_rows = set(conn.execute(text(" UNION ALL ".join(
+            f"SELECT '{t}' FROM DUAL WHERE EXISTS (SELECT 1 FROM `{t}`)" for t in kept))).scalars()) if kept else set()
+        for table in kept:
+            if table in with_rows or (target[table] or 1) > 1:
+                conn.execute(text(f"TRUNCATE TABLE `{table}`"))
+        for table in sorted(set(source) - set(target)):
+            conn.execute(text(f"CREATE TABLE `{table}` LIKE `{source_db}`.`{table}`"))
+        for table in source:
+            conn.execute(text(f"INSERT INTO `{table}` SELECT * FROM `{source_db}`.`{table}`"))
+        now = dict(conn.execute(text(counters_sql), {"s": target_db}).all())
+        for table, counter in source.items():
+            if counter and (now.get(table) or 0) < counter:
+                conn.execute(text(f"ALTER TABLE `{table}` AUTO_INCREMENT = {int(counter)}"))
+        conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+    eng.dispose()
+
+
+@pytest.fixture
+def demo_loader(request, _demo_templates):
+    """load(url=None) -> the DemoSummary of the demo night, copied into *url*
+    (default: this test's ``db_url``) from the session's template for the test's
+    backend: the same rows as ``mopstool demo`` writes, without loading it again.
+    The summary's files (CMFs, images) are the template's: read them only."""
+    def load(url: str | None = None):
+        url = url or request.getfixturevalue("db_url")
+        src, summary = _demo_templates(request, _backend(request))
+        copy_database(src, url)
+        return summary
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def _copy_slots():
+    """Per backend, the MariaDB databases scratch_copies has made; reused test after test."""
+    return {}
+
+
+def scratch_copies(request, n: int) -> list[str]:
+    """*n* databases on this test's backend, each a fresh copy of the demo night.
+
+    SQLite: new files under tmp_path. MariaDB: the session keeps a few databases
+    and refills them for each test (dropped at the session's end)."""
+    kind = _backend(request)
+    src, _summary = request.getfixturevalue("_demo_templates")(request, kind)
+    if kind == "sqlite":
+        tmp = request.getfixturevalue("tmp_path")
+        urls = [f"sqlite:///{tmp / f'copy{i}.sqlite'}" for i in range(n)]
+    else:
+        slots = request.getfixturevalue("_copy_slots").setdefault(kind, [])
+        base = src.rsplit("/", 1)[0]
+        if len(slots) < n:
+            server = create_engine(base + "/")
+            with server.connect() as conn:
+                for _ in range(n - len(slots)):
+                    name = scratch_db_name("copy")
+                    charset = " DEFAULT CHARACTER SET latin1" if kind == "ippddl" else ""
+                    conn.execute(text(f"CREATE DATABASE `{name}`{charset}"))
+                    slots.append(f"{base}/{name}")
+            server.dispose()
+        urls = slots[:n]
+    for u in urls:
+        copy_database(src, u)
+    return urls
+
+
 @pytest.fixture
 def dbs(db_url):
     d = Databases(db_url, db_url)

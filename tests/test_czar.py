@@ -11,7 +11,6 @@ from sqlalchemy import event
 
 from mopstool.config import load_config
 from mopstool.ops.nightly.czar import czar_report
-from mopstool.ops.demo.night import run_demo
 from mopstool.ops.nightly.diffpairs import plan_diffpairs
 from mopstool.ops.nightly.visits import lostvisits
 from mopstool.ops.demo.synth import Synth
@@ -22,9 +21,8 @@ LATE = datetime(2018, 7, 11, 12)
 
 
 @pytest.fixture
-def demo(db_url, tmp_path):
-    summary = run_demo(load_config(), db_url=db_url, reset=False, night=NIGHT, files_dir=str(tmp_path / "f"))
-    return summary.ids
+def demo(demo_loader):
+    return demo_loader().ids
 
 
 def test_demo_night_lostvisits_diffpairs_czar_and_fixes(cli, db_url, demo):

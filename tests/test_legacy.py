@@ -9,7 +9,7 @@ import shlex
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from conftest import scratch_db_name
+from conftest import scratch_copies
 from mopstool.db import schema
 from mopstool.legacy import modes as legacy
 
@@ -96,30 +96,9 @@ def _ids(url: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def two_demo_dbs(cli, db_url, tmp_path):
+def two_demo_dbs(request, db_url):
     """Two identical demo databases: one for the legacy recipes, one for the modern commands."""
-    if db_url.startswith("sqlite"):
-        urls = [f"sqlite:///{tmp_path / n}" for n in ("legacy.sqlite", "modern.sqlite")]
-        drop = []
-    else:
-        server = db_url.rsplit("/", 1)[0]
-        names = [scratch_db_name("legacy") for _ in range(2)]
-        admin = create_engine(server + "/")
-        with admin.connect() as conn:
-            for n in names:
-                conn.execute(text(f"CREATE DATABASE `{n}`"))
-        urls = [f"{server}/{n}" for n in names]
-        drop = names
-    for u in urls:
-        assert cli("--db", u, "db", "init").code == 0
-        r = cli("demo", "--db", u, "--files", str(tmp_path / "files"))
-        assert r.code == 0, r.err
-    yield urls
-    if drop:
-        with admin.connect() as conn:
-            for n in drop:
-                conn.execute(text(f"DROP DATABASE `{n}`"))
-        admin.dispose()
+    return scratch_copies(request, 2)
 
 
 def test_every_recipe_of_the_notes_matches_the_modern_command(cli, two_demo_dbs, monkeypatch):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 import shlex
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from conftest import scratch_copies
 from mopstool.db import schema
 from mopstool.legacy import modes as legacy
 
@@ -44,29 +44,9 @@ def q(url: str, sql: str, **params):
 
 
 @pytest.fixture
-def demo_pair(cli, db_url, tmp_path):
+def demo_pair(request, db_url):
     """Two identical demo databases."""
-    if db_url.startswith("sqlite"):
-        urls = [f"sqlite:///{tmp_path / n}" for n in ("a.sqlite", "b.sqlite")]
-        drop = []
-    else:
-        server = db_url.rsplit("/", 1)[0]
-        drop = [f"mopstool_dropin_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-        admin = create_engine(server + "/")
-        with admin.connect() as conn:
-            for n in drop:
-                conn.execute(text(f"CREATE DATABASE `{n}`"))
-        urls = [f"{server}/{n}" for n in drop]
-    for u in urls:
-        assert cli("--db", u, "db", "init").code == 0
-        r = cli("demo", "--db", u, "--files", str(tmp_path / "files"))
-        assert r.code == 0, r.err
-    yield urls
-    if drop:
-        with admin.connect() as conn:
-            for n in drop:
-                conn.execute(text(f"DROP DATABASE `{n}`"))
-        admin.dispose()
+    return scratch_copies(request, 2)
 
 
 def modern_of(err: str) -> str:

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import event
 
 from mopstool.config import load_config
-from mopstool.ops.demo.night import run_demo
 from mopstool.ops.demo.synth import Synth
 from mopstool.ops.report.night import CELL_STATUSES, STAGE_COLUMNS, night_table
 
@@ -25,8 +24,8 @@ N = "2018-07-10"
 
 
 @pytest.fixture
-def demo(db_url, tmp_path):
-    return run_demo(load_config(), db_url=db_url, reset=False, night=NIGHT, files_dir=str(tmp_path / "f")).ids
+def demo(demo_loader):
+    return demo_loader().ids
 
 
 def _rows(data):

@@ -13,8 +13,6 @@ from html.parser import HTMLParser
 
 import pytest
 
-from mopstool.config import load_config
-from mopstool.ops.demo.night import run_demo
 
 from test_nightly_helpers import NIGHT
 
@@ -39,8 +37,8 @@ class Page(HTMLParser):
 
 
 @pytest.fixture
-def demo(db_url, tmp_path):
-    return run_demo(load_config(), db_url=db_url, reset=False, night=NIGHT, files_dir=str(tmp_path / "f")).ids
+def demo(demo_loader):
+    return demo_loader().ids
 
 
 def test_report_page_is_self_contained_and_complete(cli, db_url, demo, tmp_path):
