@@ -64,58 +64,86 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def _create_schema(url: str) -> None:
+    """mopstool's schema ('mopstool db init') in the database at *url*."""
     eng = create_engine(url)
     with eng.begin() as conn:
-        gpc1.create_all(conn)
-        own.create_all(conn)
-        add_extra_auto_increment(conn, list(gpc1.sorted_tables))
+        _mopstool_schema(conn)
     eng.dispose()
 
 
-@pytest.fixture(scope="session")
-def mysql_url():
-    """URL of a scratch MariaDB database with the schema, for this session."""
+def _scratch_database(kind: str, charset: str, build) -> str:
+    """Create this session's scratch database of *kind*, build its schema with
+    *build(conn)*, and return its URL; skip (fail in CI) without a server."""
     base = MYSQL_SERVER_URL.rstrip("/")
-    name = scratch_db_name("main")
+    name = scratch_db_name(kind)
     try:
         server = create_engine(base + "/", connect_args={"connect_timeout": 5})
         with server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}`"))
+            conn.execute(text(f"CREATE DATABASE `{name}`{charset}"))
+        server.dispose()
     except Exception as exc:  # noqa: BLE001
         msg = f"MariaDB not reachable at {MYSQL_SERVER_URL}: {exc}"
         if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)
     url = f"{base}/{name}"
-    _create_schema(url)
-    yield url
-    with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    server.dispose()
-
-
-def _truncate_all(url: str) -> None:
-    """Empty the tables a test used (rows, or an AUTO_INCREMENT moved on); leave the rest.
-
-    TRUNCATE is DDL on MariaDB (tens of ms per table); most tests touch a few
-    of the 37 tables, so finding the used ones first is the cheap way back to an
-    empty schema with every id counter at 1."""
     eng = create_engine(url)
     with eng.begin() as conn:
-        own.create_all(conn)  # a test may have dropped mopstool's own tables (audit fallback)
-        names = [t.name for t in list(gpc1.sorted_tables) + list(own.sorted_tables)]
+        build(conn)
+    eng.dispose()
+    return url
+
+
+def _mopstool_schema(conn) -> None:
+    gpc1.create_all(conn)
+    own.create_all(conn)
+    add_extra_auto_increment(conn, list(gpc1.sorted_tables))
+
+
+@pytest.fixture(scope="session")
+def mysql_url():
+    """URL of a scratch MariaDB database with mopstool's schema, for this session
+    (dropped with the session's other databases at its end)."""
+    return _scratch_database("main", "", _mopstool_schema)
+
+
+def _empty_database(url: str, tables: dict[str, str | None]) -> None:
+    """Bring a scratch MariaDB database back to empty *tables* (name -> CREATE
+    statement, or None: made by SQLAlchemy's models): drop a table a test (or a
+    command) added, recreate one it dropped, truncate the ones that hold rows
+    or whose AUTO_INCREMENT moved on, and leave the rest alone.
+
+    TRUNCATE is DDL on MariaDB (a new tablespace per table); most tests touch a
+    few of the tables, so finding the used ones first is the cheap way back to
+    an empty schema with every id counter at 1."""
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
         counters = dict(conn.execute(text(
             "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
             "WHERE TABLE_SCHEMA = DATABASE()")).all())
+        for name in sorted(set(counters) - set(tables)):
+            conn.execute(text(f"DROP TABLE `{name}`"))
+        missing = [n for n in tables if n not in counters]
+        for name in missing:
+            if tables[name] is not None:
+                conn.execute(text(tables[name]))
+        if any(tables[n] is None for n in missing):
+            gpc1.create_all(conn)
+            own.create_all(conn)
+        present = [n for n in tables if n in counters]
         with_rows = set(conn.execute(text(" UNION ALL ".join(
-            f"SELECT '{n}' FROM DUAL WHERE EXISTS (SELECT 1 FROM `{n}`)" for n in names))).scalars())
-        used = [n for n in names if n in with_rows or (counters.get(n) or 1) > 1]
-        if used:
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for name in used:
+            f"SELECT '{n}' FROM DUAL WHERE EXISTS (SELECT 1 FROM `{n}`)" for n in present))).scalars()) \
+            if present else set()
+        for name in present:
+            if name in with_rows or (counters.get(name) or 1) > 1:
                 conn.execute(text(f"TRUNCATE TABLE `{name}`"))
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
     eng.dispose()
+
+
+#: the tables of a database made by 'mopstool db init' (SQLAlchemy's models make them)
+_MOPSTOOL_TABLES = {t.name: None for t in list(gpc1.sorted_tables) + list(own.sorted_tables)}
 
 
 @pytest.fixture(scope="session")
@@ -133,48 +161,11 @@ import ippddl  # noqa: E402
 @pytest.fixture(scope="session")
 def ippddl_url():
     """URL of a scratch MariaDB database created from the IPP's DDL, for this session."""
-    base = MYSQL_SERVER_URL.rstrip("/")
-    name = scratch_db_name("ippddl")
-    try:
-        server = create_engine(base + "/", connect_args={"connect_timeout": 5})
-        with server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}` DEFAULT CHARACTER SET latin1"))
-    except Exception as exc:  # noqa: BLE001
-        msg = f"MariaDB not reachable at {MYSQL_SERVER_URL}: {exc}"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    url = f"{base}/{name}"
-    eng = create_engine(url)
-    with eng.begin() as conn:
-        ippddl.create_all(conn)
-    eng.dispose()
-    yield url
-    with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    server.dispose()
+    return _scratch_database("ippddl", " DEFAULT CHARACTER SET latin1", ippddl.create_all)
 
 
-def _reset_ippddl(url: str) -> None:
-    """Empty the IPP tables; drop any table a test (or a command) added."""
-    eng = create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-        present = [r[0] for r in conn.execute(text("SHOW TABLES"))]
-        for t in present:
-            if t in ippddl.TABLE_NAMES:
-                conn.execute(text(f"TRUNCATE TABLE `{t}`"))
-            else:
-                conn.execute(text(f"DROP TABLE `{t}`"))
-        conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-        missing = [t for t in ippddl.TABLES if t[0] not in present]
-    if missing:  # a test dropped an IPP table: recreate it as the IPP does
-        with eng.begin() as conn:
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for name, cols, keys in missing:
-                conn.execute(text(ippddl.create_table_sql(name, cols, keys)))
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-    eng.dispose()
+#: the tables of a gpc1 made from the IPP's DDL, with their CREATE statements
+_IPPDDL_TABLES = {name: ippddl.create_table_sql(name, cols, keys) for name, cols, keys in ippddl.TABLES}
 
 
 #: what a test (or a helper of its module it calls) does that needs mopstool's own
@@ -232,52 +223,20 @@ def db_url(request, tmp_path):
             pytest.skip("the test expects the schema of 'mopstool db init' (mopstool's own audit "
                         "table, no summitExp), which an IPP-DDL gpc1 does not have")
         url = request.getfixturevalue("ippddl_url")
-        _reset_ippddl(url)
+        _empty_database(url, _IPPDDL_TABLES)
         return url
     url = request.getfixturevalue("mysql_url")
-    _truncate_all(url)
+    _empty_database(url, _MOPSTOOL_TABLES)
     return url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "mysql"])
-def demo_db_url(request, tmp_path_factory):
-    """The demo night (mopstool demo), loaded once per backend per session. Read it only."""
-    from mopstool.config import load_config, parse_night
-    from mopstool.ops.demo.night import run_demo
-
-    root = tmp_path_factory.mktemp("demo")
-    if request.param == "sqlite":
-        import shutil
-
-        shutil.copyfile(request.getfixturevalue("_sqlite_template"), root / "demo.sqlite")
-        url = f"sqlite:///{root / 'demo.sqlite'}"
-    else:
-        base = request.getfixturevalue("mysql_url").rsplit("/", 1)[0]
-        name = scratch_db_name("demo")
-        server = create_engine(base + "/")
-        with server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}`"))
-        server.dispose()
-        url = f"{base}/{name}"
-        _create_schema(url)
-    with pytest.MonkeyPatch.context() as mp:  # the demo must not read the developer's config
-        for var in ("MOPSTOOL_CONFIG", "IPPRC"):
-            mp.delenv(var, raising=False)
-        mp.setenv("HOME", str(root / "home"))
-        mp.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))
-        run_demo(load_config(), db_url=url, reset=False, night=parse_night("2018-07-10"),
-                 files_dir=str(root / "files"))
-    return url
-
-
-def _backend(request) -> str:
-    """sqlite, mysql or ippddl: the ``db_url`` backend of the test *request* belongs to."""
-    return request.node.callspec.params["db_url"]
+_DEMO_BUILD = {"mysql": ("", _mopstool_schema), "ippddl": (" DEFAULT CHARACTER SET latin1", ippddl.create_all)}
 
 
 @pytest.fixture(scope="session")
 def _demo_templates(tmp_path_factory):
-    """The demo night loaded once per backend per session, as a template to copy."""
+    """template(request, kind) -> (url, DemoSummary): the demo night (mopstool
+    demo) loaded once per backend per session, to read or to copy."""
     made: dict[str, tuple[str, object]] = {}
 
     def template(request, kind: str):
@@ -293,22 +252,7 @@ def _demo_templates(tmp_path_factory):
             shutil.copyfile(request.getfixturevalue("_sqlite_template"), root / "demo.sqlite")
             url = f"sqlite:///{root / 'demo.sqlite'}"
         else:
-            base = MYSQL_SERVER_URL.rstrip("/")
-            request.getfixturevalue("mysql_url" if kind == "mysql" else "ippddl_url")  # server reachable
-            name = scratch_db_name(f"tpl{kind}")
-            server = create_engine(base + "/")
-            with server.connect() as conn:
-                charset = " DEFAULT CHARACTER SET latin1" if kind == "ippddl" else ""
-                conn.execute(text(f"CREATE DATABASE `{name}`{charset}"))
-            server.dispose()
-            url = f"{base}/{name}"
-            if kind == "mysql":
-                _create_schema(url)
-            else:
-                eng = create_engine(url)
-                with eng.begin() as conn:
-                    ippddl.create_all(conn)
-                eng.dispose()
+            url = _scratch_database(f"tpl{kind}", *_DEMO_BUILD[kind])
         with pytest.MonkeyPatch.context() as mp:  # the demo must not read the developer's config
             for var in ("MOPSTOOL_CONFIG", "IPPRC"):
                 mp.delenv(var, raising=False)
@@ -320,6 +264,17 @@ def _demo_templates(tmp_path_factory):
         return made[kind]
 
     return template
+
+
+@pytest.fixture(scope="session", params=["sqlite", "mysql"])
+def demo_db_url(request, _demo_templates):
+    """The demo night (mopstool demo), loaded once per backend per session. Read it only."""
+    return _demo_templates(request, request.param)[0]
+
+
+def _backend(request) -> str:
+    """sqlite, mysql or ippddl: the ``db_url`` backend of the test *request* belongs to."""
+    return request.node.callspec.params["db_url"]
 
 
 def copy_database(source_url: str, target_url: str) -> None:
@@ -402,16 +357,8 @@ def scratch_copies(request, n: int) -> list[str]:
         urls = [f"sqlite:///{tmp / f'copy{i}.sqlite'}" for i in range(n)]
     else:
         slots = request.getfixturevalue("_copy_slots").setdefault(kind, [])
-        base = src.rsplit("/", 1)[0]
-        if len(slots) < n:
-            server = create_engine(base + "/")
-            with server.connect() as conn:
-                for _ in range(n - len(slots)):
-                    name = scratch_db_name("copy")
-                    charset = " DEFAULT CHARACTER SET latin1" if kind == "ippddl" else ""
-                    conn.execute(text(f"CREATE DATABASE `{name}`{charset}"))
-                    slots.append(f"{base}/{name}")
-            server.dispose()
+        while len(slots) < n:  # empty: copy_database creates the tables
+            slots.append(_scratch_database("copy", _DEMO_BUILD[kind][0], lambda conn: None))
         urls = slots[:n]
     for u in urls:
         copy_database(src, u)
@@ -473,3 +420,8 @@ def cli():
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+def reset_ippddl(url: str) -> None:
+    """Empty an IPP-DDL scratch database (as the ``db_url`` fixture does between tests)."""
+    _empty_database(url, _IPPDDL_TABLES)

@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import create_engine, text
 
 import ippddl
-from conftest import _reset_ippddl
+from conftest import reset_ippddl
 from mopstool.config import load_config
 from mopstool.errors import ExitCode
 
@@ -77,7 +77,7 @@ def _ipp_host_layout(home, url) -> None:
 
 def test_every_readme_command_and_czar_fix_runs_and_alters_nothing(cli, ippddl_url, tmp_path, monkeypatch,
                                                                     isolated_home):
-    _reset_ippddl(ippddl_url)
+    reset_ippddl(ippddl_url)
     summary = _load_demo_without_creating_tables(ippddl_url, tmp_path, monkeypatch)
     eng = create_engine(ippddl_url)
     with eng.connect() as conn:
@@ -141,7 +141,7 @@ def test_ippddl_schema_facts(ippddl_url):
 
 
 def test_db_check_compares_types_nullability_and_lists_needs(cli, ippddl_url):
-    _reset_ippddl(ippddl_url)
+    reset_ippddl(ippddl_url)
     eng = create_engine(ippddl_url)
     try:
         r = cli("--db", ippddl_url, "db", "check", "--json")
@@ -174,4 +174,4 @@ def test_db_check_compares_types_nullability_and_lists_needs(cli, ippddl_url):
             conn.execute(text("ALTER TABLE chipRun MODIFY label VARCHAR(64)"))
             conn.execute(text("ALTER TABLE rawExp MODIFY filter VARCHAR(64)"))
         eng.dispose()
-        _reset_ippddl(ippddl_url)
+        reset_ippddl(ippddl_url)
