@@ -29,6 +29,7 @@ def test_stage_lists_come_from_the_registry():
     assert stages_that("cleanup") == ("chip", "cam", "warp", "diff")
     assert stages_that("block") == ("chip", "cam", "fake", "warp")
     assert stages_that("define") == ("chip", "warp")
+    assert stages_that("drop") == ("chip",)
     assert stages_that("runs", pstamp_db=True) == ("pstamp-request", "pstamp-job", "pstamp-dependent")
     with pytest.raises(ValueError, match="unknown stage capability"):
         stages_that("revrt")

@@ -4,7 +4,7 @@ Each :class:`Stage` knows its tables (run, component, block), the columns that
 name and qualify a component, its inputs (the upstream stages it reads and the
 columns that link them), the state vocabulary and normal transitions, and its
 capabilities ("runs", "faults", "revert", "updaterun", "setupdate", "cleanup",
-"define", "block", "fixbroken", "nightly", "labelcount"). Commands never keep
+"define", "block", "fixbroken", "nightly", "nightfaults", "labelcount", "drop"). Commands never keep
 their own stage lists; they ask the registry::
 
     for name in stages_that("revert"): ...
@@ -62,6 +62,7 @@ CAPABILITIES = frozenset({
     "nightly",     # part of the nightly chain the czar reports (its per-target counts)
     "nightfaults", # its faults of a night's target exposures are problems the czar reports
     "labelcount",  # counted per label by `labels list --counts`
+    "drop",        # `drop` marks processed components done but bad (chiptool -dropprocessedimfile)
 })
 
 
@@ -419,7 +420,7 @@ CHIP = register(Stage(
     list_columns=("chip_id", "exp_id", "state", "label", "data_group", "dist_group", "reduction",
                   "tess_id", "end_stage", "workdir"),
     capabilities=_IMAGE | {"setupdate", "cleanup", "define", "block", "fixbroken", "nightly",
-                           "nightfaults", "labelcount"},
+                           "nightfaults", "labelcount", "drop"},
     description="detrended chips (OTAs) of one exposure; component = class_id (XY01..XY76)",
 ))
 CAM = register(Stage(

@@ -58,7 +58,7 @@ def exposures_for_warps(conn, warp_ids: Iterable[int]) -> dict[int, dict]:
     ids = sorted({int(w) for w in warp_ids if w})
     if not ids:
         return {}
-    from mopstool.stages.joins import exposure_chain
+    from mopstool.stages.joins import exposure_chain, with_components
 
     wr, fr, cr, chr_, re_ = (schema.warpRun, schema.fakeRun, schema.camRun, schema.chipRun,
                              schema.rawExp)
@@ -68,7 +68,7 @@ def exposures_for_warps(conn, warp_ids: Iterable[int]) -> dict[int, dict]:
                 re_.c.dateobs, re_.c.filter, re_.c.airmass, re_.c.ra, re_.c.decl, re_.c.alt,
                 re_.c.az, re_.c.posang, cpe.c.zpt_obs, cpe.c.zpt_stdev, cpe.c.sigma_ra,
                 cpe.c.sigma_dec, cpe.c.bg, cpe.c.fwhm_major)
-         .select_from(exposure_chain("warp").outerjoin(cpe, cpe.c.cam_id == cr.c.cam_id))
+         .select_from(with_components(exposure_chain("warp"), "cam", outer=True))
          .where(wr.c.warp_id.in_(ids)))
     return {int(r["warp_id"]): dict(r) for r in conn.execute(q).mappings()}
 

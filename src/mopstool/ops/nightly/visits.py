@@ -38,7 +38,7 @@ from mopstool.db import Databases, schema
 from mopstool.errors import UsageError
 from mopstool.stages import STAGES
 from mopstool.stages.joins import (  # noqa: F401  (diffs_of_warps re-exported)
-    chain_join, diffs_of_warps, exposure_stages, night_condition, run_ids_for_night,
+    chain_join, diffs_of_warps, exposure_stages, night_condition, run_ids_for_night, with_components,
 )
 from mopstool.stages.vocab import CLEANED_LIKE_STATES, CLEANUP_PENDING_STATES, State, quality_meaning
 from mopstool.util import utcnow  # noqa: F401  (re-exported for the nightly modules)
@@ -553,7 +553,7 @@ def _chain_query(night: date, targets: dict[str, dict], chain: tuple[str, ...]):
             cols.append(run.c.tess_id.label(_col(name, "tess_id")))
         if st.one_component:
             comp = schema.table(st.component_table)
-            frm = frm.outerjoin(comp, comp.c[st.component_link] == run.c[st.id_col])
+            frm = with_components(frm, st, outer=True)
             cols.append(comp.c[st.component_link].label(_col(name, "processed")))
             for attr, col in (("quality", st.quality_col), ("fault", st.fault_col), ("fwhm", st.fwhm_col)):
                 if col:
