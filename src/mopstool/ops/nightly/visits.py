@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import and_, case, func, literal, not_, or_, select
@@ -161,7 +162,12 @@ def visit_chain() -> tuple[str, ...]:
 def _run_field(name: str) -> tuple[str, str] | None:
     """(stage, Run field) that the attribute *name* stands for: a stage's id
     column (chip_id) or ``<stage>_<field>`` (cam_quality, warp_tess_id)."""
-    for st in STAGES.values():
+    return _field_of(name, tuple(STAGES))
+
+
+@lru_cache(maxsize=512)
+def _field_of(name: str, registered: tuple[str, ...]) -> tuple[str, str] | None:
+    for st in (STAGES[n] for n in registered):
         if name == st.id_col:
             return st.name, "id"
         prefix = st.name + "_"
