@@ -17,6 +17,7 @@
 * ``guard_conditions(stage)``      - the rows a run needs before a writer touches it
   (``guard_row_conditions``: the same on the guard table's own rows)
 * ``with_components(frm, stage)``  - a FROM holding the run table joined with its components
+* ``component_input_on(stage)``    - a component and its input-table row (diffSkyfile, diffInputSkyfile)
 """
 
 from __future__ import annotations
@@ -318,6 +319,15 @@ def with_components(frm, stage: Stage | str, *, outer: bool = False):
     comp = _table(stage.component_table, stage)
     on = comp.c[stage.component_link] == run.c[stage.id_col]
     return frm.outerjoin(comp, on) if outer else frm.join(comp, on)
+
+
+def component_input_on(stage: Stage | str) -> ColumnElement:
+    """ON clause pairing a component with its row of the stage's input table
+    (diffSkyfile and the diffInputSkyfile row of the same diff and skycell)."""
+    stage = STAGES[stage] if isinstance(stage, str) else stage
+    table = next(i.table for i in stage.inputs if i.table != stage.run_table)
+    comp, inp = _table(stage.component_table, stage), _table(table, stage)
+    return and_(*[comp.c[c] == inp.c[c] for c in (stage.component_link, *stage.component_key)])
 
 
 def guard_row_conditions(stage: Stage | str, table: str) -> list[ColumnElement]:
