@@ -28,9 +28,6 @@ STATE_VALUES = frozenset(str(s) for vocab in (State, RequestState, JobState, Dep
 STATE_LITERAL_ALLOWED = frozenset({
     "ops/disk/cleanup.py",
     "ops/disk/fixbroken.py",
-    "ops/demo/cmf.py",
-    "ops/demo/night.py",
-    "ops/demo/synth.py",
 })
 
 #: keyword arguments and dict keys that hold a state

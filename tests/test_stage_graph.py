@@ -4,6 +4,7 @@ downstream-active check), on SQLite and MariaDB."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
@@ -28,6 +29,7 @@ def test_stage_lists_come_from_the_registry():
     assert stages_that("cleanup") == ("chip", "cam", "warp", "diff")
     assert stages_that("block") == ("chip", "cam", "fake", "warp")
     assert stages_that("define") == ("chip", "warp")
+    assert stages_that("drop") == ("chip",)
     assert stages_that("runs", pstamp_db=True) == ("pstamp-request", "pstamp-job", "pstamp-dependent")
     with pytest.raises(ValueError, match="unknown stage capability"):
         stages_that("revrt")
@@ -73,9 +75,8 @@ SKYCAL = Stage(
 )
 
 
-@pytest.fixture
-def skycal(db_url):
-    """The skycal stage, registered in one place, and its tables (made by the test)."""
+def _registered(db_url, stage):
+    """Register *stage* (a skycal) and make its tables; undone afterwards."""
     run = schema._table(schema.gpc1, "skycalRun", """
 skycal_id BIGINT AI
 warp_id BIGINT
@@ -97,7 +98,7 @@ fault SMALLINT NN d=0
         for t in (run, res):
             t.drop(conn, checkfirst=True)
             t.create(conn)
-    stage = register(SKYCAL)
+    stage = register(stage)
     try:
         yield stage
     finally:
@@ -108,6 +109,19 @@ fault SMALLINT NN d=0
         for t in (res, run):
             schema.gpc1.remove(t)
         eng.dispose()
+
+
+@pytest.fixture
+def skycal(db_url):
+    """The skycal stage, registered in one place, and its tables (made by the test)."""
+    yield from _registered(db_url, SKYCAL)
+
+
+@pytest.fixture
+def nightly_skycal(db_url):
+    """skycal as a stage of the nightly chain: its faults are the czar's, its runs counted."""
+    yield from _registered(db_url, replace(SKYCAL, capabilities=SKYCAL.capabilities | {"nightly",
+                                                                                        "nightfaults"}))
 
 
 def _skycal_data(dbs):
@@ -220,3 +234,38 @@ def test_chain_joins_in_both_directions(dbs):
     assert names == [ch.exp_name]
     with pytest.raises(ValueError, match="no exposure path"):
         chain_join("stack", "chip")
+
+
+def test_a_registered_stage_joins_the_visit_chain(nightly_skycal, dbs):
+    """A stage registered after warp on the exposure path is the visit's last step:
+    lostvisits waits for it, reports its faults and drops, and the czar counts its runs."""
+    from mopstool.config import load_config
+    from mopstool.ops.nightly.czar import czar_report
+    from mopstool.ops.nightly.visits import lostvisits, visit_chain
+
+    from test_nightly_helpers import NIGHT, build_field
+
+    assert visit_chain() == ("chip", "cam", "fake", "warp", "skycal")
+    with dbs.begin() as conn:
+        ch = build_field(Synth(conn), visits={1: "ok", 2: "ok", 3: "ok", 4: "ok"})
+        w = {v: chains[0].warp_id for v, chains in ch.items()}
+        conn.execute(insert(schema.table("skycalRun")), [
+            dict(skycal_id=11, warp_id=w[1], state=State.FULL, label="OSS.nightlyscience"),
+            dict(skycal_id=13, warp_id=w[3], state=State.NEW, label="OSS.nightlyscience"),
+            dict(skycal_id=14, warp_id=w[4], state=State.DROP, label="OSS.nightlyscience")])
+        conn.execute(insert(schema.table("skycalResult")), [
+            dict(skycal_id=11, skycell_id="skycell.1", data_state=State.FULL, quality=0, fault=0),
+            dict(skycal_id=13, skycell_id="skycell.1", data_state=State.FULL, quality=0, fault=2)])
+    cfg = load_config()
+    (field,) = lostvisits(dbs, cfg, NIGHT)
+    got = {v["visit"]: (v["status"], v["reason"]) for v in field["visits"]}
+    assert got == {1: ("ok", "skycal 11 full"),
+                   2: ("processing", f"warp run {w[2]} full; no skycal run yet"),
+                   3: ("faulted", "skycal run 13: skycell.1 fault 2"),
+                   4: ("dropped", "skycal run 14 dropped")}
+    assert field["lost"] == [2, 3, 4]
+    report = czar_report(dbs, cfg, NIGHT, now=datetime(2018, 7, 11, 12))
+    (oss,) = [t for t in report["targets"] if t["target"] == "OSS"]
+    assert oss["stages"]["skycal"] == {"total": 3, "done": 2, "pending": 0, "faulted": 1, "bad_quality": 1}
+    faults = [p for p in report["problems"] if p["kind"] == "fault" and p["stage"] == "skycal"]
+    assert [(p["id"], p["fault"]) for p in faults] == [(13, 2)]

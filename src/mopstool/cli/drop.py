@@ -29,9 +29,10 @@ def drop_cmd(
     quality set, data_state full, fault and magicked 0, so the run can complete."""
     from mopstool.errors import UsageError
     from mopstool.ops.runs.components import drop_imfiles
+    from mopstool.stages import choices, stages_that
 
-    if stage != "chip":
-        raise UsageError(f"drop supports the chip stage, not {stage!r}")
+    if stage not in stages_that("drop"):
+        raise UsageError(f"drop supports the {choices('drop', last=' or ')} stage, not {stage!r}")
     st = state(ctx)
     plan = drop_imfiles(st.dbs, chip_ids=chip_id, cam_ids=cam_id, class_ids=class_id, quality=quality,
                         dry_run=dry_run, confirm=confirmer(ctx, "drop", yes=yes))

@@ -4,7 +4,7 @@ Each :class:`Stage` knows its tables (run, component, block), the columns that
 name and qualify a component, its inputs (the upstream stages it reads and the
 columns that link them), the state vocabulary and normal transitions, and its
 capabilities ("runs", "faults", "revert", "updaterun", "setupdate", "cleanup",
-"define", "block", "fixbroken", "nightly", "labelcount"). Commands never keep
+"define", "block", "fixbroken", "nightly", "nightfaults", "labelcount", "drop"). Commands never keep
 their own stage lists; they ask the registry::
 
     for name in stages_that("revert"): ...
@@ -62,6 +62,7 @@ CAPABILITIES = frozenset({
     "nightly",     # part of the nightly chain the czar reports (its per-target counts)
     "nightfaults", # its faults of a night's target exposures are problems the czar reports
     "labelcount",  # counted per label by `labels list --counts`
+    "drop",        # `drop` marks processed components done but bad (chiptool -dropprocessedimfile)
 })
 
 
@@ -211,6 +212,11 @@ class Stage:
     guards: tuple[Guard, ...] = ()
     #: columns `runs` lists (default: id, one-to-one input, state, run_columns)
     list_columns: tuple[str, ...] = ()
+    #: component column of the seeing (FWHM) the nightly reports judge a visit by
+    #: (averaged over the good components of a run with several)
+    fwhm_col: str | None = None
+    #: how reports name the stage in words ("camera"); default: its name
+    title: str = ""
     capabilities: frozenset[str] = frozenset({"runs"})
     description: str = ""
     #: set by register(): the exposure is one row per run (no fan-out through input tables)
@@ -220,6 +226,16 @@ class Stage:
     @property
     def has_components(self) -> bool:
         return self.component_table is not None
+
+    @property
+    def one_component(self) -> bool:
+        """The run has a single component row (camProcessedExp): its quality,
+        fault and FWHM are the run's own."""
+        return self.component_table is not None and not self.component_key
+
+    @property
+    def noun(self) -> str:
+        return self.title or self.name
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -400,17 +416,18 @@ CHIP = register(Stage(
     component_table="chipProcessedImfile", component_key=("class_id",),
     mask_table="chipMask", exposure_path=(Link("chipRun", "exp_id", "rawExp", "exp_id"),),
     update_from_data_states=(State.CLEANED,), sweep_in=(State.CLEANED, State.UPDATE),
-    update_mode_col="update_mode",
+    update_mode_col="update_mode", fwhm_col="fwhm_major",
     list_columns=("chip_id", "exp_id", "state", "label", "data_group", "dist_group", "reduction",
                   "tess_id", "end_stage", "workdir"),
     capabilities=_IMAGE | {"setupdate", "cleanup", "define", "block", "fixbroken", "nightly",
-                           "nightfaults", "labelcount"},
+                           "nightfaults", "labelcount", "drop"},
     description="detrended chips (OTAs) of one exposure; component = class_id (XY01..XY76)",
 ))
 CAM = register(Stage(
     name="cam", run_table="camRun", id_col="cam_id",
     component_table="camProcessedExp", component_key=(), data_state_col=None,
     mask_table="camMask", inputs=(Input("chip", "camRun", "cam_id", "chip_id"),),
+    fwhm_col="fwhm_major", title="camera",
     list_columns=("cam_id", "chip_id", "state", "label", "data_group", "dist_group", "reduction",
                   "workdir"),
     capabilities=_IMAGE | {"cleanup", "block", "nightly", "nightfaults", "labelcount"},

@@ -15,6 +15,9 @@
 * ``exposure_stages(capability)``  - the stages whose runs are one per exposure (the chain)
 * ``diffs_of_warps(warps)``        - diff rows using any of the warps as input or template
 * ``guard_conditions(stage)``      - the rows a run needs before a writer touches it
+  (``guard_row_conditions``: the same on the guard table's own rows)
+* ``with_components(frm, stage)``  - a FROM holding the run table joined with its components
+* ``component_input_on(stage)``    - a component and its input-table row (diffSkyfile, diffInputSkyfile)
 """
 
 from __future__ import annotations
@@ -303,10 +306,39 @@ def guard_conditions(stage: Stage) -> list[ColumnElement]:
     for g in stage.guards:
         t = _table(g.table, stage)
         conds = [t.c[g.column] == run.c[g.run_col]]
-        conds += [t.c[c] != 0 for c in g.nonzero]
-        conds += [t.c[c] == v for c, v in g.equals]
+        conds += _guard_row(g, t)
         out.append(exists().where(*conds))
     return out
+
+
+def with_components(frm, stage: Stage | str, *, outer: bool = False):
+    """*frm* (holding the stage's run table) joined with the stage's component
+    rows (camRun LEFT JOIN camProcessedExp, warpRun JOIN warpSkyfile)."""
+    stage = STAGES[stage] if isinstance(stage, str) else stage
+    run = _table(stage.run_table, stage)
+    comp = _table(stage.component_table, stage)
+    on = comp.c[stage.component_link] == run.c[stage.id_col]
+    return frm.outerjoin(comp, on) if outer else frm.join(comp, on)
+
+
+def component_input_on(stage: Stage | str) -> ColumnElement:
+    """ON clause pairing a component with its row of the stage's input table
+    (diffSkyfile and the diffInputSkyfile row of the same diff and skycell)."""
+    stage = STAGES[stage] if isinstance(stage, str) else stage
+    table = next(i.table for i in stage.inputs if i.table != stage.run_table)
+    comp, inp = _table(stage.component_table, stage), _table(table, stage)
+    return and_(*[comp.c[c] == inp.c[c] for c in (stage.component_link, *stage.component_key)])
+
+
+def guard_row_conditions(stage: Stage | str, table: str) -> list[ColumnElement]:
+    """The conditions the stage's guards put on the rows of *table* itself, for
+    a query that joins that table (publishClient: active diff clients)."""
+    stage = STAGES[stage] if isinstance(stage, str) else stage
+    return [c for g in stage.guards if g.table == table for c in _guard_row(g, _table(g.table, stage))]
+
+
+def _guard_row(g, t) -> list[ColumnElement]:
+    return [t.c[c] != 0 for c in g.nonzero] + [t.c[c] == v for c, v in g.equals]
 
 
 def component_join(stage: Stage):

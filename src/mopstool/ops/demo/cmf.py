@@ -13,6 +13,7 @@ from mopstool.fits.cmf import (FLAG_BADPSF, FLAG_CR_LIMIT, FLAG_DEFECT, FLAG_FAI
 from mopstool.fits.cmf_write import _rng, synthetic_psf_table, synthetic_xfit_table, cmf_primary_header, write_cmf
 from mopstool.fits.skycell import (DEFAULT_TESS, SKYCELL_GRID, SKYCELL_MARGIN, SkycellGeometry,
                                    parse_skycell_id, skycell_geometry)
+from mopstool.stages.vocab import State
 
 #: at most this many detections in one demo skycell catalog: enough for mopscat
 #: and testchunk to have work, small enough that the demo loads in seconds
@@ -119,19 +120,19 @@ def write_demo_cmfs(conn, files_dir: str | os.PathLike, progress=None) -> int:
     in the overlap of neighbouring skycells of the same diff. *progress(what,
     done, total)* hears of each file written."""
     import numpy as np
-    from sqlalchemy import and_, select
+    from sqlalchemy import select
 
     from mopstool.db import schema
     from mopstool.ops.mopscat.build import exposures_for_warps, skycell_chips
+    from mopstool.stages.joins import component_input_on
 
     prefix = str(files_dir)
     ds, di, dr = schema.diffSkyfile, schema.diffInputSkyfile, schema.diffRun
     rows = conn.execute(
         select(ds.c.diff_id, ds.c.skycell_id, ds.c.path_base, ds.c.sources, di.c.diff_skyfile_id,
                di.c.warp1, di.c.warp2, dr.c.diff_mode, dr.c.bothways, dr.c.tess_id)
-        .select_from(ds.join(dr, dr.c.diff_id == ds.c.diff_id).outerjoin(
-            di, and_(di.c.diff_id == ds.c.diff_id, di.c.skycell_id == ds.c.skycell_id)))
-        .where(ds.c.data_state == "full", ds.c.fault == 0,
+        .select_from(ds.join(dr, dr.c.diff_id == ds.c.diff_id).outerjoin(di, component_input_on("diff")))
+        .where(ds.c.data_state == State.FULL, ds.c.fault == 0,
                ds.c.path_base.startswith(prefix, autoescape=True))
         .order_by(ds.c.diff_id, ds.c.skycell_id)).mappings().all()
     if not rows:

@@ -33,6 +33,7 @@ from mopstool.db import Databases, describe_url, schema
 from mopstool.db.own import own
 from mopstool.errors import UsageError
 from mopstool.ops.demo.synth import Chain, Synth
+from mopstool.stages.vocab import DependentState, JobState, RequestState, State
 
 FWHM_BAD = 8.1
 
@@ -154,7 +155,7 @@ def _build_night(s: Synth, cfg: Config, night: date, *, troubles: bool, files_di
                       obs_mode=p.obs_mode, reduction="SWEETSPOT",
                       ra_deg=300.0 + 0.4 * len(chains) % 40, dec_deg=-20.0 + (v % 3) * 0.01)
             if trouble == "chip_fault":
-                ch = s.chain(stop_after="chip", chip_state="new",
+                ch = s.chain(stop_after="chip", chip_state=State.NEW,
                              chip_imfiles={"XY23": {"fault": 2}, "XY45": {"fault": 5},
                                            "XY56": {"missing": True}}, **kw)
                 ids["chip_fault"] = ch.chip_id
@@ -164,7 +165,7 @@ def _build_night(s: Synth, cfg: Config, night: date, *, troubles: bool, files_di
             elif trouble == "bad_fwhm":
                 ch = s.chain(cam_fwhm=FWHM_BAD, **kw)
             elif trouble == "warp_fault":
-                ch = s.chain(warp_state="new", warp_skyfiles={p.skycells[0]: {"fault": 2},
+                ch = s.chain(warp_state=State.NEW, warp_skyfiles={p.skycells[0]: {"fault": 2},
                                                               p.skycells[3]: {"missing": True}}, **kw)
                 ids["warp_fault"] = ch.warp_id
             else:
@@ -206,13 +207,13 @@ def _diffs_for_field(s: Synth, cfg: Config, p: FieldPlan, chains, nf, *, files_d
     for a, b in zip(kept[::2], kept[1::2]):
         w1, w2 = chains[(p.object, a)].warp_id, chains[(p.object, b)].warp_id
         over = {}
-        state = "full"
+        state = State.FULL
         if troubles and p.target == "ESS" and p.object.endswith("003") and (a, b) == (3, 4):
             over = {p.skycells[1]: {"fault": 2}}
-            state = "new"
+            state = State.NEW
         diff_id = s.diff(label=label, data_group=data_group, skycells=p.skycells, warp1=w1, warp2=w2,
                          workdir=workdir, skyfiles=over, state=state, registered=registered)
-        if state == "new":
+        if state == State.NEW:
             ids["diff_fault"] = diff_id
             continue
         ids.setdefault("ww_diff", diff_id)
@@ -230,36 +231,36 @@ def _pstamp_and_updates(s: Synth, night: date, before: date, ids: dict) -> None:
     ch = s.exposure(dateobs=base + timedelta(minutes=3), filter="w.00000",
                     comment="OSSR.R20S1.11.Q.w visit 2", object="OSS.R20S1.11.007", obs_mode="OSS",
                     label="OSS.nightlyscience", reduction="SWEETSPOT")
-    imf = {"XY33": {"data_state": "update", "fault": 26}}
-    chip_id = s.chip(ch, label="ps_ud_MOPS", data_group=f"OSS.{nf['yyyymmdd']}", state="update",
-                     data_state="cleaned", imfiles=imf)
+    imf = {"XY33": {"data_state": State.UPDATE, "fault": 26}}
+    chip_id = s.chip(ch, label="ps_ud_MOPS", data_group=f"OSS.{nf['yyyymmdd']}", state=State.UPDATE,
+                     data_state=State.CLEANED, imfiles=imf)
     ids["gone_chip"] = chip_id
     after = datetime(night.year, night.month, night.day, 18)
     # MOPS: mostly finished requests, a few waiting behind the QUB upload
     dep_gone = s.pstamp_dependent(stage="chip", stage_id=chip_id, component="XY33",
-                                  rlabel="ps_ud_MOPS", state="new", fault=25)
+                                  rlabel="ps_ud_MOPS", state=DependentState.NEW, fault=25)
     for i in range(40):
         req = s.pstamp_request(name=f"MOPS.stamps.{nf['yyyymmdd']}.{i:03d}", label="MOPS",
-                               state="stop", registered=after - timedelta(days=2, minutes=5 * i))
-        s.pstamp_jobs(req, [{"state": "stop"} for _ in range(5)])
+                               state=RequestState.STOP, registered=after - timedelta(days=2, minutes=5 * i))
+        s.pstamp_jobs(req, [{"state": JobState.STOP} for _ in range(5)])
     req = s.pstamp_request(name=f"MOPS.precovery.{nf['yyyymmdd']}.broken", label="MOPS",
-                           state="run", registered=after - timedelta(hours=20))
-    s.pstamp_jobs(req, [{"state": "stop"}, {"state": "stop", "fault": 25, "dep_id": dep_gone,
+                           state=RequestState.RUN, registered=after - timedelta(hours=20))
+    s.pstamp_jobs(req, [{"state": JobState.STOP}, {"state": JobState.STOP, "fault": 25, "dep_id": dep_gone,
                                             "exp_id": ch.exp_id}])
     ids["fault25_req"] = req
     for i in range(3):
         dep = s.pstamp_dependent(stage="warp" if i else "chip", stage_id=ids.get("warp_fault", 1) if i
                                  else chip_id, component="skycell.1212.040" if i else "XY12",
-                                 rlabel="ps_ud_MOPS", state="new")
+                                 rlabel="ps_ud_MOPS", state=DependentState.NEW)
         req = s.pstamp_request(name=f"MOPS.stamps.{night.strftime('%Y%m%d')}.w{i:02d}", label="MOPS",
-                               state="run", registered=after + timedelta(minutes=i))
-        s.pstamp_jobs(req, [{"state": "run", "dep_id": dep}, {"state": "run"}])
+                               state=RequestState.RUN, registered=after + timedelta(minutes=i))
+        s.pstamp_jobs(req, [{"state": JobState.RUN, "dep_id": dep}, {"state": JobState.RUN}])
     for i in range(300):
         s.pstamp_request(name=f"QUB.upload.{night.strftime('%Y%m%d')}.{i:04d}", label="QUB",
-                         state="new", username="qub", registered=after + timedelta(minutes=10, seconds=i))
+                         state=RequestState.NEW, username="qub", registered=after + timedelta(minutes=10, seconds=i))
     for i in range(6):
         s.pstamp_request(name=f"MOPS.stamps.{night.strftime('%Y%m%d')}.n{i:02d}", label="MOPS",
-                         state="new", registered=after + timedelta(minutes=40 + i))
+                         state=RequestState.NEW, registered=after + timedelta(minutes=40 + i))
 
 
 def _cleaned_before(s: Synth, before: date) -> None:
@@ -270,8 +271,8 @@ def _cleaned_before(s: Synth, before: date) -> None:
         ch = s.exposure(dateobs=datetime(old.year, old.month, old.day, 8) + timedelta(minutes=17 * v),
                         filter="w.00000", comment=f"OSSR.R20S1.10.Q.w visit {v}",
                         object="OSS.R20S1.10.001", obs_mode="OSS", reduction="SWEETSPOT")
-        s.chip(ch, label="goto_cleaned", data_group=f"OSS.{nf['yyyymmdd']}", state="cleaned",
-               data_state="cleaned")
+        s.chip(ch, label="goto_cleaned", data_group=f"OSS.{nf['yyyymmdd']}", state=State.CLEANED,
+               data_state=State.CLEANED)
 
 
 def _check_target(dbs: Databases, explicit: bool, reset: bool) -> bool:
@@ -399,10 +400,10 @@ def _write_cmfs(dbs: Databases, fdir: Path, progress=None) -> int:
 def _fill_ids(dbs: Databases, summary: DemoSummary) -> None:
     with dbs.connect() as conn:
         cr, cpi = schema.chipRun, schema.chipProcessedImfile
-        chip = conn.execute(select(cr.c.chip_id).where(cr.c.state == "new", cr.c.chip_id.in_(
+        chip = conn.execute(select(cr.c.chip_id).where(cr.c.state == State.NEW, cr.c.chip_id.in_(
             select(cpi.c.chip_id).where(cpi.c.fault == 2)))).scalar()
         dr = schema.diffRun
-        diff = conn.execute(select(func.max(dr.c.diff_id)).where(dr.c.state == "full",
+        diff = conn.execute(select(func.max(dr.c.diff_id)).where(dr.c.state == State.FULL,
                                                                   dr.c.diff_mode == 1)).scalar()
     if chip:
         summary.ids["chip_fault"] = chip

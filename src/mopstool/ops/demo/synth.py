@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from mopstool.db import schema
+from mopstool.stages.vocab import DependentState, JobState, RequestState, State
 
 #: the 60 GPC1 OTAs: XY01..XY76 less the four corners
 GPC1_CLASS_IDS: tuple[str, ...] = tuple(
@@ -133,7 +134,7 @@ class Synth:
                 imfiles=len(class_ids), fault=0))
         self.conn.execute(schema.newExp.insert(), dict(
             exp_id=exp_id, summit_id=exp_id + 10_000_000, tmp_exp_name=name, tmp_camera="GPC1",
-            tmp_telescope="PS1", state="full", workdir=wd, workdir_state="dirty",
+            tmp_telescope="PS1", state=State.FULL, workdir=wd, workdir_state="dirty",
             reduction=reduction, tess_id=tess_id, end_stage=end_stage, label=label))
         common = dict(exp_id=exp_id, exp_name=name, camera="GPC1", telescope="PS1", dateobs=dateobs,
                       exp_type=exp_type, filelevel="FPA", filter=filter, comment=comment,
@@ -141,7 +142,7 @@ class Synth:
                       decl=math.radians(dec_deg), exp_time=exp_time, object=object, fault=fault,
                       magicked=0)
         self.conn.execute(schema.rawExp.insert(), dict(
-            **common, exp_tag=f"{name}.{exp_id}", workdir=wd, state="full", reduction=reduction,
+            **common, exp_tag=f"{name}.{exp_id}", workdir=wd, state=State.FULL, reduction=reduction,
             tess_id=tess_id, end_stage=end_stage, hostname="ippc01"))
         raw_ids = self._ids("raw_image", len(class_ids))
         # newImfile first: rawImfile (exp_id, tmp_class_id) references it
@@ -150,17 +151,17 @@ class Synth:
                  bytes=50_000_000) for c in class_ids])
         self.conn.execute(schema.rawImfile.insert(), [
             dict(common, tmp_class_id=f"ota{c[2:]}", class_id=c, uri=f"neb://any/gpc1/{name}/{name}.{c}.fits",
-                 data_state="full", ignored=0, quality=0, raw_image_id=rid, hostname="ippc01",
+                 data_state=State.FULL, ignored=0, quality=0, raw_image_id=rid, hostname="ippc01",
                  burntool_state=14, video_cells=0, bytes=50_000_000)
             for c, rid in zip(class_ids, raw_ids)])
         return Chain(exp_id=exp_id, exp_name=name, dateobs=dateobs)
 
     # ------------------------------------------------------------------ chip / cam / fake
     def chip(self, chain: Chain, *, label: str, data_group: str | None = None,
-             dist_group: str | None = "SweetSpot", state: str = "full", workdir: str | None = None,
+             dist_group: str | None = "SweetSpot", state: str = State.FULL, workdir: str | None = None,
              reduction: str | None = "SWEETSPOT", tess_id: str | None = TESS,
              end_stage: str | None = "warp", imfiles: dict[str, dict] | None = None,
-             processed: bool = True, data_state: str = "full", class_ids=GPC1_CLASS_IDS,
+             processed: bool = True, data_state: str = State.FULL, class_ids=GPC1_CLASS_IDS,
              update_mode: int = 0) -> int:
         """A chipRun; *imfiles* overrides per class_id (data_state, fault, quality,
         or {'missing': True} for an imfile not processed yet)."""
@@ -195,7 +196,7 @@ class Synth:
         return chip_id
 
     def cam(self, chain: Chain, *, label: str, data_group: str | None = None,
-            dist_group: str | None = "SweetSpot", state: str = "full", quality: int = 0,
+            dist_group: str | None = "SweetSpot", state: str = State.FULL, quality: int = 0,
             fault: int = 0, fwhm_major: float = 4.5, zpt_obs: float = 24.6,
             processed: bool = True, reduction: str | None = "SWEETSPOT") -> int:
         cam_id = self._id("cam")
@@ -215,25 +216,25 @@ class Synth:
         return cam_id
 
     def fake(self, chain: Chain, *, label: str, data_group: str | None = None,
-             state: str = "full") -> int:
+             state: str = State.FULL) -> int:
         fake_id = self._id("fake")
         self.conn.execute(schema.fakeRun.insert(), dict(
             fake_id=fake_id, cam_id=chain.cam_id, state=state, workdir=f"neb://@HOST@.0/gpc1/{label}",
             label=label, data_group=data_group or label, dist_group="SweetSpot",
             reduction="SWEETSPOT", tess_id=TESS, end_stage="warp"))
-        if state in ("full", "cleaned", "update"):
+        if state in (State.FULL, State.CLEANED, State.UPDATE):
             self.conn.execute(schema.fakeProcessedImfile.insert(), [
                 dict(fake_id=fake_id, exp_id=chain.exp_id, class_id=c,
                      path_base=f"neb://@HOST@.0/gpc1/{label}/{chain.exp_name}.fk.{fake_id}.{c}",
-                     data_state="full", fault=0, hostname="ipp051", dtime_script=1.5)
+                     data_state=State.FULL, fault=0, hostname="ipp051", dtime_script=1.5)
                 for c in GPC1_CLASS_IDS])
         chain.fake_id = fake_id
         return fake_id
 
     # ------------------------------------------------------------------ warp / stack
     def warp(self, chain: Chain, *, label: str, skycells: list[str], data_group: str | None = None,
-             state: str = "full", skyfiles: dict[str, dict] | None = None,
-             data_state: str = "full", dist_group: str | None = "SweetSpot",
+             state: str = State.FULL, skyfiles: dict[str, dict] | None = None,
+             data_state: str = State.FULL, dist_group: str | None = "SweetSpot",
              workdir: str | None = None) -> int:
         """A warpRun onto *skycells*; *skyfiles* overrides per skycell (data_state,
         fault, quality, good_frac, or {'missing': True})."""
@@ -269,8 +270,8 @@ class Synth:
         return warp_id
 
     def chain(self, *, label: str, data_group: str, skycells: list[str], stop_after: str = "warp",
-              chip_state: str = "full", chip_imfiles: dict | None = None, cam_quality: int = 0,
-              cam_fwhm: float = 4.5, warp_state: str = "full", warp_skyfiles: dict | None = None,
+              chip_state: str = State.FULL, chip_imfiles: dict | None = None, cam_quality: int = 0,
+              cam_fwhm: float = 4.5, warp_state: str = State.FULL, warp_skyfiles: dict | None = None,
               **exposure_kw) -> Chain:
         """An exposure processed up to *stop_after* (exposure, chip, cam, fake, warp)."""
         ch = self.exposure(label=label, **exposure_kw)
@@ -289,7 +290,7 @@ class Synth:
                   skyfiles=warp_skyfiles)
         return ch
 
-    def stack(self, *, skycell_id: str, filter: str, label: str, state: str = "full",
+    def stack(self, *, skycell_id: str, filter: str, label: str, state: str = State.FULL,
               data_group: str | None = None, warp_ids: list[int] = (), quality: int = 0,
               fault: int = 0, registered: datetime | None = None) -> int:
         stack_id = self._id("stack")
@@ -301,7 +302,7 @@ class Synth:
         if warp_ids:
             self.conn.execute(schema.stackInputSkyfile.insert(),
                               [dict(stack_id=stack_id, warp_id=w) for w in warp_ids])
-        if state in ("full", "cleaned", "goto_cleaned", "update"):
+        if state in (State.FULL, State.CLEANED, State.GOTO_CLEANED, State.UPDATE):
             pb = f"{wd}/{TESS}/{skycell_id}/{TESS}.{skycell_id}.stk.{stack_id}"
             self.conn.execute(schema.stackSumSkyfile.insert(), dict(
                 stack_id=stack_id, uri=pb + ".fits", path_base=pb, good_frac=0.97, fault=fault,
@@ -310,10 +311,10 @@ class Synth:
 
     # ------------------------------------------------------------------ diffs and publishing
     def diff(self, *, label: str, data_group: str, skycells: list[str], warp1: int,
-             warp2: int | None = None, stack2: int | None = None, state: str = "full",
+             warp2: int | None = None, stack2: int | None = None, state: str = State.FULL,
              dist_group: str | None = "SweetSpot", diff_mode: int | None = None,
              reduction: str | None = None, workdir: str | None = None,
-             skyfiles: dict[str, dict] | None = None, data_state: str = "full",
+             skyfiles: dict[str, dict] | None = None, data_state: str = State.FULL,
              registered: datetime | None = None, bothways: int = 1) -> int:
         """A diffRun of warp1 (input) against warp2 or stack2 (template)."""
         mode = diff_mode or (1 if warp2 is not None else 2)
@@ -332,7 +333,7 @@ class Synth:
         tag = {1: "", 2: "WS.", 3: "SW.", 4: "SS."}[mode]
         for sc in skycells:
             over = (skyfiles or {}).get(sc, {})
-            if over.get("missing") or state in ("new", "reg") and not over:
+            if over.get("missing") or state in (State.NEW, State.REG) and not over:
                 continue
             rows.append(dict(
                 diff_id=diff_id, skycell_id=sc,
@@ -353,19 +354,19 @@ class Synth:
             comment="MOPS DataStore", name=name, output_format=1))
         return cid
 
-    def publish(self, *, client_id: int, diff_id: int, label: str, state: str = "full",
+    def publish(self, *, client_id: int, diff_id: int, label: str, state: str = State.FULL,
                 fault: int | None = 0) -> int:
         pub_id = self._id("pub")
         self.conn.execute(schema.publishRun.insert(), dict(
             pub_id=pub_id, client_id=client_id, stage_id=diff_id, label=label, state=state))
-        if fault is not None and state == "full" or fault:
+        if fault is not None and state == State.FULL or fault:
             self.conn.execute(schema.publishDone.insert(), dict(
                 pub_id=pub_id, path_base=f"neb://any/gpc1/publish/{diff_id}.mops", hostname="ipp054",
                 dtime_script=3.2, fault=fault or 0))
         return pub_id
 
     # ------------------------------------------------------------------ postage stamps
-    def pstamp_request(self, *, name: str, label: str, state: str = "stop", fault: int = 0,
+    def pstamp_request(self, *, name: str, label: str, state: str = RequestState.STOP, fault: int = 0,
                        reqType: str = "pstamp", username: str = "mops",
                        registered: datetime | None = None, timestamp: datetime | None = None,
                        outProduct: str = "pstamp-results") -> int:
@@ -380,7 +381,7 @@ class Synth:
         return req_id
 
     def pstamp_dependent(self, *, stage: str, stage_id: int, component: str, rlabel: str,
-                         state: str = "new", fault: int = 0, imagedb: str = "gpc1") -> int:
+                         state: str = DependentState.NEW, fault: int = 0, imagedb: str = "gpc1") -> int:
         dep_id = self._pid("dep")
         t = schema.table("pstampDependent", pstamp_db=True)
         self.pconn.execute(t.insert(), dict(
@@ -398,7 +399,7 @@ class Synth:
             job_id = self._pid("job")
             ids.append(job_id)
             rows.append(dict(job_id=job_id, req_id=req_id, rownum=str(j.get("rownum", n + 1)),
-                             state=j.get("state", "stop"), jobType=j.get("jobType", "stamp"),
+                             state=j.get("state", JobState.STOP), jobType=j.get("jobType", "stamp"),
                              fault=j.get("fault", 0), exp_id=j.get("exp_id"),
                              outputBase=f"/data/pstamp/work/{req_id}/{job_id}",
                              options=j.get("options", 1), dep_id=j.get("dep_id", 0),

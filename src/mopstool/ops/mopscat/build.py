@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from mopstool.db import schema
 from mopstool.errors import DataError, NotFound, UsageError
@@ -58,7 +58,7 @@ def exposures_for_warps(conn, warp_ids: Iterable[int]) -> dict[int, dict]:
     ids = sorted({int(w) for w in warp_ids if w})
     if not ids:
         return {}
-    from mopstool.stages.joins import exposure_chain
+    from mopstool.stages.joins import exposure_chain, with_components
 
     wr, fr, cr, chr_, re_ = (schema.warpRun, schema.fakeRun, schema.camRun, schema.chipRun,
                              schema.rawExp)
@@ -68,7 +68,7 @@ def exposures_for_warps(conn, warp_ids: Iterable[int]) -> dict[int, dict]:
                 re_.c.dateobs, re_.c.filter, re_.c.airmass, re_.c.ra, re_.c.decl, re_.c.alt,
                 re_.c.az, re_.c.posang, cpe.c.zpt_obs, cpe.c.zpt_stdev, cpe.c.sigma_ra,
                 cpe.c.sigma_dec, cpe.c.bg, cpe.c.fwhm_major)
-         .select_from(exposure_chain("warp").outerjoin(cpe, cpe.c.cam_id == cr.c.cam_id))
+         .select_from(with_components(exposure_chain("warp"), "cam", outer=True))
          .where(wr.c.warp_id.in_(ids)))
     return {int(r["warp_id"]): dict(r) for r in conn.execute(q).mappings()}
 
@@ -142,6 +142,8 @@ class _Loaded:
 def _load(conn, diff_ids: list[int], *, strict: bool = True) -> _Loaded:
     """Load diffRun, diffInputSkyfile (+ diffSkyfile) and the exposure chains of *diff_ids*.
     *strict*: unknown / unusable diffs raise; otherwise they are noted in ``problems``."""
+    from mopstool.stages.joins import component_input_on
+
     dr, di, ds = schema.diffRun, schema.diffInputSkyfile, schema.diffSkyfile
     ids = list(dict.fromkeys(int(d) for d in diff_ids))
     runs: dict[int, dict] = {}
@@ -153,8 +155,7 @@ def _load(conn, diff_ids: list[int], *, strict: bool = True) -> _Loaded:
         q = (select(di.c.diff_id, di.c.skycell_id, di.c.diff_skyfile_id, di.c.warp1, di.c.warp2,
                     di.c.stack1, di.c.stack2, ds.c.path_base, ds.c.data_state, ds.c.quality,
                     ds.c.fault, ds.c.skycell_id.label("done"))
-             .select_from(di.outerjoin(ds, and_(ds.c.diff_id == di.c.diff_id,
-                                                ds.c.skycell_id == di.c.skycell_id)))
+             .select_from(di.outerjoin(ds, component_input_on("diff")))
              .where(di.c.diff_id.in_(part))
              .order_by(di.c.diff_id, di.c.skycell_id))
         for r in conn.execute(q).mappings():

@@ -266,12 +266,13 @@ def _plan_problems(cfg: Config, plan: DiffPlan, night: date, dbname: str,
             if v.status != PROCESSING:
                 continue
             e = v.exposure
-            if e.chip_id is None:
-                out.append(_problem("processing", stage="chip", id=None, component=f"{g.object} visit {v.visit}",
-                                    meaning=f"{where} visit {v.visit} ({e.exp_name}) has no chip run",
+            first = e.chain[0]       # the stage a visit starts with (chip: definebyquery)
+            if e.run(first).id is None:
+                out.append(_problem("processing", stage=first, id=None, component=f"{g.object} visit {v.visit}",
+                                    meaning=f"{where} visit {v.visit} ({e.exp_name}) has no {first} run",
                                     how="define", exp_name=e.exp_name, **common))
             else:
-                out.append(_problem("processing", stage=v.stage or "chip", id=v.run_id,
+                out.append(_problem("processing", stage=v.stage or first, id=v.run_id,
                                     component=f"{g.object} visit {v.visit}",
                                     meaning=f"{where} visit {v.visit} ({e.exp_name}) not processed yet: "
                                             f"{v.reason}",
@@ -507,17 +508,15 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
         if chunk is not None and e.chunk != chunk:
             continue
         st = stages[e.target]
-        if e.chip_id is not None:
-            cs = nd.chip_stats.get(e.chip_id, {})
-            _count(st["chip"], state=e.chip_state, faulted=("chip", e.chip_id) in faulted_runs,
-                   bad=bool(cs.get("bad_quality")))
-        if e.cam_id is not None:
-            _count(st["cam"], state=e.cam_state,
-                   faulted=bool(e.cam_fault) or ("cam", e.cam_id) in faulted_runs, bad=bool(e.cam_quality))
-        if e.warp_id is not None:
-            ws = nd.warp_stats.get(e.warp_id, {})
-            _count(st["warp"], state=e.warp_state, faulted=("warp", e.warp_id) in faulted_runs,
-                   bad=bool(ws.get("bad_quality")))
+        # the exposure's runs of the stages counted here (chip, cam, warp): a fault of the
+        # run's one component row (camera) or of its components, bad quality likewise
+        for name in e.chain:
+            r = e.run(name)
+            if name not in st or r.id is None:
+                continue
+            cs = nd.stats.get(name, {}).get(r.id, {})
+            _count(st[name], state=r.state, faulted=bool(r.fault) or (name, r.id) in faulted_runs,
+                   bad=bool(r.quality) or bool(cs.get("bad_quality")))
     diff_state: dict[int, dict] = {}
     for d in nd.diffs:
         if d["diff_id"] in diff_exp and d["diff_id"] not in diff_state:

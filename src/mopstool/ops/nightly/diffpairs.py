@@ -30,7 +30,8 @@ from mopstool.ops.nightly.visits import (
 )
 from mopstool.ops.writes import WritePlan, execute
 from mopstool.stages import STAGES
-from mopstool.stages.joins import like_any, night_condition, run_ids_for_night
+from mopstool.stages.joins import (guard_row_conditions, like_any, night_condition, run_ids_for_night,
+                                   with_components)
 from mopstool.stages.vocab import State
 from mopstool.util import utcnow
 
@@ -217,7 +218,7 @@ def _template_stacks(conn, labels: set[str], skycells: set[str]) -> dict[tuple[s
         return {}
     sr, ss = schema.stackRun, schema.stackSumSkyfile
     q = (select(sr.c.stack_id, sr.c.label, sr.c.skycell_id, sr.c.filter)
-         .select_from(sr.join(ss, ss.c.stack_id == sr.c.stack_id))
+         .select_from(with_components(sr, "stack"))
          .where(sr.c.label.in_(sorted(labels)), sr.c.state == State.FULL, sr.c.skycell_id.in_(sorted(skycells)),
                 func.coalesce(ss.c.fault, 0) == 0, ss.c.quality == 0))
     out: dict[tuple[str, str, str], int] = {}
@@ -589,7 +590,7 @@ def unpublished_query(*, diff_ids: list[int] | None = None, night: date | None =
     and *exclude_ids* narrow it further (the nightly data_groups; unplanned diffs)."""
     dr, pc, pr, ds = schema.diffRun, schema.publishClient, schema.publishRun, schema.diffSkyfile
     dmag = func.coalesce(dr.c.magicked, 0)
-    conds = [pc.c.active != 0, pc.c.stage == "diff", dr.c.state.in_((State.FULL, State.CLEANED, State.GOTO_CLEANED)),
+    conds = [*guard_row_conditions("publish", "publishClient"), dr.c.state.in_((State.FULL, State.CLEANED, State.GOTO_CLEANED)),
              select(ds.c.diff_id).where(ds.c.diff_id == dr.c.diff_id, ds.c.quality == 0).exists(),
              or_(dr.c.diff_mode == 4, and_(pc.c.magicked != 0, dmag > 0), and_(pc.c.magicked == 0, dmag <= 0))]
     if not rerun:

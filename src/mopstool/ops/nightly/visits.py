@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import and_, case, func, literal, not_, or_, select
@@ -38,7 +39,7 @@ from mopstool.db import Databases, schema
 from mopstool.errors import UsageError
 from mopstool.stages import STAGES
 from mopstool.stages.joins import (  # noqa: F401  (diffs_of_warps re-exported)
-    chain_join, diffs_of_warps, exposure_stages, night_condition, run_ids_for_night,
+    chain_join, diffs_of_warps, exposure_stages, night_condition, run_ids_for_night, with_components,
 )
 from mopstool.stages.vocab import CLEANED_LIKE_STATES, CLEANUP_PENDING_STATES, State, quality_meaning
 from mopstool.util import utcnow  # noqa: F401  (re-exported for the nightly modules)
@@ -133,34 +134,100 @@ def filter_matches(wanted: str | None, value: str | None) -> bool:
 # ---------------------------------------------------------------------- rows
 
 @dataclass
+class Run:
+    """One run of an exposure's chain, as the nightly reports see it."""
+
+    id: int | None = None
+    state: str | None = None
+    label: str | None = None
+    tess_id: str | None = None
+    #: a stage with one component row (camera): the row exists, and its values
+    processed: bool = False
+    quality: int | None = None
+    fault: int | None = None
+    #: the seeing the stage measured (the row's, or the mean of the good components)
+    fwhm: float | None = None
+
+
+_RUN_FIELDS = frozenset(Run.__dataclass_fields__)
+_EXPOSURE_FIELDS = ("exp_id", "exp_name", "dateobs", "comment", "object", "filter", "target")
+
+
+def visit_chain() -> tuple[str, ...]:
+    """The stages a visit goes through, in order: the one-run-per-exposure
+    stages whose faults the czar reports (chip -> cam -> fake -> warp)."""
+    return exposure_stages("nightfaults")
+
+
+def _run_field(name: str) -> tuple[str, str] | None:
+    """(stage, Run field) that the attribute *name* stands for: a stage's id
+    column (chip_id) or ``<stage>_<field>`` (cam_quality, warp_tess_id)."""
+    return _field_of(name, tuple(STAGES))
+
+
+@lru_cache(maxsize=512)
+def _field_of(name: str, registered: tuple[str, ...]) -> tuple[str, str] | None:
+    for st in (STAGES[n] for n in registered):
+        if name == st.id_col:
+            return st.name, "id"
+        prefix = st.name + "_"
+        if name.startswith(prefix) and name[len(prefix):] in _RUN_FIELDS - {"id"}:
+            return st.name, name[len(prefix):]
+    return None
+
+
 class Exposure:
     """One exposure with the chosen processing chain (latest runs, the target's
-    nightly label preferred) and what the pipeline recorded about it."""
+    nightly label preferred) and what the pipeline recorded about it.
 
-    exp_id: int
-    exp_name: str
-    dateobs: datetime | None
-    comment: str | None
-    object: str | None
-    filter: str | None
-    target: str
-    chip_id: int | None = None
-    chip_state: str | None = None
-    chip_label: str | None = None
-    cam_id: int | None = None
-    cam_state: str | None = None
-    cam_processed: bool = False
-    cam_quality: int | None = None
-    cam_fault: int | None = None
-    cam_fwhm: float | None = None
-    fake_id: int | None = None
-    fake_state: str | None = None
-    warp_id: int | None = None
-    warp_state: str | None = None
-    warp_tess_id: str | None = None
-    chip_fwhm: float | None = None
-    #: (stage, run id) -> list of fault rows from collect_faults
-    faults: list[dict] = field(default_factory=list)
+    ``runs`` holds one :class:`Run` per stage of :func:`visit_chain`, in
+    order; ``e.run("warp")`` is one of them, and ``e.warp_id``,
+    ``e.cam_quality``... read (and write) their fields, so a stage registered
+    on the exposure path is carried without a field of its own."""
+
+    def __init__(self, exp_id: int, exp_name: str, dateobs: datetime | None, comment: str | None,
+                 object: str | None, filter: str | None, target: str, *,
+                 runs: dict[str, Run] | None = None, faults: list[dict] | None = None, **fields):
+        d = self.__dict__
+        d.update(exp_id=exp_id, exp_name=exp_name, dateobs=dateobs, comment=comment, object=object,
+                 filter=filter, target=target)
+        d["runs"] = {name: Run() for name in visit_chain()}
+        d["runs"].update(runs or {})
+        #: fault rows of the chain's runs (collect_faults)
+        d["faults"] = list(faults or [])
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        return tuple(self.runs)
+
+    def run(self, stage: str) -> Run:
+        """The exposure's run of *stage* (an empty Run when there is none)."""
+        return self.runs.get(stage) or Run()
+
+    def __getattr__(self, name: str):
+        key = _run_field(name) if not name.startswith("_") else None
+        if key is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(self.run(key[0]), key[1])
+
+    def __setattr__(self, name: str, value) -> None:
+        key = _run_field(name) if name not in self.__dict__ and name not in _EXPOSURE_FIELDS else None
+        if key is None:
+            if name not in _EXPOSURE_FIELDS and name not in ("runs", "faults"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            self.__dict__[name] = value
+            return
+        setattr(self.runs.setdefault(key[0], Run()), key[1], value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Exposure) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Exposure({self.exp_id}, {self.exp_name!r}, runs={self.runs!r})"
 
     @property
     def chunk(self) -> str:
@@ -183,42 +250,50 @@ class Verdict:
 
 
 def classify(e: Exposure, max_fwhm: float | None) -> Verdict:
-    """The status of one exposure, in this order: dropped, bad quality (camera
-    stage), FWHM above the cut, faulted, still processing, ok."""
-    for stage, state, rid in (("warp", e.warp_state, e.warp_id), ("cam", e.cam_state, e.cam_id),
-                              ("chip", e.chip_state, e.chip_id)):
-        if state == State.DROP:
-            return Verdict(DROPPED, f"{stage} run {rid} dropped", stage, rid)
-    if e.cam_quality:
-        return Verdict(BAD_QUALITY, f"camera quality {e.cam_quality}: {quality_meaning(e.cam_quality)}",
-                       "cam", e.cam_id)
-    fwhm, src = (e.cam_fwhm, "camera") if e.cam_fwhm is not None else (e.chip_fwhm, "chip")
+    """The status of one exposure, in this order: dropped (a run of a stage
+    the czar counts), bad quality (a stage with one component row: camera),
+    FWHM above the cut (measured by the latest stage that has one), faulted,
+    still processing, ok. The stages are those of the exposure's chain
+    (:func:`visit_chain`); a visit is done when the last stage is."""
+    chain = e.chain
+    for stage in reversed([n for n in chain if STAGES[n].can("nightly")]):
+        r = e.run(stage)
+        if r.state == State.DROP:
+            return Verdict(DROPPED, f"{stage} run {r.id} dropped", stage, r.id)
+    for stage in reversed(chain):
+        r = e.run(stage)
+        if r.quality:
+            return Verdict(BAD_QUALITY, f"{STAGES[stage].noun} quality {r.quality}: "
+                           f"{quality_meaning(r.quality)}", stage, r.id)
+    seeing = [n for n in chain if STAGES[n].fwhm_col]
+    src = next((n for n in reversed(seeing) if e.run(n).fwhm is not None), None)
+    fwhm = e.run(src).fwhm if src else None
     if max_fwhm is not None and fwhm is not None and fwhm > float(max_fwhm):
-        return Verdict(BAD_FWHM, f"{src} FWHM {fwhm:.2f} above the cut {float(max_fwhm):g}",
-                       "cam" if src == "camera" else "chip", e.cam_id if src == "camera" else e.chip_id)
-    # a visit whose warp is done has what a diff needs: later updates of its chip
-    # run (a stamp request's ps_ud_* update, a fault 26 found then) do not lose it
-    warp_done = e.warp_id is not None and e.warp_state in DONE_STATES
-    faults = [f for f in e.faults if f["stage"] == "warp"] if warp_done else e.faults
+        return Verdict(BAD_FWHM, f"{STAGES[src].noun} FWHM {fwhm:.2f} above the cut {float(max_fwhm):g}",
+                       src, e.run(src).id)
+    # a visit whose last run (warp) is done has what a diff needs: later updates of
+    # its chip run (a stamp request's ps_ud_* update, a fault 26 found then) do not lose it
+    last, end = chain[-1], e.run(chain[-1])
+    done = end.id is not None and end.state in DONE_STATES
+    faults = [f for f in e.faults if f["stage"] == last] if done else e.faults
     if faults:
         f = faults[0]
         comps = ", ".join(f"{x['component']} fault {x['fault']}" for x in faults[:4])
         more = f" (+{len(faults) - 4} more)" if len(faults) > 4 else ""
         return Verdict(FAULTED, f"{f['stage']} run {f['id']}: {comps}{more}", f["stage"], f["id"])
-    if warp_done:
-        return Verdict(OK, f"warp {e.warp_id} {e.warp_state}", "warp", e.warp_id)
-    if e.chip_id is None:
-        return Verdict(PROCESSING, "no chip run defined", None, None)
-    chain = exposure_stages("nightfaults")  # chip -> cam -> fake -> warp
+    if done:
+        return Verdict(OK, f"{last} {end.id} {end.state}", last, end.id)
+    if e.run(chain[0]).id is None:
+        return Verdict(PROCESSING, f"no {chain[0]} run defined", None, None)
     for stage, nstage in zip(chain, chain[1:]):
-        state, rid = getattr(e, f"{stage}_state"), getattr(e, STAGES[stage].id_col)
-        if state not in DONE_STATES:
-            return Verdict(PROCESSING, f"{stage} run {rid} in state {state}", stage, rid)
-        if getattr(e, STAGES[nstage].id_col) is None:
-            return Verdict(PROCESSING, f"{stage} run {rid} {state}; no {nstage} run yet", stage, rid)
-    if e.warp_state not in DONE_STATES:
-        return Verdict(PROCESSING, f"warp run {e.warp_id} in state {e.warp_state}", "warp", e.warp_id)
-    return Verdict(OK, f"warp {e.warp_id} {e.warp_state}", "warp", e.warp_id)
+        r = e.run(stage)
+        if r.state not in DONE_STATES:
+            return Verdict(PROCESSING, f"{stage} run {r.id} in state {r.state}", stage, r.id)
+        if e.run(nstage).id is None:
+            return Verdict(PROCESSING, f"{stage} run {r.id} {r.state}; no {nstage} run yet", stage, r.id)
+    if end.state not in DONE_STATES:
+        return Verdict(PROCESSING, f"{last} run {end.id} in state {end.state}", last, end.id)
+    return Verdict(OK, f"{last} {end.id} {end.state}", last, end.id)
 
 
 @dataclass
@@ -408,10 +483,19 @@ class NightData:
     run_exp: dict[tuple[str, int], int]
     exp_by_id: dict[int, Exposure]
     faults: list[dict]
-    chip_stats: dict[int, dict]
-    warp_stats: dict[int, dict]
+    #: stage -> run id -> component counts (n, faulted, bad_quality, good, fwhm) of
+    #: the chain's stages with several components (component_stats)
+    stats: dict[str, dict[int, dict]] = field(default_factory=dict)
     #: diff rows touching the night's warps (see load_diffs)
     diffs: list[dict] = field(default_factory=list)
+
+    @property
+    def chip_stats(self) -> dict[int, dict]:
+        return self.stats.get("chip", {})
+
+    @property
+    def warp_stats(self) -> dict[int, dict]:
+        return self.stats.get("warp", {})
 
     def groups(self, targets: Iterable[str] | None = None, *, filter: str | None = None,
                chunk: str | None = None) -> list[FieldGroup]:
@@ -452,44 +536,64 @@ def night_warp_ids(night: date):
     return run_ids_for_night(STAGES["warp"], night)
 
 
-def _chain_query(night: date, targets: dict[str, dict]):
-    raw, chip, cam, cpe, fake, warp = (schema.rawExp, schema.chipRun, schema.camRun,
-                                       schema.camProcessedExp, schema.fakeRun, schema.warpRun)
+def _col(stage: str, attr: str) -> str:
+    """Result label of a chain column (chip__state)."""
+    return f"{stage.replace('-', '_')}__{attr}"
+
+
+def _chain_query(night: date, targets: dict[str, dict], chain: tuple[str, ...]):
+    """The night's target exposures with every run of their chain (outer joins
+    along the exposure path), and the single component row of the stages that
+    have one (camProcessedExp: quality, fault, FWHM)."""
+    raw = schema.rawExp
     cond, target = target_condition(targets)
-    frm = chain_join("exposure", "warp", outer=True).outerjoin(cpe, cpe.c.cam_id == cam.c.cam_id)
-    return (select(
-        raw.c.exp_id, raw.c.exp_name, raw.c.dateobs, raw.c.comment, raw.c.object, raw.c.filter,
-        target.label("target"),
-        chip.c.chip_id, chip.c.state.label("chip_state"), chip.c.label.label("chip_label"),
-        cam.c.cam_id, cam.c.state.label("cam_state"), cam.c.label.label("cam_label"),
-        cpe.c.cam_id.label("cpe_id"), cpe.c.quality.label("cam_quality"), cpe.c.fault.label("cam_fault"),
-        cpe.c.fwhm_major.label("cam_fwhm"),
-        fake.c.fake_id, fake.c.state.label("fake_state"),
-        warp.c.warp_id, warp.c.state.label("warp_state"), warp.c.label.label("warp_label"),
-        warp.c.tess_id.label("warp_tess_id"))
-        .select_from(frm)
-        .where(night_condition(night), func.upper(raw.c.exp_type) == "OBJECT", raw.c.fault == 0, cond))
+    frm = chain_join("exposure", chain[-1], outer=True)
+    cols = []
+    for name in chain:
+        st = STAGES[name]
+        run = schema.table(st.run_table)
+        cols += [run.c[st.id_col].label(_col(name, "id")), run.c[st.state_col].label(_col(name, "state"))]
+        if "label" in st.run_columns:
+            cols.append(run.c.label.label(_col(name, "label")))
+        if "tess_id" in run.c:
+            cols.append(run.c.tess_id.label(_col(name, "tess_id")))
+        if st.one_component:
+            comp = schema.table(st.component_table)
+            frm = with_components(frm, st, outer=True)
+            cols.append(comp.c[st.component_link].label(_col(name, "processed")))
+            for attr, col in (("quality", st.quality_col), ("fault", st.fault_col), ("fwhm", st.fwhm_col)):
+                if col:
+                    cols.append(comp.c[col].label(_col(name, attr)))
+    return (select(raw.c.exp_id, raw.c.exp_name, raw.c.dateobs, raw.c.comment, raw.c.object, raw.c.filter,
+                   target.label("target"), *cols)
+            .select_from(frm)
+            .where(night_condition(night), func.upper(raw.c.exp_type) == "OBJECT", raw.c.fault == 0, cond))
 
 
-def _chip_stats_query(night: date):
-    cpi = schema.chipProcessedImfile
-    good = and_(cpi.c.quality == 0, cpi.c.fault == 0)
-    ids = run_ids_for_night(STAGES["chip"], night)
-    return (select(cpi.c.chip_id, func.count().label("n"),
-                   func.sum(case((cpi.c.fault != 0, 1), else_=0)).label("faulted"),
-                   func.sum(case((cpi.c.quality != 0, 1), else_=0)).label("bad_quality"),
-                   func.avg(case((good, cpi.c.fwhm_major), else_=None)).label("fwhm"))
-            .where(cpi.c.chip_id.in_(ids)).group_by(cpi.c.chip_id))
+def stats_stages(chain: tuple[str, ...]) -> tuple[str, ...]:
+    """The chain's stages the czar counts that have several components per run
+    with a fault and a quality (chip imfiles, warp skyfiles)."""
+    return tuple(n for n in chain if STAGES[n].can("nightly") and STAGES[n].has_components
+                 and not STAGES[n].one_component and STAGES[n].fault_col and STAGES[n].quality_col)
 
 
-def _warp_stats_query(night: date):
-    ws = schema.warpSkyfile
-    good = and_(ws.c.data_state == State.FULL, func.coalesce(ws.c.fault, 0) == 0, ws.c.quality == 0)
-    return (select(ws.c.warp_id, func.count().label("n"),
-                   func.sum(case((func.coalesce(ws.c.fault, 0) != 0, 1), else_=0)).label("faulted"),
-                   func.sum(case((ws.c.quality != 0, 1), else_=0)).label("bad_quality"),
-                   func.sum(case((good, 1), else_=0)).label("good"))
-            .where(ws.c.warp_id.in_(night_warp_ids(night))).group_by(ws.c.warp_id))
+def component_stats_query(stage: str, night: date):
+    """Per run of the night: components, faulted, bad quality, good (full, no
+    fault, quality 0) and the mean FWHM of the components without fault or bad
+    quality (when the stage measures one)."""
+    st = STAGES[stage]
+    comp = schema.table(st.component_table)
+    fault, quality = func.coalesce(comp.c[st.fault_col], 0), comp.c[st.quality_col]
+    clean = and_(quality == 0, fault == 0)
+    good = and_(comp.c[st.data_state_col] == State.FULL, clean) if st.data_state_col else clean
+    cols = [comp.c[st.component_link], func.count().label("n"),
+            func.sum(case((fault != 0, 1), else_=0)).label("faulted"),
+            func.sum(case((quality != 0, 1), else_=0)).label("bad_quality"),
+            func.sum(case((good, 1), else_=0)).label("good")]
+    if st.fwhm_col:
+        cols.append(func.avg(case((clean, comp.c[st.fwhm_col]), else_=None)).label("fwhm"))
+    return (select(*cols).where(comp.c[st.component_link].in_(run_ids_for_night(st, night)))
+            .group_by(comp.c[st.component_link]))
 
 
 def _diffs_query(night: date):
@@ -498,31 +602,46 @@ def _diffs_query(night: date):
     return diffs_of_warps(night_warp_ids(night))
 
 
-def _prefer(row: dict, labels: dict[str, str]) -> tuple:
-    """Sort key of a candidate chain: nightly label first, then the latest runs."""
+def _prefer(row: dict, labels: dict[str, str], chain: tuple[str, ...]) -> tuple:
+    """Sort key of a candidate chain: along the chain, the nightly label first
+    (stages the czar counts), then the latest run."""
     nightly = labels.get(row["target"])
-    return (row["chip_label"] == nightly, row["chip_id"] or 0, row["cam_label"] == nightly,
-            row["cam_id"] or 0, row["fake_id"] or 0, row["warp_label"] == nightly, row["warp_id"] or 0)
+    key: list = []
+    for name in chain:
+        if STAGES[name].can("nightly"):
+            key.append(row.get(_col(name, "label")) == nightly)
+        key.append(row[_col(name, "id")] or 0)
+    return tuple(key)
+
+
+def _run_of(row: dict, name: str) -> Run:
+    get = lambda attr: row.get(_col(name, attr))  # noqa: E731
+    return Run(id=get("id"), state=get("state"), label=get("label"), tess_id=get("tess_id"),
+               processed=get("processed") is not None, quality=get("quality"), fault=get("fault"),
+               fwhm=get("fwhm"))
 
 
 def load_night(dbs: Databases, cfg: Config, night: date, *, fault_stages: tuple[str, ...] | None = None,
                stats: bool = True, diffs: bool = False) -> NightData:
     """Everything the nightly reports need about one night, in a fixed number
     of statements: the exposures of every configured target with their
-    processing chains, the faults (collect_faults), chip and warp statistics,
-    and optionally the diffs that use the night's warps."""
+    processing chains (the stages of visit_chain), the faults (collect_faults),
+    the component statistics of chip and warp runs, and optionally the diffs
+    that use the night's warps."""
     from mopstool.ops.runs.faults import FaultFilter, collect_faults
 
     targets = cfg.targets()
     labels = {name: survey_names(cfg, name, night)["label"] for name in targets}
+    chain = visit_chain()
     with dbs.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(_chain_query(night, targets))]
-        chip_stats = warp_stats = {}
+        rows = [dict(r._mapping) for r in conn.execute(_chain_query(night, targets, chain))]
+        run_stats: dict[str, dict[int, dict]] = {}
         if stats:
-            chip_stats = {r.chip_id: dict(r._mapping) for r in conn.execute(_chip_stats_query(night))}
-            warp_stats = {r.warp_id: dict(r._mapping) for r in conn.execute(_warp_stats_query(night))}
+            for name in stats_stages(chain):
+                link = STAGES[name].component_link
+                run_stats[name] = {r._mapping[link]: dict(r._mapping)
+                                   for r in conn.execute(component_stats_query(name, night))}
         diff_rows = [dict(r._mapping) for r in conn.execute(_diffs_query(night))] if diffs else []
-    chain = exposure_stages("nightfaults")
     stages = fault_stages if fault_stages is not None else chain
     faults = collect_faults(dbs, FaultFilter(stages=stages, night=night)) if stages else []
 
@@ -530,36 +649,33 @@ def load_night(dbs: Databases, cfg: Config, night: date, *, fault_stages: tuple[
     best: dict[int, dict] = {}
     for r in rows:
         for stage in chain:
-            col = STAGES[stage].id_col
-            if r.get(col) is not None:
-                run_exp[(stage, r[col])] = r["exp_id"]
+            rid = r[_col(stage, "id")]
+            if rid is not None:
+                run_exp[(stage, rid)] = r["exp_id"]
         cur = best.get(r["exp_id"])
-        if cur is None or _prefer(r, labels) > _prefer(cur, labels):
+        if cur is None or _prefer(r, labels, chain) > _prefer(cur, labels, chain):
             best[r["exp_id"]] = r
     faults_by_run: dict[tuple[str, int], list[dict]] = {}
     for f in faults:
         faults_by_run.setdefault((f["stage"], f["id"]), []).append(f)
     exposures = []
     for r in best.values():
-        e = Exposure(
-            exp_id=r["exp_id"], exp_name=r["exp_name"], dateobs=r["dateobs"], comment=r["comment"],
-            object=r["object"], filter=r["filter"], target=r["target"], chip_id=r["chip_id"],
-            chip_state=r["chip_state"], chip_label=r["chip_label"], cam_id=r["cam_id"],
-            cam_state=r["cam_state"], cam_processed=r["cpe_id"] is not None,
-            cam_quality=r["cam_quality"], cam_fault=r["cam_fault"], cam_fwhm=r["cam_fwhm"],
-            fake_id=r["fake_id"], fake_state=r["fake_state"], warp_id=r["warp_id"],
-            warp_state=r["warp_state"], warp_tess_id=r["warp_tess_id"])
-        if e.chip_id in chip_stats and chip_stats[e.chip_id]["fwhm"] is not None:
-            e.chip_fwhm = float(chip_stats[e.chip_id]["fwhm"])
+        runs = {name: _run_of(r, name) for name in chain}
+        for name, by_run in run_stats.items():
+            st = by_run.get(runs[name].id)
+            if runs[name].fwhm is None and st and st.get("fwhm") is not None:
+                runs[name].fwhm = float(st["fwhm"])
+        e = Exposure(exp_id=r["exp_id"], exp_name=r["exp_name"], dateobs=r["dateobs"], comment=r["comment"],
+                     object=r["object"], filter=r["filter"], target=r["target"], runs=runs)
         for stage in chain:
-            rid = getattr(e, STAGES[stage].id_col, None)
+            rid = runs[stage].id
             if rid is not None:
                 e.faults.extend(faults_by_run.get((stage, rid), []))
         exposures.append(e)
     exposures.sort(key=lambda e: (e.target, e.dateobs or datetime.min, e.exp_id))
     return NightData(night=night, targets=targets, exposures=exposures, run_exp=run_exp,
                      exp_by_id={e.exp_id: e for e in exposures}, faults=faults,
-                     chip_stats=chip_stats, warp_stats=warp_stats, diffs=diff_rows)
+                     stats=run_stats, diffs=diff_rows)
 
 
 # ---------------------------------------------------------------------- lostvisits

@@ -32,7 +32,7 @@ from mopstool.ops.nightly.visits import (
     BAD_FWHM, BAD_QUALITY, DONE_STATES, DROPPED, OK, Exposure, FieldGroup, NightData, classify,
     load_night, target_names, utcnow,
 )
-from mopstool.stages.joins import chain_join, night_condition
+from mopstool.stages.joins import chain_join, night_condition, with_components
 from mopstool.stages import State
 
 #: cell statuses, best to worst for colouring: done; pending (running or not
@@ -147,10 +147,9 @@ def desperate_ready(plan: DiffPlan) -> list[dict[str, Any]]:
 
 def _obs_columns(conn, night: date) -> tuple[dict[int, dict], dict[int, float]]:
     """exp_time and airmass per exposure, zpt_obs per camera run, of the night."""
-    raw, cam, cpe = schema.rawExp, schema.camRun, schema.camProcessedExp
+    raw, cpe = schema.rawExp, schema.camProcessedExp
     q = (select(raw.c.exp_id, raw.c.exp_time, raw.c.airmass, cpe.c.cam_id, cpe.c.zpt_obs)
-         .select_from(chain_join("exposure", "cam", outer=True)
-                      .outerjoin(cpe, cpe.c.cam_id == cam.c.cam_id))
+         .select_from(with_components(chain_join("exposure", "cam", outer=True), "cam", outer=True))
          .where(night_condition(night)))
     exps: dict[int, dict] = {}
     zpt: dict[int, float] = {}

@@ -295,10 +295,11 @@ def load_files(name: str, files: list[str]) -> Side:
 def label_products(dbs, cfg, label: str) -> list[dict[str, Any]]:
     """The diff CMFs of a label: one row per (diff, skycell, direction) with the
     path, the exposure whose detections it holds and its mid-exposure MJD."""
-    from sqlalchemy import and_, select
+    from sqlalchemy import select
 
     from mopstool.db import schema
     from mopstool.ops.mopscat.build import exposures_for_warps, resolve_path
+    from mopstool.stages.joins import component_input_on
 
     dr, di, ds = schema.diffRun, schema.diffInputSkyfile, schema.diffSkyfile
     from mopstool.ops.mopscat.build import DEFAULT_DATA_STATES
@@ -308,7 +309,7 @@ def label_products(dbs, cfg, label: str) -> list[dict[str, Any]]:
     q = (select(dr.c.diff_id, dr.c.diff_mode, dr.c.bothways, di.c.skycell_id, di.c.warp1, di.c.warp2,
                 ds.c.path_base)
          .select_from(dr.join(di, di.c.diff_id == dr.c.diff_id)
-                      .join(ds, and_(ds.c.diff_id == di.c.diff_id, ds.c.skycell_id == di.c.skycell_id)))
+                      .join(ds, component_input_on("diff")))
          .where(dr.c.label == label, ds.c.data_state.in_(states), ds.c.fault == 0, ds.c.quality == 0,
                 ds.c.path_base.is_not(None))
          .order_by(dr.c.diff_id, di.c.skycell_id))

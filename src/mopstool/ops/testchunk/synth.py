@@ -192,15 +192,15 @@ def demo_exposures(conn, cfg) -> list[SynthExposure]:
 
     from mopstool.db import schema
     from mopstool.ops.testchunk.sets import get_set
-    from mopstool.stages.joins import chain_join, like_any, night_condition
+    from mopstool.stages.joins import chain_join, like_any, night_condition, with_components
 
     ts = get_set(cfg, "demo")
-    raw, warp, wsf = schema.rawExp, schema.warpRun, schema.warpSkyfile
+    raw, wsf = schema.rawExp, schema.warpSkyfile
     conds = [night_condition(ts.night), like_any(raw.c.comment, [ts.comment_pattern])]
     if ts.object:
         conds.append(raw.c.object == ts.object)
     q = (select(raw.c.exp_name, raw.c.dateobs, raw.c.exp_time, raw.c.filter, wsf.c.skycell_id)
-         .select_from(chain_join("exposure", "warp").join(wsf, wsf.c.warp_id == warp.c.warp_id))
+         .select_from(with_components(chain_join("exposure", "warp"), "warp"))
          .where(*conds).order_by(raw.c.dateobs, wsf.c.skycell_id).distinct())
     out: dict[str, SynthExposure] = {}
     for r in conn.execute(q):
