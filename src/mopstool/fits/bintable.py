@@ -8,7 +8,7 @@ for are then converted to native order. Only plain columns are handled
 TZERO 0 or the unsigned offsets 2^15, 2^31, 2^63, or -128 for signed bytes);
 for anything else (variable-length arrays, scaled columns, a heap, compressed
 tables, a file that is not plain FITS) :func:`read_table` returns ``None`` and
-the caller reads the file with fitsio. FITS facts used: the FITS Standard 4.0
+the caller reads the file with fitsio. Character (``A``) columns come as bytes. FITS facts used: the FITS Standard 4.0
 (header records, END, data size ``|BITPIX|/8 * GCOUNT * (PCOUNT + prod NAXISn)``,
 binary table TFORMn codes and the TZEROn convention for unsigned integers).
 """
