@@ -141,10 +141,13 @@ class Occupied:
         self.empty = len(qx) == 0
         if self.empty:
             return
+        span_x, span_y = float(qx.max() - qx.min()), float(qy.max() - qy.min())
+        if (span_x + 4 * h) * (span_y + 4 * h) / (h * h) > self.MAX_CELLS:
+            # coarser squares: more positions answered "maybe", none missed
+            while (span_x + 4 * h) * (span_y + 4 * h) / (h * h) > self.MAX_CELLS:
+                h *= 1.5
         x0, y0 = float(qx.min()) - 2 * h, float(qy.min()) - 2 * h
-        w, d = float(qx.max()) - x0 + 2 * h, float(qy.max()) - y0 + 2 * h
-        if w * d / (h * h) > self.MAX_CELLS:
-            h = math.sqrt(w * d / self.MAX_CELLS)
+        w, d = span_x + 4 * h, span_y + 4 * h
         self.h, self.x0, self.y0 = h, x0, y0
         self.nx, self.ny = int(w / h) + 2, int(d / h) + 2
         ix = np.floor((qx - x0) / h).astype(np.int64)
