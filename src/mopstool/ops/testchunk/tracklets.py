@@ -5,23 +5,28 @@ their sky position, exposure and exposure mid-time, grouped into fields (the
 exposures of one quad). Within a field:
 
 1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
-   (the same source measured on two overlapping skycells) count once.
+   (the same source measured on two overlapping skycells) count once: one
+   scipy ``cKDTree`` per exposure, ``query_pairs``; the later row of a pair
+   is dropped. The same tree serves the pair search.
 2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
    time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
    i and b of j with
    ``min_rate * dt <= |b - a| <= max_rate * dt`` (rates in deg/day, the angle
-   along the sphere) is a pair consistent with one motion. One KD-tree query
-   (scipy ``cKDTree.sparse_distance_matrix``) per exposure pair.
+   along the sphere) is a pair consistent with one motion. One KD-tree range
+   search (``cKDTree.sparse_distance_matrix``) per exposure pair, as MOPS's
+   findTracklets does; the default max_rate, 0.5 deg/day, is the untrailed
+   limit of a PS1 exposure (docs/testchunk.md).
 3. *Triples*: each pair (a, b) of exposures i, i + 1 predicts the position at
    the time t_k of the next exposure k = i + 2 by constant angular motion
    (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
    nearest detection of k within ``triple_tolerance_arcsec`` of the
-   prediction makes a triple. The predictions are first tested against a
-   bitmap of k's detections in the field's gnomonic plane (``_PlaneIndex``:
-   a prediction whose cell holds no detection of k, nor its neighbours, has
-   none within the tolerance); only the few that may have one go to the
-   exact ``cKDTree.query`` on unit vectors, so the result is the same as
-   querying every prediction.
+   prediction makes a triple. In a gnomonic plane about exposure i the
+   predictions are first tested against a bitmap of k's detections
+   (``neighbours.Occupied``: a prediction whose square holds no detection of
+   k, nor its neighbours, has none within the tolerance); the rest go to the
+   binned look-up (``neighbours.candidates``) and the exact chord on unit
+   vectors, so the result is the same as testing every prediction against
+   every detection.
    Pairs only between consecutive visits keep the number of candidates
    (which grows with the square of the time between the visits) small; a
    quad's visits 1-2-3 and 2-3-4 make two triples sharing two detections,
