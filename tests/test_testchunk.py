@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mopstool.config import load_config
@@ -197,3 +198,28 @@ def test_dense_junk_full_quad_tracklets_keep_the_gcr_ratio(tmp_path):
     cfg.set("testchunk.gcr_min_detections", 2)
     with pytest.raises(Exception, match="gcr_min_detections"):
         compare(r.dir_a, r.dir_b, cfg)
+
+
+def test_rate_limit_bounds_what_links(tmp_path):
+    """Movers faster than max_rate_deg_per_day (0.5 by default) make no
+    tracklets; raising the limit links them."""
+    r = write_versions(tmp_path / "A", tmp_path / "B", quad(SKYCELLS[:1]),
+                       VersionSpec(transients=100, movers=30, extra_b=0, rate_deg_per_day=(0.7, 1.0), seed=8))
+    cfg = load_config()
+    assert compare(r.dir_a, r.dir_b, cfg).tracklets["a"]["tracklets"] == 0
+    cfg.set("testchunk.max_rate_deg_per_day", 1.2)
+    assert compare(r.dir_a, r.dir_b, cfg).tracklets["a"]["tracklets"] >= 10
+
+
+def test_fitsio_fallback_reads_the_same_cells(versions, monkeypatch):
+    """CMFs outside the lean reader's plain case are read with fitsio: same cells."""
+    from mopstool.fits import bintable
+    from mopstool.ops.testchunk.compare import read_cmf_cell
+
+    path = versions.files_b[0]
+    fast = read_cmf_cell(path)
+    monkeypatch.setattr(bintable, "read_table", lambda *a, **k: None)
+    slow = read_cmf_cell(path)
+    assert (fast.exposure, fast.skycell, fast.mjd, fast.n) == (slow.exposure, slow.skycell, slow.mjd, slow.n)
+    for attr in ("ra", "dec", "ra_err", "dec_err", "mag", "flags"):
+        assert np.array_equal(getattr(fast, attr), getattr(slow, attr), equal_nan=True), attr

@@ -114,67 +114,52 @@ def _stem(path: str) -> str:
     return name
 
 
-def _card_value(text: str):
-    """The value of a FITS header card's value field (after '= ')."""
-    text = text.strip()
-    if text.startswith("'"):
-        out, i = [], 1
-        while i < len(text):
-            ch = text[i]
-            if ch == "'":
-                if text[i + 1:i + 2] == "'":
-                    out.append("'")
-                    i += 2
-                    continue
-                break
-            out.append(ch)
-            i += 1
-        return "".join(out).rstrip()
-    text = text.split("/", 1)[0].strip()
-    if text in ("T", "F"):
-        return text == "T"
-    try:
-        return int(text)
-    except ValueError:
-        return _float(text, None)
+def _read_psf_fitsio(path: str, columns):
+    """``fits.bintable.read_table`` of SkyChip.psf done with fitsio, for the
+    files outside the lean reader's plain case (same result)."""
+    import fitsio
 
+    from mopstool.fits.bintable import Hdu, Table, header_cards
 
-def _header_keys(fh, offsets: dict[str, int], keys: set[str]) -> dict[str, object]:
-    """The named keywords (HIERARCH names without the prefix) of one HDU,
-    from its raw header block; the other cards are not parsed."""
-    fh.seek(offsets["header_start"])
-    raw = fh.read(offsets["data_start"] - offsets["header_start"]).decode("ascii", "replace")
-    out: dict[str, object] = {}
-    for i in range(0, len(raw) - 79, 80):
-        card = raw[i:i + 80]
-        if card.startswith("HIERARCH "):
-            key, eq, val = card[9:].partition("=")
-            key = key.strip()
-            if not eq:
-                continue
-        else:
-            key = card[:8].rstrip()
-            if key == "END":
-                break
-            if card[8:10] != "= ":
-                continue
-            val = card[10:]
-        if key in keys and key not in out:
-            out[key] = _card_value(val)
+    def hdu_of(fh, hdu, name):
+        off = hdu.get_offsets()
+        fh.seek(off["header_start"])
+        raw = fh.read(off["data_start"] - off["header_start"]).decode("ascii", "replace")
+        return Hdu(name=name, cards=header_cards(raw), data_start=off["data_start"], data_bytes=0)
+
+    with fitsio.FITS(path) as f, open(path, "rb") as fh:
+        hdus = {"": hdu_of(fh, f[0], "")}
+        if "SkyChip.psf" not in f:
+            raise DataError(f"{path}: no SkyChip.psf extension (not a psphot CMF?)")
+        if "SkyChip.hdr" in f:
+            hdus["SkyChip.hdr"] = hdu_of(fh, f["SkyChip.hdr"], "SkyChip.hdr")
+        hdu = f["SkyChip.psf"]
+        hdus["SkyChip.psf"] = hdu_of(fh, hdu, "SkyChip.psf")
+        exttype = hdu.get_exttype()
+        if exttype not in ("BINARY_TBL", "ASCII_TBL"):
+            raise DataError(f"{path}: SkyChip.psf is not a table")
+        colnames = list(hdu.get_colnames())
+        names = {n.upper(): n for n in colnames}
+        out = Table(hdus=hdus, exttype=exttype, colnames=colnames, nrows=int(hdu.get_nrows()))
+        wanted = [names[c] for c in columns if c in names]
+        if out.nrows > 0 and wanted:
+            data = hdu.read(columns=wanted)
+            for n in data.dtype.names:
+                col = data[n]
+                out.columns[n.upper()] = col.astype(col.dtype.newbyteorder("="))
     return out
-
-
-_PRIMARY_KEYS = {"FPA.OBS", "EXP_NAME", "MJD-OBS", "EXPTIME", "SKYCELL"}
 
 
 def read_cmf_cell(path: str, *, exposure: str | None = None, skycell: str | None = None,
                   mjd: float | None = None) -> Cell:
-    """One diff CMF as a cell. Reads, with fitsio, only the SkyChip.psf columns
-    compare uses (``CMF_COLUMNS``) and, from the raw header blocks, only the
-    keywords it needs (exposure, time, skycell, EXTTYPE); the checks are those
-    of ``fits.cmf.read_cmf`` (a PS1_DV table with the required columns)."""
-    import fitsio
+    """One diff CMF as a cell. Reads only the SkyChip.psf columns compare uses
+    (``CMF_COLUMNS``) and, from the raw header blocks, only the keywords it
+    needs (exposure, time, skycell, EXTTYPE), with ``fits.bintable.read_table``
+    (fitsio for files outside its plain case); the checks are those of
+    ``fits.cmf.read_cmf`` (a PS1_DV table with the required columns)."""
+    import numpy as np
 
+    from mopstool.fits.bintable import read_table
     from mopstool.fits.cmf import REQUIRED_COLUMNS, dv_version
     from mopstool.fits.mops_build import radec_errors
     from mopstool.fits.skycell import parse_skycell_id
@@ -182,52 +167,44 @@ def read_cmf_cell(path: str, *, exposure: str | None = None, skycell: str | None
     if not os.path.exists(path):
         raise DataError(f"CMF file not found: {path}")
     try:
-        with fitsio.FITS(path) as f, open(path, "rb") as fh:
-            h = _header_keys(fh, f[0].get_offsets(), _PRIMARY_KEYS)
-            if "SkyChip.psf" not in f:
-                raise DataError(f"{path}: no SkyChip.psf extension (not a psphot CMF?)")
-            hdu = f["SkyChip.psf"]
-            if hdu.get_exttype() not in ("BINARY_TBL", "ASCII_TBL"):
-                raise DataError(f"{path}: SkyChip.psf is not a table")
-            exttype = str(_header_keys(fh, hdu.get_offsets(), {"EXTTYPE"}).get("EXTTYPE") or "")
-            if exttype and dv_version(exttype) is None and not exttype.upper().startswith("PS1_DV"):
-                raise DataError(f"{path}: SkyChip.psf has EXTTYPE {exttype!r}, not a difference-image "
-                                "format (PS1_DV1..PS1_DV5)")
-            names = {n.upper(): n for n in hdu.get_colnames()}
-            missing = [c for c in REQUIRED_COLUMNS if c not in names]
-            if missing:
-                raise DataError(f"{path}: SkyChip.psf lacks column(s) {', '.join(missing)}")
-            sky = skycell or h.get("SKYCELL")
-            if not sky and "SkyChip.hdr" in f:
-                sky = _header_keys(fh, f["SkyChip.hdr"].get_offsets(), {"SKYCELL"}).get("SKYCELL")
-            wanted = [names[c] for c in CMF_COLUMNS if c in names]
-            data = hdu.read(columns=wanted) if hdu.get_nrows() > 0 else None
+        t = read_table(path, "SkyChip.psf", CMF_COLUMNS)
+        if t is None or (not skycell and t.hdus[""].get("SKYCELL") in (None, "")
+                         and "SkyChip.hdr" not in t.hdus):
+            t = _read_psf_fitsio(path, CMF_COLUMNS)
     except DataError:
         raise
     except (OSError, IOError, ValueError, KeyError, UnicodeError) as exc:
         raise DataError(f"cannot read CMF {path}: {' '.join(str(exc).split())[:200] or type(exc).__name__}") \
             from None
+    h, psf = t.hdus[""], t.hdus["SkyChip.psf"]
+    exttype = str(psf.get("EXTTYPE") or "")
+    if exttype and dv_version(exttype) is None and not exttype.upper().startswith("PS1_DV"):
+        raise DataError(f"{path}: SkyChip.psf has EXTTYPE {exttype!r}, not a difference-image "
+                        "format (PS1_DV1..PS1_DV5)")
+    names = {n.upper() for n in t.colnames}
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise DataError(f"{path}: SkyChip.psf lacks column(s) {', '.join(missing)}")
+    sky = skycell or h.get("SKYCELL")
+    if not sky and "SkyChip.hdr" in t.hdus:
+        sky = t.hdus["SkyChip.hdr"].get("SKYCELL")
     if not sky:
         parsed = parse_skycell_id(os.path.basename(path))
         sky = f"skycell.{parsed[0]:04d}.{parsed[1]:03d}" if parsed else "-"
     exp = exposure or str(h.get("FPA.OBS") or h.get("EXP_NAME") or _stem(path))
-    t = mjd
-    if t is None:
-        t = _float(h.get("MJD-OBS")) + _float(h.get("EXPTIME"), 0.0) / 2 / 86400.0
+    tm = mjd
+    if tm is None:
+        tm = _float(h.get("MJD-OBS")) + _float(h.get("EXPTIME"), 0.0) / 2 / 86400.0
+    n = t.nrows if t.columns else 0
 
     def col(name, fill):
-        import numpy as np
-
-        if data is None:
-            return np.zeros(0)
-        if name not in names:
-            return np.full(len(data), fill, dtype="f8")
-        return data[names[name]].astype("f8")
+        c = t.columns.get(name)
+        return np.full(n, fill, dtype="f8") if c is None else c.astype("f8")
 
     ra_err, dec_err = radec_errors(col("X_PSF_SIG", math.nan), col("Y_PSF_SIG", math.nan),
                                    col("POSANGLE", 0.0), col("PLTSCALE", math.nan))
-    flags = col("FLAGS", 0) if data is None or "FLAGS" not in names else data[names["FLAGS"]].astype("u8")
-    return _cell(exp, str(sky), t, path, col("RA_PSF", math.nan), col("DEC_PSF", math.nan),
+    flags = t.columns["FLAGS"].astype("u8") if "FLAGS" in t.columns else np.zeros(n, dtype="u8")
+    return _cell(exp, str(sky), tm, path, col("RA_PSF", math.nan), col("DEC_PSF", math.nan),
                  ra_err, dec_err, col("PSF_INST_MAG", math.nan), flags)
 
 
@@ -358,24 +335,64 @@ def load_side(spec: str, *, dbs_factory=None, cfg=None) -> Side:
 
 
 # ------------------------------------------------------------------ matching
-def match(a: Cell, b: Cell, radius_arcsec: float):
-    """Mutual nearest neighbours within the radius: (indices in a, indices in b)."""
+def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tuple[Any, Any]]:
+    """For each (cell of A, cell of B): the mutual nearest neighbours within
+    the radius, (indices in a, indices in b). The cells of one exposure are
+    matched together in one gnomonic plane (``ops.testchunk.neighbours``),
+    each cell only with its counterpart."""
     import numpy as np
-    from scipy.spatial import cKDTree
 
+    from mopstool.ops.testchunk import neighbours as nb
     from mopstool.ops.testchunk.tracklets import ARCSEC, chord, unit_vectors
 
-    if a.n == 0 or b.n == 0:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    ua, ub = unit_vectors(a.ra, a.dec), unit_vectors(b.ra, b.dec)
     r = chord(radius_arcsec * ARCSEC)
-    ta, tb = cKDTree(ua), cKDTree(ub)
-    dab, jab = tb.query(ua, distance_upper_bound=r)
-    dba, jba = ta.query(ub, distance_upper_bound=r)
-    ia = np.flatnonzero(np.isfinite(dab))
-    jb = jab[ia]
-    mutual = np.isfinite(dba[jb]) & (jba[jb] == ia)
-    return ia[mutual], jb[mutual]
+    out: list[tuple[Any, Any]] = [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))] * len(pairs)
+    by_exp: dict[str, list[int]] = {}
+    for k, (a, b) in enumerate(pairs):
+        if a.n and b.n:
+            by_exp.setdefault(a.exposure, []).append(k)
+
+    def run(ks: list[int]) -> None:
+        ua = [unit_vectors(pairs[k][0].ra, pairs[k][0].dec) for k in ks]
+        ub = [unit_vectors(pairs[k][1].ra, pairs[k][1].dec) for k in ks]
+        na = np.array([len(u) for u in ua])
+        nb_ = np.array([len(u) for u in ub])
+        xa, xb = np.concatenate(ua), np.concatenate(ub)
+        ga = np.repeat(np.arange(len(ks)), na)
+        gb = np.repeat(np.arange(len(ks)), nb_)
+        plane = nb.Plane(xa.sum(axis=0))
+        a0, a1, a2 = plane.components(xa)
+        b0, b1, b2 = plane.components(xb)
+        h = nb.cell_side(radius_arcsec * ARCSEC, min(float(a0.min()), float(b0.min())))
+        i, j = nb.candidates(a1 / a0, a2 / a0, b1 / b0, b2 / b0, h, ga, gb)
+        i, j, d = nb.within(xa, xb, i, j, r)
+        bi, bj, _ = nb.nearest(i, j, d, len(xa))     # each a's nearest b
+        cj, ci, _ = nb.nearest(j, i, d, len(xb))     # each b's nearest a
+        best_a = np.full(len(xb), -1, dtype=np.int64)
+        best_a[cj] = ci
+        mutual = best_a[bj] == bi
+        ia, jb = bi[mutual], bj[mutual]
+        sa = np.concatenate([[0], np.cumsum(na)])
+        sb = np.concatenate([[0], np.cumsum(nb_)])
+        g = ga[ia]
+        order = np.argsort(ia, kind="stable")
+        ia, jb, g = ia[order], jb[order], g[order]
+        bounds = np.searchsorted(g, np.arange(len(ks) + 1))
+        for q, k in enumerate(ks):
+            lo, hi = bounds[q], bounds[q + 1]
+            out[k] = (ia[lo:hi] - sa[q], jb[lo:hi] - sb[q])
+
+    for ks in by_exp.values():
+        try:
+            run(ks)
+        except ValueError:          # the exposure spreads too far for one plane: cell by cell
+            for k in ks:
+                try:
+                    run([k])
+                except ValueError:
+                    raise DataError(f"{pairs[k][0].path}: the detections of one cell spread over more "
+                                    "than 20 degrees") from None
+    return out
 
 
 def _pct(x, q):
@@ -544,11 +561,13 @@ def compare_sides(a: Side, b: Side, *, radius_arcsec: float, params, thresholds:
     rows, offs = [], []
     tot = {"a": 0, "b": 0, "matched": 0, "only_a": 0, "only_b": 0}
     flags_a, flags_b = [], []
+    both = [k for k in keys if k in a.cells and k in b.cells]
+    matches = dict(zip(both, match_cells([(a.cells[k], b.cells[k]) for k in both], radius_arcsec)))
     for key in keys:
         ca, cb = a.cells.get(key), b.cells.get(key)
         na, nb = (ca.n if ca else 0), (cb.n if cb else 0)
         if ca is not None and cb is not None:
-            ia, jb = match(ca, cb, radius_arcsec)
+            ia, jb = matches[key]
             o = Offsets.of(ca, cb, ia, jb)
             offs.append(o)
             st = o.stats()

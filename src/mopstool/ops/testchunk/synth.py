@@ -44,7 +44,7 @@ class VersionSpec:
     movers: int = 60                  #: moving objects per field
     extra_b: int = 25                 #: edge junk per skycell of B
     flag_fraction_b: float = 0.0      #: fraction of B rows flagged DEFECT
-    rate_deg_per_day: tuple[float, float] = (0.2, 1.0)
+    rate_deg_per_day: tuple[float, float] = (0.1, 0.45)   #: within the default linking limit (0.5)
     seed: int = 7
 
 

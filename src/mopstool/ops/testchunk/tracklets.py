@@ -5,23 +5,28 @@ their sky position, exposure and exposure mid-time, grouped into fields (the
 exposures of one quad). Within a field:
 
 1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
-   (the same source measured on two overlapping skycells) count once.
+   (the same source measured on two overlapping skycells) count once: one
+   scipy ``cKDTree`` per exposure, ``query_pairs``; the later row of a pair
+   is dropped. The same tree serves the pair search.
 2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
    time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
    i and b of j with
    ``min_rate * dt <= |b - a| <= max_rate * dt`` (rates in deg/day, the angle
-   along the sphere) is a pair consistent with one motion. One KD-tree query
-   (scipy ``cKDTree.sparse_distance_matrix``) per exposure pair.
+   along the sphere) is a pair consistent with one motion. One KD-tree range
+   search (``cKDTree.sparse_distance_matrix``) per exposure pair, as MOPS's
+   findTracklets does; the default max_rate, 0.5 deg/day, is the untrailed
+   limit of a PS1 exposure (docs/testchunk.md).
 3. *Triples*: each pair (a, b) of exposures i, i + 1 predicts the position at
    the time t_k of the next exposure k = i + 2 by constant angular motion
    (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
    nearest detection of k within ``triple_tolerance_arcsec`` of the
-   prediction makes a triple. The predictions are first tested against a
-   bitmap of k's detections in the field's gnomonic plane (``_PlaneIndex``:
-   a prediction whose cell holds no detection of k, nor its neighbours, has
-   none within the tolerance); only the few that may have one go to the
-   exact ``cKDTree.query`` on unit vectors, so the result is the same as
-   querying every prediction.
+   prediction makes a triple. In a gnomonic plane about exposure i the
+   predictions are first tested against a bitmap of k's detections
+   (``neighbours.Occupied``: a prediction whose square holds no detection of
+   k, nor its neighbours, has none within the tolerance); the rest go to the
+   binned look-up (``neighbours.candidates``) and the exact chord on unit
+   vectors, so the result is the same as testing every prediction against
+   every detection.
    Pairs only between consecutive visits keep the number of candidates
    (which grows with the square of the time between the visits) small; a
    quad's visits 1-2-3 and 2-3-4 make two triples sharing two detections,
@@ -54,7 +59,7 @@ ARCSEC = math.pi / 180.0 / 3600.0
 @dataclass
 class TrackletParams:
     min_rate_deg_per_day: float = 0.05
-    max_rate_deg_per_day: float = 1.5
+    max_rate_deg_per_day: float = 0.5
     triple_tolerance_arcsec: float = 1.0
     dedup_arcsec: float = 1.0
     max_gap_hours: float = 3.0
@@ -66,7 +71,7 @@ class TrackletParams:
         def f(key, default):
             return float(cfg.get(f"testchunk.{key}", default))
         return cls(min_rate_deg_per_day=f("min_rate_deg_per_day", 0.05),
-                   max_rate_deg_per_day=f("max_rate_deg_per_day", 1.5),
+                   max_rate_deg_per_day=f("max_rate_deg_per_day", 0.5),
                    triple_tolerance_arcsec=f("triple_tolerance_arcsec", 1.0),
                    dedup_arcsec=f("tracklet_dedup_arcsec", 1.0),
                    max_gap_hours=f("max_visit_gap_hours", 3.0),
@@ -121,23 +126,15 @@ class TrackletResult:
                 "gcr_p90_arcsec": float(np.percentile(g, 90)) if g.size else None}
 
 
-def _dedup(xyz, exp, radius_chord: float):
-    """Indices to keep: within one exposure, of two detections closer than the radius keep the first."""
-    import numpy as np
-    from scipy.spatial import cKDTree
+def _side(angle: float, cos_min: float, where) -> float:
+    from mopstool.errors import DataError
+    from mopstool.ops.testchunk import neighbours as nb
 
-    drop = np.zeros(len(exp), dtype=bool)
-    if radius_chord <= 0:
-        return np.flatnonzero(~drop)
-    order = np.argsort(exp, kind="stable")
-    bounds = np.flatnonzero(np.diff(exp[order])) + 1
-    for idx in np.split(order, bounds):
-        if len(idx) < 2:
-            continue
-        pairs = cKDTree(xyz[idx]).query_pairs(radius_chord, output_type="ndarray")
-        if len(pairs):
-            drop[idx[pairs.max(axis=1)]] = True
-    return np.flatnonzero(~drop)
+    try:
+        return nb.cell_side(angle, cos_min)
+    except ValueError:
+        raise DataError(f"the detections of one exposure spread over more than "
+                        f"{math.degrees(nb.MAX_PATCH_RAD):.0f} degrees ({len(where)} detections)") from None
 
 
 def gcr_arcsec(xyz, track):
@@ -175,88 +172,6 @@ def gcr_arcsec(xyz, track):
     return rms / ARCSEC
 
 
-class _PlaneIndex:
-    """Which points of a plane can lie within a distance of one of a set of points.
-
-    The points of one exposure are projected gnomonically about the field's
-    mean direction *m* (basis e1, e2) and marked, with their eight
-    neighbours, in a bitmap of square cells of side at least the plane
-    distance that an angle *tol_angle* can become anywhere near them (the
-    gnomonic scale is at least 1 and at most 1/cos^2 of the angle from *m*).
-    A position whose cell is not marked has no point within *tol_angle*;
-    one whose cell is marked may have one (checked exactly by the caller).
-    """
-
-    MAX_CELLS = 1 << 25
-
-    def __init__(self, proj, tol_angle: float):
-        import numpy as np
-
-        s0, s1, s2 = proj
-        self.ok = False
-        if len(s0) == 0 or s0.min() <= 0.5:
-            return
-        theta = math.acos(min(1.0, float(s0.min()))) + tol_angle
-        if theta >= math.pi / 3:
-            return
-        x, y = s1 / s0, s2 / s0
-        h = tol_angle / math.cos(theta) ** 2 * (1 + 1e-6) + 1e-15
-        w = float(x.max() - x.min()) + 4 * h
-        d = float(y.max() - y.min()) + 4 * h
-        if w * d / (h * h) > self.MAX_CELLS:
-            h = math.sqrt(w * d / self.MAX_CELLS)
-        self.h = h
-        self.x0, self.y0 = float(x.min()) - 2 * h, float(y.min()) - 2 * h
-        self.nx, self.ny = int(w / h) + 3, int(d / h) + 3
-        ix = np.floor((x - self.x0) / h).astype(np.int64)
-        iy = np.floor((y - self.y0) / h).astype(np.int64)
-        occ = np.zeros(self.nx * self.ny, dtype=bool)
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                occ[(ix + dx) * self.ny + (iy + dy)] = True
-        self.occ = occ
-        self.ok = True
-
-    def maybe(self, u0, u1, u2, scale: float = 1.0):
-        """Boolean per position (given by its components along m, e1, e2, a
-        vector of length at most *scale*): False only where no indexed point
-        is within the angle. Positions nearly perpendicular to m or behind it
-        are answered True (left to the exact check)."""
-        import numpy as np
-
-        if not self.ok:
-            return np.ones(len(u0), dtype=bool)
-        odd = u0 <= 1e-3 * scale
-        if odd.any():
-            u0 = np.where(odd, 1.0, u0)
-        inv = 1.0 / (u0 * self.h)
-        # cells 0 and n-1 of each axis are never marked, so clipping keeps the answer
-        fx = u1 * inv
-        fx -= self.x0 / self.h
-        np.maximum(fx, 0, out=fx)
-        np.minimum(fx, self.nx - 1, out=fx)
-        fy = u2 * inv
-        fy -= self.y0 / self.h
-        np.maximum(fy, 0, out=fy)
-        np.minimum(fy, self.ny - 1, out=fy)
-        ix, iy = fx.astype(np.int64), fy.astype(np.int64)
-        ix *= self.ny
-        ix += iy
-        out = self.occ[ix]
-        out |= odd
-        return out
-
-
-def _basis(m):
-    import numpy as np
-
-    m = m / np.linalg.norm(m)
-    ref = np.array([0.0, 0.0, 1.0]) if abs(m[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    e1 = np.cross(ref, m)
-    e1 /= np.linalg.norm(e1)
-    return m, e1, np.cross(m, e1)
-
-
 def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResult:
     """Link the detections of one product into pairs and tracklets (see module doc).
 
@@ -265,20 +180,47 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
     import numpy as np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
+
     from scipy.spatial import cKDTree
+
+    from mopstool.ops.testchunk import neighbours as nb
 
     ra, dec, mjd = (np.asarray(a, dtype="f8") for a in (ra, dec, mjd))
     exposure, field = np.asarray(exposure, dtype="i8"), np.asarray(field, dtype="i8")
     ok = np.isfinite(ra) & np.isfinite(dec) & np.isfinite(mjd)
     base = np.flatnonzero(ok)
     xyz_all = unit_vectors(ra[base], dec[base])
-    keep = _dedup(xyz_all, exposure[base], chord(params.dedup_arcsec * ARCSEC))
+    exp_all = exposure[base]
+    # one KD-tree per exposure: it finds the duplicates, then the pairs
+    by_exp = np.argsort(exp_all, kind="stable")
+    per_exp = np.split(by_exp, np.flatnonzero(np.diff(exp_all[by_exp])) + 1) if len(by_exp) else []
+    keep_mask = np.ones(len(base), dtype=bool)
+    trees = {}
+    r_dup = chord(params.dedup_arcsec * ARCSEC)
+    for idx in per_exp:
+        tree = cKDTree(xyz_all[idx])
+        if params.dedup_arcsec > 0 and len(idx) > 1:
+            dup = tree.query_pairs(r_dup, output_type="ndarray")
+            if len(dup):
+                keep_mask[idx[dup.max(axis=1)]] = False
+        trees[int(exp_all[idx[0]])] = (tree, idx)
+    keep = np.flatnonzero(keep_mask)
+    new_pos = np.cumsum(keep_mask) - 1
     idx_g = base[keep]
     xyz = xyz_all[keep]
     exp = exposure[idx_g]
     t = mjd[idx_g]
     fld = field[idx_g]
     n = len(idx_g)
+    # per exposure: the kept detections in tree order (global kept indices) and
+    # the tree's index -> position among them (-1 for a duplicate)
+    kept_of, local_of = {}, {}
+    for e, (tree, idx) in trees.items():
+        km = keep_mask[idx]
+        kept_of[e] = new_pos[idx[km]]
+        loc = np.full(len(idx), -1, dtype=np.int64)
+        loc[km] = np.arange(int(km.sum()))
+        local_of[e] = loc
     pair_parts = []        # (global indices of exposure i, local a, of exposure j, local b)
     ea, eb = [], []
     tol = chord(params.triple_tolerance_arcsec * ARCSEC)
@@ -290,57 +232,60 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         times = t[members][first]
         order = np.argsort(times, kind="stable")
         exps, times = exps[order], times[order]
-        groups = [members[exp[members] == e] for e in exps]
+        groups = [kept_of[int(e)] for e in exps]
         pts = [xyz[g] for g in groups]
-        trees = [cKDTree(p) if len(p) else None for p in pts]
-        m, e1, e2 = _basis(xyz[members].sum(axis=0))
-        basis = np.stack([m, e1, e2])
-        proj = [tuple(np.ascontiguousarray((p @ basis.T).T)) for p in pts]
-        planes: dict[int, _PlaneIndex] = {}
         k = len(exps)
         for i in range(k - 1):
             j = i + 1
             dt = times[j] - times[i]
-            if dt <= 0 or dt > max_gap or trees[i] is None or trees[j] is None:
+            if dt <= 0 or dt > max_gap or not len(pts[i]) or not len(pts[j]):
                 continue
-            rmax = chord(math.radians(params.max_rate_deg_per_day * dt))
+            reach = math.radians(params.max_rate_deg_per_day * dt)
             rmin = chord(math.radians(params.min_rate_deg_per_day * dt))
-            sdm = trees[i].sparse_distance_matrix(trees[j], rmax, output_type="ndarray")
-            if len(sdm) == 0:
-                continue
+            ei, ej = int(exps[i]), int(exps[j])
+            sdm = trees[ei][0].sparse_distance_matrix(trees[ej][0], chord(reach), output_type="ndarray")
+            a, b = local_of[ei][sdm["i"]], local_of[ej][sdm["j"]]
+            sel = (a >= 0) & (b >= 0)
             if rmin > 0:
-                sel = np.flatnonzero(sdm["v"] >= rmin)
-                a, b = sdm["i"][sel], sdm["j"][sel]
-            else:
-                a, b = sdm["i"].copy(), sdm["j"].copy()
+                sel &= sdm["v"] >= rmin
+            a, b = a[sel], b[sel]
             del sdm
             if len(a) == 0:
                 continue
+            # one plane about exposure i for i, j and the next exposure
+            plane = nb.Plane(pts[i].sum(axis=0))
+            ci, cj = plane.components(pts[i]), plane.components(pts[j])
             pair_parts.append((groups[i], a, groups[j], b))
             nxt = j + 1
-            if nxt >= k or trees[nxt] is None or times[nxt] - times[j] > max_gap:
+            if nxt >= k or not len(pts[nxt]) or times[nxt] - times[j] > max_gap:
                 continue
             frac = (times[nxt] - times[i]) / dt
-            if nxt not in planes:
-                planes[nxt] = _PlaneIndex(proj[nxt], tol_angle)
             # the prediction a + (b - a) frac along m, e1, e2 (linear, so from the
-            # projections of a and b); only cells near a detection of nxt are checked
-            pa, pb = proj[i], proj[j]
-            u = [pa[q][a] + (pb[q][b] - pa[q][a]) * frac for q in range(3)]
-            cand = np.flatnonzero(planes[nxt].maybe(*u, scale=abs(1 - frac) + abs(frac)))
-            del u
-            if len(cand) == 0:
+            # components of a and b), looked up among nxt's detections in the plane
+            u = [ci[q][a] + (cj[q][b] - ci[q][a]) * frac for q in range(3)]
+            norm = np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+            ck = plane.components(pts[nxt])
+            h = _side(tol_angle, min(float((u[0] / norm).min()), float(ck[0].min())), groups[nxt])
+            kx, ky = ck[1] / ck[0], ck[2] / ck[0]
+            px, py = u[1] / u[0], u[2] / u[0]
+            del u, norm
+            # most predictions are nowhere near a detection of nxt: a bitmap skips them
+            may = np.flatnonzero(nb.Occupied(kx, ky, h).maybe(px, py))
+            p, c = nb.candidates(px[may], py[may], kx, ky, h)
+            p = may[p]
+            if len(p) == 0:
                 continue
-            a, b = a[cand], b[cand]
-            xa, xb = pts[i][a], pts[j][b]
+            # exact test on unit vectors, the nearest detection of nxt per prediction
+            xa, xb = pts[i][a[p]], pts[j][b[p]]
             pred = xa + (xb - xa) * frac
             pred /= np.linalg.norm(pred, axis=1)[:, None]
-            d, c = trees[nxt].query(pred, distance_upper_bound=tol)
-            hit = np.isfinite(d)
-            if hit.any():
-                ga, gb = groups[i][a[hit]], groups[j][b[hit]]
+            d = np.sqrt(((pred - pts[nxt][c]) ** 2).sum(axis=1))
+            hit = d <= tol
+            p, c, _ = nb.nearest(p[hit], c[hit], d[hit], len(a))
+            if len(p):
+                ga, gb = groups[i][a[p]], groups[j][b[p]]
                 ea.append(np.concatenate([ga, gb]))
-                eb.append(np.concatenate([gb, groups[nxt][c[hit]]]))
+                eb.append(np.concatenate([gb, groups[nxt][c]]))
     n_all_pairs = sum(len(p[1]) for p in pair_parts)
     if ea:
         u, v = np.concatenate(ea), np.concatenate(eb)

@@ -1,0 +1,206 @@
+"""Close pairs of sky positions by binning a gnomonic plane (numpy only).
+
+Matching A against B, de-duplicating an exposure, linking visits and
+looking up the predicted third position of a tracklet all ask one question:
+which points of a set Q lie within an angle r of each point of a set P
+(both within one small patch of sky, and optionally within the same group,
+e.g. skycell). The answer here is exact and array-at-a-time:
+
+1. both sets are projected gnomonically about one direction *m* (a patch
+   of at most a few degrees; the projection stretches angles by at most
+   1/cos^2 of the angle from *m*, so a plane square of side
+   h = r / cos^2(theta_max) around a point holds every point within r);
+2. each point gets the integer key (group, row, column) of its square; Q's
+   keys are sorted once;
+3. for each point of P (sorted by key too, so the look-ups walk the sorted
+   keys in order) the three rows around its square are three contiguous
+   key ranges of Q (column - 1 .. column + 1), found with ``searchsorted``;
+4. the ranges are expanded into candidate (p, q) index pairs, and the
+   caller keeps those whose exact chord distance (unit vectors) is within r.
+
+The cost is a few array passes over P, Q and the candidates (about
+9 h^2 times the density per point), with no per-point Python code.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: the patch a plane serves: points further than this from *m* are refused
+MAX_PATCH_RAD = math.radians(20.0)
+
+
+def basis(m):
+    """(m, e1, e2): *m* normalised and two unit vectors spanning its tangent plane."""
+    import numpy as np
+
+    m = np.asarray(m, dtype="f8")
+    m = m / np.linalg.norm(m)
+    ref = np.array([0.0, 0.0, 1.0]) if abs(m[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(ref, m)
+    e1 /= np.linalg.norm(e1)
+    return m, e1, np.cross(m, e1)
+
+
+class Plane:
+    """A gnomonic plane about direction *m* for points within ``MAX_PATCH_RAD`` of it."""
+
+    def __init__(self, m):
+        import numpy as np
+
+        self.basis = np.stack(basis(m))
+
+    def components(self, xyz):
+        """Components of unit vectors along m, e1, e2 (three arrays)."""
+        x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+        # plain array arithmetic: a (n, 3) @ (3, 3) product goes to BLAS, slow for this shape
+        return tuple(x * b[0] + y * b[1] + z * b[2] for b in self.basis.tolist())
+
+
+def cell_side(angle_rad: float, cos_min: float) -> float:
+    """Plane distance that an angle can become for points whose cosine from
+    the plane's centre is at least *cos_min* (with a small margin)."""
+    if cos_min < math.cos(MAX_PATCH_RAD):
+        raise ValueError("points spread too far for one gnomonic plane")
+    return angle_rad / (cos_min * cos_min) * (1 + 1e-6) + 1e-15
+
+
+def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
+    """Index pairs (i into P, j into Q) of every point pair whose plane squares
+    of side *h* touch (same or adjacent row and column) and whose group codes
+    (non-negative integers; None: one group) are equal. Every pair closer than
+    *h* in the plane is among them. ``qx is None``: Q is P (each point is then
+    paired with itself too)."""
+    import numpy as np
+
+    same = qx is None
+    if same:
+        qx, qy, qg = px, py, pg
+
+    np_, nq = len(px), len(qx)
+    empty = np.zeros(0, dtype=np.int64)
+    if np_ == 0 or nq == 0:
+        return empty, empty
+    x0 = min(float(px.min()), float(qx.min())) - h
+    y0 = min(float(py.min()), float(qy.min())) - h
+    span_x = max(float(px.max()), float(qx.max())) - x0
+    span_y = max(float(py.max()), float(qy.max())) - y0
+    ngroups = 1 + max(int(pg.max()) if pg is not None else 0, int(qg.max()) if qg is not None else 0)
+    # keep keys within int64: coarser squares only add candidates
+    while (span_x / h + 3) * (span_y / h + 3) * ngroups > 2.0 ** 61:
+        h *= 2.0
+    nx = int(span_x / h) + 3
+    ny = int(span_y / h) + 3
+
+    def keys(x, y, g):
+        k = np.floor((y - y0) / h).astype(np.int64)
+        if g is not None:
+            k += np.asarray(g, dtype=np.int64) * ny
+        k *= nx
+        k += np.floor((x - x0) / h).astype(np.int64)
+        return k
+
+    kq = keys(qx, qy, qg)
+    oq = np.argsort(kq)
+    kq = kq[oq]
+    if same:
+        kp, op = kq, oq
+    else:
+        kp = keys(px, py, pg)
+        op = np.argsort(kp)
+        kp = kp[op]
+    los, cnts = [], []
+    for dy in (-nx, 0, nx):
+        lo = np.searchsorted(kq, kp + (dy - 1), side="left")
+        hi = np.searchsorted(kq, kp + (dy + 1), side="right")
+        los.append(lo)
+        cnts.append(hi - lo)
+    lo = np.concatenate(los)
+    cnt = np.concatenate(cnts)
+    total = int(cnt.sum())
+    if total == 0:
+        return empty, empty
+    owner = np.repeat(np.tile(np.arange(np_, dtype=np.int64), 3), cnt)
+    start = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+    pos = np.arange(total, dtype=np.int64)
+    pos += start
+    return op[owner], oq[pos]
+
+
+class Occupied:
+    """Which plane positions may have a point of Q within *h*: a bitmap of
+    squares of side at least *h*, each point of Q marking its own square and
+    the eight around it. A position in an unmarked square has no point of Q
+    within *h*; one in a marked square may have one (the caller checks)."""
+
+    MAX_CELLS = 1 << 22
+
+    def __init__(self, qx, qy, h: float):
+        import numpy as np
+
+        self.empty = len(qx) == 0
+        if self.empty:
+            return
+        span_x, span_y = float(qx.max() - qx.min()), float(qy.max() - qy.min())
+        if (span_x + 4 * h) * (span_y + 4 * h) / (h * h) > self.MAX_CELLS:
+            # coarser squares: more positions answered "maybe", none missed
+            while (span_x + 4 * h) * (span_y + 4 * h) / (h * h) > self.MAX_CELLS:
+                h *= 1.5
+        x0, y0 = float(qx.min()) - 2 * h, float(qy.min()) - 2 * h
+        w, d = span_x + 4 * h, span_y + 4 * h
+        self.h, self.x0, self.y0 = h, x0, y0
+        self.nx, self.ny = int(w / h) + 2, int(d / h) + 2
+        ix = np.floor((qx - x0) / h).astype(np.int64)
+        iy = np.floor((qy - y0) / h).astype(np.int64)
+        occ = np.zeros(self.nx * self.ny, dtype=bool)
+        k = ix * self.ny + iy
+        for dk in (-self.ny - 1, -self.ny, -self.ny + 1, -1, 0, 1, self.ny - 1, self.ny, self.ny + 1):
+            occ[k + dk] = True
+        self.occ = occ
+
+    def maybe(self, px, py):
+        import numpy as np
+
+        if self.empty:
+            return np.zeros(len(px), dtype=bool)
+        # squares 0 and n-1 of each axis are never marked, so clipping keeps the answer
+        fx = np.clip((px - self.x0) / self.h, 0, self.nx - 1).astype(np.int64)
+        fy = np.clip((py - self.y0) / self.h, 0, self.ny - 1).astype(np.int64)
+        fx *= self.ny
+        fx += fy
+        return self.occ[fx]
+
+
+def within(xyz_p, xyz_q, i, j, chord_max: float, chord_min: float = 0.0):
+    """The candidate pairs (i, j) whose chord distance is within [chord_min, chord_max]: (i, j, d)."""
+    import numpy as np
+
+    pt, qt = np.ascontiguousarray(xyz_p.T), np.ascontiguousarray(xyz_q.T)
+    d2 = np.zeros(len(i))
+    for axis in range(3):
+        diff = pt[axis].take(i)
+        diff -= qt[axis].take(j)
+        diff *= diff
+        d2 += diff
+    ok = d2 <= chord_max * chord_max
+    if chord_min > 0:
+        ok &= d2 >= chord_min * chord_min
+    i, j = i[ok], j[ok]
+    return i, j, np.sqrt(d2[ok])
+
+
+def nearest(i, j, d, n: int):
+    """Of candidate pairs (i, j, d) with i < n, the nearest j for each i:
+    (i, j, d) with unique i (of equally near ones, the first)."""
+    import numpy as np
+
+    if len(i) == 0:
+        return i, j, d
+    dmin = np.full(n, np.inf)
+    np.minimum.at(dmin, i, d)
+    sel = np.flatnonzero(d == dmin[i])
+    i, j, d = i[sel], j[sel], d[sel]
+    if np.bincount(i, minlength=n).max() > 1:
+        _, first = np.unique(i, return_index=True)
+        i, j, d = i[first], j[first], d[first]
+    return i, j, d

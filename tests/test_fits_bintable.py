@@ -1,0 +1,82 @@
+"""fits.bintable: the lean binary-table reader gives what fitsio gives, and
+refuses (None) what it does not handle, so that callers fall back to fitsio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mopstool.fits.bintable import card_value, read_table
+
+
+def _write(path, data, *, header=None, extname="T", primary_keys=None):
+    import fitsio
+
+    with fitsio.FITS(str(path), "rw", clobber=True) as f:
+        f.write(None, header=primary_keys or {})
+        f.write(data, extname=extname, header=header)
+
+
+def test_columns_equal_fitsio_including_unsigned_and_vectors(tmp_path):
+    import fitsio
+
+    n = 257
+    rng = np.random.default_rng(4)
+    data = np.zeros(n, dtype=[("FLAGS", "u4"), ("N", "u2"), ("I8", "i8"), ("B", "u1"), ("RA", "f8"),
+                              ("MAG", "f4"), ("V", "f4", (3,)), ("NAME", "S7"), ("J", "i4")])
+    data["FLAGS"] = rng.integers(0, 2**32, n, dtype=np.uint64)
+    data["FLAGS"][0] = 2**32 - 1
+    data["N"] = rng.integers(0, 2**16, n)
+    data["I8"] = rng.integers(-2**62, 2**62, n)
+    data["B"] = rng.integers(0, 256, n)
+    data["RA"] = rng.uniform(0, 360, n)
+    data["MAG"] = rng.normal(size=n)
+    data["MAG"][3] = np.nan
+    data["V"] = rng.normal(size=(n, 3))
+    data["NAME"] = [f"s{i}".encode() for i in range(n)]
+    data["J"] = rng.integers(-2**31, 2**31, n)
+    p = tmp_path / "t.fits"
+    _write(p, data, primary_keys={"EXP_NAME": "o8309g0262o", "MJD-OBS": 58309.3})
+    ref = fitsio.read(str(p), ext="T")
+    t = read_table(str(p), "T", [c for c in data.dtype.names])
+    assert t is not None and t.nrows == n and t.colnames == list(data.dtype.names)
+    assert list(t.columns["NAME"].astype(str)) == list(ref["NAME"])    # A columns come as bytes
+    for name in data.dtype.names:
+        got, want = t.columns[name], ref[name]
+        if name == "NAME":
+            continue
+        assert got.dtype.kind == want.dtype.kind and got.dtype.itemsize == want.dtype.itemsize, name
+        assert np.array_equal(got, want, equal_nan=want.dtype.kind == "f"), name
+    assert t.hdus[""].get("EXP_NAME") == "o8309g0262o" and t.hdus[""].get("MJD-OBS") == 58309.3
+    # only the asked-for columns are converted; unknown names are left out
+    t = read_table(str(p), "T", ["RA", "NOPE"])
+    assert set(t.columns) == {"RA"}
+
+
+def test_what_it_does_not_handle_is_refused(tmp_path):
+    data = np.zeros(5, dtype=[("X", "f4")])
+    p = tmp_path / "scaled.fits"
+    _write(p, data, header=[{"name": "TSCAL1", "value": 2.0}, {"name": "TZERO1", "value": 1.0}])
+    assert read_table(str(p), "T", ["X"]) is None           # a scaled column
+    assert read_table(str(p), "OTHER", ["X"]) is None       # no such HDU
+    q = tmp_path / "not.fits"
+    q.write_bytes(b"hello" * 1000)
+    assert read_table(str(q), "T", ["X"]) is None           # not FITS at all
+
+
+def test_empty_table_and_truncated_file(tmp_path):
+    p = tmp_path / "e.fits"
+    _write(p, np.zeros(0, dtype=[("X", "f8")]))
+    t = read_table(str(p), "T", ["X"])
+    assert t is not None and t.nrows == 0 and t.columns == {}
+    q = tmp_path / "cut.fits"
+    _write(q, np.zeros(2000, dtype=[("X", "f8")]))
+    q.write_bytes(q.read_bytes()[:-2880 * 3])
+    with pytest.raises(ValueError, match="truncated"):
+        read_table(str(q), "T", ["X"])
+
+
+@pytest.mark.parametrize("text,value", [("'abc     '   / c", "abc"), ("'it''s'", "it's"), ("'a/b' / c", "a/b"),
+                                        ("  42 / c", 42), ("T", True), (" 1.5D3", 1500.0), ("''", "")])
+def test_card_values(text, value):
+    assert card_value(text) == value

@@ -1,0 +1,43 @@
+"""ops.testchunk.neighbours: the plane binning finds every close pair (checked
+against a brute-force KD-tree), within groups only, and the bitmap never
+answers "no" for a position that has a point within the distance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from mopstool.ops.testchunk import neighbours as nb
+
+
+@pytest.mark.parametrize("max_cells", [1 << 22, 64])
+def test_candidates_and_bitmap_miss_nothing(monkeypatch, max_cells):
+    monkeypatch.setattr(nb.Occupied, "MAX_CELLS", max_cells)
+    rng = np.random.default_rng(2)
+    h = 0.002
+    q = rng.uniform(0, 1, (2000, 2))
+    p = q[rng.integers(0, 2000, 3000)] + rng.uniform(-h, h, (3000, 2)) * 0.99
+    p = np.vstack([p, rng.uniform(-0.5, 1.5, (3000, 2))])
+    i, j = nb.candidates(p[:, 0], p[:, 1], q[:, 0], q[:, 1], h)
+    found = set(np.unique(i[np.hypot(*(p[i] - q[j]).T) < h]).tolist())
+    truth = set(np.flatnonzero(np.isfinite(cKDTree(q).query(p, distance_upper_bound=h)[0])).tolist())
+    assert found == truth and len(truth) >= 2000
+    assert nb.Occupied(q[:, 0], q[:, 1], h).maybe(p[:, 0], p[:, 1])[sorted(truth)].all()
+
+
+def test_groups_are_kept_apart_and_self_pairs():
+    x = np.array([0.0, 0.0005, 0.0, 0.3])
+    y = np.zeros(4)
+    g = np.array([0, 0, 1, 1])
+    i, j = nb.candidates(x, y, None, None, 0.001, g)
+    pairs = {(int(a), int(b)) for a, b in zip(i, j)}
+    assert {(0, 0), (0, 1), (1, 0), (1, 1), (2, 2), (3, 3)} == pairs      # 0 and 2 coincide, other group
+
+
+def test_nearest_picks_the_closest_per_point():
+    i = np.array([0, 0, 1, 2, 2, 2])
+    j = np.array([5, 6, 7, 8, 9, 4])
+    d = np.array([0.3, 0.1, 0.2, 0.5, 0.5, 0.4])
+    bi, bj, bd = nb.nearest(i, j, d, 3)
+    assert dict(zip(bi.tolist(), bj.tolist())) == {0: 6, 1: 7, 2: 4}
