@@ -203,7 +203,7 @@ def watch_czar(ctx: typer.Context, d, *, watch: bool, every: Optional[str], fmt:
                targets: Optional[list[str]] = None, chunk: Optional[str] = None) -> None:
     """czar --watch: the czar report refreshed in place."""
     from mopstool.cli.watch import check_watch_options, watch as run_watch
-    from mopstool.ops.nightly.czar import ALL_FAULT_STAGES, czar_report
+    from mopstool.ops.nightly.czar import czar_report, fault_stages
     from mopstool.ops.nightly.diffpairs import plan_diffpairs
     from mopstool.ops.nightly.visits import load_night, utcnow
     from mopstool.ops.report.night import desperate_ready
@@ -214,7 +214,7 @@ def watch_czar(ctx: typer.Context, d, *, watch: bool, every: Optional[str], fmt:
 
     def fetch() -> dict[str, Any]:
         now = utcnow()
-        nd = load_night(st.dbs, st.config, d, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
+        nd = load_night(st.dbs, st.config, d, fault_stages=fault_stages(), stats=True, diffs=True)
         rep = czar_report(st.dbs, st.config, d, now=now, data=nd, prefix=command_prefix(ctx),
                           targets=targets, chunk=chunk)
         rep["desperate_ready"] = desperate_ready(plan_diffpairs(st.dbs, st.config, d, ws=True, now=now, data=nd))
@@ -238,7 +238,7 @@ def report(
     with their fix commands, FWHM / zero point / detections plots and the sortable,
     filterable exposure table. Refuses to overwrite a file it did not write unless
     --force; cron can rewrite it every few minutes."""
-    from mopstool.ops.nightly.czar import ALL_FAULT_STAGES, czar_report
+    from mopstool.ops.nightly.czar import czar_report, fault_stages
     from mopstool.ops.nightly.visits import load_night, utcnow
     from mopstool.ops.report.html import check_output, diffs_for_plot, previous_plots, render_page, write_page
     from mopstool.ops.report.night import night_table
@@ -249,7 +249,7 @@ def report(
     if output != "-":
         check_output(output, force=force)  # refuse before reading the night
     now = utcnow()
-    nd = load_night(st.dbs, st.config, d, fault_stages=ALL_FAULT_STAGES, stats=True, diffs=True)
+    nd = load_night(st.dbs, st.config, d, fault_stages=fault_stages(), stats=True, diffs=True)
     tbl = night_table(st.dbs, st.config, d, now=now, data=nd)
     rep = czar_report(st.dbs, st.config, d, now=now, data=nd)
     # cron rewrites the page every few minutes: plots whose data did not change are kept

@@ -515,9 +515,3 @@ PSTAMP_DEPENDENT = register(Stage(
                   "fault_count"),
     description="an image a stamp job waits for (a chip/warp/diff component being updated)",
 ))
-
-#: the image stages of the nightly chain, in pipeline order (kept for older callers;
-#: new code asks stages_that("nightly"))
-NIGHTLY_STAGES = stages_that("nightly")
-#: stages updaterun may change (kept for older callers: stages_that("updaterun"))
-UPDATABLE_STAGES = stages_that("updaterun")

@@ -61,8 +61,6 @@ def fault_stages() -> tuple[str, ...]:
     return stages_that("nightfaults")
 
 
-#: the fault stages at import time (kept for older callers: fault_stages())
-ALL_FAULT_STAGES = fault_stages()
 PROBLEM_KINDS = ("no_exposures", "fault", "publish_fault", "processing", "lost_visit", "missing_diff",
                  "undiffable", "unplanned_diff", "ws_never", "unpublished", "pstamp_backlog",
                  "pstamp_unreadable")
@@ -469,7 +467,7 @@ def czar_report(dbs: Databases, cfg: Config, night: date, *, now: datetime | Non
                 prefix: str = "mopstool", targets: list[str] | None = None,
                 chunk: str | None = None, data: NightData | None = None) -> dict[str, Any]:
     """The morning report of *night* (optionally only some targets / one chunk).
-    *data*: the night already loaded with load_night(fault_stages=ALL_FAULT_STAGES,
+    *data*: the night already loaded with load_night(fault_stages=fault_stages(),
     stats=True, diffs=True), to share it with another report."""
     from mopstool.ops.nightly.visits import target_names
 
