@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, info,
-                                 output_format, state)
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, decline,
+                                 info, output_format, state)
 from mopstool.output import render
 from mopstool.stages import choices
 
@@ -78,8 +78,7 @@ def cleanup(
             info(f"nothing to clean as of {night}; {len(plan.held)} old runs held back")
         return
     if not confirm_change(ctx, plan.total, "cleanup", yes=yes, dry_run=dry_run):
-        info("cleanup cancelled; nothing changed")
-        raise typer.Exit(1)
+        decline()
     lock_timeout = int(cfg.get("general.lock_timeout", 0) or 0)
     if sys.stderr.isatty():
         from rich.console import Console

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union
 
 from mopstool.config import Config, expand_template
 from mopstool.db import Databases, schema
@@ -262,9 +262,13 @@ def find_candidates(conn, stage_name: str, rules: list[Rule], *,
     idc = run.c[stage.id_col]
     state_col = run.c[stage.state_col]
     dg = run.c.data_group if "data_group" in stage.run_columns else None
-    q = select(idc, run.c.label, dg if dg is not None else idc).where(
-        state_col.in_([str(s) for s in states]) if len(states) > 1 else state_col == states[0],
-        scope_condition(run, rules))
+    in_state = state_col.in_([str(s) for s in states]) if len(states) > 1 else state_col == states[0]
+    # one SELECT per label term, so that each is a range on the label index
+    # (ORed with the LIKE, MariaDB prefers the state index and reads every
+    # full run of any label); a UNION removes a run two terms both match
+    parts = [select(idc, run.c.label, dg if dg is not None else idc).where(in_state, term)
+             for term in scope_terms(run, rules)]
+    q = union(*parts) if len(parts) > 1 else parts[0]
     rows = [(int(rid), label, g if dg is not None else None) for rid, label, g in conn.execute(q)]
     nights = run_nights(conn, stage_name, {rid: g for rid, _, g in rows}, rules)
     out = []
@@ -280,13 +284,17 @@ def find_candidates(conn, stage_name: str, rules: list[Rule], *,
     return out
 
 
-def scope_condition(run, rules: list[Rule]):
-    """All labels of the rules as one run-table condition (label IN (...) OR label
-    LIKE 'ps_ud_%'), so the optimizer can range-scan the label index."""
+def scope_terms(run, rules: list[Rule]) -> list:
+    """The labels of the rules as run-table conditions, each a range on the
+    label index: label IN (the exact labels), label LIKE 'ps_ud_%'."""
     exact = sorted({lab for r in rules if not r.like for lab in r.labels})
     likes = sorted({p for r in rules if r.like for p in r.labels})
-    parts = ([run.c.label.in_(exact)] if exact else []) + [run.c.label.like(p) for p in likes]
-    return or_(*parts)
+    return ([run.c.label.in_(exact)] if exact else []) + [run.c.label.like(p) for p in likes]
+
+
+def scope_condition(run, rules: list[Rule]):
+    """All labels of the rules as one run-table condition (the terms ORed)."""
+    return or_(*scope_terms(run, rules))
 
 
 def fix_protected(conn, cfg: Config) -> dict[str, set[int]]:
@@ -461,8 +469,9 @@ def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook |
                 todo = [i for i in still if i not in held]
                 n = 0
                 if todo:
+                    values = {stage.state_col: CLEAN_STATE, "label": plan.set_label}
                     n = conn.execute(run.update().where(idc.in_(todo), state_col == State.FULL)
-                                     .values({stage.state_col: CLEAN_STATE, "label": plan.set_label})).rowcount
+                                     .values(values)).rowcount
                 nights = sorted({c.night for c in chunk if c.run_id in set(todo)})
                 record_audit(conn, "cleanup", n, {
                     "stage": stage_name, "batch": batch_no, "as_of": plan.as_of.isoformat(),

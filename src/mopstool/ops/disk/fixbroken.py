@@ -447,7 +447,8 @@ def _explicit(conn, sel: Selection, found: dict, exps: dict) -> None:
         sd = STAGES[stage]
         run, id_col = schema.table(sd.run_table), sd.id_col
         rows = {int(r[0]): r for r in conn.execute(
-            select(run.c[id_col], run.c[sd.state_col], run.c.label).where(run.c[id_col].in_(sorted(set(ids)))))}
+            select(run.c[id_col], run.c[sd.state_col], run.c.label)
+            .where(run.c[id_col].in_(sorted(set(ids)))))}
         missing = [i for i in ids if i not in rows]
         if missing:
             raise NotFound(f"no {stage} run {', '.join(map(str, missing))}")
@@ -842,9 +843,9 @@ def finish_fixes(dbs: Databases, cfg: Config, *, dry_run: bool = False) -> Finis
         found = {}
         for stage, ids in originals.items():
             t, col, state_col = table_of(stage)
+            retired = [str(x) for x in _RETIRED_STATES]
             found[stage] = sorted(int(x) for x in conn.execute(
-                select(col).where(col.in_(sorted(ids)),
-                                  state_col.notin_([str(x) for x in _RETIRED_STATES]))).scalars()) if ids else []
+                select(col).where(col.in_(sorted(ids)), state_col.notin_(retired))).scalars()) if ids else []
         return found
 
     if dry_run:
