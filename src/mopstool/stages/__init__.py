@@ -4,7 +4,7 @@ Each :class:`Stage` knows its tables (run, component, block), the columns that
 name and qualify a component, its inputs (the upstream stages it reads and the
 columns that link them), the state vocabulary and normal transitions, and its
 capabilities ("runs", "faults", "revert", "updaterun", "setupdate", "cleanup",
-"define", "block", "fixbroken", "nightly", "labelcount"). Commands never keep
+"warpstack", "define", "block", "fixbroken", "nightly", "labelcount"). Commands never keep
 their own stage lists; they ask the registry::
 
     for name in stages_that("revert"): ...

@@ -81,6 +81,8 @@ def _run_and_components(stage: str):
     st = STAGES[stage]
     return (schema.table(st.run_table), schema.table(st.component_table), st.id_col,
             st.component_key[0])
+
+
 #: run states --finish leaves alone (already on the way out, or gone)
 _RETIRED_STATES = (State.GOTO_CLEANED, State.CLEANED, State.GOTO_PURGED, State.PURGED,
                    State.GOTO_SCRUBBED, State.SCRUBBED)
