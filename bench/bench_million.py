@@ -9,7 +9,8 @@ SEQUENCE engine and times the reports again:
 * 1,000,000 exposures (rawExp, newExp) over 1,460 nights, 685 a night;
 * one chipRun, camRun (+ camProcessedExp), fakeRun and warpRun per exposure,
   2 % of them still ``full`` with a label outside the nightly science (held
-  out of cleanup scope), the rest ``cleaned``;
+  out of cleanup scope), the rest ``cleaned`` with the label ``goto_cleaned``
+  that the IPP's cleanup (and mopstool's) gives them; the same for diffs;
 * ``--components`` chipProcessedImfile rows per chip run (default 4: 4 M rows;
   the production shape is 60, scaled to what builds in minutes here), one
   warpSkyfile per warp;
@@ -20,7 +21,7 @@ SEQUENCE engine and times the reports again:
 
     python bench/bench_million.py [--server URL] [--exposures 1000000] [--components 4]
                                   [--requests 300000] [--keep] [--no-time] [--name NAME]
-    python bench/bench_million.py --measure SMALL_URL BIG_URL
+    python bench/bench_million.py --measure SMALL_URL BIG_URL [--in-process] [--only PREFIX]
 
 Each command is timed once per figure (a whole process; ``--repeat`` keeps the
 best of several); its statements are counted by running it once more in a
@@ -143,7 +144,9 @@ def inflate(url: str, exposures: int, components: int, requests: int = 300_000,
     night = f"DATE_ADD('2018-07-09', INTERVAL -1 - FLOOR(seq / {per_night}) DAY)"
     dg = f"CONCAT('OSS.', DATE_FORMAT({night}, '%Y%m%d'))"
     state = "IF(seq % 50 = 0, 'full', 'cleaned')"
-    label = "IF(seq % 50 = 0, 'ps1_ss_test', 'OSS.nightlyscience')"
+    # cleaned runs carry the label goto_cleaned, as nightly_science --clean_old and
+    # mopstool cleanup leave them (updaterun -set_state goto_cleaned -set_label goto_cleaned)
+    label = "IF(seq % 50 = 0, 'LAP.PV3.20180301', 'goto_cleaned')"
     eng = create_engine(url)
     steps = [
         f"INSERT INTO newExp (exp_id, state) SELECT {BASE} + seq, 'full' FROM {seq}",
@@ -207,6 +210,63 @@ def inflate(url: str, exposures: int, components: int, requests: int = 300_000,
     return counts
 
 
+def in_process(url: str, repeat: int) -> dict[str, tuple[float, float, int]]:
+    """report -> (median seconds, median seconds inside the database driver,
+    statements) of *repeat* runs in this process, after one warm-up run (the
+    imports and the first connection are not counted)."""
+    import contextlib
+    import io
+    import statistics
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from mopstool.cli.main import main as mopstool_main
+
+    out = {}
+    for name, argv in COMMANDS:
+        walls, sqls, counts = [], [], []
+        for i in range(repeat + 1):
+            sql = [0.0, 0]
+            started: list[float] = []
+
+            def before(conn, cursor, statement, parameters, context, executemany):
+                started.append(time.perf_counter())
+
+            def after(conn, cursor, statement, parameters, context, executemany):
+                sql[0] += time.perf_counter() - started.pop()
+                sql[1] += 1
+
+            event.listen(Engine, "before_cursor_execute", before)
+            event.listen(Engine, "after_cursor_execute", after)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    t0 = time.perf_counter()
+                    try:
+                        mopstool_main([*argv, "--db", url])
+                    except SystemExit:
+                        pass
+                    took = time.perf_counter() - t0
+            finally:
+                event.remove(Engine, "before_cursor_execute", before)
+                event.remove(Engine, "after_cursor_execute", after)
+            if i:
+                walls.append(took)
+                sqls.append(sql[0])
+                counts.append(sql[1])
+        out[name] = (statistics.median(walls), statistics.median(sqls), counts[-1])
+    return out
+
+
+def report_in_process(before: dict, after: dict) -> None:
+    print(f"{'report':<22}{'small (s)':>10}{'big (s)':>9}{'ratio':>7}"
+          f"{'SQL small':>11}{'SQL big':>9}{'ratio':>7}{'statements':>12}")
+    for k in before:
+        (t1, q1, n1), (t2, q2, n2) = before[k], after[k]
+        print(f"{k:<22}{t1:>10.3f}{t2:>9.3f}{t2 / t1:>7.2f}{q1:>11.3f}{q2:>9.3f}{q2 / q1:>7.2f}"
+              f"{n1:>6}/{n2:<5}")
+
+
 def measure(url: str, repeat: int) -> dict[str, tuple[float, int]]:
     return {name: (run_once(url, argv, repeat), count_statements(url, argv)) for name, argv in COMMANDS}
 
@@ -233,9 +293,18 @@ def main() -> None:
     ap.add_argument("--measure", nargs=2, metavar=("SMALL_URL", "BIG_URL"),
                     help="build nothing: time the reports on two existing databases")
     ap.add_argument("--explain", metavar="URL", help="build nothing: EXPLAIN every report's SELECTs on URL")
+    ap.add_argument("--only", metavar="PREFIX", help="only the reports whose name starts with PREFIX")
+    ap.add_argument("--in-process", action="store_true",
+                    help="with --measure: time the reports in this process (median of --repeat "
+                         "after a warm-up run), with the time spent in the database driver")
     args = ap.parse_args()
+    if args.only:
+        COMMANDS[:] = [c for c in COMMANDS if c[0].startswith(args.only)]
     if args.explain:
         explain(args.explain)
+        return
+    if args.measure and args.in_process:
+        report_in_process(in_process(args.measure[0], args.repeat), in_process(args.measure[1], args.repeat))
         return
     if args.measure:
         report(measure(args.measure[0], args.repeat), measure(args.measure[1], args.repeat))

@@ -45,6 +45,7 @@ COMMANDS = [
     ["report", "--night", NIGHT, "-o", "{new}"],
     ["report", "--night", NIGHT, "-o", "{same}"],
     ["cleanup", "--dry-run", "--as-of", "2018-07-11", "--json"],
+    ["cleanup", "--status", "--as-of", "2018-07-11", "--json"],
     ["pstamp-req", "backlog", "--json"],
 ]
 
@@ -131,6 +132,9 @@ def inflate(url: str, days: int, per_night: int) -> dict[str, int]:
         comment = q.cat("'OSSR.R00S0.'", "seq % 7", "'.Q.w visit '", "1 + seq % 4")
         obj = q.cat("'OSS.X.'", "seq % 20")
         state = q.iff("seq % 50 = 0", "'full'", "'cleaned'")
+        # cleaned runs carry the label goto_cleaned, as the IPP's cleanup (and
+        # mopstool's) leaves them; the runs still full are out-of-scope LAP runs
+        label = q.iff("seq % 50 = 0", "'LAP.PV3.20180301'", "'goto_cleaned'")
         group = q.cat("'OSS.'", q.ymd(night))
         class_id = q.cat("'XY'", "10 + s2.seq")
         exp_name = q.cat("'o'", f"({q.mjd(night)} - 50000)", "'g'", q.pad4(f"seq % {per_night}"), "'o'")
@@ -146,7 +150,7 @@ def inflate(url: str, days: int, per_night: int) -> dict[str, int]:
             c.execute(text(
                 f"INSERT INTO {tbl} ({idc}, {parent}, state, label, data_group) "
                 f"SELECT {base} + seq, {base} + seq, {state}, "
-                f"'OSS.nightlyscience', {group} FROM {seq}"))
+                f"{label}, {group} FROM {seq}"))
         c.execute(text(
             f"INSERT INTO chipProcessedImfile (chip_id, exp_id, class_id, data_state, quality, fault) "
             f"SELECT {base} + s1.seq, {base} + s1.seq, {class_id}, 'cleaned', 0, "
@@ -156,7 +160,7 @@ def inflate(url: str, days: int, per_night: int) -> dict[str, int]:
             f"SELECT {base} + seq, 0, 0, 4.5, 24.6 FROM {seq}"))
         c.execute(text(
             f"INSERT INTO diffRun (diff_id, state, label, data_group, diff_mode, bothways) "
-            f"SELECT {base} + seq, 'cleaned', 'OSS.nightlyscience', "
+            f"SELECT {base} + seq, 'cleaned', 'goto_cleaned', "
             f"{group}, 1, 1 FROM {seq} WHERE seq % 2 = 0"))
         c.execute(text(
             f"INSERT INTO diffInputSkyfile (diff_id, skycell_id, warp1, warp2, tess_id) "

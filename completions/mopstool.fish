@@ -412,7 +412,7 @@ complete -c mopstool -n '__mopstool_using \'cleanup\'' -l as-of -x -d 'Reference
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Only this stage (chip, cam, warp, diff); repeat for several'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Only this survey target (or ps_update for ps_ud_% runs); repeat'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l batch-size -x -d 'Runs per transaction (default [cleanup] batch_size)'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l status -d 'Report per stage and cleanup state: counts and the oldest uncleaned night'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -l status -d 'Report per stage the runs in goto_*/error_* cleanup states and the runs...'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l show-held -d 'Also list the old runs held back, with the reason'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'

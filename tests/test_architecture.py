@@ -26,8 +26,6 @@ STATE_VALUES = frozenset(str(s) for vocab in (State, RequestState, JobState, Dep
 #: files (relative to src/mopstool) that still hold bare state strings; being
 #: converted by their domains. Take a file off as soon as it is clean.
 STATE_LITERAL_ALLOWED = frozenset({
-    "ops/disk/cleanup.py",
-    "ops/disk/fixbroken.py",
 })
 
 #: keyword arguments and dict keys that hold a state

@@ -341,8 +341,9 @@ def test_status_counts_and_oldest_uncleaned_night(cli, db_url, dbs, tmp_path, mo
     assert r.code == 0, r.err
     rows = r.json()
     chip = {(x["state"], x["note"].split(":")[0]): x for x in rows if x["stage"] == "chip"}
-    assert chip[("cleaned", "done")]["runs"] == 2           # the demo's 2018-07-08 runs
-    assert chip[("goto_cleaned", "")]["runs"] == 0
+    # runs already cleaned (the demo's 2018-07-08 runs) are history: not counted
+    assert not any(x["state"] in ("cleaned", "purged", "scrubbed") for x in rows)
+    assert chip[("goto_cleaned", "")]["runs"] == 0 and chip[("error_cleaned", "")]["runs"] == 0
     assert chip[("full", "older than retention")]["oldest_night"] == "2018-07-09"
     assert "oldest uncleaned night: 2018-07-09" in r.err
     assert {x["stage"] for x in rows} == {"chip", "cam", "warp", "diff"}

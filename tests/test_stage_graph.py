@@ -1,6 +1,6 @@
 """The stage graph: a new stage registered in one place shows up in every command
-that asks the registry (runs, show, faults, revert, the cleanup capability, the
-downstream-active check), on SQLite and MariaDB."""
+that asks the registry (runs, show, faults, revert, updaterun, cleanup and its
+holds, fixbroken, the downstream-active check), on SQLite and MariaDB."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ SKYCAL = Stage(
     name="skycal", run_table="skycalRun", id_col="skycal_id",
     component_table="skycalResult", component_key=("skycell_id",),
     inputs=(Input("warp", "skycalRun", "skycal_id", "warp_id"),),
-    capabilities=frozenset({"runs", "faults", "revert", "updaterun", "cleanup"}),
+    capabilities=frozenset({"runs", "faults", "revert", "updaterun", "cleanup", "fixbroken"}),
     description="sky calibration of a warp (test stage)",
 )
 
@@ -98,6 +98,18 @@ fault SMALLINT NN d=0
         for t in (run, res):
             t.drop(conn, checkfirst=True)
             t.create(conn)
+    # a command's help names the stages of a capability when the command is
+    # built (once per process): build every command before the test stage
+    # exists, so that no help text (and no man page generated later in the
+    # session) names skycal
+    import click
+
+    from mopstool.cli.main import root_command
+
+    root = root_command()
+    ctx = click.Context(root)
+    for name in root.list_commands(ctx):
+        root.get_command(ctx, name)
     stage = register(stage)
     try:
         yield stage
@@ -192,6 +204,42 @@ def test_a_registered_stage_shows_up_everywhere(skycal, cli, db_url, dbs):
     # a stage without the capability is refused by the registry, naming the choices
     r = cli("setupdate", "skycal", "--id", "1", "--db", db_url)
     assert r.code == 2 and "choose one of: chip, warp, diff" in r.err
+
+
+def test_cleanup_and_fixbroken_pick_up_a_registered_stage(skycal, cli, db_url, dbs, tmp_path):
+    """cleanup cleans the new stage's old runs and holds the warps a skycal run
+    still reads; fixbroken finds its gone results and the exposure behind them."""
+    ch = _skycal_data(dbs)
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text("[retention]\nskycal = 1\nwarp = 1\n")
+    base = ("cleanup", "--db", db_url, "--config", str(cfg), "--as-of", "2018-07-12")
+    r = cli(*base, "--stage", "skycal", "--stage", "warp", "--dry-run", "--show-held", "--json")
+    assert r.code == 0, r.err
+    plan = r.json()
+    assert [(g["stage"], g["night"], g["runs"], g["held"]) for g in plan["groups"]] == [
+        ("warp", "2018-07-10", 0, 1), ("skycal", "2018-07-10", 1, 0)]
+    assert [(h["stage"], h["id"], h["reason"]) for h in plan["held"]] == [
+        ("warp", ch.warp_id, "downstream run still processing")]
+    r = cli(*base, "--status", "--json")
+    assert r.code == 0, r.err
+    assert any(x["stage"] == "skycal" and x["state"] == "full" and x["runs"] == 1 for x in r.json())
+    r = cli(*base, "--yes", "--json")
+    assert r.code == 0, r.err
+    run = schema.table("skycalRun")
+    with dbs.connect() as conn:
+        states = dict(conn.execute(select(run.c.skycal_id, run.c.state)).all())
+    assert states == {1: "new", 2: "goto_cleaned"}
+
+    res = schema.table("skycalResult")
+    with dbs.begin() as conn:
+        conn.execute(res.update().where(res.c.skycal_id == 1, res.c.skycell_id == "skycell.2")
+                     .values(fault=26))
+    r = cli("fixbroken", "--db", db_url, "--dry-run", "--json")
+    assert r.code == 0, r.err
+    (row,) = r.json()
+    assert row["exp_id"] == ch.exp_id and row["exp_name"] == ch.exp_name
+    assert [(b["stage"], b["id"], b["components"]) for b in row["broken"]] == [
+        ("skycal", 1, ["skycell.2"])]
 
 
 def test_downstream_active_follows_the_graph(skycal, dbs):

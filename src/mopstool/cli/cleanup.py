@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, info,
-                                 output_format, state)
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, decline,
+                                 info, output_format, state)
 from mopstool.output import render
+from mopstool.stages import choices
 
 _GROUP_COLUMNS = ("stage", "night", "target", "label", "retention_days", "runs", "held")
 
@@ -20,7 +21,7 @@ def cleanup(
         "--as-of", help="Reference UTC date (default today): a night N is cleaned for a stage "
                         "when N <= as-of minus the stage's retention days.", show_default=False)] = None,
     stage: Annotated[Optional[list[str]], typer.Option(
-        "--stage", help="Only this stage (chip, cam, warp, diff); repeat for several.",
+        "--stage", help=f"Only this stage ({choices('cleanup')}); repeat for several.",
         show_default=False)] = None,
     target: Annotated[Optional[list[str]], typer.Option(
         "--target", help="Only this survey target (or ps_update for ps_ud_% runs); repeat.",
@@ -29,7 +30,9 @@ def cleanup(
         "--batch-size", help="Runs per transaction (default [cleanup] batch_size).",
         show_default=False)] = None,
     status: Annotated[bool, typer.Option(
-        "--status", help="Report per stage and cleanup state: counts and the oldest uncleaned night.")] = False,
+        "--status", help="Report per stage the runs in goto_*/error_* cleanup states and the runs "
+                         "older than the retention not cleaned yet (eligible, held), with their "
+                         "oldest nights, and the oldest uncleaned night.")] = False,
     show_held: Annotated[bool, typer.Option(
         "--show-held", help="Also list the old runs held back, with the reason.")] = False,
     dry_run: DryRunOpt = False,
@@ -75,8 +78,7 @@ def cleanup(
             info(f"nothing to clean as of {night}; {len(plan.held)} old runs held back")
         return
     if not confirm_change(ctx, plan.total, "cleanup", yes=yes, dry_run=dry_run):
-        info("cleanup cancelled; nothing changed")
-        raise typer.Exit(1)
+        decline()
     lock_timeout = int(cfg.get("general.lock_timeout", 0) or 0)
     if sys.stderr.isatty():
         from rich.console import Console

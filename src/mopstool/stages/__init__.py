@@ -4,7 +4,7 @@ Each :class:`Stage` knows its tables (run, component, block), the columns that
 name and qualify a component, its inputs (the upstream stages it reads and the
 columns that link them), the state vocabulary and normal transitions, and its
 capabilities ("runs", "faults", "revert", "updaterun", "setupdate", "cleanup",
-"define", "block", "fixbroken", "nightly", "nightfaults", "labelcount", "drop"). Commands never keep
+"warpstack", "define", "block", "fixbroken", "nightly", "nightfaults", "labelcount", "drop"). Commands never keep
 their own stage lists; they ask the registry::
 
     for name in stages_that("revert"): ...
@@ -31,11 +31,13 @@ from mopstool.stages.vocab import (  # noqa: F401  (re-exported)
     FAULT_MEANINGS,
     GONE_STATES,
     PSTAMP_FAULTS,
+    PUBLISH_WAITING_STATES,
     VALID_STATES,
     DependentState,
     Fault,
     JobState,
     PstampFault,
+    PublishState,
     RequestState,
     State,
     StrEnum,
@@ -56,6 +58,7 @@ CAPABILITIES = frozenset({
     "updaterun",   # `updaterun` changes run columns
     "setupdate",   # `setupdate` queues cleaned components for regeneration
     "cleanup",     # retention cleanup moves its runs to goto_cleaned
+    "warpstack",   # its runs include warp-stack products ([survey] ws_label / ws_data_group)
     "define",      # `definebyquery` defines runs
     "block",       # has a block table (`labels block`)
     "fixbroken",   # `fixbroken` repairs runs with gone (fault 26) components
@@ -89,6 +92,9 @@ class Input:
     up_col: str
     #: the exposure of this stage's runs is found through this input (--night)
     exposure: bool = True
+    #: a row the link needs besides the id (publishRun.stage_id names a diff only
+    #: when the run's publishClient has stage 'diff'); see stages.joins
+    via: "Guard | None" = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,10 @@ class Stage:
     related: tuple[Related, ...] = ()
     #: rows a run needs before `revert` touches it (stages.joins.guard_conditions)
     guards: tuple[Guard, ...] = ()
+    #: run states in which a run still reads its inputs' files (cleanup holds the inputs)
+    reading_states: tuple[StrEnum, ...] = ACTIVE_STATES
+    #: why cleanup holds an input of a run in reading_states
+    reading_note: str = "downstream run still processing"
     #: columns `runs` lists (default: id, one-to-one input, state, run_columns)
     list_columns: tuple[str, ...] = ()
     #: component column of the seeing (FWHM) the nightly reports judge a visit by
@@ -473,13 +483,18 @@ DIFF = register(Stage(
     related=(Related("inputs", "diffInputSkyfile", "diff_id", order_by=("skycell_id",)),),
     list_columns=("diff_id", "state", "label", "data_group", "dist_group", "diff_mode", "reduction",
                   "tess_id", "bothways", "workdir"),
-    capabilities=_IMAGE | {"setupdate", "cleanup", "fixbroken", "nightly", "nightfaults", "labelcount"},
+    capabilities=_IMAGE | {"setupdate", "cleanup", "warpstack", "fixbroken", "nightly", "nightfaults",
+                           "labelcount"},
     description="difference image (WW: warp-warp, WS: warp-stack); component = skycell_id",
 ))
 PUBLISH = register(Stage(
     name="publish", run_table="publishRun", id_col="pub_id",
     component_table="publishDone", component_key=(), data_state_col=None, quality_col=None,
-    run_columns=("label",), inputs=(Input("diff", "publishRun", "pub_id", "stage_id"),),
+    run_columns=("label",),
+    inputs=(Input("diff", "publishRun", "pub_id", "stage_id",
+                  via=Guard("publishClient", "client_id", "client_id", equals=(("stage", "diff"),))),),
+    # a diff is held by cleanup while its publication is queued (new/pending)
+    reading_states=PUBLISH_WAITING_STATES, reading_note="publishing still pending",
     list_columns=("pub_id", "client_id", "stage_id", "label", "state"),
     # revert = pubtool -revert: the faulted publishDone rows of 'new' runs of an
     # active diff client are deleted, so the publisher tries them again

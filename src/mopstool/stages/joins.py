@@ -8,6 +8,9 @@
 * ``RunFilter`` / ``run_conditions`` - the selectors every run command shares
 * ``component_exists(stage, ...)``  - EXISTS a component of the run
 * ``downstream_active(conn, stage, ids)`` - runs whose downstream runs still read them
+  (``downstream_readers``: and which stage reads them)
+* ``exposure_ids(stage, ids)``     - (run id, exp_id) of the exposures behind runs
+* ``stamp_dependents_waiting(pconn, stage, ids)`` - runs a stamp dependent still waits for
 * ``exposure_chain(stage)``        - FROM the run table up to rawExp with every run table
   on the way (warp -> fake -> cam -> chip -> rawExp), for commands that need the
   intermediate ids
@@ -224,11 +227,27 @@ def _children(stage: Stage) -> list[tuple[Stage, object]]:
     return out
 
 
-def _reading(stage: Stage, child: Stage, inp, up_ids, active: list[str], *, follow: bool):
-    """SELECT of *stage* run ids (in *up_ids*) read by a *child* run that is active
-    (or, following one-to-one children further down, whose descendants are)."""
+def _via(inp, link_table) -> list[ColumnElement]:
+    """The EXISTS condition of an input's ``via`` row (none without one)."""
+    g = inp.via
+    if g is None:
+        return []
+    t = schema.table(g.table)
+    conds = [t.c[g.column] == link_table.c[g.run_col]]
+    conds += [t.c[c] != 0 for c in g.nonzero]
+    conds += [t.c[c] == v for c, v in g.equals]
+    return [exists().where(*conds)]
+
+
+def _reading(stage: Stage, child: Stage, inp, up_ids, states: list[str] | None, *, follow: bool):
+    """SELECT of *stage* run ids (in *up_ids*) read by a *child* run in *states*
+    (default: each run's ``reading_states``), or, following one-to-one children
+    further down, whose descendants are."""
+
+    def reading(st: Stage, tab):
+        return tab.c[st.state_col].in_(states if states is not None else [str(x) for x in st.reading_states])
+
     run = schema.table(child.run_table)
-    conds = [run.c.state.in_(active)]
     if inp.table == child.run_table:
         frm, up_col = run, run.c[inp.up_col]
         chain = [(child, run)]
@@ -240,33 +259,89 @@ def _reading(stage: Stage, child: Stage, inp, up_ids, active: list[str], *, foll
                 break
             s, i = nxt[0]
             t = schema.table(s.run_table)
-            frm = frm.outerjoin(t, t.c[i.up_col] == cur_tab.c[cur.id_col])
+            on = and_(t.c[i.up_col] == cur_tab.c[cur.id_col], *_via(i, t))
+            frm = frm.outerjoin(t, on)
             chain.append((s, t))
             cur, cur_tab = s, t
-        conds = [or_(*[t.c.state.in_(active) for _, t in chain])]
+        conds = [or_(*[reading(s, t) for s, t in chain]), *_via(inp, run)]
     else:
         link = schema.table(inp.table)
         frm = link.join(run, run.c[child.id_col] == link.c[inp.run_col])
         up_col = link.c[inp.up_col]
+        conds = [reading(child, run), *_via(inp, link)]
     return select(up_col).select_from(frm).where(up_col.in_(up_ids), *conds).distinct()
+
+
+def downstream_readers(conn, stage: Stage | str, ids: Iterable[int], *,
+                       states: Iterable[str] | None = None, size: int = 1000) -> dict[int, Stage]:
+    """Run ids of *stage* that a downstream run still reads -> the child stage
+    (the first one found, in registration order) whose run reads them.
+
+    A run reads its inputs while it is in its stage's ``reading_states`` (or
+    *states*). One-to-one children are followed down their chain (a chip run
+    is held by a cam, fake or warp run of it still being processed); children
+    through an input table (diffs and stacks of a warp) count one level down;
+    a link with a ``via`` row needs it (a publishRun reads a diff only through a
+    diff client)."""
+    stage = STAGES[stage] if isinstance(stage, str) else stage
+    ids = list(ids)
+    wanted = None if states is None else [str(s) for s in states]
+    found: dict[int, Stage] = {}
+    kids = _children(stage)
+    for chunk in chunks(ids, size):
+        for child, inp in kids:
+            q = _reading(stage, child, inp, chunk, wanted, follow=True)
+            for (x,) in conn.execute(q):
+                if x is not None:
+                    found.setdefault(int(x), child)
+    return found
 
 
 def downstream_active(conn, stage: Stage | str, ids: Iterable[int], *,
                       states: Iterable[str] = ACTIVE_STATES, size: int = 1000) -> set[int]:
-    """Run ids of *stage* that a downstream run in *states* still reads.
+    """Run ids of *stage* that a downstream run in *states* still reads
+    (see :func:`downstream_readers`)."""
+    return set(downstream_readers(conn, stage, ids, states=states, size=size))
 
-    One-to-one children are followed down their chain (a chip run is held by an
-    active cam, fake or warp run of it); children through an input table (diffs
-    and stacks of a warp) count one level down."""
+
+def exposure_ids(stage: Stage | str, ids) -> Select:
+    """SELECT (run id, exp_id) of every exposure behind the runs *ids*: along the
+    exposure path for a one-per-exposure stage, otherwise through each input
+    whose stage has an exposure (a diff has its input's and its template's)."""
     stage = STAGES[stage] if isinstance(stage, str) else stage
-    ids = list(ids)
-    active = [str(s) for s in states]
+    raw = schema.rawExp
+    run = _table(stage.run_table, stage)
+    if stage.flat_exposure:
+        idc = run.c[stage.id_col]
+        return select(idc, raw.c.exp_id).select_from(exposure_join(stage)).where(idc.in_(ids))
+    parts = []
+    for inp in stage.inputs:
+        up = STAGES.get(inp.stage)
+        if up is None or not up.exposure_path:
+            continue
+        link = schema.table(inp.table)
+        up_run = schema.table(up.run_table)
+        frm = link.join(exposure_join(up), up_run.c[up.id_col] == link.c[inp.up_col])
+        parts.append(select(link.c[inp.run_col], raw.c.exp_id).select_from(frm)
+                     .where(link.c[inp.run_col].in_(ids), *_via(inp, link)))
+    if not parts:
+        raise _no_night(stage)
+    return union(*parts) if len(parts) > 1 else parts[0].distinct()
+
+
+def stamp_dependents_waiting(pconn, stage: Stage | str, ids: Iterable[int], *,
+                             size: int = 1000) -> set[int]:
+    """Run ids of *stage* with a stamp dependent (pstampDependent.stage/stage_id)
+    not 'full' yet: the stamp server still waits for their images."""
+    from mopstool.stages.vocab import DependentState
+
+    name = stage if isinstance(stage, str) else stage.name
+    dep = schema.table("pstampDependent", pstamp_db=True)
     found: set[int] = set()
-    kids = _children(stage)
-    for chunk in chunks(ids, size):
-        for child, inp in kids:
-            q = _reading(stage, child, inp, chunk, active, follow=True)
-            found.update(int(x) for (x,) in conn.execute(q) if x is not None)
+    for chunk in chunks(list(ids), size):
+        q = select(dep.c.stage_id).where(dep.c.stage == name, dep.c.stage_id.in_(chunk),
+                                         dep.c.state != DependentState.FULL).distinct()
+        found.update(int(x) for (x,) in pconn.execute(q))
     return found
 
 

@@ -67,6 +67,15 @@ class DependentState(StrEnum):
     FULL = "full"
 
 
+class PublishState(StrEnum):
+    """publishRun.state values mopstool compares with besides the image states:
+    a publication the publisher has queued but not finished."""
+
+    NEW = "new"
+    PENDING = "pending"
+    FULL = "full"
+
+
 class Fault(IntEnum):
     """Processing fault codes (psExit.h exit statuses, pxtools.h, pantasks)."""
 
@@ -115,6 +124,9 @@ CLEANED_LIKE_STATES: tuple[State, ...] = (State.CLEANED, State.PURGED, State.SCR
 ERROR_CLEANUP_STATES: tuple[State, ...] = (State.ERROR_CLEANED, State.ERROR_PURGED, State.ERROR_SCRUBBED)
 #: run states that hold no usable pixels any more (a component behind them is gone)
 GONE_STATES: tuple[State, ...] = CLEANED_LIKE_STATES + ERROR_CLEANUP_STATES + (State.DROP,)
+
+#: publishRun states of a publication not done yet (the publisher still reads the diff's files)
+PUBLISH_WAITING_STATES: tuple[PublishState, ...] = (PublishState.NEW, PublishState.PENDING)
 
 #: fault that marks a component permanently non-updateable (PXTOOL_DO_NOT_REVERT_FAULT)
 FAULT_GONE = Fault.GONE

@@ -37,28 +37,38 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select, union
 
 from mopstool.config import Config, expand_template
 from mopstool.db import Databases, schema
 from mopstool.errors import UsageError
-from mopstool.ops.select import exposure_join
 from mopstool.ops.writes import record_audit, write_transaction
-from mopstool.stages import (ACTIVE_STATES, CLEANED_LIKE_STATES, CLEANUP_PENDING_STATES,
-                             ERROR_CLEANUP_STATES, STAGES, Stage, State)
+from mopstool.stages import (CLEANUP_PENDING_STATES, ERROR_CLEANUP_STATES, STAGES,
+                             State, stage_order, stages_that)
+from mopstool.stages.joins import downstream_readers, exposure_join, stamp_dependents_waiting
+from mopstool.util import chunks
 
-#: stages retention cleanup works on, in pipeline order
-CLEAN_STAGES = ("chip", "cam", "warp", "diff")
-#: stages of stamp-update runs (pstamp_queue_update_cleanup: chip, warp, diff)
-PS_UPDATE_STAGES = ("chip", "warp", "diff")
 PS_UPDATE_RULE = "ps_update"
-CLEAN_STATE = "goto_cleaned"
-#: the cleanup states --status reports (always shown even when zero: the first three)
-STATUS_STATES = ("goto_cleaned", "cleaned", "error_cleaned", "goto_purged", "purged",
-                 "error_purged", "goto_scrubbed", "scrubbed", "error_scrubbed")
+CLEAN_STATE = State.GOTO_CLEANED
+#: the cleanup states --status counts (runs on their way through the IPP's
+#: cleanup task, small sets): the first two are shown even when zero
+STATUS_STATES = (State.GOTO_CLEANED, State.ERROR_CLEANED, State.GOTO_PURGED, State.ERROR_PURGED,
+                 State.GOTO_SCRUBBED, State.ERROR_SCRUBBED)
+_ALWAYS_SHOWN = (State.GOTO_CLEANED, State.ERROR_CLEANED)
 _IN_CHUNK = 1000
 #: seconds the write lock stays free between two cleanup batches
 BATCH_GAP = 0.05
+
+
+def cleanup_stages() -> tuple[str, ...]:
+    """The stages retention cleanup works on (the registry's "cleanup" capability)."""
+    return stages_that("cleanup")
+
+
+def ps_update_stages() -> tuple[str, ...]:
+    """Cleanup stages whose runs stamp updates regenerate (ps_ud_% runs:
+    pstamp_queue_update_cleanup), i.e. those ``setupdate`` applies to."""
+    return tuple(s for s in stages_that("setupdate") if s in cleanup_stages())
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,8 @@ class Rule:
     like: bool
     days: int
     as_of: date
+    #: data_group templates of the rule's runs ({yyyymmdd} is the night), target filled in
+    data_groups: tuple[str, ...] = ()
 
     @property
     def last_night(self) -> date:
@@ -96,6 +108,19 @@ class Rule:
             return label in self.labels or label.lower() in {x.lower() for x in self.labels}
         return any(_like_regex(p).fullmatch(label) for p in self.labels)
 
+    def night_of_data_group(self, data_group: str | None) -> date | None:
+        """The night a data_group of the rule's templates names (None: not one of them)."""
+        if not data_group:
+            return None
+        for rx in _data_group_regexes(self.data_groups):
+            m = rx.fullmatch(data_group)
+            if m:
+                try:
+                    return datetime.strptime(m.group("night"), "%Y%m%d").date()
+                except ValueError:
+                    return None
+        return None
+
 
 def _like_regex(pattern: str) -> re.Pattern:
     out = []
@@ -104,13 +129,30 @@ def _like_regex(pattern: str) -> re.Pattern:
     return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
 
 
+_NIGHT_FIELDS = {"yyyymmdd": "(?P<night>[0-9]{8})", "date": "(?P<night>[0-9]{8})"}
+
+
+def _data_group_regexes(templates: tuple[str, ...]) -> list[re.Pattern]:
+    """Regexes of data_group templates whose only field is the night ({yyyymmdd})."""
+    out = []
+    for tpl in templates:
+        parts = re.split(r"(\{[^}]*\})", tpl)
+        fields = [p[1:-1] for p in parts if p.startswith("{") and p.endswith("}")]
+        if len(fields) != 1 or fields[0] not in _NIGHT_FIELDS:
+            continue
+        out.append(re.compile("".join(_NIGHT_FIELDS[p[1:-1]] if p.startswith("{") and p.endswith("}")
+                                      else re.escape(p) for p in parts)))
+    return out
+
+
 def cleanup_rules(cfg: Config, as_of: date, *, stages: Iterable[str] | None = None,
                   targets: Iterable[str] | None = None) -> list[Rule]:
     """The retention rules of the config (rules with retention <= 0 are left out)."""
-    stages = tuple(stages or CLEAN_STAGES)
+    known_stages = cleanup_stages()
+    stages = tuple(stages or known_stages)
     for s in stages:
-        if s not in CLEAN_STAGES:
-            raise UsageError(f"cleanup does not apply to stage {s!r}; choose from {', '.join(CLEAN_STAGES)}")
+        if s not in known_stages:
+            raise UsageError(f"cleanup does not apply to stage {s!r}; choose from {', '.join(known_stages)}")
     all_targets = cfg.targets()
     wanted = None
     if targets:
@@ -126,8 +168,12 @@ def cleanup_rules(cfg: Config, as_of: date, *, stages: Iterable[str] | None = No
                                  f"{', '.join(list(all_targets) + [PS_UPDATE_RULE])}")
     label_tpl = cfg.get("survey.label", "{target}.nightlyscience")
     ws_tpl = cfg.get("survey.ws_label", "{target}.WS.nightlyscience")
+    dg_tpl = cfg.get("survey.data_group", "{target}.{yyyymmdd}")
+    ws_dg_tpl = cfg.get("survey.ws_data_group", "{target}.WS.{yyyymmdd}")
+    ps_stages = ps_update_stages()
     rules: list[Rule] = []
     for stage in stages:
+        warpstack = STAGES[stage].can("warpstack")
         for name, tcfg in all_targets.items():
             if wanted is not None and name not in wanted:
                 continue
@@ -137,10 +183,13 @@ def cleanup_rules(cfg: Config, as_of: date, *, stages: Iterable[str] | None = No
             if days <= 0:
                 continue
             labels = [expand_template(label_tpl, target=name)]
-            if stage == "diff" and ws_tpl:
+            groups = [expand_template(dg_tpl, target=name)] if dg_tpl else []
+            if warpstack and ws_tpl:
                 labels.append(expand_template(ws_tpl, target=name))
-            rules.append(Rule(stage, name, tuple(labels), False, days, as_of))
-        if stage in PS_UPDATE_STAGES and (wanted is None or PS_UPDATE_RULE in wanted):
+                if ws_dg_tpl:
+                    groups.append(expand_template(ws_dg_tpl, target=name))
+            rules.append(Rule(stage, name, tuple(labels), False, days, as_of, tuple(groups)))
+        if stage in ps_stages and (wanted is None or PS_UPDATE_RULE in wanted):
             days = int(cfg.get("retention.ps_update", 0) or 0)
             pattern = cfg.get("retention.ps_update_label", "ps_ud_%") or "ps_ud_%"
             patterns = tuple(pattern) if isinstance(pattern, list) else (pattern,)
@@ -151,17 +200,41 @@ def cleanup_rules(cfg: Config, as_of: date, *, stages: Iterable[str] | None = No
 
 # ---------------------------------------------------------------------- reading
 
-def _chunks(seq: list, n: int) -> Iterable[list]:
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
-
-
 def _night_of(value) -> date | None:
     if value is None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.date() if isinstance(value, datetime) else value
+
+
+def run_nights(conn, stage_name: str, groups: dict[int, str | None],
+               rules: list[Rule]) -> dict[int, date | None]:
+    """The night of each run ({run id: its data_group}).
+
+    A one-run-per-exposure stage: its exposure's UTC date, by primary keys along
+    the exposure path. Another stage (a diff): the night its data_group names
+    when that follows a rule's data_group template (the IPP's nightly science
+    writes the night there), else the date of its first input exposure."""
+    stage = STAGES[stage_name]
+    out: dict[int, date | None] = {}
+    rest = list(groups)
+    if not stage.flat_exposure:
+        rest = []
+        for rid, dg in groups.items():
+            night = next((n for n in (r.night_of_data_group(dg) for r in rules) if n), None)
+            if night is None:
+                rest.append(rid)
+            else:
+                out[rid] = night
+    if rest:
+        run, raw = schema.table(stage.run_table), schema.rawExp
+        idc = run.c[stage.id_col]
+        for chunk in chunks(sorted(rest), _IN_CHUNK):
+            q = (select(idc, func.min(raw.c.dateobs)).select_from(exposure_join(stage))
+                 .where(idc.in_(chunk)).group_by(idc))
+            out.update({int(rid): _night_of(d) for rid, d in conn.execute(q)})
+    return out
 
 
 @dataclass
@@ -174,96 +247,54 @@ class Candidate:
 
 
 def find_candidates(conn, stage_name: str, rules: list[Rule], *,
-                    states: tuple[str, ...] = ("full",)) -> list[Candidate]:
+                    states: tuple[str, ...] = (State.FULL,)) -> list[Candidate]:
     """Runs of one stage in *states* whose label and night fall under one of *rules*.
 
-    One statement: the run table restricted by its indexed state and label
-    columns, joined through primary keys up to rawExp for the night."""
+    The run table is entered by its label index (the rules' labels: runs the
+    IPP or mopstool sent to cleanup carry the label goto_cleaned, so these are
+    the runs not cleaned yet, whatever the history); the nights come from
+    :func:`run_nights` for those runs only."""
     rules = [r for r in rules if r.stage == stage_name]
     if not rules:
         return []
     stage = STAGES[stage_name]
     run = schema.table(stage.run_table)
-    raw = schema.rawExp
     idc = run.c[stage.id_col]
-    conds = [and_(r.label_condition(run.c.label), raw.c.dateobs < r.cutoff) for r in rules]
-    where = [run.c.state.in_(list(states)) if len(states) > 1 else run.c.state == states[0],
-             scope_condition(run, rules), or_(*conds)]
-    if stage_name == "diff":
-        # several diffInputSkyfile rows per diff: one row per run, the input's exposure time
-        q = (select(idc, run.c.label, func.min(raw.c.dateobs).label("dateobs"))
-             .select_from(exposure_join(stage)).where(*where).group_by(idc, run.c.label))
-    else:
-        q = select(idc, run.c.label, raw.c.dateobs).select_from(exposure_join(stage)).where(*where)
+    state_col = run.c[stage.state_col]
+    dg = run.c.data_group if "data_group" in stage.run_columns else None
+    in_state = state_col.in_([str(s) for s in states]) if len(states) > 1 else state_col == states[0]
+    # one SELECT per label term, so that each is a range on the label index
+    # (ORed with the LIKE, MariaDB prefers the state index and reads every
+    # full run of any label); a UNION removes a run two terms both match
+    parts = [select(idc, run.c.label, dg if dg is not None else idc).where(in_state, term)
+             for term in scope_terms(run, rules)]
+    q = union(*parts) if len(parts) > 1 else parts[0]
+    rows = [(int(rid), label, g if dg is not None else None) for rid, label, g in conn.execute(q)]
+    nights = run_nights(conn, stage_name, {rid: g for rid, _, g in rows}, rules)
     out = []
-    for rid, label, dateobs in conn.execute(q):
-        night = _night_of(dateobs)
+    for rid, label, _ in rows:
+        night = nights.get(rid)
         if night is None:
             continue
         for r in rules:
             if r.matches(label) and night <= r.last_night:
-                out.append(Candidate(stage_name, int(rid), label, night, r))
+                out.append(Candidate(stage_name, rid, label, night, r))
                 break
     out.sort(key=lambda c: (c.night, c.run_id))
     return out
 
 
-def scope_condition(run, rules: list[Rule]):
-    """All labels of the rules as one run-table condition (label IN (...) OR label
-    LIKE 'ps_ud_%'), so the optimizer can range-scan the label index."""
+def scope_terms(run, rules: list[Rule]) -> list:
+    """The labels of the rules as run-table conditions, each a range on the
+    label index: label IN (the exact labels), label LIKE 'ps_ud_%'."""
     exact = sorted({lab for r in rules if not r.like for lab in r.labels})
     likes = sorted({p for r in rules if r.like for p in r.labels})
-    parts = ([run.c.label.in_(exact)] if exact else []) + [run.c.label.like(p) for p in likes]
-    return or_(*parts)
+    return ([run.c.label.in_(exact)] if exact else []) + [run.c.label.like(p) for p in likes]
 
 
-def pending_dependents(pconn, stage_name: str, ids: list[int]) -> set[int]:
-    """Run ids with a stamp dependent that is not 'full' yet (the stamp server still needs them)."""
-    if stage_name not in PS_UPDATE_STAGES or not ids:
-        return set()
-    dep = schema.table("pstampDependent", pstamp_db=True)
-    found: set[int] = set()
-    for chunk in _chunks(ids, _IN_CHUNK):
-        q = select(dep.c.stage_id).where(dep.c.stage == stage_name, dep.c.stage_id.in_(chunk),
-                                         dep.c.state != "full").distinct()
-        found.update(int(x) for x in conn_scalars(pconn, q))
-    return found
-
-
-def conn_scalars(conn, q) -> list:
-    return [row[0] for row in conn.execute(q)]
-
-
-def active_downstream(conn, stage_name: str, ids: list[int]) -> set[int]:
-    """Run ids whose downstream runs are still being processed (they read these pixels)."""
-    if not ids:
-        return set()
-    active = list(ACTIVE_STATES)
-    found: set[int] = set()
-    cam, fake, warp = schema.camRun, schema.fakeRun, schema.warpRun
-    dis, diff = schema.diffInputSkyfile, schema.diffRun
-    sis, stack = schema.stackInputSkyfile, schema.stackRun
-    for chunk in _chunks(ids, _IN_CHUNK):
-        qs = []
-        if stage_name == "chip":
-            frm = cam.outerjoin(fake, fake.c.cam_id == cam.c.cam_id).outerjoin(
-                warp, warp.c.fake_id == fake.c.fake_id)
-            qs.append(select(cam.c.chip_id).select_from(frm).where(
-                cam.c.chip_id.in_(chunk),
-                or_(cam.c.state.in_(active), fake.c.state.in_(active), warp.c.state.in_(active))))
-        elif stage_name == "cam":
-            frm = fake.outerjoin(warp, warp.c.fake_id == fake.c.fake_id)
-            qs.append(select(fake.c.cam_id).select_from(frm).where(
-                fake.c.cam_id.in_(chunk), or_(fake.c.state.in_(active), warp.c.state.in_(active))))
-        elif stage_name == "warp":
-            for col in (dis.c.warp1, dis.c.warp2):
-                qs.append(select(col).select_from(dis.join(diff, diff.c.diff_id == dis.c.diff_id))
-                          .where(col.in_(chunk), diff.c.state.in_(active)))
-            qs.append(select(sis.c.warp_id).select_from(sis.join(stack, stack.c.stack_id == sis.c.stack_id))
-                      .where(sis.c.warp_id.in_(chunk), stack.c.state.in_(active)))
-        for q in qs:
-            found.update(int(x) for x in conn_scalars(conn, q.distinct()) if x is not None)
-    return found
+def scope_condition(run, rules: list[Rule]):
+    """All labels of the rules as one run-table condition (the terms ORed)."""
+    return or_(*scope_terms(run, rules))
 
 
 def fix_protected(conn, cfg: Config) -> dict[str, set[int]]:
@@ -273,25 +304,6 @@ def fix_protected(conn, cfg: Config) -> dict[str, set[int]]:
     return protected_runs(conn, cfg)
 
 
-#: publishRun states of a publication not done yet (the diff's files are still read)
-PUBLISH_WAITING_STATES = (State.NEW, "pending")
-
-
-def pending_publications(conn, stage_name: str, ids: list[int]) -> set[int]:
-    """Diff ids with a publishRun (client stage diff) still new/pending: the
-    publisher still reads the diff's files."""
-    if stage_name != "diff" or not ids:
-        return set()
-    pr, pc = schema.publishRun, schema.publishClient
-    found: set[int] = set()
-    for chunk in _chunks(ids, _IN_CHUNK):
-        q = (select(pr.c.stage_id).select_from(pr.join(pc, pc.c.client_id == pr.c.client_id))
-             .where(pr.c.stage_id.in_(chunk), pr.c.state.in_(list(PUBLISH_WAITING_STATES)),
-                    pc.c.stage == "diff").distinct())
-        found.update(int(x) for x in conn_scalars(conn, q))
-    return found
-
-
 def _held_reasons(conn, pconn, stage_name: str, ids: list[int],
                   protected: dict[str, set[int]]) -> dict[int, str]:
     held: dict[int, str] = {}
@@ -299,14 +311,13 @@ def _held_reasons(conn, pconn, stage_name: str, ids: list[int],
         if rid in protected.get(stage_name, ()):
             held[rid] = "needed by an open fixbroken fix"
     rest = [i for i in ids if i not in held]
-    for rid in pending_dependents(pconn, stage_name, rest):
-        held[rid] = "stamp dependent outstanding"
+    if rest:
+        for rid in stamp_dependents_waiting(pconn, stage_name, rest, size=_IN_CHUNK):
+            held[rid] = "stamp dependent outstanding"
     rest = [i for i in rest if i not in held]
-    for rid in pending_publications(conn, stage_name, rest):
-        held[rid] = "publishing still pending"
-    rest = [i for i in rest if i not in held]
-    for rid in active_downstream(conn, stage_name, rest):
-        held[rid] = "downstream run still processing"
+    if rest:
+        for rid, child in downstream_readers(conn, stage_name, rest, size=_IN_CHUNK).items():
+            held[rid] = child.reading_note
     return held
 
 
@@ -343,9 +354,10 @@ class CleanupPlan:
     def groups(self) -> list[dict[str, Any]]:
         """Rows per stage, night and label: runs that would change / changed / held."""
         rows: dict[tuple, dict[str, Any]] = {}
+        order = stage_order()
 
         def row(stage, night, target, label, days):
-            key = (CLEAN_STAGES.index(stage), night, target, label)
+            key = (order[stage], night, target, label)
             if key not in rows:
                 rows[key] = {"stage": stage, "night": night, "target": target, "label": label,
                              "retention_days": days, "runs": 0, "held": 0}
@@ -383,7 +395,7 @@ def plan_cleanup(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[s
     with dbs.connect() as conn:
         protected = fix_protected(conn, cfg)
         with _pstamp_conn(dbs, conn) as pconn:
-            for stage_name in CLEAN_STAGES:
+            for stage_name in cleanup_stages():
                 cands = find_candidates(conn, stage_name, rules)
                 if not cands:
                     continue
@@ -435,29 +447,31 @@ def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook |
     batch_no = 0
     with dbs.connect() as rconn:
         protected = fix_protected(rconn, plan.config) if plan.config is not None else {}
-    for stage_name in CLEAN_STAGES:
+    for stage_name in cleanup_stages():
         cands = plan.eligible.get(stage_name) or []
         if not cands:
             continue
         stage = STAGES[stage_name]
         run = schema.table(stage.run_table)
         idc = run.c[stage.id_col]
+        state_col = run.c[stage.state_col]
         label_cond = or_(*[r.label_condition(run.c.label) for r in plan.rules if r.stage == stage_name])
-        for chunk in _chunks(cands, plan.batch_size):
+        for chunk in chunks(cands, plan.batch_size):
             batch_no += 1
             ids = [c.run_id for c in chunk]
             with write_transaction(dbs, "cleanup", lock_timeout=lock_timeout) as conn:
-                lock_q = select(idc).where(idc.in_(ids), run.c.state == "full", label_cond)
+                lock_q = select(idc).where(idc.in_(ids), state_col == State.FULL, label_cond)
                 if conn.dialect.name in ("mysql", "mariadb"):
                     lock_q = lock_q.with_for_update()
-                still = [int(x) for x in conn_scalars(conn, lock_q)]
+                still = [int(x) for (x,) in conn.execute(lock_q)]
                 with _pstamp_conn(dbs, conn) as pconn:
                     held = _held_reasons(conn, pconn, stage_name, still, protected)
                 todo = [i for i in still if i not in held]
                 n = 0
                 if todo:
-                    n = conn.execute(run.update().where(idc.in_(todo), run.c.state == "full")
-                                     .values(state=CLEAN_STATE, label=plan.set_label)).rowcount
+                    values = {stage.state_col: CLEAN_STATE, "label": plan.set_label}
+                    n = conn.execute(run.update().where(idc.in_(todo), state_col == State.FULL)
+                                     .values(values)).rowcount
                 nights = sorted({c.night for c in chunk if c.run_id in set(todo)})
                 record_audit(conn, "cleanup", n, {
                     "stage": stage_name, "batch": batch_no, "as_of": plan.as_of.isoformat(),
@@ -484,9 +498,16 @@ def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook |
 
 def cleanup_status(dbs: Databases, cfg: Config, *, as_of: date,
                    stages: Iterable[str] | None = None) -> dict[str, Any]:
-    """Per stage and cleanup state: run counts and the oldest night; the runs
-    still waiting for retention cleanup and the oldest uncleaned night."""
-    stages = tuple(stages or CLEAN_STAGES)
+    """Per stage: the runs on their way through the IPP's cleanup task
+    (goto_* / error_*, counts and oldest night), the runs old enough for
+    retention cleanup and not cleaned yet (eligible and held, with their oldest
+    night), and the oldest uncleaned night of those.
+
+    Every count comes from a small set: the goto_*/error_* runs (the state
+    index; they leave it once the IPP's cleanup task has run) and the plan's
+    candidates (the label index). Runs already cleaned, purged or scrubbed are
+    not counted: their number is the whole history."""
+    stages = tuple(stages or cleanup_stages())
     plan = plan_cleanup(dbs, cfg, as_of=as_of, stages=stages, dry_run=True)
     rows: list[dict[str, Any]] = []
     oldest_overall: date | None = None
@@ -494,35 +515,37 @@ def cleanup_status(dbs: Databases, cfg: Config, *, as_of: date,
         for stage_name in stages:
             stage = STAGES[stage_name]
             run = schema.table(stage.run_table)
-            counts = dict(conn.execute(
-                select(run.c.state, func.count()).where(run.c.state.in_(list(STATUS_STATES)))
-                .group_by(run.c.state)).all())
-            # the oldest night of runs waiting in goto_* / error_* (small sets)
-            waiting = [s for s in CLEANUP_PENDING_STATES + ERROR_CLEANUP_STATES if counts.get(s)]
+            idc, state_col = run.c[stage.id_col], run.c[stage.state_col]
+            dg = run.c.data_group if "data_group" in stage.run_columns else idc
+            found = conn.execute(select(state_col, idc, dg).where(
+                state_col.in_([str(s) for s in STATUS_STATES]))).all()
+            nights = run_nights(conn, stage_name,
+                                {int(rid): (g if dg is not idc else None) for _, rid, g in found},
+                                [r for r in plan.rules if r.stage == stage_name] or plan.rules)
+            counts: dict[str, int] = {}
             oldest: dict[str, date | None] = {}
-            if waiting:
-                q = (select(run.c.state, func.min(schema.rawExp.c.dateobs))
-                     .select_from(exposure_join(stage)).where(run.c.state.in_(waiting))
-                     .group_by(run.c.state))
-                oldest = {s: _night_of(d) for s, d in conn.execute(q)}
+            for st, rid, _ in found:
+                counts[st] = counts.get(st, 0) + 1
+                n = nights.get(int(rid))
+                if n is not None and (oldest.get(st) is None or n < oldest[st]):
+                    oldest[st] = n
             for s in STATUS_STATES:
-                n = int(counts.get(s, 0) or 0)
-                if n or s in ("goto_cleaned", "cleaned", "error_cleaned"):
+                n = counts.get(s, 0)
+                if n or s in _ALWAYS_SHOWN:
                     rows.append({"stage": stage_name, "state": s, "runs": n,
                                  "oldest_night": oldest.get(s),
                                  "note": _state_note(s, n)})
             cands = plan.eligible.get(stage_name, [])
             held = [h for h in plan.held if h["stage"] == stage_name]
-            nights = [c.night for c in cands] + [h["night"] for h in held]
-            first = min(nights) if nights else None
+            first = min([c.night for c in cands] + [h["night"] for h in held], default=None)
             if first and (oldest_overall is None or first < oldest_overall):
                 oldest_overall = first
-            rows.append({"stage": stage_name, "state": "full", "runs": len(cands),
+            rows.append({"stage": stage_name, "state": State.FULL, "runs": len(cands),
                          "oldest_night": min((c.night for c in cands), default=None),
                          "note": "older than retention: waiting for mopstool cleanup"})
             if held:
                 reasons = sorted({h["reason"] for h in held})
-                rows.append({"stage": stage_name, "state": "full", "runs": len(held),
+                rows.append({"stage": stage_name, "state": State.FULL, "runs": len(held),
                              "oldest_night": min(h["night"] for h in held),
                              "note": "older than retention but held: " + "; ".join(reasons)})
     return {"as_of": as_of, "oldest_uncleaned_night": oldest_overall,
@@ -534,6 +557,4 @@ def _state_note(state: str, n: int) -> str:
         return "waiting for the IPP cleanup task" if n else ""
     if state in ERROR_CLEANUP_STATES:
         return "cleanup failed: check logs, then revertcleanup" if n else ""
-    if state in CLEANED_LIKE_STATES:
-        return "done"
     return ""

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import case, or_, select, update
@@ -43,16 +43,46 @@ from mopstool.config import Config
 from mopstool.db import Databases, schema
 from mopstool.errors import NotFound
 from mopstool.ops.writes import record_audit, write_transaction
-from mopstool.stages import ERROR_CLEANUP_STATES, FAULT_GONE, State
+from mopstool.stages import (ERROR_CLEANUP_STATES, FAULT_GONE, STAGES, JobState, PstampFault,
+                             RequestState, Stage, State, stage_order, stages_that)
+from mopstool.stages.joins import chain_join, exposure_ids, exposure_join
+from mopstool.util import chunks
 
 #: stamp faults that mean "the image is not there" (NOT_AVAILABLE, GONE)
-STAMP_BROKEN_FAULTS = (25, 26)
-#: the stages whose components can be broken, with (run table, component table, key)
-_BROKEN_STAGES = {
-    "chip": ("chipRun", "chip_id", "chipProcessedImfile", "class_id"),
-    "warp": ("warpRun", "warp_id", "warpSkyfile", "skycell_id"),
-    "diff": ("diffRun", "diff_id", "diffSkyfile", "skycell_id"),
-}
+STAMP_BROKEN_FAULTS = (PstampFault.NOT_AVAILABLE, PstampFault.GONE)
+
+
+def broken_stages() -> tuple[str, ...]:
+    """The stages whose components can be broken (the registry's "fixbroken" capability)."""
+    return stages_that("fixbroken")
+
+
+def chain_stages() -> tuple[str, ...]:
+    """The stages of a replacement chain, in pipeline order (chip ... warp): the
+    one-run-per-exposure fixbroken stages that definebyquery defines. The first
+    is the stage a fix defines anew (its run's note records the fix)."""
+    return tuple(n for n in broken_stages() if STAGES[n].flat_exposure and STAGES[n].can("define"))
+
+
+def _root() -> Stage:
+    return STAGES[chain_stages()[0]]
+
+
+def _end() -> Stage:
+    return STAGES[chain_stages()[-1]]
+
+
+def _root_run():
+    return schema.table(_root().run_table)
+
+
+def _run_and_components(stage: str):
+    """(run table, component table, run id column, component key column) of a broken stage."""
+    st = STAGES[stage]
+    return (schema.table(st.run_table), schema.table(st.component_table), st.id_col,
+            st.component_key[0])
+
+
 #: run states --finish leaves alone (already on the way out, or gone)
 _RETIRED_STATES = (State.GOTO_CLEANED, State.CLEANED, State.GOTO_PURGED, State.PURGED,
                    State.GOTO_SCRUBBED, State.SCRUBBED)
@@ -65,15 +95,6 @@ _NOTE_WORD = {FIX_OPEN: "open", FIX_FINISHED: "done"}
 _NOTE_STATE = {v: k for k, v in _NOTE_WORD.items()}
 NOTE_MAX = 255
 _IN_CHUNK = 1000
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def _chunks(seq: list, n: int = _IN_CHUNK) -> Iterable[list]:
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
 
 
 # ---------------------------------------------------------------------- the pairing note
@@ -91,7 +112,12 @@ def fix_note(state: str, preset: str | None, broken: Iterable[tuple[str, int]]) 
     return " ".join(parts + seen)
 
 
-_TOKEN = re.compile(r"^(chip|warp|diff):(\d+)$")
+def _token(word: str):
+    """(stage, id) of a ``stage:id`` word of a fix note, or None."""
+    stage, sep, rid = word.partition(":")
+    if sep and stage in broken_stages() and rid.isdigit():
+        return (stage, int(rid))
+    return None
 
 
 def parse_fix_note(note: str | None) -> dict[str, Any] | None:
@@ -106,14 +132,14 @@ def parse_fix_note(note: str | None) -> dict[str, Any] | None:
         if w.startswith("preset:"):
             out["preset"] = w[len("preset:"):] or None
             continue
-        m = _TOKEN.match(w)
-        if m:
-            out["broken"].append((m.group(1), int(m.group(2))))
+        tok = _token(w)
+        if tok:
+            out["broken"].append(tok)
     return out
 
 
 def _note_like():
-    return schema.chipRun.c.note.like(NOTE_PREFIX + " %")
+    return _root_run().c.note.like(NOTE_PREFIX + " %")
 
 
 def fix_label_patterns(cfg: Config) -> list[str]:
@@ -136,17 +162,19 @@ def fix_label_patterns(cfg: Config) -> list[str]:
 
 
 def _fix_rows(conn, where) -> list[dict[str, Any]]:
-    cr, raw = schema.chipRun, schema.rawExp
-    q = (select(cr.c.chip_id, cr.c.exp_id, cr.c.state, cr.c.label, cr.c.data_group, cr.c.workdir,
-                cr.c.reduction, cr.c.note, raw.c.exp_name, raw.c.filter)
-         .select_from(cr.join(raw, raw.c.exp_id == cr.c.exp_id))
-         .where(_note_like(), *where).order_by(cr.c.chip_id))
+    root = _root()
+    cr, raw = _root_run(), schema.rawExp
+    idc = cr.c[root.id_col]
+    q = (select(idc.label("run_id"), raw.c.exp_id, cr.c[root.state_col].label("state"), cr.c.label,
+                cr.c.data_group, cr.c.workdir, cr.c.reduction, cr.c.note, raw.c.exp_name, raw.c.filter)
+         .select_from(exposure_join(root))
+         .where(_note_like(), *where).order_by(idc))
     out = []
     for r in conn.execute(q):
         parsed = parse_fix_note(r.note)
         if parsed is None:
             continue
-        out.append({"fix_id": int(r.chip_id), "chip_id": int(r.chip_id), "exp_id": int(r.exp_id),
+        out.append({"fix_id": int(r.run_id), "chip_id": int(r.run_id), "exp_id": int(r.exp_id),
                     "exp_name": r.exp_name, "filter": r.filter, "chip_run_state": r.state,
                     "label": r.label, "data_group": r.data_group, "workdir": r.workdir,
                     "reduction": r.reduction, "note": r.note, **parsed})
@@ -156,8 +184,9 @@ def _fix_rows(conn, where) -> list[dict[str, Any]]:
 def fixes_for_exposures(conn, exp_ids: Iterable[int]) -> list[dict[str, Any]]:
     """Every fix (replacement chip run with a fix note) of these exposures (chipRun.exp_id index)."""
     out = []
-    for chunk in _chunks(sorted(set(int(e) for e in exp_ids))):
-        out += _fix_rows(conn, [schema.chipRun.c.exp_id.in_(chunk)])
+    exp_col = _root_run().c[_root().parent[1]]
+    for chunk in chunks(sorted(set(int(e) for e in exp_ids)), _IN_CHUNK):
+        out += _fix_rows(conn, [exp_col.in_(chunk)])
     return out
 
 
@@ -166,22 +195,22 @@ def recorded_fixes(conn, cfg: Config, *, open_only: bool = False) -> list[dict[s
     pats = fix_label_patterns(cfg)
     if not pats:
         return []
-    lab = schema.chipRun.c.label
+    lab = _root_run().c.label
     cond = or_(*[lab.like(p) if "%" in p or "_" in p else lab == p for p in pats])
     where = [cond]
     if open_only:
-        where.append(schema.chipRun.c.note.like(f"{NOTE_PREFIX} {_NOTE_WORD[FIX_OPEN]}%"))
+        where.append(_root_run().c.note.like(f"{NOTE_PREFIX} {_NOTE_WORD[FIX_OPEN]}%"))
     return _fix_rows(conn, where)
 
 
 def open_replacements(conn, broken: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
     """(stage, run id) of broken runs -> the replacement chip run of an open fix
     that lists them (found through the runs' exposures)."""
-    keys = {(s, int(i)) for s, i in broken if s in _BROKEN_STAGES}
+    keys = {(s, int(i)) for s, i in broken if s in broken_stages()}
     if not keys:
         return {}
     exps: set[int] = set()
-    for stage in _BROKEN_STAGES:
+    for stage in broken_stages():
         ids = [i for s, i in keys if s == stage]
         for e in _exposures_of(conn, stage, ids).values():
             exps.update(e)
@@ -197,30 +226,46 @@ def open_replacements(conn, broken: Iterable[tuple[str, int]]) -> dict[tuple[str
 
 # ---------------------------------------------------------------------- chains
 
-def warps_of_chips(conn, chip_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
-    """chip_id -> [(warp_id, state)] through camRun and fakeRun."""
-    cam, fake, warp = schema.camRun, schema.fakeRun, schema.warpRun
-    out: dict[int, list[tuple[int, str]]] = {}
-    ids = sorted(set(chip_ids))
-    for chunk in _chunks(ids):
-        q = (select(cam.c.chip_id, warp.c.warp_id, warp.c.state)
-             .select_from(cam.join(fake, fake.c.cam_id == cam.c.cam_id)
-                          .join(warp, warp.c.fake_id == fake.c.fake_id))
-             .where(cam.c.chip_id.in_(chunk)).order_by(warp.c.warp_id))
-        for chip_id, warp_id, state in conn.execute(q):
-            out.setdefault(int(chip_id), []).append((int(warp_id), state))
+def _along(conn, start: str, end: str, ids: Iterable[int], *, state: bool = False) -> list[tuple]:
+    """(start id, end id[, end state]) along the exposure chain, for these start ids."""
+    st, en = STAGES[start], STAGES[end]
+    a, b = schema.table(st.run_table), schema.table(en.run_table)
+    cols = [a.c[st.id_col], b.c[en.id_col]] + ([b.c[en.state_col]] if state else [])
+    out = []
+    for chunk in chunks(sorted(set(ids)), _IN_CHUNK):
+        q = (select(*cols).select_from(chain_join(start, end)).where(a.c[st.id_col].in_(chunk))
+             .order_by(b.c[en.id_col]))
+        out += [tuple(r) for r in conn.execute(q)]
     return out
 
 
+def warps_of_chips(conn, chip_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """Replacement-chain root run id -> [(end run id, state)]: chip_id -> [(warp_id, state)]."""
+    out: dict[int, list[tuple[int, str]]] = {}
+    for root_id, end_id, st in _along(conn, _root().name, _end().name, chip_ids, state=True):
+        out.setdefault(int(root_id), []).append((int(end_id), st))
+    return out
+
+
+def _next_stage(stage: Stage) -> Stage | None:
+    """The one-to-one child of *stage* on its chain (chip -> cam)."""
+    return next((s for s in STAGES.values() if s.parent and s.parent[0] == stage.name), None)
+
+
 def chain_states(conn, chip_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """chip_id -> {chip_state, cam_state, warps: [(warp_id, state)]} of replacement chains."""
-    cr, cam = schema.chipRun, schema.camRun
+    """chip_id -> {chip_state, cam_state, warps: [(warp_id, state)]} of replacement chains
+    (the chain's first stage, the one after it, and its last)."""
+    root = _root()
+    cr = _root_run()
     ids = sorted(set(i for i in chip_ids if i is not None))
     out: dict[int, dict[str, Any]] = {i: {"chip_state": None, "cam_state": None, "warps": []} for i in ids}
-    for chunk in _chunks(ids):
-        for cid, st in conn.execute(select(cr.c.chip_id, cr.c.state).where(cr.c.chip_id.in_(chunk))):
+    for chunk in chunks(ids, _IN_CHUNK):
+        for cid, st in conn.execute(select(cr.c[root.id_col], cr.c[root.state_col])
+                                    .where(cr.c[root.id_col].in_(chunk))):
             out[int(cid)]["chip_state"] = st
-        for cid, st in conn.execute(select(cam.c.chip_id, cam.c.state).where(cam.c.chip_id.in_(chunk))):
+    nxt = _next_stage(root)
+    if nxt is not None:
+        for cid, _, st in _along(conn, root.name, nxt.name, ids, state=True):
             out[int(cid)]["cam_state"] = st
     for cid, warps in warps_of_chips(conn, ids).items():
         out[cid]["warps"] = warps
@@ -228,44 +273,18 @@ def chain_states(conn, chip_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
 
 
 def chips_of_warps(conn, warp_ids: Iterable[int]) -> dict[int, int]:
-    warp, fake, cam = schema.warpRun, schema.fakeRun, schema.camRun
-    out: dict[int, int] = {}
-    for chunk in _chunks(sorted(set(warp_ids))):
-        q = (select(warp.c.warp_id, cam.c.chip_id)
-             .select_from(warp.join(fake, fake.c.fake_id == warp.c.fake_id)
-                          .join(cam, cam.c.cam_id == fake.c.cam_id))
-             .where(warp.c.warp_id.in_(chunk)))
-        out.update({int(w): int(c) for w, c in conn.execute(q)})
-    return out
+    """End run id -> root run id of a chain (warp_id -> chip_id)."""
+    return {int(w): int(c) for w, c in _along(conn, _end().name, _root().name, warp_ids)}
 
 
 def _exposures_of(conn, stage: str, ids: list[int]) -> dict[int, list[int]]:
     """run id -> exp_ids behind it (a diff has its input's and its template's)."""
-    cr = schema.chipRun
-    out: dict[int, list[int]] = {}
-    if not ids:
-        return out
-    if stage == "chip":
-        for chunk in _chunks(ids):
-            for cid, eid in conn.execute(select(cr.c.chip_id, cr.c.exp_id).where(cr.c.chip_id.in_(chunk))):
-                out[int(cid)] = [int(eid)]
-        return out
-    if stage == "warp":
-        chips = chips_of_warps(conn, ids)
-        exps = _exposures_of(conn, "chip", list(set(chips.values())))
-        return {w: exps.get(c, []) for w, c in chips.items()}
-    dis = schema.diffInputSkyfile
-    warps: dict[int, set[int]] = {}
-    for chunk in _chunks(ids):
-        q = select(dis.c.diff_id, dis.c.warp1, dis.c.warp2).where(dis.c.diff_id.in_(chunk)).distinct()
-        for did, w1, w2 in conn.execute(q):
-            for w in (w1, w2):
-                if w is not None:
-                    warps.setdefault(int(did), set()).add(int(w))
-    wexp = _exposures_of(conn, "warp", sorted({w for s in warps.values() for w in s}))
-    for did, ws in warps.items():
-        out[did] = sorted({e for w in ws for e in wexp.get(w, [])})
-    return out
+    found: dict[int, set[int]] = {}
+    for chunk in chunks(sorted(set(ids)), _IN_CHUNK):
+        for rid, eid in conn.execute(exposure_ids(stage, chunk)):
+            if rid is not None and eid is not None:
+                found.setdefault(int(rid), set()).add(int(eid))
+    return {rid: sorted(e) for rid, e in found.items()}
 
 
 # ---------------------------------------------------------------------- finding
@@ -294,16 +313,18 @@ class BrokenRun:
 
 def _broken_components(conn, stage: str, run_ids: list[int] | None) -> dict[int, BrokenRun]:
     """Runs of *stage* with a fault-26 or error_* component (all, or among *run_ids*)."""
-    run_t, id_col, comp_t, key = _BROKEN_STAGES[stage]
-    run, comp = schema.table(run_t), schema.table(comp_t)
-    broken = or_(comp.c.fault == FAULT_GONE, comp.c.data_state.in_(list(ERROR_CLEANUP_STATES)))
+    run, comp, id_col, key = _run_and_components(stage)
+    st = STAGES[stage]
+    broken = or_(comp.c[st.fault_col] == FAULT_GONE,
+                 comp.c[st.data_state_col].in_([str(x) for x in ERROR_CLEANUP_STATES]))
     out: dict[int, BrokenRun] = {}
-    batches = [None] if run_ids is None else list(_chunks(sorted(set(run_ids))))
+    batches = [None] if run_ids is None else list(chunks(sorted(set(run_ids)), _IN_CHUNK))
     for chunk in batches:
         if chunk is not None and not chunk:
             continue
         conds = [broken] + ([comp.c[id_col].in_(chunk)] if chunk is not None else [])
-        q = (select(run.c[id_col], run.c.state, run.c.label, comp.c[key], comp.c.fault, comp.c.data_state)
+        q = (select(run.c[id_col], run.c[st.state_col], run.c.label, comp.c[key], comp.c[st.fault_col],
+                    comp.c[st.data_state_col])
              .select_from(comp.join(run, run.c[id_col] == comp.c[id_col])).where(*conds)
              .order_by(run.c[id_col], comp.c[key]))
         for rid, state, label, component, fault, data_state in conn.execute(q):
@@ -323,8 +344,8 @@ def _stamp_broken(dbs: Databases, conn) -> list[tuple[str, int, str, str]]:
     req = schema.table("pstampRequest", pstamp_db=True)
     q = (select(job.c.job_id, job.c.fault, dep.c.stage, dep.c.stage_id, dep.c.component)
          .select_from(job.join(dep, dep.c.dep_id == job.c.dep_id).join(req, req.c.req_id == job.c.req_id))
-         .where(job.c.state == "stop", job.c.fault.in_(list(STAMP_BROKEN_FAULTS)), job.c.dep_id != 0,
-                req.c.state.notin_(["goto_cleaned", "cleaned"]))
+         .where(job.c.state == JobState.STOP, job.c.fault.in_([int(f) for f in STAMP_BROKEN_FAULTS]),
+                job.c.dep_id != 0, req.c.state.notin_([RequestState.GOTO_CLEANED, RequestState.CLEANED]))
          .order_by(job.c.job_id))
     if dbs.same:
         rows = conn.execute(q).all()
@@ -332,7 +353,7 @@ def _stamp_broken(dbs: Databases, conn) -> list[tuple[str, int, str, str]]:
         with dbs.connect(pstamp_db=True) as pconn:
             rows = pconn.execute(q).all()
     return [(stage, int(sid), comp, f"stamp job {jid} fault {fault}")
-            for jid, fault, stage, sid, comp in rows if stage in _BROKEN_STAGES and sid is not None]
+            for jid, fault, stage, sid, comp in rows if stage in broken_stages() and sid is not None]
 
 
 def _stamp_images_broken(conn, items: list[tuple[str, int, str, str]]) -> dict[tuple, BrokenRun]:
@@ -342,17 +363,17 @@ def _stamp_images_broken(conn, items: list[tuple[str, int, str, str]]) -> dict[t
     for it in items:
         by_stage.setdefault(it[0], []).append(it)
     for stage, its in by_stage.items():
-        run_t, id_col, comp_t, key = _BROKEN_STAGES[stage]
-        run, comp = schema.table(run_t), schema.table(comp_t)
+        run, comp, id_col, key = _run_and_components(stage)
+        sd = STAGES[stage]
         ids = sorted({i[1] for i in its})
         info: dict[tuple, tuple] = {}
         states: dict[int, tuple] = {}
-        for chunk in _chunks(ids):
-            for rid, st, lab in conn.execute(select(run.c[id_col], run.c.state, run.c.label)
+        for chunk in chunks(ids, _IN_CHUNK):
+            for rid, st, lab in conn.execute(select(run.c[id_col], run.c[sd.state_col], run.c.label)
                                              .where(run.c[id_col].in_(chunk))):
                 states[int(rid)] = (st, lab)
             for rid, c, fault, ds in conn.execute(
-                    select(comp.c[id_col], comp.c[key], comp.c.fault, comp.c.data_state)
+                    select(comp.c[id_col], comp.c[key], comp.c[sd.fault_col], comp.c[sd.data_state_col])
                     .where(comp.c[id_col].in_(chunk))):
                 info[(int(rid), c)] = (fault, ds)
         for _, rid, component, source in its:
@@ -376,7 +397,11 @@ class Selection:
     diff_ids: list[int] = field(default_factory=list)
 
     def explicit(self) -> bool:
-        return bool(self.exp_names or self.chip_ids or self.warp_ids or self.diff_ids)
+        return bool(self.exp_names or any(self.ids_of(s) for s in broken_stages()))
+
+    def ids_of(self, stage: str) -> list[int]:
+        """The run ids named for *stage* (--chip-id ...: the field named after its id column)."""
+        return list(getattr(self, STAGES[stage].id_col + "s", None) or [])
 
 
 def find_broken(dbs: Databases, sel: Selection | None = None) -> list[tuple[BrokenRun, list[int]]]:
@@ -391,7 +416,7 @@ def find_broken(dbs: Databases, sel: Selection | None = None) -> list[tuple[Brok
     exps: dict[tuple, list[int]] = {}
     with dbs.connect() as conn:
         if not sel.explicit():
-            for stage in _BROKEN_STAGES:
+            for stage in broken_stages():
                 for rid, b in _broken_components(conn, stage, None).items():
                     found[(stage, rid)] = b
             for key, b in _stamp_images_broken(conn, _stamp_broken(dbs, conn)).items():
@@ -410,40 +435,44 @@ def find_broken(dbs: Databases, sel: Selection | None = None) -> list[tuple[Brok
             for rid, e in _exposures_of(conn, stage, ids).items():
                 exps[(stage, rid)] = e
     out = []
-    order = {"chip": 0, "warp": 1, "diff": 2, "exposure": 3}
-    for key in sorted(found, key=lambda k: (order[k[0]], k[1] or 0)):
+    order = stage_order()
+    for key in sorted(found, key=lambda k: (order.get(k[0], len(order)), k[1] or 0)):
         out.append((found[key], exps.get(key, [])))
     return out
 
 
 def _explicit(conn, sel: Selection, found: dict, exps: dict) -> None:
-    for stage, ids in (("chip", sel.chip_ids), ("warp", sel.warp_ids), ("diff", sel.diff_ids)):
+    for stage in broken_stages():
+        ids = sel.ids_of(stage)
         if not ids:
             continue
-        run_t, id_col, _, _ = _BROKEN_STAGES[stage]
-        run = schema.table(run_t)
+        sd = STAGES[stage]
+        run, id_col = schema.table(sd.run_table), sd.id_col
         rows = {int(r[0]): r for r in conn.execute(
-            select(run.c[id_col], run.c.state, run.c.label).where(run.c[id_col].in_(sorted(set(ids)))))}
+            select(run.c[id_col], run.c[sd.state_col], run.c.label)
+            .where(run.c[id_col].in_(sorted(set(ids)))))}
         missing = [i for i in ids if i not in rows]
         if missing:
             raise NotFound(f"no {stage} run {', '.join(map(str, missing))}")
         comps = _broken_components(conn, stage, list(rows))
         for rid, (_, st, lab) in rows.items():
             b = comps.get(rid) or BrokenRun(stage, rid, st, lab)
-            b.sources.append(f"--{stage}-id")
+            b.sources.append(sd.id_option)
             found[(stage, rid)] = b
     if sel.exp_names:
-        raw, cr = schema.rawExp, schema.chipRun
+        raw = schema.rawExp
         names = {r.exp_name: int(r.exp_id) for r in conn.execute(
             select(raw.c.exp_name, raw.c.exp_id).where(raw.c.exp_name.in_(sel.exp_names)))}
         missing = [n for n in sel.exp_names if n not in names]
         if missing:
             raise NotFound(f"no exposure {', '.join(missing)}")
         for name, exp_id in names.items():
-            chips = [int(c) for c in conn.execute(select(cr.c.chip_id).where(cr.c.exp_id == exp_id)).scalars()]
-            warps = [w for ws in warps_of_chips(conn, chips).values() for w, _ in ws]
             hit = False
-            for stage, ids in (("chip", chips), ("warp", warps)):
+            for stage in chain_stages():
+                sd = STAGES[stage]
+                col = schema.table(sd.run_table).c[sd.id_col]
+                ids = [int(x) for x in conn.execute(select(col).select_from(chain_join("exposure", stage))
+                                                    .where(raw.c.exp_id == exp_id)).scalars()]
                 for rid, b in _broken_components(conn, stage, ids).items():
                     b.sources.append(f"--exp-name {name}")
                     found.setdefault((stage, rid), b)
@@ -532,7 +561,7 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
     raw = schema.rawExp
     with dbs.connect() as conn:
         info = {}
-        for chunk in _chunks(sorted(by_exp)):
+        for chunk in chunks(sorted(by_exp), _IN_CHUNK):
             for r in conn.execute(select(raw.c.exp_id, raw.c.exp_name, raw.c.filter, raw.c.fault)
                                   .where(raw.c.exp_id.in_(chunk))):
                 info[int(r.exp_id)] = r
@@ -541,6 +570,7 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
     for f in fixes:
         fixes_of.setdefault(f["exp_id"], []).append(f)
     open_repl = {f["chip_id"] for f in fixes if f["state"] == FIX_OPEN}
+    root = _root().name
     setter_cache: dict[str, dict] = {}
     for exp_id in sorted(by_exp):
         r = info.get(exp_id)
@@ -555,7 +585,7 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
         listed = {b for f in mine for b in f["broken"]}
         # a replacement that is itself being processed is not a broken original of its own fix
         new = [b for b in row.broken
-               if not (b.stage == "chip" and b.run_id in open_repl)
+               if not (b.stage == root and b.run_id in open_repl)
                and ((b.stage, b.run_id) not in listed if b.run_id is not None else not mine)]
         opened = [f for f in mine if f["state"] == FIX_OPEN]
         if not new:
@@ -623,17 +653,17 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
         setters = DefineSetters(**values)
         selection = DefineSelection(exp_ids=[r.exp_id for r in rows], exp_type=None, unique=True)
         try:
-            res = define_runs(dbs, selection, setters, stage="chip",
+            res = define_runs(dbs, selection, setters, stage=_root().name,
                               audit_detail={"command": "fixbroken", "preset": preset})
         except NotFound as exc:
             for r in rows:
                 r.action, r.note = "skip", str(exc)
             continue
-        made = {int(x["exp_id"]): x["chip_id"] for x in res.runs}
+        made = {int(x["exp_id"]): x[_root().id_col] for x in res.runs}
         existing = {int(x["exp_id"]): x.get("existing") for x in res.skipped}
         unmatched = {x.get("exp_id"): x.get("reason") for x in res.unmatched}
         for r in rows:
-            broken_chips = {b.run_id for b in r.broken if b.stage == "chip"}
+            broken_chips = {b.run_id for b in r.broken if b.stage == _root().name}
             if r.exp_id in made:
                 r.chip_id, r.action = int(made[r.exp_id]), "defined"
             elif existing.get(r.exp_id) and int(existing[r.exp_id]) not in broken_chips:
@@ -647,11 +677,12 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
                 r.action, r.note = "skip", unmatched.get(r.exp_id) or "not defined"
     to_record = [r for r in todo if r.chip_id is not None and r.action in ("defined", "adopted", "pair")]
     if to_record:
-        cr = schema.chipRun
+        cr = _root_run()
+        idc = cr.c[_root().id_col]
         with write_transaction(dbs, "fixbroken") as conn:
             ids = sorted({r.chip_id for r in to_record})
             current = {int(c): n for c, n in conn.execute(
-                select(cr.c.chip_id, cr.c.note).where(cr.c.chip_id.in_(ids)))}
+                select(idc, cr.c.note).where(idc.in_(ids)))}
             notes: dict[int, str] = {}
             for r in to_record:
                 note = notes.get(r.chip_id, current.get(r.chip_id))
@@ -671,8 +702,8 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
                 r.fix_ids = [r.chip_id]
             changed = {c: n for c, n in notes.items() if current.get(c) != n}
             if changed:
-                conn.execute(update(cr).where(cr.c.chip_id.in_(sorted(changed)))
-                             .values(note=case(changed, value=cr.c.chip_id, else_=cr.c.note)))
+                conn.execute(update(cr).where(idc.in_(sorted(changed)))
+                             .values(note=case(changed, value=idc, else_=cr.c.note)))
             recorded = [r for r in to_record if r.action != "skip"]
             record_audit(conn, "fixbroken", len(changed), {
                 "fixes": [{"exp_name": r.exp_name, "chip_id": r.chip_id, "preset": r.preset,
@@ -689,17 +720,19 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
 
 def _progress(chain: dict[str, Any] | None) -> tuple[str, bool]:
     """(human progress, replacement warps all full)."""
+    root, end = _root().name, _end().name
     if not chain or chain.get("chip_state") is None:
-        return "replacement chip run missing", False
+        return f"replacement {root} run missing", False
     warps = chain["warps"]
     if warps:
         states = sorted({s for _, s in warps})
         if states == [State.FULL]:
-            return "warp full: ready for --finish", True
-        return "warp " + "/".join(states), False
-    if chain["cam_state"]:
-        return f"chip {chain['chip_state']}, cam {chain['cam_state']}", False
-    return f"chip {chain['chip_state']}", False
+            return f"{end} full: ready for --finish", True
+        return f"{end} " + "/".join(states), False
+    nxt = _next_stage(_root())
+    if chain["cam_state"] and nxt is not None:
+        return f"{root} {chain['chip_state']}, {nxt.name} {chain['cam_state']}", False
+    return f"{root} {chain['chip_state']}", False
 
 
 def _broken_text(broken: list[tuple[str, int]]) -> str:
@@ -734,16 +767,18 @@ def fix_status(dbs: Databases, cfg: Config, *, open_only: bool = False,
 
 
 def _originals(conn, broken: Iterable[tuple[str, int]]) -> dict[str, set[int]]:
-    """The runs to retire for these broken runs: {chip/warp/diff: ids}."""
-    chips: set[int] = set()
-    warps: set[int] = set()
-    diffs: set[int] = set()
+    """The runs to retire for these broken runs: {stage: ids}. A broken run of
+    the replacement chain takes its whole chain with it (the chip run and every
+    warp run of it); a run of another stage (a diff) only itself."""
+    out: dict[str, set[int]] = {s: set() for s in broken_stages()}
     for stage, rid in broken:
-        {"chip": chips, "warp": warps, "diff": diffs}[stage].add(int(rid))
-    chips |= set(chips_of_warps(conn, warps).values())
-    for ws in warps_of_chips(conn, chips).values():
-        warps |= {w for w, _ in ws}
-    return {"chip": chips, "warp": warps, "diff": diffs}
+        out.setdefault(stage, set()).add(int(rid))
+    root, chain = _root().name, chain_stages()
+    for stage in chain[1:]:
+        out[root] |= {int(r) for _, r in _along(conn, stage, root, out[stage])}
+    for stage in chain[1:]:
+        out[stage] |= {int(e) for _, e in _along(conn, root, stage, out[root])}
+    return out
 
 
 def protected_runs(conn, cfg: Config) -> dict[str, set[int]]:
@@ -754,9 +789,10 @@ def protected_runs(conn, cfg: Config) -> dict[str, set[int]]:
         return {}
     out = _originals(conn, [b for f in fixes for b in f["broken"]])
     repl = [f["chip_id"] for f in fixes]
-    out["chip"] |= set(repl)
-    for ws in warps_of_chips(conn, repl).values():
-        out["warp"] |= {w for w, _ in ws}
+    root = _root().name
+    out[root] |= set(repl)
+    for stage in chain_stages()[1:]:
+        out[stage] |= {int(e) for _, e in _along(conn, root, stage, repl)}
     return out
 
 
@@ -799,36 +835,40 @@ def finish_fixes(dbs: Databases, cfg: Config, *, dry_run: bool = False) -> Finis
         return out
     set_label = cfg.get("cleanup.set_label", RETIRE_STATE) or RETIRE_STATE
     broken = sorted({b for f in ready for b in f["broken"]})
-    tables = {"chip": (schema.chipRun, "chip_id"), "warp": (schema.warpRun, "warp_id"),
-              "diff": (schema.diffRun, "diff_id")}
+
+    def table_of(stage):
+        sd = STAGES[stage]
+        t = schema.table(sd.run_table)
+        return t, t.c[sd.id_col], t.c[sd.state_col]
 
     def todo_ids(conn, originals):
         found = {}
         for stage, ids in originals.items():
-            t, col = tables[stage]
+            t, col, state_col = table_of(stage)
+            retired = [str(x) for x in _RETIRED_STATES]
             found[stage] = sorted(int(x) for x in conn.execute(
-                select(t.c[col]).where(t.c[col].in_(sorted(ids)),
-                                       t.c.state.notin_(list(_RETIRED_STATES)))).scalars()) if ids else []
+                select(col).where(col.in_(sorted(ids)), state_col.notin_(retired))).scalars()) if ids else []
         return found
 
     if dry_run:
         with dbs.connect() as conn:
             out.retired = {k: v for k, v in todo_ids(conn, _originals(conn, broken)).items() if v}
         return out
-    cr = schema.chipRun
+    cr = _root_run()
+    idc = cr.c[_root().id_col]
     with write_transaction(dbs, "fixbroken.finish") as conn:
         total = 0
         found = todo_ids(conn, _originals(conn, broken))
         for stage, ids in found.items():
             if ids:
-                t, col = tables[stage]
-                total += conn.execute(t.update().where(t.c[col].in_(ids))
-                                      .values(state=RETIRE_STATE, label=set_label)).rowcount
+                t, col, state_col = table_of(stage)
+                total += conn.execute(t.update().where(col.in_(ids))
+                                      .values({state_col.name: RETIRE_STATE, "label": set_label})).rowcount
                 out.retired[stage] = ids
         done = {f["chip_id"]: fix_note(FIX_FINISHED, f["preset"], f["broken"]) for f in ready}
         open_like = cr.c.note.like(f"{NOTE_PREFIX} {_NOTE_WORD[FIX_OPEN]}%")
-        conn.execute(update(cr).where(cr.c.chip_id.in_(sorted(done)), open_like)
-                     .values(note=case(done, value=cr.c.chip_id, else_=cr.c.note)))
+        conn.execute(update(cr).where(idc.in_(sorted(done)), open_like)
+                     .values(note=case(done, value=idc, else_=cr.c.note)))
         record_audit(conn, "fixbroken.finish", total + len(done),
                      {"fixes": sorted(done), "retired": out.retired, "set_state": RETIRE_STATE,
                       "set_label": set_label})
