@@ -27,7 +27,10 @@ Whole processes (what a user or cron runs, start-up and imports included):
               --workers 1 --json``;
 * ``floor`` - a minimal script (imports fitsio and numpy only) reading the same
               ROIs (given to it in a JSON file) and writing each to its own file
-              with the source header's cards, as ``rw`` does.
+              with the source header's cards, as ``rw`` does;
+* ``floor+wcs`` - the same script also doing the sky conversion a sky-centred
+              request needs (astropy.wcs imported, the WCS built from the
+              header, the centres converted in one call).
 
 CPU time is user + system of the finished child (getrusage); the output
 directory is removed before each run, outside the clock. Every mode runs
@@ -149,6 +152,15 @@ import fitsio
 image, windows, outdir = sys.argv[1:4]
 with open(windows) as fh:
     wins = json.load(fh)
+if len(sys.argv) > 4:
+    # with the sky conversion a sky-centred request needs: astropy.wcs imported, the
+    # WCS built from the header, every centre converted to pixels in one call
+    import astropy.wcs
+    import numpy as np
+    from astropy.io import fits
+    with open(sys.argv[4]) as fh:
+        ra, dec = np.array(json.load(fh)).T
+    astropy.wcs.WCS(fits.getheader(image), naxis=2).all_world2pix(ra, dec, 1)
 os.makedirs(outdir, exist_ok=True)
 with fitsio.FITS(image) as f:
     hdu = f[0]
@@ -189,6 +201,13 @@ def _request(work: Path, image: Path, n: int, size: int, npix: int) -> Path:
             for i, (a, d) in enumerate(zip(ra, dec))]
     return rq.write_request(rq.StampRequest(req_name="bench.stamps", email="bench@example.org", rows=rows),
                             work / f"bench_{n}x{size}.fits", overwrite=True)
+
+
+def _centres(req_path: Path, out: Path) -> Path:
+    from mopstool.fits.request import read_request
+
+    out.write_text(json.dumps([[r["CENTER_X"], r["CENTER_Y"]] for r in read_request(req_path).rows]))
+    return out
 
 
 def _windows(req_path: Path, image: Path, out: Path) -> Path:
@@ -238,8 +257,9 @@ def main() -> int:
     for n, size in cases:
         req = _request(work, image, n, size, args.npix)
         wins = _windows(req, image, work / f"windows_{n}x{size}.json")
+        centres = _centres(req, work / f"centres_{n}x{size}.json")
         inproc: dict[str, list[dict]] = {}
-        proc: dict[str, list[tuple[float, float]]] = {"cli": [], "floor": []}
+        proc: dict[str, list[tuple[float, float]]] = {"cli": [], "floor": [], "floor+wcs": []}
         for _ in range(max(args.rounds, 1)):
             for mode in ("roi", "whole", "read", "rw"):
                 out = work / f"out_{mode}"
@@ -255,6 +275,8 @@ def main() -> int:
                  str(image), "-o", str(work / "out_cli"), "--workers", "1", "--json"], work / "out_cli"))
             proc["floor"].append(_child_run([sys.executable, "-c", FLOOR, str(image), str(wins),
                                              str(work / "out_floor")], work / "out_floor"))
+            proc["floor+wcs"].append(_child_run([sys.executable, "-c", FLOOR, str(image), str(wins),
+                                                 str(work / "out_floor"), str(centres)], work / "out_floor"))
         med = statistics.median
         print(f"\n{n} stamps of {size}x{size} px, median of {args.rounds} interleaved rounds")
         print(f"{'mode':6} {'stamps':>6} {'wall s':>8} {'CPU s':>8} {'stamps/s':>9} {'peak RSS MB':>12}")
@@ -269,9 +291,13 @@ def main() -> int:
         ratio_proc = (med(a[0] / b[0] for a, b in zip(proc["cli"], proc["floor"])),
                       med(a[1] / b[1] for a, b in zip(proc["cli"], proc["floor"])))
         print(f"in process: roi / rw floor {ratio_in[0]:.2f} x the wall time, {ratio_in[1]:.2f} x the CPU time")
+        ratio_wcs = (med(a[0] / b[0] for a, b in zip(proc["cli"], proc["floor+wcs"])),
+                     med(a[1] / b[1] for a, b in zip(proc["cli"], proc["floor+wcs"])))
         print(f"whole process: cli / floor {ratio_proc[0]:.2f} x the wall time, {ratio_proc[1]:.2f} x the CPU time")
+        print(f"whole process: cli / floor+wcs {ratio_wcs[0]:.2f} x the wall time, {ratio_wcs[1]:.2f} x the CPU time")
         summary.append({"stamps": n, "size": size, "in_process": inproc, "process": proc,
-                        "ratio_in_process": ratio_in, "ratio_process": ratio_proc})
+                        "ratio_in_process": ratio_in, "ratio_process": ratio_proc,
+                        "ratio_process_wcs": ratio_wcs})
     print(f"\n(interpreter + libraries alone: {base['peak_rss_mb']:.0f} MB peak RSS)")
     print(json.dumps({"baseline_rss_mb": base["peak_rss_mb"], "cases": summary}), file=sys.stderr)
     if not args.keep and not args.workdir:
