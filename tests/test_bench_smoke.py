@@ -48,8 +48,9 @@ def test_bench_mopscat_smoke(tmp_path):
 
 
 def test_bench_stamps_smoke(tmp_path):
-    r = _bench("bench_stamps.py", "--stamps", "3", "--size", "16", "--npix", "128", "--workdir", str(tmp_path))
-    assert "stamps/s" in r.stdout
+    r = _bench("bench_stamps.py", "--cases", "3x16,2x8", "--npix", "128", "--rounds", "1", "--workdir",
+               str(tmp_path))
+    assert "stamps/s" in r.stdout and r.stdout.count("whole process: cli / floor+wcs") == 2
 
 
 @pytest.fixture

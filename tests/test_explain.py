@@ -175,3 +175,41 @@ def test_the_check_sees_a_full_scan(history_url):
     eng.dispose()
     assert [r["history_table"] for r in bad] == ["diffInputSkyfile"]
     assert good == []
+
+
+def test_sqlite_night_lookup_searches_the_exp_name_index(tmp_path):
+    """SQLite's LIKE is case-insensitive and never uses an index of the default
+    collation; the night's prefix match is a GLOB there, a range on the index."""
+    import sqlite3
+    from datetime import date, datetime
+
+    from sqlalchemy import insert, select
+
+    from mopstool.db import schema
+    from mopstool.stages.joins import night_condition
+
+    path = tmp_path / "night.sqlite"
+    url = f"sqlite:///{path}"
+    _create_schema(url)
+    raw = schema.rawExp
+    rows = [(1, "o8309g0001o", datetime(2018, 7, 10, 6)), (2, "o8309g0002o", datetime(2018, 7, 10, 23)),
+            (3, "o8308g0001o", datetime(2018, 7, 10, 7)),    # another night's name: not matched
+            (4, "O8309g0003o", datetime(2018, 7, 10, 8)),    # not a GPC1 name (upper case)
+            (5, "o8309g0004o", datetime(2018, 7, 11, 1))]    # the name's night, dateobs after it
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(insert(raw), [{"exp_id": i, "exp_name": n, "dateobs": d, "camera": "GPC1", "fault": 0}
+                                   for i, n, d in rows])
+    q = select(raw.c.exp_id).where(night_condition(date(2018, 7, 10))).order_by(raw.c.exp_id)
+    with eng.connect() as conn:
+        assert conn.execute(q).scalars().all() == [1, 2]
+    compiled = q.compile(eng)
+    sql = str(compiled)
+    params = [compiled.params[k] for k in compiled.positiontup]
+    eng.dispose()
+    assert "GLOB" in sql and "LIKE" not in sql
+    con = sqlite3.connect(path)
+    plan = [r[3] for r in con.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+    con.close()
+    assert any(p.startswith("SEARCH rawExp") and "ix_rawExp_exp_name" in p for p in plan), plan
+    assert not any(p.startswith("SCAN rawExp") for p in plan), plan

@@ -1,4 +1,5 @@
-"""Dialect specifics in one place: extra auto-increment columns, named locks."""
+"""Dialect specifics in one place: extra auto-increment columns, named locks,
+an indexed prefix match."""
 
 from __future__ import annotations
 
@@ -9,12 +10,51 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, func, literal, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import NullType
 
 from mopstool.db import is_mysql
 from mopstool.db.schema import EXTRA_AUTO_INCREMENT
 from mopstool.errors import TempFail
+
+
+class PrefixMatch(ColumnElement):
+    """*column* starts with *prefix*, written so that the column's index bounds
+    the search on every backend: ``LIKE 'prefix%'`` on MySQL/MariaDB, ``GLOB
+    'prefix*'`` on SQLite, whose LIKE is case-insensitive and so never uses an
+    index on a column of the default (BINARY) collation: the LIKE form scans
+    the whole table there. The prefix is case-sensitive on SQLite, as the
+    IPP's names are (exposure names are lower case)."""
+
+    inherit_cache = True
+    type = NullType()  # no "= 1" around it where SQLite has no native boolean
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("prefix", InternalTraversal.dp_string)]
+
+    def __init__(self, column, prefix: str):
+        if any(c in prefix for c in "%_*?[]\\"):
+            raise ValueError(f"prefix_match: {prefix!r} holds a wildcard character")
+        self.column = column
+        self.prefix = prefix
+
+
+def prefix_match(column, prefix: str) -> PrefixMatch:
+    """The condition *column* starts with *prefix* (indexed on every backend)."""
+    return PrefixMatch(column, prefix)
+
+
+@compiles(PrefixMatch)
+def _prefix_like(element: PrefixMatch, compiler, **kw) -> str:
+    return compiler.process(element.column.like(literal(element.prefix + "%")), **kw)
+
+
+@compiles(PrefixMatch, "sqlite")
+def _prefix_glob(element: PrefixMatch, compiler, **kw) -> str:
+    return compiler.process(element.column.op("GLOB")(literal(element.prefix + "*")), **kw)
 
 
 def needs_explicit_id(conn: Connection, table: Table) -> str | None:

@@ -264,6 +264,14 @@ def _py(value: Any) -> Any:
     return value
 
 
+def _column_values(data, name: str) -> list:
+    """One table column as a list of values, each as ``data[i][name]`` gives it."""
+    col = data[name]
+    if getattr(col, "ndim", 1) != 1:
+        return [data[i][name] for i in range(len(data))]
+    return col.tolist()
+
+
 def read_request(path: str | Path) -> StampRequest:
     """Read the first extension of a request file (the only one the server reads).
 
@@ -291,10 +299,10 @@ def read_request(path: str | Path) -> StampRequest:
             names = [n.strip() for n in hdu.columns.names]
             data = hdu.data
             rows = []
-            if data is not None:
-                raw_names = list(hdu.columns.names)
-                for rec in data:
-                    rows.append({n: _py(rec[raw]) for n, raw in zip(names, raw_names)})
+            if data is not None and len(data):
+                # column by column: a field read per row and column costs more than the cut
+                columns = [[_py(v) for v in _column_values(data, raw)] for raw in hdu.columns.names]
+                rows = [dict(zip(names, values)) for values in zip(*columns)]
     except DataError:
         raise
     except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:

@@ -86,14 +86,15 @@ def eq_any(column, values: list) -> ColumnElement:
 def night_condition(night: date) -> ColumnElement:
     """rawExp rows of a UTC night. GPC1 exposure names start with 'o' and the
     MJD-50000 of the UTC date (o8309g0262o is MJD 58309 = 2018-07-10), so a
-    prefix match on the indexed exp_name bounds the scan to the night; the
-    dateobs range makes it exact."""
+    prefix match on the indexed exp_name bounds the scan to the night (on
+    SQLite too: db.dialect.prefix_match); the dateobs range makes it exact."""
     from mopstool.config import night_bounds
+    from mopstool.db.dialect import prefix_match
 
     start, end = night_bounds(night)
     mjd = (datetime(night.year, night.month, night.day) - datetime(1858, 11, 17)).days
     raw = schema.rawExp
-    return and_(raw.c.exp_name.like(f"o{mjd - 50000}%"), raw.c.dateobs >= start, raw.c.dateobs < end)
+    return and_(prefix_match(raw.c.exp_name, f"o{mjd - 50000}"), raw.c.dateobs >= start, raw.c.dateobs < end)
 
 
 def _table(name: str, stage: Stage):

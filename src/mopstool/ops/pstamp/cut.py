@@ -10,6 +10,7 @@ on how the tasks were run.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +24,16 @@ from mopstool.ops.parallel import Execution, Progress, run_tasks
 from mopstool.stages.vocab import Fault, PstampFault
 
 
+@functools.lru_cache(maxsize=256)
+def _like_rx(pattern: str) -> re.Pattern:
+    rx = "^" + "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern) + "$"
+    return re.compile(rx, re.IGNORECASE)
+
+
 def _like(value: str | None, pattern: str) -> bool:
     if value is None:
         return False
-    rx = "^" + "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern) + "$"
-    return re.match(rx, value, re.IGNORECASE) is not None
+    return _like_rx(pattern).match(value) is not None
 
 
 def find_images(paths: Iterable[str | Path]) -> list[Path]:

@@ -90,7 +90,7 @@ if(p.get('filter')){box.value=p.get('filter');}filter(box.value);
 if(p.get('sort'))sortBy(p.get('sort'),p.get('order')==='desc');
 document.querySelectorAll('figure.plot').forEach(function(f){var s=f.querySelector('svg');
  if(s){var r=s.getBoundingClientRect();f.dataset.renderedWidth=Math.round(r.width);
- f.dataset.marks=s.querySelectorAll('path,use').length;}});
+ f.dataset.marks=s.querySelectorAll('.mark').length;}});
 document.querySelectorAll('table.grid').forEach(function(g){g.dataset.renderedWidth=
  Math.round(g.getBoundingClientRect().width);});
 document.documentElement.dataset.ready='1';
