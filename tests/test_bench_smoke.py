@@ -42,6 +42,13 @@ def test_bench_startup_smoke():
     assert doc["floor"] == 'python -c "import typer"'
 
 
+def test_bench_reports_smoke():
+    r = _bench("bench_reports.py", "--repeat", "1", "--json")
+    rows = {row["report"]: row for row in json.loads(r.stdout)["results"]}
+    assert set(rows) == {"runs chip --json", "lostvisits --json", "czar --json"}
+    assert all(row["statements"] > 0 and row["ratio"] > 0 for row in rows.values())
+
+
 def test_bench_mopscat_smoke(tmp_path):
     r = _bench("bench_mopscat.py", "--skycells", "2", "--rows", "40", "--repeat", "1", "--dir", str(tmp_path))
     assert "mopscat build" in r.stdout

@@ -1,0 +1,136 @@
+"""What a report costs beyond its SQL: mopstool against a minimal script.
+
+For each report (`runs chip --json`, `lostvisits --json`, `czar --json`) the
+statements mopstool sends are captured once (an engine event, in a process of
+their own); a minimal typer + SQLAlchemy script then replays exactly those
+statements on the same database and prints the rows as JSON. Both run as whole
+processes, interleaved in one run, and the median CPU time (user + sys) of
+each is compared. Target (docs/benchmarks.md): at most 1.3x the minimal script.
+
+    python bench/bench_reports.py                       # the demo, 11 rounds
+    python bench/bench_reports.py --db URL --repeat 3   # another database
+    python bench/bench_reports.py --json                # figures as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPORTS = {
+    "runs chip --json": ["runs", "chip", "--json"],
+    "lostvisits --json": ["lostvisits", "--night", "2018-07-10", "--json"],
+    "czar --json": ["czar", "--night", "2018-07-10", "--json"],
+}
+TARGET = 1.3
+
+#: runs one mopstool command in-process and writes the statements it sent (JSON)
+CAPTURE = r"""
+import json, sys
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+seen = []
+@event.listens_for(Engine, "before_cursor_execute")
+def _keep(conn, cursor, statement, parameters, context, executemany):
+    if not executemany:
+        seen.append([statement, list(parameters) if isinstance(parameters, (list, tuple)) else parameters])
+from mopstool.cli.main import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+json.dump(seen, open(sys.argv[1], "w"), default=str)
+"""
+
+#: the floor: typer, an engine, the same statements, the rows printed as JSON
+MINIMAL = r"""
+import json, sys
+import typer
+from sqlalchemy import create_engine
+
+app = typer.Typer()
+
+@app.command()
+def run(url: str, statements: str):
+    stmts = json.load(open(statements))
+    eng = create_engine(url)
+    out = []
+    with eng.connect() as conn:
+        for sql, params in stmts:
+            res = conn.exec_driver_sql(sql, tuple(params) if isinstance(params, list) else params)
+            if res.returns_rows:
+                out.append([list(r) for r in res])
+    print(json.dumps(out, default=str))
+
+app()
+"""
+
+
+def _cpu(argv: list[str], env: dict) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode not in (0, 3):
+        raise SystemExit(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.decode()[-500:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", help="database URL (default: a scratch SQLite demo)")
+    ap.add_argument("--repeat", type=int, default=11, help="rounds (the median is kept)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    work = Path(tempfile.mkdtemp(prefix="bench_reports_"))
+    env = dict(os.environ, HOME=str(work), XDG_CONFIG_HOME=str(work / ".config"))
+    for var in ("MOPSTOOL_DB", "MOPSTOOL_CONFIG", "IPPRC", "MOPSTOOL_DBNAME"):
+        env.pop(var, None)
+    url = args.db or f"sqlite:///{work / 'demo.sqlite'}"
+    if not args.db:
+        subprocess.run([sys.executable, "-m", "mopstool", "demo", "--db", url, "--files", str(work / "f")],
+                       check=True, stdout=subprocess.DEVNULL, env=env)
+    (work / "capture.py").write_text(CAPTURE)
+    (work / "minimal.py").write_text(MINIMAL)
+    cases = {}
+    for label, argv in REPORTS.items():
+        stmts = work / f"{len(cases)}.json"
+        subprocess.run([sys.executable, str(work / "capture.py"), str(stmts), "--db", url, *argv],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        cases[label] = ([sys.executable, "-m", "mopstool", "--db", url, *argv],
+                        [sys.executable, str(work / "minimal.py"), url, str(stmts)],
+                        len(json.loads(stmts.read_text())))
+    samples = {label: ([], []) for label in cases}
+    for label, (tool, floor, _n) in cases.items():  # warm caches
+        _cpu(tool, env), _cpu(floor, env)
+    for _ in range(args.repeat):
+        for label, (tool, floor, _n) in cases.items():
+            samples[label][0].append(_cpu(tool, env))
+            samples[label][1].append(_cpu(floor, env))
+    rows = []
+    for label, (t, f) in samples.items():
+        mt, mf = statistics.median(t), statistics.median(f)
+        rows.append({"report": label, "statements": cases[label][2], "mopstool_cpu_s": round(mt, 3),
+                     "minimal_cpu_s": round(mf, 3), "ratio": round(mt / mf, 2), "target": TARGET})
+    if args.json:
+        print(json.dumps({"database": url.split("///")[0] if "///" in url else "given", "rounds": args.repeat,
+                          "results": rows}, indent=2))
+    else:
+        print(f"{'report':<20} {'stmts':>5} {'mopstool':>9} {'minimal':>8} {'ratio':>6}  (CPU s, median of "
+              f"{args.repeat})")
+        for r in rows:
+            print(f"{r['report']:<20} {r['statements']:>5} {r['mopstool_cpu_s']:>9.3f} {r['minimal_cpu_s']:>8.3f} "
+                  f"{r['ratio']:>5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
