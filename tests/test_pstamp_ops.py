@@ -464,7 +464,7 @@ def test_update_command_selectors(cli, db_url, dbs):
     r = cli("pstamp-req", "update", "--label", QUOTE_LABEL, "--older-than", "14d", "--set-state",
             "goto_cleaned", "--db", db_url, "--json")
     assert r.json()["changed"] == [c]
-    r = cli("pstamp-req", "update", "--req-id", c, "--set-state", "goto_cleaned", "--db", db_url, "--json")
+    r = cli("pstamp-req", "update", "--id", c, "--set-state", "goto_cleaned", "--db", db_url, "--json")
     assert r.json()["changed"] == [] and r.json()["skipped"][0]["reason"] == "already goto_cleaned"
 
 

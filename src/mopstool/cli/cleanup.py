@@ -1,27 +1,29 @@
-"""mopstool cleanup: retention cleanup of old nights (and --status)."""
+"""mopstool cleanup: retention cleanup of old nights (and 'cleanup status')."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, info,
-                                 output_format, state)
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, decline,
+                                 emit_result, info, output_format, state)
 from mopstool.output import render
 
 _GROUP_COLUMNS = ("stage", "night", "target", "label", "retention_days", "runs", "held")
 
+AsOfOpt = Annotated[Optional[str], typer.Option(
+    "--as-of", help="Reference UTC date (default today): a night N is cleaned for a stage "
+                    "when N <= as-of minus the stage's retention days.", show_default=False)]
+StageOpt = Annotated[Optional[list[str]], typer.Option(
+    "--stage", help="Only this stage (chip, cam, warp, diff); repeat for several.",
+    show_default=False)]
 
-def cleanup(
+
+def cleanup_run(
     ctx: typer.Context,
-    as_of: Annotated[Optional[str], typer.Option(
-        "--as-of", help="Reference UTC date (default today): a night N is cleaned for a stage "
-                        "when N <= as-of minus the stage's retention days.", show_default=False)] = None,
-    stage: Annotated[Optional[list[str]], typer.Option(
-        "--stage", help="Only this stage (chip, cam, warp, diff); repeat for several.",
-        show_default=False)] = None,
+    as_of: AsOfOpt = None,
+    stage: StageOpt = None,
     target: Annotated[Optional[list[str]], typer.Option(
         "--target", help="Only this survey target (or ps_update for ps_ud_% runs); repeat.",
         show_default=False)] = None,
@@ -29,7 +31,7 @@ def cleanup(
         "--batch-size", help="Runs per transaction (default [cleanup] batch_size).",
         show_default=False)] = None,
     status: Annotated[bool, typer.Option(
-        "--status", help="Report per stage and cleanup state: counts and the oldest uncleaned night.")] = False,
+        "--status", hidden=True, help="Old spelling of 'cleanup status'.")] = False,
     show_held: Annotated[bool, typer.Option(
         "--show-held", help="Also list the old runs held back, with the reason.")] = False,
     dry_run: DryRunOpt = False,
@@ -44,7 +46,11 @@ def cleanup(
     are touched; runs being processed, runs with outstanding stamp dependents,
     runs whose downstream runs are still processing and runs an open fixbroken
     fix needs are held back. Changes go in bounded batches; an interrupted run
-    completes when run again."""
+    completes when run again. 'cleanup status' reports counts per stage and
+    cleanup state and the oldest uncleaned night."""
+    if ctx.invoked_subcommand and not status:
+        return      # 'cleanup status' runs below
+    from mopstool.cli.progress import progress_bar
     from mopstool.config import parse_night
     from mopstool.ops.disk.cleanup import apply_cleanup, cleanup_status, plan_cleanup
 
@@ -55,8 +61,10 @@ def cleanup(
     stages = [s.lower().replace("camera", "cam") for s in stage] if stage else None
     if status:
         report = cleanup_status(st.dbs, cfg, as_of=night, stages=stages)
-        render(report["states"], fmt_, title=f"cleanup status as of {night}",
-               columns=("stage", "state", "runs", "oldest_night", "note"))
+        from mopstool.ops.results import Listing
+
+        emit_result(ctx, Listing(report["states"], title=f"cleanup status as of {night}",
+                                 columns=("stage", "state", "runs", "oldest_night", "note")), fmt, as_json)
         if report["oldest_uncleaned_night"]:
             info(f"oldest uncleaned night: {report['oldest_uncleaned_night']} "
                  f"({report['days_behind']} days before {night})")
@@ -75,20 +83,10 @@ def cleanup(
             info(f"nothing to clean as of {night}; {len(plan.held)} old runs held back")
         return
     if not confirm_change(ctx, plan.total, "cleanup", yes=yes, dry_run=dry_run):
-        info("cleanup cancelled; nothing changed")
-        raise typer.Exit(1)
+        decline()
     lock_timeout = int(cfg.get("general.lock_timeout", 0) or 0)
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        with Progress(TextColumn("cleanup"), BarColumn(), MofNCompleteColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("cleanup", total=plan.total)
-            apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout,
-                          progress=lambda done, total: bar.update(task, completed=done))
-    else:
-        apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout)
+    with progress_bar() as progress:
+        apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout, progress=progress)
     _render(plan, fmt_, show_held, title=f"cleanup as of {night}")
     info(f"moved {plan.total_changed} runs to goto_cleaned in {plan.batches_done} batches; "
          f"{len(plan.held)} old runs held back")
@@ -111,3 +109,21 @@ def _render(plan, fmt_: str, show_held: bool, *, title: str) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("cleanup")(cleanup)
+
+
+# ------------------------------------------------------------------ the command and its modes
+cleanup = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_command=True,
+                      context_settings={"help_option_names": ["-h", "--help"]})
+cleanup.callback(invoke_without_command=True)(cleanup_run)
+
+
+@cleanup.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    as_of: AsOfOpt = None,
+    stage: StageOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counts per stage and cleanup state, and the oldest uncleaned night."""
+    cleanup_run(ctx.parent, as_of=as_of, stage=stage, status=True, fmt=fmt, as_json=as_json)

@@ -93,6 +93,24 @@ IdOpt = Annotated[Optional[list[int]], typer.Option(
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="At most this many rows.")]
 
 
+def old_spelling(name: str, new: str, *aliases: str):
+    """A hidden option keeping an old spelling *name* of the option *new* for one
+    release (merge it with :func:`renamed`)."""
+    return typer.Option(name, *aliases, hidden=True, show_default=False, help=f"Old spelling of {new}.")
+
+
+def renamed(value, old_value, new: str, old: str):
+    """The value of a renamed option from its new and its hidden old spelling:
+    lists are joined; for a single value giving both is refused."""
+    if old_value is None or old_value == [] or old_value is False:
+        return value
+    if isinstance(old_value, list):
+        return list(value or []) + old_value
+    if value not in (None, False) and value != old_value:
+        raise UsageError(f"give {new} once (its old spelling {old} says the same)")
+    return old_value
+
+
 def _columns_callback(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     from mopstool.output import request_columns
 

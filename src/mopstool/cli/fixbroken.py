@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, confirm_change,
-                                 info, output_format, state)
+                                 info, old_spelling, output_format, renamed, state)
 from mopstool.errors import UsageError
 from mopstool.output import render
 
@@ -42,8 +42,10 @@ def fixbroken_run(
         "--diff-id", help="This broken diff run (its input and template exposures are "
                           "reprocessed); repeat for several.", show_default=False)] = None,
     fix_date: Annotated[Optional[str], typer.Option(
-        "--date", help="The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC).",
+        "--label-date", metavar="YYYY-MM-DD",
+        help="The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC).",
         show_default=False)] = None,
+    old_date: Annotated[Optional[str], old_spelling("--date", "--label-date")] = None,
     status: Annotated[bool, typer.Option(
         "--status", hidden=True, help="Old spelling of 'fixbroken status'.")] = False,
     open_only: Annotated[bool, typer.Option(
@@ -83,11 +85,11 @@ def fixbroken_run(
             info("no fixes recorded")
         ready = sum(1 for r in rows if r["progress"].startswith("warp full"))
         if ready:
-            info(f"{ready} fix(es) ready: run '{_again(st, 'fixbroken', '--finish')}'")
+            info(f"{ready} fix(es) ready: run '{_again(st, 'fixbroken', 'finish')}'")
         return
     if finish:
         res = fb.finish_fixes(st.dbs, st.config, dry_run=dry_run)
-        render(res.rows, fmt_, title="fixbroken --finish" + (" (dry run)" if dry_run else ""),
+        render(res.rows, fmt_, title="fixbroken finish" + (" (dry run)" if dry_run else ""),
                columns=_FINISH_COLUMNS if fmt_ == "table" and res.rows else None)
         retired = ", ".join(f"{s} {' '.join(map(str, ids))}" for s, ids in res.retired.items() if ids)
         if res.retired:
@@ -98,6 +100,7 @@ def fixbroken_run(
         else:
             info("no fix is ready yet: replacements' warps are not all full")
         return
+    fix_date = renamed(fix_date, old_date, "--label-date", "--date")
     sel = fb.Selection(exp_names=list(exp_name or []), chip_ids=list(chip_id or []),
                        warp_ids=list(warp_id or []), diff_ids=list(diff_id or []))
     plan = fb.plan_fixes(st.dbs, st.config, sel, fix_date=fix_date)
@@ -130,8 +133,8 @@ def fixbroken_run(
     else:
         n = sum(1 for r in plan.rows if r.action in ("defined", "adopted", "paired"))
         if n:
-            info(f"recorded {n} fix(es); follow them with '{_again(st, 'fixbroken', '--status')}', "
-                 f"then '{_again(st, 'fixbroken', '--finish')}'")
+            info(f"recorded {n} fix(es); follow them with '{_again(st, 'fixbroken', 'status')}', "
+                 f"then '{_again(st, 'fixbroken', 'finish')}'")
 
 
 def _describe(b: dict) -> str:

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LabelOpt, LimitOpt, YesOpt,
-                                 concurrent_notes, confirmer, info, output_format, state)
+                                 concurrent_notes, confirmer, info, old_spelling, output_format, renamed,
+                                 state)
 from mopstool.errors import CheckFailed, DataError, UsageError
 from mopstool.output import render
 
@@ -37,8 +38,9 @@ def _pstamp_conf(ctx, key: str, default):
 @app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    req_id: Annotated[Optional[list[int]], typer.Option("--id", "--req-id", help="req_id; repeat for several.",
+    req_id: Annotated[Optional[list[int]], typer.Option("--id", help="req_id; repeat for several.",
                                                         show_default=False)] = None,
+    old_req_id: Annotated[Optional[list[int]], old_spelling("--req-id", "--id")] = None,
     state_: ReqStateOpt = None,
     label: LabelOpt = None,
     name: Annotated[Optional[list[str]], typer.Option(
@@ -57,6 +59,7 @@ def list_cmd(
     """List stamp requests, newest first, with job counts (pstamptool -listreq)."""
     from mopstool.ops.pstamp.requests import RequestSelector, list_requests, parse_since
 
+    req_id = renamed(req_id, old_req_id, "--id", "--req-id")
     sel = RequestSelector(req_ids=req_id or [], states=state_ or [], labels=label or [],
                           names=name or [], faults=fault or [], usernames=username or [],
                           since=parse_since(since))
@@ -173,8 +176,9 @@ def clean_cmd(
 @app.command("update")
 def update_cmd(
     ctx: typer.Context,
-    req_id: Annotated[Optional[list[int]], typer.Option("--req-id", "--id", help="req_id; repeat.",
+    req_id: Annotated[Optional[list[int]], typer.Option("--id", help="req_id; repeat.",
                                                         show_default=False)] = None,
+    old_req_id: Annotated[Optional[list[int]], old_spelling("--req-id", "--id")] = None,
     req_id_max: Annotated[Optional[int], typer.Option("--req-id-max", help="req_id <= this.",
                                                       show_default=False)] = None,
     state_: ReqStateOpt = None,
@@ -233,6 +237,7 @@ def update_cmd(
         from mopstool.errors import UsageError
 
         raise UsageError("give --older-than or --timestamp-end, not both")
+    req_id = renamed(req_id, old_req_id, "--id", "--req-id")
     end = (utcnow() - parse_duration(older_than)) if older_than else parse_time(timestamp_end,
                                                                                 "--timestamp-end")
     sel = RequestSelector(req_ids=req_id or [], req_id_max=req_id_max, states=state_ or [],
@@ -278,7 +283,8 @@ def revert_cmd(
     req_ids: Annotated[Optional[list[int]], typer.Argument(
         help="Only these requests (default: all eligible).", show_default=False)] = None,
     req_id_opt: Annotated[Optional[list[int]], typer.Option(
-        "--req-id", help="Same as the REQ_IDS arguments.", show_default=False)] = None,
+        "--id", help="Same as the REQ_IDS arguments.", show_default=False)] = None,
+    old_req_id: Annotated[Optional[list[int]], old_spelling("--req-id", "--id")] = None,
     label: LabelOpt = None,
     state_: ReqStateOpt = None,
     fault: Annotated[Optional[int], typer.Option(
@@ -302,7 +308,7 @@ def revert_cmd(
     failed max_fault_count (5) times are left alone unless --clear-fault-count."""
     from mopstool.ops.pstamp.requests import RequestSelector, revert_all
 
-    req_ids = list(req_ids or []) + list(req_id_opt or [])
+    req_ids = list(req_ids or []) + list(renamed(req_id_opt, old_req_id, "--id", "--req-id") or [])
     kinds = [w.strip().lower() for item in (what or ["requests", "jobs", "dependents"])
              for w in item.split(",") if w.strip()]
     for k in kinds:
@@ -563,7 +569,10 @@ def cut_cmd(
     images_dir: Annotated[Optional[list[str]], typer.Option(
         "--images", help="With --request: image files or directories to match rows against.",
         show_default=False)] = None,
-    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output directory.")] = ".",
+    outdir: Annotated[Optional[str], typer.Option(
+        "--outdir", metavar="DIR", help="Output directory (default: the current one).",
+        show_default=False)] = None,
+    old_outdir: Annotated[Optional[str], old_spelling("-o", "--outdir")] = None,
     name: Annotated[Optional[list[str]], typer.Option(
         "--name", help="Output base name per stamp (default from the centre).", show_default=False)] = None,
     hdu: Annotated[Optional[str], typer.Option("--hdu", help="Image HDU (index or EXTNAME).",
@@ -598,6 +607,7 @@ def cut_cmd(
     from mopstool.ops.parallel import Execution
     from mopstool.ops.pstamp.cut import cut_images, cut_request
 
+    outdir = renamed(outdir, old_outdir, "--outdir", "-o") or "."
     comp = None if compress.lower() in ("none", "") else compress.lower()
     if comp not in (None, "rice"):
         raise UsageError("--compress: none or rice")

@@ -53,7 +53,7 @@ CLEAN_STAGES = ("chip", "cam", "warp", "diff")
 PS_UPDATE_STAGES = ("chip", "warp", "diff")
 PS_UPDATE_RULE = "ps_update"
 CLEAN_STATE = "goto_cleaned"
-#: the cleanup states --status reports (always shown even when zero: the first three)
+#: the cleanup states "cleanup status" reports (always shown even when zero: the first three)
 STATUS_STATES = ("goto_cleaned", "cleaned", "error_cleaned", "goto_purged", "purged",
                  "error_purged", "goto_scrubbed", "scrubbed", "error_scrubbed")
 _IN_CHUNK = 1000
@@ -415,7 +415,8 @@ class _pstamp_conn:
 
 
 BatchHook = Callable[[str, int, list[int]], None]
-ProgressHook = Callable[[int, int], None]
+#: the progress callback of long work: (what, done, total)
+ProgressHook = Callable[[str, int, "int | None"], None]
 
 
 def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook | None = None,
@@ -427,7 +428,7 @@ def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook |
     downstream processing) and locked, then state and label change together and
     an audit row is written. *batch_hook(stage, batch_number, ids)* runs inside
     the transaction after the update (tests use it to interrupt a batch);
-    *progress(done, total)* after each commit."""
+    *progress("cleanup", done, total)* after each commit."""
     if plan.dry_run:
         return plan
     total = plan.total
@@ -471,7 +472,7 @@ def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook |
             plan.batches_done = batch_no
             done += len(chunk)
             if progress is not None:
-                progress(done, total)
+                progress("cleanup", done, total)
             if done < total:
                 # a fair turn: a writer waiting for the lock is woken and takes it
                 # now, instead of finding it taken again by the next batch

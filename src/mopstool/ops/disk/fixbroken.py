@@ -20,7 +20,7 @@ columns: the replacement chip run's ``note`` (which chiptool leaves NULL) reads
 
 (``done`` instead of ``open`` once --finish retired the originals). It is found
 again by exposure (chipRun.exp_id, indexed) when planning, and by the fix
-presets' labels (chipRun.label, indexed) for --status/--finish and cleanup, so
+presets' labels (chipRun.label, indexed) for fixbroken status/finish and cleanup, so
 fixbroken needs no table of mopstool's own. The replacement is defined with the
 marker note already set (one transaction); the broken run list is added right
 after. A crash in between leaves a replacement that the next run finds by its
@@ -695,7 +695,7 @@ def _progress(chain: dict[str, Any] | None) -> tuple[str, bool]:
     if warps:
         states = sorted({s for _, s in warps})
         if states == [State.FULL]:
-            return "warp full: ready for --finish", True
+            return "warp full: ready for fixbroken finish", True
         return "warp " + "/".join(states), False
     if chain["cam_state"]:
         return f"chip {chain['chip_state']}, cam {chain['cam_state']}", False
