@@ -143,8 +143,12 @@ def emit_result(ctx: typer.Context, result: Any, fmt: Optional[str], as_json: bo
     res = as_result(result)
     chosen = output_format(ctx, fmt, as_json)
     shown_of(res)
-    if chosen in ("json", "jsonl"):
+    if chosen == "json":
         render(res.json_form(), chosen)
+        return
+    if chosen == "jsonl":
+        jsonl_form = getattr(res, "jsonl_form", None)
+        render(jsonl_form() if jsonl_form else res.json_form(), chosen)
         return
     if chosen == "csv":
         csv_form = getattr(res, "csv_form", None)
@@ -152,10 +156,16 @@ def emit_result(ctx: typer.Context, result: Any, fmt: Optional[str], as_json: bo
         first = tables[0] if tables else None
         render(first.rows if first else [], "csv", columns=first.columns if first else None)
         return
-    tables = res.table_form()
-    for t in tables:
+    text = getattr(res, "text_form", None)
+    lines = text() if text else None
+    if lines is not None:
+        sys.stdout.write("".join(x + "\n" for x in lines))
+        return
+    for t in res.table_form():
         if t.optional and not t.rows:
             continue
+        if t.blank_before:
+            sys.stdout.write("\n")
         render(t.rows, "table", columns=t.columns, title=t.title)
 
 
