@@ -166,6 +166,37 @@ def test_demo_progress_on_a_terminal_only(cli, tmp_path):
     assert r.code == 0 and not bar.search(r.out + r.err) and "database rows" not in r.out + r.err
 
 
+def test_long_commands_show_progress_on_a_terminal_only(cli, demo_file, tmp_path):
+    """definebyquery and pstamp-req cut draw their bar on a terminal; not under
+    --json, not without a terminal."""
+    import shutil
+
+    import numpy as np
+    from astropy.io import fits
+
+    db = tmp_path / "copy.sqlite"
+    shutil.copyfile(demo_file.removeprefix("sqlite:///"), db)
+    def define(label):
+        return ["--db", f"sqlite:///{db}", "definebyquery", "--night", NIGHT, "--filter", "w%",
+                "--set-label", label, "--set-workdir", "neb://x/{label}", "--set-end-stage", "chip", "--yes"]
+
+    code, out = in_pty(define("progress.test"))
+    assert code == 0, out
+    assert re.search(r"defining \d+ runs.*\d/2.*eta", out), out[-2000:]
+    code, out = in_pty([*define("progress.json"), "--json"])
+    assert code == 0 and "eta" not in out, out[-2000:]
+    images = []
+    for i in range(3):
+        images.append(str(tmp_path / f"img{i}.fits"))
+        fits.PrimaryHDU(np.zeros((40, 40), dtype="float32")).writeto(images[-1])
+    cut = ["pstamp-req", "cut", *images, "--x", "20", "--y", "20", "--size", "8", "--workers", "1"]
+    code, out = in_pty([*cut, "--outdir", str(tmp_path / "a")])
+    assert code == 0, out
+    assert re.search(r"cutting stamps \(images\).*3/3.*eta", out), out[-2000:]
+    r = cli(*cut, "--outdir", str(tmp_path / "b"))
+    assert r.code == 0 and "eta" not in r.err and "cutting" not in r.out + r.err
+
+
 def test_bash_completes_stages_states_targets_and_formats(tmp_path):
     import shutil
 

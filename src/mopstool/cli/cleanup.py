@@ -85,7 +85,7 @@ def cleanup_run(
     if not confirm_change(ctx, plan.total, "cleanup", yes=yes, dry_run=dry_run):
         decline()
     lock_timeout = int(cfg.get("general.lock_timeout", 0) or 0)
-    with progress_bar() as progress:
+    with progress_bar(fmt=fmt_) as progress:
         apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout, progress=progress)
     _render(plan, fmt_, show_held, title=f"cleanup as of {night}")
     info(f"moved {plan.total_changed} runs to goto_cleaned in {plan.batches_done} batches; "

@@ -244,4 +244,7 @@ def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_r
     if not sys.stdin.isatty():
         raise UsageError(f"{what} would change {rows} rows (more than {threshold}); "
                          "re-run with --yes, or --dry-run to see the plan")
+    from mopstool.cli.progress import pause_progress
+
+    pause_progress()
     return typer.confirm(f"{what} will change {rows} rows. Continue?", default=False, err=True)

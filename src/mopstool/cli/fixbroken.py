@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, confirm_change,
-                                 info, old_spelling, output_format, renamed, state)
+                                 decline, info, old_spelling, output_format, renamed, state)
 from mopstool.errors import UsageError
 from mopstool.output import render
 
@@ -110,10 +110,12 @@ def fixbroken_run(
         def ask(n: int) -> bool:
             return confirm_change(ctx, n, "fixbroken", yes=yes, dry_run=False)
 
-        plan = fb.apply_fixes(st.dbs, st.config, plan, fix_date=fix_date, confirm=ask)
+        from mopstool.cli.progress import progress_bar
+
+        with progress_bar(fmt=fmt_) as progress:
+            plan = fb.apply_fixes(st.dbs, st.config, plan, fix_date=fix_date, confirm=ask, progress=progress)
         if not plan.applied and any(n.startswith("declined") for n in plan.notes):
-            info("fixbroken cancelled; nothing changed")
-            raise typer.Exit(1)
+            decline()
     rows = plan.to_list()
     if fmt_ in ("table", "csv"):
         for r in rows:

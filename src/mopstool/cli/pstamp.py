@@ -590,7 +590,8 @@ def cut_cmd(
         raise UsageError("--compress: none or rice")
     blank = int(_pstamp_conf(ctx, "mask_blank", 1))
     execution = Execution.from_options(workers, scheduler)
-    progress = _progress("images")
+    from mopstool.cli.progress import progress_bar
+
     if request:
         from mopstool.fits.request import read_request
 
@@ -598,8 +599,9 @@ def cut_cmd(
         sources = list(images or []) + list(images_dir or [])
         if not sources:
             raise UsageError("--request needs --images DIR (or image files)")
-        results = cut_request(req, sources, outdir, compress=comp, split=split, allow_offchip=offchip,
-                              mask_blank=blank, execution=execution, progress=progress)
+        with progress_bar(fmt=_fmt(ctx, fmt, as_json)) as progress:
+            results = cut_request(req, sources, outdir, compress=comp, split=split, allow_offchip=offchip,
+                                  mask_blank=blank, execution=execution, progress=progress)
     else:
         if images_dir:
             raise UsageError("--images goes with --request; give the images as arguments")
@@ -622,11 +624,10 @@ def cut_cmd(
                 raise UsageError("give one --name per stamp")
             for s, n in zip(specs, name):
                 s.name = n
-        results = cut_images(list(images), specs, outdir, split=split, allow_offchip=offchip,
-                             mask_blank=blank, hdu=hdu, mask=mask, variance=variance,
-                             execution=execution, progress=progress)
-    if progress:
-        progress.close()
+        with progress_bar(fmt=_fmt(ctx, fmt, as_json)) as progress:
+            results = cut_images(list(images), specs, outdir, split=split, allow_offchip=offchip,
+                                 mask_blank=blank, hdu=hdu, mask=mask, variance=variance,
+                                 execution=execution, progress=progress)
     from mopstool.stages.vocab import fault_meaning
 
     rows = []
@@ -643,32 +644,6 @@ def cut_cmd(
     info(f"{len(results) - len(bad)} stamp(s) written to {outdir}" + (f", {len(bad)} failed" if bad else ""))
     if bad:
         raise CheckFailed(f"{len(bad)} stamp(s) could not be made")
-
-
-class _TerminalProgress:
-    """'cut 3/40 images' on stderr, rewritten in place; only when stderr is a terminal."""
-
-    def __init__(self, what: str):
-        self.what, self.shown = what, False
-
-    def __call__(self, done: int, total: int) -> None:
-        import sys
-
-        sys.stderr.write(f"\r{done}/{total} {self.what}")
-        sys.stderr.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        import sys
-
-        if self.shown:
-            sys.stderr.write("\n")
-
-
-def _progress(what: str):
-    import sys
-
-    return _TerminalProgress(what) if sys.stderr.isatty() else None
 
 
 def _parse_size(text: str) -> tuple[float, float, bool]:

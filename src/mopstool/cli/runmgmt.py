@@ -129,9 +129,12 @@ def definebyquery(
     for name in ("label", "workdir"):
         if getattr(setters, name) is None:
             raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
-    res = define_runs(st.dbs, sel, setters, stage=stage, dry_run=dry_run,
-                      confirm=confirmer(ctx, "definebyquery", yes=yes, count=lambda r: len(r.runs)),
-                      audit_detail={"preset": preset} if preset else None)
+    from mopstool.cli.progress import progress_bar
+
+    with progress_bar(fmt=output_format(ctx, fmt, as_json)) as progress:
+        res = define_runs(st.dbs, sel, setters, stage=stage, dry_run=dry_run,
+                          confirm=confirmer(ctx, "definebyquery", yes=yes, count=lambda r: len(r.runs)),
+                          audit_detail={"preset": preset} if preset else None, progress=progress)
     for u in res.unmatched:
         info(f"not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
     for s in res.skipped[:20]:
