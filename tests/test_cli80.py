@@ -222,3 +222,36 @@ def test_bash_completes_stages_states_targets_and_formats(tmp_path):
     assert got[3] == ["json", "jsonl"]
     assert got[4] == ["warp"]
     assert got[5] == ["csv"]
+
+
+def test_label_completion_from_the_database_through_the_cache(cli, demo_file, tmp_path, monkeypatch):
+    """`labels cache` writes the labels of the recent runs; bash offers them for
+    --label from the cache without starting mopstool; a database error leaves an
+    empty list, prints nothing and exits 0."""
+    import shutil
+    from pathlib import Path
+
+    if not shutil.which("bash"):
+        pytest.skip("bash not installed")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    r = cli("--db", demo_file, "labels", "cache")
+    assert r.code == 0 and r.out == "" and r.err == "", r.err
+    labels = (cache / "mopstool" / "labels").read_text().split()
+    assert "OSS.nightlyscience" in labels and "ps_ud_MOPS" in labels
+    script = Path(__file__).resolve().parent.parent / "completions" / "mopstool.bash"
+    prog = [f"source {script}", "mopstool() { echo started >> " + str(tmp_path / "started") + "; }"]
+    for words in (["mopstool", "runs", "chip", "--label", "OSS"], ["mopstool", "czar", "--night", "x"],
+                  ["mopstool", "updaterun", "chip", "--set-label", "ps_"]):
+        quoted = " ".join("'" + w + "'" for w in words)
+        prog.append(f"COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; COMPREPLY=(); _mopstool; "
+                    "echo \"@@ ${COMPREPLY[*]}\"")
+    out = subprocess.run(["bash", "--norc", "--noprofile", "-c", "\n".join(prog)], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ, XDG_CACHE_HOME=str(cache))).stdout
+    got = [ln[3:].split() for ln in out.splitlines() if ln.startswith("@@ ")]
+    assert got[0] == ["OSS.nightlyscience"] and got[2] == ["ps_ud_MOPS"], got
+    assert not (tmp_path / "started").exists()          # a fresh cache: mopstool was not started
+    r = cli("--db", "mysql+pymysql://nobody@127.0.0.1:1/nothing", "labels", "cache")
+    assert r.code == 0 and r.out == "" and r.err == ""
+    assert (cache / "mopstool" / "labels").read_text() == ""
+
