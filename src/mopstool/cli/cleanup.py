@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, decline,
-                                 emit_result, info, output_format, state)
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, command_with_modes, confirm_change,
+                                 decline, emit_result, info, output_format, state)
 from mopstool.output import render
 
 _GROUP_COLUMNS = ("stage", "night", "target", "label", "retention_days", "runs", "held")
@@ -112,9 +112,7 @@ def register(app: typer.Typer) -> None:
 
 
 # ------------------------------------------------------------------ the command and its modes
-cleanup = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_command=True,
-                      context_settings={"help_option_names": ["-h", "--help"]})
-cleanup.callback(invoke_without_command=True)(cleanup_run)
+cleanup = command_with_modes(cleanup_run)
 
 
 @cleanup.command("status")

@@ -93,6 +93,15 @@ IdOpt = Annotated[Optional[list[int]], typer.Option(
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="At most this many rows.")]
 
 
+def command_with_modes(run) -> typer.Typer:
+    """A command that does its work itself (*run*, the group's callback) and has
+    its modes as subcommands ('fixbroken status', 'cleanup status')."""
+    app = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_command=True,
+                      context_settings={"help_option_names": ["-h", "--help"]})
+    app.callback(invoke_without_command=True)(run)
+    return app
+
+
 def old_spelling(name: str, new: str, *aliases: str):
     """A hidden option keeping an old spelling *name* of the option *new* for one
     release (merge it with :func:`renamed`)."""

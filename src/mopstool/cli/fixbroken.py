@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, confirm_change,
-                                 decline, info, old_spelling, output_format, renamed, state)
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, command_with_modes,
+                                 confirm_change, decline, info, old_spelling, output_format, renamed, state)
 from mopstool.errors import UsageError
 from mopstool.output import render
 
@@ -151,9 +151,7 @@ def register(app: typer.Typer) -> None:
 
 
 # ------------------------------------------------------------------ the command and its modes
-fixbroken = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_command=True,
-                        context_settings={"help_option_names": ["-h", "--help"]})
-fixbroken.callback(invoke_without_command=True)(fixbroken_run)
+fixbroken = command_with_modes(fixbroken_run)
 
 
 @fixbroken.command("status")
