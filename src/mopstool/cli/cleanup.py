@@ -8,7 +8,6 @@ import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, command_with_modes, confirm_change,
                                  decline, emit_result, info, output_format, state)
-from mopstool.output import render
 
 _GROUP_COLUMNS = ("stage", "night", "target", "label", "retention_days", "runs", "held")
 
@@ -74,8 +73,8 @@ def cleanup_run(
     plan = plan_cleanup(st.dbs, cfg, as_of=night, stages=stages, targets=target,
                         batch_size=batch_size, dry_run=dry_run)
     if dry_run or plan.total == 0:
-        _render(plan, fmt_, show_held, title=f"cleanup plan as of {night} (dry run)" if dry_run
-                else f"cleanup as of {night}")
+        _emit(ctx, plan, fmt, as_json, show_held, title=f"cleanup plan as of {night} (dry run)" if dry_run
+              else f"cleanup as of {night}")
         if dry_run:
             info(f"would move {plan.total} runs to goto_cleaned in {plan.batches_planned} batches "
                  f"of at most {plan.batch_size}; {len(plan.held)} old runs held back")
@@ -87,24 +86,22 @@ def cleanup_run(
     lock_timeout = int(cfg.get("general.lock_timeout", 0) or 0)
     with progress_bar(fmt=fmt_) as progress:
         apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout, progress=progress)
-    _render(plan, fmt_, show_held, title=f"cleanup as of {night}")
+    _emit(ctx, plan, fmt, as_json, show_held, title=f"cleanup as of {night}")
     info(f"moved {plan.total_changed} runs to goto_cleaned in {plan.batches_done} batches; "
          f"{len(plan.held)} old runs held back")
 
 
-def _render(plan, fmt_: str, show_held: bool, *, title: str) -> None:
+def _emit(ctx, plan, fmt, as_json, show_held: bool, *, title: str) -> None:
+    from mopstool.ops.results import Report, Table
+
     groups = plan.groups()
     cols = _GROUP_COLUMNS + (("changed",) if plan.applied else ())
     held_cols = ("stage", "id", "label", "night", "target", "reason")
-    if show_held and fmt_ in ("json", "jsonl"):
-        render(plan.to_dict(), fmt_)
-        return
-    if show_held and fmt_ == "csv":
-        render(plan.held, fmt_, columns=held_cols)
-        return
-    render(groups, fmt_, title=title, columns=cols if groups else None)
-    if show_held and plan.held:
-        render(plan.held, fmt_, title="held back", columns=held_cols)
+    tables = [Table(groups, cols if groups else None, title=title)]
+    if show_held:
+        tables.append(Table(plan.held, held_cols, title="held back", optional=True))
+    emit_result(ctx, Report(plan.to_dict() if show_held else groups, tables,
+                            csv=Table(plan.held, held_cols) if show_held else None), fmt, as_json)
 
 
 def register(app: typer.Typer) -> None:
