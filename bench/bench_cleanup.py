@@ -4,7 +4,7 @@ Builds, in a scratch MariaDB database, a gpc1-like history: many nights of
 nightly chip runs already cleaned (state cleaned, label goto_cleaned), as many
 out-of-scope 'full' runs (LAP reprocessing), and a few recent nights of 'full'
 nightly runs that retention cleanup has to move. Then times the plan
-(`plan_cleanup`), the batched apply, and `cleanup --status`, and prints the
+(`plan_cleanup`), the batched apply, and `cleanup status`, and prints the
 MariaDB EXPLAIN of the candidate query.
 
     python bench/bench_cleanup.py mysql+pymysql://root@127.0.0.1/cleanup_bench \\

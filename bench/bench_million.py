@@ -51,7 +51,7 @@ COMMANDS = [
     ("night", ["night", "--night", NIGHT, "--json"]),
     ("runs chip", ["runs", "chip", "--night", NIGHT, "--json"]),
     ("cleanup --dry-run", ["cleanup", "--dry-run", "--as-of", "2018-07-11", "--json"]),
-    ("cleanup --status", ["cleanup", "--status", "--json"]),
+    ("cleanup status", ["cleanup", "status", "--json"]),
     ("pstamp-req backlog", ["pstamp-req", "backlog", "--json"]),
     ("updaterun --dry-run", ["updaterun", "chip", "--night", NIGHT, "--set-note", "bench",
                              "--dry-run", "--json"]),

@@ -5,6 +5,16 @@
 
 _mopstool_global_valopts='--db --pstamp-db --dbname --config --log-file'
 
+_mopstool_labels() {
+    local cache=${XDG_CACHE_HOME:-$HOME/.cache}/mopstool/labels
+    if [[ ! -f $cache || -n $(find "$cache" -mmin +5 2>/dev/null) ]]; then
+        mkdir -p "${cache%/*}" 2>/dev/null && touch "$cache" 2>/dev/null
+        (mopstool labels cache </dev/null >/dev/null 2>&1 &)
+    fi
+    [[ -r $cache ]] && cat -- "$cache"
+    return 0
+}
+
 _mopstool_cmd_info() {
     # sets subcmds, opts, valopts, argkinds, variadic for the command path $1
     subcmds='' opts='' valopts='' argkinds='' variadic=0
@@ -65,8 +75,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'definebyquery')
             subcmds=''
-            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --comment-skip --inst --telescope --exp-tag --filelevel --data-state --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json --airmass-min --airmass-max --ra-min --ra-max --decl-min --decl-max --exp-time-min --exp-time-max --sat-pixel-frac-min --sat-pixel-frac-max --bg-min --bg-max --bg-stdev-min --bg-stdev-max --bg-mean-stdev-min --bg-mean-stdev-max --alt-min --alt-max --az-min --az-max --ccd-temp-min --ccd-temp-max --posang-min --posang-max --sun-angle-min --sun-angle-max -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --comment-skip --inst --telescope --exp-tag --filelevel --data-state --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format --airmass-min --airmass-max --ra-min --ra-max --decl-min --decl-max --exp-time-min --exp-time-max --sat-pixel-frac-min --sat-pixel-frac-max --bg-min --bg-max --bg-stdev-min --bg-stdev-max --bg-mean-stdev-min --bg-mean-stdev-max --alt-min --alt-max --az-min --az-max --ccd-temp-min --ccd-temp-max --posang-min --posang-max --sun-angle-min --sun-angle-max'
+            opts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --comment-skip --inst --telescope --exp-tag --filelevel --data-state --exp-type -l --label --unique --limit --all --stage --fake-id --cam-id --chip-id --reduction --preset --label-date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -n --dry-run -y --yes -f --format --json --airmass-min --airmass-max --ra-min --ra-max --decl-min --decl-max --exp-time-min --exp-time-max --sat-pixel-frac-min --sat-pixel-frac-max --bg-min --bg-max --bg-stdev-min --bg-stdev-max --bg-mean-stdev-min --bg-mean-stdev-max --alt-min --alt-max --az-min --az-max --ccd-temp-min --ccd-temp-max --posang-min --posang-max --sun-angle-min --sun-angle-max -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='-e --exp-name --exp-id --night --dateobs-begin --dateobs-end --filter --obs-mode --object --comment --comment-skip --inst --telescope --exp-tag --filelevel --data-state --exp-type -l --label --limit --stage --fake-id --cam-id --chip-id --reduction --preset --label-date --set-label --set-workdir --set-data-group --set-dist-group --set-tess-id --set-end-stage --set-reduction --set-expgroup --set-dvodb --set-note -f --format --airmass-min --airmass-max --ra-min --ra-max --decl-min --decl-max --exp-time-min --exp-time-max --sat-pixel-frac-min --sat-pixel-frac-max --bg-min --bg-max --bg-stdev-min --bg-stdev-max --bg-mean-stdev-min --bg-mean-stdev-max --alt-min --alt-max --az-min --az-max --ccd-temp-min --ccd-temp-max --posang-min --posang-max --sun-angle-min --sun-angle-max'
             argkinds=''
             variadic=0 ;;
         'updaterun')
@@ -89,8 +99,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'fixbroken')
             subcmds='status finish'
-            opts='--exp-name --chip-id --warp-id --diff-id --date --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--exp-name --chip-id --warp-id --diff-id --date --limit -f --format'
+            opts='--exp-name --chip-id --warp-id --diff-id --label-date --limit -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--exp-name --chip-id --warp-id --diff-id --label-date --limit -f --format'
             argkinds=''
             variadic=0 ;;
         'fixbroken status')
@@ -160,9 +170,15 @@ _mopstool_cmd_info() {
             argkinds='none'
             variadic=1 ;;
         'cleanup')
-            subcmds=''
-            opts='--as-of --stage --target --batch-size --status --show-held -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            subcmds='status'
+            opts='--as-of --stage --target --batch-size --show-held -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
             valopts='--as-of --stage --target --batch-size -f --format'
+            argkinds=''
+            variadic=0 ;;
+        'cleanup status')
+            subcmds=''
+            opts='--as-of --stage -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--as-of --stage -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req')
@@ -173,8 +189,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'pstamp-req list')
             subcmds=''
-            opts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--id --req-id -s --state -l --label --name --since --fault --user --limit -f --format'
+            opts='--id -s --state -l --label --name --since --fault --user --limit -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--id -s --state -l --label --name --since --fault --user --limit -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req show')
@@ -197,8 +213,8 @@ _mopstool_cmd_info() {
             variadic=1 ;;
         'pstamp-req update')
             subcmds=''
-            opts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault --not-req-id --username --req-type --timestamp-begin --timestamp-end --set-out-product --set-outdir --set-uri --set-name --set-username --set-req-type --as-pstamptool -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--req-id --id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --not-req-id --username --req-type --timestamp-begin --timestamp-end --set-out-product --set-outdir --set-uri --set-name --set-username --set-req-type -f --format'
+            opts='--id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --clear-fault --not-req-id --username --req-type --timestamp-begin --timestamp-end --set-out-product --set-outdir --set-uri --set-name --set-username --set-req-type --as-pstamptool -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--id --req-id-max -s --state -l --label --name --fault --older-than --set-state --set-label --set-fault --not-req-id --username --req-type --timestamp-begin --timestamp-end --set-out-product --set-outdir --set-uri --set-name --set-username --set-req-type -f --format'
             argkinds=''
             variadic=0 ;;
         'pstamp-req cleanup')
@@ -209,8 +225,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'pstamp-req revert')
             subcmds=''
-            opts='--req-id -l --label -s --state --fault --what --clear-fault-count --as-pstamptool -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--req-id -l --label -s --state --fault --what -f --format'
+            opts='--id -l --label -s --state --fault --what --clear-fault-count --as-pstamptool -n --dry-run -y --yes -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--id -l --label -s --state --fault --what -f --format'
             argkinds='none'
             variadic=1 ;;
         'pstamp-req backlog')
@@ -233,8 +249,8 @@ _mopstool_cmd_info() {
             variadic=0 ;;
         'pstamp-req cut')
             subcmds=''
-            opts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --split --center-off-chip --workers --scheduler -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
-            valopts='--ra --dec --x --y --size --request --images -o --outdir --name --hdu --mask --variance --planes --compress --workers --scheduler -f --format'
+            opts='--ra --dec --x --y --size --request --images --outdir --name --hdu --mask --variance --planes --compress --split --center-off-chip --workers --scheduler -f --format --json -h --help --db --pstamp-db --dbname --config -v --verbose -q --quiet --log-file --debug'
+            valopts='--ra --dec --x --y --size --request --images --outdir --name --hdu --mask --variance --planes --compress --workers --scheduler -f --format'
             argkinds='file'
             variadic=1 ;;
         'mopscat')
@@ -372,9 +388,13 @@ _mopstool_value_words() {
         'night|--format') words='table json jsonl csv' ;;
         'report|-o') kind=file ;;
         'report|--output') kind=file ;;
+        'faults|-l') words=$(_mopstool_labels) ;;
+        'faults|--label') words=$(_mopstool_labels) ;;
         'faults|--stage') words='chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' ;;
         'faults|-f') words='table json jsonl csv' ;;
         'faults|--format') words='table json jsonl csv' ;;
+        'runs|-l') words=$(_mopstool_labels) ;;
+        'runs|--label') words=$(_mopstool_labels) ;;
         'runs|-s') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
         'runs|--state') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
         'runs|-f') words='table json jsonl csv' ;;
@@ -386,19 +406,28 @@ _mopstool_value_words() {
         'definebyquery|-e') kind=file ;;
         'definebyquery|--exp-name') kind=file ;;
         'definebyquery|--filelevel') kind=file ;;
+        'definebyquery|-l') words=$(_mopstool_labels) ;;
+        'definebyquery|--label') words=$(_mopstool_labels) ;;
         'definebyquery|--stage') words='chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' ;;
+        'definebyquery|--set-label') words=$(_mopstool_labels) ;;
         'definebyquery|--set-workdir') kind=file ;;
         'definebyquery|-f') words='table json jsonl csv' ;;
         'definebyquery|--format') words='table json jsonl csv' ;;
+        'updaterun|-l') words=$(_mopstool_labels) ;;
+        'updaterun|--label') words=$(_mopstool_labels) ;;
         'updaterun|-s') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
         'updaterun|--state') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
         'updaterun|--set-state') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
+        'updaterun|--set-label') words=$(_mopstool_labels) ;;
         'updaterun|-f') words='table json jsonl csv' ;;
         'updaterun|--format') words='table json jsonl csv' ;;
         'updaterun|#1') words='chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' ;;
+        'setupdate|--set-label') words=$(_mopstool_labels) ;;
         'setupdate|-f') words='table json jsonl csv' ;;
         'setupdate|--format') words='table json jsonl csv' ;;
         'setupdate|#1') words='chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' ;;
+        'revert|-l') words=$(_mopstool_labels) ;;
+        'revert|--label') words=$(_mopstool_labels) ;;
         'revert|-f') words='table json jsonl csv' ;;
         'revert|--format') words='table json jsonl csv' ;;
         'revert|#1') words='chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' ;;
@@ -411,8 +440,13 @@ _mopstool_value_words() {
         'drop|-f') words='table json jsonl csv' ;;
         'drop|--format') words='table json jsonl csv' ;;
         'drop|#1') words='chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' ;;
+        'publish|-l') words=$(_mopstool_labels) ;;
+        'publish|--label') words=$(_mopstool_labels) ;;
+        'publish|--set-label') words=$(_mopstool_labels) ;;
         'publish|-f') words='table json jsonl csv' ;;
         'publish|--format') words='table json jsonl csv' ;;
+        'labels list|-l') words=$(_mopstool_labels) ;;
+        'labels list|--label') words=$(_mopstool_labels) ;;
         'labels list|-f') words='table json jsonl csv' ;;
         'labels list|--format') words='table json jsonl csv' ;;
         'labels add|-f') words='table json jsonl csv' ;;
@@ -431,8 +465,13 @@ _mopstool_value_words() {
         'cleanup|--target') words='OSS MSS ESS EU Bright ThreePi QUB.lv FSS' ;;
         'cleanup|-f') words='table json jsonl csv' ;;
         'cleanup|--format') words='table json jsonl csv' ;;
+        'cleanup status|--stage') words='chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' ;;
+        'cleanup status|-f') words='table json jsonl csv' ;;
+        'cleanup status|--format') words='table json jsonl csv' ;;
         'pstamp-req list|-s') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
         'pstamp-req list|--state') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
+        'pstamp-req list|-l') words=$(_mopstool_labels) ;;
+        'pstamp-req list|--label') words=$(_mopstool_labels) ;;
         'pstamp-req list|-f') words='table json jsonl csv' ;;
         'pstamp-req list|--format') words='table json jsonl csv' ;;
         'pstamp-req show|-f') words='table json jsonl csv' ;;
@@ -443,16 +482,25 @@ _mopstool_value_words() {
         'pstamp-req clean|--format') words='table json jsonl csv' ;;
         'pstamp-req update|-s') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
         'pstamp-req update|--state') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
+        'pstamp-req update|-l') words=$(_mopstool_labels) ;;
+        'pstamp-req update|--label') words=$(_mopstool_labels) ;;
         'pstamp-req update|--set-state') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
+        'pstamp-req update|--set-label') words=$(_mopstool_labels) ;;
         'pstamp-req update|--set-outdir') kind=file ;;
         'pstamp-req update|-f') words='table json jsonl csv' ;;
         'pstamp-req update|--format') words='table json jsonl csv' ;;
+        'pstamp-req cleanup|-l') words=$(_mopstool_labels) ;;
+        'pstamp-req cleanup|--label') words=$(_mopstool_labels) ;;
         'pstamp-req cleanup|-f') words='table json jsonl csv' ;;
         'pstamp-req cleanup|--format') words='table json jsonl csv' ;;
+        'pstamp-req revert|-l') words=$(_mopstool_labels) ;;
+        'pstamp-req revert|--label') words=$(_mopstool_labels) ;;
         'pstamp-req revert|-s') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
         'pstamp-req revert|--state') words='new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' ;;
         'pstamp-req revert|-f') words='table json jsonl csv' ;;
         'pstamp-req revert|--format') words='table json jsonl csv' ;;
+        'pstamp-req backlog|-l') words=$(_mopstool_labels) ;;
+        'pstamp-req backlog|--label') words=$(_mopstool_labels) ;;
         'pstamp-req backlog|-f') words='table json jsonl csv' ;;
         'pstamp-req backlog|--format') words='table json jsonl csv' ;;
         'pstamp-req create|-o') kind=file ;;
@@ -464,7 +512,6 @@ _mopstool_value_words() {
         'pstamp-req validate|--format') words='table json jsonl csv' ;;
         'pstamp-req cut|--request') kind=file ;;
         'pstamp-req cut|--images') kind=file ;;
-        'pstamp-req cut|-o') kind=file ;;
         'pstamp-req cut|--outdir') kind=file ;;
         'pstamp-req cut|--mask') kind=file ;;
         'pstamp-req cut|--variance') kind=file ;;

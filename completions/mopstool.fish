@@ -2,8 +2,19 @@
 # Generated from the command tree by `mopstool docs generate`; do not edit.
 # Install: copy this file to ~/.config/fish/completions/mopstool.fish
 
-set -g __mopstool_commands 'czar' 'lostvisits' 'diffpairs' 'night' 'report' 'faults' 'runs' 'show' 'definebyquery' 'updaterun' 'setupdate' 'revert' 'fixbroken' 'fixbroken status' 'fixbroken finish' 'drop' 'publish' 'labels' 'labels list' 'labels add' 'labels update' 'labels delete' 'labels block' 'labels unblock' 'cleanup' 'pstamp-req' 'pstamp-req list' 'pstamp-req show' 'pstamp-req stop' 'pstamp-req clean' 'pstamp-req update' 'pstamp-req cleanup' 'pstamp-req revert' 'pstamp-req backlog' 'pstamp-req create' 'pstamp-req validate' 'pstamp-req cut' 'mopscat' 'mopscat build' 'mopscat check' 'mopscat show' 'testchunk' 'testchunk list' 'testchunk define' 'testchunk compare' 'chiptool' 'warptool' 'difftool' 'pstamptool' 'demo' 'db' 'db init' 'db check' 'config' 'config show'
-set -g __mopstool_valopts '|--db' '|--pstamp-db' '|--dbname' '|--config' '|--log-file' 'czar|--night' 'czar|-t' 'czar|--target' 'czar|--chunk' 'czar|--every' 'czar|-f' 'czar|--format' 'lostvisits|--night' 'lostvisits|-t' 'lostvisits|--target' 'lostvisits|--filter' 'lostvisits|--chunk' 'lostvisits|--columns' 'lostvisits|-f' 'lostvisits|--format' 'diffpairs|--night' 'diffpairs|-t' 'diffpairs|--target' 'diffpairs|--filter' 'diffpairs|--chunk' 'diffpairs|--status' 'diffpairs|--columns' 'diffpairs|-f' 'diffpairs|--format' 'night|--night' 'night|-t' 'night|--target' 'night|--chunk' 'night|--every' 'night|--columns' 'night|-f' 'night|--format' 'report|-o' 'report|--output' 'report|--night' 'faults|--night' 'faults|-l' 'faults|--label' 'faults|-g' 'faults|--data-group' 'faults|--stage' 'faults|--fault' 'faults|--id' 'faults|--columns' 'faults|-f' 'faults|--format' 'runs|-l' 'runs|--label' 'runs|-s' 'runs|--state' 'runs|-g' 'runs|--data-group' 'runs|--dist-group' 'runs|--night' 'runs|--id' 'runs|--limit' 'runs|--columns' 'runs|-f' 'runs|--format' 'show|-f' 'show|--format' 'definebyquery|-e' 'definebyquery|--exp-name' 'definebyquery|--exp-id' 'definebyquery|--night' 'definebyquery|--dateobs-begin' 'definebyquery|--dateobs-end' 'definebyquery|--filter' 'definebyquery|--obs-mode' 'definebyquery|--object' 'definebyquery|--comment' 'definebyquery|--comment-skip' 'definebyquery|--inst' 'definebyquery|--telescope' 'definebyquery|--exp-tag' 'definebyquery|--filelevel' 'definebyquery|--data-state' 'definebyquery|--exp-type' 'definebyquery|-l' 'definebyquery|--label' 'definebyquery|--limit' 'definebyquery|--stage' 'definebyquery|--fake-id' 'definebyquery|--cam-id' 'definebyquery|--chip-id' 'definebyquery|--reduction' 'definebyquery|--preset' 'definebyquery|--date' 'definebyquery|--set-label' 'definebyquery|--set-workdir' 'definebyquery|--set-data-group' 'definebyquery|--set-dist-group' 'definebyquery|--set-tess-id' 'definebyquery|--set-end-stage' 'definebyquery|--set-reduction' 'definebyquery|--set-expgroup' 'definebyquery|--set-dvodb' 'definebyquery|--set-note' 'definebyquery|-f' 'definebyquery|--format' 'definebyquery|--airmass-min' 'definebyquery|--airmass-max' 'definebyquery|--ra-min' 'definebyquery|--ra-max' 'definebyquery|--decl-min' 'definebyquery|--decl-max' 'definebyquery|--exp-time-min' 'definebyquery|--exp-time-max' 'definebyquery|--sat-pixel-frac-min' 'definebyquery|--sat-pixel-frac-max' 'definebyquery|--bg-min' 'definebyquery|--bg-max' 'definebyquery|--bg-stdev-min' 'definebyquery|--bg-stdev-max' 'definebyquery|--bg-mean-stdev-min' 'definebyquery|--bg-mean-stdev-max' 'definebyquery|--alt-min' 'definebyquery|--alt-max' 'definebyquery|--az-min' 'definebyquery|--az-max' 'definebyquery|--ccd-temp-min' 'definebyquery|--ccd-temp-max' 'definebyquery|--posang-min' 'definebyquery|--posang-max' 'definebyquery|--sun-angle-min' 'definebyquery|--sun-angle-max' 'updaterun|--id' 'updaterun|-l' 'updaterun|--label' 'updaterun|-s' 'updaterun|--state' 'updaterun|-g' 'updaterun|--data-group' 'updaterun|--dist-group' 'updaterun|--night' 'updaterun|--set-state' 'updaterun|--set-label' 'updaterun|--set-data-group' 'updaterun|--set-dist-group' 'updaterun|--set-note' 'updaterun|-f' 'updaterun|--format' 'setupdate|--chip-id' 'setupdate|--warp-id' 'setupdate|--diff-id' 'setupdate|--id' 'setupdate|--class-id' 'setupdate|--skycell-id' 'setupdate|--update-mode' 'setupdate|--set-label' 'setupdate|--fault' 'setupdate|-f' 'setupdate|--format' 'revert|--id' 'revert|-l' 'revert|--label' 'revert|-g' 'revert|--data-group' 'revert|--night' 'revert|--fault' 'revert|--component' 'revert|-f' 'revert|--format' 'fixbroken|--exp-name' 'fixbroken|--chip-id' 'fixbroken|--warp-id' 'fixbroken|--diff-id' 'fixbroken|--date' 'fixbroken|--limit' 'fixbroken|-f' 'fixbroken|--format' 'fixbroken status|--limit' 'fixbroken status|-f' 'fixbroken status|--format' 'fixbroken finish|-f' 'fixbroken finish|--format' 'drop|--class-id' 'drop|--quality' 'drop|--chip-id' 'drop|--cam-id' 'drop|-f' 'drop|--format' 'publish|--diff-id' 'publish|--night' 'publish|-l' 'publish|--label' 'publish|--client' 'publish|--set-label' 'publish|-f' 'publish|--format' 'labels list|-l' 'labels list|--label' 'labels list|-f' 'labels list|--format' 'labels add|-p' 'labels add|--priority' 'labels add|--comment' 'labels add|-f' 'labels add|--format' 'labels update|-p' 'labels update|--priority' 'labels update|--comment' 'labels update|-f' 'labels update|--format' 'labels delete|-f' 'labels delete|--format' 'labels block|--stage' 'labels block|-f' 'labels block|--format' 'labels unblock|--stage' 'labels unblock|-f' 'labels unblock|--format' 'cleanup|--as-of' 'cleanup|--stage' 'cleanup|--target' 'cleanup|--batch-size' 'cleanup|-f' 'cleanup|--format' 'pstamp-req list|--id' 'pstamp-req list|--req-id' 'pstamp-req list|-s' 'pstamp-req list|--state' 'pstamp-req list|-l' 'pstamp-req list|--label' 'pstamp-req list|--name' 'pstamp-req list|--since' 'pstamp-req list|--fault' 'pstamp-req list|--user' 'pstamp-req list|--limit' 'pstamp-req list|-f' 'pstamp-req list|--format' 'pstamp-req show|-f' 'pstamp-req show|--format' 'pstamp-req stop|-f' 'pstamp-req stop|--format' 'pstamp-req clean|-f' 'pstamp-req clean|--format' 'pstamp-req update|--req-id' 'pstamp-req update|--id' 'pstamp-req update|--req-id-max' 'pstamp-req update|-s' 'pstamp-req update|--state' 'pstamp-req update|-l' 'pstamp-req update|--label' 'pstamp-req update|--name' 'pstamp-req update|--fault' 'pstamp-req update|--older-than' 'pstamp-req update|--set-state' 'pstamp-req update|--set-label' 'pstamp-req update|--set-fault' 'pstamp-req update|--not-req-id' 'pstamp-req update|--username' 'pstamp-req update|--req-type' 'pstamp-req update|--timestamp-begin' 'pstamp-req update|--timestamp-end' 'pstamp-req update|--set-out-product' 'pstamp-req update|--set-outdir' 'pstamp-req update|--set-uri' 'pstamp-req update|--set-name' 'pstamp-req update|--set-username' 'pstamp-req update|--set-req-type' 'pstamp-req update|-f' 'pstamp-req update|--format' 'pstamp-req cleanup|--older-than' 'pstamp-req cleanup|-l' 'pstamp-req cleanup|--label' 'pstamp-req cleanup|-f' 'pstamp-req cleanup|--format' 'pstamp-req revert|--req-id' 'pstamp-req revert|-l' 'pstamp-req revert|--label' 'pstamp-req revert|-s' 'pstamp-req revert|--state' 'pstamp-req revert|--fault' 'pstamp-req revert|--what' 'pstamp-req revert|-f' 'pstamp-req revert|--format' 'pstamp-req backlog|-l' 'pstamp-req backlog|--label' 'pstamp-req backlog|--parse-limit' 'pstamp-req backlog|-f' 'pstamp-req backlog|--format' 'pstamp-req create|-o' 'pstamp-req create|--output' 'pstamp-req create|--req-name' 'pstamp-req create|--email' 'pstamp-req create|--action' 'pstamp-req create|--ra' 'pstamp-req create|--dec' 'pstamp-req create|--from' 'pstamp-req create|--mjd' 'pstamp-req create|--mjd-window' 'pstamp-req create|--filter' 'pstamp-req create|--size' 'pstamp-req create|--img-type' 'pstamp-req create|--req-type' 'pstamp-req create|--project' 'pstamp-req create|--survey' 'pstamp-req create|--release' 'pstamp-req create|--data-group' 'pstamp-req create|--tess-id' 'pstamp-req create|--run-type' 'pstamp-req create|--options' 'pstamp-req create|--comment' 'pstamp-req create|-f' 'pstamp-req create|--format' 'pstamp-req validate|--project' 'pstamp-req validate|-f' 'pstamp-req validate|--format' 'pstamp-req cut|--ra' 'pstamp-req cut|--dec' 'pstamp-req cut|--x' 'pstamp-req cut|--y' 'pstamp-req cut|--size' 'pstamp-req cut|--request' 'pstamp-req cut|--images' 'pstamp-req cut|-o' 'pstamp-req cut|--outdir' 'pstamp-req cut|--name' 'pstamp-req cut|--hdu' 'pstamp-req cut|--mask' 'pstamp-req cut|--variance' 'pstamp-req cut|--planes' 'pstamp-req cut|--compress' 'pstamp-req cut|--workers' 'pstamp-req cut|--scheduler' 'pstamp-req cut|-f' 'pstamp-req cut|--format' 'mopscat build|--diff-id' 'mopscat build|-o' 'mopscat build|--output' 'mopscat build|--zp' 'mopscat build|--zp-err' 'mopscat build|--difftype' 'mopscat build|--diff-skyfile-id' 'mopscat build|--exp-name' 'mopscat build|--exp-id' 'mopscat build|--cmf-version' 'mopscat build|--camera' 'mopscat build|--night' 'mopscat build|--outdir' 'mopscat build|--workers' 'mopscat build|--scheduler' 'mopscat build|-f' 'mopscat build|--format' 'mopscat check|-f' 'mopscat check|--format' 'mopscat show|-f' 'mopscat show|--format' 'testchunk list|-f' 'testchunk list|--format' 'testchunk define|--tag' 'testchunk define|-f' 'testchunk define|--format' 'testchunk compare|--radius' 'testchunk compare|--threshold' 'testchunk compare|--plots' 'testchunk compare|-f' 'testchunk compare|--format' 'demo|--night' 'demo|--files' 'db check|-f' 'db check|--format' 'config show|-f' 'config show|--format'
+function __mopstool_labels --description 'Labels of the recent runs (cached)'
+    set -l dir $HOME/.cache
+    set -q XDG_CACHE_HOME; and set dir $XDG_CACHE_HOME
+    set -l cache $dir/mopstool/labels
+    if not test -f $cache; or find $cache -mmin +5 2>/dev/null | grep -q .
+        mkdir -p $dir/mopstool 2>/dev/null; and touch $cache 2>/dev/null
+        mopstool labels cache </dev/null >/dev/null 2>&1 &
+    end
+    test -r $cache; and cat $cache
+end
+
+set -g __mopstool_commands 'czar' 'lostvisits' 'diffpairs' 'night' 'report' 'faults' 'runs' 'show' 'definebyquery' 'updaterun' 'setupdate' 'revert' 'fixbroken' 'fixbroken status' 'fixbroken finish' 'drop' 'publish' 'labels' 'labels list' 'labels add' 'labels update' 'labels delete' 'labels block' 'labels unblock' 'cleanup' 'cleanup status' 'pstamp-req' 'pstamp-req list' 'pstamp-req show' 'pstamp-req stop' 'pstamp-req clean' 'pstamp-req update' 'pstamp-req cleanup' 'pstamp-req revert' 'pstamp-req backlog' 'pstamp-req create' 'pstamp-req validate' 'pstamp-req cut' 'mopscat' 'mopscat build' 'mopscat check' 'mopscat show' 'testchunk' 'testchunk list' 'testchunk define' 'testchunk compare' 'chiptool' 'warptool' 'difftool' 'pstamptool' 'demo' 'db' 'db init' 'db check' 'config' 'config show'
+set -g __mopstool_valopts '|--db' '|--pstamp-db' '|--dbname' '|--config' '|--log-file' 'czar|--night' 'czar|-t' 'czar|--target' 'czar|--chunk' 'czar|--every' 'czar|-f' 'czar|--format' 'lostvisits|--night' 'lostvisits|-t' 'lostvisits|--target' 'lostvisits|--filter' 'lostvisits|--chunk' 'lostvisits|--columns' 'lostvisits|-f' 'lostvisits|--format' 'diffpairs|--night' 'diffpairs|-t' 'diffpairs|--target' 'diffpairs|--filter' 'diffpairs|--chunk' 'diffpairs|--status' 'diffpairs|--columns' 'diffpairs|-f' 'diffpairs|--format' 'night|--night' 'night|-t' 'night|--target' 'night|--chunk' 'night|--every' 'night|--columns' 'night|-f' 'night|--format' 'report|-o' 'report|--output' 'report|--night' 'faults|--night' 'faults|-l' 'faults|--label' 'faults|-g' 'faults|--data-group' 'faults|--stage' 'faults|--fault' 'faults|--id' 'faults|--columns' 'faults|-f' 'faults|--format' 'runs|-l' 'runs|--label' 'runs|-s' 'runs|--state' 'runs|-g' 'runs|--data-group' 'runs|--dist-group' 'runs|--night' 'runs|--id' 'runs|--limit' 'runs|--columns' 'runs|-f' 'runs|--format' 'show|-f' 'show|--format' 'definebyquery|-e' 'definebyquery|--exp-name' 'definebyquery|--exp-id' 'definebyquery|--night' 'definebyquery|--dateobs-begin' 'definebyquery|--dateobs-end' 'definebyquery|--filter' 'definebyquery|--obs-mode' 'definebyquery|--object' 'definebyquery|--comment' 'definebyquery|--comment-skip' 'definebyquery|--inst' 'definebyquery|--telescope' 'definebyquery|--exp-tag' 'definebyquery|--filelevel' 'definebyquery|--data-state' 'definebyquery|--exp-type' 'definebyquery|-l' 'definebyquery|--label' 'definebyquery|--limit' 'definebyquery|--stage' 'definebyquery|--fake-id' 'definebyquery|--cam-id' 'definebyquery|--chip-id' 'definebyquery|--reduction' 'definebyquery|--preset' 'definebyquery|--label-date' 'definebyquery|--set-label' 'definebyquery|--set-workdir' 'definebyquery|--set-data-group' 'definebyquery|--set-dist-group' 'definebyquery|--set-tess-id' 'definebyquery|--set-end-stage' 'definebyquery|--set-reduction' 'definebyquery|--set-expgroup' 'definebyquery|--set-dvodb' 'definebyquery|--set-note' 'definebyquery|-f' 'definebyquery|--format' 'definebyquery|--airmass-min' 'definebyquery|--airmass-max' 'definebyquery|--ra-min' 'definebyquery|--ra-max' 'definebyquery|--decl-min' 'definebyquery|--decl-max' 'definebyquery|--exp-time-min' 'definebyquery|--exp-time-max' 'definebyquery|--sat-pixel-frac-min' 'definebyquery|--sat-pixel-frac-max' 'definebyquery|--bg-min' 'definebyquery|--bg-max' 'definebyquery|--bg-stdev-min' 'definebyquery|--bg-stdev-max' 'definebyquery|--bg-mean-stdev-min' 'definebyquery|--bg-mean-stdev-max' 'definebyquery|--alt-min' 'definebyquery|--alt-max' 'definebyquery|--az-min' 'definebyquery|--az-max' 'definebyquery|--ccd-temp-min' 'definebyquery|--ccd-temp-max' 'definebyquery|--posang-min' 'definebyquery|--posang-max' 'definebyquery|--sun-angle-min' 'definebyquery|--sun-angle-max' 'updaterun|--id' 'updaterun|-l' 'updaterun|--label' 'updaterun|-s' 'updaterun|--state' 'updaterun|-g' 'updaterun|--data-group' 'updaterun|--dist-group' 'updaterun|--night' 'updaterun|--set-state' 'updaterun|--set-label' 'updaterun|--set-data-group' 'updaterun|--set-dist-group' 'updaterun|--set-note' 'updaterun|-f' 'updaterun|--format' 'setupdate|--chip-id' 'setupdate|--warp-id' 'setupdate|--diff-id' 'setupdate|--id' 'setupdate|--class-id' 'setupdate|--skycell-id' 'setupdate|--update-mode' 'setupdate|--set-label' 'setupdate|--fault' 'setupdate|-f' 'setupdate|--format' 'revert|--id' 'revert|-l' 'revert|--label' 'revert|-g' 'revert|--data-group' 'revert|--night' 'revert|--fault' 'revert|--component' 'revert|-f' 'revert|--format' 'fixbroken|--exp-name' 'fixbroken|--chip-id' 'fixbroken|--warp-id' 'fixbroken|--diff-id' 'fixbroken|--label-date' 'fixbroken|--limit' 'fixbroken|-f' 'fixbroken|--format' 'fixbroken status|--limit' 'fixbroken status|-f' 'fixbroken status|--format' 'fixbroken finish|-f' 'fixbroken finish|--format' 'drop|--class-id' 'drop|--quality' 'drop|--chip-id' 'drop|--cam-id' 'drop|-f' 'drop|--format' 'publish|--diff-id' 'publish|--night' 'publish|-l' 'publish|--label' 'publish|--client' 'publish|--set-label' 'publish|-f' 'publish|--format' 'labels list|-l' 'labels list|--label' 'labels list|-f' 'labels list|--format' 'labels add|-p' 'labels add|--priority' 'labels add|--comment' 'labels add|-f' 'labels add|--format' 'labels update|-p' 'labels update|--priority' 'labels update|--comment' 'labels update|-f' 'labels update|--format' 'labels delete|-f' 'labels delete|--format' 'labels block|--stage' 'labels block|-f' 'labels block|--format' 'labels unblock|--stage' 'labels unblock|-f' 'labels unblock|--format' 'cleanup|--as-of' 'cleanup|--stage' 'cleanup|--target' 'cleanup|--batch-size' 'cleanup|-f' 'cleanup|--format' 'cleanup status|--as-of' 'cleanup status|--stage' 'cleanup status|-f' 'cleanup status|--format' 'pstamp-req list|--id' 'pstamp-req list|-s' 'pstamp-req list|--state' 'pstamp-req list|-l' 'pstamp-req list|--label' 'pstamp-req list|--name' 'pstamp-req list|--since' 'pstamp-req list|--fault' 'pstamp-req list|--user' 'pstamp-req list|--limit' 'pstamp-req list|-f' 'pstamp-req list|--format' 'pstamp-req show|-f' 'pstamp-req show|--format' 'pstamp-req stop|-f' 'pstamp-req stop|--format' 'pstamp-req clean|-f' 'pstamp-req clean|--format' 'pstamp-req update|--id' 'pstamp-req update|--req-id-max' 'pstamp-req update|-s' 'pstamp-req update|--state' 'pstamp-req update|-l' 'pstamp-req update|--label' 'pstamp-req update|--name' 'pstamp-req update|--fault' 'pstamp-req update|--older-than' 'pstamp-req update|--set-state' 'pstamp-req update|--set-label' 'pstamp-req update|--set-fault' 'pstamp-req update|--not-req-id' 'pstamp-req update|--username' 'pstamp-req update|--req-type' 'pstamp-req update|--timestamp-begin' 'pstamp-req update|--timestamp-end' 'pstamp-req update|--set-out-product' 'pstamp-req update|--set-outdir' 'pstamp-req update|--set-uri' 'pstamp-req update|--set-name' 'pstamp-req update|--set-username' 'pstamp-req update|--set-req-type' 'pstamp-req update|-f' 'pstamp-req update|--format' 'pstamp-req cleanup|--older-than' 'pstamp-req cleanup|-l' 'pstamp-req cleanup|--label' 'pstamp-req cleanup|-f' 'pstamp-req cleanup|--format' 'pstamp-req revert|--id' 'pstamp-req revert|-l' 'pstamp-req revert|--label' 'pstamp-req revert|-s' 'pstamp-req revert|--state' 'pstamp-req revert|--fault' 'pstamp-req revert|--what' 'pstamp-req revert|-f' 'pstamp-req revert|--format' 'pstamp-req backlog|-l' 'pstamp-req backlog|--label' 'pstamp-req backlog|--parse-limit' 'pstamp-req backlog|-f' 'pstamp-req backlog|--format' 'pstamp-req create|-o' 'pstamp-req create|--output' 'pstamp-req create|--req-name' 'pstamp-req create|--email' 'pstamp-req create|--action' 'pstamp-req create|--ra' 'pstamp-req create|--dec' 'pstamp-req create|--from' 'pstamp-req create|--mjd' 'pstamp-req create|--mjd-window' 'pstamp-req create|--filter' 'pstamp-req create|--size' 'pstamp-req create|--img-type' 'pstamp-req create|--req-type' 'pstamp-req create|--project' 'pstamp-req create|--survey' 'pstamp-req create|--release' 'pstamp-req create|--data-group' 'pstamp-req create|--tess-id' 'pstamp-req create|--run-type' 'pstamp-req create|--options' 'pstamp-req create|--comment' 'pstamp-req create|-f' 'pstamp-req create|--format' 'pstamp-req validate|--project' 'pstamp-req validate|-f' 'pstamp-req validate|--format' 'pstamp-req cut|--ra' 'pstamp-req cut|--dec' 'pstamp-req cut|--x' 'pstamp-req cut|--y' 'pstamp-req cut|--size' 'pstamp-req cut|--request' 'pstamp-req cut|--images' 'pstamp-req cut|--outdir' 'pstamp-req cut|--name' 'pstamp-req cut|--hdu' 'pstamp-req cut|--mask' 'pstamp-req cut|--variance' 'pstamp-req cut|--planes' 'pstamp-req cut|--compress' 'pstamp-req cut|--workers' 'pstamp-req cut|--scheduler' 'pstamp-req cut|-f' 'pstamp-req cut|--format' 'mopscat build|--diff-id' 'mopscat build|-o' 'mopscat build|--output' 'mopscat build|--zp' 'mopscat build|--zp-err' 'mopscat build|--difftype' 'mopscat build|--diff-skyfile-id' 'mopscat build|--exp-name' 'mopscat build|--exp-id' 'mopscat build|--cmf-version' 'mopscat build|--camera' 'mopscat build|--night' 'mopscat build|--outdir' 'mopscat build|--workers' 'mopscat build|--scheduler' 'mopscat build|-f' 'mopscat build|--format' 'mopscat check|-f' 'mopscat check|--format' 'mopscat show|-f' 'mopscat show|--format' 'testchunk list|-f' 'testchunk list|--format' 'testchunk define|--tag' 'testchunk define|-f' 'testchunk define|--format' 'testchunk compare|--radius' 'testchunk compare|--threshold' 'testchunk compare|--plots' 'testchunk compare|-f' 'testchunk compare|--format' 'demo|--night' 'demo|--files' 'db check|-f' 'db check|--format' 'config show|-f' 'config show|--format'
 set -g __mopstool_global_valopts '--db' '--pstamp-db' '--dbname' '--config' '--log-file'
 
 function __mopstool_path --description 'The mopstool subcommand path on the command line'
@@ -136,7 +147,7 @@ complete -c mopstool -n '__mopstool_using \'report\'' -s h -l help -d 'Show this
 
 # mopstool faults
 complete -c mopstool -n '__mopstool_using \'faults\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
-complete -c mopstool -n '__mopstool_using \'faults\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'faults\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'faults\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Stage (chip, cam, fake, warp, stack, diff, publish); repeat'
 complete -c mopstool -n '__mopstool_using \'faults\'' -l fault -x -d 'Fault code; repeat to OR'
@@ -148,7 +159,7 @@ complete -c mopstool -n '__mopstool_using \'faults\'' -l json -d 'Short for --fo
 complete -c mopstool -n '__mopstool_using \'faults\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool runs
-complete -c mopstool -n '__mopstool_using \'runs\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'runs\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Run state; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'runs\'' -l dist-group -x -d 'dist_group (SQL LIKE); repeat to OR'
@@ -184,7 +195,7 @@ complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l exp-tag -x -d 'r
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l filelevel -r -F -d 'rawExp.filelevel (=)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l data-state -x -d 'rawExp.state (=)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l exp-type -x -d 'rawExp.exp_type (\'any\' for every type)'
-complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s l -l label -x -d 'Chip: newExp.label; warp: fakeRun.label (SQL LIKE); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Chip: newExp.label; warp: fakeRun.label (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l unique -d 'Skip exposures that already have a run with the new label'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l limit -x -d 'At most this many rows'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l all -d 'Allow a selection with no search term'
@@ -194,8 +205,8 @@ complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l cam-id -x -d 'Wa
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l chip-id -x -d 'Warp: chipRun.chip_id; repeat'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l reduction -x -d 'Warp: fakeRun.reduction; repeat'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l preset -x -d 'Setter preset from the config [presets.NAME] (nomasktest, mehtest, lapfix, wfix)'
-complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l date -x -d '{date} of preset values, YYYYMMDD or YYYY-MM-DD (default today UTC)'
-complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-label -x -d 'Label of the new runs (required unless a preset gives it)'
+complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l label-date -x -d '{date} of preset values, YYYY-MM-DD or YYYYMMDD (default today UTC)'
+complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-label -x -a '(__mopstool_labels)' -d 'Label of the new runs (required unless a preset gives it)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-workdir -r -F -d 'Workdir, e.g. neb://@HOST@.0/gpc1/{label} (required unless a preset gives it)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-data-group -x -d 'data_group (default: the label)'
 complete -c mopstool -n '__mopstool_using \'definebyquery\'' -l set-dist-group -x -d 'dist_group (NULL stores SQL NULL)'
@@ -239,13 +250,13 @@ complete -c mopstool -n '__mopstool_using \'definebyquery\'' -s h -l help -d 'Sh
 
 # mopstool updaterun
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l id -x -d 'Run id; repeat for several'
-complete -c mopstool -n '__mopstool_using \'updaterun\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Run state; repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l dist-group -x -d 'dist_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'New run state (new, full, update, goto_cleaned, drop, ...)'
-complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-label -x -d 'New label'
+complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-label -x -a '(__mopstool_labels)' -d 'New label'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-data-group -x -d 'New data_group (NULL: SQL NULL)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-dist-group -x -d 'New dist_group (NULL: SQL NULL)'
 complete -c mopstool -n '__mopstool_using \'updaterun\'' -l set-note -x -d 'New note (NULL: SQL NULL)'
@@ -264,7 +275,7 @@ complete -c mopstool -n '__mopstool_using \'setupdate\'' -l id -x -d 'Run id; re
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l class-id -x -d 'Chip component (XY33); repeat'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l skycell-id -x -d 'Warp/diff component; repeat'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l update-mode -x -d 'chipRun.update_mode (chip; always written, default 0)'
-complete -c mopstool -n '__mopstool_using \'setupdate\'' -l set-label -x -d 'Label of the updated runs, e.g. ps_ud_WEB'
+complete -c mopstool -n '__mopstool_using \'setupdate\'' -l set-label -x -a '(__mopstool_labels)' -d 'Label of the updated runs, e.g. ps_ud_WEB'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l from-goto-cleaned -d 'First move goto_cleaned runs to update (the pstamp recipe)'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -l fault -x -d 'Only 26: also take components with fault 26 (gone)'
 complete -c mopstool -n '__mopstool_using \'setupdate\'' -s n -l dry-run -d 'Show the plan; write nothing'
@@ -276,7 +287,7 @@ complete -c mopstool -n '__mopstool_using \'setupdate\'' -a 'chip cam fake warp 
 
 # mopstool revert
 complete -c mopstool -n '__mopstool_using \'revert\'' -l id -x -d 'Run id; repeat for several'
-complete -c mopstool -n '__mopstool_using \'revert\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'revert\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'revert\'' -s g -l data-group -x -d 'data_group (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'revert\'' -l night -x -d 'UTC date of the night, YYYY-MM-DD (or today, yesterday)'
 complete -c mopstool -n '__mopstool_using \'revert\'' -l fault -x -d 'Only this fault code; repeat to OR'
@@ -296,7 +307,7 @@ complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l exp-name -x -d 'Repr
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l chip-id -x -d 'This broken chip run; repeat for several'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l warp-id -x -d 'This broken warp run; repeat for several'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l diff-id -x -d 'This broken diff run (its input and template exposures are reprocessed);...'
-complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l date -x -d 'The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC)'
+complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l label-date -x -d 'The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC)'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -l limit -x -d 'At most this many rows'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'fixbroken\'' -s y -l yes -d 'Do not ask before changing many rows'
@@ -335,10 +346,10 @@ complete -c mopstool -n '__mopstool_using \'drop\'' -a 'chip cam fake warp stack
 # mopstool publish
 complete -c mopstool -n '__mopstool_using \'publish\'' -l diff-id -x -d 'Diff run to publish; repeat for several'
 complete -c mopstool -n '__mopstool_using \'publish\'' -l night -x -d 'The night: a UTC date YYYY-MM-DD (today, yesterday), an MJD (58309) or a...'
-complete -c mopstool -n '__mopstool_using \'publish\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'publish\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'publish\'' -l client -x -d 'publishClient name or id (default: every active diff client)'
 complete -c mopstool -n '__mopstool_using \'publish\'' -l rerun -d 'Publish again diffs that have a publishRun'
-complete -c mopstool -n '__mopstool_using \'publish\'' -l set-label -x -d 'Label of the new publishRuns (default: the diff\'s label)'
+complete -c mopstool -n '__mopstool_using \'publish\'' -l set-label -x -a '(__mopstool_labels)' -d 'Label of the new publishRuns (default: the diff\'s label)'
 complete -c mopstool -n '__mopstool_using \'publish\'' -l revert -d 'Instead of publishing: clear failed publish attempts (pubtool -revert:...'
 complete -c mopstool -n '__mopstool_using \'publish\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'publish\'' -s y -l yes -d 'Do not ask before changing many rows'
@@ -356,7 +367,7 @@ complete -c mopstool -n '__mopstool_using \'labels\'' -a 'block' -d 'Block label
 complete -c mopstool -n '__mopstool_using \'labels\'' -a 'unblock' -d 'Unblock labels (-unblock)'
 
 # mopstool labels list
-complete -c mopstool -n '__mopstool_using \'labels list\'' -s l -l label -x -d 'Label (SQL LIKE); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'labels list\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -l counts -d 'Add run counts per stage'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'labels list\'' -l json -d 'Short for --format json'
@@ -412,13 +423,20 @@ complete -c mopstool -n '__mopstool_using \'cleanup\'' -l as-of -x -d 'Reference
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Only this stage (chip, cam, warp, diff); repeat for several'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l target -x -a 'OSS MSS ESS EU Bright ThreePi QUB.lv FSS' -d 'Only this survey target (or ps_update for ps_ud_% runs); repeat'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l batch-size -x -d 'Runs per transaction (default [cleanup] batch_size)'
-complete -c mopstool -n '__mopstool_using \'cleanup\'' -l status -d 'Report per stage the runs in goto_*/error_* cleanup states and the runs...'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l show-held -d 'Also list the old runs held back, with the reason'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'cleanup\'' -s h -l help -d 'Show this message and exit'
+complete -c mopstool -n '__mopstool_using \'cleanup\'' -a 'status' -d 'Counts per stage and cleanup state, and the oldest uncleaned night'
+
+# mopstool cleanup status
+complete -c mopstool -n '__mopstool_using \'cleanup status\'' -l as-of -x -d 'Reference UTC date (default today): a night N is cleaned for a stage when N...'
+complete -c mopstool -n '__mopstool_using \'cleanup status\'' -l stage -x -a 'chip cam fake warp stack diff publish pstamp-request pstamp-job pstamp-dependent' -d 'Only this stage (chip, cam, warp, diff); repeat for several'
+complete -c mopstool -n '__mopstool_using \'cleanup status\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
+complete -c mopstool -n '__mopstool_using \'cleanup status\'' -l json -d 'Short for --format json'
+complete -c mopstool -n '__mopstool_using \'cleanup status\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req
 complete -c mopstool -n '__mopstool_using \'pstamp-req\'' -s h -l help -d 'Show this message and exit'
@@ -435,9 +453,9 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req\'' -a 'validate' -d 'Chec
 complete -c mopstool -n '__mopstool_using \'pstamp-req\'' -a 'cut' -d 'Cut stamps from uncompressed images exactly like ppstamp (its pixel...'
 
 # mopstool pstamp-req list
-complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l id -l req-id -x -d 'req_id; repeat for several'
+complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l id -x -d 'req_id; repeat for several'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l name -x -d 'Request name (SQL LIKE); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l since -x -d 'Registered at or after: UTC date/time, or a duration back (2d, 36h)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req list\'' -l fault -x -d 'Request fault code; repeat to OR'
@@ -467,15 +485,15 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -l json -d 'Shor
 complete -c mopstool -n '__mopstool_using \'pstamp-req clean\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req update
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l req-id -l id -x -d 'req_id; repeat'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l id -x -d 'req_id; repeat'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l req-id-max -x -d 'req_id <= this'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l name -x -d 'Request name (SQL LIKE)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l fault -x -d 'Request fault code'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l older-than -x -d 'Last change (timestamp) at least this old (14d, 36h)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'New state'
-complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-label -x -d 'New label'
+complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-label -x -a '(__mopstool_labels)' -d 'New label'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l set-fault -x -d 'New fault code'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l clear-fault -d 'Set fault to 0'
 complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -l not-req-id -x -d 'req_id != this'
@@ -498,7 +516,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req update\'' -s h -l help -d
 
 # mopstool pstamp-req cleanup
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -l older-than -x -d 'Age of the last change (14d, 36h, 2w; bare number = days)'
-complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s n -l dry-run -d 'Show the plan; write nothing'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s y -l yes -d 'Do not ask before changing many rows'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
@@ -506,8 +524,8 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -l json -d 'Sh
 complete -c mopstool -n '__mopstool_using \'pstamp-req cleanup\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req revert
-complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l req-id -x -d 'Same as the REQ_IDS arguments'
-complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l id -x -d 'Same as the REQ_IDS arguments'
+complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s s -l state -x -a 'new reg full drop wait keep ignore goto_cleaned error_cleaned goto_purged error_purged goto_scrubbed error_scrubbed cleaned update purged scrubbed run parsed stop cancel' -d 'Request state (new, run, parsed, stop, goto_cleaned, cleaned); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l fault -x -d 'Revert this fault code only (also codes >= 10, which are otherwise final)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l what -x -d 'requests, jobs, dependents (repeat; default all three)'
@@ -520,9 +538,9 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -l json -d 'Sho
 complete -c mopstool -n '__mopstool_using \'pstamp-req revert\'' -s h -l help -d 'Show this message and exit'
 
 # mopstool pstamp-req backlog
-complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s l -l label -x -d 'Label (SQL LIKE, % wildcard); repeat to OR'
+complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s l -l label -x -a '(__mopstool_labels)' -d 'Label (SQL LIKE, % wildcard); repeat to OR'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l parse-limit -x -d 'Requests the server parses per cycle (default [pstamp] parse_limit, 20)'
-complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l check -d 'Exit 3 when something is stuck (requests beyond the first parse batch, jobs...'
+complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l check -d 'Exit 3 also when anything else is stuck (jobs waiting on image updates,...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -l json -d 'Short for --format json'
 complete -c mopstool -n '__mopstool_using \'pstamp-req backlog\'' -s h -l help -d 'Show this message and exit'
@@ -571,7 +589,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l y -x -d 'Pixel 
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l size -x -d 'Width[xHeight], pixels, or arcsec with a trailing \'arcsec\'/\'"\' (e.g. 100,...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l request -r -F -d 'Cut every row of this request file instead'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l images -r -F -d 'With --request: image files or directories to match rows against'
-complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -s o -l outdir -r -F -d 'Output directory'
+complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l outdir -r -F -d 'Output directory (default: the current one)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l name -x -d 'Output base name per stamp (default from the centre)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l hdu -x -d 'Image HDU (index or EXTNAME)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req cut\'' -l mask -r -F -d 'Mask image (default: MASK extension or <base>.mk.fits)'

@@ -10,4 +10,4 @@ AS_OF=${1:-today}
 
 mopstool cleanup --dry-run --as-of "$AS_OF"
 mopstool cleanup --yes --as-of "$AS_OF"
-mopstool cleanup --status
+mopstool cleanup status

@@ -10,5 +10,5 @@ set -euo pipefail
 
 mopstool fixbroken --dry-run
 mopstool fixbroken --yes
-mopstool fixbroken --status
-mopstool fixbroken --finish --yes
+mopstool fixbroken status
+mopstool fixbroken finish --yes

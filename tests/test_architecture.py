@@ -203,3 +203,11 @@ def test_converted_files_keep_no_stage_lists(rel):
     text = (SRC / rel).read_text()
     assert not re.search(r"\(\s*\"chip\",\s*\"cam\"", text), rel
     assert "NIGHTLY_STAGES" not in text and "_chunks(" not in text and "def utcnow" not in text
+
+
+@pytest.mark.parametrize("rel", ["cli/nightly.py", "cli/pstamp.py", "cli/cleanup.py"])
+def test_listings_go_through_the_result_protocol(rel):
+    """These commands write their results through emit_result, never render directly."""
+    text = (SRC / rel).read_text()
+    assert "emit_result(" in text, rel
+    assert not re.search(r"(?<![\w.])render\(", text), rel

@@ -337,7 +337,7 @@ def _chips_of_night(dbs, night, label):
 
 def test_status_counts_and_oldest_uncleaned_night(cli, db_url, dbs, tmp_path, monkeypatch):
     load_demo(db_url, tmp_path, monkeypatch)
-    r = cli("cleanup", "--db", db_url, "--status", "--as-of", "2018-07-11", "--json")
+    r = cli("cleanup", "--db", db_url, "status", "--as-of", "2018-07-11", "--json")
     assert r.code == 0, r.err
     rows = r.json()
     chip = {(x["state"], x["note"].split(":")[0]): x for x in rows if x["stage"] == "chip"}
@@ -349,7 +349,7 @@ def test_status_counts_and_oldest_uncleaned_night(cli, db_url, dbs, tmp_path, mo
     assert {x["stage"] for x in rows} == {"chip", "cam", "warp", "diff"}
 
     assert cli("cleanup", "--db", db_url, "--as-of", "2018-07-11", "--yes").code == 0
-    rows = cli("cleanup", "--db", db_url, "--status", "--as-of", "2018-07-11", "--json").json()
+    rows = cli("cleanup", "--db", db_url, "status", "--as-of", "2018-07-11", "--json").json()
     got = {(x["stage"], x["state"]): x for x in rows if not x["note"].startswith("older than retention but")}
     assert got[("chip", "goto_cleaned")]["oldest_night"] == "2018-07-09"
     assert got[("chip", "goto_cleaned")]["runs"] > 0 and got[("diff", "goto_cleaned")]["runs"] > 0
@@ -360,10 +360,10 @@ def test_status_counts_and_oldest_uncleaned_night(cli, db_url, dbs, tmp_path, mo
     with dbs.begin() as conn:
         conn.execute(update(schema.diffRun).where(schema.diffRun.c.state == "goto_cleaned")
                      .values(state="error_cleaned"))
-    rows = cli("cleanup", "--db", db_url, "--status", "--as-of", "2018-07-11", "--json").json()
+    rows = cli("cleanup", "--db", db_url, "status", "--as-of", "2018-07-11", "--json").json()
     err = [x for x in rows if x["stage"] == "diff" and x["state"] == "error_cleaned"][0]
     assert err["runs"] > 0 and err["oldest_night"] == "2018-07-09" and "failed" in err["note"]
-    r = cli("cleanup", "--db", db_url, "--status", "--as-of", "2018-07-11")
+    r = cli("cleanup", "--db", db_url, "status", "--as-of", "2018-07-11")
     assert r.code == 0 and "error_cleaned" in r.out
 
 

@@ -166,6 +166,37 @@ def test_demo_progress_on_a_terminal_only(cli, tmp_path):
     assert r.code == 0 and not bar.search(r.out + r.err) and "database rows" not in r.out + r.err
 
 
+def test_long_commands_show_progress_on_a_terminal_only(cli, demo_file, tmp_path):
+    """definebyquery and pstamp-req cut draw their bar on a terminal; not under
+    --json, not without a terminal."""
+    import shutil
+
+    import numpy as np
+    from astropy.io import fits
+
+    db = tmp_path / "copy.sqlite"
+    shutil.copyfile(demo_file.removeprefix("sqlite:///"), db)
+    def define(label):
+        return ["--db", f"sqlite:///{db}", "definebyquery", "--night", NIGHT, "--filter", "w%",
+                "--set-label", label, "--set-workdir", "neb://x/{label}", "--set-end-stage", "chip", "--yes"]
+
+    code, out = in_pty(define("progress.test"))
+    assert code == 0, out
+    assert re.search(r"defining \d+ runs.*\d/2.*eta", out), out[-2000:]
+    code, out = in_pty([*define("progress.json"), "--json"])
+    assert code == 0 and "eta" not in out, out[-2000:]
+    images = []
+    for i in range(3):
+        images.append(str(tmp_path / f"img{i}.fits"))
+        fits.PrimaryHDU(np.zeros((40, 40), dtype="float32")).writeto(images[-1])
+    cut = ["pstamp-req", "cut", *images, "--x", "20", "--y", "20", "--size", "8", "--workers", "1"]
+    code, out = in_pty([*cut, "--outdir", str(tmp_path / "a")])
+    assert code == 0, out
+    assert re.search(r"cutting stamps \(images\).*3/3.*eta", out), out[-2000:]
+    r = cli(*cut, "--outdir", str(tmp_path / "b"))
+    assert r.code == 0 and "eta" not in r.err and "cutting" not in r.out + r.err
+
+
 def test_bash_completes_stages_states_targets_and_formats(tmp_path):
     import shutil
 
@@ -191,3 +222,36 @@ def test_bash_completes_stages_states_targets_and_formats(tmp_path):
     assert got[3] == ["json", "jsonl"]
     assert got[4] == ["warp"]
     assert got[5] == ["csv"]
+
+
+def test_label_completion_from_the_database_through_the_cache(cli, demo_file, tmp_path, monkeypatch):
+    """`labels cache` writes the labels of the recent runs; bash offers them for
+    --label from the cache without starting mopstool; a database error leaves an
+    empty list, prints nothing and exits 0."""
+    import shutil
+    from pathlib import Path
+
+    if not shutil.which("bash"):
+        pytest.skip("bash not installed")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    r = cli("--db", demo_file, "labels", "cache")
+    assert r.code == 0 and r.out == "" and r.err == "", r.err
+    labels = (cache / "mopstool" / "labels").read_text().split()
+    assert "OSS.nightlyscience" in labels and "ps_ud_MOPS" in labels
+    script = Path(__file__).resolve().parent.parent / "completions" / "mopstool.bash"
+    prog = [f"source {script}", "mopstool() { echo started >> " + str(tmp_path / "started") + "; }"]
+    for words in (["mopstool", "runs", "chip", "--label", "OSS"], ["mopstool", "czar", "--night", "x"],
+                  ["mopstool", "updaterun", "chip", "--set-label", "ps_"]):
+        quoted = " ".join("'" + w + "'" for w in words)
+        prog.append(f"COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; COMPREPLY=(); _mopstool; "
+                    "echo \"@@ ${COMPREPLY[*]}\"")
+    out = subprocess.run(["bash", "--norc", "--noprofile", "-c", "\n".join(prog)], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ, XDG_CACHE_HOME=str(cache))).stdout
+    got = [ln[3:].split() for ln in out.splitlines() if ln.startswith("@@ ")]
+    assert got[0] == ["OSS.nightlyscience"] and got[2] == ["ps_ud_MOPS"], got
+    assert not (tmp_path / "started").exists()          # a fresh cache: mopstool was not started
+    r = cli("--db", "mysql+pymysql://nobody@127.0.0.1:1/nothing", "labels", "cache")
+    assert r.code == 0 and r.out == "" and r.err == ""
+    assert (cache / "mopstool" / "labels").read_text() == ""
+

@@ -139,10 +139,10 @@ def test_help_version_and_completion_import_no_heavy_module():
             res[key + " modules"]
     # then every subcommand's --help in one process: none of them pulls a heavy module in
     paths = [p + ["--help"] for p in _help_paths()]
-    # 'fixbroken status|finish --help': click runs the group's callback first, and typer
-    # coerces that callback's options (fixbroken's own) through pydantic; they run in a
+    # 'fixbroken status|finish --help', 'cleanup status --help': click runs the group's callback first, and typer
+    # coerces that callback's options (the command's own) through pydantic; they run in a
     # process of their own, where nothing else heavy may be loaded
-    grouped = [a for a in paths if a[0] == "fixbroken" and len(a) > 2]
+    grouped = [a for a in paths if a[0] in ("fixbroken", "cleanup") and len(a) > 2]
     # the legacy tools' --help lists their modes from the table of modes, whose
     # handlers import the database layer (not yet split from the table: see
     # docs/benchmarks.md); they too run in a process of their own

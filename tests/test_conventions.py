@@ -133,3 +133,49 @@ def test_date_and_age_options_show_the_table_placeholders():
         assert opts.get(name), name
         for command, _, shown in opts[name]:
             assert shown == value, (command, name, shown)
+
+
+def test_renamed_options_keep_their_old_spelling_hidden(cli, demo_db_url):
+    """Each rename of the table below 'Not yet following' still accepts the old
+    spelling (same result) and shows only the new one in --help."""
+    db = ("--db", demo_db_url)
+    new = cli(*db, "cleanup", "status", "--as-of", "2018-07-11", "--json")
+    old = cli(*db, "cleanup", "--status", "--as-of", "2018-07-11", "--json")
+    assert new.code == old.code == 0, (new.err, old.err)
+    assert new.json() == old.json()
+    new = cli(*db, "definebyquery", "--preset", "wfix", "--label-date", "20180525", "--night", "2018-07-10",
+              "--filter", "w%", "--dry-run", "--json")
+    old = cli(*db, "definebyquery", "--preset", "wfix", "--date", "20180525", "--night", "2018-07-10",
+              "--filter", "w%", "--dry-run", "--json")
+    assert new.code == old.code == 0, (new.err, old.err)
+    assert new.json() == old.json() and "20180525" in new.out
+    both = cli(*db, "definebyquery", "--preset", "wfix", "--label-date", "20180525", "--date", "20180526",
+               "--night", "2018-07-10", "--dry-run")
+    assert both.code == 2 and "--label-date" in both.err
+    new = cli(*db, "fixbroken", "--label-date", "2018-07-11", "--dry-run", "--json")
+    old = cli(*db, "fixbroken", "--date", "2018-07-11", "--dry-run", "--json")
+    assert new.code == old.code == 0 and new.json() == old.json()
+    new = cli(*db, "pstamp-req", "list", "--id", "400040", "--json")
+    old = cli(*db, "pstamp-req", "list", "--req-id", "400040", "--json")
+    assert new.code == old.code == 0 and new.json() == old.json()
+    for command, gone, shown in (("cleanup", "--status", "status"), ("definebyquery", "--date", "--label-date"),
+                                 ("fixbroken", "--date", "--label-date"),
+                                 ("pstamp-req cut", "-o,", "--outdir"),
+                                 ("pstamp-req list", "--req-id", "--id"),
+                                 ("pstamp-req update", "--req-id", "--id"),
+                                 ("pstamp-req revert", "--req-id", "--id")):
+        help_ = cli(*command.split(), "--help").out
+        assert shown in help_ and f"{gone} " not in help_, (command, gone)
+
+
+def test_cut_takes_the_old_directory_option(cli, tmp_path):
+    import numpy as np
+    from astropy.io import fits
+
+    img = tmp_path / "img.fits"
+    fits.PrimaryHDU(np.zeros((50, 50), dtype="float32")).writeto(img)
+    for opt, d in (("--outdir", "new"), ("-o", "old")):
+        r = cli("pstamp-req", "cut", str(img), "--x", "20", "--y", "20", "--size", "10", opt,
+                str(tmp_path / d), "--json")
+        assert r.code == 0, r.err
+        assert [p.name for p in (tmp_path / d).iterdir()], d

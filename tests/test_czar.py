@@ -228,4 +228,4 @@ def test_fault_26_under_repair_points_at_fixbroken_status(cli, db_url, demo):
              if p.get("fault") == 26]
     assert len(after) == 1
     assert "repair in progress" in after[0]["meaning"]
-    assert after[0]["fix"] == f"mopstool --db {db_url} fixbroken --finish --yes"
+    assert after[0]["fix"] == f"mopstool --db {db_url} fixbroken finish --yes"

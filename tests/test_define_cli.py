@@ -29,7 +29,7 @@ def test_recipes_with_presets(cli, db_url, dbs):
     # chiptool -dbname gpc1 -definebyquery -set_label PSNSC.wfix.20180525
     #   -set_workdir neb://@HOST@.0/gpc1/PSNSC.wfix.20180525 -set_dist_group NULL -set_tess_id RINGS.V3
     #   -set_end_stage warp -set_reduction SWEETSPOT -set_data_group PSNSC.wfix.20180525.x.date -exp_name X
-    r = cli("definebyquery", "--preset", "wfix", "--date", "20180525", "--exp-name", a.exp_name,
+    r = cli("definebyquery", "--preset", "wfix", "--label-date", "20180525", "--exp-name", a.exp_name,
             "--db", db_url, "--json")
     assert r.code == 0, r.err
     (out,) = r.json()
@@ -40,7 +40,7 @@ def test_recipes_with_presets(cli, db_url, dbs):
     assert isinstance(out["chip_id"], int)
     # chiptool -definebyquery -set_label mopsfix -set_workdir neb://@HOST@.0/gpc1/mops.fixbrokenLAP.20180323
     #   ... -set_data_group mops.fixbrokenLAP.20180323 -set_reduction LAP_SCIENCE -exp_name X
-    r = cli("definebyquery", "--preset", "lapfix", "--date", "2018-03-23", "--exp-name", b.exp_name,
+    r = cli("definebyquery", "--preset", "lapfix", "--label-date", "2018-03-23", "--exp-name", b.exp_name,
             "--db", db_url, "--json")
     assert r.code == 0, r.err
     assert r.json()[0]["workdir"] == "neb://@HOST@.0/gpc1/mops.fixbrokenLAP.20180323"

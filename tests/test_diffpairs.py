@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 
 from mopstool.config import load_config
 from mopstool.db import schema
+from mopstool.errors import ExitCode
 from mopstool.ops.nightly.diffpairs import define_diffpairs, plan_diffpairs, publish_diffs
 from mopstool.ops.demo.synth import Synth
 
@@ -205,7 +206,8 @@ def test_cli_define_dry_run_and_json_contract(cli, db_url, dbs):
         build_field(Synth(conn), visits={1: "ok", 2: "ok", 3: "ok", 4: "ok"}, obj="F6")
     base = ("diffpairs", "--db", db_url, "--night", "2018-07-10")
     r = cli(*base, "--json")
-    assert r.code == 0, r.err
+    assert r.code == ExitCode.CHECK_FAILED, r.err           # pairs due and not defined: exit 3, for cron
+    assert "2 pairs due and not defined" in r.err and "error" not in r.err
     rows = r.json()
     assert len(rows) == 2
     assert set(rows[0]) >= {"target", "object", "chunk", "filter", "kind", "input", "template", "status",
@@ -214,7 +216,7 @@ def test_cli_define_dry_run_and_json_contract(cli, db_url, dbs):
     assert set(rows[0]["template"]) >= {"visit", "exp_id", "exp_name", "warp_id", "stack_id"}
     assert [(x["kind"], x["status"], x["diff_id"]) for x in rows] == [("regular", "planned", None)] * 2
     r = cli(*base, "--define", "--dry-run", "--json")
-    assert r.code == 0 and "would define 2 diffRuns with 6 diffInputSkyfile rows" in r.err
+    assert r.code == ExitCode.CHECK_FAILED and "would define 2 diffRuns with 6 diffInputSkyfile rows" in r.err
     assert _count(dbs, schema.diffRun) == 0
     r = cli(*base, "--define", "--json")
     assert r.code == 0, r.err
@@ -226,7 +228,7 @@ def test_cli_define_dry_run_and_json_contract(cli, db_url, dbs):
     r = cli(*base, "--chunk", "NO.SUCH.CHUNK", "--json")
     assert r.code == 0 and r.json() == []
     r = cli(*base)
-    assert r.code == 0 and "F6" in r.out and "exists" in r.out
+    assert r.code == 0 and "F6" in r.out and "exists" in r.out      # all defined: exit 0
 
 
 def test_publish(dbs, cli, db_url):

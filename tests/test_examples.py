@@ -16,7 +16,7 @@ EXAMPLES = ROOT / "examples"
 CASES = {
     "czar-morning-check.sh": (["2018-07-10"], 3, ["lost_visit", "GONE", "fixbroken --chip-id", "desperate"]),
     "cron-cleanup.sh": (["2018-07-11"], 0, ["oldest uncleaned night"]),
-    "fixbroken-round.sh": ([], 0, ["wfix", "fixbroken --finish"]),
+    "fixbroken-round.sh": ([], 0, ["wfix", "fixbroken finish"]),
     "pstamp-backlog-check.sh": ([], 0, ["QUB", "MOPS", "reverted"]),
 }
 

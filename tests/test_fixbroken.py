@@ -60,7 +60,7 @@ def test_demo_broken_chip_is_fixed_and_finished_only_when_replacement_is_full(cl
     exp_id = chip_runs_by_id(dbs, gone)["exp_id"]
     before = snapshot(dbs)
 
-    r = cli("fixbroken", "--db", db_url, "--dry-run", "--date", FIX_DATE, "--json")
+    r = cli("fixbroken", "--db", db_url, "--dry-run", "--label-date", FIX_DATE, "--json")
     assert r.code == 0, r.err
     plan = r.json()
     assert len(plan) == 1
@@ -74,7 +74,7 @@ def test_demo_broken_chip_is_fixed_and_finished_only_when_replacement_is_full(cl
     assert any("fault 26" in s for s in b["sources"]) and any("stamp job" in s for s in b["sources"])
     assert snapshot(dbs) == before and fixes(dbs) == []          # a dry run writes nothing
 
-    r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
+    r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE, "--json")
     assert r.code == 0, r.err
     (p,) = r.json()
     assert p["action"] == "defined"
@@ -95,7 +95,7 @@ def test_demo_broken_chip_is_fixed_and_finished_only_when_replacement_is_full(cl
 
     # re-running defines nothing new
     snap = snapshot(dbs)
-    r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
+    r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE, "--json")
     assert r.code == 0 and r.json()[0]["action"] == "exists"
     assert snapshot(dbs) == snap and len(fixes(dbs)) == 1
 
@@ -132,7 +132,7 @@ def test_demo_broken_chip_is_fixed_and_finished_only_when_replacement_is_full(cl
     # finishing and fixing again are no-ops
     snap = snapshot(dbs)
     assert cli("fixbroken", "--db", db_url, "--finish", "--json").json() == []
-    r = cli("fixbroken", "--db", db_url, "--date", "2018-07-12", "--json")
+    r = cli("fixbroken", "--db", db_url, "--label-date", "2018-07-12", "--json")
     assert r.code == 0 and [x["action"] for x in r.json()] == ["exists"]
     assert snapshot(dbs) == snap and len(fixes(dbs)) == 1
 
@@ -164,7 +164,7 @@ def test_recipes_by_filter_warp_originals_and_cleanup_holds(cli, db_url, dbs):
         odd = _nightly_chain(s, filt="x.00000", night=night.replace(minute=40),
                              chip_imfiles={"XY01": {"fault": 26}})
         ok = _nightly_chain(s, filt="w.00000", night=night.replace(minute=50))
-    r = cli("fixbroken", "--db", db_url, "--dry-run", "--date", FIX_DATE, "--json")
+    r = cli("fixbroken", "--db", db_url, "--dry-run", "--label-date", FIX_DATE, "--json")
     assert r.code == 0, r.err
     plan = {p["exp_id"]: p for p in r.json()}
     assert set(plan) == {lap.exp_id, wb.exp_id, odd.exp_id}
@@ -177,7 +177,7 @@ def test_recipes_by_filter_warp_originals_and_cleanup_holds(cli, db_url, dbs):
     assert plan[odd.exp_id]["action"] == "skip" and "no recipe" in plan[odd.exp_id]["note"]
 
     # the originals are held by cleanup while their fixes are open
-    r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--yes", "--json")
+    r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE, "--yes", "--json")
     assert r.code == 0, r.err
     made = {p["exp_id"]: p for p in r.json()}
     assert made[lap.exp_id]["action"] == made[wb.exp_id]["action"] == "defined"
@@ -233,7 +233,7 @@ def test_explicit_selectors(cli, db_url, dbs):
     assert cli("fixbroken", "--db", db_url, "--status", "--chip-id", a.chip_id).code == 2
 
     # a diff fix: both exposures get replacements; the diff is retired once both are full
-    r = cli("fixbroken", "--db", db_url, "--diff-id", diff_id, "--date", FIX_DATE, "--json")
+    r = cli("fixbroken", "--db", db_url, "--diff-id", diff_id, "--label-date", FIX_DATE, "--json")
     assert r.code == 0, r.err
     reps = [x["chip_id"] for x in r.json()]
     assert len(reps) == 2 and len(fixes(dbs)) == 2
@@ -256,7 +256,7 @@ def test_fixbroken_needs_no_table_of_its_own(cli, db_url, dbs, isolated_home):
         conn.execute(text("DROP TABLE IF EXISTS mopstoolAudit"))
     r = cli("fixbroken", "--db", db_url, "--dry-run", "--json")
     assert r.code == 0 and r.json()[0]["exp_id"] == ch.exp_id
-    r = cli("fixbroken", "--db", db_url, "--yes", "--date", FIX_DATE, "--json")
+    r = cli("fixbroken", "--db", db_url, "--yes", "--label-date", FIX_DATE, "--json")
     assert r.code == 0, r.err
     rep = r.json()[0]["chip_id"]
     assert r.json()[0]["action"] == "defined"
@@ -287,18 +287,18 @@ def test_crash_between_define_and_pairing_never_makes_a_second_replacement(cli, 
 
     with monkeypatch.context() as mp:   # only this patch is undone (HOME stays the test's own)
         mp.setattr(fb, "write_transaction", crash)
-        r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
+        r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE, "--json")
     assert r.code == 130
     (f,) = fixes(dbs)
     assert f["broken"] == [] and f["state"] == "defined"          # marker only
     rep = f["chip_id"]
-    r = cli("fixbroken", "--db", db_url, "--date", "2018-07-20", "--json")
+    r = cli("fixbroken", "--db", db_url, "--label-date", "2018-07-20", "--json")
     assert r.code == 0, r.err
     assert r.json()[0]["action"] == "paired" and r.json()[0]["chip_id"] == rep
     assert len(chip_runs(dbs, ch.exp_id)) == 2
     (f,) = fixes(dbs)
     assert f["broken"] == [("chip", ch.chip_id)]
-    r = cli("fixbroken", "--db", db_url, "--date", "2018-07-21", "--json")
+    r = cli("fixbroken", "--db", db_url, "--label-date", "2018-07-21", "--json")
     assert r.json()[0]["action"] == "exists" and len(chip_runs(dbs, ch.exp_id)) == 2
 
 
@@ -315,7 +315,7 @@ def test_rolled_back_fix_leaves_no_audit_record(cli, db_url, dbs, isolated_home,
 
     monkeypatch.setattr(define, "_insert_chip_imfiles", boom)
     before = snapshot(dbs)
-    r = cli("fixbroken", "--db", db_url, "--yes", "--date", FIX_DATE)
+    r = cli("fixbroken", "--db", db_url, "--yes", "--label-date", FIX_DATE)
     assert r.code == 1 and "disk on fire" in r.err
     assert snapshot(dbs) == before and fixes(dbs) == []
     log = isolated_home / ".local" / "share" / "mopstool" / "audit.jsonl"
@@ -328,11 +328,11 @@ def test_interrupted_define_is_adopted_not_duplicated(cli, db_url, dbs):
         s = Synth(conn)
         ch = _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 4, 9),
                             chip_imfiles={"XY33": {"fault": 26}})
-    r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
+    r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE, "--json")
     rep = r.json()[0]["chip_id"]
     with dbs.begin() as conn:
         conn.execute(update(schema.chipRun).where(schema.chipRun.c.chip_id == rep).values(note=None))
-    r = cli("fixbroken", "--db", db_url, "--date", FIX_DATE, "--json")
+    r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE, "--json")
     assert r.code == 0, r.err
     assert r.json()[0]["action"] == "adopted" and r.json()[0]["chip_id"] == rep
     assert len(chip_runs(dbs, ch.exp_id)) == 2 and len(fixes(dbs)) == 1

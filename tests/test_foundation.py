@@ -287,6 +287,50 @@ def test_config_layers_and_sources(cli, isolated_home, tmp_path, monkeypatch):
     assert r.out.startswith("key,value,source")
 
 
+def test_config_typos_and_wrong_types_exit_78_naming_file_key_and_nearest(cli, isolated_home, tmp_path,
+                                                                         monkeypatch):
+    cfg = tmp_path / "typo.toml"
+    cases = [
+        ("[general]\nconfirm_abov = 3\n", "unknown setting general.confirm_abov; did you mean general.confirm_above?"),
+        ("[generl]\nformat = 'json'\n", "unknown setting generl; did you mean general?"),
+        ("[targets.NEW]\nobs_mod = 'NEW'\n", "unknown setting targets.NEW.obs_mod; did you mean targets.NEW.obs_mode?"),
+        ("[database.x]\nservr = 'h'\n", "unknown setting database.x.servr; did you mean database.x.server?"),
+        ("[cleanup]\nbatch_size = '500'\n", "cleanup.batch_size must be an integer, not '500'"),
+        ("[targets.OSS]\nmax_fwhm = 'wide'\n", "targets.OSS.max_fwhm must be a number, not 'wide'"),
+        ("[survey]\nunrecoverable_quality = ['4007']\n", "survey.unrecoverable_quality must be a list of integer"),
+        ("[retention]\nchip = true\n", "retention.chip must be an integer, not True"),
+    ]
+    for body, message in cases:
+        cfg.write_text(body)
+        r = cli("--config", str(cfg), "config", "show")
+        assert r.code == ExitCode.CONFIG, (body, r.err)
+        assert f"config file {cfg}: {message}" in r.err and r.err.count("\n") == 1, (body, r.err)
+    # what is valid stays valid: new targets, profiles and presets, a number for a number
+    cfg.write_text("[targets.NEW]\nobs_mode = 'NEW'\nvisits = 3\nmax_fwhm = 7\n[database.x]\nserver = 'h'\n"
+                   "name = 'gpc1'\nport = 3307\n[presets.mine]\nlabel = 'a'\nworkdir = 'b'\n"
+                   "[retention.targets.NEW]\nnoclean = true\n[general]\nlock_timeout = 2.5\n")
+    r = cli("--config", str(cfg), "config", "show", "--json")
+    assert r.code == 0, r.err
+    assert {x["key"]: x["value"] for x in r.json()}["targets.NEW.max_fwhm"] == 7
+    # the same checks for MOPSTOOL_SECTION__KEY variables, and one setting spelled twice
+    for name, value, message in (
+            ("MOPSTOOL_CLEANUP__BATCH_SIZ", "3", "environment variable MOPSTOOL_CLEANUP__BATCH_SIZ: unknown "
+                                                  "setting cleanup.batch_siz; did you mean cleanup.batch_size?"),
+            ("MOPSTOOL_CLEANUP__BATCH_SIZE", "many", "environment variable MOPSTOOL_CLEANUP__BATCH_SIZE: "
+                                                     "cleanup.batch_size must be an integer, not 'many'"),
+            ("MOPSTOOL_CONFIRM_ABOVE", "3", "environment variables MOPSTOOL_CONFIRM_ABOVE and "
+                                            "MOPSTOOL_GENERAL__CONFIRM_ABOVE both set general.confirm_above")):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            if name == "MOPSTOOL_CONFIRM_ABOVE":
+                m.setenv("MOPSTOOL_GENERAL__CONFIRM_ABOVE", "4")
+            r = cli("config", "show")
+            assert r.code == ExitCode.CONFIG and message in r.err, (name, r.err)
+    monkeypatch.setenv("MOPSTOOL_SURVEY__LABEL", "123")      # a string setting takes the text
+    r = cli("config", "show", "--json")
+    assert r.code == 0 and {x["key"]: x["value"] for x in r.json()}["survey.label"] == "123"
+
+
 def test_dbname_profile(cli, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database.scratch]\nurl = "sqlite:///{tmp_path}/p.sqlite"\n')

@@ -38,20 +38,20 @@ def _commands(summary, tmp_path) -> list[tuple[str, set[int]]]:
         ("mopstool db init", {ExitCode.USAGE}),                   # refuses a real schema
         (f"mopstool czar --night {NIGHT}", attention),
         (f"mopstool lostvisits --night {NIGHT}", attention),
-        (f"mopstool diffpairs --night {NIGHT}", ok),
+        (f"mopstool diffpairs --night {NIGHT}", attention),   # pairs due and not defined: exit 3
         (f"mopstool faults --night {NIGHT}", attention),   # the demo night has faults: exit 3
         (f"mopstool runs chip --night {NIGHT}", ok),
         (f"mopstool runs warp --night {NIGHT} --json", ok),
         (f"mopstool runs diff --night {NIGHT} --format csv", ok),
         (f"mopstool show chip {ids['chip_fault']}", ok),
-        ("mopstool pstamp-req backlog", ok),
+        ("mopstool pstamp-req backlog", attention),         # 306 waiting, parse limit 20: exit 3
         ("mopstool pstamp-req list", ok),
         ("mopstool labels list", ok),
         ("mopstool labels add MOPS.ippddl --priority 300 --yes", ok),
         ("mopstool fixbroken --dry-run", ok),
-        ("mopstool fixbroken --yes --date 2018-07-11", ok),
-        ("mopstool fixbroken --status", ok),
-        ("mopstool fixbroken --finish", ok),
+        ("mopstool fixbroken --yes --label-date 2018-07-11", ok),
+        ("mopstool fixbroken status", ok),
+        ("mopstool fixbroken finish", ok),
         ("mopstool cleanup --dry-run --as-of 2018-07-11", ok),
         ("mopstool cleanup --yes --as-of 2018-07-30", ok),
         (f"mopstool updaterun chip --id {ids['chip_fault']} --set-label ippddl.test --yes", ok),

@@ -28,12 +28,12 @@ RECIPES = [
      "-set_workdir neb://@HOST@.0/gpc1/PSNSC.wfix.20180525 -set_dist_group NULL -set_tess_id RINGS.V3 "
      "-set_end_stage warp -set_reduction SWEETSPOT -set_data_group PSNSC.wfix.20180525.x.date "
      "-exp_name {exp_name}",
-     "definebyquery --preset wfix --date 20180525 --exp-name {exp_name}"),
+     "definebyquery --preset wfix --label-date 20180525 --exp-name {exp_name}"),
     ("chiptool -dbname gpc1 -definebyquery -set_label mopsfix "
      "-set_workdir neb://@HOST@.0/gpc1/mops.fixbrokenLAP.20180323 -set_dist_group NULL "
      "-set_tess_id RINGS.V3 -set_end_stage warp -set_data_group mops.fixbrokenLAP.20180323 "
      "-set_reduction LAP_SCIENCE -exp_name {exp_name}",
-     "definebyquery --preset lapfix --date 20180323 --exp-name {exp_name}"),
+     "definebyquery --preset lapfix --label-date 20180323 --exp-name {exp_name}"),
     ("chiptool -dbname gpc1 -updaterun -set_state goto_cleaned -set_label goto_cleaned -chip_id {chip_id}",
      "updaterun chip --id {chip_id} --set-state goto_cleaned --set-label goto_cleaned"),
     ("warptool -dbname gpc1 -updaterun -set_state goto_cleaned -set_label goto_cleaned -warp_id {warp_id}",
@@ -215,7 +215,7 @@ def test_modern_equivalents():
     assert legacy.modern_equivalent(c) == ("mopstool updaterun chip --id 7 --set-state goto_cleaned "
                                            "--set-label goto_cleaned --yes")
     c = legacy.parse("pstamptool", shlex.split(RECIPES[8][0].format(run_req=9))[1:])
-    assert legacy.modern_equivalent(c) == ("mopstool pstamp-req update --req-id 9 --set-state stop "
+    assert legacy.modern_equivalent(c) == ("mopstool pstamp-req update --id 9 --set-state stop "
                                            "--as-pstamptool --yes")
     c = legacy.parse("warptool", shlex.split(RECIPES[7][0].format(cleaned_warp=3))[1:])
     assert legacy.modern_equivalent(c) == ("mopstool setupdate warp --warp-id 3 --set-label ps_ud_WEB "

@@ -345,7 +345,8 @@ def _plant_backlog(dbs, n_qub=300, p=""):
 def test_backlog_reports_mops_behind_qub(cli, db_url, dbs):
     _plant_backlog(dbs)
     r = cli("pstamp-req", "backlog", "--db", db_url, "--json")
-    assert r.code == 0, r.err
+    assert r.code == ExitCode.CHECK_FAILED, r.err       # 306 waiting, over the parse limit of 20
+    assert "306 requests wait for the parser" in r.err and "error" not in r.err
     b = r.json()
     assert b["parse_limit"] == 20 and b["parse_queue"] == 306 and b["parse_batches"] == 16
     rows = {(x["label"], x["state"]): x for x in b["labels"]}
@@ -368,9 +369,10 @@ def test_backlog_reports_mops_behind_qub(cli, db_url, dbs):
     assert "ps_ud_MOPS" in notes and "fault 25 NOT_AVAILABLE" in notes
     # the table output says the same
     r = cli("pstamp-req", "backlog", "--db", db_url)
-    assert r.code == 0 and "300 QUB" in r.out
+    assert r.code == ExitCode.CHECK_FAILED and "300 QUB" in r.out
     # a larger parse limit shrinks the wait; --check makes it an exit status
     r = cli("pstamp-req", "backlog", "--parse-limit", "400", "--label", "MOPS", "--db", db_url, "--json")
+    assert r.code == 0, r.err                           # 6 waiting, within the limit
     b = r.json()
     assert {x["label"] for x in b["labels"]} == {"MOPS"}
     assert all("waiting for the parser" not in n for n in b["notes"])
@@ -464,7 +466,7 @@ def test_update_command_selectors(cli, db_url, dbs):
     r = cli("pstamp-req", "update", "--label", QUOTE_LABEL, "--older-than", "14d", "--set-state",
             "goto_cleaned", "--db", db_url, "--json")
     assert r.json()["changed"] == [c]
-    r = cli("pstamp-req", "update", "--req-id", c, "--set-state", "goto_cleaned", "--db", db_url, "--json")
+    r = cli("pstamp-req", "update", "--id", c, "--set-state", "goto_cleaned", "--db", db_url, "--json")
     assert r.json()["changed"] == [] and r.json()["skipped"][0]["reason"] == "already goto_cleaned"
 
 

@@ -42,6 +42,8 @@ ENV_PREFIX = "MOPSTOOL_"
 #: environment variables with a meaning of their own (not config keys)
 SPECIAL_ENV = {"MOPSTOOL_DB", "MOPSTOOL_PSTAMP_DB", "MOPSTOOL_DBNAME", "MOPSTOOL_CONFIG",
                "MOPSTOOL_DEBUG", "MOPSTOOL_FORMAT"}
+#: variables of the test suite (MOPSTOOL_TEST_MYSQL_URL ...), not config keys
+TEST_ENV_PREFIX = "MOPSTOOL_TEST_"
 
 
 def user_config_path(env: dict | None = None) -> Path:
@@ -403,6 +405,149 @@ class Config:
         return int(self.get(f"retention.{stage}", 0) or 0)
 
 
+# ---------------------------------------------------------------------- the settings schema
+#
+# The schema is the built-in defaults themselves (data/defaults.toml): every key
+# there is a valid key, and its default's type is its type. A plain dataclass-like
+# table, not pydantic-settings: the layering with the source of every value is
+# already here, the schema stays in the one file operators read, and --help and
+# `config show` import nothing more (start-up cost).
+
+#: tables whose entries operators name ([database.NAME], [targets.NAME] ...):
+#: the keys an entry may have and their types; None = the union of the defaults' entries
+_STR, _INT, _FLOAT, _BOOL, _LIST = "string", "integer", "number", "true/false", "list"
+_A = {_STR: "a string", _INT: "an integer", _FLOAT: "a number", _BOOL: "true or false", _LIST: "a list",
+      "table": "a table"}
+_PROFILE_KEYS = {f"{p}{k}": t for p in ("", "pstamp_") for k, t in (
+    ("url", _STR), ("server", _STR), ("user", _STR), ("name", _STR), ("port", _INT),
+    ("password", _STR), ("password_file", _STR))}
+_OPEN_TABLES: dict[str, dict[str, str]] = {
+    "database": _PROFILE_KEYS,
+    "targets": {"object": _STR, "desdiffdt": _FLOAT, "publish": _BOOL, "ws_publish": _BOOL,
+                "visits": _INT, "label": _STR},
+    "presets": {k: _STR for k in ("label", "workdir", "data_group", "dist_group", "tess_id", "end_stage",
+                                  "reduction", "expgroup", "dvodb", "note")},
+    "retention.targets": {"noclean": _BOOL},
+    "testchunk.sets": {"target": _STR, "reduction": _STR, "tess_id": _STR, "workdir": _STR,
+                       "desperate": _BOOL},
+}
+
+
+#: keys whose type is wider than their default's (0 seconds, but 0.5 is fine too)
+_TYPES = {"general.lock_timeout": _FLOAT}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, int):
+        return _INT
+    if isinstance(value, float):
+        return _FLOAT
+    if isinstance(value, list):
+        return _LIST
+    if isinstance(value, dict):
+        return "table"
+    return _STR
+
+
+class _Schema:
+    """Valid dotted keys and their types, from the built-in defaults."""
+
+    def __init__(self, defaults: dict) -> None:
+        self.types: dict[str, str] = {}
+        self.items: dict[str, str] = {}          # list key -> the type of its items
+        self.open: dict[str, dict[str, str]] = {}
+        for table, extra in _OPEN_TABLES.items():
+            keys = dict(extra)
+            node = defaults
+            for part in table.split("."):
+                node = node.get(part, {}) if isinstance(node, dict) else {}
+            for entry in node.values():
+                for k, v in entry.items():
+                    keys.setdefault(k, _kind(v))
+            if table == "retention.targets":
+                keys.update({k: _kind(v) for k, v in defaults["retention"].items() if not isinstance(v, dict)})
+            self.open[table] = keys
+        for key, value in _flatten(defaults).items():
+            if any(key == t or key.startswith(t + ".") for t in self.open):
+                continue
+            self.types[key] = _TYPES.get(key, _kind(value))
+            if isinstance(value, list) and value:
+                self.items[key] = _kind(value[0])
+
+    def expected(self, key: str) -> str | None:
+        """The type of *key*, or None when it is not a valid key."""
+        if key in self.types:
+            return self.types[key]
+        for table, keys in self.open.items():
+            if key.startswith(table + "."):
+                rest = key[len(table) + 1:]
+                name, dot, sub = rest.rpartition(".")
+                if not dot:          # [targets.NAME] itself
+                    return "table"
+                if "." in name and table != "database":
+                    return None
+                return keys.get(sub)
+        return None
+
+    def tables(self) -> set[str]:
+        out = set(self.open)
+        for key in self.types:
+            parts = key.split(".")
+            out.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        return out
+
+    def candidates(self, key: str) -> list[str]:
+        out = list(self.types)
+        for table, keys in self.open.items():
+            if key.startswith(table + "."):
+                entry = key[len(table) + 1:].rsplit(".", 1)[0]
+                out += [f"{table}.{entry}.{k}" for k in keys]
+            out.append(table)
+        return out
+
+    def check(self, key: str, value: Any, where: str) -> None:
+        """Exit 78 (ConfigError) naming *where*, the key and the nearest valid key."""
+        import difflib
+
+        if isinstance(value, dict):
+            if key in self.tables() or self.expected(key) == "table":
+                for k, v in value.items():
+                    self.check(f"{key}.{k}", v, where)
+                return
+            if self.expected(key) is not None:
+                raise ConfigError(f"{where}: {key} must be {_A[self.expected(key)]}, not a table")
+        want = self.expected(key)
+        if want is None or want == "table" and not isinstance(value, dict):
+            if key in self.tables() and not isinstance(value, dict):
+                raise ConfigError(f"{where}: [{key}] is a table of settings, not a value")
+            pool = sorted(self.tables()) if isinstance(value, dict) else self.candidates(key)
+            near = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            raise ConfigError(f"{where}: unknown setting {key}{hint}")
+        got = _kind(value)
+        ok = got == want or (want == _FLOAT and got == _INT)
+        if ok and got == _LIST and key in self.items:
+            item = self.items[key]
+            ok = all(_kind(v) == item or (item == _FLOAT and _kind(v) == _INT) for v in value)
+            if not ok:
+                raise ConfigError(f"{where}: {key} must be a list of {item} values, not {mask_secrets(repr(value))}")
+        if not ok:
+            raise ConfigError(f"{where}: {key} must be {_A[want]}, not {mask_secrets(repr(value))}")
+
+
+_SCHEMA: list[_Schema] = []
+
+
+def settings_schema(defaults: dict | None = None) -> _Schema:
+    if not _SCHEMA:
+        if defaults is None:
+            defaults = tomllib.loads(resources.files("mopstool").joinpath("data/defaults.toml").read_text())
+        _SCHEMA.append(_Schema(defaults))
+    return _SCHEMA[0]
+
+
 def load_config(config_file: str | os.PathLike | None = None, env: dict | None = None,
                 *, system_file: Path = SYSTEM_CONFIG) -> Config:
     env = dict(os.environ if env is None else env)
@@ -420,19 +565,33 @@ def load_config(config_file: str | os.PathLike | None = None, env: dict | None =
     if explicit:
         p = Path(explicit).expanduser()
         layers.append((p, str(p)))
+    schema = settings_schema(data)
     for path, label in layers:
         layer = _read_toml(path)
+        for key, value in layer.items():
+            schema.check(key, value, f"config file {label}")
         _merge(data, layer, sources, label)
         files.append(label)
     # MOPSTOOL_SECTION__KEY=value environment overrides
-    for name, raw in env.items():
+    spelled: dict[str, str] = {"general.format": "MOPSTOOL_FORMAT"} if env.get("MOPSTOOL_FORMAT") else {}
+    for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX) or name in SPECIAL_ENV:
+            continue
+        if name.startswith(TEST_ENV_PREFIX):
             continue
         dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
         if "." not in dotted:
             dotted = f"general.{dotted}"
+        value = _parse_env_value(raw)
+        if schema.expected(dotted) == _STR and not isinstance(value, str):
+            value = raw          # a string setting takes the text as written (MOPSTOOL_X__LABEL=123)
+        schema.check(dotted, value, f"environment variable {name}")
+        if dotted in spelled:
+            raise ConfigError(f"environment variables {spelled[dotted]} and {name} both set {dotted}; "
+                              "keep one")
+        spelled[dotted] = name
         cfg_tmp = Config(data, sources)
-        cfg_tmp.set(dotted, _parse_env_value(raw), source=f"env {name}")
+        cfg_tmp.set(dotted, value, source=f"env {name}")
     if env.get("MOPSTOOL_FORMAT"):
         data["general"]["format"] = env["MOPSTOOL_FORMAT"]
         sources["general.format"] = "env MOPSTOOL_FORMAT"

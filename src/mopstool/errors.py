@@ -29,7 +29,8 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.UNEXPECTED: "unexpected error (traceback only with --debug / MOPSTOOL_DEBUG=1)",
     ExitCode.USAGE: "usage error (bad option, refused selection, no terminal to confirm)",
     ExitCode.CHECK_FAILED: ("a check found problems (czar, faults with faults, lostvisits with lost "
-                            "visits, pstamp-req backlog --check, db check)"),
+                            "visits, diffpairs with pairs due and not defined, pstamp-req backlog over "
+                            "the parse limit or --check, db check)"),
     ExitCode.DECLINED: "declined at the confirmation prompt; nothing written",
     ExitCode.DATA: "bad input data (FITS file, request row, id that does not exist)",
     ExitCode.UNREACHABLE: "database unreachable",

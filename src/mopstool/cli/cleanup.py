@@ -1,28 +1,29 @@
-"""mopstool cleanup: retention cleanup of old nights (and --status)."""
+"""mopstool cleanup: retention cleanup of old nights (and 'cleanup status')."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, confirm_change, decline,
-                                 info, output_format, state)
-from mopstool.output import render
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, command_with_modes, confirm_change,
+                                 decline, emit_result, info, output_format, state)
 from mopstool.stages import choices
 
 _GROUP_COLUMNS = ("stage", "night", "target", "label", "retention_days", "runs", "held")
 
+AsOfOpt = Annotated[Optional[str], typer.Option(
+    "--as-of", help="Reference UTC date (default today): a night N is cleaned for a stage "
+                    "when N <= as-of minus the stage's retention days.", show_default=False)]
+StageOpt = Annotated[Optional[list[str]], typer.Option(
+    "--stage", help=f"Only this stage ({choices('cleanup')}); repeat for several.",
+    show_default=False)]
 
-def cleanup(
+
+def cleanup_run(
     ctx: typer.Context,
-    as_of: Annotated[Optional[str], typer.Option(
-        "--as-of", help="Reference UTC date (default today): a night N is cleaned for a stage "
-                        "when N <= as-of minus the stage's retention days.", show_default=False)] = None,
-    stage: Annotated[Optional[list[str]], typer.Option(
-        "--stage", help=f"Only this stage ({choices('cleanup')}); repeat for several.",
-        show_default=False)] = None,
+    as_of: AsOfOpt = None,
+    stage: StageOpt = None,
     target: Annotated[Optional[list[str]], typer.Option(
         "--target", help="Only this survey target (or ps_update for ps_ud_% runs); repeat.",
         show_default=False)] = None,
@@ -30,9 +31,7 @@ def cleanup(
         "--batch-size", help="Runs per transaction (default [cleanup] batch_size).",
         show_default=False)] = None,
     status: Annotated[bool, typer.Option(
-        "--status", help="Report per stage the runs in goto_*/error_* cleanup states and the runs "
-                         "older than the retention not cleaned yet (eligible, held), with their "
-                         "oldest nights, and the oldest uncleaned night.")] = False,
+        "--status", hidden=True, help="Old spelling of 'cleanup status'.")] = False,
     show_held: Annotated[bool, typer.Option(
         "--show-held", help="Also list the old runs held back, with the reason.")] = False,
     dry_run: DryRunOpt = False,
@@ -47,7 +46,11 @@ def cleanup(
     are touched; runs being processed, runs with outstanding stamp dependents,
     runs whose downstream runs are still processing and runs an open fixbroken
     fix needs are held back. Changes go in bounded batches; an interrupted run
-    completes when run again."""
+    completes when run again. 'cleanup status' reports counts per stage and
+    cleanup state and the oldest uncleaned night."""
+    if ctx.invoked_subcommand and not status:
+        return      # 'cleanup status' runs below
+    from mopstool.cli.progress import progress_bar
     from mopstool.config import parse_night
     from mopstool.ops.disk.cleanup import apply_cleanup, cleanup_status, plan_cleanup
 
@@ -58,8 +61,10 @@ def cleanup(
     stages = [s.lower().replace("camera", "cam") for s in stage] if stage else None
     if status:
         report = cleanup_status(st.dbs, cfg, as_of=night, stages=stages)
-        render(report["states"], fmt_, title=f"cleanup status as of {night}",
-               columns=("stage", "state", "runs", "oldest_night", "note"))
+        from mopstool.ops.results import Listing
+
+        emit_result(ctx, Listing(report["states"], title=f"cleanup status as of {night}",
+                                 columns=("stage", "state", "runs", "oldest_night", "note")), fmt, as_json)
         if report["oldest_uncleaned_night"]:
             info(f"oldest uncleaned night: {report['oldest_uncleaned_night']} "
                  f"({report['days_behind']} days before {night})")
@@ -69,8 +74,8 @@ def cleanup(
     plan = plan_cleanup(st.dbs, cfg, as_of=night, stages=stages, targets=target,
                         batch_size=batch_size, dry_run=dry_run)
     if dry_run or plan.total == 0:
-        _render(plan, fmt_, show_held, title=f"cleanup plan as of {night} (dry run)" if dry_run
-                else f"cleanup as of {night}")
+        _emit(ctx, plan, fmt, as_json, show_held, title=f"cleanup plan as of {night} (dry run)" if dry_run
+              else f"cleanup as of {night}")
         if dry_run:
             info(f"would move {plan.total} runs to goto_cleaned in {plan.batches_planned} batches "
                  f"of at most {plan.batch_size}; {len(plan.held)} old runs held back")
@@ -80,36 +85,41 @@ def cleanup(
     if not confirm_change(ctx, plan.total, "cleanup", yes=yes, dry_run=dry_run):
         decline()
     lock_timeout = int(cfg.get("general.lock_timeout", 0) or 0)
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        with Progress(TextColumn("cleanup"), BarColumn(), MofNCompleteColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("cleanup", total=plan.total)
-            apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout,
-                          progress=lambda done, total: bar.update(task, completed=done))
-    else:
-        apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout)
-    _render(plan, fmt_, show_held, title=f"cleanup as of {night}")
+    with progress_bar(fmt=fmt_) as progress:
+        apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout, progress=progress)
+    _emit(ctx, plan, fmt, as_json, show_held, title=f"cleanup as of {night}")
     info(f"moved {plan.total_changed} runs to goto_cleaned in {plan.batches_done} batches; "
          f"{len(plan.held)} old runs held back")
 
 
-def _render(plan, fmt_: str, show_held: bool, *, title: str) -> None:
+def _emit(ctx, plan, fmt, as_json, show_held: bool, *, title: str) -> None:
+    from mopstool.ops.results import Report, Table
+
     groups = plan.groups()
     cols = _GROUP_COLUMNS + (("changed",) if plan.applied else ())
     held_cols = ("stage", "id", "label", "night", "target", "reason")
-    if show_held and fmt_ in ("json", "jsonl"):
-        render(plan.to_dict(), fmt_)
-        return
-    if show_held and fmt_ == "csv":
-        render(plan.held, fmt_, columns=held_cols)
-        return
-    render(groups, fmt_, title=title, columns=cols if groups else None)
-    if show_held and plan.held:
-        render(plan.held, fmt_, title="held back", columns=held_cols)
+    tables = [Table(groups, cols if groups else None, title=title)]
+    if show_held:
+        tables.append(Table(plan.held, held_cols, title="held back", optional=True))
+    emit_result(ctx, Report(plan.to_dict() if show_held else groups, tables,
+                            csv=Table(plan.held, held_cols) if show_held else None), fmt, as_json)
 
 
 def register(app: typer.Typer) -> None:
     app.command("cleanup")(cleanup)
+
+
+# ------------------------------------------------------------------ the command and its modes
+cleanup = command_with_modes(cleanup_run)
+
+
+@cleanup.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    as_of: AsOfOpt = None,
+    stage: StageOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counts per stage and cleanup state, and the oldest uncleaned night."""
+    cleanup_run(ctx.parent, as_of=as_of, stage=stage, status=True, fmt=fmt, as_json=as_json)

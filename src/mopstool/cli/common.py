@@ -93,6 +93,33 @@ IdOpt = Annotated[Optional[list[int]], typer.Option(
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="At most this many rows.")]
 
 
+def command_with_modes(run) -> typer.Typer:
+    """A command that does its work itself (*run*, the group's callback) and has
+    its modes as subcommands ('fixbroken status', 'cleanup status')."""
+    app = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_command=True,
+                      context_settings={"help_option_names": ["-h", "--help"]})
+    app.callback(invoke_without_command=True)(run)
+    return app
+
+
+def old_spelling(name: str, new: str, *aliases: str):
+    """A hidden option keeping an old spelling *name* of the option *new* for one
+    release (merge it with :func:`renamed`)."""
+    return typer.Option(name, *aliases, hidden=True, show_default=False, help=f"Old spelling of {new}.")
+
+
+def renamed(value, old_value, new: str, old: str):
+    """The value of a renamed option from its new and its hidden old spelling:
+    lists are joined; for a single value giving both is refused."""
+    if old_value is None or old_value == [] or old_value is False:
+        return value
+    if isinstance(old_value, list):
+        return list(value or []) + old_value
+    if value not in (None, False) and value != old_value:
+        raise UsageError(f"give {new} once (its old spelling {old} says the same)")
+    return old_value
+
+
 def _columns_callback(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     from mopstool.output import request_columns
 
@@ -125,8 +152,12 @@ def emit_result(ctx: typer.Context, result: Any, fmt: Optional[str], as_json: bo
     res = as_result(result)
     chosen = output_format(ctx, fmt, as_json)
     shown_of(res)
-    if chosen in ("json", "jsonl"):
+    if chosen == "json":
         render(res.json_form(), chosen)
+        return
+    if chosen == "jsonl":
+        jsonl_form = getattr(res, "jsonl_form", None)
+        render(jsonl_form() if jsonl_form else res.json_form(), chosen)
         return
     if chosen == "csv":
         csv_form = getattr(res, "csv_form", None)
@@ -134,10 +165,16 @@ def emit_result(ctx: typer.Context, result: Any, fmt: Optional[str], as_json: bo
         first = tables[0] if tables else None
         render(first.rows if first else [], "csv", columns=first.columns if first else None)
         return
-    tables = res.table_form()
-    for t in tables:
+    text = getattr(res, "text_form", None)
+    lines = text() if text else None
+    if lines is not None:
+        sys.stdout.write("".join(x + "\n" for x in lines))
+        return
+    for t in res.table_form():
         if t.optional and not t.rows:
             continue
+        if t.blank_before:
+            sys.stdout.write("\n")
         render(t.rows, "table", columns=t.columns, title=t.title)
 
 
@@ -216,4 +253,7 @@ def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_r
     if not sys.stdin.isatty():
         raise UsageError(f"{what} would change {rows} rows (more than {threshold}); "
                          "re-run with --yes, or --dry-run to see the plan")
+    from mopstool.cli.progress import pause_progress
+
+    pause_progress()
     return typer.confirm(f"{what} will change {rows} rows. Continue?", default=False, err=True)

@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, confirm_change,
-                                 info, output_format, state)
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, command_with_modes,
+                                 confirm_change, decline, info, old_spelling, output_format, renamed, state)
 from mopstool.errors import UsageError
 from mopstool.output import render
 
@@ -42,8 +42,10 @@ def fixbroken_run(
         "--diff-id", help="This broken diff run (its input and template exposures are "
                           "reprocessed); repeat for several.", show_default=False)] = None,
     fix_date: Annotated[Optional[str], typer.Option(
-        "--date", help="The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC).",
+        "--label-date", metavar="YYYY-MM-DD",
+        help="The {date} of the fix label/workdir, YYYY-MM-DD (default today UTC).",
         show_default=False)] = None,
+    old_date: Annotated[Optional[str], old_spelling("--date", "--label-date")] = None,
     status: Annotated[bool, typer.Option(
         "--status", hidden=True, help="Old spelling of 'fixbroken status'.")] = False,
     open_only: Annotated[bool, typer.Option(
@@ -83,11 +85,11 @@ def fixbroken_run(
             info("no fixes recorded")
         ready = sum(1 for r in rows if r["progress"].startswith("warp full"))
         if ready:
-            info(f"{ready} fix(es) ready: run '{_again(st, 'fixbroken', '--finish')}'")
+            info(f"{ready} fix(es) ready: run '{_again(st, 'fixbroken', 'finish')}'")
         return
     if finish:
         res = fb.finish_fixes(st.dbs, st.config, dry_run=dry_run)
-        render(res.rows, fmt_, title="fixbroken --finish" + (" (dry run)" if dry_run else ""),
+        render(res.rows, fmt_, title="fixbroken finish" + (" (dry run)" if dry_run else ""),
                columns=_FINISH_COLUMNS if fmt_ == "table" and res.rows else None)
         retired = ", ".join(f"{s} {' '.join(map(str, ids))}" for s, ids in res.retired.items() if ids)
         if res.retired:
@@ -98,6 +100,7 @@ def fixbroken_run(
         else:
             info("no fix is ready yet: replacements' warps are not all full")
         return
+    fix_date = renamed(fix_date, old_date, "--label-date", "--date")
     sel = fb.Selection(exp_names=list(exp_name or []), chip_ids=list(chip_id or []),
                        warp_ids=list(warp_id or []), diff_ids=list(diff_id or []))
     plan = fb.plan_fixes(st.dbs, st.config, sel, fix_date=fix_date)
@@ -107,10 +110,12 @@ def fixbroken_run(
         def ask(n: int) -> bool:
             return confirm_change(ctx, n, "fixbroken", yes=yes, dry_run=False)
 
-        plan = fb.apply_fixes(st.dbs, st.config, plan, fix_date=fix_date, confirm=ask)
+        from mopstool.cli.progress import progress_bar
+
+        with progress_bar(fmt=fmt_) as progress:
+            plan = fb.apply_fixes(st.dbs, st.config, plan, fix_date=fix_date, confirm=ask, progress=progress)
         if not plan.applied and any(n.startswith("declined") for n in plan.notes):
-            info("fixbroken cancelled; nothing changed")
-            raise typer.Exit(1)
+            decline()
     rows = plan.to_list()
     if fmt_ in ("table", "csv"):
         for r in rows:
@@ -130,8 +135,8 @@ def fixbroken_run(
     else:
         n = sum(1 for r in plan.rows if r.action in ("defined", "adopted", "paired"))
         if n:
-            info(f"recorded {n} fix(es); follow them with '{_again(st, 'fixbroken', '--status')}', "
-                 f"then '{_again(st, 'fixbroken', '--finish')}'")
+            info(f"recorded {n} fix(es); follow them with '{_again(st, 'fixbroken', 'status')}', "
+                 f"then '{_again(st, 'fixbroken', 'finish')}'")
 
 
 def _describe(b: dict) -> str:
@@ -146,9 +151,7 @@ def register(app: typer.Typer) -> None:
 
 
 # ------------------------------------------------------------------ the command and its modes
-fixbroken = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_command=True,
-                        context_settings={"help_option_names": ["-h", "--help"]})
-fixbroken.callback(invoke_without_command=True)(fixbroken_run)
+fixbroken = command_with_modes(fixbroken_run)
 
 
 @fixbroken.command("status")

@@ -172,3 +172,40 @@ def unblock_cmd(
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="labels")
+
+
+#: seconds a cached list of labels for shell completion stays fresh
+LABEL_CACHE_TTL = 300
+
+
+def label_cache_path():
+    """Where shell completion reads the labels: $XDG_CACHE_HOME/mopstool/labels."""
+    import os
+    from pathlib import Path
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mopstool" / "labels"
+
+
+@app.command("cache", hidden=True)
+def cache_cmd(ctx: typer.Context) -> None:
+    """Write the labels of the recent runs to the completion cache (run by the
+    completion scripts in the background). Any error leaves an empty list; it
+    prints nothing and exits 0."""
+    import os
+
+    path = label_cache_path()
+    try:
+        from mopstool.ops.runs.labels import recent_labels
+
+        words = recent_labels(state(ctx).dbs)
+    except BaseException:   # noqa: BLE001 - completion never fails the shell; nothing to offer then
+        words = []
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".labels.{os.getpid()}")
+        tmp.write_text("".join(w + "\n" for w in words if w.strip() and " " not in w))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+

@@ -118,26 +118,18 @@ def build(
 
 
 def _build_night(ctx, night, *, outdir, zp, version, workers, scheduler, fmt_) -> None:
-    import sys
-
     from mopstool.config import parse_night
     from mopstool.ops.mopscat.build import build_night
     from mopstool.ops.parallel import Execution
 
     st = state(ctx)
     execution = Execution.from_options(workers, scheduler)
-    shown = []
+    from mopstool.cli.progress import progress_bar
 
-    def progress(done: int, total: int) -> None:
-        sys.stderr.write(f"\r{done}/{total} products")
-        sys.stderr.flush()
-        shown.append(1)
-
-    rows = build_night(parse_night(night), config=st.config, dbs_factory=lambda: st.dbs,
-                       outdir=outdir or ".", version=version, zp=zp, execution=execution,
-                       progress=progress if sys.stderr.isatty() else None)
-    if shown:
-        sys.stderr.write("\n")
+    with progress_bar(fmt=fmt_) as progress:
+        rows = build_night(parse_night(night), config=st.config, dbs_factory=lambda: st.dbs,
+                           outdir=outdir or ".", version=version, zp=zp, execution=execution,
+                           progress=progress)
     render(rows, fmt_, title="mopscat build --night",
            columns=None if fmt_ != "table" else ("diff_id", "direction", "exp_name", "rows", "duplicates",
                                                  "output", "error"))

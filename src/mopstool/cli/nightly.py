@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (ColumnsOpt, DryRunOpt, command_prefix, FormatOpt, JsonOpt, LabelOpt, YesOpt,
-                                 confirmer, info, output_format, state)
-from mopstool.output import render
+                                 confirmer, emit_result, info, output_format, state)
+from mopstool.ops.results import Listing, Report, Table
 
 TargetOpt = Annotated[Optional[list[str]], typer.Option(
     "--target", "-t", help="Survey target(s): OSS, MSS, ESS, EU, FSS... (repeat or comma-separate).",
@@ -62,26 +62,21 @@ def lostvisits(
     from mopstool.ops.nightly.visits import OK, lostvisits as lost_report
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
+    output_format(ctx, fmt, as_json)    # a bad --format is refused before the work
     d = _night(night)
     rows = lost_report(st.dbs, st.config, d, targets=target, filter=filter_, chunk=chunk)
-    if fmt_ in ("json", "jsonl"):
-        render(rows, fmt_)
-    else:
-        flat = [{"target": r["target"], "object": r["object"], "chunk": r["chunk"], "filter": r["filter"],
-                 "visits": " ".join(f"{v['visit']}:{v['status']}" for v in r["visits"]),
-                 "lost": " ".join(str(n) for n in r["lost"]),
-                 "regular": _pairs_text(r["regular_pairs"]),
-                 "desperate": _pairs_text(r["desperate_pairs"]),
-                 "alternate": _pairs_text(r["alternate_pairs"])} for r in rows]
-        render(flat, fmt_, title=f"visits of {d}")
-        if fmt_ == "table":
-            details = [{"target": r["target"], "object": r["object"], "visit": v["visit"],
-                        "exp_name": v["exp_name"], "status": v["status"], "reason": v["reason"]}
-                       for r in rows for v in r["visits"] if v["status"] != OK]
-            if details:
-                sys.stdout.write("\n")
-                render(details, "table", title="lost visits")
+    flat = [{"target": r["target"], "object": r["object"], "chunk": r["chunk"], "filter": r["filter"],
+             "visits": " ".join(f"{v['visit']}:{v['status']}" for v in r["visits"]),
+             "lost": " ".join(str(n) for n in r["lost"]),
+             "regular": _pairs_text(r["regular_pairs"]),
+             "desperate": _pairs_text(r["desperate_pairs"]),
+             "alternate": _pairs_text(r["alternate_pairs"])} for r in rows]
+    details = [{"target": r["target"], "object": r["object"], "visit": v["visit"],
+                "exp_name": v["exp_name"], "status": v["status"], "reason": v["reason"]}
+               for r in rows for v in r["visits"] if v["status"] != OK]
+    emit_result(ctx, Report(rows, [Table(flat, title=f"visits of {d}"),
+                                   Table(details, title="lost visits", optional=True, blank_before=True)]),
+                fmt, as_json)
     nlost = sum(len(r["lost"]) for r in rows)
     if not rows:
         info(f"no exposures of the selected targets on {d}")
@@ -135,12 +130,15 @@ def diffpairs(
     diff of the night's fields as 'unplanned' (a .multi diff, a second diff of a pair:
     never publish those). A pair exists only under the target's nightly data_group;
     diffs of the same visits under other labels are shown, not counted. --define
-    creates the planned ones in one transaction; a second run defines nothing."""
-    from mopstool.errors import UsageError
+    creates the planned ones in one transaction; a second run defines nothing.
+
+    Exit 3 when pairs are due and not defined (planned, with skycells to diff,
+    whatever --status shows), also after --define --dry-run."""
+    from mopstool.errors import CheckFailed, UsageError
     from mopstool.ops.nightly.diffpairs import PAIR_STATUSES, define_diffpairs, plan_diffpairs
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
+    output_format(ctx, fmt, as_json)    # a bad --format is refused before the work
     bad = [x for x in status or [] if x not in PAIR_STATUSES]
     if bad:
         raise UsageError(f"unknown --status {bad[0]!r}; choose from: {', '.join(PAIR_STATUSES)}")
@@ -165,10 +163,10 @@ def diffpairs(
     rows = plan.rows()
     if status:
         rows = [r for r in rows if r["status"] in status]
-    if fmt_ in ("json", "jsonl"):
-        render(rows, fmt_)
-    else:
-        render(_pair_rows(rows), fmt_, title=f"diff pairs of {d}")
+    emit_result(ctx, Listing(_pair_rows(rows), json=rows, title=f"diff pairs of {d}"), fmt, as_json)
+    due = [p for p in plan.pairs if p.definable]
+    if due:
+        raise CheckFailed(f"diffpairs {d}: {len(due)} pairs due and not defined (--define)")
 
 
 def _stage_cell(c: dict, detail: bool = True) -> str:
@@ -283,11 +281,6 @@ def czar(
         people = sum(g["count"] for g in rep["groups"] if not g["fix"])
         if people:
             info(f"{people} problems need a person (not in --fixes; see czar without --fixes)")
-    elif fmt_ == "json":
-        render(rep, fmt_)
-    elif fmt_ in ("jsonl", "csv"):
-        render(rep["problems"], fmt_, columns=["kind", "target", "stage", "id", "component", "fault",
-                                               "meaning", "fix", "person"] if fmt_ == "csv" else None)
     else:
         lines = summary_lines(rep)
         if rep["problems"]:
@@ -295,7 +288,9 @@ def czar(
             lines += ["", f"{len(rep['problems'])} problems, {ng} fix{'es' if ng != 1 else ''} "
                           "(one command per group):", ""]
             lines += group_lines(rep["groups"])
-        sys.stdout.write("".join(x + "\n" for x in lines))
+        csv = Table(rep["problems"], ["kind", "target", "stage", "id", "component", "fault", "meaning", "fix",
+                                      "person"])
+        emit_result(ctx, Report(rep, csv=csv, jsonl=rep["problems"], text=lines), fmt_)
     if rep["status"] != "clean":
         raise CheckFailed(f"czar {rep['night']}: {len(rep['problems'])} problems need attention")
     info(f"czar {rep['night']}: clean")
@@ -335,7 +330,7 @@ def publish(
     )
 
     st = state(ctx)
-    fmt_ = output_format(ctx, fmt, as_json)
+    output_format(ctx, fmt, as_json)    # a bad --format is refused before the work
     d = _night(night) if night else None
     if revert:
         for opt, val in (("--rerun", rerun), ("--set-label", set_label)):
@@ -345,7 +340,7 @@ def publish(
         rows = revert_publish(st.dbs, dry_run=dry_run, command=sys.argv,
                               confirm=confirmer(ctx, "publish --revert", yes=yes), **kw)
         info(f"{'would revert' if dry_run else 'reverted'} {len(rows)} failed publish attempts")
-        render(rows, fmt_, title="publish faults")
+        emit_result(ctx, Listing(rows, title="publish faults"), fmt, as_json)
         return
     labels = label or (publish_labels(st.config, d) if d and not diff_id else None)
     groups = publish_data_groups(st.config, d) if d and not label and not diff_id else None
@@ -360,7 +355,7 @@ def publish(
     rows = publish_diffs(st.dbs, set_label=set_label, dry_run=dry_run, command=sys.argv,
                          confirm=confirmer(ctx, "publish", yes=yes), **kw)
     info(f"{'would define' if dry_run else 'defined'} {len(rows)} publishRuns")
-    render(rows, fmt_, title="publish runs")
+    emit_result(ctx, Listing(rows, title="publish runs"), fmt, as_json)
 
 
 def register(app: typer.Typer) -> None:

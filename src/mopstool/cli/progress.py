@@ -3,7 +3,8 @@
 Ops functions take a plain callback ``progress(what, done, total)`` (they never
 import rich); the CLI passes :func:`progress_bar`'s. The bar is drawn only when
 stderr is a terminal and -q was not given; otherwise the callback does nothing.
-stdout is never touched, so pipes and cron see only the data.
+stdout is never touched, so pipes and cron see only the data; under
+--format json/jsonl (a program reads the output) no bar is drawn either.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def progress_enabled(stream=None) -> bool:
 
 
 @contextmanager
-def progress_bar(stream=None) -> Iterator[ProgressFn]:
-    """Yield a progress callback; one bar per *what*, removed when the work ends."""
-    if not progress_enabled(stream):
+def progress_bar(stream=None, fmt: Optional[str] = None) -> Iterator[ProgressFn]:
+    """Yield a progress callback; one bar per *what*, removed when the work ends.
+    *fmt*: the output format (none drawn for json/jsonl)."""
+    if fmt in ("json", "jsonl") or not progress_enabled(stream):
         yield _noop
         return
     from rich.console import Console
@@ -49,11 +51,34 @@ def progress_bar(stream=None) -> Iterator[ProgressFn]:
                     TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                     console=console, transient=True)
     tasks: dict[str, int] = {}
+    live = {"on": False}
 
     def update(what: str, done: int, total: Optional[int] = None) -> None:
+        if not live["on"]:          # drawn from the first step on (again after a question)
+            bars.start()
+            live["on"] = True
         if what not in tasks:
             tasks[what] = bars.add_task(what, total=total)
         bars.update(tasks[what], completed=done, total=total)
 
-    with bars:
+    def pause() -> None:
+        if live["on"]:
+            bars.stop()
+            live["on"] = False
+
+    _active.append(pause)
+    try:
         yield update
+    finally:
+        _active.remove(pause)
+        pause()
+
+
+#: the pause functions of the bars being drawn (a question stops them first)
+_active: list[Callable[[], None]] = []
+
+
+def pause_progress() -> None:
+    """Take the bars off the terminal before a question; the next step draws them again."""
+    for pause in list(_active):
+        pause()

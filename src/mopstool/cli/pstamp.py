@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LabelOpt, LimitOpt, YesOpt,
-                                 concurrent_notes, confirmer, info, output_format, state)
+                                 concurrent_notes, confirmer, emit_result, info, old_spelling, output_format, renamed,
+                                 state)
 from mopstool.errors import CheckFailed, DataError, UsageError
-from mopstool.output import render
+from mopstool.ops.results import Listing, Report, Table
 
 app = typer.Typer(
     name="pstamp-req",
@@ -37,8 +38,9 @@ def _pstamp_conf(ctx, key: str, default):
 @app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    req_id: Annotated[Optional[list[int]], typer.Option("--id", "--req-id", help="req_id; repeat for several.",
+    req_id: Annotated[Optional[list[int]], typer.Option("--id", help="req_id; repeat for several.",
                                                         show_default=False)] = None,
+    old_req_id: Annotated[Optional[list[int]], old_spelling("--req-id", "--id")] = None,
     state_: ReqStateOpt = None,
     label: LabelOpt = None,
     name: Annotated[Optional[list[str]], typer.Option(
@@ -57,15 +59,16 @@ def list_cmd(
     """List stamp requests, newest first, with job counts (pstamptool -listreq)."""
     from mopstool.ops.pstamp.requests import RequestSelector, list_requests, parse_since
 
+    req_id = renamed(req_id, old_req_id, "--id", "--req-id")
     sel = RequestSelector(req_ids=req_id or [], states=state_ or [], labels=label or [],
                           names=name or [], faults=fault or [], usernames=username or [],
                           since=parse_since(since))
     fmt_ = _fmt(ctx, fmt, as_json)
     rows = list_requests(state(ctx).dbs, sel, limit=limit)
-    render(rows, fmt_, title="stamp requests",
-           columns=None if fmt_ != "table" else
-           ("req_id", "name", "label", "state", "fault", "jobs", "jobs_run", "jobs_stop",
-            "jobs_faulted", "username", "registered", "timestamp"))
+    emit_result(ctx, Listing(rows, title="stamp requests",
+                             columns=None if fmt_ != "table" else
+                             ("req_id", "name", "label", "state", "fault", "jobs", "jobs_run", "jobs_stop",
+                              "jobs_faulted", "username", "registered", "timestamp")), fmt, as_json)
 
 
 @app.command("show")
@@ -78,39 +81,28 @@ def show_cmd(
     """Show one request with its jobs, dependents (image updates), files, and fault meanings."""
     from mopstool.ops.pstamp.requests import show_request
 
+    _fmt(ctx, fmt, as_json)
     d = show_request(state(ctx).dbs, req_id)
-    fmt_ = _fmt(ctx, fmt, as_json)
-    if fmt_ in ("json", "jsonl"):
-        render(d, fmt_)
+    emit_result(ctx, Report(d, [
+        Table(d["request"], title=f"request {req_id}"),
+        Table(d["datastore"], title="data store", optional=True),
+        Table(d["jobs"], ("job_id", "rownum", "state", "jobType", "fault", "fault_meaning", "fault_count",
+                          "dep_id", "exp_id", "options", "waiting_on", "outputBase"), title="jobs"),
+        Table(d["dependents"], ("dep_id", "state", "stage", "stage_id", "component", "imagedb", "rlabel",
+                                "fault", "fault_meaning", "fault_count"), title="dependents (image updates)"),
+        Table(d["files"], title="files")], csv=Table(d["jobs"])), fmt, as_json)
+    if _fmt(ctx, fmt, as_json) not in ("table",):
         return
-    if fmt_ == "csv":
-        render(d["jobs"], fmt_)
-        return
-    render(d["request"], "table", title=f"request {req_id}")
-    if d["datastore"]:
-        render(d["datastore"], "table", title="data store")
-    render(d["jobs"], "table", title="jobs",
-           columns=("job_id", "rownum", "state", "jobType", "fault", "fault_meaning", "fault_count",
-                    "dep_id", "exp_id", "options", "waiting_on", "outputBase"))
-    render(d["dependents"], "table", title="dependents (image updates)",
-           columns=("dep_id", "state", "stage", "stage_id", "component", "imagedb", "rlabel", "fault",
-                    "fault_meaning", "fault_count"))
-    render(d["files"], "table", title="files")
     info("jobs: " + (", ".join(f"{n} {k}" for k, n in d["job_summary"].items()) or "none"))
 
 
 # ------------------------------------------------------------------ database: writes
 def _report_update(ctx, res, fmt, as_json, verb: str) -> None:
-    fmt_ = _fmt(ctx, fmt, as_json)
-    if fmt_ in ("json", "jsonl"):
-        render(res.to_dict(), fmt_)
-    else:
-        rows = [{"req_id": r["req_id"], "name": r["name"], "label": r["label"], "state": r["state"],
-                 "new_state": res.set_values.get("state", r["state"]), "fault": r["fault"]}
-                for r in res.sample]
-        render(rows, fmt_, title=("would change" if res.dry_run else "changed"))
-        if res.skipped and fmt_ == "table":
-            render(res.skipped, "table", title="skipped")
+    rows = [{"req_id": r["req_id"], "name": r["name"], "label": r["label"], "state": r["state"],
+             "new_state": res.set_values.get("state", r["state"]), "fault": r["fault"]}
+            for r in res.sample]
+    emit_result(ctx, Report(res.to_dict(), [Table(rows, title=("would change" if res.dry_run else "changed")),
+                                            Table(res.skipped, title="skipped", optional=True)]), fmt, as_json)
     what = ", ".join(f"{k}={v}" for k, v in res.set_values.items())
     if res.dry_run:
         info(f"dry run: would set {what} on {res.count} request(s); nothing written")
@@ -173,8 +165,9 @@ def clean_cmd(
 @app.command("update")
 def update_cmd(
     ctx: typer.Context,
-    req_id: Annotated[Optional[list[int]], typer.Option("--req-id", "--id", help="req_id; repeat.",
+    req_id: Annotated[Optional[list[int]], typer.Option("--id", help="req_id; repeat.",
                                                         show_default=False)] = None,
+    old_req_id: Annotated[Optional[list[int]], old_spelling("--req-id", "--id")] = None,
     req_id_max: Annotated[Optional[int], typer.Option("--req-id-max", help="req_id <= this.",
                                                       show_default=False)] = None,
     state_: ReqStateOpt = None,
@@ -233,6 +226,7 @@ def update_cmd(
         from mopstool.errors import UsageError
 
         raise UsageError("give --older-than or --timestamp-end, not both")
+    req_id = renamed(req_id, old_req_id, "--id", "--req-id")
     end = (utcnow() - parse_duration(older_than)) if older_than else parse_time(timestamp_end,
                                                                                 "--timestamp-end")
     sel = RequestSelector(req_ids=req_id or [], req_id_max=req_id_max, states=state_ or [],
@@ -278,7 +272,8 @@ def revert_cmd(
     req_ids: Annotated[Optional[list[int]], typer.Argument(
         help="Only these requests (default: all eligible).", show_default=False)] = None,
     req_id_opt: Annotated[Optional[list[int]], typer.Option(
-        "--req-id", help="Same as the REQ_IDS arguments.", show_default=False)] = None,
+        "--id", help="Same as the REQ_IDS arguments.", show_default=False)] = None,
+    old_req_id: Annotated[Optional[list[int]], old_spelling("--req-id", "--id")] = None,
     label: LabelOpt = None,
     state_: ReqStateOpt = None,
     fault: Annotated[Optional[int], typer.Option(
@@ -302,7 +297,7 @@ def revert_cmd(
     failed max_fault_count (5) times are left alone unless --clear-fault-count."""
     from mopstool.ops.pstamp.requests import RequestSelector, revert_all
 
-    req_ids = list(req_ids or []) + list(req_id_opt or [])
+    req_ids = list(req_ids or []) + list(renamed(req_id_opt, old_req_id, "--id", "--req-id") or [])
     kinds = [w.strip().lower() for item in (what or ["requests", "jobs", "dependents"])
              for w in item.split(",") if w.strip()]
     for k in kinds:
@@ -324,14 +319,11 @@ def revert_cmd(
     results = revert_all(dbs, kinds, sel, job_sel, fault=fault, max_fault_count=max_count,
                          clear_fault_count=clear_fault_count, dry_run=dry_run, as_pstamptool=as_pstamptool,
                          confirm=confirmer(ctx, "pstamp-req revert", yes=yes))
-    fmt_ = _fmt(ctx, fmt, as_json)
     rows = [r.to_dict() for r in results]
-    if fmt_ in ("json", "jsonl"):
-        render(rows, fmt_)
-    else:
-        render([{"what": r["what"], "reverted": r["count"], "deleted_jobs": r["deleted_jobs"],
-                 "by_fault": r["by_fault"], "left_at_max_fault_count": r["skipped_fault_count"],
-                 "ids": r["reverted"][:20]} for r in rows], fmt_, title="revert")
+    emit_result(ctx, Listing([{"what": r["what"], "reverted": r["count"], "deleted_jobs": r["deleted_jobs"],
+                               "by_fault": r["by_fault"], "left_at_max_fault_count": r["skipped_fault_count"],
+                               "ids": r["reverted"][:20]} for r in rows], json=rows, title="revert"),
+                fmt, as_json)
     info(("dry run: would revert " if dry_run else "reverted ")
          + ", ".join(f"{r.count} {r.what}" for r in results) + ("; nothing written" if dry_run else ""))
 
@@ -345,40 +337,38 @@ def backlog_cmd(
         "--parse-limit", help="Requests the server parses per cycle (default [pstamp] parse_limit, 20).",
         show_default=False)] = None,
     check: Annotated[bool, typer.Option(
-        "--check", help="Exit 3 when something is stuck (requests beyond the first parse batch, "
-                        "jobs waiting on image updates, faults).")] = False,
+        "--check", help="Exit 3 also when anything else is stuck (jobs waiting on image updates, "
+                        "faults, requests waiting for the finisher).")] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """What the stamp server still has to do, per label and state: requests waiting for the
     parser (against the parse limit, and which labels they are behind), jobs waiting on image
-    updates (dependents), jobs ready to run, faults."""
+    updates (dependents), jobs ready to run, faults.
+
+    Exit 3 when more requests wait for the parser than the parse limit (more than
+    one parse cycle), and with --check when anything is stuck."""
     from mopstool.ops.pstamp.requests import backlog
 
     limit = parse_limit if parse_limit is not None else int(_pstamp_conf(ctx, "parse_limit", 20))
+    _fmt(ctx, fmt, as_json)
     b = backlog(state(ctx).dbs, parse_limit=limit, labels=label or [])
-    fmt_ = _fmt(ctx, fmt, as_json)
-    if fmt_ in ("json", "jsonl"):
-        render(b.to_dict(), fmt_)
-    elif fmt_ == "csv":
-        render(b.rows, fmt_)
-    else:
-        render(b.rows, "table", title=f"stamp backlog (parse queue {b.parse_queue}, parse limit {limit})",
-               columns=("label", "state", "requests", "faulted", "wait_parse", "queue_position",
-                        "parse_batches_before", "ahead", "jobs_wait_dependent", "jobs_wait_run", "jobs_faulted",
-                        "jobs_done", "jobs_stopped_faulted", "wait_finish"))
-        if b.behind:
-            render(b.behind, "table", title="parse queue: labels ahead")
-        if b.dependents:
-            render(b.dependents, "table", title="image updates (dependents) jobs wait for")
-        if b.faults:
-            render(b.faults, "table", title="job faults in active requests")
-        if b.notes:
-            render([{"note": n} for n in b.notes], "table", title="notes")
+    emit_result(ctx, Report(b.to_dict(), [
+        Table(b.rows, ("label", "state", "requests", "faulted", "wait_parse", "queue_position",
+                       "parse_batches_before", "ahead", "jobs_wait_dependent", "jobs_wait_run", "jobs_faulted",
+                       "jobs_done", "jobs_stopped_faulted", "wait_finish"),
+              title=f"stamp backlog (parse queue {b.parse_queue}, parse limit {limit})"),
+        Table(b.behind, title="parse queue: labels ahead", optional=True),
+        Table(b.dependents, title="image updates (dependents) jobs wait for", optional=True),
+        Table(b.faults, title="job faults in active requests", optional=True),
+        Table([{"note": n} for n in b.notes], title="notes", optional=True)], csv=Table(b.rows)), fmt, as_json)
     if not b.rows:
         info("no active stamp requests")
     if check and b.problems:
         raise CheckFailed(f"stamp backlog: {len(b.notes)} problem(s)")
+    if b.parse_queue > limit:
+        raise CheckFailed(f"stamp backlog: {b.parse_queue} requests wait for the parser, more than "
+                          f"the parse limit of {limit}")
 
 
 # ------------------------------------------------------------------ request files
@@ -488,13 +478,9 @@ def create_cmd(
         info(f"warning: {w}")
     path = write_request(req, out, overwrite=overwrite)
     info(f"wrote {path}: REQ_NAME {name}, {len(req.rows)} row(s)")
-    fmt_ = _fmt(ctx, fmt, as_json)
     summary = {"file": str(path), "req_name": name, "action": req.action, "email": mail,
                "rows": len(req.rows)}
-    if fmt_ in ("json", "jsonl"):
-        render(dict(summary, warnings=v.warnings), fmt_)
-    else:
-        render(summary, fmt_)
+    emit_result(ctx, Report(dict(summary, warnings=v.warnings), [Table(summary)]), fmt, as_json)
 
 
 @app.command("validate")
@@ -527,12 +513,9 @@ def validate_cmd(
         if known:
             projects = sorted(set(projects or ()) | set(known)) if project else known
     v = validate_request(req, projects=projects, existing_names=existing)
-    fmt_ = _fmt(ctx, fmt, as_json)
-    if fmt_ in ("json", "jsonl"):
-        render(v.to_dict(), fmt_)
-    else:
-        render([p.to_dict() for p in v.problems], fmt_, title="rows the server would reject",
-               columns=("row", "rownum", "fault", "fault_name", "problem"))
+    emit_result(ctx, Report(v.to_dict(), [Table([p.to_dict() for p in v.problems],
+                                                 ("row", "rownum", "fault", "fault_name", "problem"),
+                                                 title="rows the server would reject")]), fmt, as_json)
     for w in v.warnings:
         info(f"warning: {w}")
     info(f"{file}: REQ_NAME {v.req_name}, {v.rows} row(s), "
@@ -563,7 +546,10 @@ def cut_cmd(
     images_dir: Annotated[Optional[list[str]], typer.Option(
         "--images", help="With --request: image files or directories to match rows against.",
         show_default=False)] = None,
-    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output directory.")] = ".",
+    outdir: Annotated[Optional[str], typer.Option(
+        "--outdir", metavar="DIR", help="Output directory (default: the current one).",
+        show_default=False)] = None,
+    old_outdir: Annotated[Optional[str], old_spelling("-o", "--outdir")] = None,
     name: Annotated[Optional[list[str]], typer.Option(
         "--name", help="Output base name per stamp (default from the centre).", show_default=False)] = None,
     hdu: Annotated[Optional[str], typer.Option("--hdu", help="Image HDU (index or EXTNAME).",
@@ -598,12 +584,14 @@ def cut_cmd(
     from mopstool.ops.parallel import Execution
     from mopstool.ops.pstamp.cut import cut_images, cut_request
 
+    outdir = renamed(outdir, old_outdir, "--outdir", "-o") or "."
     comp = None if compress.lower() in ("none", "") else compress.lower()
     if comp not in (None, "rice"):
         raise UsageError("--compress: none or rice")
     blank = int(_pstamp_conf(ctx, "mask_blank", 1))
     execution = Execution.from_options(workers, scheduler)
-    progress = _progress("images")
+    from mopstool.cli.progress import progress_bar
+
     if request:
         from mopstool.fits.request import read_request
 
@@ -611,8 +599,9 @@ def cut_cmd(
         sources = list(images or []) + list(images_dir or [])
         if not sources:
             raise UsageError("--request needs --images DIR (or image files)")
-        results = cut_request(req, sources, outdir, compress=comp, split=split, allow_offchip=offchip,
-                              mask_blank=blank, execution=execution, progress=progress)
+        with progress_bar(fmt=_fmt(ctx, fmt, as_json)) as progress:
+            results = cut_request(req, sources, outdir, compress=comp, split=split, allow_offchip=offchip,
+                                  mask_blank=blank, execution=execution, progress=progress)
     else:
         if images_dir:
             raise UsageError("--images goes with --request; give the images as arguments")
@@ -635,11 +624,10 @@ def cut_cmd(
                 raise UsageError("give one --name per stamp")
             for s, n in zip(specs, name):
                 s.name = n
-        results = cut_images(list(images), specs, outdir, split=split, allow_offchip=offchip,
-                             mask_blank=blank, hdu=hdu, mask=mask, variance=variance,
-                             execution=execution, progress=progress)
-    if progress:
-        progress.close()
+        with progress_bar(fmt=_fmt(ctx, fmt, as_json)) as progress:
+            results = cut_images(list(images), specs, outdir, split=split, allow_offchip=offchip,
+                                 mask_blank=blank, hdu=hdu, mask=mask, variance=variance,
+                                 execution=execution, progress=progress)
     from mopstool.stages.vocab import fault_meaning
 
     rows = []
@@ -648,39 +636,14 @@ def cut_cmd(
         d["fault_meaning"] = fault_meaning(r.fault, pstamp=True) if r.fault else ""
         rows.append(d)
     fmt_ = _fmt(ctx, fmt, as_json)
-    render(rows, fmt_, title="stamps",
-           columns=None if fmt_ != "table" else ("rownum", "name", "fault", "fault_meaning", "x0", "y0",
-                                                 "width", "height", "partial", "path", "message"))
+    emit_result(ctx, Listing(rows, title="stamps",
+                             columns=None if fmt_ != "table" else ("rownum", "name", "fault", "fault_meaning",
+                                                                   "x0", "y0", "width", "height", "partial",
+                                                                   "path", "message")), fmt, as_json)
     bad = [r for r in results if r.fault]
     info(f"{len(results) - len(bad)} stamp(s) written to {outdir}" + (f", {len(bad)} failed" if bad else ""))
     if bad:
         raise CheckFailed(f"{len(bad)} stamp(s) could not be made")
-
-
-class _TerminalProgress:
-    """'cut 3/40 images' on stderr, rewritten in place; only when stderr is a terminal."""
-
-    def __init__(self, what: str):
-        self.what, self.shown = what, False
-
-    def __call__(self, done: int, total: int) -> None:
-        import sys
-
-        sys.stderr.write(f"\r{done}/{total} {self.what}")
-        sys.stderr.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        import sys
-
-        if self.shown:
-            sys.stderr.write("\n")
-
-
-def _progress(what: str):
-    import sys
-
-    return _TerminalProgress(what) if sys.stderr.isatty() else None
 
 
 def _parse_size(text: str) -> tuple[float, float, bool]:

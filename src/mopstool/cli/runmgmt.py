@@ -8,7 +8,8 @@ import typer
 
 from mopstool.cli.common import (ColumnsOpt, DataGroupOpt, DistGroupOpt, DryRunOpt, FormatOpt, IdOpt, JsonOpt,
                                  LabelOpt, LimitOpt, NightOpt, StateOpt, YesOpt, concurrent_notes,
-                                 confirmer, emit_result, info, output_format, state)
+                                 confirmer, emit_result, info, old_spelling, output_format, renamed,
+                                 state)
 from mopstool.stages import choices
 
 SetStr = Optional[str]
@@ -69,8 +70,10 @@ def definebyquery(
     reduction: Annotated[Optional[list[str]], _opt("--reduction", "Warp: fakeRun.reduction; repeat.")] = None,
     preset: Annotated[SetStr, _opt("--preset", "Setter preset from the config [presets.NAME] "
                                                "(nomasktest, mehtest, lapfix, wfix).")] = None,
-    date_: Annotated[SetStr, _opt("--date", "{date} of preset values, YYYYMMDD or YYYY-MM-DD "
-                                            "(default today UTC).")] = None,
+    date_: Annotated[SetStr, typer.Option(
+        "--label-date", metavar="YYYY-MM-DD", show_default=False,
+        help="{date} of preset values, YYYY-MM-DD or YYYYMMDD (default today UTC).")] = None,
+    old_date: Annotated[SetStr, old_spelling("--date", "--label-date")] = None,
     set_label: Annotated[SetStr, _opt("--set-label", "Label of the new runs (required unless a preset "
                                                      "gives it).")] = None,
     set_workdir: Annotated[SetStr, _opt("--set-workdir", "Workdir, e.g. neb://@HOST@.0/gpc1/{label} "
@@ -121,13 +124,17 @@ def definebyquery(
                              reduction=set_reduction, expgroup=set_expgroup, dvodb=set_dvodb,
                              note=set_note)
     preset_values = st.config.preset(preset) if preset else None
+    date_ = renamed(date_, old_date, "--label-date", "--date")
     setters = resolve_setters(explicit, preset_values, preset_name=preset or "", date_value=date_)
     for name in ("label", "workdir"):
         if getattr(setters, name) is None:
             raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
-    res = define_runs(st.dbs, sel, setters, stage=stage, dry_run=dry_run,
-                      confirm=confirmer(ctx, "definebyquery", yes=yes, count=lambda r: len(r.runs)),
-                      audit_detail={"preset": preset} if preset else None)
+    from mopstool.cli.progress import progress_bar
+
+    with progress_bar(fmt=output_format(ctx, fmt, as_json)) as progress:
+        res = define_runs(st.dbs, sel, setters, stage=stage, dry_run=dry_run,
+                          confirm=confirmer(ctx, "definebyquery", yes=yes, count=lambda r: len(r.runs)),
+                          audit_detail={"preset": preset} if preset else None, progress=progress)
     for u in res.unmatched:
         info(f"not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
     for s in res.skipped[:20]:

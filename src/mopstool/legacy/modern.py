@@ -24,6 +24,11 @@ class _Args(list):
             self.extend([flag, str(v)])
 
 
+def _req_flag(name: str) -> str:
+    """The modern option of a pstamptool selector (the request id is --id)."""
+    return "--id" if name == "req_id" else _flag(name)
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -149,7 +154,7 @@ def pendingcleanuprun(call: LegacyCall) -> list[str]:
     return a
 
 
-_REQ_SELECTORS = {"req_id": "--req-id", "req_id_max": "--req-id-max", "state": "--state",
+_REQ_SELECTORS = {"req_id": "--id", "req_id_max": "--req-id-max", "state": "--state",
                   "label": "--label", "name": "--name", "fault": "--fault",
                   "not_req_id": "--not-req-id", "username": "--username", "reqType": "--req-type",
                   "timestamp_begin": "--timestamp-begin", "timestamp_end": "--timestamp-end"}
@@ -176,7 +181,7 @@ def updatereq(call: LegacyCall) -> list[str]:
 def listreq(call: LegacyCall) -> list[str]:
     a = _Args(["pstamp-req", "list"])
     for n in ("req_id", "state", "label", "name"):
-        a.add(_flag(n).replace("--req-id", "--id"), call.typed(n))
+        a.add(_req_flag(n), call.typed(n))
     a.add("--limit", call.typed("limit"))
     return a
 
@@ -184,7 +189,7 @@ def listreq(call: LegacyCall) -> list[str]:
 def revertreq(call: LegacyCall) -> list[str]:
     a = _Args(["pstamp-req", "revert", "--what", "requests"])
     for n in ("req_id", "label", "fault", "state"):
-        a.add(_flag(n), call.typed(n))
+        a.add(_req_flag(n), call.typed(n))
     a.add("--as-pstamptool", True)
     a.add("--yes", True)
     return a
@@ -192,7 +197,7 @@ def revertreq(call: LegacyCall) -> list[str]:
 
 def revertjob(call: LegacyCall) -> list[str]:
     a = _Args(["pstamp-req", "revert", "--what", "jobs"])
-    a.add("--req-id", call.typed("req_id"))
+    a.add("--id", call.typed("req_id"))
     a.add("--label", call.typed("label"))
     a.add("--fault", call.typed("fault"))
     a.add("--clear-fault-count", bool(call.get("clear_fault_count")))

@@ -15,7 +15,8 @@ from typing import Any, Callable, Iterable
 
 from mopstool.errors import UsageError
 
-Progress = Callable[[int, int], None]
+#: the progress callback of long work: (what, done, total)
+Progress = Callable[[str, int, "int | None"], None]
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,14 @@ def default_workers() -> int:
 
 
 def run_tasks(fn: Callable[..., Any], tasks: Iterable[tuple], execution: Execution, *,
-              progress: Progress | None = None) -> list[Any]:
-    """``[fn(*args) for args in tasks]``, run as *execution* says, results in task order."""
+              progress: Progress | None = None, what: str = "tasks") -> list[Any]:
+    """``[fn(*args) for args in tasks]``, run as *execution* says, results in task order;
+    *progress(what, done, total)* after each task."""
     tasks = list(tasks)
     total = len(tasks)
     if progress:
+        step = progress
+        progress = lambda done, total: step(what, done, total)  # noqa: E731
         progress(0, total)
     if execution.scheduler:
         return _run_dask(fn, tasks, execution.scheduler, progress)

@@ -4,6 +4,8 @@
         def json_form(self): ...          # the JSON contract (--format json/jsonl)
         def table_form(self) -> list[Table]: ...   # --format table
         def csv_form(self) -> Table: ...          # optional; default: the first table
+        def jsonl_form(self): ...                 # optional; default: the JSON form
+        def text_form(self) -> list[str]: ...     # optional: table output as finished lines
 
 The CLI writes every result through ``mopstool.cli.common.emit_result`` (no
 per-command format branches). A plain listing is a :class:`Listing`.
@@ -25,6 +27,8 @@ class Table:
     title: str | None = None
     #: skip this table in table output when it has no rows
     optional: bool = False
+    #: an empty line before this table in table output
+    blank_before: bool = False
 
 
 @runtime_checkable
@@ -59,6 +63,35 @@ class Listing:
         if self.table_rows is None:
             return Table(self.rows, self.columns)
         return Table(self.rows)
+
+
+@dataclass
+class Report:
+    """A result made of its JSON form and its tables (several, for table output;
+    *csv* or the first table for csv); *jsonl*: the JSON-lines items when they
+    are not the JSON form's; *text*: table output as finished lines instead of
+    tables (a report laid out for reading)."""
+
+    json: Any
+    tables: list[Table] = field(default_factory=list)
+    csv: Table | None = None
+    jsonl: Any = None
+    text: list[str] | None = None
+
+    def json_form(self) -> Any:
+        return self.json
+
+    def jsonl_form(self) -> Any:
+        return self.json if self.jsonl is None else self.jsonl
+
+    def table_form(self) -> list[Table]:
+        return self.tables
+
+    def csv_form(self) -> Table:
+        return self.csv if self.csv is not None else (self.tables[0] if self.tables else Table([]))
+
+    def text_form(self) -> list[str] | None:
+        return self.text
 
 
 def as_result(data: Any, **kw) -> Result:

@@ -13,6 +13,33 @@ from mopstool.cli.docgen.tree import (PROG, CommandDoc, ParamDoc, _first_sentenc
 #: file names of the completion scripts under completions/
 COMPLETION_FILES = {"bash": "mopstool.bash", "zsh": "_mopstool", "fish": "mopstool.fish"}
 
+#: the labels of the recent runs for --label: read from the cache that `mopstool
+#: labels cache` writes, refreshed in the background when older than 5 minutes, so
+#: a TAB never waits for the database (bash and zsh share this function)
+_SH_LABELS = """_mopstool_labels() {
+    local cache=${XDG_CACHE_HOME:-$HOME/.cache}/mopstool/labels
+    if [[ ! -f $cache || -n $(find "$cache" -mmin +5 2>/dev/null) ]]; then
+        mkdir -p "${cache%/*}" 2>/dev/null && touch "$cache" 2>/dev/null
+        (mopstool labels cache </dev/null >/dev/null 2>&1 &)
+    fi
+    [[ -r $cache ]] && cat -- "$cache"
+    return 0
+}
+"""
+_FISH_LABELS = [
+    "function __mopstool_labels --description 'Labels of the recent runs (cached)'",
+    "    set -l dir $HOME/.cache",
+    "    set -q XDG_CACHE_HOME; and set dir $XDG_CACHE_HOME",
+    "    set -l cache $dir/mopstool/labels",
+    "    if not test -f $cache; or find $cache -mmin +5 2>/dev/null | grep -q .",
+    "        mkdir -p $dir/mopstool 2>/dev/null; and touch $cache 2>/dev/null",
+    "        mopstool labels cache </dev/null >/dev/null 2>&1 &",
+    "    end",
+    "    test -r $cache; and cat $cache",
+    "end",
+    "",
+]
+
 
 # ====================================================================== completions
 def _sq(text: str) -> str:
@@ -39,6 +66,8 @@ def _bash(root: CommandDoc, global_params: list[ParamDoc]) -> str:
             return f"        {_sq(key)}) words={_sq(' '.join(p.choices))} ;;"
         if p.value_kind == "file":
             return f"        {_sq(key)}) kind=file ;;"
+        if p.value_kind == "label":
+            return f"        {_sq(key)}) words=$(_mopstool_labels) ;;"
         return None
 
     for cmd in root.walk():
@@ -75,6 +104,7 @@ def _bash(root: CommandDoc, global_params: list[ParamDoc]) -> str:
 
 _mopstool_global_valopts={_sq(' '.join(gval))}
 
+{_SH_LABELS}
 _mopstool_cmd_info() {{
     # sets subcmds, opts, valopts, argkinds, variadic for the command path $1
     subcmds='' opts='' valopts='' argkinds='' variadic=0
@@ -183,6 +213,8 @@ def _zsh_action(p: ParamDoc) -> str:
         return "(" + " ".join(re.sub(r"([\s()\\])", r"\\\1", c) for c in p.choices) + ")"
     if p.value_kind == "file":
         return "_files"
+    if p.value_kind == "label":
+        return '{compadd -- ${(f)"$(_mopstool_labels)"}}'
     return " "
 
 
@@ -273,6 +305,7 @@ def _zsh(root: CommandDoc, global_params: list[ParamDoc]) -> str:
             "# zsh completion for mopstool\n"
             "# Generated from the command tree by `mopstool docs generate`; do not edit.\n"
             "# Install: put this file (named _mopstool) in a directory of $fpath, then run compinit.\n\n"
+            + _SH_LABELS + "\n"
             + "\n".join(funcs)
             + '\nif [[ $zsh_eval_context[-1] == loadautofunc ]]; then\n'
               '    _mopstool "$@"\n'
@@ -309,6 +342,8 @@ def _fish_option_lines(params: list[ParamDoc], cond: str) -> list[str]:
                 line += " -x -a " + _fish_q(" ".join(p.choices))
             elif p.value_kind == "file":
                 line += " -r -F"
+            elif p.value_kind == "label":
+                line += " -x -a '(__mopstool_labels)'"
             else:
                 line += " -x"
         desc = _short_desc(p.help)
@@ -330,6 +365,7 @@ def _fish(root: CommandDoc, global_params: list[ParamDoc]) -> str:
         "# Generated from the command tree by `mopstool docs generate`; do not edit.",
         "# Install: copy this file to ~/.config/fish/completions/mopstool.fish",
         "",
+        *_FISH_LABELS,
         "set -g __mopstool_commands " + " ".join(_fish_q(c) for c in commands),
         "set -g __mopstool_valopts " + " ".join(_fish_q(v) for v in valopts),
         "set -g __mopstool_global_valopts " + " ".join(_fish_q(v) for v in gval),

@@ -42,7 +42,7 @@ class ParamDoc:
     multiple: bool
     required: bool
     nargs: int
-    value_kind: str           # "choice", "file", "none" (no completion) or "" (flag)
+    value_kind: str           # "choice", "file", "label", "none" (no completion) or "" (flag)
     choices: list[str] = field(default_factory=list)
 
     @property
@@ -145,6 +145,8 @@ def _value_kind(param: Any) -> tuple[str, list[str]]:
             return "file", []
         if tname in ("integer", "float", "boolean", "integer range", "float range", "datetime"):
             return "none", []
+    if set(getattr(param, "opts", None) or []) & {"--label", "--set-label"}:
+        return "label", []          # from the database, through the completion cache
     words = _vocabulary(param)
     if words:
         return "choice", words

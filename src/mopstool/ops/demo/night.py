@@ -264,7 +264,7 @@ def _pstamp_and_updates(s: Synth, night: date, before: date, ids: dict) -> None:
 
 
 def _cleaned_before(s: Synth, before: date) -> None:
-    """A few runs of an older night already through cleanup (for cleanup --status)."""
+    """A few runs of an older night already through cleanup (for cleanup status)."""
     old = before - timedelta(days=1)
     nf = night_fields(old)
     for v in (1, 2):

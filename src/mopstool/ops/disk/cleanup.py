@@ -427,7 +427,8 @@ class _pstamp_conn:
 
 
 BatchHook = Callable[[str, int, list[int]], None]
-ProgressHook = Callable[[int, int], None]
+#: the progress callback of long work: (what, done, total)
+ProgressHook = Callable[[str, int, "int | None"], None]
 
 
 def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook | None = None,
@@ -439,7 +440,7 @@ def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook |
     downstream processing) and locked, then state and label change together and
     an audit row is written. *batch_hook(stage, batch_number, ids)* runs inside
     the transaction after the update (tests use it to interrupt a batch);
-    *progress(done, total)* after each commit."""
+    *progress("cleanup", done, total)* after each commit."""
     if plan.dry_run:
         return plan
     total = plan.total
@@ -485,7 +486,7 @@ def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook |
             plan.batches_done = batch_no
             done += len(chunk)
             if progress is not None:
-                progress(done, total)
+                progress("cleanup", done, total)
             if done < total:
                 # a fair turn: a writer waiting for the lock is woken and takes it
                 # now, instead of finding it taken again by the next batch

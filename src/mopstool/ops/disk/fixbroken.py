@@ -20,7 +20,7 @@ columns: the replacement chip run's ``note`` (which chiptool leaves NULL) reads
 
 (``done`` instead of ``open`` once --finish retired the originals). It is found
 again by exposure (chipRun.exp_id, indexed) when planning, and by the fix
-presets' labels (chipRun.label, indexed) for --status/--finish and cleanup, so
+presets' labels (chipRun.label, indexed) for fixbroken status/finish and cleanup, so
 fixbroken needs no table of mopstool's own. The replacement is defined with the
 marker note already set (one transaction); the broken run list is added right
 after. A crash in between leaves a replacement that the next run finds by its
@@ -631,9 +631,11 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
 
 def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
                 fix_date: str | date | None = None,
-                confirm: Callable[[int], bool] | None = None) -> FixResult:
+                confirm: Callable[[int], bool] | None = None,
+                progress: Callable[[str, int, int | None], None] | None = None) -> FixResult:
     """Define the replacement chip runs (their note marks them as fixes) and
-    write the broken runs they replace into that note."""
+    write the broken runs they replace into that note; *progress(what, done,
+    total)* follows the exposures defined."""
     from mopstool.ops.runs.define import DefineSelection, DefineSetters, define_runs
 
     todo = [r for r in result.rows if r.action in ("define", "pair")]
@@ -647,14 +649,18 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
     for r in todo:
         if r.action == "define":
             by_preset.setdefault(r.preset, []).append(r)
+    ndefine, done = sum(len(rows) for rows in by_preset.values()), 0
     for preset, rows in by_preset.items():
+        if progress is not None:
+            progress("defining replacement runs (exposures)", done, ndefine)
+        done += len(rows)
         values = {k: (v if v is not None else "NULL") for k, v in rows[0].setters.items()}
         values["note"] = fix_note(FIX_OPEN, preset, [])
         setters = DefineSetters(**values)
         selection = DefineSelection(exp_ids=[r.exp_id for r in rows], exp_type=None, unique=True)
         try:
             res = define_runs(dbs, selection, setters, stage=_root().name,
-                              audit_detail={"command": "fixbroken", "preset": preset})
+                              audit_detail={"command": "fixbroken", "preset": preset}, progress=progress)
         except NotFound as exc:
             for r in rows:
                 r.action, r.note = "skip", str(exc)
@@ -675,6 +681,8 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
                           "give another label in the preset")
             else:
                 r.action, r.note = "skip", unmatched.get(r.exp_id) or "not defined"
+    if progress is not None and ndefine:
+        progress("defining replacement runs (exposures)", ndefine, ndefine)
     to_record = [r for r in todo if r.chip_id is not None and r.action in ("defined", "adopted", "pair")]
     if to_record:
         cr = _root_run()
@@ -727,7 +735,7 @@ def _progress(chain: dict[str, Any] | None) -> tuple[str, bool]:
     if warps:
         states = sorted({s for _, s in warps})
         if states == [State.FULL]:
-            return f"{end} full: ready for --finish", True
+            return f"{end} full: ready for fixbroken finish", True
         return f"{end} " + "/".join(states), False
     nxt = _next_stage(_root())
     if chain["cam_state"] and nxt is not None:

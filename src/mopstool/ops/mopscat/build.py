@@ -511,7 +511,7 @@ def build_night(night, *, config, dbs_factory, outdir: str = ".", version: int |
         raise DataError("[mopscat] output gives two products of the night the same file name; "
                         "include {diff_id} and {direction} in it")
     for slot, res in zip(slots, run_tasks(build_product_task, work, execution or Execution(),
-                                          progress=progress)):
+                                          progress=progress, what="building .mops products")):
         rows[slot].update({k: res[k] for k in ("output", "rows", "duplicates", "error") if k in res})
     return rows
 

@@ -209,7 +209,7 @@ def _fault_problems(nd: NightData, night: date, pub_to_diff: dict[int, int],
                     diff_exp: dict[int, int], retired_label: str = str(State.GOTO_CLEANED)) -> list[dict]:
     """Fault problems of the night's target exposures. Runs sent to cleanup
     (goto_cleaned/purged/scrubbed, or relabelled goto_cleaned as cleanup and
-    fixbroken --finish do) are retired: their faults need nothing more."""
+    fixbroken finish do) are retired: their faults need nothing more."""
     from mopstool.ops.runs.faults import fix_kind
 
     out = []
@@ -389,7 +389,7 @@ def _assign_fixes(problems: list[dict], cfg: Config, night: date, prefix: str, d
         elif how == "fixbroken":
             by_gone.setdefault(p["stage"], []).append(p)
         elif how == "fixbroken-finish":
-            p["fix"] = f"{prefix} fixbroken --finish --yes"
+            p["fix"] = f"{prefix} fixbroken finish --yes"
         elif how == "inspect" or how == "none":
             p["person"] = (f"run in state {p.get('run_state')}: nothing to revert; see "
                            f"'show {p['stage']} {p['id']}' and its log")

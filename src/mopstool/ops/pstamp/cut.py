@@ -108,7 +108,7 @@ def cut_images(images: list[str], specs: list[StampSpec], outdir: str | Path, *,
     opts = CutOptions(outdir=str(outdir), split=split, allow_offchip=allow_offchip, mask_blank=mask_blank,
                       when=run_time(), hdu=hdu, mask=mask, variance=variance)
     tasks = [(str(img), these, opts) for img, these in zip(images, per_image)]
-    return _merge(run_tasks(cut_image_task, tasks, execution, progress=progress))
+    return _merge(run_tasks(cut_image_task, tasks, execution, progress=progress, what="cutting stamps (images)"))
 
 
 def _bulk_pixels(sources: list[ImageSource], rows: list[dict], checked: list) -> dict[int, Any]:
@@ -243,5 +243,5 @@ def cut_request(request, images: Iterable[str | Path], outdir: str | Path, *,
     opts = CutOptions(outdir=str(outdir), split=split, allow_offchip=allow_offchip, mask_blank=mask_blank,
                       when=run_time(), fail_jobs=True)
     tasks = [(str(sources[k].path), todo[k], opts) for k in order]
-    results.extend(_merge(run_tasks(cut_image_task, tasks, execution, progress=progress)))
+    results.extend(_merge(run_tasks(cut_image_task, tasks, execution, progress=progress, what="cutting stamps (images)")))
     return results

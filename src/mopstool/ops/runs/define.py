@@ -470,11 +470,14 @@ def _definer(stage: str) -> Definer:
 
 
 def _run_select(conn: Connection, d: Definer, sel: DefineSelection, label: str | None,
-                *, duplicates: bool) -> list[dict[str, Any]]:
+                *, duplicates: bool, progress: Callable | None = None) -> list[dict[str, Any]]:
     kind, values = _keyed(sel)
     rows: list[dict[str, Any]] = []
     seen = set()
-    for chunk in list(chunks(values)) or [[]]:
+    parts = list(chunks(values)) or [[]]
+    for i, chunk in enumerate(parts):
+        if progress is not None and len(parts) > 1:
+            progress("selecting exposures", i * len(parts[0]), len(values))
         for r in conn.execute(d.query(sel, label, kind, chunk, duplicates=duplicates)):
             row = dict(r._mapping)
             if row[d.key] not in seen:
@@ -545,7 +548,8 @@ def _imfile_counts(conn: Connection, exp_ids: list[int]) -> dict[int, int]:
 def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSetters, *,
                 stage: str = "chip", dry_run: bool = False,
                 confirm: Callable[[DefineResult], bool] | None = None,
-                audit_detail: dict | None = None, lock_timeout: float | None = None) -> DefineResult:
+                audit_detail: dict | None = None, lock_timeout: float | None = None,
+                progress: Callable[[str, int, int | None], None] | None = None) -> DefineResult:
     """Select exposures (chip) or fakeRuns (warp) and define new runs for them.
 
     With dry_run the plan is returned (run ids None) and nothing is written.
@@ -553,7 +557,9 @@ def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSette
     decline (the result then has applied False). The selection is made again
     under the write lock, in the transaction that inserts, so two writers never
     define the same runs twice (--unique, and always for warp). Raises NotFound
-    when explicit names/ids were given and none of them selected anything."""
+    when explicit names/ids were given and none of them selected anything.
+    *progress(what, done, total)* follows the selection of many names and the
+    inserts."""
     d = _definer(stage)
     st = get_stage(stage, capability="define")
     if not selection.has_terms() and not selection.all:
@@ -576,7 +582,7 @@ def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSette
 
     def plan(conn) -> DefineResult:
         result = DefineResult(stage=stage)
-        selected = _run_select(conn, d, selection, label, duplicates=False)
+        selected = _run_select(conn, d, selection, label, duplicates=False, progress=progress)
         if d.always_unique or selection.unique:
             result.skipped = [
                 dict(r, reason=f"already has {stage} run {r['existing']} with label "
@@ -616,6 +622,9 @@ def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSette
 
     def apply(conn, result: DefineResult):
         values = result.values
+        steps = 2 if d.component_table else 1
+        if progress is not None:
+            progress(f"defining {len(values)} runs", 0, steps)
         top = conn.execute(select(func.max(run_table.c[id_col]))).scalar() or 0
         conn.execute(run_table.insert(), values)
         new_rows = conn.execute(
@@ -630,8 +639,12 @@ def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSette
             raise NotFound("could not identify the inserted runs; nothing written")
         for out in result.runs:
             out[id_col] = ids[out[d.key]]
+        if progress is not None:
+            progress(f"defining {len(values)} runs", 1, steps)
         if d.component_table:
             result.rows[d.component_table] = _insert_chip_imfiles(conn, sorted(ids.values()))
+            if progress is not None:
+                progress(f"defining {len(values)} runs", 2, steps)
         return result.total, dict(audit_detail or {}, stage=stage, label=label, runs=len(values),
                                   first_id=min(ids.values()), last_id=max(ids.values()))
 

@@ -71,6 +71,24 @@ def list_labels(dbs: Databases, patterns: list[str] | None = None) -> list[dict[
     return rows
 
 
+def recent_labels(dbs: Databases, per_stage: int = 5000) -> list[str]:
+    """Distinct labels of the newest *per_stage* runs of each run stage (read
+    backwards along the primary key, so the cost does not grow with history);
+    what shell completion offers for --label."""
+    found: set[str] = set()
+    with dbs.connect() as conn:
+        for name in stages_that("runs"):
+            st = STAGES[name]
+            if st.run_table in schema.PSTAMP_TABLE_NAMES:
+                continue
+            run = schema.table(st.run_table)
+            if "label" not in run.c:
+                continue
+            newest = select(run.c.label).order_by(run.c[st.id_col].desc()).limit(per_stage).subquery()
+            found.update(v for (v,) in conn.execute(select(newest.c.label).distinct()) if v)
+    return sorted(found)
+
+
 def _write(dbs: Databases, action: str, plan_fn, apply_fn, dry_run: bool, confirm) -> WritePlan:
     """The write protocol for one labels change: *plan_fn(conn)* builds the plan
     (again under the lock), *apply_fn(conn, plan)* writes and returns (rows, detail)."""
