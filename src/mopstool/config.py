@@ -480,6 +480,12 @@ class _Schema:
         """The type of *key*, or None when it is not a valid key."""
         if key in self.types:
             return self.types[key]
+        parts = key.split(".")
+        if parts[0] == "retention" and (len(parts) == 2 or (len(parts) == 4 and parts[1] == "targets")):
+            from mopstool.stages import stages_that
+
+            if parts[-1] in stages_that("cleanup"):  # days per cleanup stage, a registered one too
+                return _INT
         for table, keys in self.open.items():
             if key.startswith(table + "."):
                 rest = key[len(table) + 1:]
