@@ -32,7 +32,8 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.CHECK_FAILED: ("a check found problems (czar, faults with faults, lostvisits with lost "
                             "visits, pstamp-req backlog --check, db check)"),
     ExitCode.DECLINED: "declined at the confirmation prompt; nothing written",
-    ExitCode.DATA: "bad input data (FITS file, request row, id that does not exist)",
+    ExitCode.DATA: ("bad input data (FITS file, request row, id that does not exist, a value the "
+                    "database column cannot hold: too long, not latin1, out of range)"),
     ExitCode.UNREACHABLE: "database unreachable",
     ExitCode.IOERR: ("cannot write: the disk is full, an I/O error, or the audit record of a change "
                      "cannot be written anywhere; nothing changed"),

@@ -580,7 +580,7 @@ def check_row(row: dict[str, Any], *, projects: Iterable[str] | None = None) -> 
         for col in ("CENTER_X", "CENTER_Y", "WIDTH", "HEIGHT"):
             if not valid_number(row.get(col)):
                 return INVALID_REQUEST, f"invalid ROI: {col} {_text(row.get(col))!r} is not a number"
-    if skycenter and not wholefile and valid_number(row.get("CENTER_X")) and valid_number(row.get("CENTER_Y")):
+    if skycenter and not wholefile and all(valid_number(row.get(c)) for c in ("CENTER_X", "CENTER_Y")):
         for col, what, bounds in (("CENTER_X", "RA", RA_RANGE), ("CENTER_Y", "Dec", DEC_RANGE)):
             if not bounds[0] <= _num(row.get(col)) <= bounds[1]:
                 return INVALID_REQUEST, (f"invalid ROI: {col} ({what}) {_text(row.get(col))} is outside "
@@ -624,7 +624,8 @@ def validate_request(req: StampRequest, *, projects: Iterable[str] | None = None
     if extver not in ("1", "2"):
         problem(PROG_ERROR, f"EXTVER {extver!r} is not '1' or '2': the parser stops (exit 4)")
     elif extver == "1":
-        v.warnings.append("EXTVER '1': version 1 requests are no longer accepted by the server; write version 2")
+        v.warnings.append("EXTVER '1': version 1 requests are no longer accepted by the server; "
+                          "write version 2")
     else:
         if not _truthy(_text(req.email)):
             problem(INVALID_REQUEST, "EMAIL missing (required for version 2)")
