@@ -450,3 +450,25 @@ def test_the_database_a_writer_names_has_its_password_masked():
     assert dbs.describe() == "mysql+pymysql://ipp:***@ippdb01/gpc1"
     assert dbs.describe(pstamp_db=True) == "mysql+pymysql://ipp:***@ippdb02/ippRequestServer"
     assert "s3cret" not in dbs.describe() + dbs.describe(True)
+
+
+def test_the_engine_guard_refuses_what_a_writer_did_not_check(db_url, dbs):
+    """Any INSERT or UPDATE through mopstool's engines: the value is checked against
+    the column before it is sent, and the transaction rolls back."""
+    from sqlalchemy import update
+
+    from mopstool.db import schema
+    from mopstool.errors import DataError
+
+    _load(dbs)
+    start = checksums(db_url)
+    bad = [schema.Label.insert().values(label="L.g", comment="c" * 81),
+           update(schema.chipRun).where(schema.chipRun.c.label == LABEL).values(workdir="neb://€"),
+           update(schema.Label).where(schema.Label.c.label == LABEL).values(priority=2 ** 31),
+           update(schema.chipRun).where(schema.chipRun.c.chip_id == 2 ** 63).values(label="L.g")]
+    for stmt in bad:
+        with pytest.raises(DataError):
+            with dbs.begin() as conn:
+                conn.execute(update(schema.Label).where(schema.Label.c.label == LABEL).values(active=0))
+                conn.execute(stmt)
+    assert checksums(db_url) == start

@@ -88,31 +88,60 @@ def check_row(table, row: Mapping[str, Any], *, options: Mapping[str, str] | Non
 
 def _check_int64(values: Iterable[Any]) -> None:
     for v in values:
-        if isinstance(v, (list, tuple)):
+        if type(v) is int:
+            if not INT64_MIN <= v <= INT64_MAX:
+                raise DataError(f"{v} is outside the 64-bit integer range of the database "
+                                f"({INT64_MIN} .. {INT64_MAX}); nothing changed")
+        elif isinstance(v, (list, tuple)):
             _check_int64(v)
-        elif isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:
-            raise DataError(f"{v} is outside the 64-bit integer range of the database "
-                            f"({INT64_MIN} .. {INT64_MAX}); nothing changed")
+
+
+_TABLE_LIMITS: dict[Any, dict[str, tuple]] = {}
+
+
+def _table_limits(table) -> dict[str, tuple]:
+    """column key -> (width or None, (low, high) or None), for the columns that have a limit."""
+    got = _TABLE_LIMITS.get(table)
+    if got is None:
+        got = {}
+        for col in table.c:
+            width, int_range = _limits(col)
+            if width is not None or int_range is not None:
+                got[col.key] = (width, int_range)
+        _TABLE_LIMITS[table] = got
+    return got
 
 
 def guard(conn, cursor, statement, parameters, context, executemany) -> None:
-    """``before_cursor_execute`` listener: check the values of every statement."""
+    """``before_cursor_execute`` listener: check the values of every statement.
+
+    The common case (a value that fits) costs a type test and a comparison;
+    :func:`check_value` words the refusal."""
     if context is None or getattr(context, "_mopstool_checked", False):
         return
     context._mopstool_checked = True
     params = getattr(context, "compiled_parameters", None) or []
-    for row in params:
-        _check_int64(row.values())
     compiled = getattr(context, "compiled", None)
-    if compiled is None or not (context.isinsert or context.isupdate):
-        return
-    table = getattr(compiled.statement, "table", None)
-    if table is None or not hasattr(table, "c"):
-        return
+    table = None
+    if compiled is not None and (context.isinsert or context.isupdate):
+        table = getattr(compiled.statement, "table", None)
+    limits = _table_limits(table) if table is not None and hasattr(table, "c") else {}
     for row in params:
         for key, value in row.items():
-            if key in table.c:
-                check_value(table, key, value)
+            t = type(value)
+            if t is int:
+                if not INT64_MIN <= value <= INT64_MAX:
+                    _check_int64((value,))
+                lim = limits.get(key)
+                if lim is not None and lim[1] is not None and not lim[1][0] <= value <= lim[1][1]:
+                    check_value(table, key, value)
+            elif t is str:
+                lim = limits.get(key)
+                if lim is not None and ((lim[0] is not None and len(value) > lim[0])
+                                        or not value.isascii()):
+                    check_value(table, key, value)
+            elif t is list or t is tuple:
+                _check_int64(value)
 
 
 def install(engine) -> None:
