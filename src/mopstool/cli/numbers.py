@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from typing import Any, get_args
 
-from mopstool.db.values import INT64_MAX, INT64_MIN
 from mopstool.errors import UsageError
+from mopstool.util import INT64_MAX, INT64_MIN
 
 _AT_LEAST_ONE = ("batch_size", "workers")
 _NOT_NEGATIVE = ("limit", "parse_limit")

@@ -25,8 +25,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from mopstool.errors import DataError
-
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+from mopstool.util import INT64_MAX, INT64_MIN
 #: bits of the integer types of the schema (signed)
 _INT_BITS = {"BIGINT": 64, "BIG_INTEGER": 64, "INTEGER": 32, "INT": 32, "MEDIUMINT": 24,
              "SMALLINT": 16, "SMALL_INTEGER": 16, "TINYINT": 8}
