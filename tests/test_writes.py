@@ -4,11 +4,6 @@ writes, so no writer applies a plan computed before another writer's commit."""
 
 from __future__ import annotations
 
-import os
-import pty
-import select as _select
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime
@@ -54,16 +49,6 @@ def _config(tmp_path, **general) -> str:
     cfg.write_text("[general]\n" + "".join(f"{k} = {v}\n" for k, v in general.items()))
     cfg.chmod(0o600)
     return str(cfg)
-
-
-def _env():
-    env = dict(os.environ)
-    env.pop("CI", None)
-    return env
-
-
-def _mopstool(*args) -> list[str]:
-    return [sys.executable, "-m", "mopstool", *args]
 
 
 # ---------------------------------------------------------------------- ops level
@@ -214,89 +199,8 @@ def test_bad_lock_timeout_in_the_config_is_exit_78(cli, db_url, tmp_path):
 
 
 # ---------------------------------------------------------------------- processes
-
-def test_two_concurrent_writers_define_one_run_per_exposure(db_url, dbs, tmp_path):
-    _exposures(dbs)
-    cfg = _config(tmp_path, lock_timeout=120)
-    procs = [subprocess.Popen(_mopstool(*DEFINE, "--yes", "--db", db_url, "--config", cfg, "--json"),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
-             for _ in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    codes = [p.returncode for p in procs]
-    assert codes == [0, 0], outs
-    per = _runs_per_exposure(dbs)
-    assert len(per) == N and set(per.values()) == {1}
-    assert _imfiles(dbs) == N * len(CLASSES)
-    import json
-
-    defined = [json.loads(o) for o, _ in outs]
-    assert sorted(len(d) for d in defined) == [0, N]
-
-
-class _Pty:
-    """A mopstool process on a terminal (stdin, stdout and stderr on one pty)."""
-
-    def __init__(self, args):
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=_env(),
-                                     close_fds=True)
-        os.close(slave)
-        self.text = ""
-
-    def expect(self, word: str, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while word not in self.text:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {word!r} in {self.text!r}")
-            r, _, _ = _select.select([self.master], [], [], 1)
-            if r:
-                try:
-                    self.text += os.read(self.master, 4096).decode(errors="replace")
-                except OSError:
-                    if self.proc.poll() is not None:
-                        raise AssertionError(f"exited before {word!r}: {self.text!r}") from None
-
-    def answer(self, line: str) -> int:
-        os.write(self.master, (line + "\n").encode())
-        code = self.proc.wait(300)
-        try:
-            while True:
-                r, _, _ = _select.select([self.master], [], [], 0.5)
-                if not r:
-                    break
-                self.text += os.read(self.master, 4096).decode(errors="replace")
-        except OSError:
-            pass
-        os.close(self.master)
-        return code
-
-
-def test_a_prompt_held_open_while_cron_commits_makes_no_duplicates(db_url, dbs, tmp_path):
-    _exposures(dbs)
-    cfg = _config(tmp_path, confirm_above=0, lock_timeout=120)
-    operator = _Pty(_mopstool(*DEFINE, "--db", db_url, "--config", cfg))
-    operator.expect("Continue?")
-    cron = subprocess.run(_mopstool(*DEFINE, "--yes", "--db", db_url, "--config", cfg, "--json"),
-                          capture_output=True, text=True, env=_env(), timeout=300)
-    assert cron.returncode == 0, cron.stderr
-    assert len(_runs_per_exposure(dbs)) == N
-    code = operator.answer("y")
-    assert code == 0, operator.text
-    assert "another writer committed meanwhile" in operator.text
-    per = _runs_per_exposure(dbs)
-    assert len(per) == N and set(per.values()) == {1}
-    assert _imfiles(dbs) == N * len(CLASSES)
-
-
-def test_declining_the_prompt_exits_10_and_writes_nothing(db_url, dbs, tmp_path):
-    _exposures(dbs, 2)
-    cfg = _config(tmp_path, confirm_above=0)
-    operator = _Pty(_mopstool(*DEFINE, "--db", db_url, "--config", cfg))
-    operator.expect("Continue?")
-    code = operator.answer("n")
-    assert code == ExitCode.DECLINED == 10, operator.text
-    assert "cancelled; nothing written" in operator.text
-    assert _runs_per_exposure(dbs) == {}
+# Concurrent processes, a prompt held open in a pty and declining it are in
+# tests/test_reliability.py (which shares this module's helpers).
 
 
 # ---------------------------------------------------------------------- every writer

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     DECLINED = 10
     DATA = 65
     UNREACHABLE = 69
+    IOERR = 74
     TEMPFAIL = 75
     PERMISSION = 77
     CONFIG = 78
@@ -32,10 +33,14 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
                             "visits, diffpairs with pairs due and not defined, pstamp-req backlog over "
                             "the parse limit or --check, db check)"),
     ExitCode.DECLINED: "declined at the confirmation prompt; nothing written",
-    ExitCode.DATA: "bad input data (FITS file, request row, id that does not exist)",
+    ExitCode.DATA: ("bad input data (FITS file, request row, id that does not exist, a value the "
+                    "database column cannot hold: too long, not latin1, out of range)"),
     ExitCode.UNREACHABLE: "database unreachable",
+    ExitCode.IOERR: ("cannot write: the disk is full, an I/O error, or the audit record of a change "
+                     "cannot be written anywhere; nothing changed"),
     ExitCode.TEMPFAIL: "temporary: lock held by another run, deadlock; retry later",
-    ExitCode.PERMISSION: "permission (e.g. a secrets file readable by others)",
+    ExitCode.PERMISSION: ("permission: a secrets file readable by others, a database user that may "
+                          "only read, a read-only SQLite file"),
     ExitCode.CONFIG: "configuration error",
     ExitCode.INTERRUPTED: "interrupted",
 }
@@ -80,6 +85,12 @@ class TempFail(MopsError):
     code = ExitCode.TEMPFAIL
 
 
+class WriteFailed(MopsError):
+    """The database or a file could not be written (disk full, I/O error)."""
+
+    code = ExitCode.IOERR
+
+
 class PermissionProblem(MopsError):
     code = ExitCode.PERMISSION
 
@@ -92,7 +103,10 @@ def classify_db_error(exc: BaseException) -> MopsError | None:
     """Map a DBAPI/SQLAlchemy error onto a MopsError, or None if unknown.
 
     MySQL error numbers: 2002/2003/2005/2006/2013 connection problems, 1044/1045
-    access denied, 1049 unknown database, 1205 lock wait timeout, 1213 deadlock.
+    access denied, 1049 unknown database, 1205 lock wait timeout, 1213 deadlock,
+    1142/1143 a command (INSERT, UPDATE, ...) denied to the user, 1290 the server
+    runs read-only, 1021/1114 disk or table full. SQLite: a read-only file or
+    directory, a full disk, an I/O error.
     """
     orig = getattr(exc, "orig", exc)
     args = getattr(orig, "args", ())
@@ -104,11 +118,23 @@ def classify_db_error(exc: BaseException) -> MopsError | None:
         return Unreachable(f"database refused the login: {text}")
     if errno == 1049:
         return Unreachable(f"database does not exist: {text}")
+    if errno in (1142, 1143, 1227, 1290, 1036):
+        text = str(args[1]) if len(args) > 1 else text
+        return PermissionProblem(f"the database user may not change this database ({text}); "
+                                 "nothing changed; use an account that may write")
+    if errno in (1021, 1114):
+        return WriteFailed(f"the database server cannot write ({text}); nothing changed")
     if errno in (1205, 1213):
         return TempFail(f"database busy ({text}); retry later")
     low = text.lower()
     if "unable to open database file" in low:
         return Unreachable(f"cannot open the SQLite database: {text}")
+    if "readonly database" in low or "read-only" in low:
+        return PermissionProblem(f"the SQLite database is read-only ({text}): the file or its "
+                                 "directory cannot be written by this user; nothing changed")
+    if "disk is full" in low or "disk i/o error" in low:
+        return WriteFailed(f"cannot write the SQLite database ({text}): the disk is full or "
+                           "failing; nothing changed")
     if "database is locked" in low:
         return TempFail("SQLite database is locked by another process; retry later")
     if "no such table" in low or errno == 1146:

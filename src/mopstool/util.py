@@ -7,6 +7,9 @@ from typing import Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 
+#: the range of a signed 64-bit integer (BIGINT, SQLite INTEGER): ids and any whole number
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
 #: values per IN (...) list and rows per batch unless a caller says otherwise
 CHUNK = 1000
 

@@ -231,29 +231,42 @@ def decline() -> None:
 def confirmer(ctx: typer.Context, what: str, *, yes: bool, count=None):
     """The confirm callback every writer gets (ops.writes.execute calls it once,
     with the plan). *count* sizes the change (default: rows of the plan); a
-    change above ``general.confirm_above`` asks; "no" exits DECLINED."""
+    change above ``general.confirm_above`` asks; "no" exits DECLINED. The plan's
+    ``database`` (set by execute) is named before anything is written."""
     def confirm(plan) -> bool:
         n = count(plan) if count else plan.total
-        if not confirm_change(ctx, n, what, yes=yes, dry_run=False):
+        if not confirm_change(ctx, n, what, yes=yes, dry_run=False,
+                              database=getattr(plan, "database", None)):
             decline()
         return True
     return confirm
 
 
-def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_run: bool) -> bool:
+def confirm_change(ctx: typer.Context, rows: int, what: str, *, yes: bool, dry_run: bool,
+                   database: str | None = None) -> bool:
     """Ask before a change that touches more rows than general.confirm_above.
 
-    Returns False when the user declines. Without a terminal and without
-    --yes a large change is refused (exit 2); it never prompts blindly."""
-    if dry_run or yes:
+    Before any change the database it goes to is named on stderr (*database*,
+    default the image database of this invocation; any password as ``***``), and
+    the question names it too. Returns False when the user declines. Without a
+    terminal and without --yes a large change is refused (exit 2); it never
+    prompts blindly."""
+    if dry_run:
+        return True
+    if database is None:
+        database = state(ctx).dbs.describe()
+    if rows:
+        info(f"{what}: database {database}")
+    if yes:
         return True
     threshold = int(state(ctx).config.get("general.confirm_above", 50) or 0)
     if rows <= threshold:
         return True
     if not sys.stdin.isatty():
-        raise UsageError(f"{what} would change {rows} rows (more than {threshold}); "
+        raise UsageError(f"{what} would change {rows} rows (more than {threshold}) in {database}; "
                          "re-run with --yes, or --dry-run to see the plan")
     from mopstool.cli.progress import pause_progress
 
     pause_progress()
-    return typer.confirm(f"{what} will change {rows} rows. Continue?", default=False, err=True)
+    return typer.confirm(f"{what} will change {rows} rows in {database}. Continue?", default=False,
+                         err=True)

@@ -119,7 +119,10 @@ def polish(cmd: click.Command) -> click.Command:
     if hasattr(cmd, "rich_markup_mode"):
         cmd.rich_markup_mode = None  # plain help, as the root shows it
     _plain_help_option(cmd)
+    from mopstool.cli.numbers import bound
+
     for param in cmd.params:
+        bound(param)  # numbers in range, one line and exit 2 otherwise
         if getattr(param, "metavar", None) is None:
             word = param.name.upper() if param.param_type_name == "argument" else _placeholder(param)
             if word:

@@ -58,6 +58,9 @@ def make_engine(url: str, *, source: str = "--db", what: str = "image database")
         raise bad(f"malformed database URL {shown!r} (from {source}): {mask_secrets(exc)}") from None
     except ModuleNotFoundError as exc:
         raise ConfigError(f"database driver not installed: {exc.name}") from None
+    from mopstool.db import values
+
+    values.install(engine)  # every value checked against the column types before it is sent
     if backend == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -125,6 +128,11 @@ class Databases:
             self._engines["pstamp"] = make_engine(self.pstamp_url, source=self.pstamp_source,
                                                   what="stamp database")
         return self._engines["pstamp"]
+
+    def describe(self, pstamp_db: bool = False) -> str:
+        """The database a change goes to, for the plan and the prompt: its URL with
+        any password shown as ``***``."""
+        return describe_url(self.pstamp_url if pstamp_db else self.gpc1_url)
 
     def engine(self, pstamp_db: bool = False) -> Engine:
         return self.pstamp if pstamp_db else self.gpc1

@@ -129,7 +129,18 @@ def named_lock(engine: Engine, name: str, timeout: int | float = 0) -> Iterator[
         yield
         return
     lock_path = sqlite_lock_path(db)
-    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:
+        import errno
+
+        from mopstool.errors import PermissionProblem, WriteFailed
+
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+            raise WriteFailed(f"cannot create the write lock {lock_path} ({exc.strerror}); "
+                              "nothing changed") from None
+        raise PermissionProblem(f"the SQLite database is read-only here: cannot create the write "
+                                f"lock {lock_path} ({exc.strerror}); nothing changed") from None
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -22,6 +22,7 @@ from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, MetaData, 
 from sqlalchemy.exc import DBAPIError
 
 from mopstool.db.schema import _MYSQL_KW
+from mopstool.errors import ExitCode
 
 own = MetaData()
 
@@ -45,7 +46,7 @@ def has_table(conn, name: str) -> bool:
 
 
 #: exit code when the audit record of a change cannot be written anywhere (EX_IOERR)
-AUDIT_UNWRITABLE = 74
+AUDIT_UNWRITABLE = ExitCode.IOERR
 _COMMAND_MAX = 16000
 _DETAIL_MAX = 60000
 

@@ -325,18 +325,31 @@ _ALIASES = {
 }
 
 
+#: the sky ranges of a centre (degrees)
+RA_RANGE = (0.0, 360.0)
+DEC_RANGE = (-90.0, 90.0)
+
+
+def _in_range(deg: float, what: str, bounds: tuple[float, float]) -> float:
+    import math
+
+    if not (math.isfinite(deg) and bounds[0] <= deg <= bounds[1]):
+        raise ValueError(f"{what} {deg:g} is outside {bounds[0]:g} .. {bounds[1]:g} degrees")
+    return deg
+
+
 def parse_ra(value: Any) -> float:
-    """RA in degrees, or HH:MM:SS sexagesimal hours (parsed by astropy)."""
+    """RA in degrees, or HH:MM:SS sexagesimal hours (parsed by astropy); 0 .. 360."""
     if isinstance(value, str) and ":" in value:
-        return _sexagesimal(value, hours=True)
-    return float(value)
+        return _in_range(_sexagesimal(value, hours=True), "RA", RA_RANGE)
+    return _in_range(float(value), "RA", RA_RANGE)
 
 
 def parse_dec(value: Any) -> float:
-    """Dec in degrees, or [+-]DD:MM:SS (parsed by astropy)."""
+    """Dec in degrees, or [+-]DD:MM:SS (parsed by astropy); -90 .. 90."""
     if isinstance(value, str) and ":" in value:
-        return _sexagesimal(value, hours=False)
-    return float(value)
+        return _in_range(_sexagesimal(value, hours=False), "Dec", DEC_RANGE)
+    return _in_range(float(value), "Dec", DEC_RANGE)
 
 
 def _sexagesimal(text: str, *, hours: bool) -> float:
@@ -575,6 +588,11 @@ def check_row(row: dict[str, Any], *, projects: Iterable[str] | None = None) -> 
         for col in ("CENTER_X", "CENTER_Y", "WIDTH", "HEIGHT"):
             if not valid_number(row.get(col)):
                 return INVALID_REQUEST, f"invalid ROI: {col} {_text(row.get(col))!r} is not a number"
+    if skycenter and not wholefile and all(valid_number(row.get(c)) for c in ("CENTER_X", "CENTER_Y")):
+        for col, what, bounds in (("CENTER_X", "RA", RA_RANGE), ("CENTER_Y", "Dec", DEC_RANGE)):
+            if not bounds[0] <= _num(row.get(col)) <= bounds[1]:
+                return INVALID_REQUEST, (f"invalid ROI: {col} ({what}) {_text(row.get(col))} is outside "
+                                         f"{bounds[0]:g} .. {bounds[1]:g} degrees")
     if req_type == "byexp" and stage in ("stack", "stack_summary"):
         return NOT_IMPLEMENTED, f"byexp is not implemented for {stage}"
     if req_type == "bycoord" and not skycenter:
@@ -614,7 +632,8 @@ def validate_request(req: StampRequest, *, projects: Iterable[str] | None = None
     if extver not in ("1", "2"):
         problem(PROG_ERROR, f"EXTVER {extver!r} is not '1' or '2': the parser stops (exit 4)")
     elif extver == "1":
-        v.warnings.append("EXTVER '1': version 1 requests are no longer accepted by the server; write version 2")
+        v.warnings.append("EXTVER '1': version 1 requests are no longer accepted by the server; "
+                          "write version 2")
     else:
         if not _truthy(_text(req.email)):
             problem(INVALID_REQUEST, "EMAIL missing (required for version 2)")

@@ -143,10 +143,18 @@ def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
     confirmation exits with the DECLINED code itself. *apply* returns the rows
     affected and the audit detail; the audit record is written in the same
     transaction under the action name *action* (*command*: the command line it
-    records, default sys.argv)."""
+    records, default sys.argv). The plan *confirm* sees carries ``database``: the
+    URL of the database it changes, any password shown as ``***``."""
     with dbs.connect(pstamp_db) as conn:
         shown = plan(conn)
     shown.dry_run = dry_run
+    describe = getattr(dbs, "describe", None)
+    if describe is not None:
+        # the database the change goes to, password masked: the confirmation shows it
+        try:
+            shown.database = describe(pstamp_db)
+        except AttributeError:  # a plan type with __slots__: the CLI names the image database
+            pass
     if dry_run or not shown.total:
         return shown
     if confirm is not None and not confirm(shown):

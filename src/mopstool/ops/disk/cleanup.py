@@ -41,7 +41,7 @@ from sqlalchemy import func, or_, select, union
 
 from mopstool.config import Config, expand_template
 from mopstool.db import Databases, schema
-from mopstool.errors import UsageError
+from mopstool.errors import ConfigError, UsageError
 from mopstool.ops.writes import record_audit, write_transaction
 from mopstool.stages import (CLEANUP_PENDING_STATES, ERROR_CLEANUP_STATES, STAGES,
                              State, stage_order, stages_that)
@@ -386,9 +386,11 @@ def plan_cleanup(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[s
                  dry_run: bool = False) -> CleanupPlan:
     """Read-only: the runs cleanup would move, per stage, and those held back."""
     rules = cleanup_rules(cfg, as_of, stages=stages, targets=targets)
-    size = int(batch_size or cfg.get("cleanup.batch_size", 500) or 500)
-    if size < 1:
-        raise UsageError("--batch-size must be at least 1")
+    size = batch_size if batch_size is not None else cfg.get("cleanup.batch_size", 500)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        if batch_size is not None:
+            raise UsageError(f"--batch-size must be a whole number of runs, at least 1, not {size!r}")
+        raise ConfigError(f"[cleanup] batch_size must be a whole number of runs, at least 1, not {size!r}")
     plan = CleanupPlan(as_of=as_of, rules=rules, batch_size=size,
                        set_label=cfg.get("cleanup.set_label", CLEAN_STATE) or CLEAN_STATE,
                        dry_run=dry_run, config=cfg)

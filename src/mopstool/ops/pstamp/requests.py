@@ -29,6 +29,7 @@ from sqlalchemy.sql import ColumnElement
 
 from mopstool.db import Databases, schema
 from mopstool.db.own import has_table
+from mopstool.db.values import check_row
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.writes import execute
 from mopstool.stages import STAGES
@@ -394,6 +395,8 @@ def update_requests(dbs: Databases, sel: RequestSelector, *, set_state: str | No
     only_state = set(values) == {"state"}
     stamp = now or _now()
     req = _t("pstampRequest")
+    check_row(req, values, options={"outProduct": "--set-out-product", "reqType": "--set-req-type",
+                                    **{c: f"--set-{c}" for c in values if c.islower()}})
     cols = (req.c.req_id, req.c.name, req.c.label, req.c.state, req.c.fault, req.c.timestamp)
     q = select(*cols).where(*sel.conditions()).order_by(req.c.req_id)
 

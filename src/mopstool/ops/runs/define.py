@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from mopstool.config import expand_template, parse_night
 from mopstool.db import Databases, schema
 from mopstool.db.dialect import needs_explicit_id
+from mopstool.db.values import check_row
 from mopstool.errors import ConfigError, NotFound, UsageError
 from mopstool.ops.writes import execute
 from mopstool.stages import State, get_stage, stages_that
@@ -577,6 +578,8 @@ def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSette
     _check_setters(d, setters)
     id_col = st.id_col
     run_table = schema.table(st.run_table)
+    given = setters.given()
+    check_row(run_table, given, options={c: f"--set-{c.replace('_', '-')}" for c in given})
     label = setters.label
     new_state = st.validate_state(State.NEW)
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from sqlalchemy import delete, func, insert, select, update
 
 from mopstool.db import Databases, schema
+from mopstool.db.values import check_row, check_value
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.writes import WritePlan, execute
 from mopstool.stages import STAGES, stages_that
@@ -37,8 +38,7 @@ def _mask(stage: str):
 def _check_label(label: str) -> str:
     if label is None or not label.strip():
         raise UsageError("a label cannot be empty")
-    if len(label) > 64:
-        raise UsageError(f"label {label!r} is longer than 64 characters")
+    check_value(schema.Label, "label", label, what="label")
     return label
 
 
@@ -102,6 +102,7 @@ def add_label(dbs: Databases, label: str, *, priority: int | None = None, active
     _check_label(label)
     lab = schema.Label
     row = {"label": label, "priority": priority, "active": 1 if active else 0, "comment": comment}
+    check_row(lab, row, options={"priority": "--priority", "comment": "--comment"})
 
     def plan(conn) -> Plan:
         if conn.execute(select(lab.c.label).where(lab.c.label == label)).first():
@@ -132,6 +133,7 @@ def update_label(dbs: Databases, labels: list[str], *, priority: int | None = No
     if not values:
         raise UsageError("nothing to change: give --priority, --active/--inactive or --comment")
     lab = schema.Label
+    check_row(lab, values, options={"priority": "--priority", "comment": "--comment"})
 
     def plan(conn) -> Plan:
         found = _existing(conn, labels, "; use 'mopstool labels add'")

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from sqlalchemy import and_, delete, exists, func, literal, null, select, update
 
 from mopstool.db import Databases, schema
+from mopstool.db.values import check_row
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.writes import WritePlan, execute
 from mopstool.stages import FAULT_GONE, Stage, State, fault_meaning, get_stage, stages_that
@@ -104,6 +105,7 @@ def update_runs(dbs: Databases, stage: str | Stage, flt: RunFilter, setters: Run
     for col in values:
         if col not in run.c:
             raise UsageError(f"stage {st.name} has no {col} column")
+    check_row(run, values, options={c: f"--set-{c.replace('_', '-')}" for c in values})
     conds = run_filter_conditions(st, flt)
     show = [c for c in (st.id_col, "state", "label", "data_group", "dist_group", "note") if c in run.c]
     idc = run.c[st.id_col]
