@@ -96,7 +96,9 @@ def _error_lines(err: str) -> list[str]:
 
 # ---------------------------------------------------------------------- the bad-input table
 #: (case, command words, exit code, a word of the error line). {req} is the stamp
-#: request, {cfg} a config with [cleanup] batch_size = 0, {out} a file not to write.
+#: request, {cfg} a config with [cleanup] batch_size = 0, {cfg_types} one with a
+#: preset of the wrong types, {cfg_password} one whose profile's password file
+#: cannot be read, {out} a file not to write.
 CASES = [
     # ids above 2^63, negative, not a number (modern options, an argument, the legacy front)
     ("id 2^63", ["updaterun", "chip", "--id", BIG, "--set-label", "L.x", "--yes"], 2, "--id"),
@@ -108,7 +110,7 @@ CASES = [
     ("id not a number", ["updaterun", "chip", "--id", "12x", "--set-label", "L.x", "--yes"], 2,
      "not a whole number"),
     ("req-id 2^64", ["pstamp-req", "update", "--id", HUGE, "--set-state", "stop", "--yes"], 2,
-     "--req-id"),
+     "--id"),
     ("legacy id 2^64", ["chiptool", "-updaterun", "-chip_id", HUGE, "-set_label", "L.x"], 3,
      "64-bit"),
     # negative --limit
@@ -158,6 +160,17 @@ CASES = [
     ("RA nan", ["definebyquery", "--night", NIGHT, "--ra-max", "nan", "--set-label", "L.x",
                 "--set-workdir", "W", "--yes"], 2,
      "finite"),
+    # overflowing dates and durations
+    ("night 9999-12-31", ["definebyquery", "--night", "9999-12-31", "--set-label", "L.x", "--set-workdir", "W",
+                          "--yes"], 2, "out of range"),
+    ("as-of 0001-01-01", ["cleanup", "--as-of", "0001-01-01", "--yes"], 2, "out of range"),
+    ("duration 10^11 days", ["pstamp-req", "cleanup", "--older-than", "99999999999d", "--yes"], 2,
+     "at most"),
+    # config values of the wrong type, an unreadable password file
+    ("preset label a number", ["definebyquery", "--night", NIGHT, "--preset", "typo", "--yes",
+                               "--config", "{cfg_types}"], 78, "label"),
+    ("unreadable password file", ["updaterun", "chip", "--label", LABEL, "--set-label", "L.x", "--yes",
+                                  "--dbname", "locked", "--config", "{cfg_password}"], 77, "password file"),
 ]
 
 
@@ -166,13 +179,24 @@ def test_every_bad_input_is_one_line_its_code_and_changes_nothing(cli, db_url, d
     cfg = tmp_path / "batch0.toml"
     cfg.write_text("[cleanup]\nbatch_size = 0\n")
     cfg.chmod(0o600)
+    cfg_types = tmp_path / "types.toml"
+    cfg_types.write_text('[presets.typo]\nlabel = 5\nworkdir = ["a", "b"]\n')
+    cfg_types.chmod(0o600)
+    secret = tmp_path / "secret"   # a directory: unreadable as a file, also for root
+    secret.mkdir(mode=0o700)
+    cfg_password = tmp_path / "password.toml"
+    cfg_password.write_text(f'[database.locked]\nserver = "127.0.0.1"\nname = "gpc1"\nuser = "u"\n'
+                            f'password_file = "{secret}"\n')
+    cfg_password.chmod(0o600)
     out = tmp_path / "never.fits"
     start = checksums(db_url)
     failures = []
     for case, words, code, word in CASES:
-        args = [w.format(req=req, cfg=cfg, out=out) for w in words]
+        args = [w.format(req=req, cfg=cfg, out=out, cfg_types=cfg_types, cfg_password=cfg_password)
+                for w in words]
         legacy = args[0] in ("chiptool", "warptool", "difftool", "pstamptool")
-        r = cli(*(["--db", db_url] + args if legacy else args + ["--db", db_url]))
+        by_name = "--dbname" in args   # the database comes from the named profile
+        r = cli(*(["--db", db_url] + args if legacy else args if by_name else args + ["--db", db_url]))
         lines = _error_lines(r.err)
         problems = []
         if r.code != code:

@@ -808,10 +808,24 @@ def parse_night(value: str | date | None) -> date:
         return datetime.now(timezone.utc).date() - timedelta(days=1)
     for fmt in ("%Y-%m-%d", "%Y%m%d"):
         try:
-            return datetime.strptime(value, fmt).date()
+            night = datetime.strptime(value, fmt).date()
         except ValueError:
-            pass
+            continue
+        return check_night_range(night, value)
     raise UsageError(f"invalid night {value!r}: use a UTC date YYYY-MM-DD")
+
+
+#: the nights mopstool accepts (date arithmetic around a night stays in range)
+NIGHT_RANGE = (date(1970, 1, 1), date(2999, 12, 31))
+
+
+def check_night_range(night: date, given: object = None) -> date:
+    """*night*, or a usage error when it lies outside NIGHT_RANGE."""
+    lo, hi = NIGHT_RANGE
+    if not lo <= night <= hi:
+        raise UsageError(f"night {given if given is not None else night}: out of range "
+                         f"({lo.isoformat()} to {hi.isoformat()})")
+    return night
 
 
 def night_bounds(night: date) -> tuple[datetime, datetime]:

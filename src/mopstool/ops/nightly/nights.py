@@ -30,7 +30,7 @@ def gpc1_night_number(night: date) -> int:
 
 def parse_night(value: str | date | None) -> date:
     """A night from a date, an MJD or a GPC1 night number (None: UTC today)."""
-    from mopstool.config import parse_night as parse_date
+    from mopstool.config import check_night_range, parse_night as parse_date
 
     if value is None or isinstance(value, date):
         return parse_date(value)
@@ -43,8 +43,8 @@ def parse_night(value: str | date | None) -> date:
                              "or a GPC1 night number (8309)") from None
     num = float(v)
     if "." not in v and 1000 <= num < 10000:
-        return mjd_date(num + GPC1_NIGHT_OFFSET)
+        return check_night_range(mjd_date(num + GPC1_NIGHT_OFFSET), value)
     if 40000 <= num < 100000:
-        return mjd_date(num)
+        return check_night_range(mjd_date(num), value)
     raise UsageError(f"invalid night {value!r}: use a UTC date YYYY-MM-DD, an MJD (58309) "
                      "or a GPC1 night number (8309)")

@@ -72,16 +72,21 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
 
 
+#: the longest duration accepted (a century: times computed from it stay in range)
+MAX_DURATION = timedelta(days=36525)
+
+
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
     """'14d', '36h', '2w', '90m', '30s' or a bare number of days."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, (int, float)):
-        return timedelta(days=float(value))
-    m = _DURATION.match(str(value))
+    m = _DURATION.match(f"{value}d" if isinstance(value, (int, float)) else str(value))
     if not m:
         raise UsageError(f"invalid duration {value!r}: use e.g. 14d, 36h, 2w or a number of days")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
+    seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if not seconds <= MAX_DURATION.total_seconds():
+        raise UsageError(f"invalid duration {value!r}: at most {MAX_DURATION.days} days")
+    return timedelta(seconds=seconds)
 
 
 def parse_since(value: str | datetime | None, *, now: datetime | None = None) -> datetime | None:
