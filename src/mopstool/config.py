@@ -482,9 +482,10 @@ class _Schema:
             return self.types[key]
         parts = key.split(".")
         if parts[0] == "retention" and (len(parts) == 2 or (len(parts) == 4 and parts[1] == "targets")):
-            from mopstool.stages import stages_that
-
-            if parts[-1] in stages_that("cleanup"):  # days per cleanup stage, a registered one too
+            # days per cleanup stage: the defaults name the IPP's; a stage registered
+            # since (mopstool.stages is then loaded) may have its own
+            registry = sys.modules.get("mopstool.stages")
+            if registry is not None and parts[-1] in registry.stages_that("cleanup"):
                 return _INT
         for table, keys in self.open.items():
             if key.startswith(table + "."):
@@ -826,11 +827,6 @@ def check_night_range(night: date, given: object = None) -> date:
         raise UsageError(f"night {given if given is not None else night}: out of range "
                          f"({lo.isoformat()} to {hi.isoformat()})")
     return night
-
-
-def night_bounds(night: date) -> tuple[datetime, datetime]:
-    start = datetime(night.year, night.month, night.day)
-    return start, start + timedelta(days=1)
 
 
 def expand_template(template: str, **values: Any) -> str:

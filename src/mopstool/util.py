@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -27,3 +27,9 @@ def utcnow(*, microseconds: bool = True) -> datetime:
     """The current UTC time as a naive datetime (how the IPP tables store times)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     return now if microseconds else now.replace(microsecond=0)
+
+
+def night_bounds(night: date) -> tuple[datetime, datetime]:
+    """The start of the UTC date *night* and of the next one (naive UTC datetimes)."""
+    start = datetime(night.year, night.month, night.day)
+    return start, start + timedelta(days=1)

@@ -88,7 +88,7 @@ def night_condition(night: date) -> ColumnElement:
     MJD-50000 of the UTC date (o8309g0262o is MJD 58309 = 2018-07-10), so a
     prefix match on the indexed exp_name bounds the scan to the night (on
     SQLite too: db.dialect.prefix_match); the dateobs range makes it exact."""
-    from mopstool.config import night_bounds
+    from mopstool.util import night_bounds
     from mopstool.db.dialect import prefix_match
 
     start, end = night_bounds(night)

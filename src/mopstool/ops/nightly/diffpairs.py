@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import and_, column, func, not_, or_, select, table as sa_table, true, update
 
-from mopstool.config import Config, night_bounds
+from mopstool.config import Config
 from mopstool.db import Databases, is_mysql, schema
 from mopstool.errors import NotFound, UsageError
 from mopstool.ops.nightly.visits import (
@@ -33,7 +33,7 @@ from mopstool.stages import STAGES
 from mopstool.stages.joins import (guard_row_conditions, like_any, night_condition, run_ids_for_night,
                                    with_components)
 from mopstool.stages.vocab import State
-from mopstool.util import utcnow
+from mopstool.util import night_bounds, utcnow
 
 EXISTS, PLANNED, DEFINED, WAITING, UNPLANNED = "exists", "planned", "defined", "waiting", "unplanned"
 PAIR_STATUSES = (EXISTS, PLANNED, DEFINED, WAITING, UNPLANNED)
