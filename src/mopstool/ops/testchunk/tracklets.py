@@ -137,6 +137,21 @@ def _side(angle: float, cos_min: float, where) -> float:
                         f"{math.degrees(nb.MAX_PATCH_RAD):.0f} degrees ({len(where)} detections)") from None
 
 
+def _duplicates(xyz, angle: float, chord_max: float):
+    """Rows of one exposure's unit vectors *xyz* with an earlier row within
+    *chord_max* (the angle *angle*): the later row of every such pair."""
+    import numpy as np
+
+    from mopstool.ops.testchunk import neighbours as nb
+
+    c0, c1, c2 = nb.Plane(xyz.sum(axis=0)).components(xyz)
+    h = _side(angle, float(c0.min()), xyz)
+    i, j = nb.candidates(c1 / c0, c2 / c0, None, None, h)
+    sel = i < j
+    _, j, _ = nb.within(xyz, xyz, i[sel], j[sel], chord_max)
+    return np.unique(j)
+
+
 def gcr_arcsec(xyz, track):
     """RMS perpendicular distance (arcsec) from the best-fitting great circle of
     each tracklet; *track* numbers the tracklet of each row 0..T-1."""
@@ -181,8 +196,6 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    from scipy.spatial import cKDTree
-
     from mopstool.ops.testchunk import neighbours as nb
 
     ra, dec, mjd = (np.asarray(a, dtype="f8") for a in (ra, dec, mjd))
@@ -191,36 +204,25 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
     base = np.flatnonzero(ok)
     xyz_all = unit_vectors(ra[base], dec[base])
     exp_all = exposure[base]
-    # one KD-tree per exposure: it finds the duplicates, then the pairs
     by_exp = np.argsort(exp_all, kind="stable")
     per_exp = np.split(by_exp, np.flatnonzero(np.diff(exp_all[by_exp])) + 1) if len(by_exp) else []
     keep_mask = np.ones(len(base), dtype=bool)
-    trees = {}
-    r_dup = chord(params.dedup_arcsec * ARCSEC)
-    for idx in per_exp:
-        tree = cKDTree(xyz_all[idx])
-        if params.dedup_arcsec > 0 and len(idx) > 1:
-            dup = tree.query_pairs(r_dup, output_type="ndarray")
-            if len(dup):
-                keep_mask[idx[dup.max(axis=1)]] = False
-        trees[int(exp_all[idx[0]])] = (tree, idx)
+    if params.dedup_arcsec > 0:
+        r_dup = chord(params.dedup_arcsec * ARCSEC)
+        for idx in per_exp:
+            if len(idx) > 1:
+                keep_mask[idx[_duplicates(xyz_all[idx], params.dedup_arcsec * ARCSEC, r_dup)]] = False
     keep = np.flatnonzero(keep_mask)
-    new_pos = np.cumsum(keep_mask) - 1
     idx_g = base[keep]
     xyz = xyz_all[keep]
     exp = exposure[idx_g]
     t = mjd[idx_g]
     fld = field[idx_g]
     n = len(idx_g)
-    # per exposure: the kept detections in tree order (global kept indices) and
-    # the tree's index -> position among them (-1 for a duplicate)
-    kept_of, local_of = {}, {}
-    for e, (tree, idx) in trees.items():
-        km = keep_mask[idx]
-        kept_of[e] = new_pos[idx[km]]
-        loc = np.full(len(idx), -1, dtype=np.int64)
-        loc[km] = np.arange(int(km.sum()))
-        local_of[e] = loc
+    # per exposure: its kept detections (indices among the kept ones, in input order)
+    k_order = np.argsort(exp, kind="stable")
+    k_split = np.flatnonzero(np.diff(exp[k_order])) + 1
+    kept_of = {int(exp[g[0]]): g for g in np.split(k_order, k_split)} if n else {}
     pair_parts = []        # (global indices of exposure i, local a, of exposure j, local b)
     ea, eb = [], []
     tol = chord(params.triple_tolerance_arcsec * ARCSEC)
@@ -242,19 +244,14 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
                 continue
             reach = math.radians(params.max_rate_deg_per_day * dt)
             rmin = chord(math.radians(params.min_rate_deg_per_day * dt))
-            ei, ej = int(exps[i]), int(exps[j])
-            sdm = trees[ei][0].sparse_distance_matrix(trees[ej][0], chord(reach), output_type="ndarray")
-            a, b = local_of[ei][sdm["i"]], local_of[ej][sdm["j"]]
-            sel = (a >= 0) & (b >= 0)
-            if rmin > 0:
-                sel &= sdm["v"] >= rmin
-            a, b = a[sel], b[sel]
-            del sdm
-            if len(a) == 0:
-                continue
             # one plane about exposure i for i, j and the next exposure
             plane = nb.Plane(pts[i].sum(axis=0))
             ci, cj = plane.components(pts[i]), plane.components(pts[j])
+            hr = _side(reach, min(float(ci[0].min()), float(cj[0].min())), groups[i])
+            a, b = nb.candidates(ci[1] / ci[0], ci[2] / ci[0], cj[1] / cj[0], cj[2] / cj[0], hr)
+            a, b, _ = nb.within(pts[i], pts[j], a, b, chord(reach), rmin)
+            if len(a) == 0:
+                continue
             pair_parts.append((groups[i], a, groups[j], b))
             nxt = j + 1
             if nxt >= k or not len(pts[nxt]) or times[nxt] - times[j] > max_gap:
