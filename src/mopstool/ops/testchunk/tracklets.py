@@ -238,6 +238,7 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         exps, times = exps[order], times[order]
         groups = [kept_of[int(e)] for e in exps]
         pts = [xyz[g] for g in groups]
+        tcol = [np.ascontiguousarray(x.T) for x in pts]
         k = len(exps)
         for i in range(k - 1):
             j = i + 1
@@ -262,12 +263,14 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
             # the prediction a + (b - a) frac along m, e1, e2 (linear, so from the
             # components of a and b), looked up among nxt's detections in the plane
             u = [ci[q][a] + (cj[q][b] - ci[q][a]) * frac for q in range(3)]
-            norm = np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
             ck = plane.components(pts[nxt])
-            h = _side(tol_angle, min(float((u[0] / norm).min()), float(ck[0].min())), groups[nxt])
+            # a prediction within the tolerance of a detection of nxt is at most
+            # the tolerance further from the plane's centre than that detection
+            k0 = min(1.0, float(ck[0].min()))
+            h = _side(tol_angle, math.cos(min(math.pi, math.acos(k0) + tol_angle)), groups[nxt])
             kx, ky = ck[1] / ck[0], ck[2] / ck[0]
             px, py = u[1] / u[0], u[2] / u[0]
-            del u, norm
+            del u
             # most predictions are nowhere near a detection of nxt: a bitmap skips them
             may = np.flatnonzero(nb.Occupied(kx, ky, h).maybe(px, py))
             p, c = nb.candidates(px[may], py[may], kx, ky, h)
@@ -275,10 +278,17 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
             if len(p) == 0:
                 continue
             # exact test on unit vectors, the nearest detection of nxt per prediction
-            xa, xb = pts[i][a[p]], pts[j][b[p]]
-            pred = xa + (xb - xa) * frac
-            pred /= np.linalg.norm(pred, axis=1)[:, None]
-            d = np.sqrt(((pred - pts[nxt][c]) ** 2).sum(axis=1))
+            ap, bp = a[p], b[p]
+            pred = [tcol[i][q].take(ap) for q in range(3)]
+            for q in range(3):
+                pred[q] += (tcol[j][q].take(bp) - pred[q]) * frac
+            norm = np.sqrt(pred[0] * pred[0] + pred[1] * pred[1] + pred[2] * pred[2])
+            d = np.zeros(len(p))
+            for q in range(3):
+                pred[q] /= norm
+                pred[q] -= tcol[nxt][q].take(c)
+                d += pred[q] * pred[q]
+            d = np.sqrt(d)
             hit = d <= tol
             p, c, _ = nb.nearest(p[hit], c[hit], d[hit], len(a))
             if len(p):
