@@ -179,28 +179,31 @@ def _candidates_dense(px, py, qx, qy, pg, qg, same, s, m, x0, y0, nx, ny):
     own, each row's a contiguous range of Q sorted by square."""
     import numpy as np
 
+    ncell = nx * ny * (1 + (int(max(pg.max() if pg is not None else 0,
+                                    qg.max() if qg is not None else 0))))
+    # 32-bit keys and table when they fit: less memory to walk
+    it = np.int32 if ncell + 2 * nx * m < 2 ** 31 and len(qx) < 2 ** 31 else np.int64
+
     def keys(x, y, g):
-        k = np.floor((y - y0) / s).astype(np.int64)
+        k = np.floor((y - y0) / s).astype(it)
         if g is not None:
-            k += np.asarray(g, dtype=np.int64) * ny
-        k *= nx
-        k += np.floor((x - x0) / s).astype(np.int64)
+            k += np.asarray(g, dtype=it) * it(ny)
+        k *= it(nx)
+        k += np.floor((x - x0) / s).astype(it)
         return k
 
     kq = keys(qx, qy, qg)
-    ncell = nx * ny * (1 + (int(max(pg.max() if pg is not None else 0,
-                                    qg.max() if qg is not None else 0))))
     oq = np.argsort(kq, kind="stable")
-    first = np.zeros(ncell + 1, dtype=np.int64)
-    np.cumsum(np.bincount(kq, minlength=ncell), out=first[1:])
+    first = np.zeros(ncell + 1, dtype=it)
+    np.cumsum(np.bincount(kq, minlength=ncell), dtype=it, out=first[1:])
     kp = kq if same else keys(px, py, pg)
     np_ = len(kp)
     los, cnts = [], []
     for dr in range(-m, m + 1):
-        c = kp + dr * nx
-        lo = first[c - m]
+        c = kp + it(dr * nx)
+        lo = first[c - it(m)]
         los.append(lo)
-        cnts.append(first[c + m + 1] - lo)
+        cnts.append(first[c + it(m + 1)] - lo)
     lo = np.concatenate(los)
     cnt = np.concatenate(cnts)
     total = int(cnt.sum())
@@ -208,7 +211,7 @@ def _candidates_dense(px, py, qx, qy, pg, qg, same, s, m, x0, y0, nx, ny):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     owner = np.repeat(np.tile(np.arange(np_, dtype=np.int64), 2 * m + 1), cnt)
-    pos = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+    pos = np.repeat(lo.astype(np.int64) - (np.cumsum(cnt, dtype=np.int64) - cnt), cnt)
     pos += np.arange(total, dtype=np.int64)
     return owner, oq[pos]
 
