@@ -139,6 +139,20 @@ def _side(angle: float, cos_min: float, where) -> float:
                         f"{math.degrees(nb.MAX_PATCH_RAD):.0f} degrees ({len(where)} detections)") from None
 
 
+def _near(c0, cos_ref: float, angle: float):
+    """None when every cosine *c0* (from a plane's centre) is within the
+    plane's patch; else the indices of those at most *angle* further from the
+    centre than a point whose cosine is *cos_ref*."""
+    import numpy as np
+
+    from mopstool.ops.testchunk import neighbours as nb
+
+    if float(c0.min()) >= math.cos(nb.MAX_PATCH_RAD):
+        return None
+    lim = math.cos(min(math.pi, math.acos(max(-1.0, min(1.0, cos_ref))) + angle))
+    return np.flatnonzero(c0 >= lim)
+
+
 def _duplicates(xyz, angle: float, chord_max: float):
     """Rows of one exposure's unit vectors *xyz* with an earlier row within
     *chord_max* (the angle *angle*): the later row of every such pair."""
@@ -250,8 +264,16 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
             # one plane about exposure i for i, j and the next exposure
             plane = nb.Plane(pts[i].sum(axis=0))
             ci, cj = plane.components(pts[i]), plane.components(pts[j])
-            hr = _side(reach, min(float(ci[0].min()), float(cj[0].min())), groups[i])
-            a, b = nb.candidates(ci[1] / ci[0], ci[2] / ci[0], cj[1] / cj[0], cj[2] / cj[0], hr)
+            i0 = float(ci[0].min())
+            # of j, only the detections within reach of i's patch can pair (j may lie elsewhere)
+            sj = _near(cj[0], i0, reach)
+            qj = cj if sj is None else tuple(x[sj] for x in cj)
+            if not len(qj[0]):
+                continue
+            hr = _side(reach, min(i0, float(qj[0].min())), groups[i])
+            a, b = nb.candidates(ci[1] / ci[0], ci[2] / ci[0], qj[1] / qj[0], qj[2] / qj[0], hr)
+            if sj is not None:
+                b = sj[b]
             a, b, _ = nb.within(pts[i], pts[j], a, b, chord(reach), rmin)
             if len(a) == 0:
                 continue
@@ -264,6 +286,14 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
             # components of a and b), looked up among nxt's detections in the plane
             u = [ci[q][a] + (cj[q][b] - ci[q][a]) * frac for q in range(3)]
             ck = plane.components(pts[nxt])
+            sk = None
+            if float(ck[0].min()) < math.cos(nb.MAX_PATCH_RAD):
+                # nxt reaches beyond the patch: only its detections near a prediction matter
+                pc = u[0] / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+                sk = _near(ck[0], float(pc.min()), tol_angle)
+                if not len(sk):
+                    continue
+                ck = tuple(x[sk] for x in ck)
             # a prediction within the tolerance of a detection of nxt is at most
             # the tolerance further from the plane's centre than that detection
             k0 = min(1.0, float(ck[0].min()))
@@ -277,6 +307,8 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
             p = may[p]
             if len(p) == 0:
                 continue
+            if sk is not None:
+                c = sk[c]
             # exact test on unit vectors, the nearest detection of nxt per prediction
             ap, bp = a[p], b[p]
             pred = [tcol[i][q].take(ap) for q in range(3)]
