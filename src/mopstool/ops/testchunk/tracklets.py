@@ -203,11 +203,12 @@ def gcr_arcsec(xyz, track):
     return rms / ARCSEC
 
 
-def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResult:
+def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None) -> TrackletResult:
     """Link the detections of one product into pairs and tracklets (see module doc).
 
     *exposure* and *field* are integer codes per detection; *mjd* the
-    exposure mid-time (days) per detection."""
+    exposure mid-time (days) per detection; *xyz*, when given, the unit
+    vectors of (ra, dec) (``unit_vectors``), not computed again."""
     import numpy as np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -218,7 +219,7 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
     exposure, field = np.asarray(exposure, dtype="i8"), np.asarray(field, dtype="i8")
     ok = np.isfinite(ra) & np.isfinite(dec) & np.isfinite(mjd)
     base = np.flatnonzero(ok)
-    xyz_all = unit_vectors(ra[base], dec[base])
+    xyz_all = unit_vectors(ra[base], dec[base]) if xyz is None else np.asarray(xyz, dtype="f8")[base]
     exp_all = exposure[base]
     by_exp = np.argsort(exp_all, kind="stable")
     per_exp = np.split(by_exp, np.flatnonzero(np.diff(exp_all[by_exp])) + 1) if len(by_exp) else []
