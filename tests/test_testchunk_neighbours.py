@@ -59,3 +59,23 @@ def test_nearest_picks_the_closest_per_point():
     d = np.array([0.3, 0.1, 0.2, 0.5, 0.5, 0.4])
     bi, bj, bd = nb.nearest(i, j, d, 3)
     assert dict(zip(bi.tolist(), bj.tolist())) == {0: 6, 1: 7, 2: 4}
+
+
+@pytest.mark.parametrize("h", [0.0002, 0.0006, 0.002, 0.05])   # sorted keys; a shared or coarse table; of h/2
+@pytest.mark.parametrize("groups", [False, True])
+def test_close_pairs_are_every_candidate_pair_once(h, groups):
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0, 1, (3000, 2))
+    p = np.vstack([p, p[:1000] + rng.uniform(-h, h, (1000, 2))])
+    g0 = rng.integers(0, 30, 3000)
+    g = np.concatenate([g0, np.where(rng.uniform(size=1000) < 0.8, g0[:1000], rng.integers(0, 30, 1000))]) \
+        if groups else None
+    i, j = nb.close_pairs(p[:, 0], p[:, 1], h, g)
+    assert (i < j).all() and len(set(zip(i.tolist(), j.tolist()))) == len(i)
+    ci, cj = nb.candidates(p[:, 0], p[:, 1], None, None, h, g)
+    close = (np.hypot(*(p[ci] - p[cj]).T) < h) & (ci < cj)
+    near = np.hypot(*(p[i] - p[j]).T) < h
+    assert set(zip(i[near].tolist(), j[near].tolist())) == set(zip(ci[close].tolist(), cj[close].tolist()))
+    truth = {(a, b) for a, b in cKDTree(p).query_pairs(h * (1 - 1e-9))
+             if g is None or g[a] == g[b]}
+    assert set(zip(i[near].tolist(), j[near].tolist())) == truth and len(truth) >= 200

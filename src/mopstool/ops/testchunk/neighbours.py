@@ -12,7 +12,7 @@ e.g. skycell). The answer here is exact and array-at-a-time:
    h = r / cos^2(theta_max) around a point holds every point within r);
 2. the plane is cut into squares; when a table of every square fits in a
    few times the number of points (squares of side h/2, or coarser ones up
-   to 16h; with groups, one table per group or one for all of them and the
+   to 20h; with groups, one table per group or one for all of them and the
    pairs of different groups dropped after), Q is sorted by square and the
    table holds where each square's points start, so the squares around a
    point of P (5 x 5 of side h/2, or 3 x 3 of side >= h) are one contiguous
@@ -24,6 +24,10 @@ e.g. skycell). The answer here is exact and array-at-a-time:
    ``searchsorted``;
 4. the ranges are expanded into candidate (p, q) index pairs, and the
    caller keeps those whose exact chord distance (unit vectors) is within r.
+
+When Q is P (the duplicates of one exposure), ``close_pairs`` gives each
+unordered pair once: from the table, a point's own square and the squares
+after it (the rest of its row, the rows after), half the candidates.
 
 The cost is a few array passes over P, Q and the candidates (a few times h^2
 times the density per point), with no per-point Python code.
@@ -72,28 +76,35 @@ def cell_side(angle_rad: float, cos_min: float) -> float:
     return angle_rad / (cos_min * cos_min) * (1 + 1e-6) + 1e-15
 
 
-def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
-    """Index pairs (i into P, j into Q) of point pairs in neighbouring plane
-    squares (module doc) whose group codes (non-negative integers; None: one
-    group) are equal. Every pair closer than *h* in the plane is among them. ``qx is None``: Q is P (each point is then
-    paired with itself too)."""
+def close_pairs(px, py, h: float, pg=None):
+    """Each unordered pair of distinct points of P that ``candidates(px, py,
+    None, None, h, pg)`` gives, once, as (i, j) with i < j."""
     import numpy as np
 
-    same = qx is None
-    if same:
-        qx, qy, qg = px, py, pg
+    g = _dense_grid(px, py, px, py, h, pg, pg) if len(px) else None
+    if g is not None and g[0] == "own":
+        return _candidates_dense(px, py, px, py, pg, pg, True, *g[1:], half=True)
+    if g is not None:       # one table for all groups
+        i, j = _candidates_dense(px, py, px, py, None, None, True, *g[1:], half=True)
+        keep = np.asarray(pg)[i] == np.asarray(pg)[j]
+        return i[keep], j[keep]
+    i, j = candidates(px, py, None, None, h, pg)
+    keep = i < j
+    return i[keep], j[keep]
 
+
+def _dense_grid(px, py, qx, qy, h: float, pg, qg):
+    """The squares of ``candidates``'s table, when one fits: ("own", side, m,
+    x0, y0, nx, ny) with the groups in the key, ("shared", ...) without them;
+    else None."""
     np_, nq = len(px), len(qx)
-    empty = np.zeros(0, dtype=np.int64)
-    if np_ == 0 or nq == 0:
-        return empty, empty
     x_lo = min(float(px.min()), float(qx.min()))
     y_lo = min(float(py.min()), float(qy.min()))
     x_hi = max(float(px.max()), float(qx.max()))
     y_hi = max(float(py.max()), float(qy.max()))
     ngroups = 1 + max(int(pg.max()) if pg is not None else 0, int(qg.max()) if qg is not None else 0)
     # a table of every square when it is small: squares of side h/2 (the 5 x 5
-    # around a point), else of side up to 16h (the 3 x 3 around it); when the
+    # around a point), else of side up to 20h (the 3 x 3 around it); when the
     # groups make it too large, one table for all groups and the pairs of
     # different groups dropped after
     limit = 4 * (np_ + nq) + 4096
@@ -114,14 +125,40 @@ def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
 
     g = grid(ngroups)
     if g is not None:
-        return _candidates_dense(px, py, qx, qy, pg, qg, same, *g)
+        return ("own",) + g
     g = grid(1) if ngroups > 1 else None
+    return None if g is None else ("shared",) + g
+
+
+def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
+    """Index pairs (i into P, j into Q) of point pairs in neighbouring plane
+    squares (module doc) whose group codes (non-negative integers; None: one
+    group) are equal. Every pair closer than *h* in the plane is among them.
+    ``qx is None``: Q is P (each point is then paired with itself too)."""
+    import numpy as np
+
+    same = qx is None
+    if same:
+        qx, qy, qg = px, py, pg
+
+    np_, nq = len(px), len(qx)
+    empty = np.zeros(0, dtype=np.int64)
+    if np_ == 0 or nq == 0:
+        return empty, empty
+    g = _dense_grid(px, py, qx, qy, h, pg, qg)
+    if g is not None and g[0] == "own":
+        return _candidates_dense(px, py, qx, qy, pg, qg, same, *g[1:])
     if g is not None:
-        i, j = _candidates_dense(px, py, qx, qy, None, None, same, *g)
+        i, j = _candidates_dense(px, py, qx, qy, None, None, same, *g[1:])
         gp = np.zeros(np_, dtype=np.int64) if pg is None else np.asarray(pg)
         gq = np.zeros(nq, dtype=np.int64) if qg is None else np.asarray(qg)
         keep = gp[i] == gq[j]
         return i[keep], j[keep]
+    x_lo = min(float(px.min()), float(qx.min()))
+    y_lo = min(float(py.min()), float(qy.min()))
+    x_hi = max(float(px.max()), float(qx.max()))
+    y_hi = max(float(py.max()), float(qy.max()))
+    ngroups = 1 + max(int(pg.max()) if pg is not None else 0, int(qg.max()) if qg is not None else 0)
     x0, y0 = x_lo - 2 * h, y_lo - h
     span_x, span_y = x_hi - x0 + 2 * h, y_hi - y0
     # a point's key: its row (group-major) times the row width plus its x, a
@@ -173,7 +210,7 @@ def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
     return op[owner], oq[pos]
 
 
-def _candidates_dense(px, py, qx, qy, pg, qg, same, s, m, x0, y0, nx, ny):
+def _candidates_dense(px, py, qx, qy, pg, qg, same, s, m, x0, y0, nx, ny, half=False):
     """``candidates`` on a grid small enough for a table of every square:
     squares of side *s* (with m * s >= h), the (2m + 1)^2 around a point's
     own, each row's a contiguous range of Q sorted by square."""
@@ -197,20 +234,39 @@ def _candidates_dense(px, py, qx, qy, pg, qg, same, s, m, x0, y0, nx, ny):
     first = np.zeros(ncell + 1, dtype=it)
     np.cumsum(np.bincount(kq, minlength=ncell), dtype=it, out=first[1:])
     kp = kq if same else keys(px, py, pg)
-    np_ = len(kp)
-    los, cnts = [], []
+    if half:
+        # own square (both orders and each point with itself: i < j kept), then
+        # the squares after it in its row and the m rows after: each pair once
+        i, j = _expand([first[kp]], [first[kp + it(1)]], oq)
+        keep = i < j
+        los, his = [first[kp + it(1)]], [first[kp + it(m + 1)]]
+        for dr in range(1, m + 1):
+            c = kp + it(dr * nx)
+            los.append(first[c - it(m)])
+            his.append(first[c + it(m + 1)])
+        a, b = _expand(los, his, oq)
+        return np.concatenate([i[keep], np.minimum(a, b)]), np.concatenate([j[keep], np.maximum(a, b)])
+    los, his = [], []
     for dr in range(-m, m + 1):
         c = kp + it(dr * nx)
-        lo = first[c - it(m)]
-        los.append(lo)
-        cnts.append(first[c + it(m + 1)] - lo)
+        los.append(first[c - it(m)])
+        his.append(first[c + it(m + 1)])
+    return _expand(los, his, oq)
+
+
+def _expand(los, his, oq):
+    """Candidate pairs from ranges [lo, hi) of sorted Q, one list entry per
+    range kind, each with one range per point of P: (i into P, j into Q)."""
+    import numpy as np
+
     lo = np.concatenate(los)
-    cnt = np.concatenate(cnts)
+    cnt = np.concatenate(his)
+    cnt -= lo
     total = int(cnt.sum())
     if total == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    owner = np.repeat(np.tile(np.arange(np_, dtype=np.int64), 2 * m + 1), cnt)
+    owner = np.repeat(np.tile(np.arange(len(los[0]), dtype=np.int64), len(los)), cnt)
     pos = np.repeat(lo.astype(np.int64) - (np.cumsum(cnt, dtype=np.int64) - cnt), cnt)
     pos += np.arange(total, dtype=np.int64)
     return owner, oq[pos]

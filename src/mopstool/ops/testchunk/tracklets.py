@@ -162,9 +162,8 @@ def _duplicates(xyz, angle: float, chord_max: float):
 
     c0, c1, c2 = nb.Plane(xyz.sum(axis=0)).components(xyz)
     h = _side(angle, float(c0.min()), xyz)
-    i, j = nb.candidates(c1 / c0, c2 / c0, None, None, h)
-    sel = i < j
-    _, j, _ = nb.within(xyz, xyz, i[sel], j[sel], chord_max)
+    i, j = nb.close_pairs(c1 / c0, c2 / c0, h)
+    _, j, _ = nb.within(xyz, xyz, i, j, chord_max)
     return np.unique(j)
 
 
