@@ -7,17 +7,18 @@ exposures of one quad). Within a field:
 1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
    (the same source measured on two overlapping skycells) count once: the
    close pairs of each exposure come from binning a gnomonic plane about it
-   (``neighbours.candidates``) and the exact chord on unit vectors; the
+   (``neighbours.close_pairs``) and the exact chord on unit vectors; the
    later row of a pair is dropped.
 2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
    time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
    i and b of j with
    ``min_rate * dt <= |b - a| <= max_rate * dt`` (rates in deg/day, the angle
    along the sphere) is a pair consistent with one motion: the same binned
-   look-up in a plane about exposure i with squares of the reach
-   max_rate * dt, then the exact chord (the pairs a KD-tree range search
-   would give, as in MOPS's findTracklets); the default max_rate,
-   0.5 deg/day, is the untrailed limit of a PS1 exposure (docs/testchunk.md).
+   look-up (``neighbours.candidates``, squares set by the reach
+   max_rate * dt) in a plane about exposure i, then the exact chord (the
+   pairs a KD-tree range search would give, as in MOPS's findTracklets);
+   the default max_rate, 0.5 deg/day, is the untrailed limit of a PS1
+   exposure (docs/testchunk.md).
 3. *Triples*: each pair (a, b) of exposures i, i + 1 predicts the position at
    the time t_k of the next exposure k = i + 2 by constant angular motion
    (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
