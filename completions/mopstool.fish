@@ -649,7 +649,7 @@ complete -c mopstool -n '__mopstool_using \'mopscat show\'' -F
 complete -c mopstool -n '__mopstool_using \'testchunk\'' -s h -l help -d 'Show this message and exit'
 complete -c mopstool -n '__mopstool_using \'testchunk\'' -a 'list' -d 'The configured test sets ([testchunk.sets.NAME]): chunk, night, filter, how...'
 complete -c mopstool -n '__mopstool_using \'testchunk\'' -a 'define' -d 'Reprocess a test set under a new label: chip runs (end stage warp) through...'
-complete -c mopstool -n '__mopstool_using \'testchunk\'' -a 'compare' -d 'Match the detections of A and B per exposure and skycell (KD-tree, mutual...'
+complete -c mopstool -n '__mopstool_using \'testchunk\'' -a 'compare' -d 'Match the detections of A and B per exposure and skycell (mutual nearest...'
 
 # mopstool testchunk list
 complete -c mopstool -n '__mopstool_using \'testchunk list\'' -s f -l format -x -a 'table json jsonl csv' -d 'Output format: table, json, jsonl or csv (env MOPSTOOL_FORMAT)'

@@ -223,3 +223,29 @@ def test_fitsio_fallback_reads_the_same_cells(versions, monkeypatch):
     assert (fast.exposure, fast.skycell, fast.mjd, fast.n) == (slow.exposure, slow.skycell, slow.mjd, slow.n)
     for attr in ("ra", "dec", "ra_err", "dec_err", "mag", "flags"):
         assert np.array_equal(getattr(fast, attr), getattr(slow, attr), equal_nan=True), attr
+
+
+
+@pytest.mark.parametrize("far", [0, 3])
+def test_linking_one_field_spread_over_the_sky(far):
+    """Exposures of one field far apart on the sky (e.g. .mops files without
+    SKYCELL_ID, all on skycell "-") link where they overlap and nowhere else."""
+    from mopstool.ops.testchunk.tracklets import TrackletParams, link
+
+    rng = np.random.default_rng(5)
+    cols = {"ra": [], "dec": [], "mjd": [], "exp": []}
+    for e, tmin in enumerate([0.0, 17.0, 34.0, 51.0]):
+        # junk about (10, 5); exposure *far* about (100, -30)
+        c_ra, c_dec = (100.0, -30.0) if e == far else (10.0, 5.0)
+        r = list(c_ra + rng.uniform(-0.5, 0.5, 400))
+        d = list(c_dec + rng.uniform(-0.5, 0.5, 400))
+        if e != far:                       # one mover at 0.2 deg/day
+            r.append(10.2 + 0.2 * tmin / 1440.0)
+            d.append(5.1)
+        cols["ra"] += r
+        cols["dec"] += d
+        cols["mjd"] += [60000.0 + tmin / 1440.0] * len(r)
+        cols["exp"] += [e] * len(r)
+    c = {k: np.array(v) for k, v in cols.items()}
+    res = link(c["ra"], c["dec"], c["mjd"], c["exp"], np.zeros(len(c["ra"]), dtype=int), TrackletParams())
+    assert 3 in res.lengths.tolist()

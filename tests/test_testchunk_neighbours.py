@@ -12,18 +12,36 @@ from mopstool.ops.testchunk import neighbours as nb
 
 
 @pytest.mark.parametrize("max_cells", [1 << 22, 64])
-def test_candidates_and_bitmap_miss_nothing(monkeypatch, max_cells):
+@pytest.mark.parametrize("h", [0.0003, 0.002, 0.01, 0.05])   # sorted keys; a table of squares of h..16h; of h/2
+def test_candidates_and_bitmap_miss_nothing(monkeypatch, max_cells, h):
     monkeypatch.setattr(nb.Occupied, "MAX_CELLS", max_cells)
     rng = np.random.default_rng(2)
-    h = 0.002
     q = rng.uniform(0, 1, (2000, 2))
     p = q[rng.integers(0, 2000, 3000)] + rng.uniform(-h, h, (3000, 2)) * 0.99
     p = np.vstack([p, rng.uniform(-0.5, 1.5, (3000, 2))])
     i, j = nb.candidates(p[:, 0], p[:, 1], q[:, 0], q[:, 1], h)
-    found = set(np.unique(i[np.hypot(*(p[i] - q[j]).T) < h]).tolist())
-    truth = set(np.flatnonzero(np.isfinite(cKDTree(q).query(p, distance_upper_bound=h)[0])).tolist())
-    assert found == truth and len(truth) >= 2000
-    assert nb.Occupied(q[:, 0], q[:, 1], h).maybe(p[:, 0], p[:, 1])[sorted(truth)].all()
+    close = np.hypot(*(p[i] - q[j]).T) < h
+    found = set(zip(i[close].tolist(), j[close].tolist()))
+    truth = {(a, b) for a, bs in enumerate(cKDTree(q).query_ball_point(p, h * (1 - 1e-9))) for b in bs}
+    assert found == truth and len({a for a, _ in truth}) >= 2000
+    assert nb.Occupied(q[:, 0], q[:, 1], h).maybe(p[:, 0], p[:, 1])[sorted({a for a, _ in truth})].all()
+
+
+@pytest.mark.parametrize("h", [0.0001, 0.0005, 0.05])    # sorted keys; one table for all groups; one per group
+def test_grouped_candidates_find_every_pair_of_a_group(h):
+    rng = np.random.default_rng(3)
+    q = rng.uniform(0, 1, (3000, 2))
+    gq = rng.integers(0, 40, 3000)
+    k = rng.integers(0, 3000, 2000)
+    p = q[k] + rng.uniform(-h, h, (2000, 2)) * 0.99
+    gp = np.where(rng.uniform(size=2000) < 0.8, gq[k], rng.integers(0, 40, 2000))
+    i, j = nb.candidates(p[:, 0], p[:, 1], q[:, 0], q[:, 1], h, gp, gq)
+    assert (gp[i] == gq[j]).all()
+    close = np.hypot(*(p[i] - q[j]).T) < h
+    found = set(zip(i[close].tolist(), j[close].tolist()))
+    truth = {(a, b) for a, bs in enumerate(cKDTree(q).query_ball_point(p, h * (1 - 1e-9))) for b in bs
+             if gp[a] == gq[b]}
+    assert found == truth and len(truth) >= 1000
 
 
 def test_groups_are_kept_apart_and_self_pairs():
@@ -41,3 +59,23 @@ def test_nearest_picks_the_closest_per_point():
     d = np.array([0.3, 0.1, 0.2, 0.5, 0.5, 0.4])
     bi, bj, bd = nb.nearest(i, j, d, 3)
     assert dict(zip(bi.tolist(), bj.tolist())) == {0: 6, 1: 7, 2: 4}
+
+
+@pytest.mark.parametrize("h", [0.0002, 0.0006, 0.002, 0.05])   # sorted keys; a shared or coarse table; of h/2
+@pytest.mark.parametrize("groups", [False, True])
+def test_close_pairs_are_every_candidate_pair_once(h, groups):
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0, 1, (3000, 2))
+    p = np.vstack([p, p[:1000] + rng.uniform(-h, h, (1000, 2))])
+    g0 = rng.integers(0, 30, 3000)
+    g = np.concatenate([g0, np.where(rng.uniform(size=1000) < 0.8, g0[:1000], rng.integers(0, 30, 1000))]) \
+        if groups else None
+    i, j = nb.close_pairs(p[:, 0], p[:, 1], h, g)
+    assert (i < j).all() and len(set(zip(i.tolist(), j.tolist()))) == len(i)
+    ci, cj = nb.candidates(p[:, 0], p[:, 1], None, None, h, g)
+    close = (np.hypot(*(p[ci] - p[cj]).T) < h) & (ci < cj)
+    near = np.hypot(*(p[i] - p[j]).T) < h
+    assert set(zip(i[near].tolist(), j[near].tolist())) == set(zip(ci[close].tolist(), cj[close].tolist()))
+    truth = {(a, b) for a, b in cKDTree(p).query_pairs(h * (1 - 1e-9))
+             if g is None or g[a] == g[b]}
+    assert set(zip(i[near].tolist(), j[near].tolist())) == truth and len(truth) >= 200

@@ -138,7 +138,7 @@ def compare(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Match the detections of A and B per exposure and skycell (KD-tree, mutual nearest
+    """Match the detections of A and B per exposure and skycell (mutual nearest neighbours
     within the radius) and report counts, centroid and magnitude offsets, flag rates, and
     the tracklet great-circle residuals (GCR) of each side. Exit 3 when a threshold of
     [testchunk.thresholds] is exceeded.

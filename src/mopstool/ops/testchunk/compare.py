@@ -53,10 +53,19 @@ class Cell:
     dec_err: Any
     mag: Any
     flags: Any
+    _xyz: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
         return len(self.ra)
+
+    def xyz(self):
+        """Unit vectors of the detections (computed once; matching and linking share them)."""
+        if self._xyz is None:
+            from mopstool.ops.testchunk.tracklets import unit_vectors
+
+            self._xyz = unit_vectors(self.ra, self.dec)
+        return self._xyz
 
 
 @dataclass
@@ -343,7 +352,7 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
     import numpy as np
 
     from mopstool.ops.testchunk import neighbours as nb
-    from mopstool.ops.testchunk.tracklets import ARCSEC, chord, unit_vectors
+    from mopstool.ops.testchunk.tracklets import ARCSEC, chord
 
     r = chord(radius_arcsec * ARCSEC)
     out: list[tuple[Any, Any]] = [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))] * len(pairs)
@@ -353,8 +362,8 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
             by_exp.setdefault(a.exposure, []).append(k)
 
     def run(ks: list[int]) -> None:
-        ua = [unit_vectors(pairs[k][0].ra, pairs[k][0].dec) for k in ks]
-        ub = [unit_vectors(pairs[k][1].ra, pairs[k][1].dec) for k in ks]
+        ua = [pairs[k][0].xyz() for k in ks]
+        ub = [pairs[k][1].xyz() for k in ks]
         na = np.array([len(u) for u in ua])
         nb_ = np.array([len(u) for u in ub])
         xa, xb = np.concatenate(ua), np.concatenate(ub)
@@ -520,7 +529,7 @@ def side_tracklets(side: Side, params):
     cat = lambda f: np.concatenate([f(c)[ok] for c, ok in parts])  # noqa: E731
     return link(cat(lambda c: c.ra), cat(lambda c: c.dec), cat(lambda c: np.full(c.n, c.mjd)),
                 cat(lambda c: np.full(c.n, exp_code[c.exposure])),
-                cat(lambda c: np.full(c.n, fields[c.exposure])), params)
+                cat(lambda c: np.full(c.n, fields[c.exposure])), params, xyz=cat(lambda c: c.xyz()))
 
 
 def thresholds_from(cfg, overrides: dict[str, float] | None = None) -> dict[str, float]:

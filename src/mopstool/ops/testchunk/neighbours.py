@@ -10,16 +10,27 @@ e.g. skycell). The answer here is exact and array-at-a-time:
    of at most a few degrees; the projection stretches angles by at most
    1/cos^2 of the angle from *m*, so a plane square of side
    h = r / cos^2(theta_max) around a point holds every point within r);
-2. each point gets the integer key (group, row, column) of its square; Q's
-   keys are sorted once;
-3. for each point of P (sorted by key too, so the look-ups walk the sorted
-   keys in order) the three rows around its square are three contiguous
-   key ranges of Q (column - 1 .. column + 1), found with ``searchsorted``;
+2. the plane is cut into squares; when a table of every square fits in a
+   few times the number of points (squares of side h/2, or coarser ones up
+   to 20h; with groups, one table per group or one for all of them and the
+   pairs of different groups dropped after), Q is sorted by square and the
+   table holds where each square's points start, so the squares around a
+   point of P (5 x 5 of side h/2, or 3 x 3 of side >= h) are one contiguous
+   range of Q per row, read from the table;
+3. otherwise each point gets the float key (group and row of height h) x
+   row width + x, Q's keys are sorted once, and for each point of P (sorted
+   too, so the look-ups walk the sorted keys in order) the x-range +-h of its
+   row and the rows either side are three key ranges, found with
+   ``searchsorted``;
 4. the ranges are expanded into candidate (p, q) index pairs, and the
    caller keeps those whose exact chord distance (unit vectors) is within r.
 
-The cost is a few array passes over P, Q and the candidates (about
-9 h^2 times the density per point), with no per-point Python code.
+When Q is P (the duplicates of one exposure), ``close_pairs`` gives each
+unordered pair once: from the table, a point's own square and the squares
+after it (the rest of its row, the rows after), half the candidates.
+
+The cost is a few array passes over P, Q and the candidates (a few times h^2
+times the density per point), with no per-point Python code.
 """
 
 from __future__ import annotations
@@ -65,12 +76,65 @@ def cell_side(angle_rad: float, cos_min: float) -> float:
     return angle_rad / (cos_min * cos_min) * (1 + 1e-6) + 1e-15
 
 
+def close_pairs(px, py, h: float, pg=None):
+    """Each unordered pair of distinct points of P that ``candidates(px, py,
+    None, None, h, pg)`` gives, once, as (i, j) with i < j."""
+    import numpy as np
+
+    g = _dense_grid(px, py, px, py, h, pg, pg) if len(px) else None
+    if g is not None and g[0] == "own":
+        return _candidates_dense(px, py, px, py, pg, pg, True, *g[1:], half=True)
+    if g is not None:       # one table for all groups
+        i, j = _candidates_dense(px, py, px, py, None, None, True, *g[1:], half=True)
+        keep = np.asarray(pg)[i] == np.asarray(pg)[j]
+        return i[keep], j[keep]
+    i, j = candidates(px, py, None, None, h, pg)
+    keep = i < j
+    return i[keep], j[keep]
+
+
+def _dense_grid(px, py, qx, qy, h: float, pg, qg):
+    """The squares of ``candidates``'s table, when one fits: ("own", side, m,
+    x0, y0, nx, ny) with the groups in the key, ("shared", ...) without them;
+    else None."""
+    np_, nq = len(px), len(qx)
+    x_lo = min(float(px.min()), float(qx.min()))
+    y_lo = min(float(py.min()), float(qy.min()))
+    x_hi = max(float(px.max()), float(qx.max()))
+    y_hi = max(float(py.max()), float(qy.max()))
+    ngroups = 1 + max(int(pg.max()) if pg is not None else 0, int(qg.max()) if qg is not None else 0)
+    # a table of every square when it is small: squares of side h/2 (the 5 x 5
+    # around a point), else of side up to 20h (the 3 x 3 around it); when the
+    # groups make it too large, one table for all groups and the pairs of
+    # different groups dropped after
+    limit = 4 * (np_ + nq) + 4096
+
+    def grid(ng):
+        def cells(side, m):
+            return ((x_hi - x_lo) / side + 2 * m + 2) * ((y_hi - y_lo) / side + 2 * m + 2) * ng
+
+        side, m = 0.5 * h, 2
+        if cells(side, m) > limit:
+            side, m = h, 1
+            while cells(side, m) > limit and side <= 16 * h:
+                side *= 1.25
+        if cells(side, m) > limit:
+            return None
+        return (side, m, x_lo - m * side, y_lo - m * side,
+                int((x_hi - x_lo) / side) + 2 * m + 1, int((y_hi - y_lo) / side) + 2 * m + 1)
+
+    g = grid(ngroups)
+    if g is not None:
+        return ("own",) + g
+    g = grid(1) if ngroups > 1 else None
+    return None if g is None else ("shared",) + g
+
+
 def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
-    """Index pairs (i into P, j into Q) of every point pair whose plane squares
-    of side *h* touch (same or adjacent row and column) and whose group codes
-    (non-negative integers; None: one group) are equal. Every pair closer than
-    *h* in the plane is among them. ``qx is None``: Q is P (each point is then
-    paired with itself too)."""
+    """Index pairs (i into P, j into Q) of point pairs in neighbouring plane
+    squares (module doc) whose group codes (non-negative integers; None: one
+    group) are equal. Every pair closer than *h* in the plane is among them.
+    ``qx is None``: Q is P (each point is then paired with itself too)."""
     import numpy as np
 
     same = qx is None
@@ -81,38 +145,57 @@ def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
     empty = np.zeros(0, dtype=np.int64)
     if np_ == 0 or nq == 0:
         return empty, empty
-    x0 = min(float(px.min()), float(qx.min())) - h
-    y0 = min(float(py.min()), float(qy.min())) - h
-    span_x = max(float(px.max()), float(qx.max())) - x0
-    span_y = max(float(py.max()), float(qy.max())) - y0
+    g = _dense_grid(px, py, qx, qy, h, pg, qg)
+    if g is not None and g[0] == "own":
+        return _candidates_dense(px, py, qx, qy, pg, qg, same, *g[1:])
+    if g is not None:
+        i, j = _candidates_dense(px, py, qx, qy, None, None, same, *g[1:])
+        gp = np.zeros(np_, dtype=np.int64) if pg is None else np.asarray(pg)
+        gq = np.zeros(nq, dtype=np.int64) if qg is None else np.asarray(qg)
+        keep = gp[i] == gq[j]
+        return i[keep], j[keep]
+    x_lo = min(float(px.min()), float(qx.min()))
+    y_lo = min(float(py.min()), float(qy.min()))
+    x_hi = max(float(px.max()), float(qx.max()))
+    y_hi = max(float(py.max()), float(qy.max()))
     ngroups = 1 + max(int(pg.max()) if pg is not None else 0, int(qg.max()) if qg is not None else 0)
-    # keep keys within int64: coarser squares only add candidates
-    while (span_x / h + 3) * (span_y / h + 3) * ngroups > 2.0 ** 61:
+    x0, y0 = x_lo - 2 * h, y_lo - h
+    span_x, span_y = x_hi - x0 + 2 * h, y_hi - y0
+    # a point's key: its row (group-major) times the row width plus its x, a
+    # float; the x-range of a row never reaches the next row's. Keep the
+    # rounding of the keys far below h: coarser rows only add candidates.
+    while (span_y / h + 3) * ngroups * span_x * 2.0 ** -52 > 1e-3 * h:
         h *= 2.0
-    nx = int(span_x / h) + 3
-    ny = int(span_y / h) + 3
+    s = h
+    ny = int(span_y / s) + 3
+    width = span_x + 2 * h
+    eps = (ny * ngroups * width) * 2.0 ** -48
 
-    def keys(x, y, g):
-        k = np.floor((y - y0) / h).astype(np.int64)
+    def rows(y, g):
+        r = np.floor((y - y0) / s)
         if g is not None:
-            k += np.asarray(g, dtype=np.int64) * ny
-        k *= nx
-        k += np.floor((x - x0) / h).astype(np.int64)
-        return k
+            r += np.asarray(g, dtype="f8") * ny
+        return r
 
-    kq = keys(qx, qy, qg)
+    kq = rows(qy, qg)
+    kq *= width
+    kq += qx - x0
     oq = np.argsort(kq)
     kq = kq[oq]
     if same:
         kp, op = kq, oq
     else:
-        kp = keys(px, py, pg)
+        kp = rows(py, pg)
+        kp *= width
+        kp += px - x0
         op = np.argsort(kp)
         kp = kp[op]
     los, cnts = [], []
-    for dy in (-nx, 0, nx):
-        lo = np.searchsorted(kq, kp + (dy - 1), side="left")
-        hi = np.searchsorted(kq, kp + (dy + 1), side="right")
+    reach = h + eps
+    for dr in (-1, 0, 1):
+        c = kp + dr * width
+        lo = np.searchsorted(kq, c - reach, side="left")
+        hi = np.searchsorted(kq, c + reach, side="right")
         los.append(lo)
         cnts.append(hi - lo)
     lo = np.concatenate(los)
@@ -125,6 +208,68 @@ def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
     pos = np.arange(total, dtype=np.int64)
     pos += start
     return op[owner], oq[pos]
+
+
+def _candidates_dense(px, py, qx, qy, pg, qg, same, s, m, x0, y0, nx, ny, half=False):
+    """``candidates`` on a grid small enough for a table of every square:
+    squares of side *s* (with m * s >= h), the (2m + 1)^2 around a point's
+    own, each row's a contiguous range of Q sorted by square."""
+    import numpy as np
+
+    ncell = nx * ny * (1 + (int(max(pg.max() if pg is not None else 0,
+                                    qg.max() if qg is not None else 0))))
+    # 32-bit keys and table when they fit: less memory to walk
+    it = np.int32 if ncell + 2 * nx * m < 2 ** 31 and len(qx) < 2 ** 31 else np.int64
+
+    def keys(x, y, g):
+        k = np.floor((y - y0) / s).astype(it)
+        if g is not None:
+            k += np.asarray(g, dtype=it) * it(ny)
+        k *= it(nx)
+        k += np.floor((x - x0) / s).astype(it)
+        return k
+
+    kq = keys(qx, qy, qg)
+    oq = np.argsort(kq, kind="stable")
+    first = np.zeros(ncell + 1, dtype=it)
+    np.cumsum(np.bincount(kq, minlength=ncell), dtype=it, out=first[1:])
+    kp = kq if same else keys(px, py, pg)
+    if half:
+        # own square (both orders and each point with itself: i < j kept), then
+        # the squares after it in its row and the m rows after: each pair once
+        i, j = _expand([first[kp]], [first[kp + it(1)]], oq)
+        keep = i < j
+        los, his = [first[kp + it(1)]], [first[kp + it(m + 1)]]
+        for dr in range(1, m + 1):
+            c = kp + it(dr * nx)
+            los.append(first[c - it(m)])
+            his.append(first[c + it(m + 1)])
+        a, b = _expand(los, his, oq)
+        return np.concatenate([i[keep], np.minimum(a, b)]), np.concatenate([j[keep], np.maximum(a, b)])
+    los, his = [], []
+    for dr in range(-m, m + 1):
+        c = kp + it(dr * nx)
+        los.append(first[c - it(m)])
+        his.append(first[c + it(m + 1)])
+    return _expand(los, his, oq)
+
+
+def _expand(los, his, oq):
+    """Candidate pairs from ranges [lo, hi) of sorted Q, one list entry per
+    range kind, each with one range per point of P: (i into P, j into Q)."""
+    import numpy as np
+
+    lo = np.concatenate(los)
+    cnt = np.concatenate(his)
+    cnt -= lo
+    total = int(cnt.sum())
+    if total == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    owner = np.repeat(np.tile(np.arange(len(los[0]), dtype=np.int64), len(los)), cnt)
+    pos = np.repeat(lo.astype(np.int64) - (np.cumsum(cnt, dtype=np.int64) - cnt), cnt)
+    pos += np.arange(total, dtype=np.int64)
+    return owner, oq[pos]
 
 
 class Occupied:

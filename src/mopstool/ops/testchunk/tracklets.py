@@ -5,17 +5,20 @@ their sky position, exposure and exposure mid-time, grouped into fields (the
 exposures of one quad). Within a field:
 
 1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
-   (the same source measured on two overlapping skycells) count once: one
-   scipy ``cKDTree`` per exposure, ``query_pairs``; the later row of a pair
-   is dropped. The same tree serves the pair search.
+   (the same source measured on two overlapping skycells) count once: the
+   close pairs of each exposure come from binning a gnomonic plane about it
+   (``neighbours.close_pairs``) and the exact chord on unit vectors; the
+   later row of a pair is dropped.
 2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
    time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
    i and b of j with
    ``min_rate * dt <= |b - a| <= max_rate * dt`` (rates in deg/day, the angle
-   along the sphere) is a pair consistent with one motion. One KD-tree range
-   search (``cKDTree.sparse_distance_matrix``) per exposure pair, as MOPS's
-   findTracklets does; the default max_rate, 0.5 deg/day, is the untrailed
-   limit of a PS1 exposure (docs/testchunk.md).
+   along the sphere) is a pair consistent with one motion: the same binned
+   look-up (``neighbours.candidates``, squares set by the reach
+   max_rate * dt) in a plane about exposure i, then the exact chord (the
+   pairs a KD-tree range search would give, as in MOPS's findTracklets);
+   the default max_rate, 0.5 deg/day, is the untrailed limit of a PS1
+   exposure (docs/testchunk.md).
 3. *Triples*: each pair (a, b) of exposures i, i + 1 predicts the position at
    the time t_k of the next exposure k = i + 2 by constant angular motion
    (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
@@ -137,6 +140,34 @@ def _side(angle: float, cos_min: float, where) -> float:
                         f"{math.degrees(nb.MAX_PATCH_RAD):.0f} degrees ({len(where)} detections)") from None
 
 
+def _near(c0, cos_ref: float, angle: float):
+    """None when every cosine *c0* (from a plane's centre) is within the
+    plane's patch; else the indices of those at most *angle* further from the
+    centre than a point whose cosine is *cos_ref*."""
+    import numpy as np
+
+    from mopstool.ops.testchunk import neighbours as nb
+
+    if float(c0.min()) >= math.cos(nb.MAX_PATCH_RAD):
+        return None
+    lim = math.cos(min(math.pi, math.acos(max(-1.0, min(1.0, cos_ref))) + angle))
+    return np.flatnonzero(c0 >= lim)
+
+
+def _duplicates(xyz, angle: float, chord_max: float):
+    """Rows of one exposure's unit vectors *xyz* with an earlier row within
+    *chord_max* (the angle *angle*): the later row of every such pair."""
+    import numpy as np
+
+    from mopstool.ops.testchunk import neighbours as nb
+
+    c0, c1, c2 = nb.Plane(xyz.sum(axis=0)).components(xyz)
+    h = _side(angle, float(c0.min()), xyz)
+    i, j = nb.close_pairs(c1 / c0, c2 / c0, h)
+    _, j, _ = nb.within(xyz, xyz, i, j, chord_max)
+    return np.unique(j)
+
+
 def gcr_arcsec(xyz, track):
     """RMS perpendicular distance (arcsec) from the best-fitting great circle of
     each tracklet; *track* numbers the tracklet of each row 0..T-1."""
@@ -172,16 +203,15 @@ def gcr_arcsec(xyz, track):
     return rms / ARCSEC
 
 
-def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResult:
+def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None) -> TrackletResult:
     """Link the detections of one product into pairs and tracklets (see module doc).
 
     *exposure* and *field* are integer codes per detection; *mjd* the
-    exposure mid-time (days) per detection."""
+    exposure mid-time (days) per detection; *xyz*, when given, the unit
+    vectors of (ra, dec) (``unit_vectors``), not computed again."""
     import numpy as np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-
-    from scipy.spatial import cKDTree
 
     from mopstool.ops.testchunk import neighbours as nb
 
@@ -189,38 +219,27 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
     exposure, field = np.asarray(exposure, dtype="i8"), np.asarray(field, dtype="i8")
     ok = np.isfinite(ra) & np.isfinite(dec) & np.isfinite(mjd)
     base = np.flatnonzero(ok)
-    xyz_all = unit_vectors(ra[base], dec[base])
+    xyz_all = unit_vectors(ra[base], dec[base]) if xyz is None else np.asarray(xyz, dtype="f8")[base]
     exp_all = exposure[base]
-    # one KD-tree per exposure: it finds the duplicates, then the pairs
     by_exp = np.argsort(exp_all, kind="stable")
     per_exp = np.split(by_exp, np.flatnonzero(np.diff(exp_all[by_exp])) + 1) if len(by_exp) else []
     keep_mask = np.ones(len(base), dtype=bool)
-    trees = {}
-    r_dup = chord(params.dedup_arcsec * ARCSEC)
-    for idx in per_exp:
-        tree = cKDTree(xyz_all[idx])
-        if params.dedup_arcsec > 0 and len(idx) > 1:
-            dup = tree.query_pairs(r_dup, output_type="ndarray")
-            if len(dup):
-                keep_mask[idx[dup.max(axis=1)]] = False
-        trees[int(exp_all[idx[0]])] = (tree, idx)
+    if params.dedup_arcsec > 0:
+        r_dup = chord(params.dedup_arcsec * ARCSEC)
+        for idx in per_exp:
+            if len(idx) > 1:
+                keep_mask[idx[_duplicates(xyz_all[idx], params.dedup_arcsec * ARCSEC, r_dup)]] = False
     keep = np.flatnonzero(keep_mask)
-    new_pos = np.cumsum(keep_mask) - 1
     idx_g = base[keep]
     xyz = xyz_all[keep]
     exp = exposure[idx_g]
     t = mjd[idx_g]
     fld = field[idx_g]
     n = len(idx_g)
-    # per exposure: the kept detections in tree order (global kept indices) and
-    # the tree's index -> position among them (-1 for a duplicate)
-    kept_of, local_of = {}, {}
-    for e, (tree, idx) in trees.items():
-        km = keep_mask[idx]
-        kept_of[e] = new_pos[idx[km]]
-        loc = np.full(len(idx), -1, dtype=np.int64)
-        loc[km] = np.arange(int(km.sum()))
-        local_of[e] = loc
+    # per exposure: its kept detections (indices among the kept ones, in input order)
+    k_order = np.argsort(exp, kind="stable")
+    k_split = np.flatnonzero(np.diff(exp[k_order])) + 1
+    kept_of = {int(exp[g[0]]): g for g in np.split(k_order, k_split)} if n else {}
     pair_parts = []        # (global indices of exposure i, local a, of exposure j, local b)
     ea, eb = [], []
     tol = chord(params.triple_tolerance_arcsec * ARCSEC)
@@ -234,6 +253,7 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
         exps, times = exps[order], times[order]
         groups = [kept_of[int(e)] for e in exps]
         pts = [xyz[g] for g in groups]
+        tcol = [np.ascontiguousarray(x.T) for x in pts]
         k = len(exps)
         for i in range(k - 1):
             j = i + 1
@@ -242,19 +262,22 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
                 continue
             reach = math.radians(params.max_rate_deg_per_day * dt)
             rmin = chord(math.radians(params.min_rate_deg_per_day * dt))
-            ei, ej = int(exps[i]), int(exps[j])
-            sdm = trees[ei][0].sparse_distance_matrix(trees[ej][0], chord(reach), output_type="ndarray")
-            a, b = local_of[ei][sdm["i"]], local_of[ej][sdm["j"]]
-            sel = (a >= 0) & (b >= 0)
-            if rmin > 0:
-                sel &= sdm["v"] >= rmin
-            a, b = a[sel], b[sel]
-            del sdm
-            if len(a) == 0:
-                continue
             # one plane about exposure i for i, j and the next exposure
             plane = nb.Plane(pts[i].sum(axis=0))
             ci, cj = plane.components(pts[i]), plane.components(pts[j])
+            i0 = float(ci[0].min())
+            # of j, only the detections within reach of i's patch can pair (j may lie elsewhere)
+            sj = _near(cj[0], i0, reach)
+            qj = cj if sj is None else tuple(x[sj] for x in cj)
+            if not len(qj[0]):
+                continue
+            hr = _side(reach, min(i0, float(qj[0].min())), groups[i])
+            a, b = nb.candidates(ci[1] / ci[0], ci[2] / ci[0], qj[1] / qj[0], qj[2] / qj[0], hr)
+            if sj is not None:
+                b = sj[b]
+            a, b, _ = nb.within(pts[i], pts[j], a, b, chord(reach), rmin)
+            if len(a) == 0:
+                continue
             pair_parts.append((groups[i], a, groups[j], b))
             nxt = j + 1
             if nxt >= k or not len(pts[nxt]) or times[nxt] - times[j] > max_gap:
@@ -263,23 +286,42 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams) -> TrackletResul
             # the prediction a + (b - a) frac along m, e1, e2 (linear, so from the
             # components of a and b), looked up among nxt's detections in the plane
             u = [ci[q][a] + (cj[q][b] - ci[q][a]) * frac for q in range(3)]
-            norm = np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
             ck = plane.components(pts[nxt])
-            h = _side(tol_angle, min(float((u[0] / norm).min()), float(ck[0].min())), groups[nxt])
+            sk = None
+            if float(ck[0].min()) < math.cos(nb.MAX_PATCH_RAD):
+                # nxt reaches beyond the patch: only its detections near a prediction matter
+                pc = u[0] / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+                sk = _near(ck[0], float(pc.min()), tol_angle)
+                if not len(sk):
+                    continue
+                ck = tuple(x[sk] for x in ck)
+            # a prediction within the tolerance of a detection of nxt is at most
+            # the tolerance further from the plane's centre than that detection
+            k0 = min(1.0, float(ck[0].min()))
+            h = _side(tol_angle, math.cos(min(math.pi, math.acos(k0) + tol_angle)), groups[nxt])
             kx, ky = ck[1] / ck[0], ck[2] / ck[0]
             px, py = u[1] / u[0], u[2] / u[0]
-            del u, norm
+            del u
             # most predictions are nowhere near a detection of nxt: a bitmap skips them
             may = np.flatnonzero(nb.Occupied(kx, ky, h).maybe(px, py))
             p, c = nb.candidates(px[may], py[may], kx, ky, h)
             p = may[p]
             if len(p) == 0:
                 continue
+            if sk is not None:
+                c = sk[c]
             # exact test on unit vectors, the nearest detection of nxt per prediction
-            xa, xb = pts[i][a[p]], pts[j][b[p]]
-            pred = xa + (xb - xa) * frac
-            pred /= np.linalg.norm(pred, axis=1)[:, None]
-            d = np.sqrt(((pred - pts[nxt][c]) ** 2).sum(axis=1))
+            ap, bp = a[p], b[p]
+            pred = [tcol[i][q].take(ap) for q in range(3)]
+            for q in range(3):
+                pred[q] += (tcol[j][q].take(bp) - pred[q]) * frac
+            norm = np.sqrt(pred[0] * pred[0] + pred[1] * pred[1] + pred[2] * pred[2])
+            d = np.zeros(len(p))
+            for q in range(3):
+                pred[q] /= norm
+                pred[q] -= tcol[nxt][q].take(c)
+                d += pred[q] * pred[q]
+            d = np.sqrt(d)
             hit = d <= tol
             p, c, _ = nb.nearest(p[hit], c[hit], d[hit], len(a))
             if len(p):
