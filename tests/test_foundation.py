@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -361,6 +362,24 @@ def test_demo_on_embedded_default_and_reset(cli, isolated_home):
     with eng.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.rawExp)).scalar() == n
         assert conn.execute(select(func.count()).select_from(schema.rawImfile)).scalar() == 60 * n
+    # the notes' recipes name -dbname gpc1: with nothing configured it is the demo, with a note
+    r = cli("chiptool", "-listrun", "-dbname", "gpc1", "-label", "OSS.nightlyscience", "-simple")
+    assert r.code == 0, r.err
+    assert f"using the embedded database sqlite:///{db}" in r.err
+    rows = r.out.splitlines()
+    assert rows and all("OSS.nightlyscience" in row for row in rows)
+    modern = [ln for ln in r.err.splitlines() if ln.startswith("# modern equivalent: ")][0]
+    m = cli(*shlex.split(modern.split(": ", 1)[1])[1:], "--json")
+    assert m.code == 0, m.err
+    assert len(m.json()) == len(rows)
+    # another name, or any database configured, is not the demo
+    assert cli("chiptool", "-listrun", "-dbname", "gpc2", "-all").code != 0
+    cfg = isolated_home / ".config" / "mopstool" / "config.toml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('[database.ops]\nurl = "sqlite:////nonexistent/ops.sqlite"\n')
+    cfg.chmod(0o600)
+    r = cli("chiptool", "-listrun", "-dbname", "gpc1", "-all")
+    assert r.code != 0 and "no database for -dbname gpc1" in r.err
 
 
 def test_demo_try_next_commands_run_as_printed(cli, db_url, tmp_path, monkeypatch):

@@ -758,14 +758,21 @@ def resolve_database_urls(cfg: Config, *, db: str | None = None, pstamp_db: str 
                         ipp_read=list(chain.read) if chain else [])
 
 
+#: the -dbname of the notes' recipes; with no database configured at all (no
+#: profile, no IPP config, no -dbserver) it names the embedded (demo) database
+DEMO_DBNAME = "gpc1"
+EMBEDDED_DEMO_SOURCE = "embedded default (-dbname gpc1, nothing configured)"
+
+
 def legacy_database_url(cfg: Config, *, dbname: str | None = None, dbserver: str | None = None,
                         dbuser: str | None = None, dbport: Any = None,
                         pstamp: bool = False) -> tuple[str, str]:
     """The database of a legacy call (-dbname/-dbserver/-dbuser/-dbport), as the
     C tools find it: a config profile named by -dbname (-dbserver replacing its
     host), else the IPP config chain with the options applied (pstamptool: the
-    site's PS_DBSERVER/PS_DBNAME unless given). Raises ConfigError naming what
-    is missing."""
+    site's PS_DBSERVER/PS_DBNAME unless given); with nothing configured at all,
+    -dbname gpc1 (or none) is the embedded database when it exists (the demo).
+    Raises ConfigError naming what is missing."""
     profiles = cfg.get("database") or {}
     name = dbname or cfg.get("general.dbname", "gpc1")
     profile = profiles.get(name) if isinstance(profiles, dict) else None
@@ -781,6 +788,9 @@ def legacy_database_url(cfg: Config, *, dbname: str | None = None, dbserver: str
         if url:
             return url, f"profile [database.{name}]"
     chain = ipp_chain(cfg.env)
+    if not chain.configured and name == DEMO_DBNAME and not (profiles or dbserver or dbuser or dbport) \
+            and embedded_db_path(cfg.env).is_file():
+        return embedded_db_url(cfg.env), EMBEDDED_DEMO_SOURCE
     if not chain.configured:
         raise ConfigError(f"no database for -dbname {name}: define [database.{name}] in the config, "
                           "DB keys in ~/.ipprc (or its SITE config), or pass --db/--pstamp-db")

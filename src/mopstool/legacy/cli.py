@@ -47,6 +47,10 @@ def _run(tool: str, args: list[str], ctx: typer.Context) -> None:
         info(f"mopstool: warning: {'MOPSTOOL_PSTAMP_DB' if pstamp and env.get('MOPSTOOL_PSTAMP_DB') else 'MOPSTOOL_DB'}"
              f" overrides -dbname {call.get('dbname')}")
     url, source = legacy.resolve_url(st.config, call, explicit)
+    from mopstool.config import EMBEDDED_DEMO_SOURCE
+
+    if source == EMBEDDED_DEMO_SOURCE:
+        info(f"mopstool: note: no gpc1 database is configured; using the embedded database {url}")
     if not explicit and not source.startswith("profile"):
         from sqlalchemy.engine import make_url
 
