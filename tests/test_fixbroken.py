@@ -352,3 +352,37 @@ def test_interrupted_define_is_adopted_not_duplicated(cli, db_url, dbs):
     assert r.code == 0, r.err
     assert r.json()[0]["action"] == "adopted" and r.json()[0]["chip_id"] == rep
     assert len(chip_runs(dbs, ch.exp_id)) == 2 and len(fixes(dbs)) == 1
+    # a marked replacement whose note lists no broken run is completed, not defined again
+    with dbs.begin() as conn:
+        conn.execute(update(schema.chipRun).where(schema.chipRun.c.chip_id == rep)
+                     .values(note=f"{NOTE_PREFIX} open preset:wfix"))
+    r = cli("fixbroken", "--db", db_url, "--label-date", "2018-07-20", "--json")
+    assert r.code == 0, r.err
+    assert r.json()[0]["action"] == "paired" and r.json()[0]["chip_id"] == rep
+    (f,) = fixes(dbs)
+    assert f["broken"] == [("chip", ch.chip_id)] and len(chip_runs(dbs, ch.exp_id)) == 2
+
+
+def test_plan_is_made_again_under_the_lock(dbs):
+    """A fix another writer recorded between the confirmed plan and the lock
+    drops out of the fresh plan: one replacement, not two."""
+    from mopstool.config import load_config
+    from mopstool.ops.disk import fixbroken as fb
+    from mopstool.ops.writes import CONCURRENT_NOTE
+
+    with dbs.begin() as conn:
+        ch = _nightly_chain(Synth(conn), filt="w.00000", night=datetime(2018, 7, 7, 9),
+                            chip_imfiles={"XY33": {"fault": 26}})
+    cfg = load_config()
+    other = []
+
+    def confirm(plan):
+        assert [r.action for r in plan.rows] == ["define"]
+        other.append(fb.fix(dbs, cfg, fix_date=FIX_DATE))     # another writer, before our lock
+        return True
+
+    res = fb.fix(dbs, cfg, fix_date=FIX_DATE, confirm=confirm)
+    assert other[0].applied and [r.action for r in other[0].rows] == ["defined"]
+    assert not res.applied and [r.action for r in res.rows] == ["exists"]
+    assert any(n.startswith(CONCURRENT_NOTE) for n in res.notes)
+    assert len(chip_runs(dbs, ch.exp_id)) == 2 and len(fixes(dbs)) == 1

@@ -21,10 +21,12 @@ columns: the replacement chip run's ``note`` (which chiptool leaves NULL) reads
 (``done`` instead of ``open`` once --finish retired the originals). It is found
 again by exposure (chipRun.exp_id, indexed) when planning, and by the fix
 presets' labels (chipRun.label, indexed) for fixbroken status/finish and cleanup, so
-fixbroken needs no table of mopstool's own. The replacement is defined with the
-marker note already set (one transaction); the broken run list is added right
-after. A crash in between leaves a replacement that the next run finds by its
-exposure and completes: never a second replacement. ``finish_fixes`` sends a broken original (its chip run
+fixbroken needs no table of mopstool's own. :func:`fix` follows the write
+protocol (:func:`mopstool.ops.writes.execute`): planned, confirmed once,
+planned again under the lock, and in one transaction the replacement is
+defined with the marker note set and the broken run list is added to it. A
+marked replacement whose note lists no broken run yet is found by its exposure
+and completed: never a second replacement. ``finish_fixes`` sends a broken original (its chip run
 and the chain's warp runs; or the diff run) to goto_cleaned with label
 goto_cleaned only once every replacement's warp runs are 'full', so nothing
 usable is lost before its replacement exists.
