@@ -526,10 +526,10 @@ def cleanup(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[str] |
             held = _held_reasons(conn, pconn, part.stage, still, fix_protected(conn, cfg))
         fresh = CleanupBatch(part.stage, part.number, part.candidates, part.rules,
                              todo=[i for i in still if i not in held])
-        gone = set(still)
-        fresh.skipped = {i: ("changed since the plan: no longer full or relabelled" if i not in gone
+        present = set(still)
+        fresh.skipped = {i: ("changed since the plan: no longer full or relabelled" if i not in present
                              else "changed since the plan: " + held[i])
-                         for i in ids if i not in gone or i in held}
+                         for i in ids if i not in present or i in held}
         return fresh
 
     def apply(conn, fresh: CleanupBatch) -> tuple[int, dict]:
