@@ -26,7 +26,7 @@ from mopstool.db import Databases, schema
 from mopstool.db.dialect import add_extra_auto_increment
 from mopstool.db.own import own
 from mopstool.stages import STAGES
-from mopstool.ops.disk.cleanup import apply_cleanup, cleanup_rules, cleanup_status, plan_cleanup, scope_condition
+from mopstool.ops.disk.cleanup import cleanup, cleanup_rules, cleanup_status, plan_cleanup, scope_condition
 from mopstool.ops.select import exposure_join
 
 
@@ -108,9 +108,9 @@ def main() -> None:
     t_plan = time.perf_counter() - t0
     print(f"plan: {plan.total} runs eligible (expected {expected}) in {t_plan:.2f} s")
     t0 = time.perf_counter()
-    apply_cleanup(dbs, plan)
+    plan = cleanup(dbs, cfg, as_of=as_of, batch_size=a.batch_size)
     t_apply = time.perf_counter() - t0
-    print(f"apply: {plan.total_changed} runs in {plan.batches_done} batches in {t_apply:.2f} s")
+    print(f"plan + apply: {plan.total_changed} runs in {plan.batches_done} batches in {t_apply:.2f} s")
     t0 = time.perf_counter()
     again = plan_cleanup(dbs, cfg, as_of=as_of)
     print(f"re-plan: {again.total} runs in {time.perf_counter() - t0:.2f} s")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from mopstool.config import load_config
 from mopstool.db import schema
 from mopstool.db.own import mopstoolAudit
-from mopstool.ops.disk.cleanup import apply_cleanup, plan_cleanup
+from mopstool.ops.disk.cleanup import cleanup, plan_cleanup
 from mopstool.ops.demo.synth import Synth
 
 RUN_STAGES = {"chip": ("chipRun", "chip_id"), "cam": ("camRun", "cam_id"),
@@ -173,7 +173,7 @@ def test_interrupted_batch_rolls_back_and_rerun_completes(db_url, dbs, tmp_path,
             raise Killed()
 
     with pytest.raises(Killed):
-        apply_cleanup(dbs, plan, batch_hook=hook)
+        cleanup(dbs, cfg, as_of=date(2018, 7, 11), batch_size=30, batch_hook=hook)
     assert seen[0] == ("chip", 1, 30)
     mid = snapshot(dbs)
     assert changed(before, mid) == first                        # batch 1 committed fully
@@ -183,7 +183,7 @@ def test_interrupted_batch_rolls_back_and_rerun_completes(db_url, dbs, tmp_path,
     # a re-run recomputes eligibility from the states and completes
     plan2 = plan_cleanup(dbs, cfg, as_of=date(2018, 7, 11), batch_size=30)
     assert plan2.total == len(expected) - 30
-    apply_cleanup(dbs, plan2)
+    cleanup(dbs, cfg, as_of=date(2018, 7, 11), batch_size=30)
     assert changed(before, snapshot(dbs)) == expected
     assert plan_cleanup(dbs, cfg, as_of=date(2018, 7, 11)).total == 0
 
@@ -199,13 +199,12 @@ def test_killed_process_between_batches_leaves_no_half_changed_run(cli, db_url, 
         from datetime import date
         from mopstool.config import load_config
         from mopstool.db import Databases
-        from mopstool.ops.disk.cleanup import apply_cleanup, plan_cleanup
+        from mopstool.ops.disk.cleanup import cleanup
         dbs = Databases({db_url!r}, {db_url!r})
-        plan = plan_cleanup(dbs, load_config(), as_of=date(2018, 7, 11), batch_size=20)
         def hook(stage, n, ids):
             if n == 2:
                 os.kill(os.getpid(), signal.SIGKILL)
-        apply_cleanup(dbs, plan, batch_hook=hook)
+        cleanup(dbs, load_config(), as_of=date(2018, 7, 11), batch_size=20, batch_hook=hook)
     """)
     proc = subprocess.run([sys.executable, "-c", script], env=dict(os.environ), capture_output=True,
                           timeout=120)
@@ -221,6 +220,36 @@ def test_killed_process_between_batches_leaves_no_half_changed_run(cli, db_url, 
     assert r.code == 0, r.err
     assert sum(g["changed"] for g in r.json()) == len(expected) - 20
     assert changed(before, snapshot(dbs)) == expected
+
+
+def test_runs_changed_after_the_plan_are_skipped_and_reported(dbs):
+    """One confirmation for the whole job; each batch plans its slice again under
+    the lock: a run another writer moved to 'update' after the plan is left alone."""
+    old = datetime(2018, 7, 1, 9)
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ids = [_chip(s, old + timedelta(minutes=i), "OSS.nightlyscience")[0] for i in range(5)]
+    asked = []
+
+    def confirm(plan):
+        asked.append(plan.total)
+        with dbs.begin() as conn:   # another writer, between the plan and the batches
+            conn.execute(update(schema.chipRun).where(schema.chipRun.c.chip_id == ids[3])
+                         .values(state="update"))
+        return True
+
+    plan = cleanup(dbs, load_config(), as_of=date(2018, 7, 20), batch_size=2, confirm=confirm)
+    assert asked == [5]                                          # asked once, for the whole job
+    assert plan.applied and plan.batches_done == 3
+    assert set(plan.changed) == {("chip", i) for i in ids if i != ids[3]}
+    assert [(x["stage"], x["id"]) for x in plan.skipped] == [("chip", ids[3])]
+    assert "changed since the plan" in plan.skipped[0]["reason"]
+    t = schema.chipRun
+    with dbs.connect() as conn:
+        states = dict(conn.execute(select(t.c.chip_id, t.c.state).where(t.c.chip_id.in_(ids))).all())
+    assert states[ids[3]] == "update"
+    assert {states[i] for i in ids if i != ids[3]} == {"goto_cleaned"}
+    assert audit_rows(dbs) == 3
 
 
 # ------------------------------------------------------------------ rules and holds

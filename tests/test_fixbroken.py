@@ -268,38 +268,54 @@ def test_fixbroken_needs_no_table_of_its_own(cli, db_url, dbs, isolated_home):
     log = isolated_home / ".local" / "share" / "mopstool" / "audit.jsonl"
     assert oct(log.stat().st_mode & 0o777) == "0o600"
     actions = [json.loads(x)["action"] for x in log.read_text().splitlines()]
-    assert actions == ["definebyquery.chip", "fixbroken", "fixbroken.finish"]
+    assert actions == ["fixbroken", "fixbroken.finish"]      # one transaction, one record each
 
 
-def test_crash_between_define_and_pairing_never_makes_a_second_replacement(cli, db_url, dbs,
-                                                                          monkeypatch):
-    """The replacement carries its marker from the defining transaction: a crash
-    before the broken runs are written is completed by the next run, days later too."""
+def test_crash_between_define_and_pairing_leaves_nothing_and_never_a_second_replacement(
+        cli, db_url, dbs, monkeypatch):
+    """The replacement and the pairing note are one transaction: a crash after
+    the definition, before the broken runs are written, leaves nothing at all;
+    the next run defines the one replacement."""
     from mopstool.ops.disk import fixbroken as fb
 
     with dbs.begin() as conn:
         s = Synth(conn)
         ch = _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 4, 9),
                             chip_imfiles={"XY33": {"fault": 26}})
+    before = snapshot(dbs)
 
     def crash(*a, **k):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as mp:   # only this patch is undone (HOME stays the test's own)
-        mp.setattr(fb, "write_transaction", crash)
+        mp.setattr(fb, "_record_pairings", crash)
         r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE, "--json")
     assert r.code == 130
-    (f,) = fixes(dbs)
-    assert f["broken"] == [] and f["state"] == "defined"          # marker only
-    rep = f["chip_id"]
+    assert snapshot(dbs) == before and fixes(dbs) == [] and len(chip_runs(dbs, ch.exp_id)) == 1
     r = cli("fixbroken", "--db", db_url, "--label-date", "2018-07-20", "--json")
     assert r.code == 0, r.err
-    assert r.json()[0]["action"] == "paired" and r.json()[0]["chip_id"] == rep
+    assert r.json()[0]["action"] == "defined"
+    rep = r.json()[0]["chip_id"]
     assert len(chip_runs(dbs, ch.exp_id)) == 2
     (f,) = fixes(dbs)
-    assert f["broken"] == [("chip", ch.chip_id)]
+    assert f["chip_id"] == rep and f["broken"] == [("chip", ch.chip_id)]
     r = cli("fixbroken", "--db", db_url, "--label-date", "2018-07-21", "--json")
     assert r.json()[0]["action"] == "exists" and len(chip_runs(dbs, ch.exp_id)) == 2
+
+
+def test_declined_fix_exits_10_and_writes_nothing(cli, db_url, dbs, monkeypatch):
+    from mopstool.cli import common
+
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        ch = _nightly_chain(s, filt="w.00000", night=datetime(2018, 7, 6, 9),
+                            chip_imfiles={"XY33": {"fault": 26}})
+    before = snapshot(dbs)
+    monkeypatch.setattr(common, "confirm_change", lambda *a, **k: False)  # the user says no
+    r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE)
+    assert r.code == 10, r.err
+    assert "cancelled; nothing written" in r.err
+    assert snapshot(dbs) == before and len(chip_runs(dbs, ch.exp_id)) == 1
 
 
 def test_rolled_back_fix_leaves_no_audit_record(cli, db_url, dbs, isolated_home, monkeypatch):
@@ -335,4 +351,38 @@ def test_interrupted_define_is_adopted_not_duplicated(cli, db_url, dbs):
     r = cli("fixbroken", "--db", db_url, "--label-date", FIX_DATE, "--json")
     assert r.code == 0, r.err
     assert r.json()[0]["action"] == "adopted" and r.json()[0]["chip_id"] == rep
+    assert len(chip_runs(dbs, ch.exp_id)) == 2 and len(fixes(dbs)) == 1
+    # a marked replacement whose note lists no broken run is completed, not defined again
+    with dbs.begin() as conn:
+        conn.execute(update(schema.chipRun).where(schema.chipRun.c.chip_id == rep)
+                     .values(note=f"{NOTE_PREFIX} open preset:wfix"))
+    r = cli("fixbroken", "--db", db_url, "--label-date", "2018-07-20", "--json")
+    assert r.code == 0, r.err
+    assert r.json()[0]["action"] == "paired" and r.json()[0]["chip_id"] == rep
+    (f,) = fixes(dbs)
+    assert f["broken"] == [("chip", ch.chip_id)] and len(chip_runs(dbs, ch.exp_id)) == 2
+
+
+def test_plan_is_made_again_under_the_lock(dbs):
+    """A fix another writer recorded between the confirmed plan and the lock
+    drops out of the fresh plan: one replacement, not two."""
+    from mopstool.config import load_config
+    from mopstool.ops.disk import fixbroken as fb
+    from mopstool.ops.writes import CONCURRENT_NOTE
+
+    with dbs.begin() as conn:
+        ch = _nightly_chain(Synth(conn), filt="w.00000", night=datetime(2018, 7, 7, 9),
+                            chip_imfiles={"XY33": {"fault": 26}})
+    cfg = load_config()
+    other = []
+
+    def confirm(plan):
+        assert [r.action for r in plan.rows] == ["define"]
+        other.append(fb.fix(dbs, cfg, fix_date=FIX_DATE))     # another writer, before our lock
+        return True
+
+    res = fb.fix(dbs, cfg, fix_date=FIX_DATE, confirm=confirm)
+    assert other[0].applied and [r.action for r in other[0].rows] == ["defined"]
+    assert not res.applied and [r.action for r in res.rows] == ["exists"]
+    assert any(n.startswith(CONCURRENT_NOTE) for n in res.notes)
     assert len(chip_runs(dbs, ch.exp_id)) == 2 and len(fixes(dbs)) == 1

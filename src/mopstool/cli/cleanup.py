@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, command_with_modes, confirm_change,
-                                 decline, emit_result, info, output_format, state)
+from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, command_with_modes, concurrent_notes,
+                                 confirmer, emit_result, info, output_format, state)
 from mopstool.stages import choices
 
 _GROUP_COLUMNS = ("stage", "night", "target", "label", "retention_days", "runs", "held")
@@ -52,7 +52,7 @@ def cleanup_run(
         return      # 'cleanup status' runs below
     from mopstool.cli.progress import progress_bar
     from mopstool.config import parse_night
-    from mopstool.ops.disk.cleanup import apply_cleanup, cleanup_status, plan_cleanup
+    from mopstool.ops.disk.cleanup import cleanup as run_cleanup, cleanup_status
 
     st = state(ctx)
     cfg = st.config
@@ -71,9 +71,11 @@ def cleanup_run(
         else:
             info(f"no night older than the retention is left uncleaned (as of {night})")
         return
-    plan = plan_cleanup(st.dbs, cfg, as_of=night, stages=stages, targets=target,
-                        batch_size=batch_size, dry_run=dry_run)
-    if dry_run or plan.total == 0:
+    with progress_bar(fmt=fmt_) as progress:
+        plan = run_cleanup(st.dbs, cfg, as_of=night, stages=stages, targets=target,
+                           batch_size=batch_size, dry_run=dry_run,
+                           confirm=confirmer(ctx, "cleanup", yes=yes), progress=progress)
+    if dry_run or not plan.applied:
         _emit(ctx, plan, fmt, as_json, show_held, title=f"cleanup plan as of {night} (dry run)" if dry_run
               else f"cleanup as of {night}")
         if dry_run:
@@ -82,12 +84,11 @@ def cleanup_run(
         else:
             info(f"nothing to clean as of {night}; {len(plan.held)} old runs held back")
         return
-    if not confirm_change(ctx, plan.total, "cleanup", yes=yes, dry_run=dry_run):
-        decline()
-    lock_timeout = int(cfg.get("general.lock_timeout", 0) or 0)
-    with progress_bar(fmt=fmt_) as progress:
-        apply_cleanup(st.dbs, plan, lock_timeout=lock_timeout, progress=progress)
     _emit(ctx, plan, fmt, as_json, show_held, title=f"cleanup as of {night}")
+    concurrent_notes(plan)
+    if plan.skipped:
+        info(f"skipped {len(plan.skipped)} planned runs that changed since the plan "
+             "(see --show-held --json)")
     info(f"moved {plan.total_changed} runs to goto_cleaned in {plan.batches_done} batches; "
          f"{len(plan.held)} old runs held back")
 

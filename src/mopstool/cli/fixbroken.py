@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, command_with_modes,
-                                 confirm_change, decline, info, old_spelling, output_format, renamed, state)
+                                 confirmer, emit_result, info, old_spelling, output_format,
+                                 renamed, state)
 from mopstool.errors import UsageError
-from mopstool.output import render
 
 _PLAN_COLUMNS = ("exp_name", "filter", "preset", "label", "reduction", "broken", "chip_id",
                  "action", "note")
@@ -80,7 +80,7 @@ def fixbroken_run(
         raise UsageError("--status and --finish work on every recorded fix; drop the selectors")
     if status:
         rows = fb.fix_status(st.dbs, st.config, open_only=open_only, limit=limit)
-        render(rows, fmt_, title="fixbroken fixes", columns=_STATUS_COLUMNS if fmt_ == "table" and rows else None)
+        emit_result(ctx, _listing(rows, _STATUS_COLUMNS, "fixbroken fixes"), fmt, as_json)
         if not rows:
             info("no fixes recorded")
         ready = sum(1 for r in rows if r["progress"].startswith("warp full"))
@@ -88,9 +88,10 @@ def fixbroken_run(
             info(f"{ready} fix(es) ready: run '{_again(st, 'fixbroken', 'finish')}'")
         return
     if finish:
-        res = fb.finish_fixes(st.dbs, st.config, dry_run=dry_run)
-        render(res.rows, fmt_, title="fixbroken finish" + (" (dry run)" if dry_run else ""),
-               columns=_FINISH_COLUMNS if fmt_ == "table" and res.rows else None)
+        res = fb.finish_fixes(st.dbs, st.config, dry_run=dry_run,
+                              confirm=confirmer(ctx, "fixbroken finish", yes=yes))
+        emit_result(ctx, _listing(res.rows, _FINISH_COLUMNS,
+                                  "fixbroken finish" + (" (dry run)" if dry_run else "")), fmt, as_json)
         retired = ", ".join(f"{s} {' '.join(map(str, ids))}" for s, ids in res.retired.items() if ids)
         if res.retired:
             verb = "would send" if dry_run else "sent"
@@ -103,27 +104,20 @@ def fixbroken_run(
     fix_date = renamed(fix_date, old_date, "--label-date", "--date")
     sel = fb.Selection(exp_names=list(exp_name or []), chip_ids=list(chip_id or []),
                        warp_ids=list(warp_id or []), diff_ids=list(diff_id or []))
-    plan = fb.plan_fixes(st.dbs, st.config, sel, fix_date=fix_date)
+    from mopstool.cli.progress import progress_bar
+
+    with progress_bar(fmt=fmt_) as progress:
+        plan = fb.fix(st.dbs, st.config, sel, fix_date=fix_date, dry_run=dry_run, progress=progress,
+                      confirm=confirmer(ctx, "fixbroken", yes=yes, count=lambda p: len(p.to_define)))
     for note in plan.notes:
         info(note)
-    if not dry_run:
-        def ask(n: int) -> bool:
-            return confirm_change(ctx, n, "fixbroken", yes=yes, dry_run=False)
-
-        from mopstool.cli.progress import progress_bar
-
-        with progress_bar(fmt=fmt_) as progress:
-            plan = fb.apply_fixes(st.dbs, st.config, plan, fix_date=fix_date, confirm=ask, progress=progress)
-        if not plan.applied and any(n.startswith("declined") for n in plan.notes):
-            decline()
     rows = plan.to_list()
-    if fmt_ in ("table", "csv"):
-        for r in rows:
-            r["broken"] = "; ".join(_describe(b) for b in r["broken"])
-        render(rows, fmt_, title="fixbroken" + (" (dry run)" if dry_run else ""),
-               columns=_PLAN_COLUMNS if rows else None)
-    else:
-        render(rows, fmt_)
+    from mopstool.ops.results import Report, Table
+
+    shown = [dict(r, broken="; ".join(_describe(b) for b in r["broken"])) for r in rows]
+    cols = _PLAN_COLUMNS if rows else None
+    emit_result(ctx, Report(rows, [Table(shown, cols, title="fixbroken" + (" (dry run)" if dry_run else ""))],
+                            csv=Table(shown, cols)), fmt, as_json)
     if not rows:
         info("no broken products found")
     elif dry_run:
@@ -137,6 +131,13 @@ def fixbroken_run(
         if n:
             info(f"recorded {n} fix(es); follow them with '{_again(st, 'fixbroken', 'status')}', "
                  f"then '{_again(st, 'fixbroken', 'finish')}'")
+
+
+def _listing(rows: list[dict], columns: tuple[str, ...], title: str):
+    """A fixbroken listing: the rows as they are; tables show *columns*, csv every column."""
+    from mopstool.ops.results import Listing
+
+    return Listing(rows, columns=columns if rows else None, title=title, table_rows=rows)
 
 
 def _describe(b: dict) -> str:

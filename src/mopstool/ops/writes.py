@@ -18,15 +18,19 @@ that someone else changed meanwhile simply drop out of the fresh plan; a fresh
 plan that would change rows the user did not confirm is refused (exit 75,
 nothing written). A failure anywhere rolls the whole transaction back.
 
-Bulk jobs (cleanup) use several bounded :func:`write_transaction` calls, each
-complete on its own.
+A bulk job (cleanup) is :func:`execute_batches`: the same plan and one
+confirmation for the whole job, then bounded batches, each planned again for
+its own slice under the lock and applied in a transaction of its own with its
+audit record, the lock left free for a moment between two batches. A batch's
+fresh plan leaves out the rows that changed since the confirmed plan; a kill
+between (or inside) batches leaves every batch either done or untouched.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -41,6 +45,8 @@ LOCK_NAME = "mopstool.write"
 DECLINED_NOTE = "declined; nothing written"
 #: the start of the notes execute() adds when another writer committed meanwhile
 CONCURRENT_NOTE = "another writer committed meanwhile"
+#: seconds the write lock stays free between two batches of a bulk job
+BATCH_GAP = 0.05
 
 
 def lock_timeout_of(dbs: Databases, given: int | float | None = None) -> float:
@@ -119,6 +125,7 @@ class PlanLike(Protocol):
 
 
 P = TypeVar("P", bound=PlanLike)
+Q = TypeVar("Q", bound=PlanLike)
 
 
 class PlanChanged(TempFail):
@@ -132,19 +139,9 @@ def _keys(plan: Any) -> frozenset | None:
     return frozenset(keys) if keys is not None else None
 
 
-def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
-            apply: Callable[[Connection, P], tuple[int, dict]], *, dry_run: bool = False,
-            confirm: Callable[[P], bool] | None = None, pstamp_db: bool = False,
-            lock_timeout: int | float | None = None, command: list[str] | None = None) -> P:
-    """Plan, show/confirm once, then re-plan and apply under the lock in one transaction.
-
-    *confirm* sees the plan and returns False to decline (the plan is returned
-    with ``applied`` False and the note ``declined; nothing written``); the CLI's
-    confirmation exits with the DECLINED code itself. *apply* returns the rows
-    affected and the audit detail; the audit record is written in the same
-    transaction under the action name *action* (*command*: the command line it
-    records, default sys.argv). The plan *confirm* sees carries ``database``: the
-    URL of the database it changes, any password shown as ``***``."""
+def _plan_and_confirm(dbs: Databases, plan: Callable[[Connection], P], *, dry_run: bool,
+                      confirm: Callable[[P], bool] | None, pstamp_db: bool) -> tuple[P, bool]:
+    """The plan outside the lock, shown/confirmed once: (plan, go on and write)."""
     with dbs.connect(pstamp_db) as conn:
         shown = plan(conn)
     shown.dry_run = dry_run
@@ -156,11 +153,18 @@ def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
         except AttributeError:  # a plan type with __slots__: the CLI names the image database
             pass
     if dry_run or not shown.total:
-        return shown
+        return shown, False
     if confirm is not None and not confirm(shown):
         shown.notes.append(DECLINED_NOTE)
-        return shown
-    confirmed = _keys(shown)
+        return shown, False
+    return shown, True
+
+
+def _apply_fresh(dbs: Databases, action: str, confirmed: frozenset | None,
+                 plan: Callable[[Connection], Q], apply: Callable[[Connection, Q], tuple[int, dict]], *,
+                 pstamp_db: bool, lock_timeout: int | float | None, command: list[str] | None) -> Q:
+    """Under the lock, in one transaction: plan again, refuse rows not *confirmed*,
+    apply the fresh plan and record the audit."""
     with write_transaction(dbs, action, pstamp_db=pstamp_db, lock_timeout=lock_timeout) as conn:
         fresh = plan(conn)
         fresh.dry_run = False
@@ -180,3 +184,61 @@ def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
         record_audit(conn, action, int(rows), detail, command=command)
     fresh.applied = True
     return fresh
+
+
+def execute(dbs: Databases, action: str, plan: Callable[[Connection], P],
+            apply: Callable[[Connection, P], tuple[int, dict]], *, dry_run: bool = False,
+            confirm: Callable[[P], bool] | None = None, pstamp_db: bool = False,
+            lock_timeout: int | float | None = None, command: list[str] | None = None) -> P:
+    """Plan, show/confirm once, then re-plan and apply under the lock in one transaction.
+
+    *confirm* sees the plan and returns False to decline (the plan is returned
+    with ``applied`` False and the note ``declined; nothing written``); the CLI's
+    confirmation exits with the DECLINED code itself. *apply* returns the rows
+    affected and the audit detail; the audit record is written in the same
+    transaction under the action name *action* (*command*: the command line it
+    records, default sys.argv). The plan *confirm* sees carries ``database``: the
+    URL of the database it changes, any password shown as ``***``."""
+    shown, go = _plan_and_confirm(dbs, plan, dry_run=dry_run, confirm=confirm, pstamp_db=pstamp_db)
+    if not go:
+        return shown
+    return _apply_fresh(dbs, action, _keys(shown), plan, apply, pstamp_db=pstamp_db,
+                        lock_timeout=lock_timeout, command=command)
+
+
+def execute_batches(dbs: Databases, action: str, plan: Callable[[Connection], P],
+                    batches: Callable[[P], Iterable[Any]],
+                    batch_plan: Callable[[Connection, Any], Q],
+                    apply: Callable[[Connection, Q], tuple[int, dict]], *, dry_run: bool = False,
+                    confirm: Callable[[P], bool] | None = None,
+                    done: Callable[[P, Any, Q], None] | None = None, pstamp_db: bool = False,
+                    lock_timeout: int | float | None = None, command: list[str] | None = None,
+                    gap: float = BATCH_GAP) -> P:
+    """A bulk job: plan and confirm once (as :func:`execute`), then one
+    transaction per batch.
+
+    *batches(plan)* gives the confirmed plan's slices; for each slice
+    *batch_plan(conn, slice)* plans again under the lock (its ``keys`` must be
+    among the slice's ``keys``: rows that changed since the plan drop out),
+    *apply* writes that fresh batch plan, and the audit record goes into the
+    batch's transaction. *done(plan, slice, fresh)* runs after each batch's
+    commit (or after a batch with nothing left to change). Between two batches
+    the lock stays free for *gap* seconds, so a waiting writer takes its turn.
+    Returns the confirmed plan with ``applied`` True once every batch ran."""
+    import time
+
+    shown, go = _plan_and_confirm(dbs, plan, dry_run=dry_run, confirm=confirm, pstamp_db=pstamp_db)
+    if not go:
+        return shown
+    parts = list(batches(shown))
+    for n, part in enumerate(parts):
+        if n:
+            # a fair turn: a writer waiting for the lock is woken and takes it now,
+            # instead of finding it taken again by the next batch
+            time.sleep(gap)
+        fresh = _apply_fresh(dbs, action, _keys(part), lambda conn, p=part: batch_plan(conn, p), apply,
+                             pstamp_db=pstamp_db, lock_timeout=lock_timeout, command=command)
+        if done is not None:
+            done(shown, part, fresh)
+    shown.applied = True
+    return shown

@@ -22,17 +22,20 @@ A run is held back (never touched) when
 * an open ``mopstool fixbroken`` fix still needs it (the broken original until
   its replacement's warps are full, and the replacement chain itself).
 
-Writes go in bounded batches: each batch is one transaction under the write
-lock that sets state and label together for up to ``[cleanup] batch_size`` runs
-and records an audit row. An interrupted run leaves every run either changed or
-untouched; running the command again picks up what is left, because
-eligibility is recomputed from the run states.
+The job follows the write protocol for bulk jobs
+(:func:`mopstool.ops.writes.execute_batches`): one plan and one confirmation
+for the whole job, then bounded batches. Each batch is one transaction under
+the write lock that plans its own slice again (runs that are no longer
+``full``, left the scope or became held since the plan are skipped and
+reported), sets state and label together for up to ``[cleanup] batch_size``
+runs and records an audit row. An interrupted run leaves every run either
+changed or untouched; running the command again picks up what is left,
+because eligibility is recomputed from the run states.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
@@ -42,7 +45,7 @@ from sqlalchemy import func, or_, select, union
 from mopstool.config import Config, expand_template
 from mopstool.db import Databases, schema
 from mopstool.errors import ConfigError, UsageError
-from mopstool.ops.writes import record_audit, write_transaction
+from mopstool.ops.writes import execute_batches
 from mopstool.stages import (CLEANUP_PENDING_STATES, ERROR_CLEANUP_STATES, STAGES,
                              State, stage_order, stages_that)
 from mopstool.stages.joins import downstream_readers, exposure_join, stamp_dependents_waiting
@@ -56,8 +59,6 @@ STATUS_STATES = (State.GOTO_CLEANED, State.ERROR_CLEANED, State.GOTO_PURGED, Sta
                  State.GOTO_SCRUBBED, State.ERROR_SCRUBBED)
 _ALWAYS_SHOWN = (State.GOTO_CLEANED, State.ERROR_CLEANED)
 _IN_CHUNK = 1000
-#: seconds the write lock stays free between two cleanup batches
-BATCH_GAP = 0.05
 
 
 def cleanup_stages() -> tuple[str, ...]:
@@ -336,12 +337,19 @@ class CleanupPlan:
     changed: dict[tuple[str, int], bool] = field(default_factory=dict)
     batches_done: int = 0
     applied: bool = False
-    #: the configuration the plan was made with (apply re-checks the fixbroken holds with it)
+    #: the configuration the plan was made with (each batch re-checks the fixbroken holds with it)
     config: Config | None = None
+    notes: list[str] = field(default_factory=list)
+    #: planned runs a batch left alone because they changed since the plan: {stage, id, reason}
+    skipped: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return sum(len(v) for v in self.eligible.values())
+
+    def keys(self) -> frozenset:
+        """(stage, run id) of every run the plan moves."""
+        return frozenset((s, c.run_id) for s, cands in self.eligible.items() for c in cands)
 
     @property
     def total_changed(self) -> int:
@@ -378,23 +386,64 @@ class CleanupPlan:
     def to_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of, "dry_run": self.dry_run, "applied": self.applied,
                 "runs": self.total, "changed": self.total_changed,
-                "batches": self.batches_done, "groups": self.groups(), "held": self.held}
+                "batches": self.batches_done, "groups": self.groups(), "held": self.held,
+                "skipped": self.skipped}
+
+
+@dataclass
+class CleanupBatch:
+    """One batch of a cleanup job: up to batch_size runs of one stage. The
+    slice of the confirmed plan, and (planned again under the lock) the runs
+    still to move and those skipped with the reason."""
+
+    stage: str
+    number: int
+    candidates: list[Candidate]
+    #: the job's retention rules (a run still in scope matches one of its stage's)
+    rules: list[Rule]
+    todo: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+
+    @property
+    def total(self) -> int:
+        return len(self.todo)
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return {STAGES[self.stage].run_table: len(self.todo)}
+
+    def keys(self) -> frozenset:
+        return frozenset((self.stage, i) for i in self.todo)
 
 
 def plan_cleanup(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[str] | None = None,
                  targets: Iterable[str] | None = None, batch_size: int | None = None,
                  dry_run: bool = False) -> CleanupPlan:
     """Read-only: the runs cleanup would move, per stage, and those held back."""
+    planner = _planner(dbs, cfg, as_of=as_of, stages=stages, targets=targets, batch_size=batch_size,
+                       dry_run=dry_run)
+    with dbs.connect() as conn:
+        return planner(conn)
+
+
+def _planner(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[str] | None,
+             targets: Iterable[str] | None, batch_size: int | None,
+             dry_run: bool) -> Callable[[Any], CleanupPlan]:
+    """The plan of a cleanup job as a function of a connection (options checked first)."""
     rules = cleanup_rules(cfg, as_of, stages=stages, targets=targets)
     size = batch_size if batch_size is not None else cfg.get("cleanup.batch_size", 500)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         if batch_size is not None:
             raise UsageError(f"--batch-size must be a whole number of runs, at least 1, not {size!r}")
         raise ConfigError(f"[cleanup] batch_size must be a whole number of runs, at least 1, not {size!r}")
-    plan = CleanupPlan(as_of=as_of, rules=rules, batch_size=size,
-                       set_label=cfg.get("cleanup.set_label", CLEAN_STATE) or CLEAN_STATE,
-                       dry_run=dry_run, config=cfg)
-    with dbs.connect() as conn:
+    set_label = cfg.get("cleanup.set_label", CLEAN_STATE) or CLEAN_STATE
+
+    def plan(conn) -> CleanupPlan:
+        out = CleanupPlan(as_of=as_of, rules=rules, batch_size=size, set_label=set_label,
+                          dry_run=dry_run, config=cfg)
         protected = fix_protected(conn, cfg)
         with _pstamp_conn(dbs, conn) as pconn:
             for stage_name in cleanup_stages():
@@ -402,11 +451,13 @@ def plan_cleanup(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[s
                 if not cands:
                     continue
                 held = _held_reasons(conn, pconn, stage_name, [c.run_id for c in cands], protected)
-                plan.eligible[stage_name] = [c for c in cands if c.run_id not in held]
-                plan.held += [{"stage": stage_name, "id": c.run_id, "label": c.label,
-                               "night": c.night, "target": c.rule.name,
-                               "retention_days": c.rule.days, "reason": held[c.run_id]}
-                              for c in cands if c.run_id in held]
+                out.eligible[stage_name] = [c for c in cands if c.run_id not in held]
+                out.held += [{"stage": stage_name, "id": c.run_id, "label": c.label,
+                              "night": c.night, "target": c.rule.name,
+                              "retention_days": c.rule.days, "reason": held[c.run_id]}
+                             for c in cands if c.run_id in held]
+        return out
+
     return plan
 
 
@@ -433,68 +484,84 @@ BatchHook = Callable[[str, int, list[int]], None]
 ProgressHook = Callable[[str, int, "int | None"], None]
 
 
-def apply_cleanup(dbs: Databases, plan: CleanupPlan, *, progress: ProgressHook | None = None,
-                  batch_hook: BatchHook | None = None, lock_timeout: int = 0) -> CleanupPlan:
-    """Move the plan's runs to goto_cleaned in bounded batches.
+def cleanup(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[str] | None = None,
+            targets: Iterable[str] | None = None, batch_size: int | None = None,
+            dry_run: bool = False, confirm: Callable[[CleanupPlan], bool] | None = None,
+            progress: ProgressHook | None = None, batch_hook: BatchHook | None = None,
+            lock_timeout: float | None = None) -> CleanupPlan:
+    """Plan the job, confirm it once (*confirm* sees the whole plan), then move
+    its runs to goto_cleaned in bounded batches.
 
-    Each batch is one transaction under the write lock: the runs are re-checked
-    (still 'full', label still in scope, no stamp dependent outstanding, no
-    downstream processing) and locked, then state and label change together and
-    an audit row is written. *batch_hook(stage, batch_number, ids)* runs inside
-    the transaction after the update (tests use it to interrupt a batch);
-    *progress("cleanup", done, total)* after each commit."""
-    if plan.dry_run:
-        return plan
-    total = plan.total
-    done = 0
-    batch_no = 0
-    with dbs.connect() as rconn:
-        protected = fix_protected(rconn, plan.config) if plan.config is not None else {}
-    for stage_name in cleanup_stages():
-        cands = plan.eligible.get(stage_name) or []
-        if not cands:
-            continue
-        stage = STAGES[stage_name]
+    Each batch is one transaction under the write lock: its runs are planned
+    again (still 'full', label still in scope, no stamp dependent outstanding,
+    no downstream processing, no open fix needing them) and locked, then state
+    and label change together and an audit row is written. Runs that changed
+    since the plan are skipped (``plan.skipped``, with the reason).
+    *batch_hook(stage, batch_number, ids)* runs inside the transaction after the
+    update (tests use it to interrupt a batch); *progress("cleanup", done,
+    total)* after each commit."""
+    plan = _planner(dbs, cfg, as_of=as_of, stages=stages, targets=targets, batch_size=batch_size,
+                    dry_run=dry_run)
+    progressed = [0]
+
+    def batches(shown: CleanupPlan) -> list[CleanupBatch]:
+        out: list[CleanupBatch] = []
+        for stage_name in cleanup_stages():
+            for chunk in chunks(shown.eligible.get(stage_name) or [], shown.batch_size):
+                out.append(CleanupBatch(stage_name, len(out) + 1, chunk, shown.rules,
+                                        todo=[c.run_id for c in chunk]))
+        return out
+
+    def batch_plan(conn, part: CleanupBatch) -> CleanupBatch:
+        stage = STAGES[part.stage]
         run = schema.table(stage.run_table)
-        idc = run.c[stage.id_col]
-        state_col = run.c[stage.state_col]
-        label_cond = or_(*[r.label_condition(run.c.label) for r in plan.rules if r.stage == stage_name])
-        for chunk in chunks(cands, plan.batch_size):
-            batch_no += 1
-            ids = [c.run_id for c in chunk]
-            with write_transaction(dbs, "cleanup", lock_timeout=lock_timeout) as conn:
-                lock_q = select(idc).where(idc.in_(ids), state_col == State.FULL, label_cond)
-                if conn.dialect.name in ("mysql", "mariadb"):
-                    lock_q = lock_q.with_for_update()
-                still = [int(x) for (x,) in conn.execute(lock_q)]
-                with _pstamp_conn(dbs, conn) as pconn:
-                    held = _held_reasons(conn, pconn, stage_name, still, protected)
-                todo = [i for i in still if i not in held]
-                n = 0
-                if todo:
-                    values = {stage.state_col: CLEAN_STATE, "label": plan.set_label}
-                    n = conn.execute(run.update().where(idc.in_(todo), state_col == State.FULL)
-                                     .values(values)).rowcount
-                nights = sorted({c.night for c in chunk if c.run_id in set(todo)})
-                record_audit(conn, "cleanup", n, {
-                    "stage": stage_name, "batch": batch_no, "as_of": plan.as_of.isoformat(),
-                    "ids": [min(todo), max(todo)] if todo else [], "runs": len(todo),
-                    "nights": [d.isoformat() for d in nights], "set_state": CLEAN_STATE,
-                    "set_label": plan.set_label, "skipped": len(ids) - len(todo)})
-                if batch_hook is not None:
-                    batch_hook(stage_name, batch_no, todo)
-            for i in todo:
-                plan.changed[(stage_name, i)] = True
-            plan.batches_done = batch_no
-            done += len(chunk)
-            if progress is not None:
-                progress("cleanup", done, total)
-            if done < total:
-                # a fair turn: a writer waiting for the lock is woken and takes it
-                # now, instead of finding it taken again by the next batch
-                time.sleep(BATCH_GAP)
-    plan.applied = True
-    return plan
+        idc, state_col = run.c[stage.id_col], run.c[stage.state_col]
+        label_cond = or_(*[r.label_condition(run.c.label) for r in part.rules if r.stage == part.stage])
+        ids = [c.run_id for c in part.candidates]
+        lock_q = select(idc).where(idc.in_(ids), state_col == State.FULL, label_cond)
+        if conn.dialect.name in ("mysql", "mariadb"):
+            lock_q = lock_q.with_for_update()
+        still = [int(x) for (x,) in conn.execute(lock_q)]
+        with _pstamp_conn(dbs, conn) as pconn:
+            held = _held_reasons(conn, pconn, part.stage, still, fix_protected(conn, cfg))
+        fresh = CleanupBatch(part.stage, part.number, part.candidates, part.rules,
+                             todo=[i for i in still if i not in held])
+        present = set(still)
+        fresh.skipped = {i: ("changed since the plan: no longer full or relabelled" if i not in present
+                             else "changed since the plan: " + held[i])
+                         for i in ids if i not in present or i in held}
+        return fresh
+
+    def apply(conn, fresh: CleanupBatch) -> tuple[int, dict]:
+        stage = STAGES[fresh.stage]
+        run = schema.table(stage.run_table)
+        idc, state_col = run.c[stage.id_col], run.c[stage.state_col]
+        set_label = cfg.get("cleanup.set_label", CLEAN_STATE) or CLEAN_STATE
+        todo = fresh.todo
+        n = conn.execute(run.update().where(idc.in_(todo), state_col == State.FULL)
+                         .values({stage.state_col: CLEAN_STATE, "label": set_label})).rowcount
+        if batch_hook is not None:
+            batch_hook(fresh.stage, fresh.number, todo)
+        mine = set(todo)
+        nights = sorted({c.night for c in fresh.candidates if c.run_id in mine})
+        return n, {"stage": fresh.stage, "batch": fresh.number, "as_of": as_of.isoformat(),
+                   "ids": [min(todo), max(todo)], "runs": len(todo),
+                   "nights": [d.isoformat() for d in nights], "set_state": CLEAN_STATE,
+                   "set_label": set_label, "skipped": len(fresh.skipped)}
+
+    def done(shown: CleanupPlan, part: CleanupBatch, fresh: CleanupBatch) -> None:
+        if fresh.applied:
+            for i in fresh.todo:
+                shown.changed[(fresh.stage, i)] = True
+        shown.skipped += [{"stage": fresh.stage, "id": i, "reason": why}
+                          for i, why in sorted(fresh.skipped.items())]
+        shown.batches_done = part.number
+        progressed[0] += len(part.candidates)
+        if progress is not None:
+            progress("cleanup", progressed[0], shown.total)
+
+    return execute_batches(dbs, "cleanup", plan, batches, batch_plan, apply, dry_run=dry_run,
+                           confirm=confirm, done=done, lock_timeout=lock_timeout)
 
 
 # ---------------------------------------------------------------------- status

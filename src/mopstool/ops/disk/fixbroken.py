@@ -21,10 +21,12 @@ columns: the replacement chip run's ``note`` (which chiptool leaves NULL) reads
 (``done`` instead of ``open`` once --finish retired the originals). It is found
 again by exposure (chipRun.exp_id, indexed) when planning, and by the fix
 presets' labels (chipRun.label, indexed) for fixbroken status/finish and cleanup, so
-fixbroken needs no table of mopstool's own. The replacement is defined with the
-marker note already set (one transaction); the broken run list is added right
-after. A crash in between leaves a replacement that the next run finds by its
-exposure and completes: never a second replacement. ``finish_fixes`` sends a broken original (its chip run
+fixbroken needs no table of mopstool's own. :func:`fix` follows the write
+protocol (:func:`mopstool.ops.writes.execute`): planned, confirmed once,
+planned again under the lock, and in one transaction the replacement is
+defined with the marker note set and the broken run list is added to it. A
+marked replacement whose note lists no broken run yet is found by its exposure
+and completed: never a second replacement. ``finish_fixes`` sends a broken original (its chip run
 and the chain's warp runs; or the diff run) to goto_cleaned with label
 goto_cleaned only once every replacement's warp runs are 'full', so nothing
 usable is lost before its replacement exists.
@@ -42,7 +44,7 @@ from sqlalchemy import case, or_, select, update
 from mopstool.config import Config
 from mopstool.db import Databases, schema
 from mopstool.errors import NotFound
-from mopstool.ops.writes import record_audit, write_transaction
+from mopstool.ops.writes import execute
 from mopstool.stages import (ERROR_CLEANUP_STATES, FAULT_GONE, STAGES, JobState, PstampFault,
                              RequestState, Stage, State, stage_order, stages_that)
 from mopstool.stages.joins import chain_join, exposure_ids, exposure_join
@@ -411,29 +413,33 @@ def find_broken(dbs: Databases, sel: Selection | None = None) -> list[tuple[Brok
     images stamp jobs stopped on with fault 25/26. With --chip-id / --warp-id /
     --diff-id / --exp-name: those (a named run counts as broken even when no
     component says so)."""
+    with dbs.connect() as conn:
+        return _find_broken(dbs, conn, sel)
+
+
+def _find_broken(dbs: Databases, conn, sel: Selection | None) -> list[tuple[BrokenRun, list[int]]]:
     sel = sel or Selection()
     found: dict[tuple, BrokenRun] = {}
     exps: dict[tuple, list[int]] = {}
-    with dbs.connect() as conn:
-        if not sel.explicit():
-            for stage in broken_stages():
-                for rid, b in _broken_components(conn, stage, None).items():
-                    found[(stage, rid)] = b
-            for key, b in _stamp_images_broken(conn, _stamp_broken(dbs, conn)).items():
-                if key in found:
-                    found[key].sources += [s for s in b.sources if s not in found[key].sources]
-                    found[key].components += [c for c in b.components if c not in found[key].components]
-                else:
-                    found[key] = b
-        else:
-            _explicit(conn, sel, found, exps)
-        by_stage: dict[str, list[int]] = {}
-        for (stage, rid) in found:
-            if stage != "exposure":
-                by_stage.setdefault(stage, []).append(rid)
-        for stage, ids in by_stage.items():
-            for rid, e in _exposures_of(conn, stage, ids).items():
-                exps[(stage, rid)] = e
+    if not sel.explicit():
+        for stage in broken_stages():
+            for rid, b in _broken_components(conn, stage, None).items():
+                found[(stage, rid)] = b
+        for key, b in _stamp_images_broken(conn, _stamp_broken(dbs, conn)).items():
+            if key in found:
+                found[key].sources += [s for s in b.sources if s not in found[key].sources]
+                found[key].components += [c for c in b.components if c not in found[key].components]
+            else:
+                found[key] = b
+    else:
+        _explicit(conn, sel, found, exps)
+    by_stage: dict[str, list[int]] = {}
+    for (stage, rid) in found:
+        if stage != "exposure":
+            by_stage.setdefault(stage, []).append(rid)
+    for stage, ids in by_stage.items():
+        for rid, e in _exposures_of(conn, stage, ids).items():
+            exps[(stage, rid)] = e
     out = []
     order = stage_order()
     for key in sorted(found, key=lambda k: (order.get(k[0], len(order)), k[1] or 0)):
@@ -531,6 +537,19 @@ class FixResult:
     def to_define(self) -> list[FixPlanRow]:
         return [r for r in self.rows if r.action == "define"]
 
+    @property
+    def to_record(self) -> list[FixPlanRow]:
+        """The rows that define a replacement or pair broken runs with an open fix's."""
+        return [r for r in self.rows if r.action in ("define", "pair")]
+
+    @property
+    def total(self) -> int:
+        return len(self.to_record)
+
+    def keys(self) -> frozenset:
+        """(exposure, broken stage, broken run id) of every pairing the plan records."""
+        return frozenset((r.exp_id, b.stage, b.run_id) for r in self.to_record for b in r.broken)
+
     def to_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self.rows]
 
@@ -545,7 +564,13 @@ def _setters_for(cfg: Config, preset: str, fix_date) -> dict[str, Any]:
 def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
                fix_date: str | date | None = None) -> FixResult:
     """What fixbroken would do for each exposure behind a broken run (read-only)."""
-    broken = find_broken(dbs, sel)
+    with dbs.connect() as conn:
+        return _plan_fixes(dbs, conn, cfg, sel, fix_date=fix_date)
+
+
+def _plan_fixes(dbs: Databases, conn, cfg: Config, sel: Selection | None, *,
+                fix_date: str | date | None) -> FixResult:
+    broken = _find_broken(dbs, conn, sel)
     result = FixResult(dry_run=True)
     by_exp: dict[int, list[BrokenRun]] = {}
     no_exp: list[BrokenRun] = []
@@ -559,13 +584,12 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
     if not by_exp:
         return result
     raw = schema.rawExp
-    with dbs.connect() as conn:
-        info = {}
-        for chunk in chunks(sorted(by_exp), _IN_CHUNK):
-            for r in conn.execute(select(raw.c.exp_id, raw.c.exp_name, raw.c.filter, raw.c.fault)
-                                  .where(raw.c.exp_id.in_(chunk))):
-                info[int(r.exp_id)] = r
-        fixes = fixes_for_exposures(conn, by_exp)
+    info = {}
+    for chunk in chunks(sorted(by_exp), _IN_CHUNK):
+        for r in conn.execute(select(raw.c.exp_id, raw.c.exp_name, raw.c.filter, raw.c.fault)
+                              .where(raw.c.exp_id.in_(chunk))):
+            info[int(r.exp_id)] = r
+    fixes = fixes_for_exposures(conn, by_exp)
     fixes_of: dict[int, list[dict]] = {}
     for f in fixes:
         fixes_of.setdefault(f["exp_id"], []).append(f)
@@ -629,27 +653,46 @@ def plan_fixes(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
     return result
 
 
-def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
-                fix_date: str | date | None = None,
-                confirm: Callable[[int], bool] | None = None,
-                progress: Callable[[str, int, int | None], None] | None = None) -> FixResult:
-    """Define the replacement chip runs (their note marks them as fixes) and
-    write the broken runs they replace into that note; *progress(what, done,
-    total)* follows the exposures defined."""
-    from mopstool.ops.runs.define import DefineSelection, DefineSetters, define_runs
+def fix(dbs: Databases, cfg: Config, sel: Selection | None = None, *,
+        fix_date: str | date | None = None, dry_run: bool = False,
+        confirm: Callable[[FixResult], bool] | None = None,
+        progress: Callable[[str, int, int | None], None] | None = None) -> FixResult:
+    """Plan the fixes, confirm once, then (planned again under the write lock, in
+    one transaction with its audit record) define the replacement chip runs
+    with their fix note and write the broken runs they replace into that note.
+    *progress(what, done, total)* follows the exposures defined."""
 
-    todo = [r for r in result.rows if r.action in ("define", "pair")]
-    if not todo:
-        result.dry_run = False
-        return result
-    if confirm is not None and not confirm(len([r for r in todo if r.action == "define"])):
-        result.notes.append("declined; nothing written")
-        return result
+    def plan(conn) -> FixResult:
+        return _plan_fixes(dbs, conn, cfg, sel, fix_date=fix_date)
+
+    def apply(conn, result: FixResult) -> tuple[int, dict]:
+        todo = result.to_record
+        defined, details = _define_replacements(conn, result, progress)
+        changed, recorded = _record_pairings(conn, todo)
+        mine = {id(r) for r in recorded}
+        for r in result.rows:
+            if r.action == "pair" and id(r) in mine:
+                r.action = "paired"
+        return defined + len(changed), {
+            "definitions": details,
+            "fixes": [{"exp_name": r.exp_name, "chip_id": r.chip_id, "preset": r.preset,
+                       "broken": [b.describe() for b in r.broken]} for r in recorded]}
+
+    return execute(dbs, "fixbroken", plan, apply, dry_run=dry_run, confirm=confirm)
+
+
+def _define_replacements(conn, result: FixResult, progress) -> tuple[int, list[dict]]:
+    """Define the replacement chip runs of the 'define' rows (one definition per
+    preset, in this transaction), marked with the fix note: (rows written, the
+    definitions' audit details). A row whose exposure already has a run with
+    the preset's label adopts it."""
+    from mopstool.ops.runs.define import DefineSelection, DefineSetters, define_writer
+
     by_preset: dict[str, list[FixPlanRow]] = {}
-    for r in todo:
-        if r.action == "define":
-            by_preset.setdefault(r.preset, []).append(r)
-    ndefine, done = sum(len(rows) for rows in by_preset.values()), 0
+    for r in result.to_define:
+        by_preset.setdefault(r.preset, []).append(r)
+    ndefine, done, written, details = sum(len(rows) for rows in by_preset.values()), 0, 0, []
+    root = _root()
     for preset, rows in by_preset.items():
         if progress is not None:
             progress("defining replacement runs (exposures)", done, ndefine)
@@ -658,18 +701,23 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
         values["note"] = fix_note(FIX_OPEN, preset, [])
         setters = DefineSetters(**values)
         selection = DefineSelection(exp_ids=[r.exp_id for r in rows], exp_type=None, unique=True)
+        plan, apply = define_writer(selection, setters, stage=root.name,
+                                    audit_detail={"preset": preset}, progress=progress)
         try:
-            res = define_runs(dbs, selection, setters, stage=_root().name,
-                              audit_detail={"command": "fixbroken", "preset": preset}, progress=progress)
+            res = plan(conn)
         except NotFound as exc:
             for r in rows:
                 r.action, r.note = "skip", str(exc)
             continue
-        made = {int(x["exp_id"]): x[_root().id_col] for x in res.runs}
+        if res.total:
+            n, detail = apply(conn, res)
+            written += n
+            details.append(detail)
+        made = {int(x["exp_id"]): x[root.id_col] for x in res.runs}
         existing = {int(x["exp_id"]): x.get("existing") for x in res.skipped}
         unmatched = {x.get("exp_id"): x.get("reason") for x in res.unmatched}
         for r in rows:
-            broken_chips = {b.run_id for b in r.broken if b.stage == _root().name}
+            broken_chips = {b.run_id for b in r.broken if b.stage == root.name}
             if r.exp_id in made:
                 r.chip_id, r.action = int(made[r.exp_id]), "defined"
             elif existing.get(r.exp_id) and int(existing[r.exp_id]) not in broken_chips:
@@ -683,45 +731,41 @@ def apply_fixes(dbs: Databases, cfg: Config, result: FixResult, *,
                 r.action, r.note = "skip", unmatched.get(r.exp_id) or "not defined"
     if progress is not None and ndefine:
         progress("defining replacement runs (exposures)", ndefine, ndefine)
-    to_record = [r for r in todo if r.chip_id is not None and r.action in ("defined", "adopted", "pair")]
-    if to_record:
-        cr = _root_run()
-        idc = cr.c[_root().id_col]
-        with write_transaction(dbs, "fixbroken") as conn:
-            ids = sorted({r.chip_id for r in to_record})
-            current = {int(c): n for c, n in conn.execute(
-                select(idc, cr.c.note).where(idc.in_(ids)))}
-            notes: dict[int, str] = {}
-            for r in to_record:
-                note = notes.get(r.chip_id, current.get(r.chip_id))
-                parsed = parse_fix_note(note)
-                if note and parsed is None:
-                    r.action = "skip"
-                    r.note = f"chip run {r.chip_id} has a note of its own ({note!r}); not adopted"
-                    continue
-                prior = parsed["broken"] if parsed else []
-                preset = (parsed or {}).get("preset") or r.preset
-                new = fix_note(FIX_OPEN, preset, prior + [(b.stage, b.run_id) for b in r.broken
-                                                          if b.run_id is not None])
-                if len(new) > NOTE_MAX:
-                    r.action, r.note = "skip", f"the broken runs do not fit in chipRun.note of {r.chip_id}"
-                    continue
-                notes[r.chip_id] = new
-                r.fix_ids = [r.chip_id]
-            changed = {c: n for c, n in notes.items() if current.get(c) != n}
-            if changed:
-                conn.execute(update(cr).where(idc.in_(sorted(changed)))
-                             .values(note=case(changed, value=idc, else_=cr.c.note)))
-            recorded = [r for r in to_record if r.action != "skip"]
-            record_audit(conn, "fixbroken", len(changed), {
-                "fixes": [{"exp_name": r.exp_name, "chip_id": r.chip_id, "preset": r.preset,
-                           "broken": [b.describe() for b in r.broken]} for r in recorded]})
-        for r in to_record:
-            if r.action == "pair":
-                r.action = "paired"
-    result.dry_run = False
-    result.applied = True
-    return result
+    return written, details
+
+
+def _record_pairings(conn, rows: list[FixPlanRow]) -> tuple[dict[int, str], list[FixPlanRow]]:
+    """Write the broken runs into the replacements' fix notes: ({chip_id: new
+    note} changed, the rows recorded)."""
+    to_record = [r for r in rows if r.chip_id is not None and r.action in ("defined", "adopted", "pair")]
+    if not to_record:
+        return {}, []
+    cr = _root_run()
+    idc = cr.c[_root().id_col]
+    ids = sorted({r.chip_id for r in to_record})
+    current = {int(c): n for c, n in conn.execute(select(idc, cr.c.note).where(idc.in_(ids)))}
+    notes: dict[int, str] = {}
+    for r in to_record:
+        note = notes.get(r.chip_id, current.get(r.chip_id))
+        parsed = parse_fix_note(note)
+        if note and parsed is None:
+            r.action = "skip"
+            r.note = f"chip run {r.chip_id} has a note of its own ({note!r}); not adopted"
+            continue
+        prior = parsed["broken"] if parsed else []
+        preset = (parsed or {}).get("preset") or r.preset
+        new = fix_note(FIX_OPEN, preset, prior + [(b.stage, b.run_id) for b in r.broken
+                                                  if b.run_id is not None])
+        if len(new) > NOTE_MAX:
+            r.action, r.note = "skip", f"the broken runs do not fit in chipRun.note of {r.chip_id}"
+            continue
+        notes[r.chip_id] = new
+        r.fix_ids = [r.chip_id]
+    changed = {c: n for c, n in notes.items() if current.get(c) != n}
+    if changed:
+        conn.execute(update(cr).where(idc.in_(sorted(changed)))
+                     .values(note=case(changed, value=idc, else_=cr.c.note)))
+    return changed, [r for r in to_record if r.action != "skip"]
 
 
 # ---------------------------------------------------------------------- status / finish
@@ -810,75 +854,87 @@ class FinishResult:
     retired: dict[str, list[int]] = field(default_factory=dict)
     dry_run: bool = False
     applied: bool = False
+    notes: list[str] = field(default_factory=list)
+    #: the fixes ready to be marked done: {replacement chip_id: its new note}
+    done: dict[int, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.retired.values()) + len(self.done)
+
+    def keys(self) -> frozenset:
+        """The runs the finish retires and the fixes it marks done."""
+        return frozenset([(s, i) for s, ids in self.retired.items() for i in ids]
+                         + [("fix", c) for c in self.done])
 
 
-def finish_fixes(dbs: Databases, cfg: Config, *, dry_run: bool = False) -> FinishResult:
+def finish_fixes(dbs: Databases, cfg: Config, *, dry_run: bool = False,
+                 confirm: Callable[[FinishResult], bool] | None = None) -> FinishResult:
     """Retire the broken originals whose replacements' warps are all full.
 
     A broken original listed by several open fixes (a diff whose input and
     template are both reprocessed) waits for all of them; a fix is marked done
-    once every original it lists is retired. Everything happens in one
-    transaction: the runs go to goto_cleaned with label goto_cleaned and the
-    replacements' notes say done. Finished fixes are never touched again."""
-    out = FinishResult(dry_run=dry_run)
-    with dbs.connect() as conn:
+    once every original it lists is retired. Planned, confirmed once, planned
+    again under the write lock and applied in one transaction: the runs go to
+    goto_cleaned with label goto_cleaned and the replacements' notes say done.
+    Finished fixes are never touched again."""
+    set_label = cfg.get("cleanup.set_label", RETIRE_STATE) or RETIRE_STATE
+
+    def plan(conn) -> FinishResult:
+        out = FinishResult(dry_run=dry_run)
         fixes = recorded_fixes(conn, cfg, open_only=True)
         chains = chain_states(conn, [f["chip_id"] for f in fixes])
-    progress = {f["fix_id"]: _progress(chains.get(f["chip_id"])) for f in fixes}
-    listing: dict[tuple[str, int], list[int]] = {}
-    for f in fixes:
-        for b in f["broken"]:
-            listing.setdefault(b, []).append(f["fix_id"])
-    retire_ok = {b: all(progress[i][1] for i in ids) for b, ids in listing.items()}
-    ready = [f for f in fixes if progress[f["fix_id"]][1] and all(retire_ok[b] for b in f["broken"])]
-    ready_ids = {f["fix_id"] for f in ready}
-    for f in fixes:
-        first = f["broken"][0] if f["broken"] else ("exposure", None)
-        out.rows.append({"fix_id": f["fix_id"], "stage": first[0], "broken_id": first[1],
-                         "broken": _broken_text(f["broken"]), "exp_name": f["exp_name"],
-                         "chip_id": f["chip_id"], "progress": progress[f["fix_id"]][0],
-                         "action": ("finish" if dry_run else "finished") if f["fix_id"] in ready_ids
-                         else "wait"})
-    if not ready:
+        progress = {f["fix_id"]: _progress(chains.get(f["chip_id"])) for f in fixes}
+        listing: dict[tuple[str, int], list[int]] = {}
+        for f in fixes:
+            for b in f["broken"]:
+                listing.setdefault(b, []).append(f["fix_id"])
+        retire_ok = {b: all(progress[i][1] for i in ids) for b, ids in listing.items()}
+        ready = [f for f in fixes if progress[f["fix_id"]][1] and all(retire_ok[b] for b in f["broken"])]
+        ready_ids = {f["fix_id"] for f in ready}
+        for f in fixes:
+            first = f["broken"][0] if f["broken"] else ("exposure", None)
+            out.rows.append({"fix_id": f["fix_id"], "stage": first[0], "broken_id": first[1],
+                             "broken": _broken_text(f["broken"]), "exp_name": f["exp_name"],
+                             "chip_id": f["chip_id"], "progress": progress[f["fix_id"]][0],
+                             "action": ("finish" if dry_run else "finished") if f["fix_id"] in ready_ids
+                             else "wait"})
+        if ready:
+            broken = sorted({b for f in ready for b in f["broken"]})
+            out.retired = {k: v for k, v in _not_retired(conn, _originals(conn, broken)).items() if v}
+            out.done = {f["chip_id"]: fix_note(FIX_FINISHED, f["preset"], f["broken"]) for f in ready}
         return out
-    set_label = cfg.get("cleanup.set_label", RETIRE_STATE) or RETIRE_STATE
-    broken = sorted({b for f in ready for b in f["broken"]})
 
-    def table_of(stage):
-        sd = STAGES[stage]
-        t = schema.table(sd.run_table)
-        return t, t.c[sd.id_col], t.c[sd.state_col]
-
-    def todo_ids(conn, originals):
-        found = {}
-        for stage, ids in originals.items():
-            t, col, state_col = table_of(stage)
-            retired = [str(x) for x in _RETIRED_STATES]
-            found[stage] = sorted(int(x) for x in conn.execute(
-                select(col).where(col.in_(sorted(ids)), state_col.notin_(retired))).scalars()) if ids else []
-        return found
-
-    if dry_run:
-        with dbs.connect() as conn:
-            out.retired = {k: v for k, v in todo_ids(conn, _originals(conn, broken)).items() if v}
-        return out
-    cr = _root_run()
-    idc = cr.c[_root().id_col]
-    with write_transaction(dbs, "fixbroken.finish") as conn:
+    def apply(conn, fresh: FinishResult) -> tuple[int, dict]:
         total = 0
-        found = todo_ids(conn, _originals(conn, broken))
-        for stage, ids in found.items():
-            if ids:
-                t, col, state_col = table_of(stage)
-                total += conn.execute(t.update().where(col.in_(ids))
-                                      .values({state_col.name: RETIRE_STATE, "label": set_label})).rowcount
-                out.retired[stage] = ids
-        done = {f["chip_id"]: fix_note(FIX_FINISHED, f["preset"], f["broken"]) for f in ready}
+        for stage, ids in fresh.retired.items():
+            t, col, state_col = _run_columns(stage)
+            total += conn.execute(t.update().where(col.in_(ids))
+                                  .values({state_col.name: RETIRE_STATE, "label": set_label})).rowcount
+        cr = _root_run()
+        idc = cr.c[_root().id_col]
         open_like = cr.c.note.like(f"{NOTE_PREFIX} {_NOTE_WORD[FIX_OPEN]}%")
-        conn.execute(update(cr).where(idc.in_(sorted(done)), open_like)
-                     .values(note=case(done, value=idc, else_=cr.c.note)))
-        record_audit(conn, "fixbroken.finish", total + len(done),
-                     {"fixes": sorted(done), "retired": out.retired, "set_state": RETIRE_STATE,
-                      "set_label": set_label})
-    out.applied = True
-    return out
+        conn.execute(update(cr).where(idc.in_(sorted(fresh.done)), open_like)
+                     .values(note=case(fresh.done, value=idc, else_=cr.c.note)))
+        return total + len(fresh.done), {"fixes": sorted(fresh.done), "retired": fresh.retired,
+                                         "set_state": RETIRE_STATE, "set_label": set_label}
+
+    return execute(dbs, "fixbroken.finish", plan, apply, dry_run=dry_run, confirm=confirm)
+
+
+def _run_columns(stage: str):
+    """(run table, id column, state column) of a stage."""
+    sd = STAGES[stage]
+    t = schema.table(sd.run_table)
+    return t, t.c[sd.id_col], t.c[sd.state_col]
+
+
+def _not_retired(conn, originals: dict[str, set[int]]) -> dict[str, list[int]]:
+    """The runs among *originals* not retired yet: {stage: sorted ids}."""
+    found = {}
+    retired = [str(x) for x in _RETIRED_STATES]
+    for stage, ids in originals.items():
+        t, col, state_col = _run_columns(stage)
+        found[stage] = sorted(int(x) for x in conn.execute(
+            select(col).where(col.in_(sorted(ids)), state_col.notin_(retired))).scalars()) if ids else []
+    return found

@@ -561,6 +561,18 @@ def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSette
     when explicit names/ids were given and none of them selected anything.
     *progress(what, done, total)* follows the selection of many names and the
     inserts."""
+    plan, apply = define_writer(selection, setters, stage=stage, audit_detail=audit_detail,
+                                progress=progress)
+    return execute(dbs, f"definebyquery.{stage}", plan, apply, dry_run=dry_run, confirm=confirm,
+                   lock_timeout=lock_timeout)
+
+
+def define_writer(selection: DefineSelection, setters: DefineSetters, *, stage: str = "chip",
+                  audit_detail: dict | None = None,
+                  progress: Callable[[str, int, int | None], None] | None = None):
+    """The (plan, apply) pair of a definition (the options checked first), for
+    :func:`mopstool.ops.writes.execute`, or for a writer that defines runs as
+    part of its own transaction (fixbroken)."""
     d = _definer(stage)
     st = get_stage(stage, capability="define")
     if not selection.has_terms() and not selection.all:
@@ -651,8 +663,7 @@ def define_runs(dbs: Databases, selection: DefineSelection, setters: DefineSette
         return result.total, dict(audit_detail or {}, stage=stage, label=label, runs=len(values),
                                   first_id=min(ids.values()), last_id=max(ids.values()))
 
-    return execute(dbs, f"definebyquery.{stage}", plan, apply, dry_run=dry_run, confirm=confirm,
-                   lock_timeout=lock_timeout)
+    return plan, apply
 
 
 def _insert_chip_imfiles(conn: Connection, chip_ids: list[int]) -> int:
