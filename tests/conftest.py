@@ -425,3 +425,34 @@ def cli():
 def reset_ippddl(url: str) -> None:
     """Empty an IPP-DDL scratch database (as the ``db_url`` fixture does between tests)."""
     _empty_database(url, _IPPDDL_TABLES)
+
+
+_ENGINES: dict[str, object] = {}
+
+
+def engine_for(url: str):
+    """One engine per database URL for the test helpers that query a database
+    many times (a new engine is a new connection, with a TLS handshake on MariaDB)."""
+    if url not in _ENGINES:
+        _ENGINES[url] = create_engine(url)
+    return _ENGINES[url]
+
+
+def table_contents(url: str, tables: dict[str, str], skip: tuple[str, ...] = ("timestamp", "epoch")) -> dict:
+    """What *tables* (name -> ORDER BY) hold, without the *skip* columns, to compare
+    two databases or one before and after: on SQLite the rows themselves; on
+    MariaDB a digest made by the server (row count and a sum of row hashes, in
+    one statement), since reading every row through the driver is what costs."""
+    eng = engine_for(url)
+    from mopstool.db import schema
+
+    cols = {t: [c.name for c in schema.table(t).columns if c.name not in skip] for t in tables}
+    with eng.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            return {t: [tuple(r) for r in conn.execute(text(
+                f"SELECT {', '.join(cols[t])} FROM {t} ORDER BY {order}"))] for t, order in tables.items()}
+        parts = []
+        for t in tables:
+            row = "CONCAT_WS('|', " + ", ".join(f"COALESCE(CAST(`{c}` AS CHAR), '\\\\N')" for c in cols[t]) + ")"
+            parts.append(f"SELECT '{t}', COUNT(*), COALESCE(SUM(CONV(LEFT(MD5({row}), 12), 16, 10)), 0) FROM `{t}`")
+        return {t: (int(n), int(s)) for t, n, s in conn.execute(text(" UNION ALL ".join(parts)))}

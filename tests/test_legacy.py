@@ -9,7 +9,7 @@ import shlex
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from conftest import scratch_copies
+from conftest import scratch_copies, table_contents
 from mopstool.db import schema
 from mopstool.legacy import modes as legacy
 
@@ -56,16 +56,8 @@ COMPARED = {
 }
 
 
-def _dump(url: str) -> dict[str, list[tuple]]:
-    eng = create_engine(url)
-    out = {}
-    with eng.connect() as conn:
-        for t, order in COMPARED.items():
-            cols = [c.name for c in schema.table(t).columns if c.name not in ("timestamp", "epoch")]
-            q = f"SELECT {', '.join(cols)} FROM {t} ORDER BY {order}"
-            out[t] = [tuple(r) for r in conn.execute(text(q))]
-    eng.dispose()
-    return out
+def _dump(url: str) -> dict:
+    return table_contents(url, COMPARED)
 
 
 def _ids(url: str) -> dict[str, object]:

@@ -10,7 +10,7 @@ import shlex
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import scratch_copies
+from conftest import engine_for, scratch_copies, table_contents
 from mopstool.db import schema
 from mopstool.legacy import modes as legacy
 
@@ -23,24 +23,14 @@ TABLES = {
 }
 
 
-def dump(url: str) -> dict[str, list[tuple]]:
-    eng = create_engine(url)
-    out = {}
-    with eng.connect() as conn:
-        for t, order in TABLES.items():
-            cols = [c.name for c in schema.table(t).columns if c.name not in ("timestamp", "epoch")]
-            out[t] = [tuple(r) for r in conn.execute(text(f"SELECT {', '.join(cols)} FROM {t} ORDER BY {order}"))]
-    eng.dispose()
-    return out
+def dump(url: str) -> dict:
+    return table_contents(url, TABLES)
 
 
 def q(url: str, sql: str, **params):
-    eng = create_engine(url)
-    with eng.begin() as conn:
+    with engine_for(url).begin() as conn:
         res = conn.execute(text(sql), params)
-        rows = res.all() if res.returns_rows else []
-    eng.dispose()
-    return rows
+        return res.all() if res.returns_rows else []
 
 
 @pytest.fixture
