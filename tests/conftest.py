@@ -345,18 +345,21 @@ def _copy_slots():
     return {}
 
 
-def scratch_copies(request, n: int) -> list[str]:
-    """*n* databases on this test's backend, each a fresh copy of the demo night.
+def scratch_copies(request, n: int, kind: str | None = None, owner: str = "tests") -> list[str]:
+    """*n* databases on this test's backend (or *kind*), each a fresh copy of the
+    demo night.
 
-    SQLite: new files under tmp_path. MariaDB: the session keeps a few databases
-    and refills them for each test (dropped at the session's end)."""
-    kind = _backend(request)
+    SQLite: new files in a new temporary directory. MariaDB: the session keeps
+    a few databases per *owner* and refills them for each caller (dropped at the
+    session's end), so a caller's copies last until the next call of the same
+    owner: a module-scoped fixture names an owner of its own."""
+    kind = kind or _backend(request)
     src, _summary = request.getfixturevalue("_demo_templates")(request, kind)
     if kind == "sqlite":
-        tmp = request.getfixturevalue("tmp_path")
+        tmp = request.getfixturevalue("tmp_path_factory").mktemp("copies")
         urls = [f"sqlite:///{tmp / f'copy{i}.sqlite'}" for i in range(n)]
     else:
-        slots = request.getfixturevalue("_copy_slots").setdefault(kind, [])
+        slots = request.getfixturevalue("_copy_slots").setdefault((kind, owner), [])
         while len(slots) < n:  # empty: copy_database creates the tables
             slots.append(_scratch_database("copy", _DEMO_BUILD[kind][0], lambda conn: None))
         urls = slots[:n]

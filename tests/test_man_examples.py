@@ -33,33 +33,13 @@ def test_every_page_has_examples():
 
 
 @pytest.fixture(scope="module", params=["sqlite", "mysql"])
-def man_demo(request, tmp_path_factory):
-    """A demo night of the module's own (the examples include writers), and its files."""
-    from sqlalchemy import create_engine, text
+def man_demo(request):
+    """A copy of the demo night of the module's own (the examples include writers),
+    and the demo's two testchunk versions."""
+    from conftest import scratch_copies
 
-    from conftest import _create_schema, scratch_db_name
-    from mopstool.config import load_config, parse_night
-    from mopstool.ops.demo.night import run_demo
-
-    root = tmp_path_factory.mktemp("mandemo")
-    if request.param == "sqlite":
-        url = f"sqlite:///{root / 'demo.sqlite'}"
-    else:
-        base = request.getfixturevalue("mysql_url").rsplit("/", 1)[0]
-        name = scratch_db_name("man")
-        server = create_engine(base + "/")
-        with server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}`"))
-        server.dispose()
-        url = f"{base}/{name}"
-        _create_schema(url)
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("MOPSTOOL_CONFIG", "IPPRC"):
-            mp.delenv(var, raising=False)
-        mp.setenv("HOME", str(root / "home"))
-        mp.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))
-        summary = run_demo(load_config(), db_url=url, reset=False, night=parse_night("2018-07-10"),
-                           files_dir=str(root / "files"))
+    (url,) = scratch_copies(request, 1, kind=request.param, owner="man-examples")
+    _src, summary = request.getfixturevalue("_demo_templates")(request, request.param)
     return url, summary.testchunk_dirs
 
 
