@@ -6,10 +6,13 @@ None when the C tool prints nothing. *note* sends a line to stderr.
 
 from __future__ import annotations
 
-from mopstool.db import Databases
+from typing import TYPE_CHECKING
+
 from mopstool.errors import NotFound
-from mopstool.legacy import listing
 from mopstool.legacy.call import LegacyCall, LegacyError
+
+if TYPE_CHECKING:   # the table of modes imports this module: SQLAlchemy only when a mode runs
+    from mopstool.db import Databases
 
 STAGE = {"chiptool": "chip", "warptool": "warp", "difftool": "diff"}
 ID_OPT = {"chip": "chip_id", "warp": "warp_id", "diff": "diff_id"}
@@ -25,23 +28,27 @@ def _ids(call: LegacyCall, name: str) -> list:
 
 # ------------------------------------------------------------------ listings
 
-def _reader(fn):
+def _reader(name: str):
+    """A handler running ``listing.<name>(conn, call)`` (imported when it runs)."""
     def handler(call: LegacyCall, dbs: Databases, note):
+        from mopstool.legacy import listing
+
         with dbs.connect(pstamp_db=call.tool == "pstamptool") as conn:
-            return fn(conn, call)
-    handler.__name__ = fn.__name__
-    handler.__doc__ = fn.__doc__
+            return getattr(listing, name)(conn, call)
+    handler.__name__ = name
     return handler
 
 
-chip_listrun = _reader(listing.chip_listrun)
-warp_listrun = _reader(listing.warp_listrun)
-diff_listrun = _reader(listing.diff_listrun)
-chip_pendingcleanuprun = _reader(listing.chip_pendingcleanuprun)
-warp_pendingcleanuprun = _reader(listing.warp_pendingcleanuprun)
+chip_listrun = _reader("chip_listrun")
+warp_listrun = _reader("warp_listrun")
+diff_listrun = _reader("diff_listrun")
+chip_pendingcleanuprun = _reader("chip_pendingcleanuprun")
+warp_pendingcleanuprun = _reader("warp_pendingcleanuprun")
 
 
 def listreq(call: LegacyCall, dbs: Databases, note):
+    from mopstool.legacy import listing
+
     with dbs.connect(pstamp_db=True) as conn:
         return listing.listreq(conn, call, request_selector(call))
 
@@ -59,6 +66,7 @@ def _no_wildcards(call: LegacyCall, *names: str) -> None:
 
 
 def define_selection(call: LegacyCall):
+    from mopstool.legacy import listing
     from mopstool.ops.runs.define import DefineSelection
 
     o = call.opts
@@ -86,6 +94,7 @@ SETTERS = ("set_label", "set_workdir", "set_data_group", "set_dist_group", "set_
 def definebyquery(call: LegacyCall, dbs: Databases, note):
     """chiptool/warptool -definebyquery: nothing printed; -pretend prints the
     selection (chip: the rawExp rows; warp: the warpRun rows it would insert)."""
+    from mopstool.legacy import listing
     from mopstool.ops.runs.define import DefineSetters, define_runs
 
     stage = STAGE[call.tool]
@@ -158,15 +167,17 @@ def revert_filter(call: LegacyCall, dbs: Databases):
     from sqlalchemy import select
 
     from mopstool.db import schema
+    from mopstool.legacy import listing
     from mopstool.ops.runs.manage import RevertFilter
+    from mopstool.stages import State, get_stage
 
     stage = STAGE[call.tool]
     idc = ID_OPT[stage]
     ids = _ids(call, idc)
     if call.has("label"):
-        run = schema.table({"chip": "chipRun", "warp": "warpRun", "diff": "diffRun"}[stage])
+        run = schema.table(get_stage(stage).run_table)
         q = (select(run.c[idc]).where(listing.eq_or(run.c.label, call.values("label")),
-                                      run.c.state.in_(("new", "update"))).order_by(run.c[idc]))
+                                      run.c.state.in_((State.NEW, State.UPDATE))).order_by(run.c[idc]))
         if ids:
             q = q.where(run.c[idc].in_(ids))
         with dbs.connect() as conn:

@@ -9,27 +9,9 @@ from __future__ import annotations
 from sqlalchemy import and_, func, literal, or_, select
 
 from mopstool.db import schema
-from mopstool.legacy.call import LegacyCall, LegacyError
+from mopstool.legacy.call import RAWEXP_TERMS, LegacyCall, LegacyError
 from mopstool.legacy.output import column_types
 from mopstool.stages import State
-
-#: chiptool's rawExp search options (pxchipSetSearchArgs / pxchipGetSearchArgs):
-#: option -> (kind, rawExp column, operator). ra/decl options are degrees.
-RAWEXP_TERMS: dict[str, tuple[str, str, str]] = {
-    "exp_id": ("int", "exp_id", "="), "exp_name": ("str", "exp_name", "="),
-    "inst": ("str", "camera", "="), "telescope": ("str", "telescope", "="),
-    "dateobs_begin": ("time", "dateobs", ">="), "dateobs_end": ("time", "dateobs", "<="),
-    "exp_tag": ("str", "exp_tag", "="), "exp_type": ("str", "exp_type", "="),
-    "data_state": ("str", "state", "="), "filelevel": ("str", "filelevel", "="),
-    "filter": ("str", "filter", "LIKE"), "object": ("str", "object", "LIKE"),
-    "comment": ("str", "comment", "LIKE"), "comment-skip": ("str", "comment", "NOT LIKE"),
-    "obs_mode": ("str", "obs_mode", "LIKE"),
-}
-for _c in ("airmass", "ra", "decl", "exp_time", "sat_pixel_frac", "bg", "bg_stdev", "bg_mean_stdev",
-           "alt", "az", "ccd_temp", "posang", "sun_angle"):
-    _k = "deg" if _c in ("ra", "decl") else "float"
-    RAWEXP_TERMS[f"{_c}_min"] = (_k, _c, ">=")
-    RAWEXP_TERMS[f"{_c}_max"] = (_k, _c, "<")
 
 CLEANUP_GOTO = (State.GOTO_CLEANED, State.GOTO_SCRUBBED, State.GOTO_PURGED)
 

@@ -18,8 +18,7 @@ from typing import Any, Callable
 
 from mopstool.legacy import handlers as h
 from mopstool.legacy import modern as m
-from mopstool.legacy.call import LegacyCall, LegacyError, Opt
-from mopstool.legacy.listing import RAWEXP_TERMS
+from mopstool.legacy.call import RAWEXP_TERMS, LegacyCall, LegacyError, Opt
 from mopstool.stages import RequestState, State
 
 #: options every mode takes (pmConfigRead): the database
