@@ -75,6 +75,12 @@ class LegacyCall:
     def has(self, name) -> bool:
         return name in self.opts
 
+    def nonzero(self, name):
+        """A numeric selector as the C tools read it (PXOPT_COPY_*): 0, their
+        default, selects nothing (None)."""
+        v = self.opts.get(name)
+        return v if v else None
+
     def values(self, name) -> list:
         """The option's values as a list ([] when not given)."""
         v = self.opts.get(name)
