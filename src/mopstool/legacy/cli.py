@@ -61,6 +61,8 @@ def _run(tool: str, args: list[str], ctx: typer.Context) -> None:
             from mopstool.legacy.modern import render
 
             info(f"# modern equivalent: {render(call, printed)}")
+        elif spec.no_modern:
+            info(f"# modern equivalent: none ({spec.no_modern})")
     dbs = Databases(url, url, gpc1_source=source, pstamp_source=source)
     out = spec.run(call, dbs, info)
     if out is None:

@@ -48,6 +48,7 @@ chip_processedimfile = _reader("chip_processedimfile")
 chip_donecleanup = _reader("chip_donecleanup")
 warp_scmap = _reader("warp_scmap")
 listjob = _reader("listjob")
+diff_pendingcleanuprun = _reader("diff_pendingcleanuprun")
 
 
 def chip_pendingcleanupimfile(call: LegacyCall, dbs: Databases, note):

@@ -370,3 +370,42 @@ def listjob(conn, call: LegacyCall):
         raise LegacyError("pstamptool -listjob: search arguments are required", 1)
     cols = [*job.c, req.c.name, req.c.outProduct]
     return _finish(conn, cols, job.join(req, req.c.req_id == job.c.req_id), conds, [job.c.job_id], call)
+
+
+def diff_pendingcleanuprun(conn, call: LegacyCall):
+    """difftool_pendingcleanuprun.sql: diff runs waiting for cleanup with the camera
+    of their inputs (warp1, warp2 through their skyfiles, stack1, stack2 through
+    the stacks' input warps), -label '=' (repeatable), LIMIT on each part and on all."""
+    from sqlalchemy import union
+
+    dr, di, ws, wr, fk, cam, cr, raw, si = (schema.diffRun, schema.diffInputSkyfile, schema.warpSkyfile,
+                                            schema.warpRun, schema.fakeRun, schema.camRun, schema.chipRun,
+                                            schema.rawExp, schema.stackInputSkyfile)
+    conds = [dr.c.state.in_(CLEANUP_GOTO)]
+    if call.has("label"):
+        conds.append(eq_or(dr.c.label, call.values("label")))
+    limit = call.nonzero("limit")
+
+    def part(warp_on):
+        frm = (dr.join(di, di.c.diff_id == dr.c.diff_id).join(*warp_on)
+               .join(fk, fk.c.fake_id == wr.c.fake_id).join(cam, cam.c.cam_id == fk.c.cam_id)
+               .join(cr, cr.c.chip_id == cam.c.chip_id).join(raw, raw.c.exp_id == cr.c.exp_id))
+        q = (select(dr.c.diff_id, raw.c.camera, dr.c.state, dr.c.workdir, dr.c.tess_id, dr.c.label)
+             .distinct().select_from(frm).where(*conds))
+        return q.limit(limit) if limit else q
+
+    def via_skyfile(col):
+        return (ws.join(wr, wr.c.warp_id == ws.c.warp_id),
+                and_(ws.c.warp_id == col, ws.c.skycell_id == di.c.skycell_id, ws.c.tess_id == di.c.tess_id))
+
+    def via_stack(col):
+        return si.join(wr, wr.c.warp_id == si.c.warp_id), si.c.stack_id == col
+
+    parts = [part(via_skyfile(di.c.warp1)), part(via_skyfile(di.c.warp2)),
+             part(via_stack(di.c.stack1)), part(via_stack(di.c.stack2))]
+    u = union(*(p.subquery().select() for p in parts)).subquery()
+    q = select(*u.c).order_by(u.c.diff_id)
+    if limit:
+        q = q.limit(limit)
+    cols = [dr.c.diff_id, raw.c.camera, dr.c.state, dr.c.workdir, dr.c.tess_id, dr.c.label]
+    return [dict(r._mapping) for r in conn.execute(q)], column_types(cols)

@@ -151,7 +151,7 @@ def donecleanup(call: LegacyCall) -> list[str] | None:
         return None
     a = _Args(["runs", "chip", "--state", "cleaned"])
     a.add("--label", call.typed("label"))
-    a.add("--limit", call.typed("limit"))
+    a.add("--limit", call.typed("limit") or ["0"])    # chiptool: no limit unless -limit
     return a
 
 

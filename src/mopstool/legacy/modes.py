@@ -165,7 +165,8 @@ MODES: dict[str, dict[str, Mode]] = {
         "donecleanup": Mode(
             {"label": _o("str", "chipRun.label ="), "simple": _o("flag", "one line per row"),
              "limit": _o("int", "LIMIT N")},
-            h.chip_donecleanup, m.donecleanup, "chipDoneCleanup", False, "runs that have been cleaned"),
+            h.chip_donecleanup, m.donecleanup, "chipDoneCleanup", False, "runs that have been cleaned",
+            no_modern="'mopstool runs --label' compares with LIKE: a label with % or _ would widen it"),
         "revertcleanup": Mode(
             {"chip_id": _o("int", "chipRun.chip_id ="), "label": _o("str", "chipRun.label LIKE", multi=True),
              "data_group": _o("str", "chipRun.data_group LIKE", multi=True),
@@ -283,6 +284,11 @@ MODES: dict[str, dict[str, Mode]] = {
              "label": _o("str", "diffRun.label =", multi=True), "fault": _o("int", "fault ="),
              "all": _o("flag", "allow no search term")},
             h.revert, m.revert, "diffSkyfile", True, "revert faulted diff skyfiles"),
+        "pendingcleanuprun": Mode(
+            {"label": _o("str", "diffRun.label =", multi=True), "limit": _o("int", "LIMIT N"),
+             "simple": _o("flag", "one line per row")},
+            h.diff_pendingcleanuprun, m.pendingcleanuprun, "diffPendingCleanupRun", False,
+            "runs waiting for cleanup (with the inputs' camera)"),
     },
     "pstamptool": {
         "updatereq": Mode(
@@ -356,7 +362,7 @@ UNSUPPORTED = {
                  "pendingcleanupskyfile", "donecleanup", "revertcleanup", "runstate", "masked", "exportrun", "importrun", "tosummary", "addsummary"),
     "difftool": ("definerun", "definepoprun", "definewarpstack", "definewarpwarp", "definestackstack",
                  "addinputskyfile", "todiffskyfile", "adddiffskyfile", "advance",
-                 "updatediffskyfile", "pendingcleanuprun", "pendingcleanupskyfile", "donecleanup",
+                 "updatediffskyfile", "pendingcleanupskyfile", "donecleanup",
                  "revertcleanup", "diffskyfile", "inputskyfile", "listssrun", "tocleanedskyfile",
                  "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile", "definebyquery"),
     "pstamptool": ("addreq", "pendingreq", "completedreq", "pendingcleanup", "addjob",
