@@ -98,8 +98,9 @@ def test_chip_component_listings(cli, pair):
     both(pair, "UPDATE chipProcessedImfile SET fault = 0 WHERE chip_id = :c", c=chip)
 
     # -pendingcleanupimfile: terms or -all (PXTOOLS_ERR_SYS: exit 2); -exp_id is ignored as in C
-    r = cli("--db", a, "chiptool", "-pendingcleanupimfile")
-    assert r.code == 2 and "unrestricted query not allowed (try -all)" in r.err
+    for mode in ("-pendingcleanupimfile", "-pendingcleanuprun"):
+        r = cli("--db", a, "chiptool", mode)
+        assert r.code == 2 and "unrestricted query not allowed (try -all)" in r.err, mode
     both(pair, "UPDATE chipRun SET state = 'goto_cleaned' WHERE chip_id = :c", c=chip)
     both(pair, "UPDATE chipProcessedImfile SET quality = 7 WHERE chip_id = :c AND class_id = 'XY03'", c=chip)
     r = cli("--db", a, "chiptool", "-pendingcleanupimfile", "-chip_id", chip, "-exp_id", "x", "-simple")

@@ -186,7 +186,7 @@ def chip_pendingcleanuprun(conn, call: LegacyCall):
     if call.has("label"):
         conds.append(eq_or(run.c.label, call.values("label")))
     elif not call.get("all"):
-        raise LegacyError("chiptool -pendingcleanuprun: -label or -all is required")
+        raise LegacyError("chiptool -pendingcleanuprun: unrestricted query not allowed (try -all)", 2)
     rows, types = _finish(conn, cols, frm, conds, [prio.desc(), run.c.chip_id], call, distinct=True)
     types["priority"] = "S32"
     return rows, types
