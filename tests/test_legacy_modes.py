@@ -69,7 +69,7 @@ def both(pair, sql: str, **params) -> None:
 
 
 def _blocks(out: str, rowname: str) -> int:
-    return out.count(f"\n{rowname}  METADATA\n")
+    return out.count(f"\n{rowname}  METADATA  \n")
 
 
 # ---------------------------------------------------------------- listings
@@ -80,9 +80,9 @@ def test_chip_component_listings(cli, pair):
     r = cli("--db", a, "chiptool", "-processedimfile", "-chip_id", chip, "-class_id", "XY01")
     assert r.code == 0, r.err
     assert "# modern equivalent: none (" in r.err
-    assert r.out.startswith("\nchipProcessedImfile  METADATA\n   chip_id            S64  %d\n" % chip)
-    for line in ("   class_id           STR  XY01\n", "   magic_ds_id        S64  0\n",
-                 "   dsRun_state        STR  0\n", "   raw_magicked       S64  0\n"):
+    assert r.out.startswith("\nchipProcessedImfile  METADATA  \n   chip_id          S64       %-15d\n" % chip)
+    for line in ("\n   class_id         STR       XY01            \n", "\n   magic_ds_id      S64       0          "
+                 "     \n", "\n   dsRun_state      STR       0               \n"):
         assert line in r.out, line
     # faulted imfiles are listed only with -faulted / -allfiles
     both(pair, "UPDATE chipProcessedImfile SET fault = 4 WHERE chip_id = :c AND class_id = 'XY02'", c=chip)
@@ -142,8 +142,8 @@ def test_warp_scmap_and_diff_pendingcleanuprun(cli, pair):
     r = cli("--db", a, "warptool", "-scmap", "-warp_id", warp, "-simple")
     assert r.code == 0 and len(r.out.splitlines()) == expected > 0
     r = cli("--db", a, "warptool", "-scmap", "-warp_id", warp, "-limit", "1")
-    assert r.out.startswith("\nwarpSkyCellMap  METADATA\n   warp_id               S64  %d\n" % warp)
-    assert "   cam_background_model  S16  " in r.out and "   camState              STR  " in r.out
+    assert r.out.startswith("\nwarpSkyCellMap  METADATA  \n   warp_id          S64       %-15d\n" % warp)
+    assert "\n   cam_background_model  S16       " in r.out and "\n   camState         STR       " in r.out
 
     diffs = [d for (d,) in q(a, "SELECT diff_id FROM diffRun ORDER BY diff_id")[:2]]
     both(pair, "UPDATE diffRun SET state = 'goto_cleaned' WHERE diff_id IN (:x, :y)", x=diffs[0], y=diffs[1])
@@ -154,7 +154,7 @@ def test_warp_scmap_and_diff_pendingcleanuprun(cli, pair):
         d for (d,) in q(a, "SELECT diff_id FROM diffRun WHERE state = 'goto_cleaned' AND label = :l "
                            "ORDER BY diff_id", l=label)]
     r = cli("--db", a, "difftool", "-pendingcleanuprun", "-limit", "1")
-    assert _blocks(r.out, "diffPendingCleanupRun") == 1 and "   camera   STR  GPC1\n" in r.out
+    assert _blocks(r.out, "diffPendingCleanupRun") == 1 and "\n   camera           STR       GPC1            \n" in r.out
     both(pair, "UPDATE diffRun SET state = 'full' WHERE diff_id IN (:x, :y)", x=diffs[0], y=diffs[1])
 
 
@@ -165,7 +165,7 @@ def test_pstamp_listjob_and_missing_modes(cli, pair):
     assert r.code == 0, r.err
     assert len(r.out.splitlines()) == q(a, "SELECT COUNT(*) FROM pstampJob WHERE req_id = :r", r=req)[0][0]
     r = cli("--db", a, "pstamptool", "-listjob", "-req_id", req, "-limit", "1")
-    assert "   name         STR  " in r.out and "   outProduct   STR  " in r.out
+    assert "\n   name             STR       " in r.out and "\n   outProduct       STR       " in r.out
     r = cli("--db", a, "pstamptool", "-listjob", "-fault", "0")
     assert r.code == 1 and "search arguments are required" in r.err
     # pstamptool has no -listdependent mode
@@ -298,3 +298,42 @@ def test_run_and_update_modes_replay_the_c_sql(cli, pair):
          "AND (chipProcessedImfile.fault != 26)", dict(l="ps_ud_C", c=chip)),
         ("UPDATE chipProcessedImfile SET data_state = 'full', fault = 0 WHERE chip_id = :c AND quality != 0 "
          "AND (data_state = 'cleaned' OR data_state = 'update')", dict(c=chip))], cleaned_chip)
+
+
+# ---------------------------------------------------------------- the C formatter, character for character
+
+def test_metadata_blocks_are_what_psmetadataconfigformat_writes():
+    """psMetadataItemFormat: '%-15s  %-8s  %-15<fmt>' per item (strings with one
+    more space, times unpadded ISO with 6 decimals, a NULL time 'TAI' NULL), each
+    item line indented by 3 inside '<name>  METADATA  ' ... 'END'; '<name> MULTI'
+    first when there are several rows; ippdbPrintMetadatas ends with an empty line."""
+    from datetime import datetime
+
+    from mopstool.legacy.output import format_mdc, format_simple
+
+    types = {"chip_id": "S64", "fault": "S16", "bg": "F32", "ra": "F64", "bothways": "BOOL",
+             "label": "STR", "note": "STR", "registered": "UTC", "epoch": "UTC",
+             "a_rather_long_column_name": "S32"}
+    row = {"chip_id": 1600000, "fault": None, "bg": 812.25, "ra": None, "bothways": 1,
+           "label": "goto_cleaned", "note": None, "registered": datetime(2018, 7, 10, 6, 30, 5),
+           "epoch": None, "a_rather_long_column_name": 7}
+    one = format_mdc([row], "chipRun", types)
+    assert one == (
+        "\nchipRun  METADATA  "
+        "\n   chip_id          S64       1600000        "
+        "\n   fault            S16       32767          "
+        "\n   bg               F32       812.25         "
+        "\n   ra               F64       nan            "
+        "\n   bothways         BOOL      T              "
+        "\n   label            STR       goto_cleaned    "
+        "\n   note             STR       NULL            "
+        "\n   registered       UTC       2018-07-10T06:30:05.000000"
+        "\n   epoch            TAI       NULL           "
+        "\n   a_rather_long_column_name  S32       7              "
+        "\nEND\n\n")
+    two = format_mdc([row, dict(row, chip_id=1600001)], "chipRun", types)
+    assert two.startswith("chipRun MULTI\n\nchipRun  METADATA  \n   chip_id          S64       1600000  ")
+    assert two.count("\nEND\n") == 2 and two.endswith("\nEND\n\n")
+    # -simple (ippdbPrintMetadataRaw): single spaces, '_' as ' ', %f, an empty field for a NULL string
+    assert format_simple([row], types) == (
+        "1600000 32767 812.250000 nan T goto cleaned  2018-07-10T06:30:05.000000 NULL 7\n")

@@ -111,7 +111,8 @@ SETTERS = ("set_label", "set_workdir", "set_data_group", "set_dist_group", "set_
 
 def definebyquery(call: LegacyCall, dbs: Databases, note):
     """chiptool/warptool -definebyquery: nothing printed; -pretend prints the
-    selection (chip: the rawExp rows; warp: the warpRun rows it would insert)."""
+    selection as rawExp blocks (chip: rawExp.* and newExp.label; warp: the rows of
+    warptool_definebyquery.sql, fakeRun.* with the chip_id and rawExp columns)."""
     from mopstool.legacy import listing
     from mopstool.ops.runs.define import DefineSetters, define_runs
 
@@ -136,10 +137,10 @@ def definebyquery(call: LegacyCall, dbs: Databases, note):
         note(f"{call.tool}: skipped: {s['exp_name']}: {s['reason']}")
     if not pretend:
         return None
-    if stage == "chip":
-        with dbs.connect() as conn:
+    with dbs.connect() as conn:
+        if stage == "chip":
             return listing.rawexp_rows(conn, [r["exp_id"] for r in res.runs])
-    return res.runs, {}
+        return listing.fakerun_rows(conn, [r["fake_id"] for r in res.runs])
 
 
 # ------------------------------------------------------------------ run changes

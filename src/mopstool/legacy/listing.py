@@ -236,6 +236,24 @@ def rawexp_rows(conn, exp_ids: list[int]):
     return rows, column_types(cols)
 
 
+def fakerun_rows(conn, fake_ids: list[int]):
+    """warptool_definebyquery.sql's rows for the selected fakeRuns: fakeRun.*, the
+    chip_id and the exposure's rawExp columns (warptool -definebyquery -pretend
+    prints them as rawExp blocks)."""
+    fk, cam, cr, raw = schema.fakeRun, schema.camRun, schema.chipRun, schema.rawExp
+    cols = [*fk.c, cr.c.chip_id, *(raw.c[n] for n in (
+        "camera", "telescope", "dateobs", "exp_id", "exp_tag", "exp_name", "exp_type", "filelevel",
+        "filter", "airmass", "ra", "decl", "exp_time", "sat_pixel_frac", "bg", "bg_stdev",
+        "bg_mean_stdev", "alt", "az", "ccd_temp", "posang", "object", "sun_angle"))]
+    frm = (fk.join(cam, cam.c.cam_id == fk.c.cam_id).join(cr, cr.c.chip_id == cam.c.chip_id)
+           .join(raw, raw.c.exp_id == cr.c.exp_id))
+    rows: list[dict] = []
+    for i in range(0, len(fake_ids), 1000):
+        q = select(*cols).select_from(frm).where(fk.c.fake_id.in_(fake_ids[i:i + 1000])).order_by(fk.c.fake_id)
+        rows.extend(dict(r._mapping) for r in conn.execute(q))
+    return rows, column_types(cols)
+
+
 # ------------------------------------------------------------------ component listings
 
 #: the retired destreak columns of chiptool -processedimfile / warptool -scmap:

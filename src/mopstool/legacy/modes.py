@@ -191,9 +191,9 @@ MODES: dict[str, dict[str, Mode]] = {
              **{k: v for k, v in _DEFINE_SET.items() if k != "set_expgroup"},
              "registered": _o("time", "ignored, as warptool ignores it"),
              "simple": _o("flag", "one line per row"),
-             "pretend": _o("flag", "print the warpRun rows it would insert, write nothing"),
+             "pretend": _o("flag", "print the selected fakeRun rows (as rawExp blocks), write nothing"),
              "all": _o("flag", "allow no search term")},
-            h.definebyquery, m.definebyquery, "warpRun", True, "create warp runs from full fakeRuns"),
+            h.definebyquery, m.definebyquery, "rawExp", True, "create warp runs from full fakeRuns"),
         "updaterun": Mode(
             {"warp_id": _o("int", "warp_id ="), "state": _o("str", "state ="),
              "label": _o("str", "label LIKE", multi=True), "data_group": _o("str", "data_group LIKE"),
