@@ -327,7 +327,7 @@ def test_output_formats(cli, demo_pair):
     assert r.code == 0
     names = [ln.split()[0] for ln in r.out.splitlines()[2:-2]]
     assert names == [c.name for c in schema.table("pstampRequest").columns]
-    assert "\n   outdir           STR       NULL             \n" in r.out
+    assert f"\n   {'outdir':<15}  {'STR':<8}  {'NULL':<15} \n" in r.out
     r = cli("--db", url, "pstamptool", "-listreq", "-req_id", rid, "-simple")
     fields = r.out.rstrip("\n").split(" ")
     cols = [c.name for c in schema.table("pstampRequest").columns]

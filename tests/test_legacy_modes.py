@@ -81,8 +81,8 @@ def test_chip_component_listings(cli, pair):
     assert r.code == 0, r.err
     assert "# modern equivalent: none (" in r.err
     assert r.out.startswith("\nchipProcessedImfile  METADATA  \n   chip_id          S64       %-15d\n" % chip)
-    for line in ("\n   class_id         STR       XY01            \n", "\n   magic_ds_id      S64       0          "
-                 "     \n", "\n   dsRun_state      STR       0               \n"):
+    for line in (f"\n   {'class_id':<15}  STR       {'XY01':<15} \n", f"\n   {'magic_ds_id':<15}  S64       {0:<15}\n",
+                 f"\n   {'dsRun_state':<15}  STR       {'0':<15} \n"):
         assert line in r.out, line
     # faulted imfiles are listed only with -faulted / -allfiles
     both(pair, "UPDATE chipProcessedImfile SET fault = 4 WHERE chip_id = :c AND class_id = 'XY02'", c=chip)
@@ -154,7 +154,7 @@ def test_warp_scmap_and_diff_pendingcleanuprun(cli, pair):
         d for (d,) in q(a, "SELECT diff_id FROM diffRun WHERE state = 'goto_cleaned' AND label = :l "
                            "ORDER BY diff_id", l=label)]
     r = cli("--db", a, "difftool", "-pendingcleanuprun", "-limit", "1")
-    assert _blocks(r.out, "diffPendingCleanupRun") == 1 and "\n   camera           STR       GPC1            \n" in r.out
+    assert _blocks(r.out, "diffPendingCleanupRun") == 1 and f"\n   {'camera':<15}  STR       {'GPC1':<15} \n" in r.out
     both(pair, "UPDATE diffRun SET state = 'full' WHERE diff_id IN (:x, :y)", x=diffs[0], y=diffs[1])
 
 
@@ -337,3 +337,26 @@ def test_metadata_blocks_are_what_psmetadataconfigformat_writes():
     # -simple (ippdbPrintMetadataRaw): single spaces, '_' as ' ', %f, an empty field for a NULL string
     assert format_simple([row], types) == (
         "1600000 32767 812.250000 nan T goto cleaned  2018-07-10T06:30:05.000000 NULL 7\n")
+
+
+def test_warp_definebyquery_replays_the_c_sql(cli, pair):
+    """warptool -definebyquery (warptool_definebyquery.sql + pxwarpQueueByFakeID):
+    one warpRun per selected full fakeRun, mode 'warp', label from -set_label,
+    everything else inherited from the fakeRun; -pretend prints the selection."""
+    kind, a, b = pair
+    fake = q(a, "SELECT f.fake_id FROM fakeRun f JOIN camRun c USING(cam_id) JOIN chipRun USING(chip_id) "
+                "WHERE f.state = 'full' AND c.state = 'full' AND chipRun.state = 'full' ORDER BY f.fake_id")[0][0]
+    r = cli("--db", a, "warptool", "-definebyquery", "-set_mode", "warp", "-fake_id", fake,
+            "-set_label", "rp.warp", "-pretend")
+    assert r.code == 0, r.err
+    assert r.out.startswith("\nrawExp  METADATA  \n   fake_id          S64       %-15d\n" % fake)
+    assert "\n   chip_id          S64       " in r.out and "\n   sun_angle        F32       " in r.out
+    if kind == "sqlite":
+        return
+    replay(cli, a, b, f"warptool -definebyquery -set_mode warp -fake_id {fake} -set_label rp.warp", [
+        ("INSERT INTO warpRun (fake_id, mode, state, workdir, workdir_state, label, data_group, dist_group, "
+         "dvodb, tess_id, reduction, end_stage, registered, magicked, software_ver, maskfrac_npix, "
+         "maskfrac_static, maskfrac_dynamic, maskfrac_magic, maskfrac_advisory, note) "
+         "SELECT fake_id, 'warp', 'new', workdir, 'dirty', :l, data_group, dist_group, dvodb, tess_id, "
+         "reduction, end_stage, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL FROM fakeRun WHERE fake_id = :f",
+         dict(l="rp.warp", f=fake))])
