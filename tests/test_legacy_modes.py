@@ -17,9 +17,10 @@ from test_legacy_dropin import dump, q
 from test_legacy_replay import replay
 
 
-@pytest.fixture(scope="module", params=["sqlite", "mysql"])
+@pytest.fixture(scope="module", params=["sqlite", "mysql", "ippddl"])
 def pair(request, tmp_path_factory):
-    """Two identical demo databases (A, B), made once for the module."""
+    """Two identical demo databases (A, B), made once for the module (ippddl: MariaDB
+    built from the IPP's own DDL, without mopstool's tables)."""
     from mopstool.config import load_config, parse_night
     from mopstool.ops.demo.night import run_demo
 
@@ -32,11 +33,20 @@ def pair(request, tmp_path_factory):
         base = request.getfixturevalue("mysql_url").rsplit("/", 1)[0]
         drop = [scratch_db_name("modesa"), scratch_db_name("modesb")]
         server = create_engine(base + "/")
+        charset = " DEFAULT CHARACTER SET latin1" if request.param == "ippddl" else ""
         with server.connect() as conn:
             for n in drop:
-                conn.execute(text(f"CREATE DATABASE `{n}`"))
+                conn.execute(text(f"CREATE DATABASE `{n}`{charset}"))
         a, b = (f"{base}/{n}" for n in drop)
-        _create_schema(a)
+        if request.param == "ippddl":
+            import ippddl
+
+            eng = create_engine(a)
+            with eng.begin() as conn:
+                ippddl.create_all(conn)
+            eng.dispose()
+        else:
+            _create_schema(a)
     with pytest.MonkeyPatch.context() as mp:
         for var in ("MOPSTOOL_CONFIG", "IPPRC"):
             mp.delenv(var, raising=False)
