@@ -370,3 +370,36 @@ def test_warp_definebyquery_replays_the_c_sql(cli, pair):
          "SELECT fake_id, 'warp', 'new', workdir, 'dirty', :l, data_group, dist_group, dvodb, tess_id, "
          "reduction, end_stage, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL FROM fakeRun WHERE fake_id = :f",
          dict(l="rp.warp", f=fake))])
+
+
+def test_revertwarped_replays_the_c_sql(cli, pair):
+    """warptool -revertwarped -label L (warptool_revertwarped_delete.sql and
+    _updated.sql, -label '='): faulted skyfiles of new runs deleted (fault 26 too),
+    faults of update runs' update skyfiles cleared except 26 without -fault 26."""
+    kind, a, b = pair
+    if kind == "sqlite":
+        pytest.skip("the C tools' SQL is MySQL SQL")
+    w = [r[0] for r in q(a, "SELECT warp_id FROM warpRun r WHERE state = 'full' AND NOT EXISTS (SELECT 1 FROM "
+                            "diffInputSkyfile d WHERE r.warp_id IN (d.warp1, d.warp2)) AND NOT EXISTS (SELECT 1 "
+                            "FROM stackInputSkyfile s WHERE s.warp_id = r.warp_id) ORDER BY warp_id")[:3]]
+    assert len(w) == 3
+
+    def faulted(u):
+        q(u, "UPDATE warpRun SET state = 'new', label = 'rw_x' WHERE warp_id = :w", w=w[0])
+        q(u, "UPDATE warpSkyfile SET fault = 26 WHERE warp_id = :w ORDER BY skycell_id LIMIT 1", w=w[0])
+        q(u, "UPDATE warpSkyfile SET fault = 4 WHERE warp_id = :w ORDER BY skycell_id DESC LIMIT 1", w=w[0])
+        q(u, "UPDATE warpRun SET state = 'update', label = 'rw_x' WHERE warp_id = :w", w=w[1])
+        q(u, "UPDATE warpSkyfile SET data_state = 'update', fault = 4 WHERE warp_id = :w", w=w[1])
+        q(u, "UPDATE warpSkyfile SET fault = 26 WHERE warp_id = :w ORDER BY skycell_id LIMIT 1", w=w[1])
+        q(u, "UPDATE warpRun SET state = 'new', label = 'rwXx' WHERE warp_id = :w", w=w[2])   # '_' is no wildcard
+        q(u, "UPDATE warpSkyfile SET fault = 4 WHERE warp_id = :w", w=w[2])
+    replay(cli, a, b, "warptool -revertwarped -label rw_x", [
+        ("DELETE FROM warpSkyfile USING warpSkyfile, warpRun, fakeRun, camRun, chipRun, rawExp "
+         "WHERE warpSkyfile.warp_id = warpRun.warp_id AND warpRun.fake_id = fakeRun.fake_id "
+         "AND fakeRun.cam_id = camRun.cam_id AND camRun.chip_id = chipRun.chip_id "
+         "AND chipRun.exp_id = rawExp.exp_id AND warpRun.state = 'new' AND warpSkyfile.fault != 0 "
+         "AND warpRun.label = :l", dict(l="rw_x")),
+        ("UPDATE warpSkyfile JOIN warpRun USING(warp_id) JOIN fakeRun USING(fake_id) JOIN camRun USING(cam_id) "
+         "JOIN chipRun USING(chip_id) JOIN rawExp USING(exp_id) SET warpSkyfile.fault = 0 "
+         "WHERE warpRun.state = 'update' AND warpSkyfile.data_state = 'update' AND warpSkyfile.fault != 0 "
+         "AND warpRun.label = :l AND warpSkyfile.fault != 26", dict(l="rw_x"))], faulted)
