@@ -403,3 +403,24 @@ def test_revertwarped_replays_the_c_sql(cli, pair):
          "JOIN chipRun USING(chip_id) JOIN rawExp USING(exp_id) SET warpSkyfile.fault = 0 "
          "WHERE warpRun.state = 'update' AND warpSkyfile.data_state = 'update' AND warpSkyfile.fault != 0 "
          "AND warpRun.label = :l AND warpSkyfile.fault != 26", dict(l="rw_x"))], faulted)
+
+
+def test_revertdiffskyfile_replays_the_c_sql(cli, pair):
+    """difftool -revertdiffskyfile -label L (difftool_revertdiffskyfile_delete/_updated.sql)."""
+    kind, a, b = pair
+    if kind == "sqlite":
+        pytest.skip("the C tools' SQL is MySQL SQL")
+    d = [r[0] for r in q(a, "SELECT diff_id FROM diffRun WHERE state = 'full' ORDER BY diff_id")[3:5]]
+
+    def faulted(u):
+        q(u, "UPDATE diffRun SET state = 'new', label = 'rd_x' WHERE diff_id = :d", d=d[0])
+        q(u, "UPDATE diffSkyfile SET fault = 26 WHERE diff_id = :d", d=d[0])
+        q(u, "UPDATE diffRun SET state = 'update', label = 'rd_x' WHERE diff_id = :d", d=d[1])
+        q(u, "UPDATE diffSkyfile SET data_state = 'update', fault = 4 WHERE diff_id = :d", d=d[1])
+        q(u, "UPDATE diffSkyfile SET fault = 26 WHERE diff_id = :d ORDER BY skycell_id LIMIT 1", d=d[1])
+    replay(cli, a, b, "difftool -revertdiffskyfile -label rd_x", [
+        ("DELETE FROM diffSkyfile USING diffSkyfile, diffRun WHERE diffRun.diff_id = diffSkyfile.diff_id "
+         "AND diffRun.state = 'new' AND fault != 0 AND diffRun.label = :l", dict(l="rd_x")),
+        ("UPDATE diffSkyfile JOIN diffRun USING(diff_id) SET diffSkyfile.fault = 0 WHERE diffRun.state = 'update' "
+         "AND diffSkyfile.data_state = 'update' AND diffSkyfile.fault != 0 AND diffRun.label = :l "
+         "AND diffSkyfile.fault != 26", dict(l="rd_x"))], faulted)
