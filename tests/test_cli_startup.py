@@ -143,13 +143,8 @@ def test_help_version_and_completion_import_no_heavy_module():
     # coerces that callback's options (the command's own) through pydantic; they run in a
     # process of their own, where nothing else heavy may be loaded
     grouped = [a for a in paths if a[0] in ("fixbroken", "cleanup") and len(a) > 2]
-    # the legacy tools' --help lists their modes from the table of modes, whose
-    # handlers import the database layer (not yet split from the table: see
-    # docs/benchmarks.md); they too run in a process of their own
-    legacy_tools = [a for a in paths if a[0] in ("chiptool", "warptool", "difftool", "pstamptool")]
-    plain = [a for a in paths if a not in grouped and a not in legacy_tools]
-    for batch, allowed in ((plain, set()), (grouped, {"typer._adapters"}),
-                           (legacy_tools, {"sqlalchemy", "mopstool.db.schema", "typer._adapters"})):
+    plain = [a for a in paths if a not in grouped]
+    for batch, allowed in ((plain, set()), (grouped, {"typer._adapters"})):
         r = _python(code, json.dumps(batch))
         res = json.loads(r.stdout.rsplit("RESULT", 1)[1])
         for args in batch:

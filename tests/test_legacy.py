@@ -142,7 +142,7 @@ def test_listing_modes_and_output_formats(cli, two_demo_dbs, monkeypatch):
     monkeypatch.setenv("MOPSTOOL_DB", url)
     r = cli("chiptool", "-listrun", "-state", "new", "-dbname", "gpc1")
     assert r.code == 0, r.err
-    assert r.out.count("chipRun  METADATA") == 1 and "   cam_id         S64  9223372036854775807" in r.out
+    assert r.out.count("chipRun  METADATA") == 1 and "\n   cam_id           S64       9223372036854775807\n" in r.out
     r = cli("warptool", "-listrun", "-label", "OSS%", "-label", "MSS%", "-state", "new", "-simple")
     assert r.code == 0
     line = r.out.strip().splitlines()

@@ -8,6 +8,25 @@ from typing import Any
 from mopstool.errors import ExitCode, MopsError
 
 
+#: chiptool's rawExp search options (pxchipSetSearchArgs / pxchipGetSearchArgs):
+#: option -> (kind, rawExp column, operator). ra/decl options are degrees.
+RAWEXP_TERMS: dict[str, tuple[str, str, str]] = {
+    "exp_id": ("int", "exp_id", "="), "exp_name": ("str", "exp_name", "="),
+    "inst": ("str", "camera", "="), "telescope": ("str", "telescope", "="),
+    "dateobs_begin": ("time", "dateobs", ">="), "dateobs_end": ("time", "dateobs", "<="),
+    "exp_tag": ("str", "exp_tag", "="), "exp_type": ("str", "exp_type", "="),
+    "data_state": ("str", "state", "="), "filelevel": ("str", "filelevel", "="),
+    "filter": ("str", "filter", "LIKE"), "object": ("str", "object", "LIKE"),
+    "comment": ("str", "comment", "LIKE"), "comment-skip": ("str", "comment", "NOT LIKE"),
+    "obs_mode": ("str", "obs_mode", "LIKE"),
+}
+for _c in ("airmass", "ra", "decl", "exp_time", "sat_pixel_frac", "bg", "bg_stdev", "bg_mean_stdev",
+           "alt", "az", "ccd_temp", "posang", "sun_angle"):
+    _k = "deg" if _c in ("ra", "decl") else "float"
+    RAWEXP_TERMS[f"{_c}_min"] = (_k, _c, ">=")
+    RAWEXP_TERMS[f"{_c}_max"] = (_k, _c, "<")
+
+
 class LegacyError(MopsError):
     """An error of the legacy front; ``status`` is the exit status the C tool
     would give (pxerrors.c: PXTOOLS_ERR_CONFIG 3, PXTOOLS_ERR_SYS 2, other 1)."""
@@ -55,6 +74,12 @@ class LegacyCall:
 
     def has(self, name) -> bool:
         return name in self.opts
+
+    def nonzero(self, name):
+        """A numeric selector as the C tools read it (PXOPT_COPY_*): 0, their
+        default, selects nothing (None)."""
+        v = self.opts.get(name)
+        return v if v else None
 
     def values(self, name) -> list:
         """The option's values as a list ([] when not given)."""

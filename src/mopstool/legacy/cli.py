@@ -57,11 +57,16 @@ def _run(tool: str, args: list[str], ctx: typer.Context) -> None:
         call.connection = ["--db", make_url(url).render_as_string(hide_password=True)]
     else:
         call.connection = _connection(st, call, source)
-    printed = spec.modern(call)
-    if printed is not None:
-        from mopstool.legacy.modern import render
+    if spec.modern is None:
+        info(f"# modern equivalent: none ({spec.no_modern})")
+    else:
+        printed = spec.modern(call)
+        if printed is not None:
+            from mopstool.legacy.modern import render
 
-        info(f"# modern equivalent: {render(call, printed)}")
+            info(f"# modern equivalent: {render(call, printed)}")
+        elif spec.no_modern:
+            info(f"# modern equivalent: none ({spec.no_modern})")
     dbs = Databases(url, url, gpc1_source=source, pstamp_source=source)
     out = spec.run(call, dbs, info)
     if out is None:

@@ -6,10 +6,13 @@ None when the C tool prints nothing. *note* sends a line to stderr.
 
 from __future__ import annotations
 
-from mopstool.db import Databases
+from typing import TYPE_CHECKING
+
 from mopstool.errors import NotFound
-from mopstool.legacy import listing
 from mopstool.legacy.call import LegacyCall, LegacyError
+
+if TYPE_CHECKING:   # the table of modes imports this module: SQLAlchemy only when a mode runs
+    from mopstool.db import Databases
 
 STAGE = {"chiptool": "chip", "warptool": "warp", "difftool": "diff"}
 ID_OPT = {"chip": "chip_id", "warp": "warp_id", "diff": "diff_id"}
@@ -25,23 +28,45 @@ def _ids(call: LegacyCall, name: str) -> list:
 
 # ------------------------------------------------------------------ listings
 
-def _reader(fn):
+def _reader(name: str):
+    """A handler running ``listing.<name>(conn, call)`` (imported when it runs)."""
     def handler(call: LegacyCall, dbs: Databases, note):
+        from mopstool.legacy import listing
+
         with dbs.connect(pstamp_db=call.tool == "pstamptool") as conn:
-            return fn(conn, call)
-    handler.__name__ = fn.__name__
-    handler.__doc__ = fn.__doc__
+            return getattr(listing, name)(conn, call)
+    handler.__name__ = name
     return handler
 
 
-chip_listrun = _reader(listing.chip_listrun)
-warp_listrun = _reader(listing.warp_listrun)
-diff_listrun = _reader(listing.diff_listrun)
-chip_pendingcleanuprun = _reader(listing.chip_pendingcleanuprun)
-warp_pendingcleanuprun = _reader(listing.warp_pendingcleanuprun)
+chip_listrun = _reader("chip_listrun")
+warp_listrun = _reader("warp_listrun")
+diff_listrun = _reader("diff_listrun")
+chip_pendingcleanuprun = _reader("chip_pendingcleanuprun")
+warp_pendingcleanuprun = _reader("warp_pendingcleanuprun")
+chip_processedimfile = _reader("chip_processedimfile")
+chip_donecleanup = _reader("chip_donecleanup")
+warp_scmap = _reader("warp_scmap")
+listjob = _reader("listjob")
+diff_pendingcleanuprun = _reader("diff_pendingcleanuprun")
+
+
+def chip_pendingcleanupimfile(call: LegacyCall, dbs: Databases, note):
+    """chiptool -pendingcleanupimfile (-exp_id is accepted and never applied by chiptool)."""
+    if call.has("exp_id"):
+        note("chiptool: -exp_id is ignored, as chiptool -pendingcleanupimfile ignores it")
+    return _reader("chip_pendingcleanupimfile")(call, dbs, note)
+
+
+def _ignored(call: LegacyCall, note, *names: str, why: str = "") -> None:
+    for n in names:
+        if call.has(n):
+            note(f"{call.tool}: -{n} is ignored{why}, as {call.tool} -{call.mode} ignores it")
 
 
 def listreq(call: LegacyCall, dbs: Databases, note):
+    from mopstool.legacy import listing
+
     with dbs.connect(pstamp_db=True) as conn:
         return listing.listreq(conn, call, request_selector(call))
 
@@ -59,6 +84,7 @@ def _no_wildcards(call: LegacyCall, *names: str) -> None:
 
 
 def define_selection(call: LegacyCall):
+    from mopstool.legacy import listing
     from mopstool.ops.runs.define import DefineSelection
 
     o = call.opts
@@ -85,7 +111,9 @@ SETTERS = ("set_label", "set_workdir", "set_data_group", "set_dist_group", "set_
 
 def definebyquery(call: LegacyCall, dbs: Databases, note):
     """chiptool/warptool -definebyquery: nothing printed; -pretend prints the
-    selection (chip: the rawExp rows; warp: the warpRun rows it would insert)."""
+    selection as rawExp blocks (chip: rawExp.* and newExp.label; warp: the rows of
+    warptool_definebyquery.sql, fakeRun.* with the chip_id and rawExp columns)."""
+    from mopstool.legacy import listing
     from mopstool.ops.runs.define import DefineSetters, define_runs
 
     stage = STAGE[call.tool]
@@ -109,10 +137,10 @@ def definebyquery(call: LegacyCall, dbs: Databases, note):
         note(f"{call.tool}: skipped: {s['exp_name']}: {s['reason']}")
     if not pretend:
         return None
-    if stage == "chip":
-        with dbs.connect() as conn:
+    with dbs.connect() as conn:
+        if stage == "chip":
             return listing.rawexp_rows(conn, [r["exp_id"] for r in res.runs])
-    return res.runs, {}
+        return listing.fakerun_rows(conn, [r["fake_id"] for r in res.runs])
 
 
 # ------------------------------------------------------------------ run changes
@@ -158,15 +186,17 @@ def revert_filter(call: LegacyCall, dbs: Databases):
     from sqlalchemy import select
 
     from mopstool.db import schema
+    from mopstool.legacy import listing
     from mopstool.ops.runs.manage import RevertFilter
+    from mopstool.stages import State, get_stage
 
     stage = STAGE[call.tool]
     idc = ID_OPT[stage]
     ids = _ids(call, idc)
     if call.has("label"):
-        run = schema.table({"chip": "chipRun", "warp": "warpRun", "diff": "diffRun"}[stage])
+        run = schema.table(get_stage(stage).run_table)
         q = (select(run.c[idc]).where(listing.eq_or(run.c.label, call.values("label")),
-                                      run.c.state.in_(("new", "update"))).order_by(run.c[idc]))
+                                      run.c.state.in_((State.NEW, State.UPDATE))).order_by(run.c[idc]))
         if ids:
             q = q.where(run.c[idc].in_(ids))
         with dbs.connect() as conn:
@@ -321,4 +351,124 @@ def revertjob(call: LegacyCall, dbs: Databases, note):
     res = revert_jobs(dbs, sel, fault=call.get("fault"), max_fault_count=PSTAMP_MAX_FAULT_COUNT,
                       clear_fault_count=bool(call.get("clear_fault_count")))
     note(f"pstamptool -revertjob: {res.count} jobs changed")
+    return None
+
+
+# ------------------------------------------------------------------ component setters
+
+def _set_components(call: LegacyCall, dbs: Databases, note, values: dict, *, require_change: bool,
+                    roll_up: bool = False):
+    from mopstool.ops.runs.components import set_components
+
+    stage = STAGE[call.tool]
+    idc, comp = ID_OPT[stage], ("class_id" if stage == "chip" else "skycell_id")
+    ids = [call.get(idc)] if call.nonzero(idc) is not None else []
+    comps = [call.get(comp)] if call.has(comp) else []
+    if not ids and not comps:
+        raise LegacyError(f"{call.tool} -{call.mode}: search parameters are required", 1)
+    try:
+        res = set_components(dbs, stage, ids=ids, components=comps, values=values,
+                             require_change=require_change, roll_up=roll_up, audit_detail=_audit(call))
+    except NotFound as exc:
+        raise LegacyError(f"{call.tool} -{call.mode}: {exc.message}", 1) from None
+    note(f"{call.tool} -{call.mode}: {sum(res.rows.values())} rows changed")
+    return None
+
+
+def updateprocessedimfile(call: LegacyCall, dbs: Databases, note):
+    """chiptool -updateprocessedimfile: without -set_state, fault (required) and a
+    non-zero -set_quality (pxSetFaultCode; no change is an error); with -set_state,
+    the data_state (-fault and -set_quality are then ignored, as chiptool does)."""
+    from mopstool.stages import get_stage
+
+    if call.has("set_state"):
+        _ignored(call, note, "fault", "set_quality", why=" with -set_state")
+        state = get_stage("chip").validate_state(call.get("set_state"))
+        return _set_components(call, dbs, note, {"data_state": state}, require_change=False)
+    if not call.has("fault"):
+        raise LegacyError("chiptool -updateprocessedimfile: -fault is required")
+    values = {"fault": int(call.get("fault"))}
+    if call.get("set_quality"):
+        values["quality"] = int(call.get("set_quality"))
+    return _set_components(call, dbs, note, values, require_change=True)
+
+
+def updateskyfile(call: LegacyCall, dbs: Databases, note):
+    """warptool -updateskyfile: -set_background_model (alone); else without
+    -set_state the fault (required) and a non-zero -set_quality; else an
+    error_cleaned/error_scrubbed/error_purged data_state, which the run takes once
+    all its quality-0 skyfiles have it."""
+    from mopstool.stages import ERROR_CLEANUP_STATES
+
+    if call.get("set_background_model"):
+        _ignored(call, note, "fault", "set_quality", "set_state", why=" with -set_background_model")
+        return _set_components(call, dbs, note, {"background_model": int(call.get("set_background_model"))},
+                               require_change=True)
+    if call.has("set_state"):
+        _ignored(call, note, "fault", "set_quality", why=" with -set_state")
+        state = call.get("set_state")
+        if state not in {str(s) for s in ERROR_CLEANUP_STATES}:
+            raise LegacyError(f"warptool -updateskyfile: unhandled state given: {state!r}", 1)
+        if call.nonzero("warp_id") is None or not call.has("skycell_id"):
+            raise LegacyError("warptool -updateskyfile: -warp_id and -skycell_id are required with -set_state")
+        return _set_components(call, dbs, note, {"data_state": state}, require_change=False, roll_up=True)
+    if not call.has("fault"):
+        raise LegacyError("warptool -updateskyfile: -fault is required")
+    values = {"fault": int(call.get("fault"))}
+    if call.get("set_quality"):
+        values["quality"] = int(call.get("set_quality"))
+    return _set_components(call, dbs, note, values, require_change=True)
+
+
+def revertcleanup(call: LegacyCall, dbs: Databases, note):
+    """chiptool -revertcleanup: error_cleaned (-state error_purged, error_scrubbed)
+    imfiles back to full, their runs to goto_cleaned (goto_purged, goto_scrubbed)."""
+    from mopstool.ops.runs.components import revert_cleanup
+    from mopstool.stages import ERROR_CLEANUP_STATES, State
+
+    _ignored(call, note, "fault")
+    state = call.get("state", State.ERROR_CLEANED)
+    if state not in {str(s) for s in ERROR_CLEANUP_STATES}:
+        raise LegacyError("chiptool -revertcleanup: -state must be either error_cleaned, error_purged, "
+                          "or error_scrubbed")
+    ids = [call.get("chip_id")] if call.nonzero("chip_id") is not None else []
+    if not ids and not call.has("label") and not call.has("data_group"):
+        raise LegacyError("chiptool -revertcleanup: search parameters are required")
+    res = revert_cleanup(dbs, "chip", ids=ids, labels=call.values("label"),
+                         data_groups=call.values("data_group"), state=state, audit_detail=_audit(call))
+    note(f"chiptool -revertcleanup: {sum(res.rows.values())} rows changed")
+    return None
+
+
+def updatejob(call: LegacyCall, dbs: Databases, note):
+    """pstamptool -updatejob."""
+    from mopstool.errors import UsageError
+    from mopstool.ops.pstamp.requests import update_jobs
+
+    _ignored(call, note, "limit")
+    nz = {n: ([call.nonzero(n)] if call.nonzero(n) is not None else [])
+          for n in ("job_id", "req_id", "dep_id", "fault")}
+    try:
+        res = update_jobs(dbs, job_ids=nz["job_id"], req_ids=nz["req_id"], dep_ids=nz["dep_id"],
+                          faults=nz["fault"], states=call.values("state"), labels=call.values("label"),
+                          min_fault_count=call.nonzero("fault_count"), set_state=call.get("set_state"),
+                          set_fault=call.nonzero("set_fault"), audit_detail=_audit(call))
+    except UsageError as exc:
+        raise LegacyError(f"pstamptool -updatejob: {exc.message}", 1) from None
+    note(f"pstamptool -updatejob: Updated {res.rows.get('pstampJob', 0)} pstampJobs")
+    return None
+
+
+def updatedependent(call: LegacyCall, dbs: Databases, note):
+    """pstamptool -updatedependent."""
+    from mopstool.errors import UsageError
+    from mopstool.ops.pstamp.requests import update_dependent
+
+    if call.nonzero("dep_id") is None:
+        raise LegacyError("pstamptool -updatedependent: -dep_id is required")
+    try:
+        update_dependent(dbs, call.get("dep_id"), set_state=call.get("set_state"),
+                         set_fault=call.nonzero("set_fault"), audit_detail=_audit(call))
+    except (UsageError, NotFound) as exc:
+        raise LegacyError(f"pstamptool -updatedependent: {exc.message}", 1) from None
     return None

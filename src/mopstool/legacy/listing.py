@@ -9,27 +9,9 @@ from __future__ import annotations
 from sqlalchemy import and_, func, literal, or_, select
 
 from mopstool.db import schema
-from mopstool.legacy.call import LegacyCall, LegacyError
+from mopstool.legacy.call import RAWEXP_TERMS, LegacyCall, LegacyError
 from mopstool.legacy.output import column_types
 from mopstool.stages import State
-
-#: chiptool's rawExp search options (pxchipSetSearchArgs / pxchipGetSearchArgs):
-#: option -> (kind, rawExp column, operator). ra/decl options are degrees.
-RAWEXP_TERMS: dict[str, tuple[str, str, str]] = {
-    "exp_id": ("int", "exp_id", "="), "exp_name": ("str", "exp_name", "="),
-    "inst": ("str", "camera", "="), "telescope": ("str", "telescope", "="),
-    "dateobs_begin": ("time", "dateobs", ">="), "dateobs_end": ("time", "dateobs", "<="),
-    "exp_tag": ("str", "exp_tag", "="), "exp_type": ("str", "exp_type", "="),
-    "data_state": ("str", "state", "="), "filelevel": ("str", "filelevel", "="),
-    "filter": ("str", "filter", "LIKE"), "object": ("str", "object", "LIKE"),
-    "comment": ("str", "comment", "LIKE"), "comment-skip": ("str", "comment", "NOT LIKE"),
-    "obs_mode": ("str", "obs_mode", "LIKE"),
-}
-for _c in ("airmass", "ra", "decl", "exp_time", "sat_pixel_frac", "bg", "bg_stdev", "bg_mean_stdev",
-           "alt", "az", "ccd_temp", "posang", "sun_angle"):
-    _k = "deg" if _c in ("ra", "decl") else "float"
-    RAWEXP_TERMS[f"{_c}_min"] = (_k, _c, ">=")
-    RAWEXP_TERMS[f"{_c}_max"] = (_k, _c, "<")
 
 CLEANUP_GOTO = (State.GOTO_CLEANED, State.GOTO_SCRUBBED, State.GOTO_PURGED)
 
@@ -204,7 +186,7 @@ def chip_pendingcleanuprun(conn, call: LegacyCall):
     if call.has("label"):
         conds.append(eq_or(run.c.label, call.values("label")))
     elif not call.get("all"):
-        raise LegacyError("chiptool -pendingcleanuprun: -label or -all is required")
+        raise LegacyError("chiptool -pendingcleanuprun: unrestricted query not allowed (try -all)", 2)
     rows, types = _finish(conn, cols, frm, conds, [prio.desc(), run.c.chip_id], call, distinct=True)
     types["priority"] = "S32"
     return rows, types
@@ -252,3 +234,196 @@ def rawexp_rows(conn, exp_ids: list[int]):
              .where(raw.c.exp_id.in_(chunk)).order_by(raw.c.exp_id))
         rows.extend(dict(r._mapping) for r in conn.execute(q))
     return rows, column_types(cols)
+
+
+def fakerun_rows(conn, fake_ids: list[int]):
+    """warptool_definebyquery.sql's rows for the selected fakeRuns: fakeRun.*, the
+    chip_id and the exposure's rawExp columns (warptool -definebyquery -pretend
+    prints them as rawExp blocks)."""
+    fk, cam, cr, raw = schema.fakeRun, schema.camRun, schema.chipRun, schema.rawExp
+    cols = [*fk.c, cr.c.chip_id, *(raw.c[n] for n in (
+        "camera", "telescope", "dateobs", "exp_id", "exp_tag", "exp_name", "exp_type", "filelevel",
+        "filter", "airmass", "ra", "decl", "exp_time", "sat_pixel_frac", "bg", "bg_stdev",
+        "bg_mean_stdev", "alt", "az", "ccd_temp", "posang", "object", "sun_angle"))]
+    frm = (fk.join(cam, cam.c.cam_id == fk.c.cam_id).join(cr, cr.c.chip_id == cam.c.chip_id)
+           .join(raw, raw.c.exp_id == cr.c.exp_id))
+    rows: list[dict] = []
+    for i in range(0, len(fake_ids), 1000):
+        q = select(*cols).select_from(frm).where(fk.c.fake_id.in_(fake_ids[i:i + 1000])).order_by(fk.c.fake_id)
+        rows.extend(dict(r._mapping) for r in conn.execute(q))
+    return rows, column_types(cols)
+
+
+# ------------------------------------------------------------------ component listings
+
+#: the retired destreak columns of chiptool -processedimfile / warptool -scmap:
+#: IFNULL(...) over a LEFT JOIN that matches nothing once magic is retired
+def _no_magic(*names_types):
+    return [literal(0 if t != "STR" else "0").label(n) for n, t in names_types]
+
+
+_MAGIC_COLS = (("magic_ds_id", "S64"), ("dsRun_state", "STR"), ("dsFile_fault", "S64"),
+               ("dsFile_data_state", "STR"))
+
+
+def chip_processedimfile(conn, call: LegacyCall):
+    """chiptool_processedimfile.sql: processed imfiles with their run and exposure."""
+    from mopstool.ops.runs.define import raw_term
+
+    cr, ci, pi, raw, ri = (schema.chipRun, schema.chipImfile, schema.chipProcessedImfile, schema.rawExp,
+                           schema.rawImfile)
+    magic = dict(_MAGIC_COLS)
+    names = ("magic_ds_id", "dsRun_state", "dsFile_fault", "dsFile_data_state")
+    cols = [pi.c.chip_id, ci.c.chip_imfile_id, pi.c.class_id, pi.c.uri, pi.c.bg, pi.c.bg_stdev,
+            pi.c.bg_mean_stdev, pi.c.path_base, pi.c.magicked, pi.c.data_state, pi.c.fault, pi.c.quality,
+            cr.c.state, cr.c.workdir, cr.c.label, cr.c.data_group, raw.c.exp_id, raw.c.exp_tag,
+            raw.c.exp_name, raw.c.filter, raw.c.camera, raw.c.telescope, raw.c.filelevel, raw.c.dateobs,
+            raw.c.ra, raw.c.decl, raw.c.exp_time, ri.c.magicked.label("raw_magicked"), ri.c.burntool_state,
+            *_no_magic(*((n, magic[n]) for n in names))]
+    frm = (cr.join(ci, ci.c.chip_id == cr.c.chip_id)
+           .join(pi, and_(pi.c.chip_id == ci.c.chip_id, pi.c.class_id == ci.c.class_id))
+           .join(raw, pi.c.exp_id == raw.c.exp_id)
+           .join(ri, and_(ri.c.exp_id == raw.c.exp_id, ri.c.class_id == pi.c.class_id)))
+    o = call.opts
+    conds = [raw_term(c, op, v) for c, op, v in rawexp_terms(call)]
+    for n, col in (("chip_id", cr.c.chip_id), ("chip_imfile_id", ci.c.chip_imfile_id),
+                   ("magicked", pi.c.magicked)):
+        if call.nonzero(n) is not None:
+            conds.append(col == o[n])
+    if "class_id" in o:
+        conds.append(eq_or(pi.c.class_id, [o["class_id"]]))
+    if "reduction" in o:
+        conds.append(eq_or(cr.c.reduction, [o["reduction"]]))
+    for n in ("label", "data_group"):
+        if n in o:
+            conds.append(like_or(cr.c[n], call.values(n)))
+    faulted = bool(o.get("faulted")) and not o.get("allfiles")
+    if not conds and not o.get("all") and not faulted:
+        raise LegacyError("chiptool -processedimfile: search parameters (or -all) are required")
+    if faulted:
+        conds.append(pi.c.fault != 0)
+    elif not o.get("allfiles"):
+        conds.append(pi.c.fault == 0)
+    order = ([raw.c.exp_id, cr.c.chip_id.desc()] if o.get("pstamp_order")
+             else [pi.c.chip_id, pi.c.class_id])
+    rows, types = _finish(conn, cols, frm, conds, order, call, distinct=True)
+    types.update(magic)
+    return rows, types
+
+
+def chip_pendingcleanupimfile(conn, call: LegacyCall):
+    """chiptool_pendingcleanupimfile[_all].sql: imfiles of runs waiting for cleanup
+    (with -all: every imfile of those runs, whatever its data_state and quality)."""
+    cr, pi = schema.chipRun, schema.chipProcessedImfile
+    cols = [*pi.c, cr.c.state, cr.c.workdir, cr.c.label, cr.c.reduction, cr.c.expgroup, cr.c.dvodb,
+            cr.c.tess_id, cr.c.end_stage]
+    frm = cr.join(pi, pi.c.chip_id == cr.c.chip_id)
+    if call.get("all"):
+        conds = [cr.c.state.in_(CLEANUP_GOTO)]
+    else:
+        conds = [or_(and_(cr.c.state == State.GOTO_CLEANED,
+                          pi.c.data_state.in_((State.FULL, State.UPDATE, State.ERROR_CLEANED)),
+                          pi.c.quality == 0),
+                     and_(cr.c.state == State.GOTO_SCRUBBED, pi.c.data_state != State.SCRUBBED),
+                     and_(cr.c.state == State.GOTO_PURGED, pi.c.data_state != State.PURGED))]
+    terms = []
+    if call.nonzero("chip_id") is not None:
+        terms.append(cr.c.chip_id == call.get("chip_id"))
+    if call.has("label"):
+        terms.append(eq_or(cr.c.label, call.values("label")))
+    if not terms and not call.get("all"):
+        raise LegacyError("chiptool -pendingcleanupimfile: unrestricted query not allowed (try -all)", 2)
+    return _finish(conn, cols, frm, conds + terms, [pi.c.chip_id, pi.c.class_id], call)
+
+
+def chip_donecleanup(conn, call: LegacyCall):
+    """chiptool_donecleanup.sql: chipRun.* of cleaned runs (-label '=')."""
+    cr = schema.chipRun
+    conds = [cr.c.state == State.CLEANED]
+    if call.has("label"):
+        conds.append(eq_or(cr.c.label, [call.get("label")]))
+    return _finish(conn, list(cr.c), cr, conds, [cr.c.chip_id], call)
+
+
+def warp_scmap(conn, call: LegacyCall):
+    """warptool_scmap.sql: the skycell <-> chip map of warp runs with the chip and
+    camera products each skycell reads (quality-0 imfiles only)."""
+    wr, sm, fk, cam, cpe, cr, pi, ri = (schema.warpRun, schema.warpSkyCellMap, schema.fakeRun,
+                                        schema.camRun, schema.camProcessedExp, schema.chipRun,
+                                        schema.chipProcessedImfile, schema.rawImfile)
+    magic = dict(_MAGIC_COLS)
+    names = ("magic_ds_id", "dsRun_state", "dsFile_data_state", "dsFile_fault")
+    cols = [*sm.c, pi.c.uri, pi.c.path_base.label("chip_path_base"), cpe.c.path_base.label("cam_path_base"),
+            cpe.c.fault.label("cam_fault"), cpe.c.background_model.label("cam_background_model"),
+            pi.c.chip_id, cr.c.state, cr.c.data_group.label("chip_data_group"), pi.c.data_state,
+            pi.c.fault.label("chip_fault"), pi.c.magicked, cam.c.state.label("camState"),
+            ri.c.magicked.label("raw_magicked"), *_no_magic(*((n, magic[n]) for n in names))]
+    frm = (wr.join(sm, sm.c.warp_id == wr.c.warp_id).join(fk, fk.c.fake_id == wr.c.fake_id)
+           .join(cam, cam.c.cam_id == fk.c.cam_id).join(cpe, cpe.c.cam_id == cam.c.cam_id)
+           .join(cr, cr.c.chip_id == cam.c.chip_id)
+           .join(pi, and_(pi.c.chip_id == cr.c.chip_id, pi.c.class_id == sm.c.class_id, pi.c.quality == 0))
+           .join(ri, and_(ri.c.exp_id == cr.c.exp_id, ri.c.class_id == pi.c.class_id)))
+    conds = []
+    if call.nonzero("warp_id") is not None:
+        conds.append(sm.c.warp_id == call.get("warp_id"))
+    for n in ("skycell_id", "tess_id", "class_id"):
+        if call.has(n):
+            conds.append(eq_or(sm.c[n], [call.get(n)]))
+    rows, types = _finish(conn, cols, frm, conds, [sm.c.warp_id, sm.c.skycell_id, sm.c.class_id], call)
+    types.update(magic)
+    return rows, types
+
+
+def listjob(conn, call: LegacyCall):
+    """pstamptool_listjob.sql: pstampJob.* with the request's name and outProduct."""
+    job, req = schema.table("pstampJob", pstamp_db=True), schema.table("pstampRequest", pstamp_db=True)
+    conds = []
+    for n in ("job_id", "req_id", "dep_id", "fault"):
+        if call.nonzero(n) is not None:
+            conds.append(job.c[n] == call.get(n))
+    for n in ("state", "jobType"):
+        if call.has(n):
+            conds.append(eq_or(job.c[n], [call.get(n)]))
+    if not conds:
+        raise LegacyError("pstamptool -listjob: search arguments are required", 1)
+    cols = [*job.c, req.c.name, req.c.outProduct]
+    return _finish(conn, cols, job.join(req, req.c.req_id == job.c.req_id), conds, [job.c.job_id], call)
+
+
+def diff_pendingcleanuprun(conn, call: LegacyCall):
+    """difftool_pendingcleanuprun.sql: diff runs waiting for cleanup with the camera
+    of their inputs (warp1, warp2 through their skyfiles, stack1, stack2 through
+    the stacks' input warps), -label '=' (repeatable), LIMIT on each part and on all."""
+    from sqlalchemy import union
+
+    dr, di, ws, wr, fk, cam, cr, raw, si = (schema.diffRun, schema.diffInputSkyfile, schema.warpSkyfile,
+                                            schema.warpRun, schema.fakeRun, schema.camRun, schema.chipRun,
+                                            schema.rawExp, schema.stackInputSkyfile)
+    conds = [dr.c.state.in_(CLEANUP_GOTO)]
+    if call.has("label"):
+        conds.append(eq_or(dr.c.label, call.values("label")))
+    limit = call.nonzero("limit")
+
+    def part(warp_on):
+        frm = (dr.join(di, di.c.diff_id == dr.c.diff_id).join(*warp_on)
+               .join(fk, fk.c.fake_id == wr.c.fake_id).join(cam, cam.c.cam_id == fk.c.cam_id)
+               .join(cr, cr.c.chip_id == cam.c.chip_id).join(raw, raw.c.exp_id == cr.c.exp_id))
+        q = (select(dr.c.diff_id, raw.c.camera, dr.c.state, dr.c.workdir, dr.c.tess_id, dr.c.label)
+             .distinct().select_from(frm).where(*conds))
+        return q.limit(limit) if limit else q
+
+    def via_skyfile(col):
+        return (ws.join(wr, wr.c.warp_id == ws.c.warp_id),
+                and_(ws.c.warp_id == col, ws.c.skycell_id == di.c.skycell_id, ws.c.tess_id == di.c.tess_id))
+
+    def via_stack(col):
+        return si.join(wr, wr.c.warp_id == si.c.warp_id), si.c.stack_id == col
+
+    parts = [part(via_skyfile(di.c.warp1)), part(via_skyfile(di.c.warp2)),
+             part(via_stack(di.c.stack1)), part(via_stack(di.c.stack2))]
+    u = union(*(p.subquery().select() for p in parts)).subquery()
+    q = select(*u.c).order_by(u.c.diff_id)
+    if limit:
+        q = q.limit(limit)
+    cols = [dr.c.diff_id, raw.c.camera, dr.c.state, dr.c.workdir, dr.c.tess_id, dr.c.label]
+    return [dict(r._mapping) for r in conn.execute(q)], column_types(cols)

@@ -148,6 +148,18 @@ def listrun(call: LegacyCall) -> list[str]:
     return _listing_hint(call)
 
 
+def donecleanup(call: LegacyCall) -> list[str] | None:
+    """chiptool -donecleanup compares -label with '=': printed only when the label
+    has no LIKE wildcard (else the listing would widen)."""
+    label = call.get("label")
+    if label is not None and ("%" in label or "_" in label):
+        return None
+    a = _Args(["runs", "chip", "--state", "cleaned"])
+    a.add("--label", call.typed("label"))
+    a.add("--limit", call.typed("limit") or ["0"])    # chiptool: no limit unless -limit
+    return a
+
+
 def pendingcleanuprun(call: LegacyCall) -> list[str]:
     a = _Args(["cleanup", "--dry-run", "--stage", STAGE[call.tool]])
     a.add("--label", call.typed("label"))

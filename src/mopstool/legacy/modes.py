@@ -18,9 +18,8 @@ from typing import Any, Callable
 
 from mopstool.legacy import handlers as h
 from mopstool.legacy import modern as m
-from mopstool.legacy.call import LegacyCall, LegacyError, Opt
-from mopstool.legacy.listing import RAWEXP_TERMS
-from mopstool.stages import RequestState, State
+from mopstool.legacy.call import RAWEXP_TERMS, LegacyCall, LegacyError, Opt
+from mopstool.stages import ERROR_CLEANUP_STATES, DependentState, JobState, RequestState, State
 
 #: options every mode takes (pmConfigRead): the database
 CONNECTION = {"dbname": Opt("str", "the config profile [database.NAME] (or DBNAME of ~/.ipprc)"),
@@ -35,10 +34,12 @@ CONNECTION = {"dbname": Opt("str", "the config profile [database.NAME] (or DBNAM
 class Mode:
     options: dict[str, Opt]
     run: Callable                      # handler(call, dbs, note) -> (rows, types) | None
-    modern: Callable                   # printer(call) -> argv after 'mopstool'
+    modern: Callable | None            # printer(call) -> argv after 'mopstool'; None: no modern command
     rowname: str = ""
     writes: bool = False
     doc: str = ""
+    #: why no modern command is printed (said on stderr), when ``modern`` is None
+    no_modern: str = ""
 
 
 def _o(kind="str", how="", **kw) -> Opt:
@@ -132,6 +133,48 @@ MODES: dict[str, dict[str, Mode]] = {
              "set_quality": _o("int", "quality (non-zero, required)")},
             h.drop, m.drop, "chipProcessedImfile", True,
             "mark an imfile done but bad so its run can complete"),
+        "processedimfile": Mode(
+            {**_rawexp(), "chip_id": _o("int", "chipRun.chip_id ="),
+             "chip_imfile_id": _o("int", "chipImfile.chip_imfile_id ="),
+             "class_id": _o("str", "class_id ="), "reduction": _o("str", "chipRun.reduction ="),
+             "label": _o("str", "chipRun.label LIKE", multi=True),
+             "data_group": _o("str", "chipRun.data_group LIKE", multi=True), **_MAGIC,
+             "magicked": _o("int", "chipProcessedImfile.magicked ="),
+             "pstamp_order": _o("flag", "ORDER BY exp_id, chip_id DESC"),
+             "faulted": _o("flag", "only faulted imfiles (fault != 0)"),
+             "allfiles": _o("flag", "faulted or not (default: fault = 0 only)"), **_LIST, **_CONE},
+            h.chip_processedimfile, None, "chipProcessedImfile", False, "list processed imfiles",
+            no_modern="mopstool has no component listing with these selectors"),
+        "updateprocessedimfile": Mode(
+            {"chip_id": _o("int", "chip_id ="), "class_id": _o("str", "class_id ="),
+             "fault": _o("int", "new fault (required without -set_state)"),
+             "set_state": _o("str", "new data_state (-fault, -set_quality then ignored)",
+                             choices=tuple(State)),
+             "set_quality": _o("int", "new quality (0: unchanged)")},
+            h.updateprocessedimfile, None, "chipProcessedImfile", True, "set an imfile's fault, quality "
+            "or data_state", no_modern="mopstool has no command that sets a component's fault; "
+            "'mopstool drop chip' marks an imfile done-but-bad"),
+        "pendingcleanupimfile": Mode(
+            {"label": _o("str", "chipRun.label =", multi=True), "chip_id": _o("int", "chipRun.chip_id ="),
+             "exp_id": _o("str", "ignored, as chiptool ignores it"),
+             "all": _o("flag", "every imfile of the runs waiting for cleanup; no search term needed"),
+             "simple": _o("flag", "one line per row"), "limit": _o("int", "LIMIT N")},
+            h.chip_pendingcleanupimfile, None, "chipPendingCleanupImfile", False,
+            "imfiles waiting for cleanup", no_modern="'mopstool cleanup --dry-run' plans whole runs, "
+            "not imfiles"),
+        "donecleanup": Mode(
+            {"label": _o("str", "chipRun.label ="), "simple": _o("flag", "one line per row"),
+             "limit": _o("int", "LIMIT N")},
+            h.chip_donecleanup, m.donecleanup, "chipDoneCleanup", False, "runs that have been cleaned",
+            no_modern="'mopstool runs --label' compares with LIKE: a label with % or _ would widen it"),
+        "revertcleanup": Mode(
+            {"chip_id": _o("int", "chipRun.chip_id ="), "label": _o("str", "chipRun.label LIKE", multi=True),
+             "data_group": _o("str", "chipRun.data_group LIKE", multi=True),
+             "state": _o("str", "error_cleaned (default), error_purged or error_scrubbed",
+                         choices=tuple(ERROR_CLEANUP_STATES)),
+             "fault": _o("int", "ignored, as chiptool ignores it")},
+            h.revertcleanup, None, "chipRun", True, "retry a failed cleanup",
+            no_modern="mopstool cleanup does not reset failed cleanups"),
         "block": Mode({"label": _o("str", "insert into chipMask (required)")}, h.block, m.block,
                       "chipMask", True, "block a label's new chip runs"),
         "unblock": Mode({"label": _o("str", "delete from chipMask (required)")}, h.block, m.block,
@@ -148,9 +191,9 @@ MODES: dict[str, dict[str, Mode]] = {
              **{k: v for k, v in _DEFINE_SET.items() if k != "set_expgroup"},
              "registered": _o("time", "ignored, as warptool ignores it"),
              "simple": _o("flag", "one line per row"),
-             "pretend": _o("flag", "print the warpRun rows it would insert, write nothing"),
+             "pretend": _o("flag", "print the selected fakeRun rows (as rawExp blocks), write nothing"),
              "all": _o("flag", "allow no search term")},
-            h.definebyquery, m.definebyquery, "warpRun", True, "create warp runs from full fakeRuns"),
+            h.definebyquery, m.definebyquery, "rawExp", True, "create warp runs from full fakeRuns"),
         "updaterun": Mode(
             {"warp_id": _o("int", "warp_id ="), "state": _o("str", "state ="),
              "label": _o("str", "label LIKE", multi=True), "data_group": _o("str", "data_group LIKE"),
@@ -194,6 +237,21 @@ MODES: dict[str, dict[str, Mode]] = {
              "tess_id": _o("str", refuse="faulted overlap rows have no tess_id; select by -warp_id")},
             h.revertoverlap, m.revertoverlap, "warpSkyCellMap", True,
             "delete faulted overlap rows of new warp runs"),
+        "scmap": Mode(
+            {"warp_id": _o("int", "warpSkyCellMap.warp_id ="), "skycell_id": _o("str", "skycell_id ="),
+             "tess_id": _o("str", "tess_id ="), "class_id": _o("str", "class_id ="),
+             "limit": _o("int", "LIMIT N"), "simple": _o("flag", "one line per row")},
+            h.warp_scmap, None, "warpSkyCellMap", False, "list the skycell to chip map",
+            no_modern="mopstool has no skycell-map listing"),
+        "updateskyfile": Mode(
+            {"warp_id": _o("int", "warp_id ="), "skycell_id": _o("str", "skycell_id ="),
+             "fault": _o("int", "new fault (required without -set_state)"),
+             "set_quality": _o("int", "new quality (0: unchanged)"),
+             "set_state": _o("str", "error_cleaned, error_scrubbed or error_purged (data_state; the run "
+                             "follows)", choices=tuple(State)),
+             "set_background_model": _o("int", "new background_model (then nothing else is set)")},
+            h.updateskyfile, None, "warpSkyfile", True, "set a skyfile's fault, quality, data_state or "
+            "background model", no_modern="mopstool has no command that sets a component's fault"),
         "block": Mode({"label": _o("str", "insert into warpMask (required)")}, h.block, m.block,
                       "warpMask", True, "block a label's new warp runs"),
         "unblock": Mode({"label": _o("str", "delete from warpMask (required)")}, h.block, m.block,
@@ -226,6 +284,11 @@ MODES: dict[str, dict[str, Mode]] = {
              "label": _o("str", "diffRun.label =", multi=True), "fault": _o("int", "fault ="),
              "all": _o("flag", "allow no search term")},
             h.revert, m.revert, "diffSkyfile", True, "revert faulted diff skyfiles"),
+        "pendingcleanuprun": Mode(
+            {"label": _o("str", "diffRun.label =", multi=True), "limit": _o("int", "LIMIT N"),
+             "simple": _o("flag", "one line per row")},
+            h.diff_pendingcleanuprun, m.pendingcleanuprun, "diffPendingCleanupRun", False,
+            "runs waiting for cleanup (with the inputs' camera)"),
     },
     "pstamptool": {
         "updatereq": Mode(
@@ -251,6 +314,28 @@ MODES: dict[str, dict[str, Mode]] = {
             {"req_id": _o("int", "req_id ="), "fault": _o("int", "fault ="),
              "state": _o("str", "state ="), "label": _o("str", "label LIKE", multi=True)},
             h.revertreq, m.revertreq, "pstampRequest", True, "clear request faults"),
+        "listjob": Mode(
+            {"req_id": _o("int", "req_id ="), "job_id": _o("int", "job_id ="), "dep_id": _o("int", "dep_id ="),
+             "fault": _o("int", "fault ="), "jobType": _o("str", "jobType ="), "state": _o("str", "state ="),
+             "limit": _o("int", "LIMIT N"), "simple": _o("flag", "one line per row")},
+            h.listjob, None, "pstampJob", False, "list jobs (a search term is required)",
+            no_modern="'mopstool pstamp-req show REQ_ID' lists one request's jobs"),
+        "updatejob": Mode(
+            {"req_id": _o("int", "req_id ="), "job_id": _o("int", "job_id ="), "dep_id": _o("int", "dep_id ="),
+             "state": _o("str", "pstampJob.state ="), "fault": _o("int", "pstampJob.fault ="),
+             "label": _o("str", "pstampRequest.label LIKE", multi=True),
+             "fault_count": _o("int", "pstampJob.fault_count >="),
+             "set_state": _o("str", "new job state", choices=tuple(JobState)),
+             "set_fault": _o("int", "new fault (fault_count + 1; 0: unchanged)"),
+             "limit": _o("int", "ignored, as pstamptool -updatejob ignores it")},
+            h.updatejob, None, "pstampJob", True, "set job states or faults",
+            no_modern="'mopstool pstamp-req' changes requests, not single jobs"),
+        "updatedependent": Mode(
+            {"dep_id": _o("int", "the dependent (required)"),
+             "set_state": _o("str", "new dependent state", choices=tuple(DependentState)),
+             "set_fault": _o("int", "new fault (fault_count + 1; 0: unchanged)")},
+            h.updatedependent, None, "pstampDependent", True, "set a dependent's state or fault",
+            no_modern="'mopstool pstamp-req' changes requests, not single dependents"),
         "revertjob": Mode(
             {"req_id": _o("int", "req_id ="), "fault": _o("int", "pstampJob.fault = (also codes >= 10)"),
              "label": _o("str", "pstampRequest.label LIKE", multi=True),
@@ -267,23 +352,21 @@ TOOLS = tuple(MODES)
 
 #: modes of the C tools that mopstool does not run (named in the refusal)
 UNSUPPORTED = {
-    "chiptool": ("definecopy", "pendingimfile", "addprocessedimfile", "processedimfile",
-                 "updateprocessedimfile", "advanceexp", "masked",
-                 "unmasked", "pendingcleanupimfile", "revertcleanup", "donecleanup", "run",
+    "chiptool": ("definecopy", "pendingimfile", "addprocessedimfile", "advanceexp", "masked",
+                 "unmasked", "run",
                  "tocleanedimfile", "tofullimfile", "topurgedimfile", "toscrubbedimfile", "exportrun",
                  "importrun", "runstate"),
-    "warptool": ("definerun", "exp", "imfile", "tooverlap", "addoverlap", "scmap",
-                 "towarped", "addwarped", "advancerun", "warped", "updateskyfile",
+    "warptool": ("definerun", "exp", "imfile", "tooverlap", "addoverlap",
+                 "towarped", "addwarped", "advancerun", "warped",
                  "tocleanedskyfile", "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile",
                  "pendingcleanupskyfile", "donecleanup", "revertcleanup", "runstate", "masked", "exportrun", "importrun", "tosummary", "addsummary"),
     "difftool": ("definerun", "definepoprun", "definewarpstack", "definewarpwarp", "definestackstack",
                  "addinputskyfile", "todiffskyfile", "adddiffskyfile", "advance",
-                 "updatediffskyfile", "pendingcleanuprun", "pendingcleanupskyfile", "donecleanup",
+                 "updatediffskyfile", "pendingcleanupskyfile", "donecleanup",
                  "revertcleanup", "diffskyfile", "inputskyfile", "listssrun", "tocleanedskyfile",
                  "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile", "definebyquery"),
-    "pstamptool": ("addreq", "pendingreq", "completedreq", "pendingcleanup", "addjob", "listjob",
-                   "pendingjob", "updatejob", "getdependent", "pendingdependent",
-                   "listdependent", "updatedependent", "revertdependent", "stopdependentjob"),
+    "pstamptool": ("addreq", "pendingreq", "completedreq", "pendingcleanup", "addjob",
+                   "pendingjob", "getdependent", "pendingdependent", "revertdependent", "stopdependentjob"),
 }
 
 

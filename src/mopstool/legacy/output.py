@@ -1,9 +1,12 @@
 """The IPP text output of ippdbPrintMetadatas: metadata-config blocks or -simple lines.
 
+The blocks are what psLib's psMetadataConfigFormat writes (fixed 15/8/15 column
+padding, two spaces apart, see :func:`mdc_line`).
+
 Types follow what the C tools read back from MySQL: BIGINT S64, INT S32,
 SMALLINT S16, TINYINT BOOL, FLOAT F32, DOUBLE F64, DATETIME/TIMESTAMP UTC,
 strings STR. NULL numbers print as the IPP sentinels (S64 9223372036854775807,
-S32 2147483647, S16 32767), NULL floats as nan, NULL times as NULL; a NULL
+S32 2147483647, S16 32767), NULL floats as nan, NULL times as 'TAI NULL'; a NULL
 string is the word NULL in a metadata block and an empty field under -simple
 (where underscores in strings print as spaces and floats as %f).
 """
@@ -68,7 +71,7 @@ def _time(value) -> str:
         return "NULL"
     if isinstance(value, str):
         return value
-    return value.strftime("%Y-%m-%dT%H:%M:%S.000000")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.000000")     # psTimeToISO, 6 decimals
 
 
 def mdc_value(value: Any, typ: str) -> str:
@@ -84,8 +87,20 @@ def mdc_value(value: Any, typ: str) -> str:
         return "T" if value else "F"
     if typ == "STR":
         s = str(value)
-        return s if s.strip() else "NULL"
+        return s if s.strip(" \t") else "NULL"
     return str(int(value))
+
+
+def mdc_line(name: str, value: Any, typ: str) -> str:
+    """One item as psMetadataItemFormat writes it: name, type and value padded to
+    15, 8 and 15 columns, two spaces apart; strings end with one more space; a
+    time is its ISO string unpadded, a NULL time 'TAI' and NULL."""
+    if typ in ("UTC", "TAI"):
+        if value is None:
+            return f"{name:<15}  {'TAI':<8}  {'NULL':<15}"
+        return f"{name:<15}  {typ:<8}  {_time(value)}"
+    line = f"{name:<15}  {typ:<8}  {mdc_value(value, typ):<15}"
+    return line + " " if typ == "STR" else line
 
 
 def simple_value(value: Any, typ: str) -> str:
@@ -103,23 +118,17 @@ def simple_value(value: Any, typ: str) -> str:
 
 
 def format_mdc(rows: list[dict], rowname: str, types: dict[str, str] | None = None) -> str:
-    """'<name> MULTI' (several rows), then per row a blank line,
-    '<name>  METADATA', one '   <col>  <TYPE> <value>' line per column, 'END'."""
+    """ippdbPrintMetadatas in metadata-config form (psMetadataConfigFormat): with
+    several rows a '<name> MULTI' line; per row a blank line, '<name>  METADATA  ',
+    every column as '   ' + mdc_line(), 'END'; then one empty line."""
     if not rows:
         return ""
     types = types or {}
-    out = []
-    if len(rows) > 1:
-        out.append(f"{rowname} MULTI")
+    out = [f"{rowname} MULTI\n"] if len(rows) > 1 else []
     for r in rows:
-        out.append("")
-        out.append(f"{rowname}  METADATA")
-        width = max(len(k) for k in r)
-        for k, v in r.items():
-            t = _type(v, types.get(k))
-            out.append(f"   {k.ljust(width)}  {t:<4} {mdc_value(v, t)}")
-        out.append("END")
-    return "\n".join(out) + "\n"
+        lines = "".join("\n   " + mdc_line(k, v, _type(v, types.get(k))) for k, v in r.items())
+        out.append(f"\n{rowname}  METADATA  {lines}\nEND\n")
+    return "".join(out) + "\n"
 
 
 def format_simple(rows: list[dict], types: dict[str, str] | None = None) -> str:

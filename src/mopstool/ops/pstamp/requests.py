@@ -6,6 +6,7 @@ The functions follow the pstamptool request modes of the IPP:
 * :func:`update_requests` ~ ``pstamptool -updatereq`` (``-set_state stop``, ``goto_cleaned`` ...)
 * :func:`revert_requests` ~ ``pstamptool -revertreq``; :func:`revert_jobs` ~ ``-revertjob``;
   :func:`revert_dependents` ~ ``-revertdependent``
+* :func:`update_jobs` ~ ``pstamptool -updatejob``; :func:`update_dependent` ~ ``-updatedependent``
 * :func:`cleanup_requests` ~ ``pstamp_queue_cleanup.pl`` (stop older than N days -> goto_cleaned)
 * :func:`backlog` what the stamp server still has to do, per label, against the parse limit.
 
@@ -24,14 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import and_, case, func, literal, not_, or_, select, true
+from sqlalchemy import and_, case, func, literal, not_, or_, select, true, update
 from sqlalchemy.sql import ColumnElement
 
 from mopstool.db import Databases, schema
 from mopstool.db.own import has_table
 from mopstool.db.values import check_row
 from mopstool.errors import NotFound, UsageError
-from mopstool.ops.writes import execute
+from mopstool.ops.writes import WritePlan, execute
 from mopstool.stages import STAGES
 from mopstool.stages.joins import component_exists, component_join, eq_any, like_any, related_join
 from mopstool.stages.vocab import (PSTAMP_FAULTS, PSTAMP_FIRST_ERROR_CODE, DependentState, JobState,
@@ -702,6 +703,96 @@ def revert_dependents(dbs: Databases, sel: RequestSelector | None = None, *,
     job of a 'run' request waits for (faults < 10 and fault_count < max by default)."""
     return run_reverts(dbs, [_dependent_revert(sel, dep_ids, fault, max_fault_count, clear_fault_count)],
                        dry_run=dry_run, confirm=confirm).results[0]
+
+
+# ------------------------------------------------------------------ job and dependent setters
+def update_jobs(dbs: Databases, *, job_ids: list[int] | None = None, req_ids: list[int] | None = None,
+                dep_ids: list[int] | None = None, faults: list[int] | None = None,
+                states: list[str] | None = None, labels: list[str] | None = None,
+                min_fault_count: int | None = None, set_state: str | None = None,
+                set_fault: int | None = None, dry_run: bool = False, confirm=None,
+                audit_detail: dict | None = None) -> WritePlan:
+    """pstamptool -updatejob: set the state and/or the fault of the selected jobs
+    (a fault also counts one more in fault_count). Selectors: job, request and
+    dependent ids, the job's fault and state, fault_count >= N, request label LIKE."""
+    if not (job_ids or req_ids or dep_ids or min_fault_count):
+        raise UsageError("at least one of -job_id -req_id -dep_id or -fault_count is required")
+    if set_state is None and not set_fault:
+        raise UsageError("at least one of -set_state and -set_fault is required")
+    new_state = JobState(set_state) if set_state is not None else None
+    req, job = _t("pstampRequest"), _t("pstampJob")
+
+    def selection():
+        conds = []
+        for col, vals in ((job.c.job_id, job_ids), (job.c.req_id, req_ids), (job.c.dep_id, dep_ids),
+                          (job.c.fault, faults), (job.c.state, states)):
+            if vals:
+                conds.append(eq_any(col, list(vals)))
+        if min_fault_count:
+            conds.append(job.c.fault_count >= int(min_fault_count))
+        if labels:
+            conds.append(like_any(req.c.label, list(labels)))
+        return conds
+
+    def plan(conn) -> WritePlan:
+        rows = conn.execute(select(job.c.job_id, job.c.req_id, job.c.state, job.c.fault, job.c.fault_count)
+                            .select_from(component_join(_REQUEST)).where(*selection())
+                            .order_by(job.c.job_id)).all()
+        return WritePlan(action="update jobs", rows={"pstampJob": len(rows)} if rows else {},
+                         sample=[dict(r._mapping) for r in rows[:20]],
+                         keys=frozenset(int(r.job_id) for r in rows), title="jobs")
+
+    def apply(conn, fresh: WritePlan):
+        values: dict[str, Any] = {}
+        if new_state is not None:
+            values["state"] = new_state
+        if set_fault:
+            values.update(fault=int(set_fault), fault_count=job.c.fault_count + 1)
+        n = 0
+        for ids in chunks(sorted(fresh.keys), 1000):
+            n += conn.execute(update(job).where(job.c.job_id.in_(ids)).values(**values)).rowcount or 0
+        fresh.rows = {"pstampJob": n}
+        return n, dict(audit_detail or {}, set_state=set_state, set_fault=set_fault)
+
+    return execute(dbs, "pstamp-req.update-jobs", plan, apply, dry_run=dry_run, confirm=confirm,
+                   pstamp_db=True)
+
+
+def update_dependent(dbs: Databases, dep_id: int, *, set_state: str | None = None,
+                     set_fault: int | None = None, dry_run: bool = False, confirm=None,
+                     audit_detail: dict | None = None) -> WritePlan:
+    """pstamptool -updatedependent: set the state and/or fault of one dependent (a
+    fault also counts one more in fault_count); it must change exactly one row."""
+    if set_state is None and not set_fault:
+        raise UsageError("at least one of -set_state or -set_fault is required")
+    new_state = DependentState(set_state) if set_state is not None else None
+    dep = _t("pstampDependent")
+
+    def plan(conn) -> WritePlan:
+        conds = [dep.c.dep_id == int(dep_id)]
+        if not set_fault:
+            conds.append(or_(dep.c.state.is_(None), dep.c.state != new_state))
+        rows = conn.execute(select(dep.c.dep_id, dep.c.state, dep.c.fault, dep.c.fault_count)
+                            .where(*conds)).all()
+        if len(rows) != 1:
+            raise NotFound(f"should have affected one row but {len(rows)} rows were modified "
+                           f"(dep_id {dep_id})")
+        return WritePlan(action="update dependent", rows={"pstampDependent": 1},
+                         sample=[dict(r._mapping) for r in rows], keys=frozenset([int(dep_id)]),
+                         title="dependents")
+
+    def apply(conn, fresh: WritePlan):
+        values: dict[str, Any] = {}
+        if new_state is not None:
+            values["state"] = new_state
+        if set_fault:
+            values.update(fault=int(set_fault), fault_count=dep.c.fault_count + 1)
+        n = conn.execute(update(dep).where(dep.c.dep_id == int(dep_id)).values(**values)).rowcount or 0
+        fresh.rows = {"pstampDependent": n}
+        return n, dict(audit_detail or {}, dep_id=int(dep_id), set_state=set_state, set_fault=set_fault)
+
+    return execute(dbs, "pstamp-req.update-dependent", plan, apply, dry_run=dry_run, confirm=confirm,
+                   pstamp_db=True)
 
 
 # ------------------------------------------------------------------ backlog

@@ -1,4 +1,5 @@
-"""Changing single processed components (``mopstool drop``).
+"""Changing single processed components (``mopstool drop``, and the legacy
+component modes: ``set_components``, ``revert_cleanup``).
 
 ``drop_imfiles`` is ``chiptool -dropprocessedimfile``: a processed chip imfile
 that will never be good is marked done-but-bad (quality Q != 0, data_state
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import delete, inspect, or_, select, update
 
 from mopstool.db import Databases, schema
 from mopstool.errors import NotFound, UsageError
@@ -77,3 +78,134 @@ def table_of(conn, name: str):
     from sqlalchemy import MetaData, Table
 
     return Table(name, MetaData(), autoload_with=conn)
+
+
+# ------------------------------------------------------------------ component columns
+
+def _component_selection(stage, ids: list[int], components: list[str]):
+    tbl = schema.table(stage.component_table)
+    conds = []
+    if ids:
+        conds.append(tbl.c[stage.id_col].in_(ids))
+    if components:
+        conds.append(tbl.c[stage.component_key[0]].in_(components))
+    return tbl, conds
+
+
+def set_components(dbs: Databases, stage_name: str, *, ids: list[int] | None = None,
+                   components: list[str] | None = None, values: dict, require_change: bool = False,
+                   roll_up: bool = False, dry_run: bool = False,
+                   confirm: Callable[[WritePlan], bool] | None = None,
+                   audit_detail: dict | None = None, lock_timeout: float | None = None) -> WritePlan:
+    """Set columns (fault, quality, data_state, background_model) of the processed
+    components chosen by run id and/or component name (``chiptool
+    -updateprocessedimfile``, ``warptool -updateskyfile``).
+
+    *require_change*: no row whose values differ is an error (NotFound), as the C
+    tools' pxSetFaultCode reports "zero rows were affected". *roll_up*: after a
+    data_state change, a run whose quality-0 components all have that data_state
+    takes it as its state (warptool_change_run_state.sql)."""
+    from mopstool.stages import get_stage
+
+    stage = get_stage(stage_name)
+    ids, components = list(ids or []), list(components or [])
+    if not ids and not components:
+        raise UsageError("search parameters are required (a run id or a component)")
+    if not values:
+        raise UsageError("nothing to set")
+    if "data_state" in values:
+        values = dict(values, data_state=stage.validate_state(values["data_state"]))
+    key = stage.component_key[0]
+
+    def plan(conn) -> WritePlan:
+        tbl, conds = _component_selection(stage, ids, components)
+        differs = [or_(tbl.c[c].is_(None), tbl.c[c] != v) for c, v in values.items()]
+        cols = [tbl.c[stage.id_col], tbl.c[key], *(tbl.c[c] for c in values)]
+        rows = conn.execute(select(*cols).where(*conds, or_(*differs))
+                            .order_by(tbl.c[stage.id_col], tbl.c[key])).all()
+        if not rows and require_change:
+            raise NotFound(f"zero rows were affected: no {stage.component_table} row matches or the "
+                           f"fields already have the values being set")
+        return WritePlan(action=f"set {stage.component_table}",
+                         rows={stage.component_table: len(rows)} if rows else {},
+                         sample=[dict(r._mapping) for r in rows[:20]],
+                         keys=frozenset((r[0], r[1]) for r in rows), title="components")
+
+    def apply(conn, fresh: WritePlan) -> tuple[int, dict]:
+        tbl, conds = _component_selection(stage, ids, components)
+        n = conn.execute(update(tbl).where(*conds).values(**values)).rowcount or 0
+        counts = {stage.component_table: n}
+        if roll_up and "data_state" in values:
+            run = schema.table(stage.run_table)
+            runs = sorted({k[0] for k in fresh.keys})
+            pending = (select(tbl.c[stage.id_col]).where(
+                tbl.c[stage.id_col] == run.c[stage.id_col], tbl.c.data_state != values["data_state"],
+                tbl.c[stage.quality_col] == 0))
+            m = conn.execute(update(run).where(run.c[stage.id_col].in_(runs), ~pending.exists())
+                             .values(state=values["data_state"])).rowcount or 0
+            if m:
+                counts[stage.run_table] = m
+        fresh.rows = counts
+        return n, dict(audit_detail or {}, values={k: str(v) for k, v in values.items()},
+                       components=[list(k) for k in sorted(fresh.keys)[:200]])
+
+    return execute(dbs, f"set.{stage_name}", plan, apply, dry_run=dry_run, confirm=confirm,
+                   lock_timeout=lock_timeout)
+
+
+def revert_cleanup(dbs: Databases, stage_name: str, *, ids: list[int] | None = None,
+                   labels: list[str] | None = None, data_groups: list[str] | None = None,
+                   state: str = State.ERROR_CLEANED, dry_run: bool = False,
+                   confirm: Callable[[WritePlan], bool] | None = None,
+                   audit_detail: dict | None = None, lock_timeout: float | None = None) -> WritePlan:
+    """``chiptool -revertcleanup``: components left in error_cleaned (error_purged,
+    error_scrubbed) by a failed cleanup go back to 'full' and their runs to
+    goto_cleaned (goto_purged, goto_scrubbed), so cleanup tries again. Only runs
+    in the error state with a component in it change (the C multi-table UPDATE)."""
+    from mopstool.stages import ERROR_CLEANUP_STATES, get_stage
+    from mopstool.stages.joins import like_any
+
+    stage = get_stage(stage_name)
+    error = stage.validate_state(state)
+    if error not in ERROR_CLEANUP_STATES:
+        raise UsageError("-state must be either error_cleaned, error_purged, or error_scrubbed")
+    goto = State("goto_" + error.value.split("_", 1)[1])
+    ids, labels, data_groups = list(ids or []), list(labels or []), list(data_groups or [])
+    if not (ids or labels or data_groups):
+        raise UsageError("search parameters are required")
+    run, comp = schema.table(stage.run_table), schema.table(stage.component_table)
+    key = stage.component_key[0]
+
+    def selection():
+        conds = [run.c.state == error, comp.c.data_state == error]
+        if ids:
+            conds.append(run.c[stage.id_col].in_(ids))
+        if labels:
+            conds.append(like_any(run.c.label, labels))
+        if data_groups:
+            conds.append(like_any(run.c.data_group, data_groups))
+        return (select(comp.c[stage.id_col], comp.c[key])
+                .select_from(comp.join(run, run.c[stage.id_col] == comp.c[stage.id_col])).where(*conds))
+
+    def plan(conn) -> WritePlan:
+        keys = [tuple(r) for r in conn.execute(selection().order_by(comp.c[stage.id_col], comp.c[key]))]
+        runs = {k[0] for k in keys}
+        return WritePlan(action=f"revert cleanup {stage_name}",
+                         rows={stage.component_table: len(keys), stage.run_table: len(runs)} if keys else {},
+                         sample=[dict(zip((stage.id_col, key), k)) for k in keys[:20]],
+                         keys=frozenset(keys), title="components")
+
+    def apply(conn, fresh: WritePlan) -> tuple[int, dict]:
+        keys = sorted(fresh.keys)
+        runs = sorted({k[0] for k in keys})
+        # the planned runs are exactly the selected ones: every component of theirs
+        # still in the error state is one the selection named
+        n = conn.execute(update(comp).where(comp.c[stage.id_col].in_(runs), comp.c.data_state == error)
+                         .values(data_state=State.FULL)).rowcount or 0
+        m = conn.execute(update(run).where(run.c[stage.id_col].in_(runs), run.c.state == error)
+                         .values(state=goto)).rowcount or 0
+        fresh.rows = {stage.component_table: n, stage.run_table: m}
+        return n + m, dict(audit_detail or {}, state=str(error), runs=runs[:200])
+
+    return execute(dbs, f"revertcleanup.{stage_name}", plan, apply, dry_run=dry_run, confirm=confirm,
+                   lock_timeout=lock_timeout)

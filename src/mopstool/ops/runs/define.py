@@ -402,7 +402,7 @@ def _warp_run_values(fk: dict, s: DefineSetters) -> dict[str, Any]:
         workdir_state="dirty", label=pick("label"), data_group=pick("data_group"),
         dist_group=pick("dist_group"), dvodb=pick("dvodb"), tess_id=pick("tess_id"),
         reduction=pick("reduction"), end_stage=pick("end_stage"), registered=None, magicked=0,
-        software_ver=None, maskfrac_npix=None, maskfrac_static=None, maskfrac_dynamic=None,
+        software_ver=None, maskfrac_npix=0,     # pxwarpQueueByFakeID inserts 0 maskfrac_static=None, maskfrac_dynamic=None,
         maskfrac_magic=None, maskfrac_advisory=None, note=sql_value(s.note),
     )
 
