@@ -743,11 +743,7 @@ def update_jobs(dbs: Databases, *, job_ids: list[int] | None = None, req_ids: li
                          keys=frozenset(int(r.job_id) for r in rows), title="jobs")
 
     def apply(conn, fresh: WritePlan):
-        values: dict[str, Any] = {}
-        if new_state is not None:
-            values["state"] = new_state
-        if set_fault:
-            values.update(fault=int(set_fault), fault_count=job.c.fault_count + 1)
+        values = _state_fault_values(job, new_state, set_fault)
         n = 0
         for ids in chunks(sorted(fresh.keys), 1000):
             n += conn.execute(update(job).where(job.c.job_id.in_(ids)).values(**values)).rowcount or 0
@@ -756,6 +752,16 @@ def update_jobs(dbs: Databases, *, job_ids: list[int] | None = None, req_ids: li
 
     return execute(dbs, "pstamp-req.update-jobs", plan, apply, dry_run=dry_run, confirm=confirm,
                    pstamp_db=True)
+
+
+def _state_fault_values(table, new_state, set_fault: int | None) -> dict[str, Any]:
+    """The SET of a stamp job/dependent update: the state, and a fault counted once more."""
+    values: dict[str, Any] = {}
+    if new_state is not None:
+        values["state"] = new_state
+    if set_fault:
+        values.update(fault=int(set_fault), fault_count=table.c.fault_count + 1)
+    return values
 
 
 def update_dependent(dbs: Databases, dep_id: int, *, set_state: str | None = None,
@@ -782,11 +788,7 @@ def update_dependent(dbs: Databases, dep_id: int, *, set_state: str | None = Non
                          title="dependents")
 
     def apply(conn, fresh: WritePlan):
-        values: dict[str, Any] = {}
-        if new_state is not None:
-            values["state"] = new_state
-        if set_fault:
-            values.update(fault=int(set_fault), fault_count=dep.c.fault_count + 1)
+        values = _state_fault_values(dep, new_state, set_fault)
         n = conn.execute(update(dep).where(dep.c.dep_id == int(dep_id)).values(**values)).rowcount or 0
         fresh.rows = {"pstampDependent": n}
         return n, dict(audit_detail or {}, dep_id=int(dep_id), set_state=set_state, set_fault=set_fault)
