@@ -424,3 +424,77 @@ def test_revertdiffskyfile_replays_the_c_sql(cli, pair):
         ("UPDATE diffSkyfile JOIN diffRun USING(diff_id) SET diffSkyfile.fault = 0 WHERE diffRun.state = 'update' "
          "AND diffSkyfile.data_state = 'update' AND diffSkyfile.fault != 0 AND diffRun.label = :l "
          "AND diffSkyfile.fault != 26", dict(l="rd_x"))], faulted)
+
+
+def test_revertoverlap_and_pstamp_reverts_replay_the_c_sql(cli, pair):
+    """warptool -revertoverlap (warptool_revertoverlap.sql, -label '='), pstamptool
+    -revertjob (pstamptool_revertjob.sql: fault < 10 unless -fault, fault_count < 5
+    unless -clear_fault_count) and -revertreq (pstamptool_revertreq_deletejobs.sql,
+    then pstamptool_revertreq.sql; -label LIKE)."""
+    kind, a, b = pair
+    if kind == "sqlite":
+        pytest.skip("the C tools' SQL is MySQL SQL")
+    w = [r[0] for r in q(a, "SELECT warp_id FROM warpRun r WHERE state = 'full' AND NOT EXISTS (SELECT 1 FROM "
+                            "diffInputSkyfile d WHERE r.warp_id IN (d.warp1, d.warp2)) AND NOT EXISTS (SELECT 1 "
+                            "FROM stackInputSkyfile s WHERE s.warp_id = r.warp_id) AND EXISTS (SELECT 1 FROM "
+                            "warpSkyCellMap m WHERE m.warp_id = r.warp_id) ORDER BY warp_id DESC")[:2]]
+    assert len(w) == 2
+
+    def faulted_overlaps(u):   # new runs whose overlap step failed (warptool -addoverlap -fault)
+        q(u, "DELETE FROM warpSkyfile WHERE warp_id IN (:x, :y)", x=w[0], y=w[1])
+        q(u, "DELETE FROM warpSkyCellMap WHERE warp_id IN (:x, :y)", x=w[0], y=w[1])
+        q(u, "UPDATE warpRun SET state = 'new', label = 'ro_x' WHERE warp_id = :w", w=w[0])
+        q(u, "UPDATE warpRun SET state = 'new', label = 'roXx' WHERE warp_id = :w", w=w[1])  # '_' is no wildcard
+        for wid in w:
+            q(u, "INSERT INTO warpSkyCellMap (warp_id, skycell_id, tess_id, class_id, fault) "
+                 "VALUES (:w, 'faulted', 'faulted', 'faulted', 3)", w=wid)
+    replay(cli, a, b, "warptool -revertoverlap -label ro_x", [
+        ("DELETE FROM warpSkyCellMap USING warpSkyCellMap, warpRun, fakeRun, camRun, chipRun, rawExp "
+         "WHERE warpSkyCellMap.warp_id = warpRun.warp_id AND warpRun.fake_id = fakeRun.fake_id "
+         "AND fakeRun.cam_id = camRun.cam_id AND camRun.chip_id = chipRun.chip_id "
+         "AND chipRun.exp_id = rawExp.exp_id AND warpRun.state = 'new' AND warpSkyCellMap.fault != 0 "
+         "AND warpRun.label = :l", dict(l="ro_x"))], faulted_overlaps)
+    replay(cli, a, b, f"warptool -revertoverlap -warp_id {w[1]} -fault 3", [
+        ("DELETE FROM warpSkyCellMap USING warpSkyCellMap, warpRun, fakeRun, camRun, chipRun, rawExp "
+         "WHERE warpSkyCellMap.warp_id = warpRun.warp_id AND warpRun.fake_id = fakeRun.fake_id "
+         "AND fakeRun.cam_id = camRun.cam_id AND camRun.chip_id = chipRun.chip_id "
+         "AND chipRun.exp_id = rawExp.exp_id AND warpRun.state = 'new' AND warpSkyCellMap.fault != 0 "
+         "AND warpSkyCellMap.warp_id = :w AND warpSkyCellMap.fault = :f", dict(w=w[1], f=3))])
+
+    jobs = q(a, "SELECT job_id, req_id FROM pstampJob ORDER BY job_id")
+    req = jobs[0][1]
+    mine = [j for j, r in jobs if r == req]
+    label = q(a, "SELECT label FROM pstampRequest WHERE req_id = :r", r=req)[0][0]
+    other = next(r for _, r in jobs if r != req)
+
+    def faulted_jobs(u):
+        q(u, "UPDATE pstampRequest SET state = 'run' WHERE req_id IN (:r, :o)", r=req, o=other)
+        q(u, "UPDATE pstampJob SET state = 'run', fault = 4, fault_count = 1 WHERE req_id IN (:r, :o)",
+          r=req, o=other)
+        q(u, "UPDATE pstampJob SET fault = 23 WHERE job_id = :j", j=mine[0])      # a request-interface code
+        if len(mine) > 1:
+            q(u, "UPDATE pstampJob SET fault_count = 5 WHERE job_id = :j", j=mine[-1])  # at the retry limit
+    revert_job = ("UPDATE pstampJob JOIN pstampRequest USING(req_id) SET pstampJob.fault = 0{count} "
+                  "WHERE pstampRequest.state = 'run' AND pstampJob.state = 'run'{fault} AND {where}{limit}")
+    replay(cli, a, b, f"pstamptool -revertjob -req_id {req}", [
+        (revert_job.format(count="", fault=" AND (pstampJob.fault < 10)", where="req_id = :r",
+                           limit=" AND pstampJob.fault_count < 5"), dict(r=req))], faulted_jobs)
+    replay(cli, a, b, f"pstamptool -revertjob -label {label} -fault 23 -clear_fault_count", [
+        (revert_job.format(count=", pstampJob.fault_count = 0", fault="",
+                           where="pstampJob.fault = :f AND (pstampRequest.label LIKE :l)", limit=""),
+         dict(f=23, l=label))])
+
+    def faulted_requests(u):
+        q(u, "UPDATE pstampRequest SET state = 'new', fault = 3 WHERE req_id = :r", r=req)
+        q(u, "UPDATE pstampRequest SET state = 'run', fault = 2 WHERE req_id = :o", o=other)
+    replay(cli, a, b, f"pstamptool -revertreq -req_id {req}", [
+        ("DELETE pstampJob FROM pstampJob JOIN pstampRequest USING(req_id) WHERE pstampRequest.state = 'new' "
+         "AND pstampRequest.fault > 0 AND req_id = :r", dict(r=req)),
+        ("UPDATE pstampRequest SET fault = 0 WHERE pstampRequest.state != 'stop' AND req_id = :r", dict(r=req))],
+        faulted_requests)
+    replay(cli, a, b, "pstamptool -revertreq -fault 2 -state run", [
+        ("DELETE pstampJob FROM pstampJob JOIN pstampRequest USING(req_id) WHERE pstampRequest.state = 'new' "
+         "AND pstampRequest.fault > 0 AND pstampRequest.fault = :f AND pstampRequest.state = :s",
+         dict(f=2, s="run")),
+        ("UPDATE pstampRequest SET fault = 0 WHERE pstampRequest.state != 'stop' AND pstampRequest.fault = :f "
+         "AND pstampRequest.state = :s", dict(f=2, s="run"))])
