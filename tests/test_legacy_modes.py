@@ -498,3 +498,129 @@ def test_revertoverlap_and_pstamp_reverts_replay_the_c_sql(cli, pair):
          dict(f=2, s="run")),
         ("UPDATE pstampRequest SET fault = 0 WHERE pstampRequest.state != 'stop' AND pstampRequest.fault = :f "
          "AND pstampRequest.state = :s", dict(f=2, s="run"))])
+
+
+# difftool -definewarpwarp as difftool.c runs it: difftool_definewarpwarp_temp_create/_temp_insert.sql,
+# _select.sql, then per selected pair a diffRun ('reg'), _insert.sql and 'new' (or the dummy run)
+_WW_TEMP = ("CREATE TEMPORARY TABLE diffs (diff_id BIGINT, exp_id BIGINT, PRIMARY KEY(diff_id, exp_id), "
+            "KEY(exp_id)) ENGINE=MEMORY")
+_WW_TEMP_INSERT = (
+    "INSERT INTO diffs SELECT DISTINCT diffWarps.diff_id, exp_id FROM ("
+    "SELECT diffRun.diff_id, warp1 AS warp_id FROM diffRun JOIN diffInputSkyfile USING(diff_id) "
+    "WHERE diffInputSkyfile.warp1 IS NOT NULL AND diffRun.exposure = 1 {lab} UNION "
+    "SELECT diffRun.diff_id, warp2 AS warp_id FROM diffRun JOIN diffInputSkyfile USING(diff_id) "
+    "WHERE diffInputSkyfile.warp2 IS NOT NULL AND diffRun.exposure = 1 AND diffRun.bothways = 1 {lab}"
+    ") AS diffWarps JOIN warpRun USING(warp_id) JOIN fakeRun USING(fake_id) JOIN camRun USING(cam_id) "
+    "JOIN chipRun USING(chip_id)")
+_WW_SELECT = (
+    "SELECT inputWarpRun.warp_id AS input_warp_id, inputWarpRun.tess_id AS tess_id, "
+    "inputRawExp.exp_id AS input_exp_id, inputWarpRun.data_group AS input_data_group, "
+    "SUBSTRING_INDEX(GROUP_CONCAT(templateWarpRun.warp_id ORDER BY ABS(ASIN(SQRT(POW(SIN(0.5*(inputRawExp.decl "
+    "- templateRawExp.decl)),2) + COS(inputRawExp.decl) * COS(templateRawExp.decl) * "
+    "POW(SIN(0.5*(inputRawExp.ra - templateRawExp.ra)),2))))), ',', 1) AS template_warp_id "
+    "FROM warpRun AS inputWarpRun JOIN fakeRun AS inputFakeRun USING(fake_id) JOIN camRun AS inputCamRun "
+    "USING(cam_id) JOIN chipRun AS inputChipRun USING(chip_id) JOIN rawExp AS inputRawExp USING(exp_id) "
+    "{diffs} JOIN warpRun AS templateWarpRun ON templateWarpRun.warp_id != inputWarpRun.warp_id "
+    "AND templateWarpRun.tess_id = inputWarpRun.tess_id JOIN fakeRun AS templateFakeRun "
+    "ON templateFakeRun.fake_id = templateWarpRun.fake_id AND templateFakeRun.fake_id != inputFakeRun.fake_id "
+    "JOIN camRun AS templateCamRun ON templateCamRun.cam_id = templateFakeRun.cam_id "
+    "AND templateCamRun.cam_id != inputCamRun.cam_id JOIN chipRun AS templateChipRun "
+    "ON templateChipRun.chip_id = templateCamRun.chip_id AND templateChipRun.chip_id != inputChipRun.chip_id "
+    "JOIN rawExp AS templateRawExp ON templateRawExp.exp_id = templateChipRun.exp_id "
+    "AND templateRawExp.filter = inputRawExp.filter AND templateRawExp.exp_id != inputRawExp.exp_id "
+    "WHERE inputWarpRun.state = 'full' AND templateWarpRun.state = 'full' {where} GROUP BY input_warp_id")
+_WW_INSERT = (
+    "INSERT INTO diffInputSkyfile SELECT :d, skycell_id, :i, NULL, :t, NULL, tess_id, 0 "
+    "FROM warpSkyfile AS inputWarpSkyfile JOIN warpSkyfile AS templateWarpSkyfile USING(skycell_id, tess_id) "
+    "WHERE inputWarpSkyfile.quality = 0 AND templateWarpSkyfile.quality = 0 "
+    "AND inputWarpSkyfile.warp_id = :i AND templateWarpSkyfile.warp_id = :t {good}")
+
+
+def _c_definewarpwarp(url, *, where="", params=None, label=None, rerun=False, limit=0, good_frac=None,
+                      workdir, registered, backwards=False):
+    from conftest import engine_for
+
+    params = dict(params or {})
+    sign = "<" if backwards else ">"
+    where = f"{where} AND TIME_TO_SEC(TIMEDIFF(inputRawExp.dateobs, templateRawExp.dateobs)) {sign} 0"
+    with engine_for(url).begin() as conn:
+        if not rerun:
+            conn.execute(text(_WW_TEMP))
+            lab = "AND diffRun.label = :lab" if label else ""
+            conn.execute(text(_WW_TEMP_INSERT.format(lab=lab)), dict(lab=label) if label else {})
+            where += " AND diffs.diff_id IS NULL"
+        rows = conn.execute(text(_WW_SELECT.format(diffs="" if rerun else "LEFT JOIN diffs USING(exp_id)",
+                                                   where=where)), params).all()
+        data_group, ids = None, []
+        good = ("AND inputWarpSkyfile.good_frac >= :g AND templateWarpSkyfile.good_frac >= :g"
+                if good_frac is not None else "")
+        for r in rows[:limit] if limit else rows:
+            data_group = data_group if data_group is not None else r.input_data_group
+            conn.execute(text(
+                "INSERT INTO diffRun (state, workdir, label, data_group, dist_group, reduction, dvodb, registered, "
+                "tess_id, bothways, exposure, magicked, software_ver, maskfrac_npix, maskfrac_static, "
+                "maskfrac_dynamic, maskfrac_magic, maskfrac_advisory, diff_mode, note) VALUES ('reg', :w, :l, :g, "
+                "NULL, NULL, NULL, :reg, :tess, 1, 1, 0, NULL, 0, NULL, NULL, NULL, NULL, 1, NULL)"),
+                dict(w=workdir, l=label, g=data_group if data_group is not None else label, reg=registered,
+                     tess=r.tess_id))
+            d = conn.execute(text("SELECT LAST_INSERT_ID()")).scalar()
+            ids.append(d)
+            n = conn.execute(text(_WW_INSERT.format(good=good)),
+                             dict(d=d, i=r.input_warp_id, t=int(r.template_warp_id), g=good_frac)).rowcount
+            if n > 0:
+                conn.execute(text("UPDATE diffRun SET state = 'new' WHERE diff_id = :d"), dict(d=d))
+            else:
+                conn.execute(text("INSERT INTO diffInputSkyfile VALUES(:d, NULL, :i, NULL, :t, NULL, :tess, 0)"),
+                             dict(d=d, i=r.input_warp_id, t=int(r.template_warp_id), tess=r.tess_id))
+                conn.execute(text("UPDATE diffRun set state ='full', dist_group = NULL, "
+                                  "note = 'dummy run - no overlap' WHERE diff_id = :d"), dict(d=d))
+        if not rerun:
+            conn.execute(text("DROP TEMPORARY TABLE diffs"))
+    return rows, ids
+
+
+def test_definewarpwarp_replays_the_c_sql(cli, pair):
+    """difftool -definewarpwarp: the C statements on A, the legacy call on B, every table
+    identical; -pretend prints difftool's selection; the defined runs are printed."""
+    kind, a, b = pair
+    reg = "2018-07-11 00:00:00"
+    r = cli("--db", a, "difftool", "-definewarpwarp", "-set_workdir", "/w", "-set_label", "rp.ww", "-pretend",
+            "-simple")
+    assert r.code == 0, r.err
+    assert "# modern equivalent: none (" in r.err
+    pretend = [ln.split(" ") for ln in r.out.splitlines()]
+    assert pretend
+    r = cli("--db", a, "difftool", "-definewarpwarp", "-pretend")
+    assert r.code == 3 and "-set_workdir is required" in r.err
+    if kind == "sqlite":
+        return
+    # the selection the C SQL makes is the one -pretend printed
+    from conftest import engine_for
+
+    with engine_for(a).connect() as conn:
+        conn.execute(text(_WW_TEMP))
+        conn.execute(text(_WW_TEMP_INSERT.format(lab="AND diffRun.label = :lab")), dict(lab="rp.ww"))
+        sel = conn.execute(text(_WW_SELECT.format(
+            diffs="LEFT JOIN diffs USING(exp_id)",
+            where="AND TIME_TO_SEC(TIMEDIFF(inputRawExp.dateobs, templateRawExp.dateobs)) > 0 "
+                  "AND diffs.diff_id IS NULL"))).all()
+        conn.execute(text("DROP TEMPORARY TABLE diffs"))
+    assert [[str(r.input_warp_id), r.tess_id, str(r.input_exp_id), r.input_data_group or "", r.template_warp_id]
+            for r in sel] == pretend
+
+    def run(legacy: str, **c):
+        before = dump(a)
+        _, ids = _c_definewarpwarp(a, workdir="/w", registered=reg, **c)
+        assert dump(a) != before and ids
+        r = cli("--db", b, "difftool", "-definewarpwarp", *legacy.split(), "-set_workdir", "/w",
+                "-set_registered", reg.replace(" ", "T"), "-simple")
+        assert r.code == 0, (legacy, r.err)
+        assert [int(ln.split(" ")[0]) for ln in r.out.splitlines()] == ids
+        after, got = dump(a), dump(b)
+        for t in after:
+            assert got[t] == after[t], (legacy, t)
+    run("-set_label rp.ww -limit 3", label="rp.ww", limit=3)
+    run("-set_label rp.ww -limit 2", label="rp.ww", limit=2)      # the exposures diffed above are skipped
+    w = pretend[0][0]
+    run(f"-rerun -backwards -warp_id {w} -good_frac 0.5 -set_label rp.wb", rerun=True, backwards=True,
+        label="rp.wb", good_frac=0.5, where="AND inputWarpRun.warp_id = :w", params=dict(w=int(w)))
