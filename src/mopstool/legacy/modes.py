@@ -407,6 +407,17 @@ UNSUPPORTED = {
 }
 
 
+#: why a mode the czar's recipes use is refused (said in the refusal; docs/legacy.md)
+REFUSED_WHY = {
+    ("chiptool", "definecopy"): "its selection (pxchipGetSearchArgs on the old chipRun) and queue_exposures' "
+                                "inheritance of the old run's workdir and data_group are not transcribed; "
+                                "use chiptool -definebyquery or 'mopstool definebyquery'",
+    ("difftool", "definewarpstack"): "its selection (difftool_definewarpstack_old.sql, -lap_query, the "
+                                     "space-box options) and per-run commits are not transcribed; use "
+                                     "'mopstool diffpairs --define' for the night's warp-stack diffs",
+}
+
+
 def supported_modes(tool: str) -> str:
     return ", ".join("-" + n for n in MODES[tool])
 
@@ -442,6 +453,9 @@ def parse(tool: str, argv: list[str]) -> LegacyCall:
         raise LegacyError(f"unknown tool {tool!r}; supported: {', '.join(TOOLS)}")
     modes = [a[1:] for a in argv if a.startswith("-") and a[1:] in MODES[tool]]
     unsupported = [a for a in argv if a.startswith("-") and a[1:] in UNSUPPORTED[tool]]
+    if len(unsupported) == 1 and not modes and (tool, unsupported[0][1:]) in REFUSED_WHY:
+        raise LegacyError(f"{tool} {unsupported[0]} is not supported by mopstool: "
+                          f"{REFUSED_WHY[tool, unsupported[0][1:]]}")
     if not modes:
         extra = f" ({unsupported[0]} is not supported by mopstool)" if unsupported else ""
         raise LegacyError(f"{tool}: exactly one mode is required{extra}; supported modes: "
