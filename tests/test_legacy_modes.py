@@ -624,3 +624,23 @@ def test_definewarpwarp_replays_the_c_sql(cli, pair):
     w = pretend[0][0]
     run(f"-rerun -backwards -warp_id {w} -good_frac 0.5 -set_label rp.wb", rerun=True, backwards=True,
         label="rp.wb", good_frac=0.5, where="AND inputWarpRun.warp_id = :w", params=dict(w=int(w)))
+    # a pair without a common quality-0 skycell: difftool's dummy run ('full', one NULL skycell)
+    w, t = int(pretend[1][0]), int(pretend[1][4])
+    both(pair, "UPDATE warpSkyfile SET quality = 1 WHERE warp_id = :t", t=t)
+    _, ids = _c_definewarpwarp(a, workdir="/w", registered=reg, rerun=True, label="rp.wd",
+                               where="AND inputWarpRun.warp_id = :w AND templateWarpRun.warp_id = :t",
+                               params=dict(w=w, t=t))
+    r = cli("--db", b, "difftool", "-definewarpwarp", "-rerun", "-warp_id", w, "-template_warp_id", t,
+            "-set_label", "rp.wd", "-set_workdir", "/w", "-set_registered", reg.replace(" ", "T"),
+            "-set_dist_group", "D1")
+    assert r.code == 0, r.err
+    assert "\n   state            STR       full            \n" in r.out
+    assert "\n   dist_group       STR       D1              \n" in r.out      # the printed object keeps it
+    after, got = dump(a), dump(b)
+    for tname in after:
+        assert got[tname] == after[tname], tname
+    assert q(b, "SELECT state, dist_group, note FROM diffRun WHERE diff_id = :d", d=ids[0]) == [
+        ("full", None, "dummy run - no overlap")]
+    assert q(b, "SELECT skycell_id, warp1, warp2 FROM diffInputSkyfile WHERE diff_id = :d", d=ids[0]) == [
+        (None, w, t)]
+    both(pair, "UPDATE warpSkyfile SET quality = 0 WHERE warp_id = :t", t=t)
