@@ -184,7 +184,9 @@ def test_refusals_and_exit_statuses(cli, demo_pair):
         (["warptool", "-definebyquery", "-fake_id", "1", "-set_label", "x"], 3, "-set_mode"),
         (["warptool", "-definebyquery", "-filter", "w%", "-set_mode", "warp"], 3, "-filter"),
         (["chiptool", "-listrun", "-all", "-dbpassword", "pw"], 3, "passwords"),
-        (["difftool", "-definewarpwarp"], 3, "not supported"),
+        (["difftool", "-definewarpwarp"], 3, "-set_workdir is required"),
+        (["difftool", "-definewarpstack", "-set_workdir", "w"], 3, "-definewarpstack is not supported"),
+        (["chiptool", "-definecopy", "-set_label", "x"], 3, "-definecopy is not supported"),
     ]
     for args, code, msg in cases:
         r = cli("--db", url, *args)

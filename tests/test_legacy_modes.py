@@ -424,3 +424,223 @@ def test_revertdiffskyfile_replays_the_c_sql(cli, pair):
         ("UPDATE diffSkyfile JOIN diffRun USING(diff_id) SET diffSkyfile.fault = 0 WHERE diffRun.state = 'update' "
          "AND diffSkyfile.data_state = 'update' AND diffSkyfile.fault != 0 AND diffRun.label = :l "
          "AND diffSkyfile.fault != 26", dict(l="rd_x"))], faulted)
+
+
+def test_revertoverlap_and_pstamp_reverts_replay_the_c_sql(cli, pair):
+    """warptool -revertoverlap (warptool_revertoverlap.sql, -label '='), pstamptool
+    -revertjob (pstamptool_revertjob.sql: fault < 10 unless -fault, fault_count < 5
+    unless -clear_fault_count) and -revertreq (pstamptool_revertreq_deletejobs.sql,
+    then pstamptool_revertreq.sql; -label LIKE)."""
+    kind, a, b = pair
+    if kind == "sqlite":
+        pytest.skip("the C tools' SQL is MySQL SQL")
+    w = [r[0] for r in q(a, "SELECT warp_id FROM warpRun r WHERE state = 'full' AND NOT EXISTS (SELECT 1 FROM "
+                            "diffInputSkyfile d WHERE r.warp_id IN (d.warp1, d.warp2)) AND NOT EXISTS (SELECT 1 "
+                            "FROM stackInputSkyfile s WHERE s.warp_id = r.warp_id) AND EXISTS (SELECT 1 FROM "
+                            "warpSkyCellMap m WHERE m.warp_id = r.warp_id) ORDER BY warp_id DESC")[:2]]
+    assert len(w) == 2
+
+    def faulted_overlaps(u):   # new runs whose overlap step failed (warptool -addoverlap -fault)
+        q(u, "DELETE FROM warpSkyfile WHERE warp_id IN (:x, :y)", x=w[0], y=w[1])
+        q(u, "DELETE FROM warpSkyCellMap WHERE warp_id IN (:x, :y)", x=w[0], y=w[1])
+        q(u, "UPDATE warpRun SET state = 'new', label = 'ro_x' WHERE warp_id = :w", w=w[0])
+        q(u, "UPDATE warpRun SET state = 'new', label = 'roXx' WHERE warp_id = :w", w=w[1])  # '_' is no wildcard
+        for wid in w:
+            q(u, "INSERT INTO warpSkyCellMap (warp_id, skycell_id, tess_id, class_id, fault) "
+                 "VALUES (:w, 'faulted', 'faulted', 'faulted', 3)", w=wid)
+    replay(cli, a, b, "warptool -revertoverlap -label ro_x", [
+        ("DELETE FROM warpSkyCellMap USING warpSkyCellMap, warpRun, fakeRun, camRun, chipRun, rawExp "
+         "WHERE warpSkyCellMap.warp_id = warpRun.warp_id AND warpRun.fake_id = fakeRun.fake_id "
+         "AND fakeRun.cam_id = camRun.cam_id AND camRun.chip_id = chipRun.chip_id "
+         "AND chipRun.exp_id = rawExp.exp_id AND warpRun.state = 'new' AND warpSkyCellMap.fault != 0 "
+         "AND warpRun.label = :l", dict(l="ro_x"))], faulted_overlaps)
+    replay(cli, a, b, f"warptool -revertoverlap -warp_id {w[1]} -fault 3", [
+        ("DELETE FROM warpSkyCellMap USING warpSkyCellMap, warpRun, fakeRun, camRun, chipRun, rawExp "
+         "WHERE warpSkyCellMap.warp_id = warpRun.warp_id AND warpRun.fake_id = fakeRun.fake_id "
+         "AND fakeRun.cam_id = camRun.cam_id AND camRun.chip_id = chipRun.chip_id "
+         "AND chipRun.exp_id = rawExp.exp_id AND warpRun.state = 'new' AND warpSkyCellMap.fault != 0 "
+         "AND warpSkyCellMap.warp_id = :w AND warpSkyCellMap.fault = :f", dict(w=w[1], f=3))])
+
+    jobs = q(a, "SELECT job_id, req_id FROM pstampJob ORDER BY job_id")
+    req = jobs[0][1]
+    mine = [j for j, r in jobs if r == req]
+    label = q(a, "SELECT label FROM pstampRequest WHERE req_id = :r", r=req)[0][0]
+    other = next(r for _, r in jobs if r != req)
+
+    def faulted_jobs(u):
+        q(u, "UPDATE pstampRequest SET state = 'run' WHERE req_id IN (:r, :o)", r=req, o=other)
+        q(u, "UPDATE pstampJob SET state = 'run', fault = 4, fault_count = 1 WHERE req_id IN (:r, :o)",
+          r=req, o=other)
+        q(u, "UPDATE pstampJob SET fault = 23 WHERE job_id = :j", j=mine[0])      # a request-interface code
+        if len(mine) > 1:
+            q(u, "UPDATE pstampJob SET fault_count = 5 WHERE job_id = :j", j=mine[-1])  # at the retry limit
+    revert_job = ("UPDATE pstampJob JOIN pstampRequest USING(req_id) SET pstampJob.fault = 0{count} "
+                  "WHERE pstampRequest.state = 'run' AND pstampJob.state = 'run'{fault} AND {where}{limit}")
+    replay(cli, a, b, f"pstamptool -revertjob -req_id {req}", [
+        (revert_job.format(count="", fault=" AND (pstampJob.fault < 10)", where="req_id = :r",
+                           limit=" AND pstampJob.fault_count < 5"), dict(r=req))], faulted_jobs)
+    replay(cli, a, b, f"pstamptool -revertjob -label {label} -fault 23 -clear_fault_count", [
+        (revert_job.format(count=", pstampJob.fault_count = 0", fault="",
+                           where="pstampJob.fault = :f AND (pstampRequest.label LIKE :l)", limit=""),
+         dict(f=23, l=label))])
+
+    def faulted_requests(u):
+        q(u, "UPDATE pstampRequest SET state = 'new', fault = 3 WHERE req_id = :r", r=req)
+        q(u, "UPDATE pstampRequest SET state = 'run', fault = 2 WHERE req_id = :o", o=other)
+    replay(cli, a, b, f"pstamptool -revertreq -req_id {req}", [
+        ("DELETE pstampJob FROM pstampJob JOIN pstampRequest USING(req_id) WHERE pstampRequest.state = 'new' "
+         "AND pstampRequest.fault > 0 AND req_id = :r", dict(r=req)),
+        ("UPDATE pstampRequest SET fault = 0 WHERE pstampRequest.state != 'stop' AND req_id = :r", dict(r=req))],
+        faulted_requests)
+    replay(cli, a, b, "pstamptool -revertreq -fault 2 -state run", [
+        ("DELETE pstampJob FROM pstampJob JOIN pstampRequest USING(req_id) WHERE pstampRequest.state = 'new' "
+         "AND pstampRequest.fault > 0 AND pstampRequest.fault = :f AND pstampRequest.state = :s",
+         dict(f=2, s="run")),
+        ("UPDATE pstampRequest SET fault = 0 WHERE pstampRequest.state != 'stop' AND pstampRequest.fault = :f "
+         "AND pstampRequest.state = :s", dict(f=2, s="run"))])
+
+
+# difftool -definewarpwarp as difftool.c runs it: difftool_definewarpwarp_temp_create/_temp_insert.sql,
+# _select.sql, then per selected pair a diffRun ('reg'), _insert.sql and 'new' (or the dummy run)
+_WW_TEMP = ("CREATE TEMPORARY TABLE diffs (diff_id BIGINT, exp_id BIGINT, PRIMARY KEY(diff_id, exp_id), "
+            "KEY(exp_id)) ENGINE=MEMORY")
+_WW_TEMP_INSERT = (
+    "INSERT INTO diffs SELECT DISTINCT diffWarps.diff_id, exp_id FROM ("
+    "SELECT diffRun.diff_id, warp1 AS warp_id FROM diffRun JOIN diffInputSkyfile USING(diff_id) "
+    "WHERE diffInputSkyfile.warp1 IS NOT NULL AND diffRun.exposure = 1 {lab} UNION "
+    "SELECT diffRun.diff_id, warp2 AS warp_id FROM diffRun JOIN diffInputSkyfile USING(diff_id) "
+    "WHERE diffInputSkyfile.warp2 IS NOT NULL AND diffRun.exposure = 1 AND diffRun.bothways = 1 {lab}"
+    ") AS diffWarps JOIN warpRun USING(warp_id) JOIN fakeRun USING(fake_id) JOIN camRun USING(cam_id) "
+    "JOIN chipRun USING(chip_id)")
+_WW_SELECT = (
+    "SELECT inputWarpRun.warp_id AS input_warp_id, inputWarpRun.tess_id AS tess_id, "
+    "inputRawExp.exp_id AS input_exp_id, inputWarpRun.data_group AS input_data_group, "
+    "SUBSTRING_INDEX(GROUP_CONCAT(templateWarpRun.warp_id ORDER BY ABS(ASIN(SQRT(POW(SIN(0.5*(inputRawExp.decl "
+    "- templateRawExp.decl)),2) + COS(inputRawExp.decl) * COS(templateRawExp.decl) * "
+    "POW(SIN(0.5*(inputRawExp.ra - templateRawExp.ra)),2))))), ',', 1) AS template_warp_id "
+    "FROM warpRun AS inputWarpRun JOIN fakeRun AS inputFakeRun USING(fake_id) JOIN camRun AS inputCamRun "
+    "USING(cam_id) JOIN chipRun AS inputChipRun USING(chip_id) JOIN rawExp AS inputRawExp USING(exp_id) "
+    "{diffs} JOIN warpRun AS templateWarpRun ON templateWarpRun.warp_id != inputWarpRun.warp_id "
+    "AND templateWarpRun.tess_id = inputWarpRun.tess_id JOIN fakeRun AS templateFakeRun "
+    "ON templateFakeRun.fake_id = templateWarpRun.fake_id AND templateFakeRun.fake_id != inputFakeRun.fake_id "
+    "JOIN camRun AS templateCamRun ON templateCamRun.cam_id = templateFakeRun.cam_id "
+    "AND templateCamRun.cam_id != inputCamRun.cam_id JOIN chipRun AS templateChipRun "
+    "ON templateChipRun.chip_id = templateCamRun.chip_id AND templateChipRun.chip_id != inputChipRun.chip_id "
+    "JOIN rawExp AS templateRawExp ON templateRawExp.exp_id = templateChipRun.exp_id "
+    "AND templateRawExp.filter = inputRawExp.filter AND templateRawExp.exp_id != inputRawExp.exp_id "
+    "WHERE inputWarpRun.state = 'full' AND templateWarpRun.state = 'full' {where} GROUP BY input_warp_id")
+_WW_INSERT = (
+    "INSERT INTO diffInputSkyfile SELECT :d, skycell_id, :i, NULL, :t, NULL, tess_id, 0 "
+    "FROM warpSkyfile AS inputWarpSkyfile JOIN warpSkyfile AS templateWarpSkyfile USING(skycell_id, tess_id) "
+    "WHERE inputWarpSkyfile.quality = 0 AND templateWarpSkyfile.quality = 0 "
+    "AND inputWarpSkyfile.warp_id = :i AND templateWarpSkyfile.warp_id = :t {good}")
+
+
+def _c_definewarpwarp(url, *, where="", params=None, label=None, rerun=False, limit=0, good_frac=None,
+                      workdir, registered, backwards=False):
+    from conftest import engine_for
+
+    params = dict(params or {})
+    sign = "<" if backwards else ">"
+    where = f"{where} AND TIME_TO_SEC(TIMEDIFF(inputRawExp.dateobs, templateRawExp.dateobs)) {sign} 0"
+    with engine_for(url).begin() as conn:
+        if not rerun:
+            conn.execute(text(_WW_TEMP))
+            lab = "AND diffRun.label = :lab" if label else ""
+            conn.execute(text(_WW_TEMP_INSERT.format(lab=lab)), dict(lab=label) if label else {})
+            where += " AND diffs.diff_id IS NULL"
+        rows = conn.execute(text(_WW_SELECT.format(diffs="" if rerun else "LEFT JOIN diffs USING(exp_id)",
+                                                   where=where)), params).all()
+        data_group, ids = None, []
+        good = ("AND inputWarpSkyfile.good_frac >= :g AND templateWarpSkyfile.good_frac >= :g"
+                if good_frac is not None else "")
+        for r in rows[:limit] if limit else rows:
+            data_group = data_group if data_group is not None else r.input_data_group
+            conn.execute(text(
+                "INSERT INTO diffRun (state, workdir, label, data_group, dist_group, reduction, dvodb, registered, "
+                "tess_id, bothways, exposure, magicked, software_ver, maskfrac_npix, maskfrac_static, "
+                "maskfrac_dynamic, maskfrac_magic, maskfrac_advisory, diff_mode, note) VALUES ('reg', :w, :l, :g, "
+                "NULL, NULL, NULL, :reg, :tess, 1, 1, 0, NULL, 0, NULL, NULL, NULL, NULL, 1, NULL)"),
+                dict(w=workdir, l=label, g=data_group if data_group is not None else label, reg=registered,
+                     tess=r.tess_id))
+            d = conn.execute(text("SELECT LAST_INSERT_ID()")).scalar()
+            ids.append(d)
+            n = conn.execute(text(_WW_INSERT.format(good=good)),
+                             dict(d=d, i=r.input_warp_id, t=int(r.template_warp_id), g=good_frac)).rowcount
+            if n > 0:
+                conn.execute(text("UPDATE diffRun SET state = 'new' WHERE diff_id = :d"), dict(d=d))
+            else:
+                conn.execute(text("INSERT INTO diffInputSkyfile VALUES(:d, NULL, :i, NULL, :t, NULL, :tess, 0)"),
+                             dict(d=d, i=r.input_warp_id, t=int(r.template_warp_id), tess=r.tess_id))
+                conn.execute(text("UPDATE diffRun set state ='full', dist_group = NULL, "
+                                  "note = 'dummy run - no overlap' WHERE diff_id = :d"), dict(d=d))
+        if not rerun:
+            conn.execute(text("DROP TEMPORARY TABLE diffs"))
+    return rows, ids
+
+
+def test_definewarpwarp_replays_the_c_sql(cli, pair):
+    """difftool -definewarpwarp: the C statements on A, the legacy call on B, every table
+    identical; -pretend prints difftool's selection; the defined runs are printed."""
+    kind, a, b = pair
+    reg = "2018-07-11 00:00:00"
+    r = cli("--db", a, "difftool", "-definewarpwarp", "-set_workdir", "/w", "-set_label", "rp.ww", "-pretend",
+            "-simple")
+    assert r.code == 0, r.err
+    assert "# modern equivalent: none (" in r.err
+    pretend = [ln.split(" ") for ln in r.out.splitlines()]
+    assert pretend
+    r = cli("--db", a, "difftool", "-definewarpwarp", "-pretend")
+    assert r.code == 3 and "-set_workdir is required" in r.err
+    if kind == "sqlite":
+        return
+    # the selection the C SQL makes is the one -pretend printed
+    from conftest import engine_for
+
+    with engine_for(a).connect() as conn:
+        conn.execute(text(_WW_TEMP))
+        conn.execute(text(_WW_TEMP_INSERT.format(lab="AND diffRun.label = :lab")), dict(lab="rp.ww"))
+        sel = conn.execute(text(_WW_SELECT.format(
+            diffs="LEFT JOIN diffs USING(exp_id)",
+            where="AND TIME_TO_SEC(TIMEDIFF(inputRawExp.dateobs, templateRawExp.dateobs)) > 0 "
+                  "AND diffs.diff_id IS NULL"))).all()
+        conn.execute(text("DROP TEMPORARY TABLE diffs"))
+    assert [[str(r.input_warp_id), r.tess_id, str(r.input_exp_id), r.input_data_group or "", r.template_warp_id]
+            for r in sel] == pretend
+
+    def run(legacy: str, **c):
+        before = dump(a)
+        _, ids = _c_definewarpwarp(a, workdir="/w", registered=reg, **c)
+        assert dump(a) != before and ids
+        r = cli("--db", b, "difftool", "-definewarpwarp", *legacy.split(), "-set_workdir", "/w",
+                "-set_registered", reg.replace(" ", "T"), "-simple")
+        assert r.code == 0, (legacy, r.err)
+        assert [int(ln.split(" ")[0]) for ln in r.out.splitlines()] == ids
+        after, got = dump(a), dump(b)
+        for t in after:
+            assert got[t] == after[t], (legacy, t)
+    run("-set_label rp.ww -limit 3", label="rp.ww", limit=3)
+    run("-set_label rp.ww -limit 2", label="rp.ww", limit=2)      # the exposures diffed above are skipped
+    w = pretend[0][0]
+    run(f"-rerun -backwards -warp_id {w} -good_frac 0.5 -set_label rp.wb", rerun=True, backwards=True,
+        label="rp.wb", good_frac=0.5, where="AND inputWarpRun.warp_id = :w", params=dict(w=int(w)))
+    # a pair without a common quality-0 skycell: difftool's dummy run ('full', one NULL skycell)
+    w, t = int(pretend[1][0]), int(pretend[1][4])
+    both(pair, "UPDATE warpSkyfile SET quality = 1 WHERE warp_id = :t", t=t)
+    _, ids = _c_definewarpwarp(a, workdir="/w", registered=reg, rerun=True, label="rp.wd",
+                               where="AND inputWarpRun.warp_id = :w AND templateWarpRun.warp_id = :t",
+                               params=dict(w=w, t=t))
+    r = cli("--db", b, "difftool", "-definewarpwarp", "-rerun", "-warp_id", w, "-template_warp_id", t,
+            "-set_label", "rp.wd", "-set_workdir", "/w", "-set_registered", reg.replace(" ", "T"),
+            "-set_dist_group", "D1")
+    assert r.code == 0, r.err
+    assert "\n   state            STR       full            \n" in r.out
+    assert "\n   dist_group       STR       D1              \n" in r.out      # the printed object keeps it
+    after, got = dump(a), dump(b)
+    for tname in after:
+        assert got[tname] == after[tname], tname
+    assert q(b, "SELECT state, dist_group, note FROM diffRun WHERE diff_id = :d", d=ids[0]) == [
+        ("full", None, "dummy run - no overlap")]
+    assert q(b, "SELECT skycell_id, warp1, warp2 FROM diffInputSkyfile WHERE diff_id = :d", d=ids[0]) == [
+        (None, w, t)]
+    both(pair, "UPDATE warpSkyfile SET quality = 0 WHERE warp_id = :t", t=t)

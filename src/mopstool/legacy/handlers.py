@@ -472,3 +472,63 @@ def updatedependent(call: LegacyCall, dbs: Databases, note):
     except (UsageError, NotFound) as exc:
         raise LegacyError(f"pstamptool -updatedependent: {exc.message}", 1) from None
     return None
+
+
+# ------------------------------------------------------------------ diff definition
+
+#: difftool -definewarpwarp selectors: option -> (side, column, op)
+WARPWARP_TERMS = {"warp_id": ("input", "warp_id", "="), "exp_id": ("input", "exp_id", "="),
+                  "template_exp_id": ("template", "exp_id", "="),
+                  "template_warp_id": ("template", "warp_id", "="),
+                  "filter": ("input", "filter", "="), "input_label": ("input", "label", "="),
+                  "template_label": ("template", "label", "="),
+                  "dateobs_begin": ("input", "dateobs", ">="), "dateobs_end": ("input", "dateobs", "<="),
+                  "input_comment": ("input", "comment", "LIKE"),
+                  "template_comment": ("template", "comment", "LIKE")}
+
+
+def definewarpwarp(call: LegacyCall, dbs: Databases, note):
+    """difftool -definewarpwarp: prints the defined diffRuns (diffRunPrintObjects);
+    -pretend prints the selected pairs as diffRun blocks and writes nothing."""
+    from mopstool.db import schema
+    from mopstool.legacy.output import column_types
+    from mopstool.ops.nightly.diffpairs import WW_RANGE_COLUMNS, WarpWarpQuery, WarpWarpSetters, define_warpwarp
+    from mopstool.util import utcnow
+
+    if not call.has("set_workdir"):
+        raise LegacyError("difftool -definewarpwarp: -set_workdir is required")
+    terms = [(*WARPWARP_TERMS[k], call.get(k)) for k in WARPWARP_TERMS if call.nonzero(k) is not None]
+    if call.has("obs_mode"):
+        terms += [("input", "obs_mode", "=", call.get("obs_mode")),
+                  ("template", "obs_mode", "=", call.get("obs_mode"))]
+    for col in WW_RANGE_COLUMNS:
+        for suffix, op in (("_min", ">="), ("_max", "<")):
+            if call.has(col + suffix):
+                terms.append(("input", col, op, call.get(col + suffix)))
+    q = WarpWarpQuery(terms=terms, rotdiff=call.get("rotdiff"), timediff=call.get("timediff"),
+                      mintimediff=call.get("mintimediff"), distance=call.get("distance"),
+                      backwards=bool(call.get("backwards")), rerun=bool(call.get("rerun")),
+                      good_frac=call.get("good_frac"))
+    setters = WarpWarpSetters(workdir=call.get("set_workdir"), label=call.get("set_label"),
+                              reduction=call.get("set_reduction"), data_group=call.get("set_data_group"),
+                              dist_group=call.get("set_dist_group"), note=call.get("set_note"),
+                              registered=call.get("set_registered") or utcnow().replace(microsecond=0),
+                              bothways=not call.get("not-bothways"))
+    pretend = bool(call.get("pretend"))
+    res = define_warpwarp(dbs, q, setters, limit=call.get("limit") or None, dry_run=pretend,
+                          audit_detail=_audit(call))
+    if pretend:
+        return res.selected, {"input_warp_id": "S64", "tess_id": "STR", "input_exp_id": "S64",
+                              "input_data_group": "STR", "template_warp_id": "STR"}
+    if not res.applied or not res.runs:
+        return None
+    dr = schema.diffRun
+    shown = []
+    for run, inputs in zip(res.runs, res.inputs):
+        row = {c.name: run.get(c.name) for c in dr.columns}
+        if inputs[0]["skycell_id"] is None:     # the printed object keeps the given dist_group and note
+            row.update(dist_group=setters.dist_group, note=setters.note)
+        for c in ("maskfrac_static", "maskfrac_dynamic", "maskfrac_magic", "maskfrac_advisory"):
+            row[c] = None
+        shown.append(row)
+    return shown, column_types(dr.columns)

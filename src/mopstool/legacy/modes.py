@@ -289,6 +289,43 @@ MODES: dict[str, dict[str, Mode]] = {
              "simple": _o("flag", "one line per row")},
             h.diff_pendingcleanuprun, m.pendingcleanuprun, "diffPendingCleanupRun", False,
             "runs waiting for cleanup (with the inputs' camera)"),
+        "definewarpwarp": Mode(
+            {"warp_id": _o("int", "input warpRun.warp_id ="), "exp_id": _o("int", "input rawExp.exp_id ="),
+             "template_exp_id": _o("int", "template rawExp.exp_id ="),
+             "template_warp_id": _o("int", "template warpRun.warp_id ="),
+             "filter": _o("str", "input rawExp.filter = (the template's is the same)"),
+             "obs_mode": _o("str", "input and template rawExp.obs_mode ="),
+             "input_label": _o("str", "input warpRun.label ="),
+             "template_label": _o("str", "template warpRun.label ="),
+             "rotdiff": _o("float", "|input posang - template posang| <="),
+             "timediff": _o("float", "|input dateobs - template dateobs| <= (seconds)"),
+             "mintimediff": _o("float", "|input dateobs - template dateobs| >= (seconds)"),
+             "distance": _o("float", "input-template distance <= (degrees, difftool's formula)"),
+             "backwards": _o("flag", "the template is taken after the input (default: before)"),
+             "not-bothways": _o("flag", "diffRun.bothways = 0"),
+             "dateobs_begin": _o("time", "input rawExp.dateobs >="),
+             "dateobs_end": _o("time", "input rawExp.dateobs <="),
+             **{f"{c}{sfx}": _o("deg" if c in ("ra", "decl") else "float",
+                                f"input rawExp.{c} {op}{' (degrees)' if c in ('ra', 'decl') else ''}")
+                for c in ("ra", "decl", "airmass", "exp_time", "sat_pixel_frac", "bg", "bg_stdev",
+                          "bg_mean_stdev", "alt", "az", "ccd_temp", "posang", "sun_angle")
+                for sfx, op in (("_min", ">="), ("_max", "<"))},
+             "input_comment": _o("str", "input rawExp.comment LIKE"),
+             "template_comment": _o("str", "template rawExp.comment LIKE"),
+             "good_frac": _o("float", "skycells with good_frac >= in both warps"),
+             "rerun": _o("flag", "also exposures that have a diff (default: only exposures without "
+                                 "a whole-exposure diff under -set_label)"),
+             "set_workdir": _o("str", "workdir (required)"), "set_label": _o("str", "label"),
+             "set_reduction": _o("str", "reduction"),
+             "set_registered": _o("time", "registered (default: now)"),
+             "set_data_group": _o("str", "data_group (default: the first input warp's, else the label)"),
+             "set_dist_group": _o("str", "dist_group"), "set_note": _o("str", "note"),
+             "limit": _o("int", "define at most N runs (0: no limit)"),
+             "simple": _o("flag", "one line per row"),
+             "pretend": _o("flag", "print the selected pairs, write nothing")},
+            h.definewarpwarp, None, "diffRun", True, "define warp-warp diffs (nearest earlier warp as template)",
+            no_modern="'mopstool diffpairs --define' defines the night's planned visit pairs, not "
+                      "difftool's nearest-template pairs"),
     },
     "pstamptool": {
         "updatereq": Mode(
@@ -360,13 +397,24 @@ UNSUPPORTED = {
                  "towarped", "addwarped", "advancerun", "warped",
                  "tocleanedskyfile", "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile",
                  "pendingcleanupskyfile", "donecleanup", "revertcleanup", "runstate", "masked", "exportrun", "importrun", "tosummary", "addsummary"),
-    "difftool": ("definerun", "definepoprun", "definewarpstack", "definewarpwarp", "definestackstack",
+    "difftool": ("definerun", "definepoprun", "definewarpstack", "definestackstack",
                  "addinputskyfile", "todiffskyfile", "adddiffskyfile", "advance",
                  "updatediffskyfile", "pendingcleanupskyfile", "donecleanup",
                  "revertcleanup", "diffskyfile", "inputskyfile", "listssrun", "tocleanedskyfile",
                  "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile", "definebyquery"),
     "pstamptool": ("addreq", "pendingreq", "completedreq", "pendingcleanup", "addjob",
                    "pendingjob", "getdependent", "pendingdependent", "revertdependent", "stopdependentjob"),
+}
+
+
+#: why a mode the czar's recipes use is refused (said in the refusal; docs/legacy.md)
+REFUSED_WHY = {
+    ("chiptool", "definecopy"): "its selection (pxchipGetSearchArgs on the old chipRun) and queue_exposures' "
+                                "inheritance of the old run's workdir and data_group are not transcribed; "
+                                "use chiptool -definebyquery or 'mopstool definebyquery'",
+    ("difftool", "definewarpstack"): "its selection (difftool_definewarpstack_old.sql, -lap_query, the "
+                                     "space-box options) and per-run commits are not transcribed; use "
+                                     "'mopstool diffpairs --define' for the night's warp-stack diffs",
 }
 
 
@@ -405,6 +453,9 @@ def parse(tool: str, argv: list[str]) -> LegacyCall:
         raise LegacyError(f"unknown tool {tool!r}; supported: {', '.join(TOOLS)}")
     modes = [a[1:] for a in argv if a.startswith("-") and a[1:] in MODES[tool]]
     unsupported = [a for a in argv if a.startswith("-") and a[1:] in UNSUPPORTED[tool]]
+    if len(unsupported) == 1 and not modes and (tool, unsupported[0][1:]) in REFUSED_WHY:
+        raise LegacyError(f"{tool} {unsupported[0]} is not supported by mopstool: "
+                          f"{REFUSED_WHY[tool, unsupported[0][1:]]}")
     if not modes:
         extra = f" ({unsupported[0]} is not supported by mopstool)" if unsupported else ""
         raise LegacyError(f"{tool}: exactly one mode is required{extra}; supported modes: "

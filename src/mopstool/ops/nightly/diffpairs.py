@@ -470,8 +470,6 @@ def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bo
     protocol (ops.writes.execute) confirms once through *confirm* and checks
     the existing diffs again under the lock. Returns the pairs that were (or,
     with *dry_run*, would be) defined."""
-    import uuid
-
     todo = [p for p in plan.pairs if p.definable]
     if not todo:
         return todo
@@ -479,7 +477,6 @@ def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bo
     dbname = _dbname(dbs, cfg)
     default_tess = cfg.get("survey.tess_id", "RINGS.V3")
     ws_reduction = cfg.get("survey.ws_reduction", "WARPSTACK")
-    dr, dis = schema.diffRun, schema.diffInputSkyfile
     warps = {p.input.warp_id for p in todo} | {p.template.warp_id for p in todo if p.template}
 
     def make_plan(conn) -> DefinePlan:
@@ -516,27 +513,20 @@ def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bo
         return out
 
     def apply(conn, fresh: DefinePlan):
-        marker = f"mopstool.diffpairs.{uuid.uuid4().hex[:16]}."
-        runs = [dict(r, note=f"{marker}{i}") for i, r in enumerate(fresh.runs)]
-        top = conn.execute(select(func.max(dr.c.diff_id))).scalar() or 0
-        conn.execute(dr.insert(), runs)
-        ids = {r.note: int(r.diff_id) for r in conn.execute(
-            select(dr.c.diff_id, dr.c.note).where(dr.c.diff_id > top, dr.c.note.like(marker + "%")))}
         inputs = []
-        for i, p in enumerate(fresh.pairs):
-            diff_id = ids[f"{marker}{i}"]
+        for p in fresh.pairs:
             tess = p.input.warp_tess_id or default_tess
-            for sc, sc_tess in p.skycells:
-                inputs.append(dict(diff_id=diff_id, skycell_id=sc, tess_id=sc_tess or tess,
-                                   warp1=p.input.warp_id, stack1=None,
-                                   warp2=None if p.kind == WS else p.template.warp_id,
-                                   stack2=p.stack_id if p.kind == WS else None))
+            inputs.append([dict(skycell_id=sc, tess_id=sc_tess or tess, warp1=p.input.warp_id, stack1=None,
+                                warp2=None if p.kind == WS else p.template.warp_id,
+                                stack2=p.stack_id if p.kind == WS else None)
+                           for sc, sc_tess in p.skycells])
+        diff_ids = insert_diffs(conn, fresh.runs, inputs)
+        for p, run, diff_id in zip(fresh.pairs, fresh.runs, diff_ids):
             p.status, p.diff_id = DEFINED, diff_id
-            p.data_group = runs[i]["data_group"]
-            p.label = runs[i]["label"]
+            p.data_group = run["data_group"]
+            p.label = run["label"]
             p.note = f"defined with {len(p.skycells)} skycells"
-        conn.execute(dis.insert(), inputs)
-        conn.execute(update(dr).where(dr.c.diff_id > top, dr.c.note.like(marker + "%")).values(note=None))
+        inputs = [x for xs in inputs for x in xs]
         done = fresh.pairs
         return len(done) + len(inputs), {
             "night": plan.night.isoformat(), "diffRun": len(done), "diffInputSkyfile": len(inputs),
@@ -547,6 +537,216 @@ def define_diffpairs(dbs: Databases, cfg: Config, plan: DiffPlan, *, dry_run: bo
     res = execute(dbs, "diffpairs.define", make_plan, apply, dry_run=dry_run, confirm=confirm,
                   command=command)
     return res.pairs if (res.applied or dry_run) else []
+
+
+def insert_diffs(conn, runs: list[dict], inputs: list[list[dict]]) -> list[int]:
+    """Insert diffRuns and their diffInputSkyfile rows (``inputs[i]`` belongs to
+    ``runs[i]``; diff_skyfile_id numbered in that order): one INSERT per table
+    whatever the number of runs. Returns the new diff_ids in the order of *runs*."""
+    import uuid
+
+    dr, dis = schema.diffRun, schema.diffInputSkyfile
+    marker = f"mopstool.diffs.{uuid.uuid4().hex[:16]}."
+    top = conn.execute(select(func.max(dr.c.diff_id))).scalar() or 0
+    conn.execute(dr.insert(), [dict(r, note=f"{marker}{i}") for i, r in enumerate(runs)])
+    ids = {r.note: int(r.diff_id) for r in conn.execute(
+        select(dr.c.diff_id, dr.c.note).where(dr.c.diff_id > top, dr.c.note.like(marker + "%")))}
+    diff_ids = [ids[f"{marker}{i}"] for i in range(len(runs))]
+    rows = [dict(x, diff_id=d) for d, xs in zip(diff_ids, inputs) for x in xs]
+    if rows:
+        conn.execute(dis.insert(), rows)
+    notes: dict[Any, list[int]] = {}
+    for r, d in zip(runs, diff_ids):
+        notes.setdefault(r.get("note"), []).append(d)
+    for value, group in notes.items():
+        conn.execute(update(dr).where(dr.c.diff_id.in_(group)).values(note=value))
+    return diff_ids
+
+
+# ---------------------------------------------------------------------- difftool -definewarpwarp
+
+#: rawExp range columns the warp-warp selection takes (-X_min: >=, -X_max: <)
+WW_RANGE_COLUMNS = ("ra", "decl", "airmass", "exp_time", "sat_pixel_frac", "bg", "bg_stdev", "bg_mean_stdev",
+                    "alt", "az", "ccd_temp", "posang", "sun_angle")
+#: MySQL's TIMEDIFF clamps at 838:59:59
+_TIMEDIFF_MAX = 838 * 3600 + 59 * 60 + 59
+
+
+@dataclass
+class WarpWarpQuery:
+    """difftool -definewarpwarp's selection. ``terms``: (side, column, op, value)
+    with side 'input' or 'template' and op '=', '>=', '<', '<=' or 'LIKE' on the
+    side's warpRun/rawExp columns; the rest as difftool applies them."""
+
+    terms: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    rotdiff: float | None = None
+    timediff: float | None = None
+    mintimediff: float | None = None
+    distance: float | None = None
+    backwards: bool = False
+    rerun: bool = False
+    good_frac: float | None = None
+
+
+@dataclass
+class WarpWarpSetters:
+    workdir: str
+    label: str | None = None
+    reduction: str | None = None
+    data_group: str | None = None
+    dist_group: str | None = None
+    note: str | None = None
+    registered: datetime | None = None
+    bothways: bool = True
+
+
+@dataclass
+class WarpWarpPlan(WritePlan):
+    """The warp pairs a -definewarpwarp selects and the diffRuns it would create."""
+
+    selected: list = field(default_factory=list, repr=False, compare=False)
+    runs: list = field(default_factory=list, repr=False, compare=False)
+    inputs: list = field(default_factory=list, repr=False, compare=False)
+
+
+def _warp_side(name: str):
+    from mopstool.stages.joins import exposure_chain
+
+    w, f, c, ch, r = schema.warpRun, schema.fakeRun, schema.camRun, schema.chipRun, schema.rawExp
+    cols = [w.c.warp_id, w.c.tess_id, w.c.state, w.c.label, w.c.data_group, f.c.fake_id, c.c.cam_id,
+            ch.c.chip_id, r.c.exp_id, r.c.filter, r.c.obs_mode, r.c.dateobs, r.c.comment,
+            *(r.c[x] for x in WW_RANGE_COLUMNS if x not in ("ra", "decl", "posang")),
+            r.c.ra, r.c.decl, r.c.posang]
+    return select(*cols).select_from(exposure_chain("warp")).subquery(name)
+
+
+def _op(col, op: str, value):
+    import operator
+
+    if op == "LIKE":
+        return col.like(value)
+    return {"=": operator.eq, ">=": operator.ge, "<": operator.lt, "<=": operator.le}[op](col, value)
+
+
+def select_warpwarp(conn, q: WarpWarpQuery, label: str | None) -> list[dict[str, Any]]:
+    """The rows of difftool_definewarpwarp_select.sql: for every full input warp
+    (without a whole-exposure diff, under *label* when given, unless ``rerun``)
+    the nearest full warp of another exposure with the same filter and
+    tessellation, taken earlier (later with ``backwards``), ordered by input warp."""
+    import math
+
+    from mopstool.stages.joins import exposure_ids
+
+    i, t = _warp_side("inputWarp"), _warp_side("templateWarp")
+    side = {"input": i, "template": t}
+    on = and_(t.c.warp_id != i.c.warp_id, t.c.tess_id == i.c.tess_id, t.c.fake_id != i.c.fake_id,
+              t.c.cam_id != i.c.cam_id, t.c.chip_id != i.c.chip_id, t.c.filter == i.c.filter,
+              t.c.exp_id != i.c.exp_id)
+    conds = [i.c.state == State.FULL, t.c.state == State.FULL,
+             t.c.dateobs > i.c.dateobs if q.backwards else t.c.dateobs < i.c.dateobs]
+    conds += [_op(side[s].c[col], op, v) for s, col, op, v in q.terms]
+    if q.rotdiff is not None:
+        conds.append(func.abs(i.c.posang - t.c.posang) <= q.rotdiff)
+    if not q.rerun:
+        dr, dis = schema.diffRun, schema.diffInputSkyfile
+        lab = [dr.c.label == label] if label is not None else []
+        frm = dis.join(dr, dr.c.diff_id == dis.c.diff_id)
+        warps = select(dis.c.warp1).select_from(frm).where(dis.c.warp1.is_not(None), dr.c.exposure == 1, *lab)\
+            .union(select(dis.c.warp2).select_from(frm).where(dis.c.warp2.is_not(None), dr.c.exposure == 1,
+                                                             dr.c.bothways == 1, *lab))
+        done = exposure_ids("warp", select(warps.subquery().c[0])).subquery()
+        conds.append(i.c.exp_id.not_in(select(done.c.exp_id)))
+    rows = conn.execute(select(i.c.warp_id, i.c.tess_id, i.c.exp_id, i.c.data_group, i.c.ra, i.c.decl,
+                               i.c.dateobs, t.c.warp_id.label("t_warp"), t.c.ra.label("t_ra"),
+                               t.c.decl.label("t_decl"), t.c.dateobs.label("t_dateobs"))
+                        .select_from(i.join(t, on)).where(*conds)
+                        .order_by(i.c.warp_id, t.c.warp_id)).all()
+
+    def hav(r, half: float):
+        if None in (r.ra, r.decl, r.t_ra, r.t_decl):
+            return None
+        v = (math.sin(half * (r.decl - r.t_decl)) ** 2
+             + math.cos(r.decl) * math.cos(r.t_decl) * math.sin(half * (r.ra - r.t_ra)) ** 2)
+        return math.asin(math.sqrt(v)) if 0 <= v <= 1 else None
+
+    best: dict[int, tuple] = {}
+    for r in rows:
+        if q.timediff is not None or q.mintimediff is not None:
+            secs = abs(max(-_TIMEDIFF_MAX, min(_TIMEDIFF_MAX, (r.dateobs - r.t_dateobs).total_seconds())))
+            if (q.timediff is not None and not secs <= q.timediff) or \
+                    (q.mintimediff is not None and not secs >= q.mintimediff):
+                continue
+        if q.distance is not None:
+            d = hav(r, 1.0)
+            if d is None or not math.degrees(2 * d) <= q.distance:
+                continue
+        d = hav(r, 0.5)
+        key = -1.0 if d is None else abs(d)       # NULL sorts first, as in GROUP_CONCAT(... ORDER BY)
+        if r.warp_id not in best or key < best[r.warp_id][0]:
+            best[r.warp_id] = (key, r)
+    return [{"input_warp_id": int(r.warp_id), "tess_id": r.tess_id, "input_exp_id": int(r.exp_id),
+             "input_data_group": r.data_group, "template_warp_id": str(r.t_warp)}
+            for _, r in (best[w] for w in sorted(best))]
+
+
+def define_warpwarp(dbs: Databases, q: WarpWarpQuery, setters: WarpWarpSetters, *, limit: int | None = None,
+                    dry_run: bool = False, confirm=None, audit_detail: dict | None = None) -> WarpWarpPlan:
+    """difftool -definewarpwarp: one diffRun (diff_mode 1, exposure 1) per selected
+    pair with one diffInputSkyfile per skycell both warps have at quality 0 (and
+    good_frac >= ``q.good_frac``), state 'new'; a pair without a common skycell
+    gets a 'full' run with one NULL skycell ('dummy run - no overlap'), so it is
+    not selected again. data_group: the setter, else the first selected input
+    warp's data_group (difftool keeps it for the following runs), else the label.
+    At most *limit* runs. The pairs are selected again under the write lock."""
+    dis = schema.warpSkyfile
+
+    def make_plan(conn) -> WarpWarpPlan:
+        out = WarpWarpPlan(action="difftool.definewarpwarp", title="warp-warp diffs")
+        out.selected = select_warpwarp(conn, q, setters.label)
+        todo = out.selected[:limit] if limit else out.selected
+        warps = {r["input_warp_id"] for r in todo} | {int(r["template_warp_id"]) for r in todo}
+        cond = [dis.c.warp_id.in_(warps), dis.c.quality == 0]
+        if q.good_frac is not None:
+            cond.append(dis.c.good_frac >= q.good_frac)
+        sky: dict[int, list[tuple[str, str]]] = {}
+        if warps:
+            for w, sc, tess in conn.execute(select(dis.c.warp_id, dis.c.skycell_id, dis.c.tess_id)
+                                            .where(*cond).order_by(dis.c.skycell_id, dis.c.tess_id)):
+                sky.setdefault(int(w), []).append((sc, tess))
+        data_group = setters.data_group
+        for r in todo:
+            if data_group is None:
+                data_group = r["input_data_group"]
+            w1, w2 = r["input_warp_id"], int(r["template_warp_id"])
+            common = set(sky.get(w2, []))
+            cells = [(sc, tess) for sc, tess in sky.get(w1, []) if (sc, tess) in common]
+            run = dict(state=State.NEW if cells else State.FULL, workdir=setters.workdir, label=setters.label,
+                       data_group=data_group if data_group is not None else setters.label,
+                       dist_group=setters.dist_group if cells else None, reduction=setters.reduction,
+                       dvodb=None, registered=setters.registered, tess_id=r["tess_id"],
+                       bothways=1 if setters.bothways else 0, exposure=1, magicked=0, software_ver=None,
+                       maskfrac_npix=0, diff_mode=1,
+                       note=setters.note if cells else "dummy run - no overlap")
+            out.runs.append(run)
+            out.inputs.append([dict(skycell_id=sc, tess_id=tess, warp1=w1, stack1=None, warp2=w2, stack2=None)
+                               for sc, tess in cells]
+                              or [dict(skycell_id=None, tess_id=r["tess_id"], warp1=w1, stack1=None,
+                                       warp2=w2, stack2=None)])
+        out.rows = {"diffRun": len(out.runs), "diffInputSkyfile": sum(len(x) for x in out.inputs)}
+        out.sample = todo[:20]
+        out.keys = frozenset((r["input_warp_id"], r["template_warp_id"]) for r in todo)
+        if not out.runs:
+            out.notes.append("no warp pair to define")
+        return out
+
+    def apply(conn, fresh: WarpWarpPlan):
+        diff_ids = insert_diffs(conn, fresh.runs, fresh.inputs)
+        for run, d in zip(fresh.runs, diff_ids):
+            run["diff_id"] = d
+        return len(diff_ids) + sum(len(x) for x in fresh.inputs), {
+            **(audit_detail or {}), "diffRun": len(diff_ids), "diff_ids": diff_ids}
+
+    return execute(dbs, "difftool.definewarpwarp", make_plan, apply, dry_run=dry_run, confirm=confirm)
 
 
 # ---------------------------------------------------------------------- publishing
