@@ -91,19 +91,22 @@ def _type(token: str):
 #: the metadata objects, which build them all): a report that touches three
 #: tables builds three.
 _SPECS: dict[tuple[MetaData, str], tuple] = {}
+_READY = False  # the module's own declarations are done
+#: the metadata objects whose declared tables are all built
+_COMPLETE: set[int] = set()
 
 
-def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...], **kw) -> None:
-    """Declare one IPP table (see :func:`_build_table`); built on first use."""
-    _SPECS[(metadata, name)] = (columns, pk, kw)
+def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...], **kw) -> Table | None:
+    """Declare one IPP table (see :func:`_build_table`): built on first use when
+    declared here, at once (and returned) when declared later (a test's stage)."""
     for line in columns.strip().splitlines():
         parts = line.split("#", 1)[0].split()
         if parts and "AI" in parts[2:] and not (len(pk) == 1 and pk[0] == parts[0]):
             EXTRA_AUTO_INCREMENT[name] = parts[0]
-
-
-def _fk_parents(fks: tuple, mysql_fks: tuple) -> set[str]:
-    return {remote.split("(")[0] for _local, remote in (*fks, *mysql_fks)}
+    if _READY:
+        return _build_table(metadata, name, columns, pk, **kw)
+    _SPECS[(metadata, name)] = (columns, pk, kw)
+    return None
 
 
 def _build_table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...],
@@ -873,10 +876,13 @@ PSTAMP_TABLE_NAMES = tuple(n for md, n in _SPECS if md is _pstamp)
 GPC1_TABLE_NAMES = tuple(n for md, n in _SPECS if md is _gpc1)
 #: module attributes naming a table: the pstamp database's model for the pstamp tables
 _ATTR = {n: (md, n) for md, n in reversed(_SPECS)}
+_READY = True
 
 
 def _built(md: MetaData, name: str) -> Table:
-    """The model of *name* in *md*, built (with the tables its foreign keys name) on first use."""
+    """The model of *name* in *md*, built on first use. Its foreign keys name
+    their parents as strings: SQLAlchemy links them when a parent is built (a
+    join written without its ON clause finds them among the tables it joins)."""
     t = md.tables.get(name)
     if t is not None:
         return t
@@ -884,24 +890,24 @@ def _built(md: MetaData, name: str) -> Table:
     if callable(spec):
         return spec(md)
     columns, pk, kw = spec
-    for parent in sorted(_fk_parents(kw.get("fks", ()), kw.get("mysql_fks", ()))):
-        if (md, parent) in _SPECS:
-            _built(md, parent)
     return _build_table(md, name, columns, pk, **kw)
 
 
 def _all(md: MetaData) -> MetaData:
     """*md* with every table it models built."""
-    if len(md.tables) < sum(1 for m, _n in _SPECS if m is md):
+    if id(md) not in _COMPLETE:
         for m, n in _SPECS:
             if m is md:
                 _built(m, n)
+        _COMPLETE.add(id(md))
     return md
 
 
 def table(name: str, *, pstamp_db: bool = False) -> Table:
     """Look a modelled table up by its IPP name."""
     md = _pstamp if pstamp_db else _gpc1
+    if name in md.tables:
+        return md.tables[name]
     if (md, name) not in _SPECS:
         raise KeyError(f"no modelled table {name!r}")
     return _built(md, name)
