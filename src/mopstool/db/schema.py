@@ -13,6 +13,12 @@ Columns are written in a compact notation, one per line::
 TYPE is BIGINT, INT, SMALLINT, TINYINT, FLOAT, DOUBLE, DATETIME, TIMESTAMP or
 V<n> (VARCHAR(n)); NN is NOT NULL, AI AUTO_INCREMENT, d=now a CURRENT_TIMESTAMP
 default.
+
+The declarations are read at import; each table's model is built on first
+use (``schema.chipRun``, :func:`table`), so that a report builds only the
+tables it touches. ``schema.gpc1``, ``schema.pstamp`` and ``schema.optional``
+give the metadata with all of its tables built (``create_all``,
+``sorted_tables``, ``db check``).
 """
 
 from __future__ import annotations
