@@ -7,9 +7,17 @@ statements on the same database and prints the rows as JSON. Both run as whole
 processes, interleaved in one run, and the median CPU time (user + sys) of
 each is compared. Target (docs/benchmarks.md): at most 1.3x the minimal script.
 
+Both run with bytecode caches, as an installed tool does: the processes write
+and read their compiled modules under the scratch directory
+(PYTHONPYCACHEPREFIX), also when the environment sets PYTHONDONTWRITEBYTECODE,
+which would otherwise make every mopstool run compile its own modules from
+source (the libraries keep the caches their installation wrote). ``--no-cache``
+keeps the environment's setting.
+
     python bench/bench_reports.py                       # the demo, 11 rounds
     python bench/bench_reports.py --db URL --repeat 3   # another database
     python bench/bench_reports.py --json                # figures as JSON
+    python bench/bench_reports.py --no-cache            # the environment's bytecode setting
 """
 
 from __future__ import annotations
@@ -87,6 +95,8 @@ def main() -> int:
     ap.add_argument("--db", help="database URL (default: a scratch SQLite demo)")
     ap.add_argument("--repeat", type=int, default=11, help="rounds (the median is kept)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="keep the environment's bytecode setting (PYTHONDONTWRITEBYTECODE)")
     args = ap.parse_args()
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
@@ -94,6 +104,9 @@ def main() -> int:
     env = dict(os.environ, HOME=str(work), XDG_CONFIG_HOME=str(work / ".config"))
     for var in ("MOPSTOOL_DB", "MOPSTOOL_CONFIG", "IPPRC", "MOPSTOOL_DBNAME"):
         env.pop(var, None)
+    if not args.no_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     url = args.db or f"sqlite:///{work / 'demo.sqlite'}"
     if not args.db:
         subprocess.run([sys.executable, "-m", "mopstool", "demo", "--db", url, "--files", str(work / "f")],
@@ -122,10 +135,10 @@ def main() -> int:
                      "minimal_cpu_s": round(mf, 3), "ratio": round(mt / mf, 2), "target": TARGET})
     if args.json:
         print(json.dumps({"database": url.split("///")[0] if "///" in url else "given", "rounds": args.repeat,
-                          "results": rows}, indent=2))
+                          "bytecode_cache": not args.no_cache, "results": rows}, indent=2))
     else:
         print(f"{'report':<20} {'stmts':>5} {'mopstool':>9} {'minimal':>8} {'ratio':>6}  (CPU s, median of "
-              f"{args.repeat})")
+              f"{args.repeat}{', no bytecode cache' if args.no_cache else ''})")
         for r in rows:
             print(f"{r['report']:<20} {r['statements']:>5} {r['mopstool_cpu_s']:>9.3f} {r['minimal_cpu_s']:>8.3f} "
                   f"{r['ratio']:>5.2f}x")

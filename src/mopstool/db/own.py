@@ -37,7 +37,7 @@ mopstoolAudit = Table(
     Column("action", String(64)),
     Column("rows_affected", Integer),
     Column("detail", Text),
-    **_MYSQL_KW,
+    info={"mysql_kw": _MYSQL_KW},  # given at creation (mopstool.db.schema._mysql_options)
 )
 
 

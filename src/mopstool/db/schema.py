@@ -13,6 +13,12 @@ Columns are written in a compact notation, one per line::
 TYPE is BIGINT, INT, SMALLINT, TINYINT, FLOAT, DOUBLE, DATETIME, TIMESTAMP or
 V<n> (VARCHAR(n)); NN is NOT NULL, AI AUTO_INCREMENT, d=now a CURRENT_TIMESTAMP
 default.
+
+The declarations are read at import; each table's model is built on first
+use (``schema.chipRun``, :func:`table`), so that a report builds only the
+tables it touches. ``schema.gpc1``, ``schema.pstamp`` and ``schema.optional``
+give the metadata with all of its tables built (``create_all``,
+``sorted_tables``, ``db check``).
 """
 
 from __future__ import annotations
@@ -32,15 +38,18 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    event,
     func,
     text,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TIMESTAMP
 
-gpc1 = MetaData()
-pstamp = MetaData()
+_gpc1 = MetaData()
+_pstamp = MetaData()
 #: IPP tables mopstool reads when a database has them but never creates (db init leaves them out)
-optional = MetaData()
+_optional = MetaData()
+#: what ``schema.gpc1``, ``schema.pstamp`` and ``schema.optional`` give: the metadata, every table built
+_PUBLIC_MD = {"gpc1": _gpc1, "pstamp": _pstamp, "optional": _optional}
 
 _MYSQL_KW = {"mysql_engine": "InnoDB", "mysql_charset": "latin1", "mariadb_engine": "InnoDB",
              "mariadb_charset": "latin1"}
@@ -49,6 +58,15 @@ _MYSQL_KW = {"mysql_engine": "InnoDB", "mysql_charset": "latin1", "mariadb_engin
 #: SQLite cannot auto-increment them, so inserts there compute the next value
 #: (see mopstool.db.dialect.next_id); on MySQL, db init adds AUTO_INCREMENT after create.
 EXTRA_AUTO_INCREMENT: dict[str, str] = {}
+
+
+class TINYINT(Integer):
+    """MySQL's TINYINT, the type of the IPP's flag columns. MySQL/MariaDB
+    compile it as ``TINYINT`` (what ``sqlalchemy.dialects.mysql.TINYINT()``
+    gives) without importing the MySQL dialect into a process that talks to
+    SQLite."""
+
+    __visit_name__ = "TINYINT"
 
 
 def _type(token: str):
@@ -60,7 +78,7 @@ def _type(token: str):
     if t == "SMALLINT":
         return SmallInteger()
     if t == "TINYINT":
-        return SmallInteger().with_variant(mysql.TINYINT(), "mysql", "mariadb")
+        return SmallInteger().with_variant(TINYINT(), "mysql", "mariadb")
     if t == "FLOAT":
         return Float()
     if t == "DOUBLE":
@@ -68,15 +86,38 @@ def _type(token: str):
     if t == "DATETIME":
         return DateTime()
     if t == "TIMESTAMP":
-        return DateTime().with_variant(mysql.TIMESTAMP(), "mysql", "mariadb")
+        return DateTime().with_variant(TIMESTAMP(), "mysql", "mariadb")
     if t.startswith("V"):
         return String(int(t[1:]))
     raise ValueError(f"unknown column type {token!r}")
 
 
-def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...],
-           keys: tuple = (), unique: tuple = (), fks: tuple = (), mysql_fks: tuple = (),
-           sqlite_unique: tuple = ()) -> Table:
+#: (metadata, table name) -> how to build it, in the order of declaration. The
+#: models are built on first use (a module attribute, :func:`table`, or any of
+#: the metadata objects, which build them all): a report that touches three
+#: tables builds three.
+_SPECS: dict[tuple[MetaData, str], tuple] = {}
+_READY = False  # the module's own declarations are done
+#: the metadata objects whose declared tables are all built
+_COMPLETE: set[int] = set()
+
+
+def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...], **kw) -> Table | None:
+    """Declare one IPP table (see :func:`_build_table`): built on first use when
+    declared here, at once (and returned) when declared later (a test's stage)."""
+    for line in columns.strip().splitlines():
+        parts = line.split("#", 1)[0].split()
+        if parts and "AI" in parts[2:] and not (len(pk) == 1 and pk[0] == parts[0]):
+            EXTRA_AUTO_INCREMENT[name] = parts[0]
+    if _READY:
+        return _build_table(metadata, name, columns, pk, **kw)
+    _SPECS[(metadata, name)] = (columns, pk, kw)
+    return None
+
+
+def _build_table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...],
+                 keys: tuple = (), unique: tuple = (), fks: tuple = (), mysql_fks: tuple = (),
+                 sqlite_unique: tuple = ()) -> Table:
     """One IPP table. *fks* are the DDL's foreign keys; *mysql_fks* those whose
     parent columns are not unique (InnoDB accepts that, SQLite cannot enforce
     it: they exist on MySQL only); *sqlite_unique* keys that are unique anyway
@@ -97,9 +138,6 @@ def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...],
             # SQLite only auto-increments an INTEGER PRIMARY KEY (rowid alias)
             typ = BigInteger().with_variant(Integer(), "sqlite")
             kw["autoincrement"] = True
-        elif is_ai:
-            EXTRA_AUTO_INCREMENT[name] = cname
-            kw["autoincrement"] = False
         else:
             kw["autoincrement"] = False
         kw["nullable"] = not ("NN" in mods or cname in pk)
@@ -133,7 +171,7 @@ def _table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...],
         rcols = tuple(c.strip() for c in rcols.rstrip(")").split(","))
         args.append(ForeignKeyConstraint(list(local), [f"{rtable}.{c}" for c in rcols])
                     .ddl_if(dialect=("mysql", "mariadb")))
-    return Table(name, metadata, *cols, *args, **_MYSQL_KW)
+    return Table(name, metadata, *cols, *args, info={"mysql_kw": _MYSQL_KW})
 
 
 # The observational columns shared by rawExp and rawImfile.
@@ -211,15 +249,19 @@ maskfrac_advisory FLOAT
 _MASKFRAC_I = _MASKFRAC_F.replace("maskfrac_npix FLOAT", "maskfrac_npix INT")
 
 # ---------------------------------------------------------------- ingest
-dbversion = Table(
-    "dbversion", gpc1,
-    Column("schema_version", String(64)),
-    Column("updated", DateTime().with_variant(mysql.TIMESTAMP(), "mysql", "mariadb"),
-           server_default=func.current_timestamp()),
-    **_MYSQL_KW,
-)
+def _dbversion(metadata: MetaData) -> Table:
+    return Table(
+        "dbversion", metadata,
+        Column("schema_version", String(64)),
+        Column("updated", DateTime().with_variant(TIMESTAMP(), "mysql", "mariadb"),
+               server_default=func.current_timestamp()),
+        info={"mysql_kw": _MYSQL_KW},
+    )
 
-newExp = _table(gpc1, "newExp", """
+
+_SPECS[(_gpc1, "dbversion")] = _dbversion
+
+_table(_gpc1, "newExp", """
 exp_id BIGINT AI
 summit_id BIGINT
 tmp_exp_name V64
@@ -237,7 +279,7 @@ epoch TIMESTAMP d=now
 """, pk=("exp_id",), keys=("summit_id", "tmp_exp_name", "tmp_camera", "tmp_telescope", "state",
                           "workdir_state", "end_stage", "label"))
 
-newImfile = _table(gpc1, "newImfile", """
+_table(_gpc1, "newImfile", """
 exp_id BIGINT
 tmp_class_id V64
 uri V255
@@ -248,7 +290,7 @@ md5sum V32
 
 #: the summit's exposure list (filled by the summit copy); the summit gate of
 #: desperate diffs compares it with rawExp when the table exists
-summitExp = _table(optional, "summitExp", """
+_table(_optional, "summitExp", """
 summit_id BIGINT NN AI
 exp_name V64
 camera V64
@@ -261,7 +303,7 @@ fault SMALLINT NN
 epoch TIMESTAMP d=now
 """, pk=("summit_id",), keys=(("exp_name", "camera", "telescope"), "fault"))
 
-rawExp = _table(gpc1, "rawExp", """
+_table(_gpc1, "rawExp", """
 exp_id BIGINT
 exp_name V64
 camera V64
@@ -288,7 +330,7 @@ magicked BIGINT
 """, pk=("exp_id",), keys=("end_stage", "fault", "state", "exp_name"),
     fks=(("exp_id", "newExp(exp_id)"),))
 
-rawImfile = _table(gpc1, "rawImfile", """
+_table(_gpc1, "rawImfile", """
 exp_id BIGINT
 exp_name V64
 camera V64
@@ -321,7 +363,7 @@ video_cells TINYINT d=0
     fks=((("exp_id", "tmp_class_id"), "newImfile(exp_id, tmp_class_id)"),))
 
 # ---------------------------------------------------------------- chip
-chipRun = _table(gpc1, "chipRun", """
+_table(_gpc1, "chipRun", """
 chip_id BIGINT AI
 exp_id BIGINT
 state V64
@@ -344,13 +386,13 @@ note V255
                             "expgroup", "end_stage", ("chip_id", "exp_id")),
     fks=(("exp_id", "rawExp(exp_id)"),), sqlite_unique=(("chip_id", "exp_id"),))
 
-chipImfile = _table(gpc1, "chipImfile", """
+_table(_gpc1, "chipImfile", """
 chip_id BIGINT
 class_id V64
 chip_imfile_id BIGINT AI
 """, pk=("chip_id", "class_id"), keys=("chip_imfile_id",), fks=(("chip_id", "chipRun(chip_id)"),))
 
-chipProcessedImfile = _table(gpc1, "chipProcessedImfile", """
+_table(_gpc1, "chipProcessedImfile", """
 chip_id BIGINT
 exp_id BIGINT
 class_id V64
@@ -388,10 +430,10 @@ deteff_magref FLOAT
     fks=((("chip_id", "exp_id"), "chipRun(chip_id, exp_id)"),
          (("exp_id", "class_id"), "rawImfile(exp_id, class_id)")))
 
-chipMask = _table(gpc1, "chipMask", "label V64", pk=("label",))
+_table(_gpc1, "chipMask", "label V64", pk=("label",))
 
 # ---------------------------------------------------------------- camera / fake
-camRun = _table(gpc1, "camRun", """
+_table(_gpc1, "camRun", """
 cam_id BIGINT AI
 chip_id BIGINT
 state V64
@@ -422,7 +464,7 @@ note V255
                            "expgroup", "end_stage", ("cam_id", "chip_id")),
     fks=(("chip_id", "chipRun(chip_id)"),))
 
-camProcessedExp = _table(gpc1, "camProcessedExp", """
+_table(_gpc1, "camProcessedExp", """
 cam_id BIGINT
 uri V255
 bg FLOAT
@@ -480,9 +522,9 @@ ast_rs FLOAT
 ast_ds FLOAT
 """, pk=("cam_id",), keys=("fault", "quality"), fks=(("cam_id", "camRun(cam_id)"),))
 
-camMask = _table(gpc1, "camMask", "label V64", pk=("label",))
+_table(_gpc1, "camMask", "label V64", pk=("label",))
 
-fakeRun = _table(gpc1, "fakeRun", """
+_table(_gpc1, "fakeRun", """
 fake_id BIGINT AI
 cam_id BIGINT
 state V64
@@ -501,7 +543,7 @@ note V255
                             "end_stage", ("fake_id", "cam_id")),
     fks=(("cam_id", "camRun(cam_id)"),))
 
-fakeProcessedImfile = _table(gpc1, "fakeProcessedImfile", """
+_table(_gpc1, "fakeProcessedImfile", """
 fake_id BIGINT AI
 exp_id BIGINT
 class_id V64
@@ -516,10 +558,10 @@ epoch TIMESTAMP d=now
 """, pk=("fake_id", "exp_id", "class_id"), keys=("fault",),
     fks=(("fake_id", "fakeRun(fake_id)"), (("exp_id", "class_id"), "rawImfile(exp_id, class_id)")))
 
-fakeMask = _table(gpc1, "fakeMask", "label V64", pk=("label",))
+_table(_gpc1, "fakeMask", "label V64", pk=("label",))
 
 # ---------------------------------------------------------------- warp
-warpRun = _table(gpc1, "warpRun", """
+_table(_gpc1, "warpRun", """
 warp_id BIGINT AI
 fake_id BIGINT
 mode V64
@@ -542,7 +584,7 @@ note V255
                             "dist_group", "end_stage", ("warp_id", "fake_id")),
     fks=(("fake_id", "fakeRun(fake_id)"),))
 
-warpSkyCellMap = _table(gpc1, "warpSkyCellMap", """
+_table(_gpc1, "warpSkyCellMap", """
 warp_id BIGINT
 skycell_id V64
 tess_id V64
@@ -551,13 +593,13 @@ fault SMALLINT
 """, pk=("warp_id", "skycell_id", "tess_id", "class_id"), keys=("fault",),
     fks=(("warp_id", "warpRun(warp_id)"),))
 
-warpImfile = _table(gpc1, "warpImfile", """
+_table(_gpc1, "warpImfile", """
 warp_id BIGINT
 skycell_id V64
 warp_skyfile_id BIGINT AI
 """, pk=("warp_id", "skycell_id"), keys=("warp_skyfile_id",), fks=(("warp_id", "warpRun(warp_id)"),))
 
-warpSkyfile = _table(gpc1, "warpSkyfile", """
+_table(_gpc1, "warpSkyfile", """
 warp_id BIGINT
 skycell_id V64
 tess_id V64
@@ -583,10 +625,10 @@ background_model SMALLINT
 """, pk=("warp_id", "skycell_id", "tess_id"), keys=("good_frac", "fault", "quality", "data_state"),
     mysql_fks=((("warp_id", "skycell_id", "tess_id"), "warpSkyCellMap(warp_id, skycell_id, tess_id)"),))
 
-warpMask = _table(gpc1, "warpMask", "label V64", pk=("label",))
+_table(_gpc1, "warpMask", "label V64", pk=("label",))
 
 # ---------------------------------------------------------------- stack
-stackRun = _table(gpc1, "stackRun", """
+_table(_gpc1, "stackRun", """
 stack_id BIGINT AI
 state V64
 workdir V255
@@ -603,13 +645,13 @@ software_ver V16
 note V255
 """, pk=("stack_id",), keys=("state", "skycell_id", "tess_id", "label", "data_group", "dist_group"))
 
-stackInputSkyfile = _table(gpc1, "stackInputSkyfile", """
+_table(_gpc1, "stackInputSkyfile", """
 stack_id BIGINT
 warp_id BIGINT
 """, pk=("stack_id", "warp_id"), fks=(("stack_id", "stackRun(stack_id)"),),
     mysql_fks=(("warp_id", "warpSkyfile(warp_id)"),))
 
-stackSumSkyfile = _table(gpc1, "stackSumSkyfile", """
+_table(_gpc1, "stackSumSkyfile", """
 stack_id BIGINT
 uri V255
 path_base V255
@@ -645,7 +687,7 @@ quality SMALLINT NN d=0
     fks=(("stack_id", "stackRun(stack_id)"),))
 
 # ---------------------------------------------------------------- diff
-diffRun = _table(gpc1, "diffRun", """
+_table(_gpc1, "diffRun", """
 diff_id BIGINT AI
 state V64
 workdir V255
@@ -665,7 +707,7 @@ diff_mode SMALLINT NN
 note V255
 """, pk=("diff_id",), keys=("state", "tess_id", "label", "data_group", "dist_group"))
 
-diffInputSkyfile = _table(gpc1, "diffInputSkyfile", """
+_table(_gpc1, "diffInputSkyfile", """
 diff_id BIGINT
 skycell_id V64
 warp1 BIGINT
@@ -682,7 +724,7 @@ diff_skyfile_id BIGINT AI
          ("stack1", "stackSumSkyfile(stack_id)"),
          ("stack2", "stackSumSkyfile(stack_id)")))
 
-diffSkyfile = _table(gpc1, "diffSkyfile", """
+_table(_gpc1, "diffSkyfile", """
 diff_id BIGINT
 skycell_id V64
 path_base V255
@@ -715,7 +757,7 @@ software_ver V16
     fks=(("diff_id", "diffRun(diff_id)"),))
 
 # ---------------------------------------------------------------- publishing, labels
-publishClient = _table(gpc1, "publishClient", """
+_table(_gpc1, "publishClient", """
 client_id BIGINT AI
 active TINYINT d=0
 product V64
@@ -727,7 +769,7 @@ name V64
 output_format SMALLINT NN d=1
 """, pk=("client_id",), unique=("name",))
 
-publishRun = _table(gpc1, "publishRun", """
+_table(_gpc1, "publishRun", """
 pub_id BIGINT AI
 client_id BIGINT NN
 stage_id BIGINT NN
@@ -736,7 +778,7 @@ state V64
 """, pk=("pub_id",), keys=("client_id", "stage_id", "label", "state"),
     fks=(("client_id", "publishClient(client_id)"),))
 
-publishDone = _table(gpc1, "publishDone", """
+_table(_gpc1, "publishDone", """
 pub_id BIGINT AI
 path_base V255
 hostname V64
@@ -744,7 +786,7 @@ dtime_script FLOAT
 fault SMALLINT NN d=0
 """, pk=("pub_id",), keys=("fault",), fks=(("pub_id", "publishRun(pub_id)"),))
 
-Label = _table(gpc1, "Label", """
+_table(_gpc1, "Label", """
 label V64
 priority INT
 active TINYINT
@@ -753,18 +795,12 @@ comment V80
 
 # The IPP creates both databases from one schema file; the pstamp tables are
 # also part of gpc1 (and a gpc1-like database may serve as the pstamp database).
-_PSTAMP_TABLES = {}
-
-
 def _pstamp_table(name, columns, pk, keys=(), unique=(), fks=()):
-    for md in (pstamp, gpc1):
-        t = _table(md, name, columns, pk=pk, keys=keys, unique=unique, fks=fks)
-        if md is pstamp:
-            _PSTAMP_TABLES[name] = t
-    return _PSTAMP_TABLES[name]
+    for md in (_pstamp, _gpc1):
+        _table(md, name, columns, pk=pk, keys=keys, unique=unique, fks=fks)
 
 
-pstampDataStore = _pstamp_table("pstampDataStore", """
+_pstamp_table("pstampDataStore", """
 ds_id BIGINT AI
 state V64
 lastFileset V64
@@ -776,7 +812,7 @@ pollInterval INT d=60
 need_magic TINYINT
 """, pk=("ds_id",), unique=("outProduct",))
 
-pstampProject = _pstamp_table("pstampProject", """
+_pstamp_table("pstampProject", """
 proj_id BIGINT AI
 name V64
 state V64
@@ -787,7 +823,7 @@ telescope V64
 need_magic TINYINT
 """, pk=("proj_id",), unique=("name",))
 
-pstampRequest = _pstamp_table("pstampRequest", """
+_pstamp_table("pstampRequest", """
 req_id BIGINT AI
 ds_id BIGINT
 state V64
@@ -804,7 +840,7 @@ timestamp TIMESTAMP d=now
 fault SMALLINT
 """, pk=("req_id",), keys=("state", "fault", "label", "username"), unique=("name",))
 
-pstampJob = _pstamp_table("pstampJob", """
+_pstamp_table("pstampJob", """
 job_id BIGINT AI
 req_id BIGINT
 rownum V64
@@ -822,7 +858,7 @@ is_parent TINYINT d=0
                                     "is_parent"),
     fks=(("req_id", "pstampRequest(req_id)"),))
 
-pstampDependent = _pstamp_table("pstampDependent", """
+_pstamp_table("pstampDependent", """
 dep_id BIGINT AI
 state V64
 stage V64
@@ -836,20 +872,68 @@ fault SMALLINT
 fault_count INT
 """, pk=("dep_id",), keys=("state", "stage", "stage_id", "component", "imagedb", "fault"))
 
-pstampFile = _pstamp_table("pstampFile", """
+_pstamp_table("pstampFile", """
 file_id BIGINT AI
 job_id BIGINT NN
 path V255
 """, pk=("file_id",), keys=("job_id",))
 
-PSTAMP_TABLE_NAMES = tuple(_PSTAMP_TABLES)
-GPC1_TABLE_NAMES = tuple(t for t in gpc1.tables)
+PSTAMP_TABLE_NAMES = tuple(n for md, n in _SPECS if md is _pstamp)
+GPC1_TABLE_NAMES = tuple(n for md, n in _SPECS if md is _gpc1)
+#: module attributes naming a table: the pstamp database's model for the pstamp tables
+_ATTR = {n: (md, n) for md, n in reversed(_SPECS)}
+_READY = True
+
+
+def _built(md: MetaData, name: str) -> Table:
+    """The model of *name* in *md*, built on first use. Its foreign keys name
+    their parents as strings: SQLAlchemy links them when a parent is built (a
+    join written without its ON clause finds them among the tables it joins)."""
+    t = md.tables.get(name)
+    if t is not None:
+        return t
+    spec = _SPECS[(md, name)]
+    if callable(spec):
+        return spec(md)
+    columns, pk, kw = spec
+    return _build_table(md, name, columns, pk, **kw)
+
+
+def _all(md: MetaData) -> MetaData:
+    """*md* with every table it models built."""
+    if id(md) not in _COMPLETE:
+        for m, n in _SPECS:
+            if m is md:
+                _built(m, n)
+        _COMPLETE.add(id(md))
+    return md
 
 
 def table(name: str, *, pstamp_db: bool = False) -> Table:
     """Look a modelled table up by its IPP name."""
-    md = pstamp if pstamp_db else gpc1
-    try:
+    md = _pstamp if pstamp_db else _gpc1
+    if name in md.tables:
         return md.tables[name]
-    except KeyError:
-        raise KeyError(f"no modelled table {name!r}") from None
+    if (md, name) not in _SPECS:
+        raise KeyError(f"no modelled table {name!r}")
+    return _built(md, name)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC_MD:
+        return _all(_PUBLIC_MD[name])
+    key = _ATTR.get(name)
+    if key is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _built(*key)
+
+
+@event.listens_for(Table, "before_create")
+def _mysql_options(table: Table, connection, **_kw) -> None:
+    """The IPP's engine and charset on the tables mopstool creates on MySQL/MariaDB,
+    given when they are created so that a process on SQLite never loads the MySQL
+    dialect (which validating ``mysql_*`` keywords at declaration would do)."""
+    options = table.info.get("mysql_kw")
+    if options and connection.dialect.name in ("mysql", "mariadb"):
+        for key, value in options.items():
+            table.dialect_kwargs[key] = value
