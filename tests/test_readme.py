@@ -9,7 +9,7 @@ def test_readme_two_commands_and_ci_in_step():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install . && mopstool demo" in readme
-    test_cmd = "pip install '.[test]' && python -m pytest -q -n auto"
+    test_cmd = "pip install '.[test]' && python -m pytest -q -n 4"
     assert test_cmd in readme
     assert test_cmd in ci
 
