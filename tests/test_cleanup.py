@@ -188,6 +188,26 @@ def test_interrupted_batch_rolls_back_and_rerun_completes(db_url, dbs, tmp_path,
     assert plan_cleanup(dbs, cfg, as_of=date(2018, 7, 11)).total == 0
 
 
+def test_ctrl_c_in_a_batch_says_how_far_cleanup_got(db_url, dbs, tmp_path, monkeypatch):
+    from mopstool.errors import ExitCode, MopsError
+
+    load_demo(db_url, tmp_path, monkeypatch)
+    cfg = load_config()
+    before = snapshot(dbs)
+    total = plan_cleanup(dbs, cfg, as_of=date(2018, 7, 11), batch_size=30).total
+
+    def hook(stage, n, ids):
+        if n == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(MopsError) as exc:
+        cleanup(dbs, cfg, as_of=date(2018, 7, 11), batch_size=30, batch_hook=hook)
+    assert exc.value.code == ExitCode.INTERRUPTED
+    assert str(exc.value.message) == (f"interrupted: 30 of {total:,} runs moved; the batch in progress "
+                                      "was rolled back; run again to finish")
+    assert len(changed(before, snapshot(dbs))) == 30 and audit_rows(dbs) == 1
+
+
 def test_killed_process_between_batches_leaves_no_half_changed_run(cli, db_url, dbs, tmp_path,
                                                                     monkeypatch):
     """A real SIGKILL inside the second batch's transaction."""

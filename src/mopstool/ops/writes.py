@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection
 from mopstool.db import Databases, translate_db_errors
 from mopstool.db.dialect import named_lock
 from mopstool.db.own import record_audit  # noqa: F401  (re-exported for ops modules)
-from mopstool.errors import ConfigError, TempFail
+from mopstool.errors import ConfigError, ExitCode, MopsError, TempFail
 from mopstool.util import chunks  # noqa: F401  (re-exported: the one batching helper)
 
 LOCK_NAME = "mopstool.write"
@@ -213,7 +213,7 @@ def execute_batches(dbs: Databases, action: str, plan: Callable[[Connection], P]
                     confirm: Callable[[P], bool] | None = None,
                     done: Callable[[P, Any, Q], None] | None = None, pstamp_db: bool = False,
                     lock_timeout: int | float | None = None, command: list[str] | None = None,
-                    gap: float = BATCH_GAP) -> P:
+                    gap: float = BATCH_GAP, done_words: str = "rows written") -> P:
     """A bulk job: plan and confirm once (as :func:`execute`), then one
     transaction per batch.
 
@@ -224,21 +224,30 @@ def execute_batches(dbs: Databases, action: str, plan: Callable[[Connection], P]
     batch's transaction. *done(plan, slice, fresh)* runs after each batch's
     commit (or after a batch with nothing left to change). Between two batches
     the lock stays free for *gap* seconds, so a waiting writer takes its turn.
-    Returns the confirmed plan with ``applied`` True once every batch ran."""
+    Returns the confirmed plan with ``applied`` True once every batch ran.
+    Interrupted (Ctrl-C), it says how far it got, "N of M *done_words*" (the
+    committed batches; the one in progress is rolled back), and to run again."""
     import time
 
     shown, go = _plan_and_confirm(dbs, plan, dry_run=dry_run, confirm=confirm, pstamp_db=pstamp_db)
     if not go:
         return shown
     parts = list(batches(shown))
-    for n, part in enumerate(parts):
-        if n:
-            # a fair turn: a writer waiting for the lock is woken and takes it now,
-            # instead of finding it taken again by the next batch
-            time.sleep(gap)
-        fresh = _apply_fresh(dbs, action, _keys(part), lambda conn, p=part: batch_plan(conn, p), apply,
-                             pstamp_db=pstamp_db, lock_timeout=lock_timeout, command=command)
-        if done is not None:
-            done(shown, part, fresh)
+    total = sum(len(_keys(p) or ()) for p in parts)
+    committed = 0
+    try:
+        for n, part in enumerate(parts):
+            if n:
+                # a fair turn: a writer waiting for the lock is woken and takes it now,
+                # instead of finding it taken again by the next batch
+                time.sleep(gap)
+            fresh = _apply_fresh(dbs, action, _keys(part), lambda conn, p=part: batch_plan(conn, p), apply,
+                                 pstamp_db=pstamp_db, lock_timeout=lock_timeout, command=command)
+            committed += len(_keys(fresh) or ())
+            if done is not None:
+                done(shown, part, fresh)
+    except KeyboardInterrupt:
+        raise MopsError(f"interrupted: {committed:,} of {total:,} {done_words}; the batch in progress "
+                        "was rolled back; run again to finish", ExitCode.INTERRUPTED) from None
     shown.applied = True
     return shown

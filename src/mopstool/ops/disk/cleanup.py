@@ -561,7 +561,7 @@ def cleanup(dbs: Databases, cfg: Config, *, as_of: date, stages: Iterable[str] |
             progress("cleanup", progressed[0], shown.total)
 
     return execute_batches(dbs, "cleanup", plan, batches, batch_plan, apply, dry_run=dry_run,
-                           confirm=confirm, done=done, lock_timeout=lock_timeout)
+                           confirm=confirm, done=done, lock_timeout=lock_timeout, done_words="runs moved")
 
 
 # ---------------------------------------------------------------------- status
