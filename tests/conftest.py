@@ -246,6 +246,7 @@ def _demo_templates(tmp_path_factory):
         from mopstool.ops.demo.night import run_demo
 
         root = tmp_path_factory.mktemp(f"demo-{kind}")
+        (root / "home" / ".config").mkdir(parents=True)  # as isolated_home: astropy wants it to exist
         if kind == "sqlite":
             import shutil
 

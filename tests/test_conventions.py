@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "conventions.md"
 
 
@@ -108,6 +110,23 @@ def test_one_spelling_per_concept_for_the_shared_options():
     # --target is spelled with -t wherever the czar's family has it
     for command, names, _ in opts.get("--target", []):
         assert names[0] == "--target"
+
+
+@pytest.mark.parametrize("argv,named", [
+    (["cleanup", "--status", "--target", "OSS"], "--target"),
+    (["cleanup", "--target", "OSS", "status"], "--target"),
+    (["cleanup", "--batch-size", "5", "status"], "--batch-size"),
+    (["fixbroken", "--status", "--dry-run"], "--dry-run"),
+    (["fixbroken", "--finish", "--open"], "--open"),
+    (["fixbroken", "--chip-id", "5", "status"], "--chip-id"),
+    (["fixbroken", "--limit", "3"], "--limit"),
+])
+def test_an_option_a_mode_does_not_use_is_refused_by_name(cli, demo_db_url, argv, named):
+    r = cli("--db", demo_db_url, *argv)
+    assert r.code == 2, r.err
+    assert r.err.splitlines() == [f"mopstool: error: {named}: not used by "
+                                  f"{r.err.split('not used by ', 1)[1].split(';')[0]}; leave it out"]
+    assert named in r.err and r.out == ""
 
 
 def test_fixbroken_modes_are_subcommands_and_old_flags_still_work(cli, demo_db_url):

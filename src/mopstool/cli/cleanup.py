@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, YesOpt, command_with_modes, concurrent_notes,
-                                 confirmer, emit_result, info, output_format, state)
+                                 confirmer, emit_result, info, output_format, refuse_options, state)
 from mopstool.stages import choices
 
 _GROUP_COLUMNS = ("stage", "night", "target", "label", "retention_days", "runs", "held")
@@ -60,6 +60,7 @@ def cleanup_run(
     night = parse_night(as_of) if as_of else parse_night("today")
     stages = [s.lower().replace("camera", "cam") for s in stage] if stage else None
     if status:
+        refuse_options(ctx, {"as_of", "stage", "status", "fmt", "as_json"}, "cleanup status")
         report = cleanup_status(st.dbs, cfg, as_of=night, stages=stages)
         from mopstool.ops.results import Listing
 

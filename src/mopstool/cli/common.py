@@ -93,12 +93,33 @@ IdOpt = Annotated[Optional[list[int]], typer.Option(
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="At most this many rows.")]
 
 
+def refuse_options(ctx: typer.Context, allowed: set[str], what: str) -> None:
+    """Refuse, naming them, the options given on the command line that *what*
+    does not use (every parameter not in *allowed*; --columns is always used)."""
+    given = [p.opts[0] for p in ctx.command.params
+             if getattr(p, "opts", None) and p.name not in allowed | {"columns"}
+             and (src := ctx.get_parameter_source(p.name)) is not None and src.name == "COMMANDLINE"]
+    if given:
+        raise UsageError(f"{', '.join(given)}: not used by {what}; leave {'them' if len(given) > 1 else 'it'} out")
+
+
 def command_with_modes(run) -> typer.Typer:
     """A command that does its work itself (*run*, the group's callback) and has
-    its modes as subcommands ('fixbroken status', 'cleanup status')."""
+    its modes as subcommands ('fixbroken status', 'cleanup status'). The
+    command's own options go with the command, not with a mode: given before
+    a mode they are refused by name."""
+    import functools
+
+    @functools.wraps(run)
+    def callback(ctx: typer.Context, **kwargs):
+        if ctx.invoked_subcommand:
+            refuse_options(ctx, set(), f"'{ctx.info_name} {ctx.invoked_subcommand}'")
+            return None
+        return run(ctx, **kwargs)
+
     app = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_command=True,
                       context_settings={"help_option_names": ["-h", "--help"]})
-    app.callback(invoke_without_command=True)(run)
+    app.callback(invoke_without_command=True)(callback)
     return app
 
 

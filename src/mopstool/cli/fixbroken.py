@@ -8,7 +8,7 @@ import typer
 
 from mopstool.cli.common import (DryRunOpt, FormatOpt, JsonOpt, LimitOpt, YesOpt, command_with_modes,
                                  confirmer, emit_result, info, old_spelling, output_format,
-                                 renamed, state)
+                                 refuse_options, renamed, state)
 from mopstool.errors import UsageError
 
 _PLAN_COLUMNS = ("exp_name", "filter", "preset", "label", "reduction", "broken", "chip_id",
@@ -78,6 +78,13 @@ def fixbroken_run(
         raise UsageError("--status and --finish do not go together")
     if (status or finish) and selected:
         raise UsageError("--status and --finish work on every recorded fix; drop the selectors")
+    if status:
+        refuse_options(ctx, {"status", "open_only", "limit", "fmt", "as_json"}, "fixbroken status")
+    elif finish:
+        refuse_options(ctx, {"finish", "dry_run", "yes", "fmt", "as_json"}, "fixbroken finish")
+    else:
+        refuse_options(ctx, {"exp_name", "chip_id", "warp_id", "diff_id", "fix_date", "old_date", "dry_run",
+                             "yes", "fmt", "as_json"}, "fixbroken (status: --open, --limit)")
     if status:
         rows = fb.fix_status(st.dbs, st.config, open_only=open_only, limit=limit)
         emit_result(ctx, _listing(rows, _STATUS_COLUMNS, "fixbroken fixes"), fmt, as_json)
