@@ -28,6 +28,9 @@ def column_types(columns) -> dict[str, str]:
     """MDC type tokens for SQLAlchemy columns (or labelled column expressions)."""
     from sqlalchemy import BigInteger, DateTime, Double, Float, Integer, SmallInteger, String
 
+    # most specific first: BigInteger and SmallInteger are Integers, Double is a Float
+    codes = ((BigInteger, "S64"), (SmallInteger, "S16"), (Integer, "S32"), (Double, "F64"), (Float, "F32"),
+             (DateTime, "UTC"), (String, "STR"))
     out = {}
     for c in columns:
         t = getattr(c, "type", None)
@@ -35,20 +38,10 @@ def column_types(columns) -> dict[str, str]:
         variants = getattr(t, "_variant_mapping", {}) or {}
         if any(type(v).__name__ == "TINYINT" for v in variants.values()):
             out[name] = "BOOL"
-        elif isinstance(t, BigInteger):
-            out[name] = "S64"
-        elif isinstance(t, SmallInteger):
-            out[name] = "S16"
-        elif isinstance(t, Integer):
-            out[name] = "S32"
-        elif isinstance(t, Double):
-            out[name] = "F64"
-        elif isinstance(t, Float):
-            out[name] = "F32"
-        elif isinstance(t, DateTime):
-            out[name] = "UTC"
-        elif isinstance(t, String):
-            out[name] = "STR"
+            continue
+        code = next((code for kind, code in codes if isinstance(t, kind)), None)
+        if code is not None:
+            out[name] = code
     return out
 
 
