@@ -34,6 +34,8 @@ a database of several GB on the shared server.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -57,6 +59,29 @@ COMMANDS = [
                              "--dry-run", "--json"]),
 ]
 BASE = 50_000_000  # history ids start here (the demo's ids are far below)
+
+
+def run_in_process(argv: list[str], **listeners) -> float:
+    """Run mopstool in this process with engine *listeners* (event name -> function)
+    attached, its output swallowed; the seconds it took."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from mopstool.cli.main import main as mopstool_main
+
+    for name, fn in listeners.items():
+        event.listen(Engine, name, fn)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            t0 = time.perf_counter()
+            try:
+                mopstool_main(argv)
+            except SystemExit:
+                pass
+            return time.perf_counter() - t0
+    finally:
+        for name, fn in listeners.items():
+            event.remove(Engine, name, fn)
 
 
 def run_once(url: str, argv: list[str], repeat: int) -> float:
@@ -91,14 +116,6 @@ def count_statements(url: str, argv: list[str]) -> int:
 def explain(url: str) -> None:
     """Print, per report, the EXPLAIN rows of its SELECTs on history tables
     (type, key, estimated rows), captured with a before_cursor_execute listener."""
-    import contextlib
-    import io
-
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    from mopstool.cli.main import main as mopstool_main
-
     history = {"rawExp", "chipRun", "chipProcessedImfile", "camRun", "fakeRun", "warpRun", "warpSkyfile",
                "diffRun", "diffInputSkyfile", "diffSkyfile", "publishRun", "pstampRequest", "pstampJob"}
     eng = create_engine(url)
@@ -108,17 +125,7 @@ def explain(url: str) -> None:
         def listener(conn, cursor, statement, parameters, context, executemany):
             seen.append((statement, parameters))
 
-        event.listen(Engine, "before_cursor_execute", listener)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                t0 = time.perf_counter()
-                try:
-                    mopstool_main([*argv, "--db", url])
-                except SystemExit:
-                    pass
-                took = time.perf_counter() - t0
-        finally:
-            event.remove(Engine, "before_cursor_execute", listener)
+        took = run_in_process([*argv, "--db", url], before_cursor_execute=listener)
         selects = [(st, p) for st, p in seen if st.lstrip().upper().startswith(("SELECT", "WITH", "("))]
         print(f"## {name}: {len(seen)} statements, {len(selects)} SELECT, {took:.2f} s in-process")
         with eng.connect() as c:
@@ -214,14 +221,7 @@ def in_process(url: str, repeat: int) -> dict[str, tuple[float, float, int]]:
     """report -> (median seconds, median seconds inside the database driver,
     statements) of *repeat* runs in this process, after one warm-up run (the
     imports and the first connection are not counted)."""
-    import contextlib
-    import io
     import statistics
-
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    from mopstool.cli.main import main as mopstool_main
 
     out = {}
     for name, argv in COMMANDS:
@@ -237,19 +237,8 @@ def in_process(url: str, repeat: int) -> dict[str, tuple[float, float, int]]:
                 sql[0] += time.perf_counter() - started.pop()
                 sql[1] += 1
 
-            event.listen(Engine, "before_cursor_execute", before)
-            event.listen(Engine, "after_cursor_execute", after)
-            try:
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    t0 = time.perf_counter()
-                    try:
-                        mopstool_main([*argv, "--db", url])
-                    except SystemExit:
-                        pass
-                    took = time.perf_counter() - t0
-            finally:
-                event.remove(Engine, "before_cursor_execute", before)
-                event.remove(Engine, "after_cursor_execute", after)
+            took = run_in_process([*argv, "--db", url], before_cursor_execute=before,
+                                  after_cursor_execute=after)
             if i:
                 walls.append(took)
                 sqls.append(sql[0])
