@@ -22,7 +22,8 @@ from mopstool.errors import ExitCode
 REPO = Path(__file__).resolve().parents[1]
 #: what --help, --version and completion must not import (typer._adapters: typer's
 #: pydantic validators, built only when a value is coerced)
-HEAVY = ("sqlalchemy", "mopstool.db.schema", "astropy", "fitsio", "numpy", "scipy", "typer._adapters")
+HEAVY = ("sqlalchemy", "mopstool.db.schema", "astropy", "fitsio", "numpy", "scipy", "pygal", "matplotlib",
+         "typer._adapters")
 
 
 def _python(code: str, *args: str, env=None, timeout=120) -> subprocess.CompletedProcess:

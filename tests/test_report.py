@@ -1,10 +1,12 @@
 """mopstool report: the page is one self-contained file with the grid, the
 problems (fix commands that run as printed), the plots and the exposure table;
-it never overwrites a file it did not write unless --force; no command
-loads matplotlib (the plots are SVG written directly)."""
+it never overwrites a file it did not write unless --force; the plots are
+pygal SVG with no script and no address to fetch, and no command loads
+matplotlib."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -79,6 +81,19 @@ def test_report_page_is_self_contained_and_complete(cli, db_url, demo, tmp_path)
     figures = [f["id"] for f in page.find("figure", class_="plot")]
     assert figures == ["plot-fwhm", "plot-zpt", "plot-detections"]
     assert text.count("<svg") == 3 and "FWHM cut 6" in text and "Detections per diff" in text
+    svgs = _figures(text)
+    for name, (_key, svg) in svgs.items():
+        assert f'id="chart-{name}"' in svg and "<script" not in svg and "<!--" not in svg, name
+        assert not re.findall(r"https?://(?!www\.w3\.org/)", svg), name
+    # a point per exposure with a FWHM, labelled with its exp_name; a bar per diff of the night
+    night = json.loads(cli("night", "--db", db_url, "--night", N, "--json").out)
+    points = re.findall(r'<desc class="label">(o\w+)</desc>', svgs["fwhm"][1])
+    assert sorted(points) == sorted(e["exp_name"] for e in night["exposures"] if e["fwhm"] is not None)
+    bars = re.findall(r'<desc class="label">diff (\d+) \((\w+)\)', svgs["detections"][1])
+    ww = {p["diff_id"] for e in night["exposures"] for p in e["pairs"] if p.get("diff_id")}
+    assert len(bars) == len(set(bars)) > 30 and ww <= {int(b) for b, _t in bars}
+    assert {t for _b, t in bars} == {e["target"] for e in night["exposures"]}
+    assert svgs["detections"][1].count('class="bar"') == len(bars)  # no empty placeholder bars
     # the exposure table: 53 rows, sortable headers, a filter box
     table_rows = [t for t in page.find("tr") if "data-exp" in t]
     assert len(table_rows) == 53
@@ -117,7 +132,7 @@ def test_report_refuses_to_overwrite_a_foreign_file(cli, tmp_path):
 
 
 def test_no_command_loads_matplotlib(tmp_path):
-    # the page's plots are SVG written directly: matplotlib's import alone costs about a czar run
+    # the page's plots are drawn with pygal: matplotlib's import alone costs about a czar run
     db = f"sqlite:///{tmp_path / 'g.sqlite'}"
     code = (
         "import sys, io, contextlib\n"

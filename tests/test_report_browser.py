@@ -72,6 +72,9 @@ def test_chromium_renders_grid_problems_and_plots(cli, tmp_path):
     for p in plots:
         assert int(_attr(p, "data-rendered-width")) > 200, p
         assert int(_attr(p, "data-marks")) > 20, p
+    # the page's script gave every data mark its hover text (pygal's value and label)
+    assert re.search(r"<title>o8309g0051o: 08:17: 8\.1</title>", dom), "no hover text on the FWHM points"
+    assert re.search(r"<title>diff \d+ \(OSS\): 3400</title>", dom), "no hover text on the bars"
     # the URL's filter and sort were applied by the script
     table = re.search(r'<table id="exposures"[^>]*>', dom).group(0)
     assert _attr(table, "data-shown") == "2" and _attr(table, "data-sorted") == "fwhm:desc"

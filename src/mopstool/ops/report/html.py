@@ -89,8 +89,13 @@ var p=new URLSearchParams(location.search);
 if(p.get('filter')){box.value=p.get('filter');}filter(box.value);
 if(p.get('sort'))sortBy(p.get('sort'),p.get('order')==='desc');
 document.querySelectorAll('figure.plot').forEach(function(f){var s=f.querySelector('svg');
- if(s){var r=s.getBoundingClientRect();f.dataset.renderedWidth=Math.round(r.width);
- f.dataset.marks=s.querySelectorAll('.mark').length;}});
+ if(!s)return;var marks=s.querySelectorAll('.tooltip-trigger');
+ marks.forEach(function(m){var g=m.parentNode,d=[];g.querySelectorAll('desc').forEach(function(e){
+  if(e.classList.contains('label')||e.classList.contains('value'))d.push(e.textContent);});
+  var t=document.createElementNS('http://www.w3.org/2000/svg','title');t.textContent=d.join(': ');
+  g.insertBefore(t,g.firstChild);});
+ var r=s.getBoundingClientRect();f.dataset.renderedWidth=Math.round(r.width);
+ f.dataset.marks=marks.length;});
 document.querySelectorAll('table.grid').forEach(function(g){g.dataset.renderedWidth=
  Math.round(g.getBoundingClientRect().width);});
 document.documentElement.dataset.ready='1';

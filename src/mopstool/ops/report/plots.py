@@ -1,21 +1,20 @@
-"""The night's plots, written as inline SVG text.
+"""The night's plots, drawn with pygal as inline SVG.
 
-The page's three plots are simple (points against time with a few dashed
-cuts, one bar per diff), so they are written here as SVG elements directly
-instead of drawn with a plotting library: importing matplotlib alone costs
-about as much CPU as the whole ``czar`` report (docs/benchmarks.md), and the
-page is rewritten every few minutes by cron. Each plot is one ``<svg>`` with
-a viewBox, so the browser scales it to the page; every data mark (a point, a
-bar) carries ``class="mark"`` and a ``<title>`` shown on hover.
+pygal (Kozea, pure Python) writes SVG directly: the page stays one file of
+text that the browser scales, and drawing the three plots costs about 0.15 s
+of CPU with its import. matplotlib, which ``testchunk compare --plots`` uses
+for PNG files, costs about 0.75 s of CPU to import alone, about as much as the
+whole ``czar`` report, and the page is rewritten every few minutes by cron
+(docs/benchmarks.md). The charts are rendered without pygal's tooltip script
+(which it would load from a CDN); the page's own script turns the value and
+label pygal writes into each data mark into the hover text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from datetime import datetime, timedelta, timezone
-from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,107 +23,64 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#17becf")
 BAD = "#c62828"
 #: the drawing size in SVG user units (the browser scales it to the figure's width)
-WIDTH, HEIGHT = 800, 340
+WIDTH, HEIGHT = 800, 370
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
 
-def _e(v: Any) -> str:
-    return escape(str(v), quote=True)
+def _chart(kind: str, colours: list[str], **options: Any):
+    """A pygal chart of *kind* ('DateTimeLine', 'StackedBar', ...) in the page's
+    look: no script, no XML declaration, series in *colours*."""
+    import pygal
+    from pygal.style import Style
+
+    style = Style(colors=tuple(colours) or PALETTE, background="#fff", plot_background="#fff",
+                  font_family=FONT, title_font_size=14, label_font_size=11, legend_font_size=11,
+                  major_label_font_size=11, no_data_font_size=14, guide_stroke_color="#bbb",
+                  major_guide_stroke_color="#bbb", guide_stroke_dasharray="2,3",
+                  major_guide_stroke_dasharray="2,3")
+    return getattr(pygal, kind)(js=[], style=style, width=WIDTH, height=HEIGHT, explicit_size=True,
+                                disable_xml_declaration=True, truncate_legend=-1, print_values=False,
+                                legend_at_bottom=True,
+                                **options)
 
 
-def _n(v: float) -> str:
-    """A coordinate, short: two decimals, no trailing zeros."""
-    s = f"{v:.2f}".rstrip("0").rstrip(".")
-    return "0" if s == "-0" else s
+def _bare(root):
+    """An XML filter: drop pygal's comments (one carries the day it was drawn)
+    and the configuration script it writes for its tooltip script, which the
+    page does not load; the same data then draws the same SVG."""
+    for parent in [root, *root.iter()]:
+        for child in list(parent):
+            if _local(child.tag) in ("", "script"):
+                parent.remove(child)
+    return root
 
 
-class _Axes:
-    """One plot area inside the drawing: data limits, their mapping to SVG
-    units, and the SVG elements written so far."""
-
-    def __init__(self, left: float, right: float, bottom: float, top: float = 0.90):
-        self.x0, self.x1 = left * WIDTH, right * WIDTH
-        self.y0, self.y1 = (1 - bottom) * HEIGHT, (1 - top) * HEIGHT  # y0: bottom edge (larger)
-        self.xlim = (0.0, 1.0)
-        self.ylim = (0.0, 1.0)
-        self.back: list[str] = []   # grid, drawn under the data
-        self.body: list[str] = []   # data
-        self.front: list[str] = []  # frame, ticks, labels, legend
-
-    def px(self, x: float) -> float:
-        lo, hi = self.xlim
-        return self.x0 + (x - lo) / ((hi - lo) or 1.0) * (self.x1 - self.x0)
-
-    def py(self, y: float) -> float:
-        lo, hi = self.ylim
-        return self.y0 - (y - lo) / ((hi - lo) or 1.0) * (self.y0 - self.y1)
-
-    def text(self, x: float, y: float, s: str, *, size: float = 12, anchor: str = "middle",
-             rotate: float | None = None, weight: str | None = None) -> None:
-        extra = f' transform="rotate({_n(rotate)} {_n(x)} {_n(y)})"' if rotate else ""
-        bold = f' font-weight="{weight}"' if weight else ""
-        self.front.append(f'<text x="{_n(x)}" y="{_n(y)}" font-size="{_n(size)}" text-anchor="{anchor}"'
-                          f'{bold}{extra}>{_e(s)}</text>')
-
-    def title(self, s: str) -> None:
-        self.text((self.x0 + self.x1) / 2, self.y1 - 7, s, size=14)
-
-    def xticks(self, ticks: list[float], labels: list[str], *, rotate: float | None = None,
-               size: float = 12, grid: bool = True) -> None:
-        for t, lab in zip(ticks, labels):
-            x = self.px(t)
-            if grid:
-                self.back.append(f'<line x1="{_n(x)}" y1="{_n(self.y1)}" x2="{_n(x)}" y2="{_n(self.y0)}" '
-                                 'stroke="#b0b0b0" stroke-opacity="0.5" stroke-width="0.8"/>')
-            self.front.append(f'<line x1="{_n(x)}" y1="{_n(self.y0)}" x2="{_n(x)}" y2="{_n(self.y0 + 4)}" '
-                              'stroke="#000" stroke-width="0.8"/>')
-            if rotate:
-                self.text(x, self.y0 + 10, lab, size=size, anchor="end", rotate=rotate)
-            else:
-                self.text(x, self.y0 + 17, lab, size=size)
-
-    def yticks(self, ticks: list[float], labels: list[str], *, grid: bool = True) -> None:
-        for t, lab in zip(ticks, labels):
-            y = self.py(t)
-            if grid:
-                self.back.append(f'<line x1="{_n(self.x0)}" y1="{_n(y)}" x2="{_n(self.x1)}" y2="{_n(y)}" '
-                                 'stroke="#b0b0b0" stroke-opacity="0.5" stroke-width="0.8"/>')
-            self.front.append(f'<line x1="{_n(self.x0 - 4)}" y1="{_n(y)}" x2="{_n(self.x0)}" y2="{_n(y)}" '
-                              'stroke="#000" stroke-width="0.8"/>')
-            self.text(self.x0 - 7, y + 4, lab, size=12, anchor="end")
-
-    def labels(self, xlabel: str, ylabel: str, *, xlabel_at: float = 36) -> None:
-        self.text((self.x0 + self.x1) / 2, self.y0 + xlabel_at, xlabel)
-        x, y = self.x0 - 52, (self.y0 + self.y1) / 2
-        self.text(x, y, ylabel, rotate=-90)
-
-    def legend(self, entries: list[str]) -> None:
-        """*entries*: one SVG fragment per line (a 20-unit-wide key, then its
-        label at x=26, baseline at y=0), boxed right of the plot area."""
-        x, y = self.x1 + 10, self.y1 + 4
-        box = [f'<g transform="translate({_n(x)} {_n(y)})" font-size="11">',
-               f'<rect x="0" y="0" width="{_n(WIDTH - x - 4)}" height="{18 * len(entries) + 6}" '
-               'fill="#fff" fill-opacity="0.8" stroke="#ccc"/>']
-        for i, entry in enumerate(entries):
-            box.append(f'<g transform="translate(6 {15 + 18 * i})">{entry}</g>')
-        box.append("</g>")
-        self.front.append("".join(box))
-
-    def svg(self, *, frame: bool = True) -> str:
-        box = (f'<rect x="{_n(self.x0)}" y="{_n(self.y1)}" width="{_n(self.x1 - self.x0)}" '
-                 f'height="{_n(self.y0 - self.y1)}" fill="none" stroke="#000" stroke-width="0.8"/>') if frame else ""
-        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-                f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FONT}">'
-                f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>'
-                f'<g class="grid">{"".join(self.back)}</g><g class="data">{"".join(self.body)}</g>'
-                f'{box}{"".join(self.front)}</svg>')
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _empty(message: str, title: str) -> str:
-    ax = _Axes(0.09, 0.80, 0.16)
-    ax.title(title)
-    ax.text(WIDTH / 2, HEIGHT / 2, message)
-    return ax.svg(frame=False)
+def _no_placeholders(root):
+    """An XML filter for the stacked bars: drop the empty bars pygal draws for
+    the other targets' slots (every real bar carries a label)."""
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if _local(child.tag) == "g" and child.get("class") == "bar" and not any(
+                    _local(d.tag) == "desc" and d.get("class") == "label" for d in child):
+                parent.remove(child)
+    return root
+
+
+def _render(chart, name: str, *filters: Callable) -> str:
+    """The chart as SVG text, its element id ``chart-<name>`` (unique in the page)."""
+    chart.uuid = name
+    for f in (_bare, *filters):
+        chart.add_xml_filter(f)
+    return chart.render(is_unicode=True)
+
+
+def _empty(message: str, title: str, name: str) -> str:
+    chart = _chart("XY", [], title=title, no_data_text=message)
+    return _render(chart, name)
 
 
 def _colours(rows: list[dict]) -> dict[str, str]:
@@ -132,139 +88,98 @@ def _colours(rows: list[dict]) -> dict[str, str]:
     return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(targets)}
 
 
+def _utc(dt: datetime) -> datetime:
+    """*dt* as a naive UTC datetime (pygal's time axis takes naive values)."""
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+
+
 _STEPS_MIN = (5, 10, 15, 20, 30, 60, 120, 180, 240, 360)
 
 
-def _hours(dt: datetime, t0: datetime) -> float:
-    return (dt - t0).total_seconds() / 3600.0
-
-
-def _time_ticks(ax: _Axes, t0: datetime, lo: float, hi: float) -> None:
-    """At most 7 ticks at round UTC minutes between *lo* and *hi* (hours from
-    *t0*, a whole hour), labelled HH:MM."""
-    span = max(hi - lo, 1e-6) * 60
-    step = next((s for s in _STEPS_MIN if span / s <= 6), 720)
-    first = math.ceil(lo * 60 / step) * step
-    ticks = list(range(first, math.floor(hi * 60) + 1, step))
-    ax.xticks([m / 60 for m in ticks], [(t0 + timedelta(minutes=m)).strftime("%H:%M") for m in ticks])
-
-
-def nice_ticks(lo: float, hi: float, most: int = 5) -> list[float]:
-    """At most *most* + 1 round values (steps of 1, 2, 2.5 or 5 × 10^k) within [lo, hi]."""
-    if not hi > lo:
-        return [lo]
-    raw = (hi - lo) / most
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
-    first = math.ceil(lo / step - 1e-9)
+def time_ticks(lo: datetime, hi: datetime, most: int = 9) -> list[datetime]:
+    """At most *most* ticks at round UTC minutes (a step of 5 minutes to 6 hours) within [lo, hi]."""
+    span = max((hi - lo).total_seconds() / 60, 1.0)
+    step = next((m for m in _STEPS_MIN if span / m <= most - 1), 720)
+    first = lo.replace(minute=0, second=0, microsecond=0)
     out = []
-    k = first
-    while k * step <= hi * (1 + 1e-12) + 1e-12:
-        out.append(round(k * step, 10))
-        k += 1
+    t = first
+    while t <= hi:
+        if t >= lo:
+            out.append(t)
+        t += timedelta(minutes=step)
     return out
 
 
-def _tick_label(v: float) -> str:
-    s = f"{v:.6g}"
-    return "0" if s in ("-0", "0") else s
-
-
-def _y_ticks(ax: _Axes, lo: float, hi: float) -> None:
-    ax.ylim = (lo, hi)
-    ticks = nice_ticks(lo, hi)
-    ax.yticks(ticks, [_tick_label(t) for t in ticks])
-
-
-def _pad(lo: float, hi: float, frac: float = 0.08) -> tuple[float, float]:
-    d = (hi - lo) * frac or max(abs(hi) * 0.05, 0.5)
-    return lo - d, hi + d
-
-
-def _dot(colour: str, r: float = 3.2) -> str:
-    return f'<circle cx="10" cy="-4" r="{r}" fill="{colour}"/>'
-
-
-def _label(s: str) -> str:
-    return f'<text x="26" y="0">{_e(s)}</text>'
-
-
 def quality_plot(rows: list[dict], column: str, *, ylabel: str, title: str,
-                 cut_column: str | None = None) -> str:
+                 cut_column: str | None = None, name: str | None = None) -> str:
     """*column* of each exposure against its dateobs, one colour per target;
-    with *cut_column*, each target's cut drawn as a dashed line."""
+    with *cut_column*, each target's cut drawn as a dashed line; exposures of
+    a visit that is not usable ringed in red."""
     pts = [r for r in rows if r["dateobs"] is not None and r[column] is not None]
     if not pts:
-        return _empty(f"no exposures with {column} yet", title)
-    ax = _Axes(0.09, 0.80, 0.16)
-    stamps = [r["dateobs"] if r["dateobs"].tzinfo else r["dateobs"].replace(tzinfo=timezone.utc) for r in pts]
-    t0 = min(stamps).replace(minute=0, second=0, microsecond=0)
-    xs = [_hours(s, t0) for s in stamps]
-    ys = [float(r[column]) for r in pts]
+        return _empty(f"no exposures with {column} yet", title, name or column)
     colours = _colours(pts)
-    segs: list[tuple[float, float, float, str]] = []
+    series: list[tuple[str, str, list, dict]] = []
+    for target, colour in colours.items():
+        mine = [r for r in pts if r["target"] == target]
+        values = [{"value": (_utc(r["dateobs"]), float(r[column])),
+                   "label": r.get("exp_name") or target} for r in mine]
+        series.append((target, colour, values, {}))
     if cut_column:
-        for target, colour in colours.items():
-            idx = [i for i, r in enumerate(pts) if r["target"] == target]
-            for cut in sorted({pts[i][cut_column] for i in idx if pts[i].get(cut_column) is not None}):
-                segs.append((float(cut), min(xs[i] for i in idx), max(xs[i] for i in idx), colour))
-    cuts = sorted({s[0] for s in segs})
-    lo, hi = min(xs), max(xs)
-    dx = max((hi - lo) * 0.03, 0.05)
-    ax.xlim = (lo - dx, hi + dx)
-    _time_ticks(ax, t0, lo - dx, hi + dx)
-    _y_ticks(ax, *_pad(min(ys + cuts), max(ys + cuts)))
-    for y, a, b, colour in segs:
-        ax.body.append(f'<line x1="{_n(ax.px(a))}" y1="{_n(ax.py(y))}" x2="{_n(ax.px(b))}" y2="{_n(ax.py(y))}" '
-                       f'stroke="{colour}" stroke-width="1.6" stroke-dasharray="5.5 2.4"/>')
-    for i, r in enumerate(pts):
-        tip = f"{r.get('exp_name', '')} {stamps[i]:%H:%M} {column} {ys[i]:g}".strip()
-        ax.body.append(f'<circle class="mark" cx="{_n(ax.px(xs[i]))}" cy="{_n(ax.py(ys[i]))}" r="3.2" '
-                       f'fill="{colours[r["target"]]}"><title>{_e(tip)}</title></circle>')
-    for i, r in enumerate(pts):
-        if r["visit_status"] != "ok":
-            ax.body.append(f'<circle cx="{_n(ax.px(xs[i]))}" cy="{_n(ax.py(ys[i]))}" r="6" fill="none" '
-                           f'stroke="{BAD}" stroke-width="1.6"/>')
-    entries = [_dot(c) + _label(t) for t, c in colours.items()]
-    if segs:
-        entries.append('<line x1="0" y1="-4" x2="20" y2="-4" stroke="#000" stroke-width="1.6" '
-                       'stroke-dasharray="5.5 2.4"/>' + _label("FWHM cut " + ", ".join(f"{c:g}" for c in cuts)))
-    entries.append(f'<circle cx="10" cy="-4" r="6" fill="none" stroke="{BAD}" stroke-width="1.6"/>'
-                   + _label("visit not usable"))
-    ax.labels("dateobs (UTC)", ylabel)
-    ax.title(title)
-    ax.legend(entries)
-    return ax.svg()
+        # one dashed series of every target's cut, each across the target's exposures
+        segs: list = []
+        cuts: set[float] = set()
+        for target in colours:
+            mine = [r for r in pts if r["target"] == target]
+            t0, t1 = min(_utc(r["dateobs"]) for r in mine), max(_utc(r["dateobs"]) for r in mine)
+            for cut in sorted({float(r[cut_column]) for r in mine if r.get(cut_column) is not None}):
+                segs += [*([None] if segs else []),
+                         {"value": (t0, cut), "label": f"{target} FWHM cut"},
+                         {"value": (t1, cut), "label": f"{target} FWHM cut"}]
+                cuts.add(cut)
+        if segs:
+            series.append(("FWHM cut " + ", ".join(f"{c:g}" for c in sorted(cuts)), "#000", segs,
+                           {"stroke": True, "show_dots": False,
+                            "stroke_style": {"width": 1.6, "dasharray": "6,3"}}))
+    bad = [r for r in pts if r["visit_status"] != "ok"]
+    if bad:
+        series.append(("visit not usable", BAD,
+                       [{"value": (_utc(r["dateobs"]), float(r[column])),
+                         "label": f"{r.get('exp_name', '')}: visit {r['visit_status']}".strip(),
+                         "style": f"fill:none;stroke:{BAD};stroke-width:2"} for r in bad],
+                       {"dots_size": 6}))
+    times = [_utc(r["dateobs"]) for r in pts]
+    chart = _chart("DateTimeLine", [s[1] for s in series], title=title, legend_at_bottom_columns=len(series),
+                   x_labels=time_ticks(min(times), max(times)), x_title="dateobs (UTC)",
+                   y_title=ylabel, stroke=False, dots_size=3.2, show_x_guides=True, allow_interruptions=True,
+                   x_value_formatter=lambda d: d.strftime("%H:%M"), x_label_rotation=0,
+                   value_formatter=lambda v: f"{v:g}")
+    for label, _colour, values, opts in series:
+        chart.add(label, values, **opts)
+    return _render(chart, name or column)
 
 
 def detections_plot(diffs: list[dict[str, Any]]) -> str:
-    """Detections (sum of diffSkyfile.sources) per diff run, one bar each."""
+    """Detections (sum of diffSkyfile.sources) per diff run, one bar each,
+    coloured by target; a diff with a faulted skycell has a red edge."""
     title = "Detections per diff (sum over skycells; red edge: a faulted skycell)"
     diffs = [d for d in diffs if d["sources"] is not None]
     if not diffs:
-        return _empty("no diff skycells with detections yet", title)
-    ax = _Axes(0.09, 0.86, 0.27)
+        return _empty("no diff skycells with detections yet", title, "detections")
     colours = _colours(diffs)
     n = len(diffs)
-    ax.xlim = (-0.6, n - 0.4)
-    _y_ticks(ax, 0, max(max(d["sources"] for d in diffs), 1) * 1.05)
-    w = 0.4
-    base = ax.py(0)
-    for i, d in enumerate(diffs):
-        x, top = ax.px(i - w), ax.py(d["sources"])
-        edge = f' stroke="{BAD}" stroke-width="2"' if d["faulted"] else ""
-        ax.body.append(f'<rect class="mark" x="{_n(x)}" y="{_n(top)}" width="{_n(ax.px(i + w) - x)}" '
-                       f'height="{_n(base - top)}" fill="{colours[d["target"]]}"{edge}>'
-                       f'<title>diff {d["diff_id"]} ({_e(d["target"])}): {d["sources"]} detections'
-                       f'{", faulted" if d["faulted"] else ""}</title></rect>')
     step = max(1, -(-n // 12))  # at most 12 labelled ticks
-    ax.xticks(list(range(0, n, step)), [str(d["diff_id"]) for d in diffs][::step], rotate=-60, size=9,
-              grid=False)
-    ax.labels("diff_id", "detections", xlabel_at=74)
-    ax.title(title)
-    ax.legend([f'<rect x="5" y="-9" width="10" height="10" fill="{c}"/>' + _label(t)
-               for t, c in colours.items()])
-    return ax.svg()
+    # one series per target (the legend), stacked so that each diff's one value fills its slot
+    chart = _chart("StackedBar", list(colours.values()), title=title, legend_at_bottom_columns=len(colours), x_title="diff_id",
+                   y_title="detections", x_label_rotation=-60, show_minor_x_labels=False,
+                   x_labels_major_every=step, show_x_guides=False, value_formatter=lambda v: f"{v:g}")
+    chart.x_labels = [str(d["diff_id"]) for d in diffs]
+    for target in colours:
+        chart.add(target, [{"value": d["sources"],
+                            "label": f"diff {d['diff_id']} ({target}){', faulted' if d['faulted'] else ''}",
+                            **({"style": f"stroke:{BAD};stroke-width:2"} if d["faulted"] else {})}
+                           if d["target"] == target else None for d in diffs])
+    return _render(chart, "detections", _no_placeholders)
 
 
 _QUALITY = ("target", "dateobs", "visit_status", "exp_name")
@@ -293,8 +208,9 @@ def night_plots(rows: list[dict], diffs: list[dict[str, Any]], *,
     is in *reuse* (name -> (key, SVG) of the page written before) is not drawn again."""
     draw: dict[str, Callable[[], str]] = {
         "fwhm": lambda: quality_plot(rows, "fwhm", ylabel="FWHM (fwhm_major)", cut_column="max_fwhm",
-                                     title="FWHM per exposure (dashed: the target's FWHM cut)"),
-        "zpt": lambda: quality_plot(rows, "zpt_obs", ylabel="zpt_obs (mag)", title="Zero point per exposure"),
+                                     name="fwhm", title="FWHM per exposure (dashed: the target's FWHM cut)"),
+        "zpt": lambda: quality_plot(rows, "zpt_obs", ylabel="zpt_obs (mag)", title="Zero point per exposure",
+                                    name="zpt"),
         "detections": lambda: detections_plot(diffs),
     }
     reuse = reuse or {}
