@@ -18,7 +18,7 @@ TABLES = {
     "chipRun": "chip_id", "chipImfile": "chip_id, class_id",
     "chipProcessedImfile": "chip_id, class_id", "warpRun": "warp_id",
     "warpSkyfile": "warp_id, skycell_id", "warpSkyCellMap": "warp_id, skycell_id, tess_id, class_id",
-    "diffRun": "diff_id", "diffSkyfile": "diff_id, skycell_id", "pstampRequest": "req_id",
+    "diffRun": "diff_id", "diffInputSkyfile": "diff_skyfile_id", "diffSkyfile": "diff_id, skycell_id", "pstampRequest": "req_id",
     "pstampJob": "job_id", "pstampDependent": "dep_id", "chipMask": "label", "warpMask": "label",
 }
 
@@ -185,8 +185,10 @@ def test_refusals_and_exit_statuses(cli, demo_pair):
         (["warptool", "-definebyquery", "-filter", "w%", "-set_mode", "warp"], 3, "-filter"),
         (["chiptool", "-listrun", "-all", "-dbpassword", "pw"], 3, "passwords"),
         (["difftool", "-definewarpwarp"], 3, "-set_workdir is required"),
-        (["difftool", "-definewarpstack", "-set_workdir", "w"], 3, "-definewarpstack is not supported"),
-        (["chiptool", "-definecopy", "-set_label", "x"], 3, "-definecopy is not supported"),
+        (["difftool", "-definewarpstack", "-set_workdir", "w"], 3, "-set_label is required"),
+        (["difftool", "-definewarpstack", "-set_workdir", "w", "-set_label", "x"], 1, "search parameters"),
+        (["chiptool", "-definecopy", "-set_label", "x"], 3, "search parameters are required"),
+        (["chiptool", "-definecopy", "-label", "x"], 3, "-set_label is required"),
     ]
     for args, code, msg in cases:
         r = cli("--db", url, *args)
