@@ -18,7 +18,7 @@ TABLES = {
     "chipRun": "chip_id", "chipImfile": "chip_id, class_id",
     "chipProcessedImfile": "chip_id, class_id", "warpRun": "warp_id",
     "warpSkyfile": "warp_id, skycell_id", "warpSkyCellMap": "warp_id, skycell_id, tess_id, class_id",
-    "diffRun": "diff_id", "diffInputSkyfile": "diff_skyfile_id", "diffSkyfile": "diff_id, skycell_id", "pstampRequest": "req_id",
+    "diffRun": "diff_id", "diffSkyfile": "diff_id, skycell_id", "pstampRequest": "req_id",
     "pstampJob": "job_id", "pstampDependent": "dep_id", "chipMask": "label", "warpMask": "label",
 }
 

@@ -501,6 +501,18 @@ def test_revertoverlap_and_pstamp_reverts_replay_the_c_sql(cli, pair):
          "AND pstampRequest.state = :s", dict(f=2, s="run"))])
 
 
+def same_inputs(a: str, b: str, diff_ids: list[int]) -> None:
+    """diffInputSkyfile on A and B: the same rows, and the new runs' rows numbered in the
+    same order (a C INSERT ... SELECT per run leaves InnoDB auto-increment gaps, so the
+    diff_skyfile_id values themselves may differ)."""
+    got = [table_contents(u, {"diffInputSkyfile": "diff_id, skycell_id, warp1, stack2"},
+                          skip=("diff_skyfile_id",)) for u in (a, b)]
+    assert got[0] == got[1]
+    sql = ("SELECT diff_id, skycell_id, warp1, warp2, stack2, tess_id FROM diffInputSkyfile WHERE diff_id IN ("
+           + ",".join(str(int(d)) for d in diff_ids) + ") ORDER BY diff_skyfile_id")
+    assert q(a, sql) == q(b, sql)
+
+
 # difftool -definewarpwarp as difftool.c runs it: difftool_definewarpwarp_temp_create/_temp_insert.sql,
 # _select.sql, then per selected pair a diffRun ('reg'), _insert.sql and 'new' (or the dummy run)
 _WW_TEMP = ("CREATE TEMPORARY TABLE diffs (diff_id BIGINT, exp_id BIGINT, PRIMARY KEY(diff_id, exp_id), "
@@ -620,6 +632,7 @@ def test_definewarpwarp_replays_the_c_sql(cli, pair):
         after, got = dump(a), dump(b)
         for t in after:
             assert got[t] == after[t], (legacy, t)
+        same_inputs(a, b, ids)
     run("-set_label rp.ww -limit 3", label="rp.ww", limit=3)
     run("-set_label rp.ww -limit 2", label="rp.ww", limit=2)      # the exposures diffed above are skipped
     w = pretend[0][0]
@@ -888,6 +901,7 @@ def test_definewarpstack_replays_the_c_sql(cli, pair):
         after, got = dump(a), dump(b)
         for t in after:
             assert got[t] == after[t], (legacy, t)
+        same_inputs(a, b, ids)
         return rows
     run("-stack_label FSS.refstack -set_label ws.a", "stackRun.label = :sl", dict(sl="FSS.refstack"), label="ws.a")
     # every FSS warp again under the nightly WS label: -rerun, -bothways, setters

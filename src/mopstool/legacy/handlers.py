@@ -177,6 +177,8 @@ def definecopy(call: LegacyCall, dbs: Databases, note):
         return None
     for u in res.unmatched:
         note(f"chiptool: not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
+    for s in res.skipped:
+        note(f"chiptool: skipped: {s['exp_name']}: {s['reason']}")
     return None
 
 
