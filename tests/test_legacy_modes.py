@@ -860,12 +860,20 @@ def test_definewarpstack_replays_the_c_sql(cli, pair):
     prints the selection; the old and the LAP selection, -rerun, the space box."""
     kind, a, b = pair
     reg = "2018-07-11 00:00:00"
-    r = cli("--db", a, "difftool", "-definewarpstack", "-stack_label", "FSS.refstack", "-set_label", "ws.a",
+    # a newer template of one skycell: no warp has a diff with it yet
+    top, old = q(a, "SELECT MAX(stack_id), MIN(stack_id) FROM stackRun WHERE label = 'FSS.refstack'")[0]
+    both(pair, "INSERT INTO stackRun (stack_id, state, workdir, label, data_group, skycell_id, tess_id, filter) "
+               "SELECT :n, 'full', workdir, 'ws.newstack', data_group, skycell_id, tess_id, filter FROM stackRun "
+               "WHERE stack_id = :o", n=top + 100, o=old)
+    both(pair, "INSERT INTO stackSumSkyfile (stack_id, uri, path_base, good_frac, fault, quality) "
+               "SELECT :n, uri, path_base, good_frac, 0, 0 FROM stackSumSkyfile WHERE stack_id = :o",
+         n=top + 100, o=old)
+    r = cli("--db", a, "difftool", "-definewarpstack", "-stack_label", "ws.newstack", "-set_label", "ws.a",
             "-set_workdir", "/w", "-pretend", "-simple", "-available")
     assert r.code == 0, r.err
     assert "# modern equivalent: none (" in r.err and "-available is ignored" in r.err
     pretend = [ln.split(" ") for ln in r.out.splitlines()]
-    assert pretend and all(p[8] == "FSS.refstack" for p in pretend)
+    assert len(pretend) > 2 and all(p[7] == str(top + 100) and p[8] == "ws.newstack" for p in pretend)
     for args, code, msg in ((["-set_label", "x", "-set_workdir", "w"], 1, "search parameters are required"),
                             (["-warp_id", "1", "-set_workdir", "w"], 3, "-set_label is required"),
                             (["-warp_id", "1", "-set_label", "x"], 3, "-set_workdir is required"),
@@ -873,7 +881,7 @@ def test_definewarpstack_replays_the_c_sql(cli, pair):
         r = cli("--db", a, "difftool", "-definewarpstack", *args)
         assert r.code == code and msg in r.err, (args, r.err)
     if kind == "sqlite":
-        r = cli("--db", a, "difftool", "-definewarpstack", "-stack_label", "FSS.refstack", "-set_label", "ws.a",
+        r = cli("--db", a, "difftool", "-definewarpstack", "-stack_label", "ws.newstack", "-set_label", "ws.a",
                 "-set_workdir", "/w", "-simple")
         assert r.code == 0, r.err
         assert len(r.out.splitlines()) == len({p[0] for p in pretend}) and " reg " in r.out
@@ -885,7 +893,7 @@ def test_definewarpstack_replays_the_c_sql(cli, pair):
     with engine_for(a).connect() as conn:
         sel = conn.execute(text(_WS_OLD.format(where="stackRun.label = :sl\nAND diff_id IS NULL\n"
                                                "\nAND ((diffRun.label = :lab) OR (diffRun.label IS NULL))")),
-                           dict(sl="FSS.refstack", lab="ws.a")).all()
+                           dict(sl="ws.newstack", lab="ws.a")).all()
     assert [[str(x.exp_id), str(x.warp_id), x.filter, x.warpLabel, x.warpDataGroup, x.tess_id, x.skycell_id,
              str(x.stack_id)] for x in sel] == [p[:8] for p in pretend]
 
@@ -903,7 +911,7 @@ def test_definewarpstack_replays_the_c_sql(cli, pair):
             assert got[t] == after[t], (legacy, t)
         same_inputs(a, b, ids)
         return rows
-    run("-stack_label FSS.refstack -set_label ws.a", "stackRun.label = :sl", dict(sl="FSS.refstack"), label="ws.a")
+    run("-stack_label ws.newstack -set_label ws.a", "stackRun.label = :sl", dict(sl="ws.newstack"), label="ws.a")
     # every FSS warp again under the nightly WS label: -rerun, -bothways, setters
     rows = run("-rerun -warp_label FSS.nightlyscience -set_label FSS.WS.nightlyscience -bothways "
                "-set_reduction WARPSTACK -set_dist_group D -set_note n",
