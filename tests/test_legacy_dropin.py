@@ -168,6 +168,27 @@ def test_every_option_of_every_mode_is_applied_or_refused(cli, tmp_path):
             assert r.code == 3 and "unknown option -no_such_option" in r.err
 
 
+#: the options chiptoolConfig.c / difftoolConfig.c give these modes (pxchipSetSearchArgs,
+#: pxspaceBoxAddArguments included); each must be in the mode's table (then applied or refused)
+C_CONFIG_OPTIONS = {
+    ("chiptool", "definecopy"): {
+        *legacy.RAWEXP_TERMS, "label", "data_group", "exp_type", "state", "set_workdir", "set_label",
+        "set_reduction", "set_expgroup", "set_dvodb", "set_tess_id", "set_end_stage", "set_data_group",
+        "set_dist_group", "set_note", "pretend", "simple", "all"},
+    ("difftool", "definewarpstack"): {
+        "warp_id", "exp_id", "skycell_id", "tess_id", "bothways", "filter", "comment", "stack_label",
+        "stack_data_group", "warp_label", "data_group", "good_frac", "set_workdir", "set_label", "set_reduction",
+        "set_registered", "set_data_group", "set_dist_group", "set_note", "new-templates", "rerun", "available",
+        "simple", "pretend", "lap_query", "ra_min", "dec_min", "ra_max", "dec_max"},
+}
+
+
+def test_modes_take_the_options_of_the_c_config():
+    for (tool, mode), names in C_CONFIG_OPTIONS.items():
+        assert set(legacy.MODES[tool][mode].options) == names, (tool, mode)
+        assert mode not in legacy.UNSUPPORTED[tool]
+
+
 def test_refusals_and_exit_statuses(cli, demo_pair):
     url = demo_pair[0]
     before = dump(url)
@@ -185,8 +206,10 @@ def test_refusals_and_exit_statuses(cli, demo_pair):
         (["warptool", "-definebyquery", "-filter", "w%", "-set_mode", "warp"], 3, "-filter"),
         (["chiptool", "-listrun", "-all", "-dbpassword", "pw"], 3, "passwords"),
         (["difftool", "-definewarpwarp"], 3, "-set_workdir is required"),
-        (["difftool", "-definewarpstack", "-set_workdir", "w"], 3, "-definewarpstack is not supported"),
-        (["chiptool", "-definecopy", "-set_label", "x"], 3, "-definecopy is not supported"),
+        (["difftool", "-definewarpstack", "-set_workdir", "w"], 3, "-set_label is required"),
+        (["difftool", "-definewarpstack", "-set_workdir", "w", "-set_label", "x"], 1, "search parameters"),
+        (["chiptool", "-definecopy", "-set_label", "x"], 3, "search parameters are required"),
+        (["chiptool", "-definecopy", "-label", "x"], 3, "-set_label is required"),
     ]
     for args, code, msg in cases:
         r = cli("--db", url, *args)

@@ -7,12 +7,13 @@ changes both copies the same way, so they stay identical from one to the next.""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import _create_schema, scratch_db_name
+from conftest import _create_schema, scratch_db_name, table_contents
 from test_legacy_dropin import dump, q
 from test_legacy_replay import replay
 
@@ -500,6 +501,18 @@ def test_revertoverlap_and_pstamp_reverts_replay_the_c_sql(cli, pair):
          "AND pstampRequest.state = :s", dict(f=2, s="run"))])
 
 
+def same_inputs(a: str, b: str, diff_ids: list[int]) -> None:
+    """diffInputSkyfile on A and B: the same rows, and the new runs' rows numbered in the
+    same order (a C INSERT ... SELECT per run leaves InnoDB auto-increment gaps, so the
+    diff_skyfile_id values themselves may differ)."""
+    got = [table_contents(u, {"diffInputSkyfile": "diff_id, skycell_id, warp1, stack2"},
+                          skip=("diff_skyfile_id",)) for u in (a, b)]
+    assert got[0] == got[1]
+    sql = ("SELECT diff_id, skycell_id, warp1, warp2, stack2, tess_id FROM diffInputSkyfile WHERE diff_id IN ("
+           + ",".join(str(int(d)) for d in diff_ids) + ") ORDER BY diff_skyfile_id")
+    assert q(a, sql) == q(b, sql)
+
+
 # difftool -definewarpwarp as difftool.c runs it: difftool_definewarpwarp_temp_create/_temp_insert.sql,
 # _select.sql, then per selected pair a diffRun ('reg'), _insert.sql and 'new' (or the dummy run)
 _WW_TEMP = ("CREATE TEMPORARY TABLE diffs (diff_id BIGINT, exp_id BIGINT, PRIMARY KEY(diff_id, exp_id), "
@@ -619,6 +632,7 @@ def test_definewarpwarp_replays_the_c_sql(cli, pair):
         after, got = dump(a), dump(b)
         for t in after:
             assert got[t] == after[t], (legacy, t)
+        same_inputs(a, b, ids)
     run("-set_label rp.ww -limit 3", label="rp.ww", limit=3)
     run("-set_label rp.ww -limit 2", label="rp.ww", limit=2)      # the exposures diffed above are skipped
     w = pretend[0][0]
@@ -644,3 +658,294 @@ def test_definewarpwarp_replays_the_c_sql(cli, pair):
     assert q(b, "SELECT skycell_id, warp1, warp2 FROM diffInputSkyfile WHERE diff_id = :d", d=ids[0]) == [
         (None, w, t)]
     both(pair, "UPDATE warpSkyfile SET quality = 0 WHERE warp_id = :t", t=t)
+
+
+# chiptool -definecopy as chiptool.c runs it: chiptool_definecopy.sql with the WHERE of
+# pxchipGetSearchArgs and the chipOld terms, then queue_exposures: per row a chipRun
+# (pxchipQueueByExpTag) and its chipImfile rows
+_COPY_SELECT = (
+    "SELECT rawExp.*, newExp.label, chipOld.workdir AS old_workdir, chipOld.data_group AS old_data_group, "
+    "chipOld.state AS old_state FROM chipRun AS chipOld JOIN rawExp USING(exp_id) JOIN newExp using (exp_id) "
+    "LEFT JOIN chipRun AS chipNew ON chipNew.exp_id = chipOld.exp_id AND chipNew.label = :label "
+    "WHERE chipNew.chip_id IS NULL AND rawExp.fault = 0 AND {where}")
+_CHIP_INSERT = (
+    "INSERT INTO chipRun (exp_id, state, workdir, workdir_state, label, data_group, dist_group, reduction, "
+    "expgroup, dvodb, tess_id, end_stage, magicked, software_ver, maskfrac_npix, maskfrac_static, "
+    "maskfrac_dynamic, maskfrac_magic, maskfrac_advisory, update_mode, note) VALUES (:exp, 'new', :w, 'dirty', "
+    ":l, :g, :dist, :red, :eg, :dvo, :tess, :end, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, :note)")
+
+
+def _c_definecopy(url, where: str, params: dict, label: str, **set_):
+    from conftest import engine_for
+
+    with engine_for(url).begin() as conn:
+        rows = conn.execute(text(_COPY_SELECT.format(where=where)), dict(params, label=label)).mappings().all()
+        ids = []
+        for r in rows:
+            conn.execute(text(_CHIP_INSERT), dict(
+                exp=r["exp_id"], w=set_.get("workdir") or r["workdir"], l=label,
+                g=set_.get("data_group") or label, dist=set_.get("dist_group"),
+                red=set_.get("reduction") or r["reduction"], eg=set_.get("expgroup"),
+                dvo=set_.get("dvodb") or r["dvodb"], tess=set_.get("tess_id") or r["tess_id"],
+                end=set_.get("end_stage") or r["end_stage"], note=set_.get("note")))
+            chip = conn.execute(text("SELECT LAST_INSERT_ID()")).scalar()
+            ids.append(chip)
+            conn.execute(text("INSERT INTO chipImfile (chip_id, class_id) SELECT :c, class_id FROM rawImfile "
+                              "WHERE exp_id = :e"), dict(c=chip, e=r["exp_id"]))
+    return rows, ids
+
+
+def test_definecopy_replays_the_c_sql(cli, pair):
+    """chiptool -definecopy: exposures reached through their old chip runs (-label,
+    -data_group LIKE, -state =, rawExp selectors), none that has a run of -set_label;
+    workdir inherited from rawExp without -set_workdir; -pretend prints the rows of
+    chiptool_definecopy.sql; two old runs of one exposure are refused."""
+    kind, a, b = pair
+    old = q(a, "SELECT c.chip_id, c.exp_id, c.label, c.data_group, r.filter FROM chipRun c JOIN rawExp r "
+               "USING(exp_id) WHERE c.state = 'full' AND c.label LIKE 'OSS%' ORDER BY c.chip_id")
+    assert len(old) > 3
+    r = cli("--db", a, "chiptool", "-definecopy", "-label", "OSS%", "-state", "full", "-set_label", "dc.a",
+            "-pretend")
+    assert r.code == 0, r.err
+    assert "# modern equivalent: none (" in r.err
+    assert _blocks(r.out, "rawExp") == len(old)
+    for col in ("label", "old_workdir", "old_data_group", "old_state"):
+        assert f"\n   {col:<15}  STR " in r.out
+    r = cli("--db", a, "chiptool", "-definecopy", "-label", "OSS%", "-state", "full", "-set_label", "dc.a",
+            "-pretend", "-simple")
+    assert [int(ln.split(" ")[0]) for ln in r.out.splitlines()] == [o[1] for o in old]
+    before = dump(a)
+    for args, code, msg in ((["-label", "OSS%"], 3, "-set_label is required"),
+                            (["-set_label", "dc.a"], 3, "search parameters are required"),
+                            (["-label", "OSS%", "-limit", "1", "-set_label", "dc.a"], 3, "unknown option -limit")):
+        r = cli("--db", a, "chiptool", "-definecopy", *args)
+        assert r.code == code and msg in r.err, (args, r.err)
+    # one exposure reached through two old runs: chiptool would define two identical runs
+    both(pair, "INSERT INTO chipRun (exp_id, state, workdir, workdir_state, label, data_group, magicked, "
+               "maskfrac_npix, update_mode) SELECT exp_id, 'full', workdir, 'dirty', 'OSS.second', data_group, 0, "
+               "0, 0 FROM chipRun WHERE chip_id = :c", c=old[0][0])
+    r = cli("--db", a, "chiptool", "-definecopy", "-label", "OSS%", "-state", "full", "-set_label", "dc.a")
+    assert r.code == 3 and "more than one old chip run" in r.err, r.err
+    assert dump(a) == dump(b)
+    both(pair, "DELETE FROM chipRun WHERE label = 'OSS.second'")
+    assert dump(a) == before
+    if kind == "sqlite":
+        r = cli("--db", a, "chiptool", "-definecopy", "-label", "OSS%", "-state", "full", "-set_label", "dc.a")
+        assert r.code == 0 and r.out == "", r.err
+        got = q(a, "SELECT c.exp_id, c.workdir, c.data_group, r.workdir FROM chipRun c JOIN rawExp r "
+                   "USING(exp_id) WHERE c.label = 'dc.a' ORDER BY c.chip_id")
+        assert [g[0] for g in got] == [o[1] for o in old] and all(g[1] == g[3] and g[2] == "dc.a" for g in got)
+        return
+
+    def run(legacy: str, where: str, params: dict, label: str, **set_):
+        before = dump(a)
+        rows, ids = _c_definecopy(a, where, params, label, **set_)
+        assert ids and dump(a) != before, legacy
+        r = cli("--db", b, "chiptool", "-definecopy", *shlex.split(legacy))
+        assert r.code == 0 and r.out == "", (legacy, r.err)
+        after, got = dump(a), dump(b)
+        for t in after:
+            if t != "chipImfile":
+                assert got[t] == after[t], (legacy, t)
+        # chipImfile: the same rows, numbered in the same order; chiptool's INSERT per run
+        # leaves InnoDB's auto-increment gaps between runs, mopstool's one INSERT none
+        imfiles = {u: table_contents(u, {"chipImfile": "chip_id, class_id"},
+                                     skip=("chip_imfile_id",)) for u in (a, b)}
+        assert imfiles[a] == imfiles[b], legacy
+        new = "SELECT chip_id, class_id FROM chipImfile WHERE chip_id IN :ids ORDER BY chip_imfile_id"
+        order = [q(u, new.replace(":ids", "(" + ",".join(map(str, ids)) + ")")) for u in (a, b)]
+        assert order[0] == order[1] == sorted(order[0]), legacy
+        return rows
+    base = "rawExp.exp_type = 'object' AND (chipOld.label LIKE :l) AND chipOld.state = :s"
+    rows = run("-label 'OSS%' -state full -set_label dc.a -set_data_group dc.group -set_note copied",
+               base, dict(l="OSS%", s="full"), "dc.a", data_group="dc.group", note="copied")
+    assert len(rows) == len(old)
+    # the same again: every exposure has a dc.a run now, nothing to define
+    r = cli("--db", b, "chiptool", "-definecopy", "-label", "OSS%", "-state", "full", "-set_label", "dc.a")
+    assert r.code == 0
+    assert {k: v for k, v in dump(a).items() if k != "chipImfile"} == \
+        {k: v for k, v in dump(b).items() if k != "chipImfile"}
+    flt, dg = old[0][4], old[0][3]
+    run(f"-label 'OSS%' -label 'MSS%' -data_group '{dg}' -filter '{flt[:2]}%' -set_label dc.b "
+        "-set_workdir neb://x/dc.b -set_dist_group D -set_reduction R -set_expgroup E -set_dvodb V "
+        "-set_tess_id T -set_end_stage camera",
+        "rawExp.exp_type = 'object' AND (chipOld.label LIKE :l1 OR chipOld.label LIKE :l2) "
+        "AND (chipOld.data_group LIKE :g) AND rawExp.filter LIKE :f",
+        dict(l1="OSS%", l2="MSS%", g=dg, f=flt[:2] + "%"), "dc.b", workdir="neb://x/dc.b", dist_group="D",
+        reduction="R", expgroup="E", dvodb="V", tess_id="T", end_stage="camera")
+    # the module's copies stay identical for the tests that follow: the copied runs go,
+    # and B's chipImfile counter follows A's (which the gaps moved further)
+    both(pair, "DELETE chipImfile FROM chipImfile JOIN chipRun USING(chip_id) WHERE chipRun.label LIKE 'dc._'")
+    both(pair, "DELETE FROM chipRun WHERE label LIKE 'dc._'")
+    top = q(a, "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+               "AND TABLE_NAME = 'chipImfile'")[0][0]
+    q(b, f"ALTER TABLE chipImfile AUTO_INCREMENT = {int(top)}")
+    assert dump(a) == dump(b)
+
+
+# difftool -definewarpstack as difftool.c runs it: difftool_definewarpstack_old.sql (or, with
+# -lap_query, difftool_definewarpstack.sql), then per exposure a diffRun ('reg'), its
+# diffInputSkyfile rows, and 'new'
+_WS_OLD = (
+    "SELECT exp_id, warp_id, rawExp.filter, warpRun.label AS warpLabel, warpRun.data_group AS warpDataGroup, "
+    "warpRun.tess_id, warpSkyfile.skycell_id, MAX(stack_id) AS stack_id, stackRun.label AS stackLabel, "
+    "stackRun.data_group AS stackDataGroup, diff_id, diffRun.label AS diffLabel FROM warpRun "
+    "JOIN fakeRun USING(fake_id) JOIN camRun USING(cam_id) JOIN chipRun USING(chip_id) JOIN rawExp USING(exp_id) "
+    "JOIN warpSkyfile USING(warp_id) JOIN stackRun ON (stackRun.skycell_id = warpSkyfile.skycell_id AND "
+    "stackRun.filter = rawExp.filter AND stackRun.tess_id = warpRun.tess_id) JOIN stackSumSkyfile USING(stack_id) "
+    "LEFT JOIN diffInputSkyfile ON (warp_id = diffInputSkyfile.warp1 AND stack_id = diffInputSkyfile.stack2 AND "
+    "diffInputSkyfile.skycell_id = stackRun.skycell_id AND diffInputSkyfile.tess_id = stackRun.tess_id) "
+    "LEFT JOIN diffRun USING(diff_id) WHERE warpRun.state = 'full' AND stackRun.state = 'full' "
+    "AND warpSkyfile.fault = 0 AND warpSkyfile.quality = 0 AND stackSumSkyfile.fault = 0 "
+    "AND stackSumSkyfile.quality = 0 AND exp_id IS NOT NULL \n AND {where} "
+    "GROUP BY exp_id,warp_id,skycell_id")
+_WS_LAP = (
+    "SELECT exp_id, warp_id, filter, warpLabel, warpDataGroup, Inputs.tess_id, Inputs.skycell_id, stack_id, "
+    "stackLabel, stackDataGroup, diff_id, diffLabel FROM (SELECT exp_id, warp_id, rawExp.filter, "
+    "warpRun.label AS warpLabel, warpRun.data_group AS warpDataGroup, warpRun.tess_id, warpSkyfile.skycell_id, "
+    "MAX(stack_id) AS stack_id, stackRun.label AS stackLabel, stackRun.data_group AS stackDataGroup FROM warpRun "
+    "JOIN fakeRun USING(fake_id) JOIN camRun USING(cam_id) JOIN chipRun USING(chip_id) JOIN rawExp USING(exp_id) "
+    "JOIN warpSkyfile USING(warp_id) JOIN stackRun ON (stackRun.skycell_id = warpSkyfile.skycell_id AND "
+    "stackRun.filter = rawExp.filter AND stackRun.tess_id = warpRun.tess_id) JOIN stackSumSkyfile USING(stack_id) "
+    "WHERE warpRun.state = 'full' AND stackRun.state = 'full' AND warpSkyfile.fault = 0 "
+    "AND warpSkyfile.quality = 0 AND stackSumSkyfile.fault = 0 AND stackSumSkyfile.quality = 0 "
+    "AND exp_id IS NOT NULL \n AND {where} GROUP BY exp_id,warp_id,skycell_id) AS Inputs LEFT JOIN "
+    "(SELECT diff_id, diffRun.label AS diffLabel, warp1, stack2, skycell_id, diffInputSkyfile.tess_id FROM "
+    "diffRun JOIN diffInputSkyfile USING(diff_id,tess_id) WHERE diff_mode = 2 {diffwhere}) AS Diffs ON "
+    "(warp_id = warp1 AND stack_id = stack2 AND Diffs.skycell_id = Inputs.skycell_id AND "
+    "Diffs.tess_id = Inputs.tess_id) WHERE 1 {joinwhere}")
+
+
+def _c_definewarpstack(url, where: str, params: dict, *, label, workdir, registered, data_group=None,
+                       reduction=None, dist_group=None, note=None, bothways=False, rerun=False, lap=False):
+    from conftest import engine_for
+
+    diff = "\nAND ((diffRun.label = :lab) OR (diffRun.label IS NULL))"
+    if data_group:
+        diff += "\nAND ((diffRun.data_group = :dg) OR (diffRun.data_group IS NULL))"
+    if reduction:
+        diff += "\nAND ((diffRun.reduction = :red) OR (diffRun.reduction IS NULL))"
+    bound = dict(params, lab=label, dg=data_group, red=reduction)
+    with engine_for(url).begin() as conn:
+        if lap:
+            sql = _WS_LAP.format(where=where, diffwhere=diff, joinwhere="" if rerun else "\nAND diff_id IS NULL\n")
+        else:
+            sql = _WS_OLD.format(where=where + ("" if rerun else "\nAND diff_id IS NULL\n") + diff)
+        rows = conn.execute(text(sql), bound).mappings().all()
+        ids, last = [], 0
+        for r in rows:
+            if r["exp_id"] != last:
+                if ids:
+                    conn.execute(text("UPDATE diffRun SET state = 'new' WHERE diff_id = :d"), dict(d=ids[-1]))
+                conn.execute(text(
+                    "INSERT INTO diffRun (state, workdir, label, data_group, dist_group, reduction, dvodb, registered, "
+                    "tess_id, bothways, exposure, magicked, software_ver, maskfrac_npix, maskfrac_static, "
+                    "maskfrac_dynamic, maskfrac_magic, maskfrac_advisory, diff_mode, note) VALUES ('reg', :w, :l, "
+                    ":g, :dist, :red, NULL, :reg, :tess, :both, 1, 0, NULL, 0, NULL, NULL, NULL, NULL, 2, :note)"),
+                    dict(w=workdir, l=label, g=data_group or r["warpDataGroup"], dist=dist_group, red=reduction,
+                         reg=registered, tess=r["tess_id"], both=int(bothways), note=note))
+                ids.append(conn.execute(text("SELECT LAST_INSERT_ID()")).scalar())
+                last = r["exp_id"]
+            conn.execute(text("INSERT INTO diffInputSkyfile (diff_id, skycell_id, warp1, stack1, warp2, stack2, "
+                              "tess_id, diff_skyfile_id) VALUES (:d, :s, :w, NULL, NULL, :st, :t, 0)"),
+                         dict(d=ids[-1], s=r["skycell_id"], w=r["warp_id"], st=r["stack_id"], t=r["tess_id"]))
+        if ids:
+            conn.execute(text("UPDATE diffRun SET state = 'new' WHERE diff_id = :d"), dict(d=ids[-1]))
+    return rows, ids
+
+
+def test_definewarpstack_replays_the_c_sql(cli, pair):
+    """difftool -definewarpstack: one diffRun per exposure of the selected warp-stack
+    pairs (diff_mode 2), printed as difftool prints them (state 'reg'); -pretend
+    prints the selection; the old and the LAP selection, -rerun, the space box."""
+    kind, a, b = pair
+    reg = "2018-07-11 00:00:00"
+    # a newer template of one skycell: no warp has a diff with it yet
+    top, old = q(a, "SELECT MAX(stack_id), MIN(stack_id) FROM stackRun WHERE label = 'FSS.refstack'")[0]
+    both(pair, "INSERT INTO stackRun (stack_id, state, workdir, label, data_group, skycell_id, tess_id, filter) "
+               "SELECT :n, 'full', workdir, 'ws.newstack', data_group, skycell_id, tess_id, filter FROM stackRun "
+               "WHERE stack_id = :o", n=top + 100, o=old)
+    both(pair, "INSERT INTO stackSumSkyfile (stack_id, uri, path_base, good_frac, fault, quality) "
+               "SELECT :n, uri, path_base, good_frac, 0, 0 FROM stackSumSkyfile WHERE stack_id = :o",
+         n=top + 100, o=old)
+    r = cli("--db", a, "difftool", "-definewarpstack", "-stack_label", "ws.newstack", "-set_label", "ws.a",
+            "-set_workdir", "/w", "-pretend", "-simple", "-available")
+    assert r.code == 0, r.err
+    assert "# modern equivalent: none (" in r.err and "-available is ignored" in r.err
+    pretend = [ln.split(" ") for ln in r.out.splitlines()]
+    assert len(pretend) > 2 and all(p[7] == str(top + 100) and p[8] == "ws.newstack" for p in pretend)
+    for args, code, msg in ((["-set_label", "x", "-set_workdir", "w"], 1, "search parameters are required"),
+                            (["-warp_id", "1", "-set_workdir", "w"], 3, "-set_label is required"),
+                            (["-warp_id", "1", "-set_label", "x"], 3, "-set_workdir is required"),
+                            (["-warp_id", "1", "-limit", "1"], 3, "unknown option -limit")):
+        r = cli("--db", a, "difftool", "-definewarpstack", *args)
+        assert r.code == code and msg in r.err, (args, r.err)
+    if kind == "sqlite":
+        r = cli("--db", a, "difftool", "-definewarpstack", "-stack_label", "ws.newstack", "-set_label", "ws.a",
+                "-set_workdir", "/w", "-simple")
+        assert r.code == 0, r.err
+        assert len(r.out.splitlines()) == len({p[0] for p in pretend}) and " reg " in r.out
+        assert q(a, "SELECT COUNT(*) FROM diffInputSkyfile JOIN diffRun USING(diff_id) WHERE label = 'ws.a' "
+                    "AND state = 'new' AND diff_mode = 2")[0][0] == len(pretend)
+        return
+    from conftest import engine_for
+
+    with engine_for(a).connect() as conn:
+        sel = conn.execute(text(_WS_OLD.format(where="stackRun.label = :sl\nAND diff_id IS NULL\n"
+                                               "\nAND ((diffRun.label = :lab) OR (diffRun.label IS NULL))")),
+                           dict(sl="ws.newstack", lab="ws.a")).all()
+    assert [[str(x.exp_id), str(x.warp_id), x.filter, x.warpLabel, x.warpDataGroup, x.tess_id, x.skycell_id,
+             str(x.stack_id)] for x in sel] == [p[:8] for p in pretend]
+
+    def run(legacy: str, where: str, params: dict, **c):
+        before = dump(a)
+        rows, ids = _c_definewarpstack(a, where, params, workdir="/w", registered=reg, **c)
+        assert ids and dump(a) != before, legacy
+        r = cli("--db", b, "difftool", "-definewarpstack", *shlex.split(legacy), "-set_workdir", "/w",
+                "-set_registered", reg.replace(" ", "T"), "-simple")
+        assert r.code == 0, (legacy, r.err)
+        printed = [ln.split(" ") for ln in r.out.splitlines()]
+        assert [int(p[0]) for p in printed] == ids and all(p[1] == "reg" for p in printed)
+        after, got = dump(a), dump(b)
+        for t in after:
+            assert got[t] == after[t], (legacy, t)
+        same_inputs(a, b, ids)
+        return rows
+    run("-stack_label ws.newstack -set_label ws.a", "stackRun.label = :sl", dict(sl="ws.newstack"), label="ws.a")
+    # every FSS warp again under the nightly WS label: -rerun, -bothways, setters
+    rows = run("-rerun -warp_label FSS.nightlyscience -set_label FSS.WS.nightlyscience -bothways "
+               "-set_reduction WARPSTACK -set_dist_group D -set_note n",
+               "warpRun.label = :wl", dict(wl="FSS.nightlyscience"), label="FSS.WS.nightlyscience",
+               reduction="WARPSTACK", dist_group="D", note="n", bothways=True, rerun=True)
+    assert len({x["exp_id"] for x in rows}) > 2
+    # the LAP selection; with -rerun a pair with two diffs of the label comes twice, as in difftool
+    rows = run("-lap_query -rerun -warp_label FSS.nightlyscience -set_label FSS.WS.nightlyscience",
+               "warpRun.label = :wl", dict(wl="FSS.nightlyscience"), label="FSS.WS.nightlyscience", lap=True,
+               rerun=True)
+    assert len(rows) > len({(x["warp_id"], x["skycell_id"]) for x in rows})
+    # -data_group selects the warps and is the default -set_data_group (also in the diff check)
+    run("-lap_query -stack_label FSS.refstack -data_group FSS.20180710 -set_label ws.lap",
+        "stackRun.label = :sl AND warpRun.data_group = :wdg", dict(sl="FSS.refstack", wdg="FSS.20180710"),
+        label="ws.lap", data_group="FSS.20180710", lap=True)
+    run("-lap_query -stack_label FSS.refstack -set_data_group ws.dg -set_label ws.dg", "stackRun.label = :sl",
+        dict(sl="FSS.refstack"), label="ws.dg", data_group="ws.dg", lap=True)
+    # the old selection without -rerun: every pair has a diff by now
+    r = cli("--db", b, "difftool", "-definewarpstack", "-stack_label", "FSS.refstack", "-set_label", "ws.z",
+            "-set_workdir", "/w")
+    assert r.code == 0 and r.out == "" and dump(a) == dump(b)
+    # the space box (degrees, <= for the maxima), -good_frac, -skycell_id, -filter, -comment, -exp_id
+    e = q(a, "SELECT r.exp_id, r.ra, r.decl, r.filter, r.comment, w.warp_id, s.skycell_id FROM warpRun w "
+             "JOIN fakeRun USING(fake_id) JOIN camRun USING(cam_id) JOIN chipRun USING(chip_id) "
+             "JOIN rawExp r USING(exp_id) JOIN warpSkyfile s USING(warp_id) JOIN stackRun t "
+             "ON t.skycell_id = s.skycell_id WHERE w.label = 'FSS.nightlyscience' ORDER BY r.exp_id, s.skycell_id")
+    import math
+
+    x = e[0]
+    ra, dec = math.degrees(x[1]), math.degrees(x[2])
+    run(f"-rerun -ra_min {ra - 1} -ra_max {ra + 1} -dec_min {dec - 1} -dec_max {dec + 1} -good_frac 0.1 "
+        f"-skycell_id {x[6]} -filter {x[3]} -comment '{x[4][:3]}%' -exp_id {x[0]} -set_label FSS.WS.nightlyscience",
+        "rawExp.ra >= :r1 AND rawExp.ra <= :r2 AND rawExp.decl >= :d1 AND rawExp.decl <= :d2 "
+        "AND warpSkyfile.good_frac >= 0.1 AND warpSkyfile.skycell_id = :s AND rawExp.filter = :f "
+        "AND comment LIKE :c AND exp_id = :e",
+        dict(r1=math.radians(ra - 1), r2=math.radians(ra + 1), d1=math.radians(dec - 1), d2=math.radians(dec + 1),
+             s=x[6], f=x[3], c=x[4][:3] + "%", e=x[0]), label="FSS.WS.nightlyscience", rerun=True)

@@ -143,6 +143,45 @@ def definebyquery(call: LegacyCall, dbs: Databases, note):
         return listing.fakerun_rows(conn, [r["fake_id"] for r in res.runs])
 
 
+def definecopy(call: LegacyCall, dbs: Databases, note):
+    """chiptool -definecopy (chiptool_definecopy.sql + queue_exposures): one chip run
+    per exposure reached through a matching old chip run (-label, -data_group LIKE,
+    -state =, and the rawExp selectors), skipping exposures that have a run with
+    -set_label; nothing printed; -pretend prints the selected rows."""
+    from dataclasses import replace
+
+    from mopstool.db import schema
+    from mopstool.legacy.output import column_types
+    from mopstool.ops.runs.define import CopyOf, DefineSetters, copy_rows, define_runs
+
+    if not call.has("set_label"):
+        raise LegacyError("chiptool -definecopy: -set_label is required")
+    sel = replace(define_selection(call), labels=[], unique=False, limit=None,
+                  copy_of=CopyOf(labels=call.values("label"), data_groups=call.values("data_group"),
+                                 state=call.get("state")))
+    if not sel.has_terms() and not sel.all:
+        raise LegacyError("chiptool -definecopy: search parameters are required")
+    if call.get("pretend"):
+        with dbs.connect() as conn:
+            rows = copy_rows(conn, sel, call.get("set_label"))
+        for r in rows:
+            del r["old_chip_id"]
+        types = column_types([*schema.rawExp.c, schema.newExp.c.label])
+        types.update(old_workdir="STR", old_data_group="STR", old_state="STR")
+        return rows, types
+    setters = DefineSetters(**{k[4:]: call.opts[k] for k in SETTERS if k in call.opts})
+    try:
+        res = define_runs(dbs, sel, setters, stage="chip", audit_detail=_audit(call))
+    except NotFound as exc:   # C: "no rows found" is success with no output
+        note(f"chiptool: {exc.message}")
+        return None
+    for u in res.unmatched:
+        note(f"chiptool: not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
+    for s in res.skipped:
+        note(f"chiptool: skipped: {s['exp_name']}: {s['reason']}")
+    return None
+
+
 # ------------------------------------------------------------------ run changes
 
 def updaterun(call: LegacyCall, dbs: Databases, note):
@@ -528,6 +567,67 @@ def definewarpwarp(call: LegacyCall, dbs: Databases, note):
         row = {c.name: run.get(c.name) for c in dr.columns}
         if inputs[0]["skycell_id"] is None:     # the printed object keeps the given dist_group and note
             row.update(dist_group=setters.dist_group, note=setters.note)
+        for c in ("maskfrac_static", "maskfrac_dynamic", "maskfrac_magic", "maskfrac_advisory"):
+            row[c] = None
+        shown.append(row)
+    return shown, column_types(dr.columns)
+
+
+#: difftool -definewarpstack selectors: option -> (table, column, op)
+WARPSTACK_TERMS = {"exp_id": ("rawExp", "exp_id", "="), "filter": ("rawExp", "filter", "="),
+                   "comment": ("rawExp", "comment", "LIKE"), "warp_id": ("warpRun", "warp_id", "="),
+                   "warp_label": ("warpRun", "label", "="), "tess_id": ("warpRun", "tess_id", "="),
+                   "data_group": ("warpRun", "data_group", "="),
+                   "skycell_id": ("warpSkyfile", "skycell_id", "="),
+                   "good_frac": ("warpSkyfile", "good_frac", ">="),
+                   "stack_label": ("stackRun", "label", "="), "stack_data_group": ("stackRun", "data_group", "="),
+                   "ra_min": ("rawExp", "ra", ">="), "ra_max": ("rawExp", "ra", "<="),
+                   "dec_min": ("rawExp", "decl", ">="), "dec_max": ("rawExp", "decl", "<=")}
+
+
+def definewarpstack(call: LegacyCall, dbs: Databases, note):
+    """difftool -definewarpstack: prints the defined diffRuns as difftool builds them
+    (state 'reg', diffRunPrintObjects); -pretend prints the selected pairs."""
+    from mopstool.db import schema
+    from mopstool.legacy.output import column_types
+    from mopstool.ops.nightly.diffpairs import WarpStackQuery, WarpWarpSetters, define_warpstack
+    from mopstool.util import utcnow
+
+    for req in ("set_workdir", "set_label"):
+        if not call.has(req):
+            raise LegacyError(f"difftool -definewarpstack: -{req} is required")
+    _ignored(call, note, "available")
+    terms = []
+    for k, term in WARPSTACK_TERMS.items():
+        v = call.nonzero(k) if k in ("exp_id", "warp_id") else call.get(k)   # an id 0 selects nothing
+        if v is not None:
+            terms.append((*term, v))
+    if not terms:
+        # difftool then builds "AND AND ..." and fails with a database error (exit 1)
+        raise LegacyError("difftool -definewarpstack: search parameters are required", 1)
+    q = WarpStackQuery(terms=terms, rerun=bool(call.get("rerun") or call.get("new-templates")),
+                       lap=bool(call.get("lap_query")))
+    data_group = call.get("set_data_group")
+    setters = WarpWarpSetters(workdir=call.get("set_workdir"), label=call.get("set_label"),
+                              reduction=call.get("set_reduction"),
+                              data_group=data_group if data_group is not None else call.get("data_group"),
+                              dist_group=call.get("set_dist_group"), note=call.get("set_note"),
+                              registered=call.get("set_registered") or utcnow().replace(microsecond=0),
+                              bothways=bool(call.get("bothways")))
+    pretend = bool(call.get("pretend"))
+    res = define_warpstack(dbs, q, setters, dry_run=pretend, audit_detail=_audit(call))
+    if pretend:
+        return res.selected, {"exp_id": "S64", "warp_id": "S64", "filter": "STR", "warpLabel": "STR",
+                              "warpDataGroup": "STR", "tess_id": "STR", "skycell_id": "STR", "stack_id": "S64",
+                              "stackLabel": "STR", "stackDataGroup": "STR", "diff_id": "S64",
+                              "diffLabel": "STR"}
+    if not res.applied or not res.runs:
+        return None
+    dr = schema.diffRun
+    shown = []
+    for run in res.runs:
+        row = {c.name: run.get(c.name) for c in dr.columns}
+        row["state"] = "reg"      # difftool prints the object it inserted, before setting it 'new'
         for c in ("maskfrac_static", "maskfrac_dynamic", "maskfrac_magic", "maskfrac_advisory"):
             row[c] = None
         shown.append(row)

@@ -97,6 +97,19 @@ MODES: dict[str, dict[str, Mode]] = {
                                          "by exp_id)")},
             h.definebyquery, m.definebyquery, "rawExp", True,
             "create chip runs from raw exposures"),
+        "definecopy": Mode(
+            {**_rawexp(exp_type_default="object"),
+             "label": _o("str", "the old chipRun's label LIKE", multi=True),
+             "data_group": _o("str", "the old chipRun's data_group LIKE", multi=True),
+             "state": _o("str", "the old chipRun's state ="), **_DEFINE_SET,
+             "set_workdir": _o("str", "workdir (default: rawExp.workdir)"),
+             "set_label": _o("str", "label (required); exposures with a run of it are skipped"),
+             "pretend": _o("flag", "print the selected rawExp rows with the old run's workdir, "
+                                   "data_group and state, write nothing"),
+             "simple": _o("flag", "one line per row"), "all": _o("flag", "allow no search term")},
+            h.definecopy, None, "rawExp", True, "create chip runs for exposures that have matching chip runs",
+            no_modern="'mopstool definebyquery' selects raw exposures, not exposures through their "
+                      "existing chip runs"),
         "updaterun": Mode(
             {"chip_id": _o("int", "chipRun.chip_id ="), "state": _o("str", "chipRun.state ="),
              "label": _o("str", "chipRun.label LIKE"), "data_group": _o("str", "data_group LIKE"),
@@ -326,6 +339,30 @@ MODES: dict[str, dict[str, Mode]] = {
             h.definewarpwarp, None, "diffRun", True, "define warp-warp diffs (nearest earlier warp as template)",
             no_modern="'mopstool diffpairs --define' defines the night's planned visit pairs, not "
                       "difftool's nearest-template pairs"),
+        "definewarpstack": Mode(
+            {"warp_id": _o("int", "warpRun.warp_id ="), "exp_id": _o("int", "rawExp.exp_id ="),
+             "skycell_id": _o("str", "warpSkyfile.skycell_id ="), "tess_id": _o("str", "warpRun.tess_id ="),
+             "filter": _o("str", "rawExp.filter ="), "comment": _o("str", "rawExp.comment LIKE"),
+             "warp_label": _o("str", "warpRun.label ="),
+             "data_group": _o("str", "warpRun.data_group = (and the default -set_data_group)"),
+             "stack_label": _o("str", "stackRun.label ="), "stack_data_group": _o("str", "stackRun.data_group ="),
+             "good_frac": _o("float", "warpSkyfile.good_frac >="),
+             "ra_min": _o("deg", "rawExp.ra >= (degrees)"), "ra_max": _o("deg", "rawExp.ra <= (degrees)"),
+             "dec_min": _o("deg", "rawExp.decl >= (degrees)"), "dec_max": _o("deg", "rawExp.decl <= (degrees)"),
+             "bothways": _o("flag", "diffRun.bothways = 1"),
+             "rerun": _o("flag", "also pairs that have a diff"),
+             "new-templates": _o("flag", "as -rerun (difftool applies it the same way)"),
+             "available": _o("flag", "ignored, as difftool -definewarpstack ignores it"),
+             "lap_query": _o("flag", "select as difftool_definewarpstack.sql (default: _old.sql)"),
+             "set_workdir": _o("str", "workdir (required)"), "set_label": _o("str", "label (required)"),
+             "set_reduction": _o("str", "reduction"), "set_registered": _o("time", "registered (default: now)"),
+             "set_data_group": _o("str", "data_group (default: -data_group, else the first warp's)"),
+             "set_dist_group": _o("str", "dist_group"), "set_note": _o("str", "note"),
+             "simple": _o("flag", "one line per row"),
+             "pretend": _o("flag", "print the selected warp-stack pairs, write nothing")},
+            h.definewarpstack, None, "diffRun", True, "define warp-stack diffs (one run per exposure)",
+            no_modern="'mopstool diffpairs --define' defines the night's planned warp-stack pairs, "
+                      "not difftool's selection"),
     },
     "pstamptool": {
         "updatereq": Mode(
@@ -389,7 +426,7 @@ TOOLS = tuple(MODES)
 
 #: modes of the C tools that mopstool does not run (named in the refusal)
 UNSUPPORTED = {
-    "chiptool": ("definecopy", "pendingimfile", "addprocessedimfile", "advanceexp", "masked",
+    "chiptool": ("pendingimfile", "addprocessedimfile", "advanceexp", "masked",
                  "unmasked", "run",
                  "tocleanedimfile", "tofullimfile", "topurgedimfile", "toscrubbedimfile", "exportrun",
                  "importrun", "runstate"),
@@ -397,7 +434,7 @@ UNSUPPORTED = {
                  "towarped", "addwarped", "advancerun", "warped",
                  "tocleanedskyfile", "tofullskyfile", "topurgedskyfile", "toscrubbedskyfile",
                  "pendingcleanupskyfile", "donecleanup", "revertcleanup", "runstate", "masked", "exportrun", "importrun", "tosummary", "addsummary"),
-    "difftool": ("definerun", "definepoprun", "definewarpstack", "definestackstack",
+    "difftool": ("definerun", "definepoprun", "definestackstack",
                  "addinputskyfile", "todiffskyfile", "adddiffskyfile", "advance",
                  "updatediffskyfile", "pendingcleanupskyfile", "donecleanup",
                  "revertcleanup", "diffskyfile", "inputskyfile", "listssrun", "tocleanedskyfile",
@@ -408,14 +445,7 @@ UNSUPPORTED = {
 
 
 #: why a mode the czar's recipes use is refused (said in the refusal; docs/legacy.md)
-REFUSED_WHY = {
-    ("chiptool", "definecopy"): "its selection (pxchipGetSearchArgs on the old chipRun) and queue_exposures' "
-                                "inheritance of the old run's workdir and data_group are not transcribed; "
-                                "use chiptool -definebyquery or 'mopstool definebyquery'",
-    ("difftool", "definewarpstack"): "its selection (difftool_definewarpstack_old.sql, -lap_query, the "
-                                     "space-box options) and per-run commits are not transcribed; use "
-                                     "'mopstool diffpairs --define' for the night's warp-stack diffs",
-}
+REFUSED_WHY: dict[tuple[str, str], str] = {}
 
 
 def supported_modes(tool: str) -> str:

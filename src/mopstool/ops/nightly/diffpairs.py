@@ -749,6 +749,159 @@ def define_warpwarp(dbs: Databases, q: WarpWarpQuery, setters: WarpWarpSetters, 
     return execute(dbs, "difftool.definewarpwarp", make_plan, apply, dry_run=dry_run, confirm=confirm)
 
 
+# ---------------------------------------------------------------------- difftool -definewarpstack
+
+#: the tables a warp-stack selection term may name (-definewarpstack's selectors)
+WS_TERM_TABLES = ("rawExp", "warpRun", "warpSkyfile", "stackRun")
+
+
+@dataclass
+class WarpStackQuery:
+    """difftool -definewarpstack's selection. ``terms``: (table, column, op, value),
+    table one of WS_TERM_TABLES, op '=', '>=', '<', '<=' or 'LIKE'. ``rerun``
+    (-rerun, -new-templates): also pairs that have a diff. ``lap``: the
+    difftool_definewarpstack.sql selection (-lap_query) instead of
+    difftool_definewarpstack_old.sql."""
+
+    terms: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    rerun: bool = False
+    lap: bool = False
+
+
+def _ws_term(table: str, column: str, op: str, value):
+    if table not in WS_TERM_TABLES:
+        raise UsageError(f"a warp-stack selection term names {table!r}; one of {', '.join(WS_TERM_TABLES)}")
+    col = schema.table(table).c[column]
+    if op in ("=", "LIKE") and value == "":
+        return col.is_(None)             # psDB: an empty string compares with NULL
+    return _op(col, op, value)
+
+
+def _ws_diff_conds(dr, setters: WarpWarpSetters) -> list:
+    """The conditions on the diffRun a pair is checked against (difftool appends
+    them for the label, and the data_group and reduction when given)."""
+    out = [or_(dr.c.label == setters.label, dr.c.label.is_(None))]
+    if setters.data_group is not None:
+        out.append(or_(dr.c.data_group == setters.data_group, dr.c.data_group.is_(None)))
+    if setters.reduction is not None:
+        out.append(or_(dr.c.reduction == setters.reduction, dr.c.reduction.is_(None)))
+    return out
+
+
+def select_warpstack(conn, q: WarpStackQuery, setters: WarpWarpSetters) -> list[dict[str, Any]]:
+    """The rows of difftool_definewarpstack_old.sql (``q.lap``: _definewarpstack.sql):
+    per exposure, warp and skycell of a full warp with a fault-0 quality-0 skyfile,
+    the newest full stack of the skycell, filter and tessellation with a fault-0
+    quality-0 sum. Without ``rerun``: the old selection leaves out the stacks the
+    warp already has a diff with (then takes the newest of the others), the LAP
+    one the newest stack when a warp-stack diff of it exists under the
+    label (and data_group, reduction when given). Ordered by exposure, warp,
+    skycell, as MySQL groups them. Columns as the C SQL (warpLabel, warpDataGroup,
+    stackLabel, stackDataGroup, diff_id, diffLabel: the chosen stack's and the
+    newest matching diff's, where MySQL leaves open which row's they are)."""
+    from mopstool.stages.joins import exposure_chain
+
+    w, r, ws, sr, ss = schema.warpRun, schema.rawExp, schema.warpSkyfile, schema.stackRun, schema.stackSumSkyfile
+    dr, dis = schema.diffRun, schema.diffInputSkyfile
+    frm = (exposure_chain("warp").join(ws, ws.c.warp_id == w.c.warp_id)
+           .join(sr, and_(sr.c.skycell_id == ws.c.skycell_id, sr.c.filter == r.c.filter,
+                          sr.c.tess_id == w.c.tess_id))
+           .join(ss, ss.c.stack_id == sr.c.stack_id))
+    conds = [w.c.state == State.FULL, sr.c.state == State.FULL, ws.c.fault == 0, ws.c.quality == 0,
+             ss.c.fault == 0, ss.c.quality == 0, r.c.exp_id.is_not(None),
+             *(_ws_term(*t) for t in q.terms)]
+    keys = [r.c.exp_id, w.c.warp_id, ws.c.skycell_id]
+    same = [r.c.filter, w.c.label, w.c.data_group, w.c.tess_id]      # one value per warp
+    cols = [r.c.exp_id, w.c.warp_id, r.c.filter, w.c.label.label("warpLabel"),
+            w.c.data_group.label("warpDataGroup"), w.c.tess_id, ws.c.skycell_id]
+    if not q.lap:
+        frm = (frm.outerjoin(dis, and_(dis.c.warp1 == w.c.warp_id, dis.c.stack2 == sr.c.stack_id,
+                                       dis.c.skycell_id == sr.c.skycell_id, dis.c.tess_id == sr.c.tess_id))
+               .outerjoin(dr, dr.c.diff_id == dis.c.diff_id))
+        conds += _ws_diff_conds(dr, setters)
+        if not q.rerun:
+            conds.append(dis.c.diff_id.is_(None))
+        stmt = (select(*cols, func.max(sr.c.stack_id).label("stack_id"), func.max(dis.c.diff_id).label("diff_id"))
+                .select_from(frm).where(*conds).group_by(*keys, *same).order_by(*keys))
+        rows = [dict(x._mapping) for x in conn.execute(stmt)]
+    else:
+        inputs = (select(*cols, func.max(sr.c.stack_id).label("stack_id")).select_from(frm).where(*conds)
+                  .group_by(*keys, *same).subquery("Inputs"))
+        diffs = (select(dr.c.diff_id, dis.c.warp1, dis.c.stack2, dis.c.skycell_id, dis.c.tess_id)
+                 .select_from(dr.join(dis, and_(dis.c.diff_id == dr.c.diff_id, dis.c.tess_id == dr.c.tess_id)))
+                 .where(dr.c.diff_mode == 2, *_ws_diff_conds(dr, setters)).subquery("Diffs"))
+        i = inputs.c
+        stmt = (select(i.exp_id, i.warp_id, i.filter, i.warpLabel, i.warpDataGroup, i.tess_id, i.skycell_id,
+                       i.stack_id, diffs.c.diff_id)
+                .select_from(inputs.outerjoin(diffs, and_(i.warp_id == diffs.c.warp1, i.stack_id == diffs.c.stack2,
+                                                          diffs.c.skycell_id == i.skycell_id,
+                                                          diffs.c.tess_id == i.tess_id)))
+                .order_by(i.exp_id, i.warp_id, i.skycell_id, diffs.c.diff_id))
+        if not q.rerun:
+            stmt = stmt.where(diffs.c.diff_id.is_(None))
+        rows = [dict(x._mapping) for x in conn.execute(stmt)]
+    stacks = {int(x.stack_id): x for x in conn.execute(
+        select(sr.c.stack_id, sr.c.label, sr.c.data_group).where(
+            sr.c.stack_id.in_(sorted({int(x["stack_id"]) for x in rows}))))} if rows else {}
+    labels = {int(x.diff_id): x.label for x in conn.execute(
+        select(dr.c.diff_id, dr.c.label).where(
+            dr.c.diff_id.in_(sorted({int(x["diff_id"]) for x in rows if x["diff_id"] is not None}))))} \
+        if any(x["diff_id"] is not None for x in rows) else {}
+    out = []
+    for x in rows:
+        st = stacks[int(x["stack_id"])]
+        out.append({"exp_id": int(x["exp_id"]), "warp_id": int(x["warp_id"]), "filter": x["filter"],
+                    "warpLabel": x["warpLabel"], "warpDataGroup": x["warpDataGroup"], "tess_id": x["tess_id"],
+                    "skycell_id": x["skycell_id"], "stack_id": int(x["stack_id"]), "stackLabel": st.label,
+                    "stackDataGroup": st.data_group,
+                    "diff_id": None if x["diff_id"] is None else int(x["diff_id"]),
+                    "diffLabel": None if x["diff_id"] is None else labels.get(int(x["diff_id"]))})
+    return out
+
+
+def define_warpstack(dbs: Databases, q: WarpStackQuery, setters: WarpWarpSetters, *, dry_run: bool = False,
+                     confirm=None, audit_detail: dict | None = None) -> WarpWarpPlan:
+    """difftool -definewarpstack: per exposure of the selection (select_warpstack)
+    one diffRun (state 'new', diff_mode 2, exposure 1, tess_id of its first row,
+    data_group the setter else the first row's warp data_group) with one
+    diffInputSkyfile (warp1, stack2) per selected row. The selection is made again
+    under the write lock; one transaction (difftool commits run by run)."""
+    if setters.label is None:
+        raise UsageError("a warp-stack diff needs a label (-set_label)")
+
+    def make_plan(conn) -> WarpWarpPlan:
+        out = WarpWarpPlan(action="difftool.definewarpstack", title="warp-stack diffs")
+        out.selected = select_warpstack(conn, q, setters)
+        for x in out.selected:
+            if not out.runs or out.runs[-1]["_exp_id"] != x["exp_id"]:
+                out.runs.append(dict(
+                    _exp_id=x["exp_id"], state=State.NEW, workdir=setters.workdir, label=setters.label,
+                    data_group=setters.data_group if setters.data_group is not None else x["warpDataGroup"],
+                    dist_group=setters.dist_group, reduction=setters.reduction, dvodb=None,
+                    registered=setters.registered, tess_id=x["tess_id"], bothways=1 if setters.bothways else 0,
+                    exposure=1, magicked=0, software_ver=None, maskfrac_npix=0, diff_mode=2, note=setters.note))
+                out.inputs.append([])
+            out.inputs[-1].append(dict(skycell_id=x["skycell_id"], tess_id=x["tess_id"], warp1=x["warp_id"],
+                                       stack1=None, warp2=None, stack2=x["stack_id"]))
+        out.rows = {"diffRun": len(out.runs), "diffInputSkyfile": sum(len(x) for x in out.inputs)}
+        out.sample = out.selected[:20]
+        out.keys = frozenset((x["exp_id"], x["warp_id"], x["skycell_id"], x["stack_id"], x["diff_id"])
+                             for x in out.selected)
+        if not out.runs:
+            out.notes.append("no warp-stack pair to define")
+        return out
+
+    def apply(conn, fresh: WarpWarpPlan):
+        runs = [{k: v for k, v in run.items() if not k.startswith("_")} for run in fresh.runs]
+        diff_ids = insert_diffs(conn, runs, fresh.inputs)
+        for run, d in zip(fresh.runs, diff_ids):
+            run["diff_id"] = d
+        return len(diff_ids) + sum(len(x) for x in fresh.inputs), {
+            **(audit_detail or {}), "diffRun": len(diff_ids), "diff_ids": diff_ids}
+
+    return execute(dbs, "difftool.definewarpstack", make_plan, apply, dry_run=dry_run, confirm=confirm)
+
+
 # ---------------------------------------------------------------------- publishing
 
 def publish_labels(cfg: Config, night: date) -> list[str]:

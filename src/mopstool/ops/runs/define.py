@@ -7,6 +7,12 @@ rawExp.fault != 0), then insert, in one transaction, one chipRun per exposure
 dvodb, tess_id and end_stage inherited from rawExp unless set; data_group
 defaulting to the label) and one chipImfile per rawImfile class_id.
 
+``DefineSelection.copy_of`` is the ``chiptool -definecopy`` variant: the
+exposures are selected through their existing chip runs (the old run's
+label, data_group, state), one new run per selected old run, never for an
+exposure that already has a run with the new label; without ``--set-workdir``
+the workdir is rawExp's (as chiptool's queue_exposures inherits it).
+
 ``stage="warp"`` is the ``warptool -definebyquery`` variant: it selects
 fakeRuns whose fake, camera and chip runs are all 'full' and inserts one
 warpRun (mode 'warp', state 'new') per fakeRun, inheriting every unset field
@@ -26,7 +32,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from mopstool.config import expand_template, parse_night
@@ -49,6 +55,19 @@ CHIP_FIELDS = ("chip_id", "exp_id", "exp_name", "label", "data_group", "dist_gro
                "reduction", "tess_id", "end_stage")
 WARP_FIELDS = ("warp_id", "fake_id", "exp_id", "exp_name", "label", "data_group", "dist_group",
                "workdir", "reduction", "tess_id", "end_stage")
+
+
+@dataclass
+class CopyOf:
+    """Select exposures through their existing chip runs (``chiptool -definecopy``'s
+    chipOld): label and data_group SQL LIKE (repeated values ORed), state =."""
+
+    labels: list[str] = field(default_factory=list)
+    data_groups: list[str] = field(default_factory=list)
+    state: str | None = None
+
+    def has_terms(self) -> bool:
+        return bool(self.labels or self.data_groups or self.state is not None)
 
 
 @dataclass
@@ -84,12 +103,16 @@ class DefineSelection:
     #: further rawExp terms as (column, op, value), op one of RAW_TERM_OPS; RA/Dec
     #: values are in radians (the rawExp unit). Each narrows the selection.
     raw_terms: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: chip: define copies of the exposures' existing chip runs that match (see CopyOf);
+    #: the exposures that already have a run with the new label are always skipped
+    copy_of: CopyOf | None = None
 
     def has_terms(self) -> bool:
         return bool(self.exp_names or self.exp_ids or self.night or self.dateobs_begin
                     or self.dateobs_end or self.filters or self.obs_modes or self.objects
                     or self.comments or self.labels or self.fake_ids or self.cam_ids
-                    or self.chip_ids or self.reductions or self.raw_terms)
+                    or self.chip_ids or self.reductions or self.raw_terms
+                    or (self.copy_of is not None and self.copy_of.has_terms()))
 
     def explicit(self) -> bool:
         """Selected by explicit names or ids (a miss is then worth an error)."""
@@ -305,10 +328,22 @@ def _keyed(sel: DefineSelection) -> tuple[str | None, list]:
     return None, [None]
 
 
+def _eq_word(column, value: str):
+    """'=' as the IPP compares: '' selects NULL, the word NULL SQL NULL and 'NULL'."""
+    if value == "":
+        return column.is_(None)
+    if value == NULL_WORD:
+        return or_(column.is_(None), column == NULL_WORD)
+    return column == value
+
+
 def _chip_query(sel: DefineSelection, label: str, chunk_kind: str | None, chunk: list,
-                *, duplicates: bool):
+                *, duplicates: bool, full: bool = False):
     """rawExp rows to define (duplicates=False) or the ones skipped by --unique
-    because a chipRun with the new label exists (duplicates=True)."""
+    because a chipRun with the new label exists (duplicates=True). With
+    ``sel.copy_of`` one row per matching old chip run (chiptool_definecopy.sql),
+    in the old runs' order, with the old run's chip_id, workdir, data_group and
+    state; *full*: every rawExp column and newExp.label too (what -pretend prints)."""
     raw, new, cr = schema.rawExp, schema.newExp, schema.chipRun
     conds = [raw.c.fault == 0, *_exposure_conditions(sel)]
     if sel.labels:
@@ -322,16 +357,33 @@ def _chip_query(sel: DefineSelection, label: str, chunk_kind: str | None, chunk:
     dup = exists().where(cr.c.exp_id == raw.c.exp_id, cr.c.label == label)
     cols = [raw.c.exp_id, raw.c.exp_name, raw.c.workdir, raw.c.reduction, raw.c.dvodb,
             raw.c.tess_id, raw.c.end_stage]
+    if full:
+        cols = [*raw.c, new.c.label]
+    frm = raw.join(new, new.c.exp_id == raw.c.exp_id)
+    order = [raw.c.exp_id]
+    copy = sel.copy_of
+    if copy is not None:
+        old = cr.alias("chipOld")
+        frm = old.join(raw, raw.c.exp_id == old.c.exp_id).join(new, new.c.exp_id == raw.c.exp_id)
+        if copy.labels:
+            conds.append(like_any(old.c.label, copy.labels))
+        if copy.data_groups:
+            conds.append(like_any(old.c.data_group, copy.data_groups))
+        if copy.state is not None:
+            conds.append(_eq_word(old.c.state, copy.state))
+        cols += [old.c.workdir.label("old_workdir"), old.c.data_group.label("old_data_group"),
+                 old.c.state.label("old_state"), old.c.chip_id.label("old_chip_id")]
+        order = [old.c.chip_id]
     if duplicates:
         existing = (select(func.max(cr.c.chip_id)).where(cr.c.exp_id == raw.c.exp_id, cr.c.label == label)
                     .scalar_subquery())
-        q = select(raw.c.exp_id, raw.c.exp_name, existing.label("existing"))
+        q = select(raw.c.exp_id, raw.c.exp_name, existing.label("existing")).distinct()
         conds.append(dup)
     else:
         q = select(*cols)
-        if sel.unique:
+        if sel.unique or copy is not None:
             conds.append(~dup)
-    q = q.select_from(raw.join(new, new.c.exp_id == raw.c.exp_id)).where(*conds).order_by(raw.c.exp_id)
+    q = q.select_from(frm).where(*conds).order_by(*(order if not duplicates else [raw.c.exp_id]))
     if sel.limit and not duplicates:
         q = q.limit(sel.limit)
     return q
@@ -379,7 +431,8 @@ def _warp_query(sel: DefineSelection, label: str | None, chunk_kind: str | None,
 def _chip_run_values(raw: dict, s: DefineSetters) -> dict[str, Any]:
     label = s.label
     return dict(
-        exp_id=raw["exp_id"], state=State.NEW, workdir=s.workdir, workdir_state="dirty", label=label,
+        exp_id=raw["exp_id"], state=State.NEW, workdir=s.workdir if s.workdir is not None else raw["workdir"],
+        workdir_state="dirty", label=label,
         data_group=sql_value(s.data_group) if s.data_group is not None else label,
         dist_group=sql_value(s.dist_group),
         reduction=sql_value(s.reduction) if s.reduction is not None else raw["reduction"],
@@ -471,23 +524,52 @@ def _definer(stage: str) -> Definer:
 
 
 def _run_select(conn: Connection, d: Definer, sel: DefineSelection, label: str | None,
-                *, duplicates: bool, progress: Callable | None = None) -> list[dict[str, Any]]:
+                *, duplicates: bool, progress: Callable | None = None, **extra) -> list[dict[str, Any]]:
     kind, values = _keyed(sel)
     rows: list[dict[str, Any]] = []
     seen = set()
+    copy = sel.copy_of is not None and not duplicates
     parts = list(chunks(values)) or [[]]
     for i, chunk in enumerate(parts):
         if progress is not None and len(parts) > 1:
             progress("selecting exposures", i * len(parts[0]), len(values))
-        for r in conn.execute(d.query(sel, label, kind, chunk, duplicates=duplicates)):
+        for r in conn.execute(d.query(sel, label, kind, chunk, duplicates=duplicates, **extra)):
             row = dict(r._mapping)
-            if row[d.key] not in seen:
-                seen.add(row[d.key])
+            key = row["old_chip_id"] if copy else row[d.key]
+            if key not in seen:
+                seen.add(key)
                 rows.append(row)
-    rows.sort(key=lambda row: row[d.key])
+    rows.sort(key=lambda row: row["old_chip_id"] if copy else row[d.key])
     if sel.limit and not duplicates:
         rows = rows[:sel.limit]
     return rows
+
+
+def copy_rows(conn: Connection, selection: DefineSelection, label: str) -> list[dict[str, Any]]:
+    """The rows of a copy selection (``selection.copy_of``; chiptool_definecopy.sql):
+    rawExp.*, newExp.label and the old run's workdir, data_group and state
+    (old_workdir, old_data_group, old_state), one per matching old chip run, in
+    the old runs' chip_id order (old_chip_id)."""
+    if selection.copy_of is None:
+        raise UsageError("copy_rows needs a selection with copy_of")
+    return _run_select(conn, DEFINERS["chip"], selection, label, duplicates=False, full=True)
+
+
+def _refuse_double_copies(rows: list[dict[str, Any]]) -> None:
+    """A copy selection that reaches one exposure through two old runs would
+    define two identical runs (chiptool does): refused, nothing written."""
+    count: dict[Any, list] = {}
+    for r in rows:
+        count.setdefault(r["exp_id"], []).append(r["old_chip_id"])
+    double = {e: ids for e, ids in count.items() if len(ids) > 1}
+    if double:
+        names = {r["exp_id"]: r["exp_name"] for r in rows}
+        shown = ", ".join(f"{names[e]} (chip runs {', '.join(str(i) for i in ids)})"
+                          for e, ids in list(double.items())[:5])
+        more = f" (+{len(double) - 5} more)" if len(double) > 5 else ""
+        raise UsageError(f"{len(double)} exposure(s) match through more than one old chip run, which "
+                         f"would define two identical runs: {shown}{more}; narrow the selection "
+                         "(e.g. by the old run's state or label)")
 
 
 def _unmatched(conn: Connection, d: Definer, sel: DefineSelection, matched: list[dict],
@@ -524,8 +606,8 @@ def _unmatched(conn: Connection, d: Definer, sel: DefineSelection, matched: list
     return out
 
 
-def _check_setters(d: Definer, setters: DefineSetters) -> None:
-    for name in d.required:
+def _check_setters(d: Definer, setters: DefineSetters, *, copy: bool = False) -> None:
+    for name in ("label",) if copy else d.required:   # a copy inherits rawExp's workdir
         if getattr(setters, name) is None:
             raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
     for name in ("label", "workdir"):
@@ -587,7 +669,10 @@ def define_writer(selection: DefineSelection, setters: DefineSetters, *, stage: 
         others = [n for n in define_stages() if DEFINERS[n].run_selectors]
         raise UsageError("--fake-id, --cam-id, --chip-id and --reduction select fakeRuns: "
                          f"use them with --stage {' or '.join(others)}")
-    _check_setters(d, setters)
+    if selection.copy_of is not None and stage != "chip":
+        raise UsageError("copies of existing runs are defined for chip runs only")
+    _check_setters(d, setters, copy=selection.copy_of is not None)
+    unique = d.always_unique or selection.unique or selection.copy_of is not None
     id_col = st.id_col
     run_table = schema.table(st.run_table)
     given = setters.given()
@@ -598,7 +683,9 @@ def define_writer(selection: DefineSelection, setters: DefineSetters, *, stage: 
     def plan(conn) -> DefineResult:
         result = DefineResult(stage=stage)
         selected = _run_select(conn, d, selection, label, duplicates=False, progress=progress)
-        if d.always_unique or selection.unique:
+        if selection.copy_of is not None:
+            _refuse_double_copies(selected)
+        if unique:
             result.skipped = [
                 dict(r, reason=f"already has {stage} run {r['existing']} with label "
                                f"{label if label is not None else '(the inherited label)'}")
@@ -629,8 +716,7 @@ def define_writer(selection: DefineSelection, setters: DefineSetters, *, stage: 
             result.rows[d.component_table] = _chip_imfile_plan(conn, selected)
         result.values = values
         # a run is defined for a source and label (--unique / warp: once)
-        result.keys = frozenset((v[d.key], v["label"]) for v in values) \
-            if (d.always_unique or selection.unique) else None
+        result.keys = frozenset((v[d.key], v["label"]) for v in values) if unique else None
         if not values:
             result.notes.append("nothing to define")
         return result
@@ -684,7 +770,9 @@ def _insert_chip_imfiles(conn: Connection, chip_ids: list[int]) -> int:
         sel = select(cr.c.chip_id, ri.c.class_id, (literal(int(base)) + rownum)).select_from(frm).where(cond)
         stmt = ci.insert().from_select(["chip_id", "class_id", explicit], sel)
     else:
-        sel = select(cr.c.chip_id, ri.c.class_id).select_from(frm).where(cond)
+        # chip_imfile_id numbered run by run, class by class, as one INSERT per run would
+        sel = select(cr.c.chip_id, ri.c.class_id).select_from(frm).where(cond).order_by(cr.c.chip_id,
+                                                                                         ri.c.class_id)
         stmt = ci.insert().from_select(["chip_id", "class_id"], sel)
     res = conn.execute(stmt)
     n = res.rowcount
