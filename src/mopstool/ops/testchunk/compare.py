@@ -404,16 +404,36 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
     return out
 
 
-def _pct(x, q):
+def _order_stats(x, median: bool = True, p90: bool = False) -> tuple[float | None, float | None]:
+    """``numpy.median(x)`` and ``numpy.percentile(x, 90)`` (linear
+    interpolation) of finite values, the same numbers from one partition
+    (numpy's formulas: the mean of the middle two; the previous order
+    statistic plus gamma times the step, from the next one when gamma >= 0.5)."""
     import numpy as np
 
-    return float(np.percentile(x, q)) if len(x) else None
-
-
-def _med(x):
-    import numpy as np
-
-    return float(np.median(x)) if len(x) else None
+    n = len(x)
+    if n == 0:
+        return None, None
+    ks = set()
+    h = n // 2
+    if median:
+        ks.update((h - 1, h) if n % 2 == 0 else (h,))
+    vi = (n - 1) * 0.9
+    lo = math.floor(vi)
+    if p90:
+        ks.update((n - 1,) if vi >= n - 1 else (lo, lo + 1))
+    part = np.partition(x, sorted(ks)) if n > 1 else x
+    med = pct = None
+    if median:
+        med = float(part[h]) if n % 2 else float((part[h - 1] + part[h]) / 2.0)
+    if p90:
+        if vi >= n - 1:
+            pct = float(part[n - 1])
+        else:
+            a, b, g = float(part[lo]), float(part[lo + 1]), vi - lo
+            d = b - a
+            pct = b - d * (1 - g) if g >= 0.5 else a + d * g
+    return med, pct
 
 
 @dataclass
@@ -427,15 +447,31 @@ class Offsets:
 
     @staticmethod
     def of(a: Cell, b: Cell, ia, jb) -> "Offsets":
+        return Offsets.of_many([(a, b, ia, jb)])
+
+    @staticmethod
+    def of_many(items) -> "Offsets":
+        """The offsets of the matched pairs (ia, jb) of every (a, b, ia, jb), in turn."""
         import numpy as np
 
-        dra = ((b.ra[jb] - a.ra[ia] + 540.0) % 360.0 - 180.0) * np.cos(np.radians(a.dec[ia])) * 3600.0
-        ddec = (b.dec[jb] - a.dec[ia]) * 3600.0
-        sra = np.hypot(a.ra_err[ia], b.ra_err[jb]) * 3600.0
-        sdec = np.hypot(a.dec_err[ia], b.dec_err[jb]) * 3600.0
+        if not items:
+            return Offsets(*(np.zeros(0) for _ in range(6)))
+
+        def cat(side, name, idx):
+            return np.concatenate([getattr(it[side], name)[it[idx]] for it in items])
+
+        ra_a, dec_a, ra_b, dec_b = cat(0, "ra", 2), cat(0, "dec", 2), cat(1, "ra", 3), cat(1, "dec", 3)
+        dra = ((ra_b - ra_a + 540.0) % 360.0 - 180.0) * np.cos(np.radians(dec_a)) * 3600.0
+        ddec = (dec_b - dec_a) * 3600.0
+        sra = np.hypot(cat(0, "ra_err", 2), cat(1, "ra_err", 3)) * 3600.0
+        sdec = np.hypot(cat(0, "dec_err", 2), cat(1, "dec_err", 3)) * 3600.0
         with np.errstate(divide="ignore", invalid="ignore"):
             sig = np.hypot(dra / sra, ddec / sdec)
-        return Offsets(dra, ddec, np.hypot(dra, ddec), sig, b.mag[jb] - a.mag[ia], a.mag[ia])
+        mag_a = cat(0, "mag", 2)
+        return Offsets(dra, ddec, np.hypot(dra, ddec), sig, cat(1, "mag", 3) - mag_a, mag_a)
+
+    def part(self, lo: int, hi: int) -> "Offsets":
+        return Offsets(*(getattr(self, f)[lo:hi] for f in ("dra", "ddec", "sep", "sigma", "dmag", "mag_a")))
 
     @staticmethod
     def concat(items: list["Offsets"]) -> "Offsets":
@@ -449,12 +485,19 @@ class Offsets:
     def stats(self) -> dict[str, Any]:
         import numpy as np
 
-        sig = self.sigma[np.isfinite(self.sigma)]
-        dm = self.dmag[np.isfinite(self.dmag)]
-        return {"dra_median_arcsec": _med(self.dra), "ddec_median_arcsec": _med(self.ddec),
-                "offset_median_arcsec": _med(self.sep), "offset_p90_arcsec": _pct(self.sep, 90),
-                "offset_median_sigma": _med(sig), "offset_p90_sigma": _pct(sig, 90),
-                "mag_offset_median": _med(dm), "mag_offset_p90_abs": _pct(np.abs(dm), 90)}
+        def finite(x):
+            ok = np.isfinite(x)
+            return x if ok.all() else x[ok]
+
+        sig = finite(self.sigma)
+        dm = finite(self.dmag)
+        sep_med, sep_p90 = _order_stats(self.sep, p90=True)
+        sig_med, sig_p90 = _order_stats(sig, p90=True)
+        return {"dra_median_arcsec": _order_stats(self.dra)[0], "ddec_median_arcsec": _order_stats(self.ddec)[0],
+                "offset_median_arcsec": sep_med, "offset_p90_arcsec": sep_p90,
+                "offset_median_sigma": sig_med, "offset_p90_sigma": sig_p90,
+                "mag_offset_median": _order_stats(dm)[0],
+                "mag_offset_p90_abs": _order_stats(np.abs(dm), median=False, p90=True)[1]}
 
 
 def _flag_rate(flags) -> float | None:
@@ -567,22 +610,26 @@ def compare_sides(a: Side, b: Side, *, radius_arcsec: float, params, thresholds:
         raise UsageError("--radius must be > 0 arcsec")
     params.check()
     keys = sorted(set(a.cells) | set(b.cells))
-    rows, offs = [], []
+    rows = []
     tot = {"a": 0, "b": 0, "matched": 0, "only_a": 0, "only_b": 0}
     flags_a, flags_b = [], []
     both = [k for k in keys if k in a.cells and k in b.cells]
     matches = dict(zip(both, match_cells([(a.cells[k], b.cells[k]) for k in both], radius_arcsec)))
+    allo = Offsets.of_many([(a.cells[k], b.cells[k], *matches[k]) for k in both])
+    at, pos = {}, 0
+    for k in both:
+        at[k] = (pos, pos + len(matches[k][0]))
+        pos = at[k][1]
+    none = Offsets.concat([]).stats()
     for key in keys:
         ca, cb = a.cells.get(key), b.cells.get(key)
         na, nb = (ca.n if ca else 0), (cb.n if cb else 0)
         if ca is not None and cb is not None:
-            ia, jb = matches[key]
-            o = Offsets.of(ca, cb, ia, jb)
-            offs.append(o)
-            st = o.stats()
-            nm = len(ia)
+            lo, hi = at[key]
+            st = allo.part(lo, hi).stats()
+            nm = hi - lo
         else:
-            st, nm = Offsets.concat([]).stats(), 0
+            st, nm = dict(none), 0
         fa = _flag_rate(ca.flags) if ca else None
         fb = _flag_rate(cb.flags) if cb else None
         if ca:
@@ -595,7 +642,6 @@ def compare_sides(a: Side, b: Side, *, radius_arcsec: float, params, thresholds:
         for k in tot:
             tot[k] += row[k]
         rows.append(row)
-    allo = Offsets.concat(offs)
     fa = _flag_rate(np.concatenate(flags_a)) if flags_a else None
     fb = _flag_rate(np.concatenate(flags_b)) if flags_b else None
     summary = {"exposures": len({k[0] for k in keys}), "cells": len(keys),

@@ -230,7 +230,7 @@ def _candidates_dense(px, py, qx, qy, pg, qg, same, s, m, x0, y0, nx, ny, half=F
         return k
 
     kq = keys(qx, qy, qg)
-    oq = np.argsort(kq, kind="stable")
+    oq = stable_order(kq)
     first = np.zeros(ncell + 1, dtype=it)
     np.cumsum(np.bincount(kq, minlength=ncell), dtype=it, out=first[1:])
     kp = kq if same else keys(px, py, pg)
@@ -259,17 +259,42 @@ def _expand(los, his, oq):
     range kind, each with one range per point of P: (i into P, j into Q)."""
     import numpy as np
 
-    lo = np.concatenate(los)
-    cnt = np.concatenate(his)
+    npts = len(los[0])
+    lo = np.concatenate(los).astype(np.int64)
+    cnt = np.concatenate(his).astype(np.int64)
     cnt -= lo
-    total = int(cnt.sum())
+    ends = np.cumsum(cnt)
+    total = int(ends[-1]) if len(ends) else 0
     if total == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    owner = np.repeat(np.tile(np.arange(len(los[0]), dtype=np.int64), len(los)), cnt)
-    pos = np.repeat(lo.astype(np.int64) - (np.cumsum(cnt, dtype=np.int64) - cnt), cnt)
+    # one repeat (the range of each candidate); the rest are gathers
+    seg = np.repeat(np.arange(len(cnt), dtype=np.int64), cnt)
+    lo -= ends
+    lo += cnt
+    pos = lo.take(seg)
     pos += np.arange(total, dtype=np.int64)
-    return owner, oq[pos]
+    # ranges are kind-major: the point is the range less npts per kind before it
+    for k in range(1, len(los)):
+        seg[ends[k * npts - 1]:] -= npts
+    return seg, oq.take(pos)
+
+
+def stable_order(k):
+    """``numpy.argsort(k, kind="stable")`` of non-negative integer keys, by
+    one sort of the distinct values key * 2^b + index (much faster)."""
+    import numpy as np
+
+    n = len(k)
+    b = max(1, (n - 1).bit_length())
+    if n == 0 or int(k.max()) >= 1 << (62 - b):
+        return np.argsort(k, kind="stable")
+    c = k.astype(np.int64)
+    c <<= b
+    c |= np.arange(n, dtype=np.int64)
+    c.sort()
+    c &= (1 << b) - 1
+    return c
 
 
 class Occupied:
@@ -321,17 +346,24 @@ def within(xyz_p, xyz_q, i, j, chord_max: float, chord_min: float = 0.0):
     import numpy as np
 
     pt, qt = np.ascontiguousarray(xyz_p.T), np.ascontiguousarray(xyz_q.T)
-    d2 = np.zeros(len(i))
+    d2 = None
     for axis in range(3):
         diff = pt[axis].take(i)
         diff -= qt[axis].take(j)
         diff *= diff
-        d2 += diff
+        if d2 is None:
+            d2 = diff
+        else:
+            d2 += diff
+    if d2 is None:
+        d2 = np.zeros(0)
     ok = d2 <= chord_max * chord_max
     if chord_min > 0:
         ok &= d2 >= chord_min * chord_min
-    i, j = i[ok], j[ok]
-    return i, j, np.sqrt(d2[ok])
+    k = np.flatnonzero(ok)
+    d = d2.take(k)
+    np.sqrt(d, out=d)
+    return i.take(k), j.take(k), d
 
 
 def nearest(i, j, d, n: int):
