@@ -59,13 +59,18 @@ class Cell:
     def n(self) -> int:
         return len(self.ra)
 
-    def xyz(self):
-        """Unit vectors of the detections (computed once; matching and linking share them)."""
+    def rows(self):
+        """Unit vectors of the detections as three rows x, y, z (computed once;
+        matching and linking share them)."""
         if self._xyz is None:
-            from mopstool.ops.testchunk.tracklets import unit_vectors
+            from mopstool.ops.testchunk.tracklets import unit_rows
 
-            self._xyz = unit_vectors(self.ra, self.dec)
+            self._xyz = unit_rows(self.ra, self.dec)
         return self._xyz
+
+    def xyz(self):
+        """Unit vectors of the detections, one row each."""
+        return self.rows().T
 
 
 @dataclass
@@ -362,22 +367,22 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
             by_exp.setdefault(a.exposure, []).append(k)
 
     def run(ks: list[int]) -> None:
-        ua = [pairs[k][0].xyz() for k in ks]
-        ub = [pairs[k][1].xyz() for k in ks]
-        na = np.array([len(u) for u in ua])
-        nb_ = np.array([len(u) for u in ub])
-        xa, xb = np.concatenate(ua), np.concatenate(ub)
+        ua = [pairs[k][0].rows() for k in ks]
+        ub = [pairs[k][1].rows() for k in ks]
+        na = np.array([u.shape[1] for u in ua])
+        nb_ = np.array([u.shape[1] for u in ub])
+        xa, xb = np.concatenate(ua, axis=1), np.concatenate(ub, axis=1)
         ga = np.repeat(np.arange(len(ks)), na)
         gb = np.repeat(np.arange(len(ks)), nb_)
-        plane = nb.Plane(xa.sum(axis=0))
-        a0, a1, a2 = plane.components(xa)
-        b0, b1, b2 = plane.components(xb)
+        plane = nb.Plane(xa.sum(axis=1))
+        a0, a1, a2 = plane.components_t(xa)
+        b0, b1, b2 = plane.components_t(xb)
         h = nb.cell_side(radius_arcsec * ARCSEC, min(float(a0.min()), float(b0.min())))
         i, j = nb.candidates(a1 / a0, a2 / a0, b1 / b0, b2 / b0, h, ga, gb)
-        i, j, d = nb.within(xa, xb, i, j, r)
-        bi, bj, _ = nb.nearest(i, j, d, len(xa))     # each a's nearest b
-        cj, ci, _ = nb.nearest(j, i, d, len(xb))     # each b's nearest a
-        best_a = np.full(len(xb), -1, dtype=np.int64)
+        i, j, d = nb.within(xa.T, xb.T, i, j, r)
+        bi, bj, _ = nb.nearest(i, j, d, xa.shape[1])     # each a's nearest b
+        cj, ci, _ = nb.nearest(j, i, d, xb.shape[1])     # each b's nearest a
+        best_a = np.full(xb.shape[1], -1, dtype=np.int64)
         best_a[cj] = ci
         mutual = best_a[bj] == bi
         ia, jb = bi[mutual], bj[mutual]
@@ -566,13 +571,19 @@ def side_tracklets(side: Side, params):
 
     fields = _fields(side)
     exp_code = {e: i for i, e in enumerate(sorted(fields))}
-    parts = [(c, (c.flags & SOURCE_MASK) == 0) for c in side.cells.values()]
-    if not parts:
+    cells = list(side.cells.values())
+    if not cells:
         return link([], [], [], [], [], params)
-    cat = lambda f: np.concatenate([f(c)[ok] for c, ok in parts])  # noqa: E731
-    return link(cat(lambda c: c.ra), cat(lambda c: c.dec), cat(lambda c: np.full(c.n, c.mjd)),
-                cat(lambda c: np.full(c.n, exp_code[c.exposure])),
-                cat(lambda c: np.full(c.n, fields[c.exposure])), params, xyz=cat(lambda c: c.xyz()))
+    oks = [(c.flags & SOURCE_MASK) == 0 for c in cells]
+    oks = [None if ok.all() else ok for ok in oks]
+    counts = [c.n if ok is None else int(np.count_nonzero(ok)) for c, ok in zip(cells, oks)]
+
+    def cat(get):
+        return np.concatenate([get(c) if ok is None else get(c)[..., ok] for c, ok in zip(cells, oks)], axis=-1)
+
+    return link(cat(lambda c: c.ra), cat(lambda c: c.dec), np.repeat([c.mjd for c in cells], counts),
+                np.repeat([exp_code[c.exposure] for c in cells], counts),
+                np.repeat([fields[c.exposure] for c in cells], counts), params, xyz_rows=cat(lambda c: c.rows()))
 
 
 def thresholds_from(cfg, overrides: dict[str, float] | None = None) -> dict[str, float]:

@@ -62,8 +62,12 @@ class Plane:
         self.basis = np.stack(basis(m))
 
     def components(self, xyz):
-        """Components of unit vectors along m, e1, e2 (three arrays)."""
-        x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+        """Components of unit vectors (rows of *xyz*) along m, e1, e2 (three arrays)."""
+        return self.components_t(xyz.T)
+
+    def components_t(self, cols):
+        """``components`` of unit vectors given as three rows x, y, z (a (3, n) array)."""
+        x, y, z = cols[0], cols[1], cols[2]
         # plain array arithmetic: a (n, 3) @ (3, 3) product goes to BLAS, slow for this shape
         return tuple(x * b[0] + y * b[1] + z * b[2] for b in self.basis.tolist())
 
@@ -280,21 +284,160 @@ def _expand(los, his, oq):
     return seg, oq.take(pos)
 
 
-def stable_order(k):
-    """``numpy.argsort(k, kind="stable")`` of non-negative integer keys, by
-    one sort of the distinct values key * 2^b + index (much faster)."""
+def sort_keys(k):
+    """(order, sorted keys) of non-negative integer keys: ``numpy.argsort(k,
+    kind="stable")`` and ``k[order]`` (int64), by one sort of the distinct
+    values key * 2^b + index (much faster than a stable argsort)."""
     import numpy as np
 
     n = len(k)
     b = max(1, (n - 1).bit_length())
     if n == 0 or int(k.max()) >= 1 << (62 - b):
-        return np.argsort(k, kind="stable")
+        o = np.argsort(k, kind="stable")
+        return o, np.asarray(k, dtype=np.int64)[o]
     c = k.astype(np.int64)
     c <<= b
     c |= np.arange(n, dtype=np.int64)
     c.sort()
-    c &= (1 << b) - 1
-    return c
+    o = c & ((1 << b) - 1)
+    c >>= b
+    return o, c
+
+
+def stable_order(k):
+    """``numpy.argsort(k, kind="stable")`` of non-negative integer keys (``sort_keys``)."""
+    return sort_keys(k)[0]
+
+
+def _expand_flat(lo, cnt, npts: int):
+    """Candidates from ranges [lo, lo + cnt) (int64, modified), kind-major:
+    range r belongs to point r % npts. (owner point, position) per candidate."""
+    import numpy as np
+
+    ends = np.cumsum(cnt)
+    total = int(ends[-1]) if len(ends) else 0
+    if total == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    seg = np.repeat(np.arange(len(cnt), dtype=np.int64), cnt)
+    lo -= ends
+    lo += cnt
+    pos = lo.take(seg)
+    pos += np.arange(total, dtype=np.int64)
+    nk = len(cnt) // npts
+    for k in range(1, nk):
+        seg[ends[k * npts - 1]:ends[(k + 1) * npts - 1]] -= k * npts
+    return seg, pos
+
+
+def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, chord_max: float, chord_min: float = 0.0):
+    """Every pair (i of P, j of Q) whose chord distance is within [chord_min,
+    chord_max], as (i, j, d): ``within`` of the ``candidates`` of the plane
+    positions (px, py), (qx, qy) for distance *h*, found with both sets sorted
+    by square (the table's look-ups and the coordinate gathers then walk
+    memory in order). *p_xyz*, *q_xyz*: the unit vectors as (3, n) arrays."""
+    import numpy as np
+
+    if len(px) == 0 or len(qx) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    g = _dense_grid(px, py, qx, qy, h, None, None)
+    if g is None:
+        i, j = candidates(px, py, qx, qy, h)
+        return within(p_xyz.T, q_xyz.T, i, j, chord_max, chord_min)
+    _, s, m, x0, y0, nx, ny = g
+
+    def keys(x, y):
+        k = np.floor((y - y0) / s).astype(np.int64)
+        k *= nx
+        k += np.floor((x - x0) / s).astype(np.int64)
+        return k
+
+    kq = keys(qx, qy)
+    op, kp = sort_keys(keys(px, py))
+    oq = stable_order(kq)
+    ncell = nx * ny
+    first = np.zeros(ncell + 1, dtype=np.int64)
+    np.cumsum(np.bincount(kq, minlength=ncell), out=first[1:])
+    npts, nk = len(kp), 2 * m + 1
+    lo = np.empty((nk, npts), dtype=np.int64)
+    cnt = np.empty((nk, npts), dtype=np.int64)
+    for r, dr in enumerate(range(-m, m + 1)):
+        c = kp + (dr * nx - m)
+        first.take(c, out=lo[r])
+        c += 2 * m + 1
+        first.take(c, out=cnt[r])
+    cnt -= lo
+    ps, qs = p_xyz.take(op, axis=1), q_xyz.take(oq, axis=1)
+    cmax2, cmin2 = chord_max * chord_max, chord_min * chord_min
+    out_i, out_j, out_d = [], [], []
+    # the t-th point of every range at once, t = 0, 1, ...: no expansion of
+    # the ranges into candidate arrays
+    for r in range(nk):
+        act = np.flatnonzero(cnt[r])
+        pos = lo[r].take(act)
+        left = cnt[r].take(act)
+        while len(act):
+            d2 = ps[0].take(act)
+            d2 -= qs[0].take(pos)
+            d2 *= d2
+            for axis in (1, 2):
+                diff = ps[axis].take(act)
+                diff -= qs[axis].take(pos)
+                diff *= diff
+                d2 += diff
+            ok = d2 <= cmax2
+            if chord_min > 0:
+                ok &= d2 >= cmin2
+            k = np.flatnonzero(ok)
+            out_i.append(act.take(k))
+            out_j.append(pos.take(k))
+            out_d.append(d2.take(k))
+            left -= 1
+            more = np.flatnonzero(left)
+            if len(more) < len(act):
+                act, pos, left = act.take(more), pos.take(more), left.take(more)
+            pos += 1
+    if not out_i:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    d = np.concatenate(out_d)
+    np.sqrt(d, out=d)
+    return op.take(np.concatenate(out_i)), oq.take(np.concatenate(out_j)), d
+
+
+#: candidates per block of ``pairs_within`` (arrays of a few hundred kB: in cache)
+BLOCK = 1 << 15
+
+
+def self_pairs_sparse(px, py, h: float):
+    """Each unordered pair (i < j) of points in the same or neighbouring plane
+    squares of side *h*: every pair closer than *h* is among them. For small
+    distances (few points per square): the points sorted by square key, a
+    point's partners are the rest of its square and the next square of its
+    row, and the three squares of the row above, two ranges of the sorted keys."""
+    import numpy as np
+
+    n = len(px)
+    if n < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    x0, y0 = float(px.min()) - h, float(py.min()) - h
+    nxp = int((float(px.max()) - x0) / h) + 3
+    k = np.floor((py - y0) / h).astype(np.int64)
+    k *= nxp
+    k += np.floor((px - x0) / h).astype(np.int64)
+    o, ks = sort_keys(k)
+    lo1 = np.arange(1, n + 1, dtype=np.int64)
+    hi1 = np.searchsorted(ks, ks + 1, side="right")
+    lo2 = np.searchsorted(ks, ks + (nxp - 1), side="left")
+    hi2 = np.searchsorted(ks, ks + (nxp + 1), side="right")
+    lo = np.concatenate([lo1, lo2])
+    cnt = np.concatenate([hi1, hi2])
+    cnt -= lo
+    a, b = _expand_flat(lo, cnt, n)
+    i, j = o.take(a), o.take(b)
+    return np.minimum(i, j), np.maximum(i, j)
 
 
 class Occupied:
