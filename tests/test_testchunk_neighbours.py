@@ -79,3 +79,31 @@ def test_close_pairs_are_every_candidate_pair_once(h, groups):
     truth = {(a, b) for a, b in cKDTree(p).query_pairs(h * (1 - 1e-9))
              if g is None or g[a] == g[b]}
     assert set(zip(i[near].tolist(), j[near].tolist())) == truth and len(truth) >= 200
+
+
+@pytest.mark.parametrize("h", [0.0003, 0.002, 0.05])
+@pytest.mark.parametrize("groups", [False, True])
+def test_sparse_candidates_miss_nothing(h, groups):
+    """The sorted-key look-up (sparse_candidates) finds every pair closer than
+    h of the same group, and in its half form each unordered pair once."""
+    rng = np.random.default_rng(6)
+    q = rng.uniform(0, 1, (3000, 2))
+    gq = rng.integers(0, 20, 3000) if groups else None
+    k = rng.integers(0, 3000, 2000)
+    p = np.vstack([q[k] + rng.uniform(-h, h, (2000, 2)) * 0.99, rng.uniform(-0.2, 1.2, (1000, 2))])
+    gp = np.concatenate([gq[k], rng.integers(0, 20, 1000)]) if groups else None
+    i, j = nb.sparse_candidates(p[:, 0], p[:, 1], q[:, 0], q[:, 1], h, gp, gq)
+    if groups:
+        assert (gp[i] == gq[j]).all()
+    close = np.hypot(*(p[i] - q[j]).T) < h
+    found = set(zip(i[close].tolist(), j[close].tolist()))
+    truth = {(a, b) for a, bs in enumerate(cKDTree(q).query_ball_point(p, h * (1 - 1e-9))) for b in bs
+             if not groups or gp[a] == gq[b]}
+    assert found == truth and len(truth) >= 1500
+    # half: each unordered pair of distinct points once, every close pair among them
+    pts = np.vstack([q, q[:500] + rng.uniform(-h, h, (500, 2)) * 0.5])
+    i, j = nb.sparse_candidates(pts[:, 0], pts[:, 1], None, None, h, half=True)
+    assert (i < j).all() and len(set(zip(i.tolist(), j.tolist()))) == len(i)
+    near = np.hypot(*(pts[i] - pts[j]).T) < h
+    assert set(zip(i[near].tolist(), j[near].tolist())) == \
+        {(a, b) for a, b in cKDTree(pts).query_pairs(h * (1 - 1e-9))} and near.sum() >= 500

@@ -378,7 +378,7 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
         a0, a1, a2 = plane.components_t(xa)
         b0, b1, b2 = plane.components_t(xb)
         h = nb.cell_side(radius_arcsec * ARCSEC, min(float(a0.min()), float(b0.min())))
-        i, j = nb.candidates(a1 / a0, a2 / a0, b1 / b0, b2 / b0, h, ga, gb)
+        i, j = nb.near_candidates(a1 / a0, a2 / a0, b1 / b0, b2 / b0, h, ga, gb)
         i, j, d = nb.within(xa.T, xb.T, i, j, r)
         bi, bj, _ = nb.nearest(i, j, d, xa.shape[1])     # each a's nearest b
         cj, ci, _ = nb.nearest(j, i, d, xb.shape[1])     # each b's nearest a

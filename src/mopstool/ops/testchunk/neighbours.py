@@ -410,6 +410,102 @@ def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, chord_max: float, chord
 BLOCK = 1 << 15
 
 
+def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool = False):
+    """Index pairs (i into P, j into Q) of the same group (codes as for
+    ``candidates``) with rows of height *h* at most one apart and x at most
+    about *h* apart: every pair closer than *h* in the plane is among them.
+    For small distances (few points within *h* of a point): both sets sorted
+    by (group, row, x quantised to h/64), the partners of a point in a row are
+    one contiguous run of Q's sorted keys, found with one ``searchsorted`` and
+    walked point by point. ``qx is None``: Q is P, and with *half* each
+    unordered pair of distinct points comes once (as i < j). None when the
+    keys would not fit in 62 bits (the caller uses ``candidates``)."""
+    import numpy as np
+
+    same = qx is None
+    if same:
+        qx, qy, qg = px, py, pg
+    np_, nq = len(px), len(qx)
+    empty = np.zeros(0, dtype=np.int64)
+    if np_ == 0 or nq == 0:
+        return empty, empty
+    x0 = min(float(px.min()), float(qx.min())) - h
+    y0 = min(float(py.min()), float(qy.min())) - h
+    x1 = max(float(px.max()), float(qx.max()))
+    y1 = max(float(py.max()), float(qy.max()))
+    ngroups = 1 + max(int(pg.max()) if pg is not None else 0, int(qg.max()) if qg is not None else 0)
+    nr = int((y1 - y0) / h) + 3
+    bits = max(1, (max(np_, nq) - 1).bit_length())
+    for fine in (64, 16, 4, 1):
+        qstep = h / fine
+        hq = fine + 2
+        nxq = int((x1 - x0) / qstep) + 2 * hq + 3
+        if float(ngroups) * nr * nxq < 2.0 ** (61 - bits):
+            break
+    else:
+        return None
+
+    def keys(x, y, g):
+        k = ((y - y0) / h).astype(np.int64)
+        if g is not None:
+            k += np.asarray(g, dtype=np.int64) * nr
+        k *= nxq
+        k += ((x - x0) / qstep).astype(np.int64) + hq
+        return k
+
+    oq, kq = sort_keys(keys(qx, qy, qg))
+    op, kp = (oq, kq) if same else sort_keys(keys(px, py, pg))
+    out_i, out_j = [], []
+    for dr in ((0, 1) if half else (-1, 0, 1)):
+        top = kp + (dr * nxq + hq)
+        if half and dr == 0:
+            pos = np.arange(1, np_ + 1, dtype=np.int64)      # the points after each one
+        else:
+            pos = np.searchsorted(kq, kp + (dr * nxq - hq), side="left")
+        act = np.arange(np_, dtype=np.int64)
+        while len(act):
+            inside = pos < nq
+            np.minimum(pos, nq - 1, out=pos)
+            inside &= kq.take(pos) <= top.take(act)
+            k = np.flatnonzero(inside)
+            if len(k) == 0:
+                break
+            act, pos = act.take(k), pos.take(k)
+            out_i.append(act)
+            out_j.append(pos)
+            pos = pos + 1
+    if not out_i:
+        return empty, empty
+    i, j = op.take(np.concatenate(out_i)), oq.take(np.concatenate(out_j))
+    if half:
+        return np.minimum(i, j), np.maximum(i, j)
+    return i, j
+
+
+def near_candidates(px, py, qx, qy, h: float, pg=None, qg=None):
+    """``sparse_candidates``, or ``candidates`` when its keys do not fit."""
+    r = sparse_candidates(px, py, qx, qy, h, pg, qg)
+    return candidates(px, py, qx, qy, h, pg, qg) if r is None else r
+
+
+def self_pairs_sparse(px, py, h: float):
+    """Each unordered pair (i < j) of distinct points that ``sparse_candidates``
+    gives (every pair closer than *h* among them), or of ``close_pairs`` when
+    the keys do not fit."""
+    r = sparse_candidates(px, py, None, None, h, half=True)
+    return close_pairs(px, py, h) if r is None else r
+
+
+#: candidates per block of ``pairs_within`` (arrays of a few hundred kB: in cache)
+BLOCK = 1 << 15
+
+
+def near_candidates(px, py, qx, qy, h: float, pg=None, qg=None):
+    """``sparse_candidates``, or ``candidates`` when its keys do not fit."""
+    r = sparse_candidates(px, py, qx, qy, h, pg, qg)
+    return candidates(px, py, qx, qy, h, pg, qg) if r is None else r
+
+
 def self_pairs_sparse(px, py, h: float):
     """Each unordered pair (i < j) of points in the same or neighbouring plane
     squares of side *h*: every pair closer than *h* is among them. For small
@@ -511,16 +607,21 @@ def within(xyz_p, xyz_q, i, j, chord_max: float, chord_min: float = 0.0):
 
 def nearest(i, j, d, n: int):
     """Of candidate pairs (i, j, d) with i < n, the nearest j for each i:
-    (i, j, d) with unique i (of equally near ones, the first)."""
+    (i, j, d) with unique i (of equally near ones, the smallest j)."""
     import numpy as np
 
     if len(i) == 0:
         return i, j, d
     dmin = np.full(n, np.inf)
     np.minimum.at(dmin, i, d)
-    sel = np.flatnonzero(d == dmin[i])
-    i, j, d = i[sel], j[sel], d[sel]
+    sel = np.flatnonzero(d == dmin.take(i))
+    i, j, d = i.take(sel), j.take(sel), d.take(sel)
     if np.bincount(i, minlength=n).max() > 1:
-        _, first = np.unique(i, return_index=True)
-        i, j, d = i[first], j[first], d[first]
+        jmin = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(jmin, i, j)
+        sel = np.flatnonzero(j == jmin.take(i))
+        i, j, d = i.take(sel), j.take(sel), d.take(sel)
+        if np.bincount(i, minlength=n).max() > 1:      # the same pair twice
+            _, first = np.unique(i, return_index=True)
+            i, j, d = i[first], j[first], d[first]
     return i, j, d

@@ -369,7 +369,7 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None, xyz
             del u
             # most predictions are nowhere near a detection of nxt: a bitmap skips them
             may = np.flatnonzero(nb.Occupied(kx, ky, h).maybe(px, py))
-            p, c = nb.candidates(px[may], py[may], kx, ky, h)
+            p, c = nb.near_candidates(px.take(may), py.take(may), kx, ky, h)
             p = may[p]
             if len(p) == 0:
                 continue
