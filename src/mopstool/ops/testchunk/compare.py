@@ -389,7 +389,7 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
         sa = np.concatenate([[0], np.cumsum(na)])
         sb = np.concatenate([[0], np.cumsum(nb_)])
         g = ga[ia]
-        order = np.argsort(ia, kind="stable")
+        order = nb.stable_order(ia)
         ia, jb, g = ia[order], jb[order], g[order]
         bounds = np.searchsorted(g, np.arange(len(ks) + 1))
         for q, k in enumerate(ks):

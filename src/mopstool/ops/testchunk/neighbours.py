@@ -406,10 +406,6 @@ def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, chord_max: float, chord
     return op.take(np.concatenate(out_i)), oq.take(np.concatenate(out_j)), d
 
 
-#: candidates per block of ``pairs_within`` (arrays of a few hundred kB: in cache)
-BLOCK = 1 << 15
-
-
 def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool = False):
     """Index pairs (i into P, j into Q) of the same group (codes as for
     ``candidates``) with rows of height *h* at most one apart and x at most
@@ -494,46 +490,6 @@ def self_pairs_sparse(px, py, h: float):
     the keys do not fit."""
     r = sparse_candidates(px, py, None, None, h, half=True)
     return close_pairs(px, py, h) if r is None else r
-
-
-#: candidates per block of ``pairs_within`` (arrays of a few hundred kB: in cache)
-BLOCK = 1 << 15
-
-
-def near_candidates(px, py, qx, qy, h: float, pg=None, qg=None):
-    """``sparse_candidates``, or ``candidates`` when its keys do not fit."""
-    r = sparse_candidates(px, py, qx, qy, h, pg, qg)
-    return candidates(px, py, qx, qy, h, pg, qg) if r is None else r
-
-
-def self_pairs_sparse(px, py, h: float):
-    """Each unordered pair (i < j) of points in the same or neighbouring plane
-    squares of side *h*: every pair closer than *h* is among them. For small
-    distances (few points per square): the points sorted by square key, a
-    point's partners are the rest of its square and the next square of its
-    row, and the three squares of the row above, two ranges of the sorted keys."""
-    import numpy as np
-
-    n = len(px)
-    if n < 2:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    x0, y0 = float(px.min()) - h, float(py.min()) - h
-    nxp = int((float(px.max()) - x0) / h) + 3
-    k = np.floor((py - y0) / h).astype(np.int64)
-    k *= nxp
-    k += np.floor((px - x0) / h).astype(np.int64)
-    o, ks = sort_keys(k)
-    lo1 = np.arange(1, n + 1, dtype=np.int64)
-    hi1 = np.searchsorted(ks, ks + 1, side="right")
-    lo2 = np.searchsorted(ks, ks + (nxp - 1), side="left")
-    hi2 = np.searchsorted(ks, ks + (nxp + 1), side="right")
-    lo = np.concatenate([lo1, lo2])
-    cnt = np.concatenate([hi1, hi2])
-    cnt -= lo
-    a, b = _expand_flat(lo, cnt, n)
-    i, j = o.take(a), o.take(b)
-    return np.minimum(i, j), np.maximum(i, j)
 
 
 class Occupied:
