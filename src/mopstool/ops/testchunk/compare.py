@@ -54,6 +54,7 @@ class Cell:
     mag: Any
     flags: Any
     _xyz: Any = field(default=None, repr=False, compare=False)
+    _cos_dec: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -65,8 +66,13 @@ class Cell:
         if self._xyz is None:
             from mopstool.ops.testchunk.tracklets import unit_rows
 
-            self._xyz = unit_rows(self.ra, self.dec)
+            self._xyz, self._cos_dec = unit_rows(self.ra, self.dec, with_cos_dec=True)
         return self._xyz
+
+    def cos_dec(self):
+        """cos(Dec) of the detections (with ``rows``)."""
+        self.rows()
+        return self._cos_dec
 
     def xyz(self):
         """Unit vectors of the detections, one row each."""
@@ -466,7 +472,8 @@ class Offsets:
             return np.concatenate([getattr(it[side], name)[it[idx]] for it in items])
 
         ra_a, dec_a, ra_b, dec_b = cat(0, "ra", 2), cat(0, "dec", 2), cat(1, "ra", 3), cat(1, "dec", 3)
-        dra = ((ra_b - ra_a + 540.0) % 360.0 - 180.0) * np.cos(np.radians(dec_a)) * 3600.0
+        cos_a = np.concatenate([it[0].cos_dec()[it[2]] for it in items])
+        dra = ((ra_b - ra_a + 540.0) % 360.0 - 180.0) * cos_a * 3600.0
         ddec = (dec_b - dec_a) * 3600.0
         sra = np.hypot(cat(0, "ra_err", 2), cat(1, "ra_err", 3)) * 3600.0
         sdec = np.hypot(cat(0, "dec_err", 2), cat(1, "dec_err", 3)) * 3600.0

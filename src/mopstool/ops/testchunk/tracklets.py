@@ -204,8 +204,9 @@ def gcr_arcsec(xyz, track):
     return rms / ARCSEC
 
 
-def unit_rows(ra_deg, dec_deg):
-    """``unit_vectors`` as three rows x, y, z (a (3, n) array)."""
+def unit_rows(ra_deg, dec_deg, *, with_cos_dec: bool = False):
+    """``unit_vectors`` as three rows x, y, z (a (3, n) array); with
+    *with_cos_dec*, (rows, cos Dec)."""
     import numpy as np
 
     ra = np.radians(np.asarray(ra_deg, dtype="f8"))
@@ -215,7 +216,7 @@ def unit_rows(ra_deg, dec_deg):
     np.multiply(cd, np.cos(ra), out=out[0])
     np.multiply(cd, np.sin(ra), out=out[1])
     np.sin(dec, out=out[2])
-    return out
+    return (out, cd) if with_cos_dec else out
 
 
 def _groups(codes):
@@ -396,12 +397,12 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None, xyz
     n_all_pairs = sum(len(p[1]) for p in pair_parts)
     if ea:
         u, v = np.concatenate(ea), np.concatenate(eb)
-        g = coo_matrix((np.ones(len(u), dtype="i1"), (u, v)), shape=(n, n))
-        _, comp = connected_components(g, directed=False)
-        linked = np.zeros(n, dtype=bool)
-        linked[u] = linked[v] = True
-        nodes = np.flatnonzero(linked)
-        cmp = comp[nodes]
+        # the graph of the linked detections only (numbered in input order:
+        # components are labelled in the order of their first detection)
+        nodes, inv = np.unique(np.concatenate([u, v]), return_inverse=True)
+        m = len(nodes)
+        g = coo_matrix((np.ones(len(u), dtype="i1"), (inv[:len(u)], inv[len(u):])), shape=(m, m))
+        _, cmp = connected_components(g, directed=False)
         size = np.bincount(cmp)
         # distinct exposures per component
         e0 = int(exp[nodes].min())
