@@ -351,7 +351,14 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None, xyz
             frac = (times[nxt] - times[i]) / dt
             # the prediction a + (b - a) frac along m, e1, e2 (linear, so from the
             # components of a and b), looked up among nxt's detections in the plane
-            u = [ci[q][a] + (cj[q][b] - ci[q][a]) * frac for q in range(3)]
+            u = []
+            for q in range(3):
+                at_a = ci[q].take(a)
+                step = cj[q].take(b)
+                step -= at_a
+                step *= frac
+                step += at_a
+                u.append(step)
             ck = plane.components_t(tcol[nxt])
             sk = None
             if float(ck[0].min()) < math.cos(nb.MAX_PATCH_RAD):
