@@ -330,21 +330,29 @@ def _expand_flat(lo, cnt, npts: int):
     return seg, pos
 
 
-def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, chord_max: float, chord_min: float = 0.0):
+def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, cos_min: float, chord_max: float,
+                 chord_min: float = 0.0):
     """Every pair (i of P, j of Q) whose chord distance is within [chord_min,
-    chord_max], as (i, j, d): ``within`` of the ``candidates`` of the plane
-    positions (px, py), (qx, qy) for distance *h*, found with both sets sorted
-    by square (the table's look-ups and the coordinate gathers then walk
-    memory in order). *p_xyz*, *q_xyz*: the unit vectors as (3, n) arrays."""
+    chord_max], as (i, j): the pairs ``within`` keeps of the ``candidates`` of
+    the plane positions (px, py), (qx, qy) for distance *h*. *p_xyz*,
+    *q_xyz*: the unit vectors as (3, n) arrays; *cos_min*: the least cosine
+    of any of them from the plane's centre.
+
+    Both sets are sorted by square (the table's look-ups and the gathers then
+    walk memory in order). A gnomonic plane stretches every distance by a
+    factor between 1 and 1/cos_min^2 (module doc), so the plane distance
+    alone decides all but the pairs within that factor (and a rounding
+    margin) of a limit; those get the exact chord."""
     import numpy as np
 
+    empty = np.zeros(0, dtype=np.int64)
     if len(px) == 0 or len(qx) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0)
+        return empty, empty
     g = _dense_grid(px, py, qx, qy, h, None, None)
     if g is None:
         i, j = candidates(px, py, qx, qy, h)
-        return within(p_xyz.T, q_xyz.T, i, j, chord_max, chord_min)
+        i, j, _ = within(p_xyz.T, q_xyz.T, i, j, chord_max, chord_min)
+        return i, j
     _, s, m, x0, y0, nx, ny = g
 
     def keys(x, y):
@@ -368,9 +376,18 @@ def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, chord_max: float, chord
         c += 2 * m + 1
         first.take(c, out=cnt[r])
     cnt -= lo
-    ps, qs = p_xyz.take(op, axis=1), q_xyz.take(oq, axis=1)
-    cmax2, cmin2 = chord_max * chord_max, chord_min * chord_min
-    out_i, out_j, out_d = [], [], []
+    psx, psy, qsx, qsy = px.take(op), py.take(op), qx.take(oq), qy.take(oq)
+    # squared plane distances that settle a pair (margins far above rounding):
+    # chord <= angle <= plane distance <= angle / cos_min^2, and chord >=
+    # angle (1 - angle^2 / 24) for the angles of the candidates (<= 4 h)
+    eps = 1e-8
+    shrink = cos_min * cos_min * (1.0 - (4 * h) ** 2 / 24 - eps)
+    a_max = 2.0 * math.asin(min(1.0, chord_max / 2.0))
+    in_max = (chord_max * (1 - eps)) ** 2                  # below: chord <= chord_max
+    out_max = (a_max / (cos_min * cos_min) * (1 + eps)) ** 2   # above: chord > chord_max
+    out_min = (chord_min * (1 - eps)) ** 2 if chord_min > 0 else -1.0   # below: chord < chord_min
+    in_min = (chord_min / shrink * (1 + eps)) ** 2 if chord_min > 0 else -1.0   # above: chord >= chord_min
+    out_i, out_j, unsure_i, unsure_j = [], [], [], []
     # the t-th point of every range at once, t = 0, 1, ...: no expansion of
     # the ranges into candidate arrays
     for r in range(nk):
@@ -378,32 +395,36 @@ def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, chord_max: float, chord
         pos = lo[r].take(act)
         left = cnt[r].take(act)
         while len(act):
-            d2 = ps[0].take(act)
-            d2 -= qs[0].take(pos)
+            d2 = psx.take(act)
+            d2 -= qsx.take(pos)
             d2 *= d2
-            for axis in (1, 2):
-                diff = ps[axis].take(act)
-                diff -= qs[axis].take(pos)
-                diff *= diff
-                d2 += diff
-            ok = d2 <= cmax2
-            if chord_min > 0:
-                ok &= d2 >= cmin2
-            k = np.flatnonzero(ok)
+            dy = psy.take(act)
+            dy -= qsy.take(pos)
+            dy *= dy
+            d2 += dy
+            sure = (d2 <= in_max) & (d2 >= in_min)
+            k = np.flatnonzero(sure)
             out_i.append(act.take(k))
             out_j.append(pos.take(k))
-            out_d.append(d2.take(k))
+            unsure = (d2 > in_max) & (d2 <= out_max)
+            if out_min >= 0:
+                unsure |= (d2 < in_min) & (d2 >= out_min)
+            k = np.flatnonzero(unsure)
+            if len(k):
+                unsure_i.append(act.take(k))
+                unsure_j.append(pos.take(k))
             left -= 1
             more = np.flatnonzero(left)
             if len(more) < len(act):
                 act, pos, left = act.take(more), pos.take(more), left.take(more)
             pos += 1
-    if not out_i:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0)
-    d = np.concatenate(out_d)
-    np.sqrt(d, out=d)
-    return op.take(np.concatenate(out_i)), oq.take(np.concatenate(out_j)), d
+    i = op.take(np.concatenate(out_i)) if out_i else empty
+    j = oq.take(np.concatenate(out_j)) if out_j else empty
+    if unsure_i:
+        ui, uj, _ = within(p_xyz.T, q_xyz.T, op.take(np.concatenate(unsure_i)), oq.take(np.concatenate(unsure_j)),
+                           chord_max, chord_min)
+        i, j = np.concatenate([i, ui]), np.concatenate([j, uj])
+    return i, j
 
 
 def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool = False):

@@ -336,10 +336,11 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None, xyz
             qj = cj if sj is None else tuple(x[sj] for x in cj)
             if not len(qj[0]):
                 continue
-            hr = _side(reach, min(i0, float(qj[0].min())), groups[i])
-            a, b, _ = nb.pairs_within(tcol[i], ci[1] / ci[0], ci[2] / ci[0],
-                                      tcol[j] if sj is None else tcol[j].take(sj, axis=1),
-                                      qj[1] / qj[0], qj[2] / qj[0], hr, chord(reach), rmin)
+            cos_min = min(i0, float(qj[0].min()))
+            hr = _side(reach, cos_min, groups[i])
+            a, b = nb.pairs_within(tcol[i], ci[1] / ci[0], ci[2] / ci[0],
+                                   tcol[j] if sj is None else tcol[j].take(sj, axis=1),
+                                   qj[1] / qj[0], qj[2] / qj[0], hr, cos_min, chord(reach), rmin)
             if sj is not None:
                 b = sj[b]
             if len(a) == 0:
