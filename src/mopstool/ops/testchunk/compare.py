@@ -417,23 +417,19 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
 
 def _order_stats(x, median: bool = True, p90: bool = False) -> tuple[float | None, float | None]:
     """``numpy.median(x)`` and ``numpy.percentile(x, 90)`` (linear
-    interpolation) of finite values, the same numbers from one partition
-    (numpy's formulas: the mean of the middle two; the previous order
-    statistic plus gamma times the step, from the next one when gamma >= 0.5)."""
+    interpolation) of finite values, the same numbers from one sort (numpy's
+    formulas: the mean of the middle two; the previous order statistic plus
+    gamma times the step, from the next one when gamma >= 0.5). A sort is
+    faster here than a partition at several positions."""
     import numpy as np
 
     n = len(x)
     if n == 0:
         return None, None
-    ks = set()
     h = n // 2
-    if median:
-        ks.update((h - 1, h) if n % 2 == 0 else (h,))
     vi = (n - 1) * 0.9
     lo = math.floor(vi)
-    if p90:
-        ks.update((n - 1,) if vi >= n - 1 else (lo, lo + 1))
-    part = np.partition(x, sorted(ks)) if n > 1 else x
+    part = np.sort(x)
     med = pct = None
     if median:
         med = float(part[h]) if n % 2 else float((part[h - 1] + part[h]) / 2.0)
