@@ -7,30 +7,32 @@ which points of a set Q lie within an angle r of each point of a set P
 e.g. skycell). The answer here is exact and array-at-a-time:
 
 1. both sets are projected gnomonically about one direction *m* (a patch
-   of at most a few degrees; the projection stretches angles by at most
-   1/cos^2 of the angle from *m*, so a plane square of side
+   of at most a few degrees; the projection stretches angles by at least 1
+   and at most 1/cos^2 of the angle from *m*, so a plane square of side
    h = r / cos^2(theta_max) around a point holds every point within r);
-2. the plane is cut into squares; when a table of every square fits in a
-   few times the number of points (squares of side h/2, or coarser ones up
-   to 20h; with groups, one table per group or one for all of them and the
-   pairs of different groups dropped after), Q is sorted by square and the
-   table holds where each square's points start, so the squares around a
-   point of P (5 x 5 of side h/2, or 3 x 3 of side >= h) are one contiguous
-   range of Q per row, read from the table;
-3. otherwise each point gets the float key (group and row of height h) x
-   row width + x, Q's keys are sorted once, and for each point of P (sorted
-   too, so the look-ups walk the sorted keys in order) the x-range +-h of its
-   row and the rows either side are three key ranges, found with
-   ``searchsorted``;
-4. the ranges are expanded into candidate (p, q) index pairs, and the
-   caller keeps those whose exact chord distance (unit vectors) is within r.
+2. for distances holding several points (the pairs of two visits,
+   ``pairs_within``): the plane is cut into squares of side h/2 (or coarser
+   ones up to 20h) with a table of where each square's points start in Q
+   sorted by square, P sorted by square too; the 5 x 5 squares around a
+   point of P are five contiguous ranges of Q, walked one position at a
+   time for all points at once (no expansion into index arrays);
+3. for small distances (few points within r: matching, duplicates, the
+   triple look-up; ``sparse_candidates``): both sets are sorted by the key
+   (group, row of height h, x quantised to h/64); a point's partners in the
+   row below, its own and the row above are three contiguous runs of Q's
+   keys, each found with one ``searchsorted``;
+4. the caller (or ``pairs_within`` itself) keeps the candidate pairs whose
+   exact chord distance (unit vectors) is within r; ``pairs_within`` needs
+   the chord only for pairs whose plane distance lies within the stretch
+   factor of a limit, the plane distance settles the rest.
 
-When Q is P (the duplicates of one exposure), ``close_pairs`` gives each
-unordered pair once: from the table, a point's own square and the squares
-after it (the rest of its row, the rows after), half the candidates.
+``candidates`` and ``close_pairs`` (the table of squares, or float keys
+with ``searchsorted`` when it would be large) serve the general case and
+the fall-backs.
 
-The cost is a few array passes over P, Q and the candidates (a few times h^2
-times the density per point), with no per-point Python code.
+Stable orders of integer keys come from one ``numpy.sort`` of
+key * 2^b + index (``sort_keys``), several times faster than a stable
+argsort. There is no per-point Python code.
 """
 
 from __future__ import annotations

@@ -6,19 +6,20 @@ exposures of one quad). Within a field:
 
 1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
    (the same source measured on two overlapping skycells) count once: the
-   close pairs of each exposure come from binning a gnomonic plane about it
-   (``neighbours.close_pairs``) and the exact chord on unit vectors; the
-   later row of a pair is dropped.
+   close pairs of each exposure come from sorted square keys in a gnomonic
+   plane about it (``neighbours.self_pairs_sparse``) and the exact chord on
+   unit vectors; the later row of a pair is dropped.
 2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
    time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
    i and b of j with
    ``min_rate * dt <= |b - a| <= max_rate * dt`` (rates in deg/day, the angle
-   along the sphere) is a pair consistent with one motion: the same binned
-   look-up (``neighbours.candidates``, squares set by the reach
-   max_rate * dt) in a plane about exposure i, then the exact chord (the
-   pairs a KD-tree range search would give, as in MOPS's findTracklets);
-   the default max_rate, 0.5 deg/day, is the untrailed limit of a PS1
-   exposure (docs/testchunk.md).
+   along the sphere) is a pair consistent with one motion: a binned look-up
+   in a plane about exposure i (``neighbours.pairs_within``: squares set by
+   the reach max_rate * dt, both exposures sorted by square), decided by the
+   plane distance where the projection's stretch cannot change the answer
+   and by the exact chord where it could (the pairs a KD-tree range search
+   would give, as in MOPS's findTracklets); the default max_rate, 0.5
+   deg/day, is the untrailed limit of a PS1 exposure (docs/testchunk.md).
 3. *Triples*: each pair (a, b) of exposures i, i + 1 predicts the position at
    the time t_k of the next exposure k = i + 2 by constant angular motion
    (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
@@ -27,16 +28,17 @@ exposures of one quad). Within a field:
    predictions are first tested against a bitmap of k's detections
    (``neighbours.Occupied``: a prediction whose square holds no detection of
    k, nor its neighbours, has none within the tolerance); the rest go to the
-   binned look-up (``neighbours.candidates``) and the exact chord on unit
-   vectors, so the result is the same as testing every prediction against
-   every detection.
+   sorted-key look-up (``neighbours.near_candidates``) and the exact chord on
+   unit vectors, so the result is the same as testing every prediction
+   against every detection (of equally near detections, the first in input
+   order).
    Pairs only between consecutive visits keep the number of candidates
    (which grows with the square of the time between the visits) small; a
    quad's visits 1-2-3 and 2-3-4 make two triples sharing two detections,
    merged below into one tracklet of four.
 4. *Tracklets*: detections joined by triples are merged (connected components
    of the graph whose edges are a-b and b-c of every triple, scipy
-   ``csgraph``). A component of three or more detections that has at most one
+   ``csgraph``, on the linked detections only). A component of three or more detections that has at most one
    detection per exposure is a tracklet; one with two detections of one
    exposure is *ambiguous* and not used. Pairs with neither detection in a
    component are reported as pairs.
