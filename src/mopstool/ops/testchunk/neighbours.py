@@ -420,13 +420,16 @@ def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, cos_min: float, chord_m
             if len(more) < len(act):
                 act, pos, left = act.take(more), pos.take(more), left.take(more)
             pos += 1
-    i = op.take(np.concatenate(out_i)) if out_i else empty
-    j = oq.take(np.concatenate(out_j)) if out_j else empty
     if unsure_i:
-        ui, uj, _ = within(p_xyz.T, q_xyz.T, op.take(np.concatenate(unsure_i)), oq.take(np.concatenate(unsure_j)),
-                           chord_max, chord_min)
-        i, j = np.concatenate([i, ui]), np.concatenate([j, uj])
-    return i, j
+        ua, up = np.concatenate(unsure_i), np.concatenate(unsure_j)
+        ui, uj, _ = within(p_xyz.T, q_xyz.T, op.take(ua), oq.take(up), chord_max, chord_min)
+        out_i.append(ui)
+        out_j.append(uj)
+        ord_i, ord_j = [op.take(x) for x in out_i[:-1]], [oq.take(x) for x in out_j[:-1]]
+        return np.concatenate(ord_i + [ui]), np.concatenate(ord_j + [uj])
+    if not out_i:
+        return empty, empty
+    return op.take(np.concatenate(out_i)), oq.take(np.concatenate(out_j))
 
 
 def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool = False):
