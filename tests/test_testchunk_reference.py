@@ -6,7 +6,8 @@ checks, every offset and every GCR, in order) on the two versions written
 below, at the default rate limit and at 1.5 deg/day, as computed by the
 implementation before the vectorised one. A change that alters any number
 fails here: counts and lengths must be equal, floats equal within 1e-9
-relative (trigonometry may differ in the last bits between machines).
+relative, GCRs within 1e-6 (trigonometry may differ in the last bits
+between machines).
 
 To record it again after an intended change of results:
 
@@ -61,6 +62,12 @@ def results(vs, root: Path) -> dict:
     return out
 
 
+def _rtol(name: str) -> float:
+    """GCRs (1e-7 rad) are differences of unit vectors (1): a last-place
+    difference in the trigonometry of another machine moves them by ~1e-9."""
+    return 1e-6 if "gcr" in name else 1e-9
+
+
 def _same(want, got, where: str) -> None:
     if isinstance(want, dict):
         assert set(want) == set(got), (where, sorted(set(want) ^ set(got)))
@@ -72,7 +79,8 @@ def _same(want, got, where: str) -> None:
             _same(w, g, f"{where}[{i}]")
     elif isinstance(want, float) and not isinstance(got, bool):
         assert isinstance(got, (float, int)), (where, want, got)
-        assert (math.isnan(want) and math.isnan(got)) or math.isclose(want, got, rel_tol=1e-9, abs_tol=1e-12), \
+        rel = _rtol(where)
+        assert (math.isnan(want) and math.isnan(got)) or math.isclose(want, got, rel_tol=rel, abs_tol=1e-12), \
             (where, want, got)
     else:
         assert want == got and type(want) is type(got), (where, want, got)
@@ -95,7 +103,7 @@ def test_the_whole_result_is_the_recorded_one(now):
             # the offsets do not depend on the rate limit: recorded once
             w = ref[f"{run}.{name}" if f"{run}.{name}" in ref else f"0.5.{name}"]
             assert w.shape == got.shape and w.dtype == got.dtype, (run, name, w.shape, got.shape)
-            assert np.allclose(w, got, rtol=1e-9, atol=1e-12, equal_nan=True), (run, name)
+            assert np.allclose(w, got, rtol=_rtol(name), atol=1e-12, equal_nan=True), (run, name)
     # the set exercises what the numbers depend on
     d5, d15, dup = now["0.5"][0], now["1.5"][0], now["0.5.dup"][0]
     assert d5["tracklets"]["a"]["tracklets"] >= 50 and d15["tracklets"]["a"]["pairs"] > d5["tracklets"]["a"]["pairs"]
