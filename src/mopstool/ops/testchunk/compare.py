@@ -114,9 +114,10 @@ def _cell(exposure, skycell, mjd, path, ra, dec, ra_err, dec_err, mag, flags) ->
     import numpy as np
 
     ok = _finite_rows(ra, dec)
-    return Cell(exposure, skycell, mjd, path, np.asarray(ra, "f8")[ok], np.asarray(dec, "f8")[ok],
-                np.asarray(ra_err, "f8")[ok], np.asarray(dec_err, "f8")[ok], np.asarray(mag, "f8")[ok],
-                np.asarray(flags).astype("u8")[ok])
+    cols = [np.asarray(x, "f8") for x in (ra, dec, ra_err, dec_err, mag)] + [np.asarray(flags).astype("u8", copy=False)]
+    if not ok.all():
+        cols = [c[ok] for c in cols]
+    return Cell(exposure, skycell, mjd, path, *cols)
 
 
 def _float(v, default=math.nan) -> float:
@@ -219,7 +220,7 @@ def read_cmf_cell(path: str, *, exposure: str | None = None, skycell: str | None
 
     def col(name, fill):
         c = t.columns.get(name)
-        return np.full(n, fill, dtype="f8") if c is None else c.astype("f8")
+        return np.full(n, fill, dtype="f8") if c is None else c.astype("f8", copy=False)
 
     ra_err, dec_err = radec_errors(col("X_PSF_SIG", math.nan), col("Y_PSF_SIG", math.nan),
                                    col("POSANGLE", 0.0), col("PLTSCALE", math.nan))
