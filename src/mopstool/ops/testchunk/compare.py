@@ -74,10 +74,6 @@ class Cell:
         self.rows()
         return self._cos_dec
 
-    def xyz(self):
-        """Unit vectors of the detections, one row each."""
-        return self.rows().T
-
 
 @dataclass
 class Side:
@@ -452,10 +448,6 @@ class Offsets:
     sigma: Any    #: separation in units of the combined quoted errors
     dmag: Any     #: MAG_B - MAG_A
     mag_a: Any
-
-    @staticmethod
-    def of(a: Cell, b: Cell, ia, jb) -> "Offsets":
-        return Offsets.of_many([(a, b, ia, jb)])
 
     @staticmethod
     def of_many(items) -> "Offsets":

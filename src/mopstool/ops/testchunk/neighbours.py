@@ -311,27 +311,6 @@ def stable_order(k):
     return sort_keys(k)[0]
 
 
-def _expand_flat(lo, cnt, npts: int):
-    """Candidates from ranges [lo, lo + cnt) (int64, modified), kind-major:
-    range r belongs to point r % npts. (owner point, position) per candidate."""
-    import numpy as np
-
-    ends = np.cumsum(cnt)
-    total = int(ends[-1]) if len(ends) else 0
-    if total == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    seg = np.repeat(np.arange(len(cnt), dtype=np.int64), cnt)
-    lo -= ends
-    lo += cnt
-    pos = lo.take(seg)
-    pos += np.arange(total, dtype=np.int64)
-    nk = len(cnt) // npts
-    for k in range(1, nk):
-        seg[ends[k * npts - 1]:ends[(k + 1) * npts - 1]] -= k * npts
-    return seg, pos
-
-
 def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, cos_min: float, chord_max: float,
                  chord_min: float = 0.0):
     """Every pair (i of P, j of Q) whose chord distance is within [chord_min,
