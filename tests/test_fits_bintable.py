@@ -80,3 +80,23 @@ def test_empty_table_and_truncated_file(tmp_path):
                                         ("  42 / c", 42), ("T", True), (" 1.5D3", 1500.0), ("''", "")])
 def test_card_values(text, value):
     assert card_value(text) == value
+
+
+def test_keywords_found_in_the_text_as_parsed():
+    """Hdu looks keywords up in the header text; the values are those of the
+    full parse (first occurrence, plain or HIERARCH, nothing after END)."""
+    from mopstool.fits.bintable import Hdu, find_card, header_cards
+
+    cards = ["SIMPLE  =                    T", "NAXIS   =                    0",
+             "HIERARCH FPA.OBS = 'o8309g0262o'", "EXPTIME =                 45.0 / s",
+             "HIERARCH EXPTIME = 99", "COMMENT NAXIS1  = 7 not a value card", "NAXIS1  =                    3",
+             "EXPTIME =                 12.0", "END", "AFTER   =                    1"]
+    raw = "".join(c.ljust(80) for c in cards)
+    raw += " " * (-len(raw) % 2880)
+    full = header_cards(raw)
+    text = raw[:80 * cards.index("END")]
+    for key in ("SIMPLE", "NAXIS", "NAXIS1", "FPA.OBS", "EXPTIME", "AFTER", "COMMENT", "MISSING", "NAXIS2"):
+        assert find_card(text, key) == full.get(key), key
+    h = Hdu("", raw=raw)
+    assert h.get("EXPTIME") == 45.0 and h.get("FPA.OBS") == "o8309g0262o" and h.get("AFTER") is None
+    assert h.cards == full

@@ -79,3 +79,62 @@ def test_close_pairs_are_every_candidate_pair_once(h, groups):
     truth = {(a, b) for a, b in cKDTree(p).query_pairs(h * (1 - 1e-9))
              if g is None or g[a] == g[b]}
     assert set(zip(i[near].tolist(), j[near].tolist())) == truth and len(truth) >= 200
+
+
+@pytest.mark.parametrize("h", [0.0003, 0.002, 0.05])
+@pytest.mark.parametrize("groups", [False, True])
+def test_sparse_candidates_miss_nothing(h, groups):
+    """The sorted-key look-up (sparse_candidates) finds every pair closer than
+    h of the same group, and in its half form each unordered pair once."""
+    rng = np.random.default_rng(6)
+    q = rng.uniform(0, 1, (3000, 2))
+    gq = rng.integers(0, 20, 3000) if groups else None
+    k = rng.integers(0, 3000, 2000)
+    p = np.vstack([q[k] + rng.uniform(-h, h, (2000, 2)) * 0.99, rng.uniform(-0.2, 1.2, (1000, 2))])
+    gp = np.concatenate([gq[k], rng.integers(0, 20, 1000)]) if groups else None
+    i, j = nb.sparse_candidates(p[:, 0], p[:, 1], q[:, 0], q[:, 1], h, gp, gq)
+    if groups:
+        assert (gp[i] == gq[j]).all()
+    close = np.hypot(*(p[i] - q[j]).T) < h
+    found = set(zip(i[close].tolist(), j[close].tolist()))
+    truth = {(a, b) for a, bs in enumerate(cKDTree(q).query_ball_point(p, h * (1 - 1e-9))) for b in bs
+             if not groups or gp[a] == gq[b]}
+    assert found == truth and len(truth) >= 1500
+    # half: each unordered pair of distinct points once, every close pair among them
+    pts = np.vstack([q, q[:500] + rng.uniform(-h, h, (500, 2)) * 0.5])
+    i, j = nb.sparse_candidates(pts[:, 0], pts[:, 1], None, None, h, half=True)
+    assert (i < j).all() and len(set(zip(i.tolist(), j.tolist()))) == len(i)
+    near = np.hypot(*(pts[i] - pts[j]).T) < h
+    assert set(zip(i[near].tolist(), j[near].tolist())) == \
+        {(a, b) for a, b in cKDTree(pts).query_pairs(h * (1 - 1e-9))} and near.sum() >= 500
+
+
+@pytest.mark.parametrize("spread_deg", [0.3, 8.0])
+def test_pairs_within_equals_the_exact_chord_test(spread_deg):
+    """pairs_within (plane distance where it settles a pair, the chord where it
+    does not) keeps exactly the pairs the chord test keeps, pairs at a limit included."""
+    from mopstool.ops.testchunk.tracklets import chord, unit_rows
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    ra = 150 + rng.uniform(-spread_deg, spread_deg, n)
+    dec = 20 + rng.uniform(-spread_deg, spread_deg, n) / 2
+    p = unit_rows(ra, dec)
+    reach, rmin = np.radians(spread_deg / 40), np.radians(spread_deg / 400)
+    # Q: random, plus points at (about) the two limits from points of P
+    k = rng.integers(0, n, 600)
+    sep = np.concatenate([np.full(300, reach), np.full(300, rmin)]) * (1 + rng.uniform(-1e-9, 1e-9, 600))
+    pa = rng.uniform(0, 2 * np.pi, 600)
+    dra = np.degrees(sep * np.cos(pa)) / np.cos(np.radians(dec[k]))
+    qra = np.concatenate([150 + rng.uniform(-spread_deg, spread_deg, n), ra[k] + dra])
+    qdec = np.concatenate([20 + rng.uniform(-spread_deg, spread_deg, n) / 2, dec[k] + np.degrees(sep * np.sin(pa))])
+    q = unit_rows(qra, qdec)
+    plane = nb.Plane(p.sum(axis=1))
+    cp, cq = plane.components_t(p), plane.components_t(q)
+    cos_min = min(float(cp[0].min()), float(cq[0].min()))
+    h = nb.cell_side(reach, cos_min)
+    i, j = nb.pairs_within(p, cp[1] / cp[0], cp[2] / cp[0], q, cq[1] / cq[0], cq[2] / cq[0], h, cos_min,
+                           chord(reach), chord(rmin))
+    ci, cj = nb.candidates(cp[1] / cp[0], cp[2] / cp[0], cq[1] / cq[0], cq[2] / cq[0], h)
+    wi, wj, _ = nb.within(p.T, q.T, ci, cj, chord(reach), chord(rmin))
+    assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(wi.tolist(), wj.tolist())) and len(wi) >= 300

@@ -69,19 +69,73 @@ def header_cards(raw: str) -> dict[str, str]:
     return out
 
 
-@dataclass
+_END = "END" + " " * 77
+
+
+def _end_of(raw: str) -> int:
+    """Offset of the END card of a header (its length when there is none)."""
+    i = raw.find(_END)
+    while i >= 0 and i % 80:
+        i = raw.find(_END, i + 1)
+    return len(raw) - len(raw) % 80 if i < 0 else i
+
+
+def find_card(raw: str, key: str) -> str | None:
+    """The raw value field of keyword *key* in a header's text up to END, as
+    ``header_cards(raw).get(key)`` gives it (the first occurrence, as a
+    plain or a HIERARCH card), found without parsing every card."""
+    best, val = len(raw) + 1, None
+    if len(key) <= 8:
+        pat = key.ljust(8) + "= "
+        i = raw.find(pat)
+        while i >= 0 and i % 80:
+            i = raw.find(pat, i + 1)
+        if i >= 0:
+            best, val = i, raw[i + 10:i + 80]
+    i = raw.find("HIERARCH ")
+    while 0 <= i < best:
+        if i % 80 == 0:
+            k, eq, v = raw[i + 9:i + 80].partition("=")
+            if eq and k.strip() == key:
+                return v
+        i = raw.find("HIERARCH ", i + 1)
+    return val
+
+
 class Hdu:
-    name: str               #: EXTNAME ("" for the primary)
-    cards: dict[str, str]   #: keyword -> raw value field
-    data_start: int
-    data_bytes: int
+    """One HDU's header: keyword values parsed on demand from its text."""
+
+    def __init__(self, name: str, cards: dict[str, str] | None = None, data_start: int = 0,
+                 data_bytes: int = 0, *, raw: str | None = None):
+        self.name = name                #: EXTNAME ("" for the primary)
+        self.data_start = data_start
+        self.data_bytes = data_bytes
+        self._cards = cards
+        self._raw = raw if raw is None else raw[:_end_of(raw)]
+        self._found: dict[str, str | None] = {}
+
+    @property
+    def cards(self) -> dict[str, str]:
+        """Keyword -> raw value field of every value card."""
+        if self._cards is None:
+            self._cards = header_cards(self._raw or "")
+        return self._cards
+
+    @property
+    def raw(self) -> str | None:
+        """The header's text up to END, when it was read from one."""
+        return self._raw
+
+    def raw_value(self, key: str) -> str | None:
+        if self._cards is not None or self._raw is None:
+            return self.cards.get(key)
+        if key not in self._found:
+            self._found[key] = find_card(self._raw, key)
+        return self._found[key]
 
     def get(self, key: str, default=None):
-        v = self.cards.get(key)
+        v = self.raw_value(key)
         return default if v is None else card_value(v)
-
-
-_END = "END" + " " * 77
 
 
 def _has_end(block: str) -> bool:
@@ -110,8 +164,7 @@ def _hdus(fh, stop_at: str | None):
         raw = "".join(chunks)
         if pos == 0 and not raw.startswith("SIMPLE  ="):
             return
-        cards = header_cards(raw)
-        hdu = Hdu(name="", cards=cards, data_start=pos + len(raw), data_bytes=0)
+        hdu = Hdu(name="", data_start=pos + len(raw), raw=raw)
         naxis = int(hdu.get("NAXIS", 0) or 0)
         size = 0
         if naxis:
@@ -206,11 +259,21 @@ def read_table(path: str, extname: str, columns) -> Table | None:
         nfields = int(table.get("TFIELDS", 0) or 0)
         row_bytes = int(table.get("NAXIS1", 0) or 0)
         nrows = int(table.get("NAXIS2", 0) or 0)
-        c = table.cards
-        key = (row_bytes, frozenset(columns)) + tuple(
-            c.get(f"{k}{n}") for n in range(1, nfields + 1) for k in ("TTYPE", "TFORM", "TSCAL", "TZERO"))
+        # tables written alike share a layout: the header text less its row count
+        text = table.raw
+        if text is None:
+            c = table.cards
+            text = tuple(c.get(f"{k}{n}") for n in range(1, nfields + 1) for k in ("TTYPE", "TFORM", "TSCAL", "TZERO"))
+        else:
+            i = text.find("NAXIS2  = ")
+            while i >= 0 and i % 80:
+                i = text.find("NAXIS2  = ", i + 1)
+            if i >= 0:
+                text = text[:i] + text[i + 80:]
+        key = (row_bytes, nfields, frozenset(columns), text)
         layout = _LAYOUTS.get(key)
         if layout is None:
+            table.cards          # every card at once for the layout
             layout = _layout(table, nfields, row_bytes, set(columns))
             if len(_LAYOUTS) > 64:
                 _LAYOUTS.clear()

@@ -7,30 +7,32 @@ which points of a set Q lie within an angle r of each point of a set P
 e.g. skycell). The answer here is exact and array-at-a-time:
 
 1. both sets are projected gnomonically about one direction *m* (a patch
-   of at most a few degrees; the projection stretches angles by at most
-   1/cos^2 of the angle from *m*, so a plane square of side
+   of at most a few degrees; the projection stretches angles by at least 1
+   and at most 1/cos^2 of the angle from *m*, so a plane square of side
    h = r / cos^2(theta_max) around a point holds every point within r);
-2. the plane is cut into squares; when a table of every square fits in a
-   few times the number of points (squares of side h/2, or coarser ones up
-   to 20h; with groups, one table per group or one for all of them and the
-   pairs of different groups dropped after), Q is sorted by square and the
-   table holds where each square's points start, so the squares around a
-   point of P (5 x 5 of side h/2, or 3 x 3 of side >= h) are one contiguous
-   range of Q per row, read from the table;
-3. otherwise each point gets the float key (group and row of height h) x
-   row width + x, Q's keys are sorted once, and for each point of P (sorted
-   too, so the look-ups walk the sorted keys in order) the x-range +-h of its
-   row and the rows either side are three key ranges, found with
-   ``searchsorted``;
-4. the ranges are expanded into candidate (p, q) index pairs, and the
-   caller keeps those whose exact chord distance (unit vectors) is within r.
+2. for distances holding several points (the pairs of two visits,
+   ``pairs_within``): the plane is cut into squares of side h/2 (or coarser
+   ones up to 20h) with a table of where each square's points start in Q
+   sorted by square, P sorted by square too; the 5 x 5 squares around a
+   point of P are five contiguous ranges of Q, walked one position at a
+   time for all points at once (no expansion into index arrays);
+3. for small distances (few points within r: matching, duplicates, the
+   triple look-up; ``sparse_candidates``): both sets are sorted by the key
+   (group, row of height h, x quantised to h/64); a point's partners in the
+   row below, its own and the row above are three contiguous runs of Q's
+   keys, each found with one ``searchsorted``;
+4. the caller (or ``pairs_within`` itself) keeps the candidate pairs whose
+   exact chord distance (unit vectors) is within r; ``pairs_within`` needs
+   the chord only for pairs whose plane distance lies within the stretch
+   factor of a limit, the plane distance settles the rest.
 
-When Q is P (the duplicates of one exposure), ``close_pairs`` gives each
-unordered pair once: from the table, a point's own square and the squares
-after it (the rest of its row, the rows after), half the candidates.
+``candidates`` and ``close_pairs`` (the table of squares, or float keys
+with ``searchsorted`` when it would be large) serve the general case and
+the fall-backs.
 
-The cost is a few array passes over P, Q and the candidates (a few times h^2
-times the density per point), with no per-point Python code.
+Stable orders of integer keys come from one ``numpy.sort`` of
+key * 2^b + index (``sort_keys``), several times faster than a stable
+argsort. There is no per-point Python code.
 """
 
 from __future__ import annotations
@@ -62,8 +64,12 @@ class Plane:
         self.basis = np.stack(basis(m))
 
     def components(self, xyz):
-        """Components of unit vectors along m, e1, e2 (three arrays)."""
-        x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+        """Components of unit vectors (rows of *xyz*) along m, e1, e2 (three arrays)."""
+        return self.components_t(xyz.T)
+
+    def components_t(self, cols):
+        """``components`` of unit vectors given as three rows x, y, z (a (3, n) array)."""
+        x, y, z = cols[0], cols[1], cols[2]
         # plain array arithmetic: a (n, 3) @ (3, 3) product goes to BLAS, slow for this shape
         return tuple(x * b[0] + y * b[1] + z * b[2] for b in self.basis.tolist())
 
@@ -230,7 +236,7 @@ def _candidates_dense(px, py, qx, qy, pg, qg, same, s, m, x0, y0, nx, ny, half=F
         return k
 
     kq = keys(qx, qy, qg)
-    oq = np.argsort(kq, kind="stable")
+    oq = stable_order(kq)
     first = np.zeros(ncell + 1, dtype=it)
     np.cumsum(np.bincount(kq, minlength=ncell), dtype=it, out=first[1:])
     kp = kq if same else keys(px, py, pg)
@@ -259,17 +265,236 @@ def _expand(los, his, oq):
     range kind, each with one range per point of P: (i into P, j into Q)."""
     import numpy as np
 
-    lo = np.concatenate(los)
-    cnt = np.concatenate(his)
+    npts = len(los[0])
+    lo = np.concatenate(los).astype(np.int64)
+    cnt = np.concatenate(his).astype(np.int64)
     cnt -= lo
-    total = int(cnt.sum())
+    ends = np.cumsum(cnt)
+    total = int(ends[-1]) if len(ends) else 0
     if total == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    owner = np.repeat(np.tile(np.arange(len(los[0]), dtype=np.int64), len(los)), cnt)
-    pos = np.repeat(lo.astype(np.int64) - (np.cumsum(cnt, dtype=np.int64) - cnt), cnt)
+    # one repeat (the range of each candidate); the rest are gathers
+    seg = np.repeat(np.arange(len(cnt), dtype=np.int64), cnt)
+    lo -= ends
+    lo += cnt
+    pos = lo.take(seg)
     pos += np.arange(total, dtype=np.int64)
-    return owner, oq[pos]
+    # ranges are kind-major: the point is the range less npts per kind before it
+    for k in range(1, len(los)):
+        seg[ends[k * npts - 1]:] -= npts
+    return seg, oq.take(pos)
+
+
+def sort_keys(k):
+    """(order, sorted keys) of non-negative integer keys: ``numpy.argsort(k,
+    kind="stable")`` and ``k[order]`` (int64), by one sort of the distinct
+    values key * 2^b + index (much faster than a stable argsort)."""
+    import numpy as np
+
+    n = len(k)
+    b = max(1, (n - 1).bit_length())
+    if n == 0 or int(k.max()) >= 1 << (62 - b):
+        o = np.argsort(k, kind="stable")
+        return o, np.asarray(k, dtype=np.int64)[o]
+    c = k.astype(np.int64)
+    c <<= b
+    c |= np.arange(n, dtype=np.int64)
+    c.sort()
+    o = c & ((1 << b) - 1)
+    c >>= b
+    return o, c
+
+
+def stable_order(k):
+    """``numpy.argsort(k, kind="stable")`` of non-negative integer keys (``sort_keys``)."""
+    return sort_keys(k)[0]
+
+
+def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, cos_min: float, chord_max: float,
+                 chord_min: float = 0.0):
+    """Every pair (i of P, j of Q) whose chord distance is within [chord_min,
+    chord_max], as (i, j): the pairs ``within`` keeps of the ``candidates`` of
+    the plane positions (px, py), (qx, qy) for distance *h*. *p_xyz*,
+    *q_xyz*: the unit vectors as (3, n) arrays; *cos_min*: the least cosine
+    of any of them from the plane's centre.
+
+    Both sets are sorted by square (the table's look-ups and the gathers then
+    walk memory in order). A gnomonic plane stretches every distance by a
+    factor between 1 and 1/cos_min^2 (module doc), so the plane distance
+    alone decides all but the pairs within that factor (and a rounding
+    margin) of a limit; those get the exact chord."""
+    import numpy as np
+
+    empty = np.zeros(0, dtype=np.int64)
+    if len(px) == 0 or len(qx) == 0:
+        return empty, empty
+    g = _dense_grid(px, py, qx, qy, h, None, None)
+    if g is None:
+        i, j = candidates(px, py, qx, qy, h)
+        i, j, _ = within(p_xyz.T, q_xyz.T, i, j, chord_max, chord_min)
+        return i, j
+    _, s, m, x0, y0, nx, ny = g
+
+    def keys(x, y):
+        k = np.floor((y - y0) / s).astype(np.int64)
+        k *= nx
+        k += np.floor((x - x0) / s).astype(np.int64)
+        return k
+
+    kq = keys(qx, qy)
+    op, kp = sort_keys(keys(px, py))
+    oq = stable_order(kq)
+    ncell = nx * ny
+    first = np.zeros(ncell + 1, dtype=np.int64)
+    np.cumsum(np.bincount(kq, minlength=ncell), out=first[1:])
+    npts, nk = len(kp), 2 * m + 1
+    lo = np.empty((nk, npts), dtype=np.int64)
+    cnt = np.empty((nk, npts), dtype=np.int64)
+    for r, dr in enumerate(range(-m, m + 1)):
+        c = kp + (dr * nx - m)
+        first.take(c, out=lo[r])
+        c += 2 * m + 1
+        first.take(c, out=cnt[r])
+    cnt -= lo
+    psx, psy, qsx, qsy = px.take(op), py.take(op), qx.take(oq), qy.take(oq)
+    # squared plane distances that settle a pair (margins far above rounding):
+    # chord <= angle <= plane distance <= angle / cos_min^2, and chord >=
+    # angle (1 - angle^2 / 24) for the angles of the candidates (<= 4 h)
+    eps = 1e-8
+    shrink = cos_min * cos_min * (1.0 - (4 * h) ** 2 / 24 - eps)
+    a_max = 2.0 * math.asin(min(1.0, chord_max / 2.0))
+    in_max = (chord_max * (1 - eps)) ** 2                  # below: chord <= chord_max
+    out_max = (a_max / (cos_min * cos_min) * (1 + eps)) ** 2   # above: chord > chord_max
+    out_min = (chord_min * (1 - eps)) ** 2 if chord_min > 0 else -1.0   # below: chord < chord_min
+    in_min = (chord_min / shrink * (1 + eps)) ** 2 if chord_min > 0 else -1.0   # above: chord >= chord_min
+    out_i, out_j, unsure_i, unsure_j = [], [], [], []
+    # the t-th point of every range at once, t = 0, 1, ...: no expansion of
+    # the ranges into candidate arrays
+    for r in range(nk):
+        act = np.flatnonzero(cnt[r])
+        pos = lo[r].take(act)
+        left = cnt[r].take(act)
+        while len(act):
+            d2 = psx.take(act)
+            d2 -= qsx.take(pos)
+            d2 *= d2
+            dy = psy.take(act)
+            dy -= qsy.take(pos)
+            dy *= dy
+            d2 += dy
+            sure = (d2 <= in_max) & (d2 >= in_min)
+            k = np.flatnonzero(sure)
+            out_i.append(act.take(k))
+            out_j.append(pos.take(k))
+            unsure = (d2 > in_max) & (d2 <= out_max)
+            if out_min >= 0:
+                unsure |= (d2 < in_min) & (d2 >= out_min)
+            k = np.flatnonzero(unsure)
+            if len(k):
+                unsure_i.append(act.take(k))
+                unsure_j.append(pos.take(k))
+            left -= 1
+            more = np.flatnonzero(left)
+            if len(more) < len(act):
+                act, pos, left = act.take(more), pos.take(more), left.take(more)
+            pos += 1
+    if unsure_i:
+        ua, up = np.concatenate(unsure_i), np.concatenate(unsure_j)
+        ui, uj, _ = within(p_xyz.T, q_xyz.T, op.take(ua), oq.take(up), chord_max, chord_min)
+        out_i.append(ui)
+        out_j.append(uj)
+        ord_i, ord_j = [op.take(x) for x in out_i[:-1]], [oq.take(x) for x in out_j[:-1]]
+        return np.concatenate(ord_i + [ui]), np.concatenate(ord_j + [uj])
+    if not out_i:
+        return empty, empty
+    return op.take(np.concatenate(out_i)), oq.take(np.concatenate(out_j))
+
+
+def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool = False):
+    """Index pairs (i into P, j into Q) of the same group (codes as for
+    ``candidates``) with rows of height *h* at most one apart and x at most
+    about *h* apart: every pair closer than *h* in the plane is among them.
+    For small distances (few points within *h* of a point): both sets sorted
+    by (group, row, x quantised to h/64), the partners of a point in a row are
+    one contiguous run of Q's sorted keys, found with one ``searchsorted`` and
+    walked point by point. ``qx is None``: Q is P, and with *half* each
+    unordered pair of distinct points comes once (as i < j). None when the
+    keys would not fit in 62 bits (the caller uses ``candidates``)."""
+    import numpy as np
+
+    same = qx is None
+    if same:
+        qx, qy, qg = px, py, pg
+    np_, nq = len(px), len(qx)
+    empty = np.zeros(0, dtype=np.int64)
+    if np_ == 0 or nq == 0:
+        return empty, empty
+    x0 = min(float(px.min()), float(qx.min())) - h
+    y0 = min(float(py.min()), float(qy.min())) - h
+    x1 = max(float(px.max()), float(qx.max()))
+    y1 = max(float(py.max()), float(qy.max()))
+    ngroups = 1 + max(int(pg.max()) if pg is not None else 0, int(qg.max()) if qg is not None else 0)
+    nr = int((y1 - y0) / h) + 3
+    bits = max(1, (max(np_, nq) - 1).bit_length())
+    for fine in (64, 16, 4, 1):
+        qstep = h / fine
+        hq = fine + 2
+        nxq = int((x1 - x0) / qstep) + 2 * hq + 3
+        if float(ngroups) * nr * nxq < 2.0 ** (61 - bits):
+            break
+    else:
+        return None
+
+    def keys(x, y, g):
+        k = ((y - y0) / h).astype(np.int64)
+        if g is not None:
+            k += np.asarray(g, dtype=np.int64) * nr
+        k *= nxq
+        k += ((x - x0) / qstep).astype(np.int64) + hq
+        return k
+
+    oq, kq = sort_keys(keys(qx, qy, qg))
+    op, kp = (oq, kq) if same else sort_keys(keys(px, py, pg))
+    out_i, out_j = [], []
+    for dr in ((0, 1) if half else (-1, 0, 1)):
+        top = kp + (dr * nxq + hq)
+        if half and dr == 0:
+            pos = np.arange(1, np_ + 1, dtype=np.int64)      # the points after each one
+        else:
+            pos = np.searchsorted(kq, kp + (dr * nxq - hq), side="left")
+        act = np.arange(np_, dtype=np.int64)
+        while len(act):
+            inside = pos < nq
+            np.minimum(pos, nq - 1, out=pos)
+            inside &= kq.take(pos) <= top.take(act)
+            k = np.flatnonzero(inside)
+            if len(k) == 0:
+                break
+            act, pos = act.take(k), pos.take(k)
+            out_i.append(act)
+            out_j.append(pos)
+            pos = pos + 1
+    if not out_i:
+        return empty, empty
+    i, j = op.take(np.concatenate(out_i)), oq.take(np.concatenate(out_j))
+    if half:
+        return np.minimum(i, j), np.maximum(i, j)
+    return i, j
+
+
+def near_candidates(px, py, qx, qy, h: float, pg=None, qg=None):
+    """``sparse_candidates``, or ``candidates`` when its keys do not fit."""
+    r = sparse_candidates(px, py, qx, qy, h, pg, qg)
+    return candidates(px, py, qx, qy, h, pg, qg) if r is None else r
+
+
+def self_pairs_sparse(px, py, h: float):
+    """Each unordered pair (i < j) of distinct points that ``sparse_candidates``
+    gives (every pair closer than *h* among them), or of ``close_pairs`` when
+    the keys do not fit."""
+    r = sparse_candidates(px, py, None, None, h, half=True)
+    return close_pairs(px, py, h) if r is None else r
 
 
 class Occupied:
@@ -321,31 +546,43 @@ def within(xyz_p, xyz_q, i, j, chord_max: float, chord_min: float = 0.0):
     import numpy as np
 
     pt, qt = np.ascontiguousarray(xyz_p.T), np.ascontiguousarray(xyz_q.T)
-    d2 = np.zeros(len(i))
+    d2 = None
     for axis in range(3):
         diff = pt[axis].take(i)
         diff -= qt[axis].take(j)
         diff *= diff
-        d2 += diff
+        if d2 is None:
+            d2 = diff
+        else:
+            d2 += diff
+    if d2 is None:
+        d2 = np.zeros(0)
     ok = d2 <= chord_max * chord_max
     if chord_min > 0:
         ok &= d2 >= chord_min * chord_min
-    i, j = i[ok], j[ok]
-    return i, j, np.sqrt(d2[ok])
+    k = np.flatnonzero(ok)
+    d = d2.take(k)
+    np.sqrt(d, out=d)
+    return i.take(k), j.take(k), d
 
 
 def nearest(i, j, d, n: int):
     """Of candidate pairs (i, j, d) with i < n, the nearest j for each i:
-    (i, j, d) with unique i (of equally near ones, the first)."""
+    (i, j, d) with unique i (of equally near ones, the smallest j)."""
     import numpy as np
 
     if len(i) == 0:
         return i, j, d
     dmin = np.full(n, np.inf)
     np.minimum.at(dmin, i, d)
-    sel = np.flatnonzero(d == dmin[i])
-    i, j, d = i[sel], j[sel], d[sel]
+    sel = np.flatnonzero(d == dmin.take(i))
+    i, j, d = i.take(sel), j.take(sel), d.take(sel)
     if np.bincount(i, minlength=n).max() > 1:
-        _, first = np.unique(i, return_index=True)
-        i, j, d = i[first], j[first], d[first]
+        jmin = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(jmin, i, j)
+        sel = np.flatnonzero(j == jmin.take(i))
+        i, j, d = i.take(sel), j.take(sel), d.take(sel)
+        if np.bincount(i, minlength=n).max() > 1:      # the same pair twice
+            _, first = np.unique(i, return_index=True)
+            i, j, d = i[first], j[first], d[first]
     return i, j, d

@@ -6,19 +6,20 @@ exposures of one quad). Within a field:
 
 1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
    (the same source measured on two overlapping skycells) count once: the
-   close pairs of each exposure come from binning a gnomonic plane about it
-   (``neighbours.close_pairs``) and the exact chord on unit vectors; the
-   later row of a pair is dropped.
+   close pairs of each exposure come from sorted square keys in a gnomonic
+   plane about it (``neighbours.self_pairs_sparse``) and the exact chord on
+   unit vectors; the later row of a pair is dropped.
 2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
    time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
    i and b of j with
    ``min_rate * dt <= |b - a| <= max_rate * dt`` (rates in deg/day, the angle
-   along the sphere) is a pair consistent with one motion: the same binned
-   look-up (``neighbours.candidates``, squares set by the reach
-   max_rate * dt) in a plane about exposure i, then the exact chord (the
-   pairs a KD-tree range search would give, as in MOPS's findTracklets);
-   the default max_rate, 0.5 deg/day, is the untrailed limit of a PS1
-   exposure (docs/testchunk.md).
+   along the sphere) is a pair consistent with one motion: a binned look-up
+   in a plane about exposure i (``neighbours.pairs_within``: squares set by
+   the reach max_rate * dt, both exposures sorted by square), decided by the
+   plane distance where the projection's stretch cannot change the answer
+   and by the exact chord where it could (the pairs a KD-tree range search
+   would give, as in MOPS's findTracklets); the default max_rate, 0.5
+   deg/day, is the untrailed limit of a PS1 exposure (docs/testchunk.md).
 3. *Triples*: each pair (a, b) of exposures i, i + 1 predicts the position at
    the time t_k of the next exposure k = i + 2 by constant angular motion
    (a + (b - a)(t_k - t_i)/(t_j - t_i), renormalised on the sphere); the
@@ -27,16 +28,17 @@ exposures of one quad). Within a field:
    predictions are first tested against a bitmap of k's detections
    (``neighbours.Occupied``: a prediction whose square holds no detection of
    k, nor its neighbours, has none within the tolerance); the rest go to the
-   binned look-up (``neighbours.candidates``) and the exact chord on unit
-   vectors, so the result is the same as testing every prediction against
-   every detection.
+   sorted-key look-up (``neighbours.near_candidates``) and the exact chord on
+   unit vectors, so the result is the same as testing every prediction
+   against every detection (of equally near detections, the first in input
+   order).
    Pairs only between consecutive visits keep the number of candidates
    (which grows with the square of the time between the visits) small; a
    quad's visits 1-2-3 and 2-3-4 make two triples sharing two detections,
    merged below into one tracklet of four.
 4. *Tracklets*: detections joined by triples are merged (connected components
    of the graph whose edges are a-b and b-c of every triple, scipy
-   ``csgraph``). A component of three or more detections that has at most one
+   ``csgraph``, on the linked detections only). A component of three or more detections that has at most one
    detection per exposure is a tracklet; one with two detections of one
    exposure is *ambiguous* and not used. Pairs with neither detection in a
    component are reported as pairs.
@@ -154,17 +156,18 @@ def _near(c0, cos_ref: float, angle: float):
     return np.flatnonzero(c0 >= lim)
 
 
-def _duplicates(xyz, angle: float, chord_max: float):
-    """Rows of one exposure's unit vectors *xyz* with an earlier row within
-    *chord_max* (the angle *angle*): the later row of every such pair."""
+def _duplicates(rows, angle: float, chord_max: float):
+    """Detections of one exposure (unit vectors as three rows, ``unit_rows``)
+    with an earlier one within *chord_max* (the angle *angle*): the later
+    detection of every such pair."""
     import numpy as np
 
     from mopstool.ops.testchunk import neighbours as nb
 
-    c0, c1, c2 = nb.Plane(xyz.sum(axis=0)).components(xyz)
-    h = _side(angle, float(c0.min()), xyz)
-    i, j = nb.close_pairs(c1 / c0, c2 / c0, h)
-    _, j, _ = nb.within(xyz, xyz, i, j, chord_max)
+    c0, c1, c2 = nb.Plane(rows.sum(axis=1)).components_t(rows)
+    h = _side(angle, float(c0.min()), c0)
+    i, j = nb.self_pairs_sparse(c1 / c0, c2 / c0, h)
+    _, j, _ = nb.within(rows.T, rows.T, i, j, chord_max)
     return np.unique(j)
 
 
@@ -203,12 +206,49 @@ def gcr_arcsec(xyz, track):
     return rms / ARCSEC
 
 
-def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None) -> TrackletResult:
+def unit_rows(ra_deg, dec_deg, *, with_cos_dec: bool = False):
+    """``unit_vectors`` as three rows x, y, z (a (3, n) array); with
+    *with_cos_dec*, (rows, cos Dec)."""
+    import numpy as np
+
+    ra = np.radians(np.asarray(ra_deg, dtype="f8"))
+    dec = np.radians(np.asarray(dec_deg, dtype="f8"))
+    out = np.empty((3, len(ra)))
+    cd = np.cos(dec)
+    np.multiply(cd, np.cos(ra), out=out[0])
+    np.multiply(cd, np.sin(ra), out=out[1])
+    np.sin(dec, out=out[2])
+    return (out, cd) if with_cos_dec else out
+
+
+def _groups(codes):
+    """The rows of each distinct code, in row order, codes ascending: a list
+    of slices when equal codes are contiguous and ascending, else of index arrays."""
+    import numpy as np
+
+    n = len(codes)
+    if n == 0:
+        return []
+    if n == 1 or bool((codes[1:] >= codes[:-1]).all()):
+        cut = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+        edges = [0] + cut.tolist() + [n]
+        return [slice(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
+    order = np.argsort(codes, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+
+
+def _glob(g, local):
+    """Global row numbers of rows *local* of a group (slice or index array)."""
+    return local + g.start if isinstance(g, slice) else g[local]
+
+
+def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None, xyz_rows=None) -> TrackletResult:
     """Link the detections of one product into pairs and tracklets (see module doc).
 
     *exposure* and *field* are integer codes per detection; *mjd* the
     exposure mid-time (days) per detection; *xyz*, when given, the unit
-    vectors of (ra, dec) (``unit_vectors``), not computed again."""
+    vectors of (ra, dec) (``unit_vectors``), or *xyz_rows* the same as three
+    rows (``unit_rows``), not computed again."""
     import numpy as np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -218,75 +258,111 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None) -> 
     ra, dec, mjd = (np.asarray(a, dtype="f8") for a in (ra, dec, mjd))
     exposure, field = np.asarray(exposure, dtype="i8"), np.asarray(field, dtype="i8")
     ok = np.isfinite(ra) & np.isfinite(dec) & np.isfinite(mjd)
-    base = np.flatnonzero(ok)
-    xyz_all = unit_vectors(ra[base], dec[base]) if xyz is None else np.asarray(xyz, dtype="f8")[base]
-    exp_all = exposure[base]
-    by_exp = np.argsort(exp_all, kind="stable")
-    per_exp = np.split(by_exp, np.flatnonzero(np.diff(exp_all[by_exp])) + 1) if len(by_exp) else []
-    keep_mask = np.ones(len(base), dtype=bool)
+    if xyz_rows is not None:
+        rows_all = np.asarray(xyz_rows, dtype="f8")
+    elif xyz is not None:
+        rows_all = np.ascontiguousarray(np.asarray(xyz, dtype="f8").T)
+    else:
+        rows_all = None
+    base = None if ok.all() else np.flatnonzero(ok)
+
+    def pick(x, idx):
+        return x if idx is None else x.take(idx, axis=-1)
+
+    if rows_all is None:
+        X = unit_rows(pick(ra, base), pick(dec, base))
+    else:
+        X = pick(rows_all, base)
+    exp_b, t_b, fld_b = pick(exposure, base), pick(mjd, base), pick(field, base)
+    keep = None
     if params.dedup_arcsec > 0:
         r_dup = chord(params.dedup_arcsec * ARCSEC)
-        for idx in per_exp:
-            if len(idx) > 1:
-                keep_mask[idx[_duplicates(xyz_all[idx], params.dedup_arcsec * ARCSEC, r_dup)]] = False
-    keep = np.flatnonzero(keep_mask)
-    idx_g = base[keep]
-    xyz = xyz_all[keep]
-    exp = exposure[idx_g]
-    t = mjd[idx_g]
-    fld = field[idx_g]
-    n = len(idx_g)
-    # per exposure: its kept detections (indices among the kept ones, in input order)
-    k_order = np.argsort(exp, kind="stable")
-    k_split = np.flatnonzero(np.diff(exp[k_order])) + 1
-    kept_of = {int(exp[g[0]]): g for g in np.split(k_order, k_split)} if n else {}
+        drop = []
+        for g in _groups(exp_b):
+            rows = X[:, g]
+            if rows.shape[1] > 1:
+                dup = _duplicates(rows, params.dedup_arcsec * ARCSEC, r_dup)
+                if len(dup):
+                    drop.append(dup + g.start if isinstance(g, slice) else g[dup])
+        if drop:
+            keep_mask = np.ones(X.shape[1], dtype=bool)
+            keep_mask[np.concatenate(drop)] = False
+            keep = np.flatnonzero(keep_mask)
+    X = pick(X, keep)
+    exp, t, fld = pick(exp_b, keep), pick(t_b, keep), pick(fld_b, keep)
+    n = X.shape[1]
+    # per exposure: its kept detections (in input order)
+    egroups = _groups(exp)
+    kept_of = {int(exp[g][0] if not isinstance(g, slice) else exp[g.start]): g for g in egroups}
+    # per field, its exposures in time order (of equal times, by code) with the
+    # time of each one's first detection in the field
+    if not egroups:
+        fields = []
+    else:
+        firsts = np.array([g.start if isinstance(g, slice) else g[0] for g in egroups])
+        one_field = all((fld[g] == fld[f]).all() for g, f in zip(egroups, firsts.tolist()))
+        if one_field:
+            fe = [(int(fld[f]), int(exp[f]), float(t[f])) for f in firsts.tolist()]
+        else:
+            _, first = np.unique(np.stack([fld, exp]), axis=1, return_index=True)
+            fe = [(int(fld[f]), int(exp[f]), float(t[f])) for f in first.tolist()]
+        by_field: dict[int, list] = {}
+        for f, e, tm in sorted(fe, key=lambda x: (x[0], x[1])):
+            by_field.setdefault(f, []).append((e, tm))
+        fields = [sorted(v, key=lambda x: x[1]) for _, v in sorted(by_field.items())]
     pair_parts = []        # (global indices of exposure i, local a, of exposure j, local b)
     ea, eb = [], []
     tol = chord(params.triple_tolerance_arcsec * ARCSEC)
     tol_angle = 2.0 * math.asin(min(1.0, tol / 2.0))
     max_gap = params.max_gap_hours / 24.0
-    for f in np.unique(fld):
-        members = np.flatnonzero(fld == f)
-        exps, first = np.unique(exp[members], return_index=True)
-        times = t[members][first]
-        order = np.argsort(times, kind="stable")
-        exps, times = exps[order], times[order]
-        groups = [kept_of[int(e)] for e in exps]
-        pts = [xyz[g] for g in groups]
-        tcol = [np.ascontiguousarray(x.T) for x in pts]
+    for members in fields:
+        exps = [e for e, _ in members]
+        times = [tm for _, tm in members]
+        groups = [kept_of[e] for e in exps]
+        tcol = [X[:, g] for g in groups]
+        sizes = [x.shape[1] for x in tcol]
         k = len(exps)
         for i in range(k - 1):
             j = i + 1
             dt = times[j] - times[i]
-            if dt <= 0 or dt > max_gap or not len(pts[i]) or not len(pts[j]):
+            if dt <= 0 or dt > max_gap or not sizes[i] or not sizes[j]:
                 continue
             reach = math.radians(params.max_rate_deg_per_day * dt)
             rmin = chord(math.radians(params.min_rate_deg_per_day * dt))
             # one plane about exposure i for i, j and the next exposure
-            plane = nb.Plane(pts[i].sum(axis=0))
-            ci, cj = plane.components(pts[i]), plane.components(pts[j])
+            plane = nb.Plane(tcol[i].sum(axis=1))
+            ci, cj = plane.components_t(tcol[i]), plane.components_t(tcol[j])
             i0 = float(ci[0].min())
             # of j, only the detections within reach of i's patch can pair (j may lie elsewhere)
             sj = _near(cj[0], i0, reach)
             qj = cj if sj is None else tuple(x[sj] for x in cj)
             if not len(qj[0]):
                 continue
-            hr = _side(reach, min(i0, float(qj[0].min())), groups[i])
-            a, b = nb.candidates(ci[1] / ci[0], ci[2] / ci[0], qj[1] / qj[0], qj[2] / qj[0], hr)
+            cos_min = min(i0, float(qj[0].min()))
+            hr = _side(reach, cos_min, groups[i])
+            a, b = nb.pairs_within(tcol[i], ci[1] / ci[0], ci[2] / ci[0],
+                                   tcol[j] if sj is None else tcol[j].take(sj, axis=1),
+                                   qj[1] / qj[0], qj[2] / qj[0], hr, cos_min, chord(reach), rmin)
             if sj is not None:
                 b = sj[b]
-            a, b, _ = nb.within(pts[i], pts[j], a, b, chord(reach), rmin)
             if len(a) == 0:
                 continue
             pair_parts.append((groups[i], a, groups[j], b))
             nxt = j + 1
-            if nxt >= k or not len(pts[nxt]) or times[nxt] - times[j] > max_gap:
+            if nxt >= k or not sizes[nxt] or times[nxt] - times[j] > max_gap:
                 continue
             frac = (times[nxt] - times[i]) / dt
             # the prediction a + (b - a) frac along m, e1, e2 (linear, so from the
             # components of a and b), looked up among nxt's detections in the plane
-            u = [ci[q][a] + (cj[q][b] - ci[q][a]) * frac for q in range(3)]
-            ck = plane.components(pts[nxt])
+            u = []
+            for q in range(3):
+                at_a = ci[q].take(a)
+                step = cj[q].take(b)
+                step -= at_a
+                step *= frac
+                step += at_a
+                u.append(step)
+            ck = plane.components_t(tcol[nxt])
             sk = None
             if float(ck[0].min()) < math.cos(nb.MAX_PATCH_RAD):
                 # nxt reaches beyond the patch: only its detections near a prediction matter
@@ -304,7 +380,7 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None) -> 
             del u
             # most predictions are nowhere near a detection of nxt: a bitmap skips them
             may = np.flatnonzero(nb.Occupied(kx, ky, h).maybe(px, py))
-            p, c = nb.candidates(px[may], py[may], kx, ky, h)
+            p, c = nb.near_candidates(px.take(may), py.take(may), kx, ky, h)
             p = may[p]
             if len(p) == 0:
                 continue
@@ -325,18 +401,18 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None) -> 
             hit = d <= tol
             p, c, _ = nb.nearest(p[hit], c[hit], d[hit], len(a))
             if len(p):
-                ga, gb = groups[i][a[p]], groups[j][b[p]]
+                ga, gb = _glob(groups[i], a[p]), _glob(groups[j], b[p])
                 ea.append(np.concatenate([ga, gb]))
-                eb.append(np.concatenate([gb, groups[nxt][c]]))
+                eb.append(np.concatenate([gb, _glob(groups[nxt], c)]))
     n_all_pairs = sum(len(p[1]) for p in pair_parts)
     if ea:
         u, v = np.concatenate(ea), np.concatenate(eb)
-        g = coo_matrix((np.ones(len(u), dtype="i1"), (u, v)), shape=(n, n))
-        _, comp = connected_components(g, directed=False)
-        linked = np.zeros(n, dtype=bool)
-        linked[u] = linked[v] = True
-        nodes = np.flatnonzero(linked)
-        cmp = comp[nodes]
+        # the graph of the linked detections only (numbered in input order:
+        # components are labelled in the order of their first detection)
+        nodes, inv = np.unique(np.concatenate([u, v]), return_inverse=True)
+        m = len(nodes)
+        g = coo_matrix((np.ones(len(u), dtype="i1"), (inv[:len(u)], inv[len(u):])), shape=(m, m))
+        _, cmp = connected_components(g, directed=False)
         size = np.bincount(cmp)
         # distinct exposures per component
         e0 = int(exp[nodes].min())
@@ -348,7 +424,7 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None) -> 
         in_track = good[cmp]
         members = nodes[in_track]
         _, track = np.unique(cmp[in_track], return_inverse=True)
-        gcr = gcr_arcsec(xyz[members], track)
+        gcr = gcr_arcsec(np.ascontiguousarray(X.take(members, axis=1).T), track)
         lengths = np.bincount(track) if track.size else np.zeros(0, dtype=int)
         gcr = gcr[lengths >= params.gcr_min_detections]
         free = np.ones(n, dtype=bool)
