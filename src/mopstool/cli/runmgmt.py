@@ -64,10 +64,12 @@ def definebyquery(
                                                       "runs (chiptool -definecopy): one new run per matching "
                                                       "old run; implied by --copy-of-*.")] = False,
     copy_of_label: Annotated[Optional[list[str]], _opt(
-        "--copy-of-label", "With --copy: the old chipRun's label (SQL LIKE); repeat to OR.")] = None,
+        "--copy-of-label", "Copy: the old chipRun's label (SQL LIKE); repeat to OR. Implies --copy.")] = None,
     copy_of_data_group: Annotated[Optional[list[str]], _opt(
-        "--copy-of-data-group", "With --copy: the old chipRun's data_group (SQL LIKE); repeat to OR.")] = None,
-    copy_of_state: Annotated[SetStr, _opt("--copy-of-state", "With --copy: the old chipRun's state (=).")] = None,
+        "--copy-of-data-group", "Copy: the old chipRun's data_group (SQL LIKE); repeat to OR. "
+                               "Implies --copy.")] = None,
+    copy_of_state: Annotated[SetStr, _opt(
+        "--copy-of-state", "Copy: the old chipRun's state (=). Implies --copy.")] = None,
     limit: LimitOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Allow a selection with no search term.")] = False,
     stage: Annotated[str, typer.Option("--stage", help="chip (chiptool) or warp (warptool variant: "
