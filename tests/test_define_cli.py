@@ -119,3 +119,52 @@ def test_warp_stage_cli(cli, db_url, dbs):
     assert out["fake_id"] == ch.fake_id and out["label"] == "warp.fix" and out["data_group"] == "OSS.20180710"
     r = cli(*args)
     assert r.code == 0 and r.json() == [] and "already has warp run" in r.err
+
+
+def test_copies_of_existing_chip_runs(cli, db_url, dbs):
+    """--copy / --copy-of-*: chiptool -definecopy's selection through the old chip runs."""
+    a, b, c = _exposures(dbs, 3)
+    with dbs.begin() as conn:
+        s = Synth(conn)
+        s.chip(a, label="OSS.nightlyscience", data_group="OSS.20180525", class_ids=CLASSES)
+        s.chip(b, label="OSS.nightlyscience", data_group="OSS.20180525", state="new", class_ids=CLASSES)
+        s.chip(c, label="MSS.nightlyscience", data_group="MSS.20180525", class_ids=CLASSES)
+    with dbs.connect() as conn:
+        raw_wd = dict(conn.execute(select(schema.rawExp.c.exp_id, schema.rawExp.c.workdir)).all())
+    base = ("definebyquery", "--db", db_url, "--json")
+    before = _chip_runs(dbs)
+    r = cli(*base, "--copy-of-label", "OSS%", "--copy-of-state", "full", "--set-label", "cp.1", "--dry-run")
+    assert r.code == 0, r.err
+    assert [(o["chip_id"], o["exp_id"], o["workdir"]) for o in r.json()] == [(None, a.exp_id, raw_wd[a.exp_id])]
+    assert "dry run" in r.err and _chip_runs(dbs) == before
+    # labels ORed (LIKE), state =; the workdir is rawExp's without --set-workdir
+    r = cli(*base, "--copy-of-label", "OSS%", "--copy-of-label", "MSS%", "--copy-of-state", "full",
+            "--set-label", "cp.1")
+    assert r.code == 0, r.err
+    assert [o["exp_id"] for o in r.json()] == [a.exp_id, c.exp_id]
+    new = [x for x in _chip_runs(dbs) if x["label"] == "cp.1"]
+    assert [(x["exp_id"], x["workdir"], x["data_group"], x["state"]) for x in new] == [
+        (e.exp_id, raw_wd[e.exp_id], "cp.1", "new") for e in (a, c)]
+    with dbs.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(schema.chipImfile)
+                         .where(schema.chipImfile.c.chip_id.in_([x["chip_id"] for x in new]))).scalar()
+    assert n == 4
+    # --copy alone: through any old run; exposures with a cp.1 run are skipped
+    r = cli(*base, "--copy", "--all", "--set-label", "cp.3")
+    assert r.code == 2 and "more than one old chip run" in r.err, r.err   # a: OSS and cp.1 runs
+    assert _chip_runs(dbs) == before + new
+    r = cli(*base, "--copy", "--exp-name", b.exp_name, "--exp-name", c.exp_name, "--set-label", "cp.1",
+            "--set-workdir", "neb://x/cp.1")
+    assert r.code == 0, r.err
+    assert [(o["exp_id"], o["workdir"]) for o in r.json()] == [(b.exp_id, "neb://x/cp.1")]
+    assert f"skipped: {c.exp_name}: already has chip run" in r.err
+    # data_group LIKE
+    r = cli(*base, "--copy-of-data-group", "MSS%", "--set-label", "cp.2")
+    assert r.code == 0 and [o["exp_id"] for o in r.json()] == [c.exp_id], r.err
+    # chip only: refused naming the option, nothing written
+    after = _chip_runs(dbs)
+    for opt in (["--copy"], ["--copy-of-label", "OSS%"], ["--copy-of-data-group", "OSS%"],
+                ["--copy-of-state", "full"]):
+        r = cli(*base, *opt, "--stage", "warp", "--set-label", "w", "--set-workdir", "w", "--all")
+        assert r.code == 2 and opt[0] in r.err and "--stage warp" in r.err, (opt, r.err)
+    assert _chip_runs(dbs) == after

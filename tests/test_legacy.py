@@ -212,3 +212,8 @@ def test_modern_equivalents():
     c = legacy.parse("warptool", shlex.split(RECIPES[7][0].format(cleaned_warp=3))[1:])
     assert legacy.modern_equivalent(c) == ("mopstool setupdate warp --warp-id 3 --set-label ps_ud_WEB "
                                            "--yes")
+    c = legacy.parse("chiptool", ["-definecopy", "-label", "OSS%", "-label", "MSS%", "-data_group", "OSS.2018%",
+                                  "-state", "full", "-filter", "w%", "-set_label", "cp", "-pretend"])
+    assert legacy.modern_equivalent(c) == (
+        "mopstool definebyquery --copy --copy-of-label OSS% --copy-of-label MSS% --copy-of-data-group OSS.2018% "
+        "--copy-of-state full --filter w% --set-label cp --dry-run")

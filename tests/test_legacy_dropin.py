@@ -269,7 +269,26 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
         q(u, "UPDATE warpRun SET state = 'cleaned' WHERE warp_id = :w", w=warp_full)
         q(u, "UPDATE warpSkyfile SET data_state = 'cleaned' WHERE warp_id = :w", w=warp_full)
 
+    # an exposure with one chip run (OSS, full), and the filter of an MSS one
+    exp_old = q(a, "SELECT exp_name FROM chipRun c JOIN rawExp USING (exp_id) WHERE c.state = 'full' "
+                   "AND c.label LIKE 'OSS%' AND (SELECT COUNT(*) FROM chipRun o WHERE o.exp_id = c.exp_id) = 1 "
+                   "ORDER BY chip_id")[0][0]
+    mss_filter = q(a, "SELECT filter FROM chipRun JOIN rawExp USING (exp_id) WHERE label LIKE 'MSS%' "
+                      "ORDER BY chip_id")[0][0]
+
+    def has_copy_label(u):   # an exposure that already has a run with the new label is skipped
+        q(u, "INSERT INTO chipRun (exp_id, state, workdir, workdir_state, label, data_group, magicked, "
+             "maskfrac_npix, update_mode) SELECT exp_id, 'new', workdir, 'dirty', 'dc.skip', 'dc.skip', 0, 0, 0 "
+             "FROM rawExp WHERE exp_name = :e", e=exp_old)
+
     calls = [
+        (f"chiptool -definecopy -exp_name {exp_old} -set_label dc.any -set_workdir neb://x/dc.any", None),
+        ("chiptool -definecopy -label 'OSS%' -state full -set_label dc.test", None),
+        ("chiptool -definecopy -label 'OSS%' -state full -set_label dc.skip -set_workdir neb://x/dc.skip "
+         "-set_data_group dc.g -set_dist_group NULL -set_note n", has_copy_label),
+        (f"chiptool -definecopy -label 'OSS%' -label 'MSS%' -data_group '%' -filter '{mss_filter[:1]}%' "
+         f"-ra_min 1 -set_label dc.more -set_tess_id RINGS.V3 -set_end_stage warp "
+         "-set_reduction R -set_expgroup E -set_dvodb V", None),
         (f"chiptool -definebyquery -comment '{exp[0][3][:3]}%' -ra_min {ra - 1:.4f} -ra_max {ra + 1:.4f} "
          f"-airmass_max {exp[0][2] + 0.01:.4f} -set_label sel.test -set_workdir neb://x/sel.test "
          "-set_tess_id RINGS.V3 -set_dist_group NULL", None),
@@ -302,6 +321,13 @@ def test_printed_modern_commands_make_the_same_change(cli, demo_pair):
     for legacy_args, prepare in calls:
         before, after = run_both(cli, a, b, legacy_args, prepare)
         assert before != after, f"changed nothing: {legacy_args}"
+    # -pretend / --dry-run: nothing written on either side
+    before, after = run_both(cli, a, b, "chiptool -definecopy -label 'OSS%' -set_label dc.p -pretend")
+    assert before == after
+    assert q(a, "SELECT COUNT(*) FROM chipRun WHERE label = 'dc.skip' AND exp_id = "
+                "(SELECT exp_id FROM rawExp WHERE exp_name = :e)", e=exp_old)[0][0] == 1
+    assert q(a, "SELECT COUNT(*) FROM chipRun n JOIN rawExp r USING (exp_id) WHERE n.label = 'dc.test' "
+                "AND n.workdir != r.workdir")[0][0] == 0
     # the C semantics the printed commands had to reproduce
     assert q(a, "SELECT state FROM pstampRequest WHERE req_id = :r", r=req_run)[0][0] in ("stop", "goto_cleaned")
     assert q(a, "SELECT COUNT(*) FROM chipProcessedImfile WHERE chip_id = :c AND class_id IN "

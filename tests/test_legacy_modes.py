@@ -707,7 +707,8 @@ def test_definecopy_replays_the_c_sql(cli, pair):
     r = cli("--db", a, "chiptool", "-definecopy", "-label", "OSS%", "-state", "full", "-set_label", "dc.a",
             "-pretend")
     assert r.code == 0, r.err
-    assert "# modern equivalent: none (" in r.err
+    assert (f"# modern equivalent: mopstool --db {a} definebyquery --copy --copy-of-label OSS% "
+            "--copy-of-state full --set-label dc.a --dry-run") in r.err, r.err
     assert _blocks(r.out, "rawExp") == len(old)
     for col in ("label", "old_workdir", "old_data_group", "old_state"):
         assert f"\n   {col:<15}  STR " in r.out

@@ -60,6 +60,16 @@ def definebyquery(
         "--label", "Chip: newExp.label; warp: fakeRun.label (SQL LIKE); repeat to OR.", "-l")] = None,
     unique: Annotated[bool, typer.Option("--unique", help="Skip exposures that already have a run with "
                                                           "the new label.")] = False,
+    copy: Annotated[bool, typer.Option("--copy", help="Chip: define copies of the exposures' existing chip "
+                                                      "runs (chiptool -definecopy): one new run per matching "
+                                                      "old run; implied by --copy-of-*.")] = False,
+    copy_of_label: Annotated[Optional[list[str]], _opt(
+        "--copy-of-label", "Copy: the old chipRun's label (SQL LIKE); repeat to OR. Implies --copy.")] = None,
+    copy_of_data_group: Annotated[Optional[list[str]], _opt(
+        "--copy-of-data-group", "Copy: the old chipRun's data_group (SQL LIKE); repeat to OR. "
+                               "Implies --copy.")] = None,
+    copy_of_state: Annotated[SetStr, _opt(
+        "--copy-of-state", "Copy: the old chipRun's state (=). Implies --copy.")] = None,
     limit: LimitOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Allow a selection with no search term.")] = False,
     stage: Annotated[str, typer.Option("--stage", help="chip (chiptool) or warp (warptool variant: "
@@ -77,7 +87,8 @@ def definebyquery(
     set_label: Annotated[SetStr, _opt("--set-label", "Label of the new runs (required unless a preset "
                                                      "gives it).")] = None,
     set_workdir: Annotated[SetStr, _opt("--set-workdir", "Workdir, e.g. neb://@HOST@.0/gpc1/{label} "
-                                                         "(required unless a preset gives it).")] = None,
+                                                         "(required unless a preset gives it; with --copy "
+                                                         "default rawExp.workdir).")] = None,
     set_data_group: Annotated[SetStr, _opt("--set-data-group", "data_group (default: the label).")] = None,
     set_dist_group: Annotated[SetStr, _opt("--set-dist-group", "dist_group (NULL stores SQL NULL).")] = None,
     set_tess_id: Annotated[SetStr, _opt("--set-tess-id", "tess_id (default: inherited), e.g. RINGS.V3.")] = None,
@@ -97,15 +108,28 @@ def definebyquery(
 
     Selectors are ANDed; repeated values of one selector are ORed. Setter values
     'NULL' store SQL NULL. --preset fills the setters from the config; explicit
-    --set-* options win. Workdir/label templates expand {label} and {date}."""
+    --set-* options win. Workdir/label templates expand {label} and {date}.
+
+    --copy (chiptool -definecopy) selects the exposures through their existing
+    chip runs (--copy-of-label, --copy-of-data-group, --copy-of-state, with the
+    exposure selectors): one new run per matching old run, never for an exposure
+    that already has a run with the new label; an exposure reached through two old
+    runs is refused."""
     from mopstool.errors import UsageError
-    from mopstool.ops.runs.define import (DefineSelection, DefineSetters, define_runs, define_stages,
-                                          parse_time, read_name_args, resolve_setters)
+    from mopstool.ops.runs.define import (CopyOf, DefineSelection, DefineSetters, define_runs,
+                                          define_stages, parse_time, read_name_args, resolve_setters)
 
     st = state(ctx)
     output_format(ctx, fmt, as_json)
     if stage not in define_stages():
         raise UsageError(f"--stage must be {' or '.join(define_stages())}, not {stage!r}")
+    copy_given = [n for n, v in (("--copy", copy), ("--copy-of-label", copy_of_label),
+                                 ("--copy-of-data-group", copy_of_data_group),
+                                 ("--copy-of-state", copy_of_state)) if v not in (None, False, [])]
+    if copy_given and stage != "chip":
+        raise UsageError(f"{copy_given[0]} copies existing chip runs: chip stage only, not --stage {stage}")
+    copy_of = (CopyOf(labels=copy_of_label or [], data_groups=copy_of_data_group or [], state=copy_of_state)
+               if copy_given else None)
     names = read_name_args(exp_name or [])
     if exp_name and not names:
         raise UsageError("--exp-name gave no exposure names")
@@ -118,7 +142,7 @@ def definebyquery(
         limit=limit, all=all_, fake_ids=fake_id or [], cam_ids=cam_id or [], chip_ids=chip_id or [],
         reductions=reduction or [], raw_terms=_raw_terms(
             comment_skip=comment_skip, camera=inst, telescope=telescope, exp_tag=exp_tag,
-            filelevel=filelevel, state=data_state, ranges=ranges))
+            filelevel=filelevel, state=data_state, ranges=ranges), copy_of=copy_of)
     explicit = DefineSetters(label=set_label, workdir=set_workdir, data_group=set_data_group,
                              dist_group=set_dist_group, tess_id=set_tess_id, end_stage=set_end_stage,
                              reduction=set_reduction, expgroup=set_expgroup, dvodb=set_dvodb,
@@ -126,7 +150,7 @@ def definebyquery(
     preset_values = st.config.preset(preset) if preset else None
     date_ = renamed(date_, old_date, "--label-date", "--date")
     setters = resolve_setters(explicit, preset_values, preset_name=preset or "", date_value=date_)
-    for name in ("label", "workdir"):
+    for name in ("label",) if copy_of is not None else ("label", "workdir"):
         if getattr(setters, name) is None:
             raise UsageError(f"--set-{name} is required (or a --preset that gives it)")
     from mopstool.cli.progress import progress_bar

@@ -41,26 +41,41 @@ def render(call: LegacyCall, args: list[str]) -> str:
 _DEFINE_RENAMES = {"comment-skip": "--comment-skip"}
 
 
-def definebyquery(call: LegacyCall) -> list[str]:
-    a = _Args(["definebyquery"])
-    if call.tool == "warptool":
-        a.add("--stage", "warp")
-        if not call.has("exp_type"):
-            a.add("--exp-type", "any")
+#: legacy options no definebyquery selector stands for (flags, connection, output)
+_DEFINE_SKIP = ("unique", "all", "pretend", "simple", "set_mode", "registered", "dbname", "dbserver",
+                "dbuser", "dbport", "random")
+
+
+def _define_args(call: LegacyCall, a: _Args, renames: dict[str, str]) -> _Args:
     for name in call.opts:
-        if name in SETTERS or name in ("unique", "all", "pretend", "simple", "set_mode", "registered",
-                                       "dbname", "dbserver", "dbuser", "dbport", "random"):
+        if name in SETTERS or name in _DEFINE_SKIP:
             continue
-        if name == "limit":
-            a.add("--limit", call.typed(name))
-            continue
-        a.add(_DEFINE_RENAMES.get(name, _flag(name)), call.typed(name))
+        a.add(renames.get(name) or _DEFINE_RENAMES.get(name, _flag(name)), call.typed(name))
     for name in SETTERS:
         a.add(_flag(name), call.typed(name))
     a.add("--unique", bool(call.get("unique")))
     a.add("--all", bool(call.get("all")))
     a.add("--dry-run" if call.get("pretend") else "--yes", True)
     return a
+
+
+def definebyquery(call: LegacyCall) -> list[str]:
+    a = _Args(["definebyquery"])
+    if call.tool == "warptool":
+        a.add("--stage", "warp")
+        if not call.has("exp_type"):
+            a.add("--exp-type", "any")
+    return _define_args(call, a, {})
+
+
+#: chiptool -definecopy's old-run selectors -> definebyquery's --copy-of-* options
+_COPY_OF = {"label": "--copy-of-label", "data_group": "--copy-of-data-group", "state": "--copy-of-state"}
+
+
+def definecopy(call: LegacyCall) -> list[str]:
+    """chiptool -definecopy is definebyquery --copy: the old run's -label,
+    -data_group, -state become --copy-of-*, the rawExp selectors stay."""
+    return _define_args(call, _Args(["definebyquery", "--copy"]), _COPY_OF)
 
 
 def updaterun(call: LegacyCall) -> list[str]:

@@ -107,9 +107,8 @@ MODES: dict[str, dict[str, Mode]] = {
              "pretend": _o("flag", "print the selected rawExp rows with the old run's workdir, "
                                    "data_group and state, write nothing"),
              "simple": _o("flag", "one line per row"), "all": _o("flag", "allow no search term")},
-            h.definecopy, None, "rawExp", True, "create chip runs for exposures that have matching chip runs",
-            no_modern="'mopstool definebyquery' selects raw exposures, not exposures through their "
-                      "existing chip runs"),
+            h.definecopy, m.definecopy, "rawExp", True,
+            "create chip runs for exposures that have matching chip runs"),
         "updaterun": Mode(
             {"chip_id": _o("int", "chipRun.chip_id ="), "state": _o("str", "chipRun.state ="),
              "label": _o("str", "chipRun.label LIKE"), "data_group": _o("str", "data_group LIKE"),
