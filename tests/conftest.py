@@ -380,7 +380,7 @@ def dbs(db_url):
 def isolated_home(tmp_path, monkeypatch):
     """Never touch the real user's config, data dir or ~/.ipprc."""
     home = tmp_path / "home"
-    home.mkdir()
+    (home / ".config").mkdir(parents=True)  # astropy warns on import about a missing one
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
