@@ -7,6 +7,9 @@ import sys
 
 
 def main() -> None:
+    from mopstool import _startup
+
+    _startup.hold()
     from mopstool import _interrupt
 
     try:

@@ -25,7 +25,6 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -547,10 +546,15 @@ class _Schema:
 _SCHEMA: list[_Schema] = []
 
 
+def _defaults_text() -> str:
+    """The built-in defaults (data/defaults.toml, installed beside this module)."""
+    return (Path(__file__).parent / "data" / "defaults.toml").read_text(encoding="utf-8")
+
+
 def settings_schema(defaults: dict | None = None) -> _Schema:
     if not _SCHEMA:
         if defaults is None:
-            defaults = tomllib.loads(resources.files("mopstool").joinpath("data/defaults.toml").read_text())
+            defaults = tomllib.loads(_defaults_text())
         _SCHEMA.append(_Schema(defaults))
     return _SCHEMA[0]
 
@@ -559,8 +563,7 @@ def load_config(config_file: str | os.PathLike | None = None, env: dict | None =
                 *, system_file: Path = SYSTEM_CONFIG) -> Config:
     env = dict(os.environ if env is None else env)
     sources: dict[str, str] = {}
-    defaults_text = resources.files("mopstool").joinpath("data/defaults.toml").read_text()
-    data = tomllib.loads(defaults_text)
+    data = tomllib.loads(_defaults_text())
     files = []
     layers: list[tuple[Path, str]] = []
     if system_file.is_file():
@@ -809,6 +812,9 @@ def _ipprc_keys(env: dict) -> dict:
 
 # ---------------------------------------------------------------------- nights
 
+_NIGHT_DIGITS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8}")
+
+
 def parse_night(value: str | date | None) -> date:
     """A night is a UTC date: YYYY-MM-DD or YYYYMMDD (or 'today'/'yesterday')."""
     if value is None or value == "today":
@@ -817,6 +823,15 @@ def parse_night(value: str | date | None) -> date:
         return value
     if value == "yesterday":
         return datetime.now(timezone.utc).date() - timedelta(days=1)
+    if _NIGHT_DIGITS.fullmatch(value):
+        # the usual spellings, read without strptime (whose first use imports and
+        # compiles its locale machinery); anything else is left to strptime below
+        try:
+            night = date.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return check_night_range(night, value)
     for fmt in ("%Y-%m-%d", "%Y%m%d"):
         try:
             night = datetime.strptime(value, fmt).date()

@@ -58,8 +58,10 @@ def make_engine(url: str, *, source: str = "--db", what: str = "image database")
         raise bad(f"malformed database URL {shown!r} (from {source}): {mask_secrets(exc)}") from None
     except ModuleNotFoundError as exc:
         raise ConfigError(f"database driver not installed: {exc.name}") from None
+    from mopstool import _startup
     from mopstool.db import values
 
+    _startup.resume()  # the command's modules are imported by now (see mopstool._startup)
     values.install(engine)  # every value checked against the column types before it is sent
     if backend == "sqlite":
         @event.listens_for(engine, "connect")

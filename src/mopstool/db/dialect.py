@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Table, func, literal, select, text
+from sqlalchemy import String, Table, TypeDecorator, bindparam, func, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
@@ -22,24 +22,39 @@ from mopstool.db.schema import EXTRA_AUTO_INCREMENT
 from mopstool.errors import TempFail
 
 
+class _Prefix(TypeDecorator):
+    """A prefix bound as a parameter and sent with the backend's wildcard
+    appended ('%' for LIKE, '*' for SQLite's GLOB), so that a statement
+    compiled for one prefix serves every other (SQLAlchemy's compiled cache:
+    the look-back night's queries reuse the night's)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else value + ("*" if dialect.name == "sqlite" else "%")
+
+
 class PrefixMatch(ColumnElement):
     """*column* starts with *prefix*, written so that the column's index bounds
     the search on every backend: ``LIKE 'prefix%'`` on MySQL/MariaDB, ``GLOB
     'prefix*'`` on SQLite, whose LIKE is case-insensitive and so never uses an
     index on a column of the default (BINARY) collation: the LIKE form scans
     the whole table there. The prefix is case-sensitive on SQLite, as the
-    IPP's names are (exposure names are lower case)."""
+    IPP's names are (exposure names are lower case). The prefix is a bound
+    parameter (not part of the statement's cache key)."""
 
     inherit_cache = True
     type = NullType()  # no "= 1" around it where SQLite has no native boolean
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
-                           ("prefix", InternalTraversal.dp_string)]
+                           ("pattern", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, column, prefix: str):
         if any(c in prefix for c in "%_*?[]\\"):
             raise ValueError(f"prefix_match: {prefix!r} holds a wildcard character")
         self.column = column
         self.prefix = prefix
+        self.pattern = bindparam(None, prefix, type_=_Prefix(), unique=True)
 
 
 def prefix_match(column, prefix: str) -> PrefixMatch:
@@ -49,12 +64,12 @@ def prefix_match(column, prefix: str) -> PrefixMatch:
 
 @compiles(PrefixMatch)
 def _prefix_like(element: PrefixMatch, compiler, **kw) -> str:
-    return compiler.process(element.column.like(literal(element.prefix + "%")), **kw)
+    return compiler.process(element.column.like(element.pattern), **kw)
 
 
 @compiles(PrefixMatch, "sqlite")
 def _prefix_glob(element: PrefixMatch, compiler, **kw) -> str:
-    return compiler.process(element.column.op("GLOB")(literal(element.prefix + "*")), **kw)
+    return compiler.process(element.column.op("GLOB")(element.pattern), **kw)
 
 
 def needs_explicit_id(conn: Connection, table: Table) -> str | None:

@@ -9,7 +9,6 @@ columns (see mopstool.ops.disk.fixbroken).
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import socket
@@ -150,6 +149,8 @@ def record_audit(conn, action: str, rows: int, detail: dict | None = None,
 
 
 def _user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()[:64]
     except Exception:  # pragma: no cover

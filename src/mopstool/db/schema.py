@@ -23,6 +23,8 @@ give the metadata with all of its tables built (``create_all``,
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -70,7 +72,24 @@ class TINYINT(Integer):
 
 
 def _type(token: str):
+    """The column type of a DDL token, one instance per token (type objects
+    hold no per-column state, and building each column its own costs more
+    than the column)."""
+    typ = _TYPES.get(token)
+    if typ is None:
+        typ = _TYPES[token] = _new_type(token)
+    return typ
+
+
+_TYPES: dict[str, Any] = {}
+#: server defaults, one clause per default value
+_DEFAULTS: dict[str, Any] = {}
+
+
+def _new_type(token: str):
     t = token.upper()
+    if t == "AI_PK":
+        return BigInteger().with_variant(Integer(), "sqlite")
     if t == "BIGINT":
         return BigInteger()
     if t == "INT":
@@ -136,7 +155,7 @@ def _build_table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...
         is_ai = "AI" in mods
         if is_ai and single_pk and pk[0] == cname:
             # SQLite only auto-increments an INTEGER PRIMARY KEY (rowid alias)
-            typ = BigInteger().with_variant(Integer(), "sqlite")
+            typ = _type("AI_PK")
             kw["autoincrement"] = True
         else:
             kw["autoincrement"] = False
@@ -147,7 +166,9 @@ def _build_table(metadata: MetaData, name: str, columns: str, pk: tuple[str, ...
                 if val == "now":
                     kw["server_default"] = func.current_timestamp()
                 else:
-                    kw["server_default"] = text(val)
+                    kw["server_default"] = _DEFAULTS.get(val)
+                    if kw["server_default"] is None:
+                        kw["server_default"] = _DEFAULTS[val] = text(val)
         cols.append(Column(cname, typ, **kw))
     args: list = [PrimaryKeyConstraint(*pk)]
     for k in keys:
