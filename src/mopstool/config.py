@@ -351,6 +351,8 @@ def ipp_database_url(chain: IppChain, *, dbname: str | None = None, dbserver: st
 
 @dataclass
 class Config:
+    """The layered settings (defaults, config files, environment) and where each value came from."""
+
     data: dict
     sources: dict[str, str]
     files: list[str] = field(default_factory=list)
@@ -615,6 +617,8 @@ def load_config(config_file: str | os.PathLike | None = None, env: dict | None =
 
 @dataclass
 class DatabaseURLs:
+    """The image and stamp database URLs of an invocation, and where each came from."""
+
     gpc1: str
     pstamp: str
     gpc1_source: str
@@ -812,7 +816,13 @@ def _ipprc_keys(env: dict) -> dict:
 
 # ---------------------------------------------------------------------- nights
 
-_NIGHT_DIGITS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8}")
+def _iso_night(value: str) -> bool:
+    """YYYY-MM-DD or YYYYMMDD in ASCII digits."""
+    if not value.isascii():
+        return False
+    if len(value) == 10 and value[4] == "-" and value[7] == "-":
+        value = value[:4] + value[5:7] + value[8:]
+    return len(value) == 8 and value.isdigit()
 
 
 def parse_night(value: str | date | None) -> date:
@@ -823,7 +833,7 @@ def parse_night(value: str | date | None) -> date:
         return value
     if value == "yesterday":
         return datetime.now(timezone.utc).date() - timedelta(days=1)
-    if _NIGHT_DIGITS.fullmatch(value):
+    if _iso_night(value):
         # the usual spellings, read without strptime (whose first use imports and
         # compiles its locale machinery); anything else is left to strptime below
         try:

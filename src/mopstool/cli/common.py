@@ -16,6 +16,8 @@ from mopstool.output import FORMATS, render
 
 @dataclass
 class AppState:
+    """The root options of one invocation, and the config and databases made from them on first use."""
+
     db: Optional[str] = None
     pstamp_db: Optional[str] = None
     dbname: Optional[str] = None

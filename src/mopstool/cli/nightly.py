@@ -135,7 +135,8 @@ def diffpairs(
     Exit 3 when pairs are due and not defined (planned, with skycells to diff,
     whatever --status shows), also after --define --dry-run."""
     from mopstool.errors import CheckFailed, UsageError
-    from mopstool.ops.nightly.diffpairs import PAIR_STATUSES, define_diffpairs, plan_diffpairs
+    from mopstool.ops.nightly.diffpairs import PAIR_STATUSES, plan_diffpairs
+    from mopstool.ops.nightly.diffwrites import define_diffpairs
 
     st = state(ctx)
     output_format(ctx, fmt, as_json)    # a bad --format is refused before the work
@@ -325,9 +326,8 @@ def publish(
     night's plan does not have (unplanned) are left out. --revert clears faulted
     publish attempts instead (as 'revert publish'). A --diff-id that does not exist exits 65."""
     from mopstool.errors import UsageError
-    from mopstool.ops.nightly.diffpairs import (
-        UNPLANNED, plan_diffpairs, publish_data_groups, publish_diffs, publish_labels, revert_publish,
-    )
+    from mopstool.ops.nightly.diffpairs import UNPLANNED, plan_diffpairs, publish_data_groups, publish_labels
+    from mopstool.ops.nightly.diffwrites import publish_diffs, revert_publish
 
     st = state(ctx)
     output_format(ctx, fmt, as_json)    # a bad --format is refused before the work

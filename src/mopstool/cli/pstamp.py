@@ -348,7 +348,7 @@ def backlog_cmd(
 
     Exit 3 when more requests wait for the parser than the parse limit (more than
     one parse cycle), and with --check when anything is stuck."""
-    from mopstool.ops.pstamp.requests import backlog
+    from mopstool.ops.pstamp.backlog import backlog
 
     limit = parse_limit if parse_limit is not None else int(_pstamp_conf(ctx, "parse_limit", 20))
     _fmt(ctx, fmt, as_json)

@@ -531,7 +531,7 @@ def definewarpwarp(call: LegacyCall, dbs: Databases, note):
     -pretend prints the selected pairs as diffRun blocks and writes nothing."""
     from mopstool.db import schema
     from mopstool.legacy.output import column_types
-    from mopstool.ops.nightly.diffpairs import WW_RANGE_COLUMNS, WarpWarpQuery, WarpWarpSetters, define_warpwarp
+    from mopstool.ops.nightly.diffwrites import WW_RANGE_COLUMNS, WarpWarpQuery, WarpWarpSetters, define_warpwarp
     from mopstool.util import utcnow
 
     if not call.has("set_workdir"):
@@ -590,7 +590,7 @@ def definewarpstack(call: LegacyCall, dbs: Databases, note):
     (state 'reg', diffRunPrintObjects); -pretend prints the selected pairs."""
     from mopstool.db import schema
     from mopstool.legacy.output import column_types
-    from mopstool.ops.nightly.diffpairs import WarpStackQuery, WarpWarpSetters, define_warpstack
+    from mopstool.ops.nightly.diffwrites import WarpStackQuery, WarpWarpSetters, define_warpstack
     from mopstool.util import utcnow
 
     for req in ("set_workdir", "set_label"):

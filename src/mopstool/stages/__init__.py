@@ -174,6 +174,8 @@ DEPENDENT_TRANSITIONS: Mapping[DependentState, frozenset[DependentState]] = {
 
 @dataclass(frozen=True)
 class Stage:
+    """One IPP stage: its tables and columns, inputs, state vocabulary and capabilities."""
+
     name: str
     run_table: str
     id_col: str

@@ -40,6 +40,8 @@ from mopstool.util import chunks
 
 @dataclass
 class RunFilter:
+    """The run selection options of a command (ids, labels, states, groups, night)."""
+
     ids: list[int] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)        # LIKE, ORed
     states: list[str] = field(default_factory=list)        # =, ORed

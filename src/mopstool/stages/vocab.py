@@ -146,6 +146,10 @@ FAULT_MEANINGS: dict[int, str] = {
     256: "CRASH: pantasks recorded a crash of the job",
 }
 
+#: states of stamp requests the server still works on
+ACTIVE_REQUEST_STATES: tuple[RequestState, ...] = (RequestState.NEW, RequestState.RUN, RequestState.PARSED)
+#: stamp job states that count as finished (pstamptool -completedreq)
+FINISHED_JOB_STATES: tuple[JobState, ...] = (JobState.STOP, JobState.CANCEL)
 #: postage stamp fault codes (pstamp.h); >= 10 are user facing and never auto-reverted
 PSTAMP_FIRST_ERROR_CODE = 10
 PSTAMP_MAX_FAULT_COUNT = 5

@@ -141,7 +141,7 @@ def stamp_backlog_problems(dbs: Databases, cfg: Config) -> tuple[list[dict], lis
     fault 0): a MOPS label whose first waiting request is further back than
     the parse limit. Also returns the checks that could not be made
     ({check, why}), for czar's ``skipped`` list."""
-    from mopstool.ops.pstamp.requests import backlog
+    from mopstool.ops.pstamp.backlog import backlog
 
     limit = int(cfg.get("pstamp.parse_limit", 20) or 20)
     patterns = cfg.get("czar.pstamp_mops_labels", ["MOPS%", "ps_ud_MOPS%"]) or []
@@ -235,7 +235,7 @@ def _mark_fixes_in_progress(dbs: Databases, problems: list[dict]) -> None:
     gone = [p for p in problems if p.get("fault") == 26]
     if not gone:
         return
-    from mopstool.ops.disk.fixbroken import open_replacements
+    from mopstool.ops.disk.fixnotes import open_replacements
 
     with dbs.connect() as conn:
         open_fixes = open_replacements(conn, {(p["stage"], p["id"]) for p in gone})

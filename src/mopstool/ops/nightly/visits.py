@@ -243,6 +243,8 @@ class Exposure:
 
 @dataclass
 class Verdict:
+    """The status of a visit and why, with the run that decides it."""
+
     status: str
     reason: str
     stage: str | None = None
@@ -298,6 +300,8 @@ def classify(e: Exposure, max_fwhm: float | None) -> Verdict:
 
 @dataclass
 class Visit:
+    """One visit of a field group: its status, the reason and the exposure that stands for it."""
+
     visit: int
     status: str
     reason: str = ""
@@ -476,6 +480,8 @@ def desdiffdt_hours(cfg: Config, target: dict) -> float:
 
 @dataclass
 class NightData:
+    """One night's target exposures with their runs, faults, component statistics and diffs."""
+
     night: date
     targets: dict[str, dict]
     exposures: list[Exposure]

@@ -25,6 +25,8 @@ def fault_stages() -> tuple[str, ...]:
 
 @dataclass
 class FaultFilter:
+    """Which faulted components to list: stages, night, labels, data groups, run ids."""
+
     #: empty: every stage with faults
     stages: tuple[str, ...] = ()
     night: date | None = None

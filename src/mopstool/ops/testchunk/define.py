@@ -128,7 +128,8 @@ def define_testchunk(dbs: Databases, cfg: Config, ts: TestSet, tag: str, *, diff
                      command: list[str] | None = None) -> TestchunkDefineResult:
     """Define the set's chip runs under its test label and, with *diffs*, the WW
     (and WS) diffs of its full warps. *confirm(what, rows)* may decline a write."""
-    from mopstool.ops.nightly.diffpairs import WAITING, define_diffpairs
+    from mopstool.ops.nightly.diffpairs import WAITING
+    from mopstool.ops.nightly.diffwrites import define_diffpairs
 
     if ws and not diffs:
         raise UsageError("--ws plans warp-stack diffs: use it with --diffs")
