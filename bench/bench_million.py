@@ -21,12 +21,16 @@ SEQUENCE engine and times the reports again:
 
     python bench/bench_million.py [--server URL] [--exposures 1000000] [--components 4]
                                   [--requests 300000] [--keep] [--no-time] [--name NAME]
-    python bench/bench_million.py --measure SMALL_URL BIG_URL [--in-process] [--only PREFIX]
+    python bench/bench_million.py --measure SMALL_URL BIG_URL [--in-process] [--only PREFIX] [--repeat N]
+    python bench/bench_million.py --explain BIG_URL | --handwritten BIG_URL [--repeat N]
 
-Each command is timed once per figure (a whole process; ``--repeat`` keeps the
-best of several); its statements are counted by running it once more in a
-process with a ``before_cursor_execute`` counter. ``--explain URL`` prints
-the EXPLAIN of every SELECT each report issues (history tables only).
+Each command is timed as a whole process (the median of ``--repeat`` runs; with
+``--measure`` the runs on the two databases alternate);
+its statements are counted by running it once more in a process with a
+``before_cursor_execute`` counter. ``--explain URL`` prints the EXPLAIN of
+every SELECT each report issues (history tables only); ``--handwritten URL``
+compares each report's SQL time with hand-written SQL for its heaviest
+statement shapes (the same rows, checked).
 Results are recorded in docs/benchmarks.md. Run by hand only, once: it builds
 a database of several GB on the shared server.
 """
@@ -85,13 +89,16 @@ def run_in_process(argv: list[str], **listeners) -> float:
 
 
 def run_once(url: str, argv: list[str], repeat: int) -> float:
-    best = float("inf")
+    """The median wall time of *repeat* whole-process runs."""
+    import statistics
+
+    took = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "mopstool", *argv, "--db", url],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - t0)
-    return best
+        took.append(time.perf_counter() - t0)
+    return statistics.median(took)
 
 
 def count_statements(url: str, argv: list[str]) -> int:
@@ -137,6 +144,149 @@ def explain(url: str) -> None:
                         for r in rows if aliases.get(r["table"], r["table"]) in history]
                 if plan:
                     print(f"  {i:>2}. " + ", ".join(plan))
+    eng.dispose()
+
+
+#: hand-written SQL for the heaviest statement shapes the nightly reports send
+#: (night given as {prefix} / {start} / {end}): plain joins from the night's
+#: rawExp rows, no nested IN, UNION ALL / UNION. Each returns the same rows as
+#: the report's statement of that shape (checked when measured). The other
+#: statements (single indexed lookups of a few rows) count as they are.
+_NIGHT = "r.exp_name LIKE '{prefix}' AND r.dateobs >= '{start}' AND r.dateobs < '{end}'"
+_NIGHT_WARPS = ("rawExp r JOIN chipRun c ON c.exp_id = r.exp_id JOIN camRun m ON m.chip_id = c.chip_id "
+                "JOIN fakeRun f ON f.cam_id = m.cam_id JOIN warpRun w ON w.fake_id = f.fake_id")
+_NIGHT_DIFFS = _NIGHT_WARPS + " JOIN diffInputSkyfile i ON i.warp1 = w.warp_id JOIN diffRun d ON d.diff_id = i.diff_id"
+#: the faulted components of a night, per stage (a report asks for some of them)
+_FAULT_PARTS = {
+    "chip": "SELECT 'chip', c.chip_id, p.class_id, p.fault, c.state, p.data_state, c.label, c.data_group "
+            "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id JOIN chipProcessedImfile p ON p.chip_id = c.chip_id "
+            "WHERE " + _NIGHT + " AND p.fault != 0",
+    "cam": "SELECT 'cam', m.cam_id, '-', e.fault, m.state, NULL, m.label, m.data_group "
+           "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id JOIN camRun m ON m.chip_id = c.chip_id "
+           "JOIN camProcessedExp e ON e.cam_id = m.cam_id WHERE " + _NIGHT + " AND e.fault != 0",
+    "fake": "SELECT 'fake', f.fake_id, p.class_id, p.fault, f.state, p.data_state, f.label, f.data_group "
+            "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id JOIN camRun m ON m.chip_id = c.chip_id "
+            "JOIN fakeRun f ON f.cam_id = m.cam_id JOIN fakeProcessedImfile p ON p.fake_id = f.fake_id "
+            "WHERE " + _NIGHT + " AND p.fault != 0",
+    "warp": "SELECT 'warp', w.warp_id, s.skycell_id, s.fault, w.state, s.data_state, w.label, w.data_group "
+            "FROM " + _NIGHT_WARPS + " JOIN warpSkyfile s ON s.warp_id = w.warp_id WHERE " + _NIGHT +
+            " AND s.fault != 0 UNION ALL "
+            "SELECT 'warp', w.warp_id, 'overlap', s.fault, w.state, NULL, w.label, w.data_group "
+            "FROM " + _NIGHT_WARPS + " JOIN warpSkyCellMap s ON s.warp_id = w.warp_id WHERE " + _NIGHT +
+            " AND s.fault != 0 AND s.skycell_id = 'faulted'",
+    "diff": "SELECT 'diff', d.diff_id, s.skycell_id, s.fault, d.state, s.data_state, d.label, d.data_group "
+            "FROM (SELECT DISTINCT d.diff_id FROM " + _NIGHT_DIFFS + " WHERE " + _NIGHT + ") n "
+            "JOIN diffRun d ON d.diff_id = n.diff_id JOIN diffSkyfile s ON s.diff_id = d.diff_id WHERE s.fault != 0",
+    "publish": "SELECT 'publish', p.pub_id, '-', x.fault, p.state, NULL, p.label, NULL "
+               "FROM (SELECT DISTINCT d.diff_id FROM " + _NIGHT_DIFFS + " WHERE " + _NIGHT + ") n "
+               "JOIN publishRun p ON p.stage_id = n.diff_id JOIN publishClient k ON k.client_id = p.client_id "
+               "AND k.active != 0 AND k.stage = 'diff' JOIN publishDone x ON x.pub_id = p.pub_id "
+               "WHERE x.fault != 0",
+}
+HANDWRITTEN = {
+    "chip component stats": (
+        "SELECT `chipProcessedImfile`.chip_id, count(*) AS n",
+        "SELECT p.chip_id, count(*), sum(coalesce(p.fault, 0) != 0), sum(p.quality != 0), "
+        "sum(p.data_state = 'full' AND p.quality = 0 AND coalesce(p.fault, 0) = 0), "
+        "avg(CASE WHEN p.quality = 0 AND coalesce(p.fault, 0) = 0 THEN p.fwhm_major END) "
+        "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id JOIN chipProcessedImfile p ON p.chip_id = c.chip_id "
+        "WHERE " + _NIGHT + " GROUP BY p.chip_id"),
+    "warp component stats": (
+        "SELECT `warpSkyfile`.warp_id, count(*) AS n",
+        "SELECT s.warp_id, count(*), sum(coalesce(s.fault, 0) != 0), sum(s.quality != 0), "
+        "sum(s.data_state = 'full' AND s.quality = 0 AND coalesce(s.fault, 0) = 0) "
+        "FROM " + _NIGHT_WARPS + " JOIN warpSkyfile s ON s.warp_id = w.warp_id WHERE " + _NIGHT +
+        " GROUP BY s.warp_id"),
+    # the UNION ALL of _FAULT_PARTS of the stages the report asks for
+    "faults of the night": ("SELECT %(param_1)s AS stage, `chipRun`.chip_id AS id", None),
+    "diffs of the night's warps": (
+        "SELECT `diffRun`.diff_id, `diffRun`.state, `diffRun`.label, `diffRun`.data_group, `diffRun`.diff_mode",
+        "SELECT d.diff_id, d.state, d.label, d.data_group, d.diff_mode, i.warp1, i.warp2, i.stack1, i.stack2, "
+        "IF(i.warp1 IS NOT NULL AND i.warp2 IS NOT NULL, NULL, i.skycell_id) "
+        "FROM " + _NIGHT_WARPS + " JOIN diffInputSkyfile i ON i.warp1 = w.warp_id "
+        "JOIN diffRun d ON d.diff_id = i.diff_id WHERE " + _NIGHT + " UNION "
+        "SELECT d.diff_id, d.state, d.label, d.data_group, d.diff_mode, i.warp1, i.warp2, i.stack1, i.stack2, "
+        "IF(i.warp1 IS NOT NULL AND i.warp2 IS NOT NULL, NULL, i.skycell_id) "
+        "FROM " + _NIGHT_WARPS + " JOIN diffInputSkyfile i ON i.warp2 = w.warp_id "
+        "JOIN diffRun d ON d.diff_id = i.diff_id WHERE " + _NIGHT),
+}
+
+
+def _night_of(parameters) -> dict | None:
+    """{prefix, start, end} of the night a captured statement selects (its exp_name
+    pattern and dateobs bounds), or None."""
+    import datetime as dt
+
+    values = list(parameters.values()) if isinstance(parameters, dict) else list(parameters or ())
+    prefix = next((v for v in values if isinstance(v, str) and v.startswith("o") and v.endswith("%")), None)
+    times = sorted(v for v in values if isinstance(v, dt.datetime))
+    if prefix is None or not times:
+        return None
+    return {"prefix": prefix, "start": times[0], "end": times[-1]}
+
+
+def handwritten(url: str, repeat: int) -> None:
+    """Per report: the median time of every SELECT it sends (statements captured
+    in-process, then each run *repeat* times on a connection of its own), and the
+    same with the statements of the shapes in HANDWRITTEN replaced by the
+    hand-written SQL (whose rows are compared with the report's)."""
+    import statistics
+
+    def norm(rows):
+        out = []
+        for r in rows:
+            t = []
+            for v in r:
+                if isinstance(v, float) or type(v).__name__ == "Decimal":
+                    v = round(float(v), 6)
+                t.append(str(v))
+            out.append(tuple(t))
+        return sorted(out)
+
+    def timed(conn, sql, params):
+        ts, rows = [], None
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            rows = conn.exec_driver_sql(sql, params).fetchall()
+            ts.append(time.perf_counter() - t0)
+        return statistics.median(ts), rows
+
+    eng = create_engine(url)
+    print(f"{'report':<22}{'SELECTs':>8}{'report SQL (ms)':>17}{'hand-written (ms)':>19}{'ratio':>7}  replaced")
+    for name, argv in COMMANDS:
+        seen: list = []
+
+        def listener(conn, cursor, statement, parameters, context, executemany):
+            seen.append((statement, parameters))
+
+        run_in_process([*argv, "--db", url], before_cursor_execute=listener)
+        total = hand = 0.0
+        replaced, selects = [], 0
+        with eng.connect() as c:
+            for st, p in seen:
+                if not st.lstrip().upper().startswith(("SELECT", "WITH", "(")):
+                    continue
+                selects += 1
+                t, rows = timed(c, st, p or ())
+                total += t
+                shape = next((k for k, (start, _sql) in HANDWRITTEN.items() if st.startswith(start)), None)
+                night = _night_of(p) if shape else None
+                if shape and night:
+                    night["prefix"] = night["prefix"].replace("%", "%%")  # the driver's format escape
+                    sql = HANDWRITTEN[shape][1]
+                    if sql is None:  # the faults: the stages the report asked for
+                        asked = set((p or {}).values()) if isinstance(p, dict) else set(p or ())
+                        sql = " UNION ALL ".join(part for stage, part in _FAULT_PARTS.items() if stage in asked)
+                    h, hrows = timed(c, sql.format(**night), ())
+                    if norm(hrows) != norm(rows):
+                        raise SystemExit(f"{name}: the hand-written {shape} returns other rows "
+                                         f"({len(hrows)} against {len(rows)})")
+                    hand += h
+                    replaced.append(shape)
+                else:
+                    hand += t
+        print(f"{name:<22}{selects:>8}{total * 1000:>17.1f}{hand * 1000:>19.1f}{total / hand:>7.2f}  "
+              f"{', '.join(sorted(set(replaced))) or '-'}")
     eng.dispose()
 
 
@@ -217,33 +367,41 @@ def inflate(url: str, exposures: int, components: int, requests: int = 300_000,
     return counts
 
 
-def in_process(url: str, repeat: int) -> dict[str, tuple[float, float, int]]:
-    """report -> (median seconds, median seconds inside the database driver,
-    statements) of *repeat* runs in this process, after one warm-up run (the
-    imports and the first connection are not counted)."""
+def _in_process_run(url: str, argv: list[str]) -> tuple[float, float, int]:
+    """(seconds, seconds inside the database driver, statements) of one run in this process."""
+    sql = [0.0, 0]
+    started: list[float] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        started.append(time.perf_counter())
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        sql[0] += time.perf_counter() - started.pop()
+        sql[1] += 1
+
+    took = run_in_process([*argv, "--db", url], before_cursor_execute=before, after_cursor_execute=after)
+    return took, sql[0], sql[1]
+
+
+def in_process(small: str, big: str, repeat: int) -> tuple[dict, dict]:
+    """For each report: (median seconds, median seconds inside the database driver,
+    statements) on *small* and on *big*, the two runs alternating (small, big,
+    small, ...) so that a change of the machine's load falls on both; *repeat*
+    runs of each after one warm-up run of each (the imports and the first
+    connection are not counted)."""
     import statistics
 
-    out = {}
+    out: tuple[dict, dict] = ({}, {})
     for name, argv in COMMANDS:
-        walls, sqls, counts = [], [], []
+        runs: tuple[list, list] = ([], [])
         for i in range(repeat + 1):
-            sql = [0.0, 0]
-            started: list[float] = []
-
-            def before(conn, cursor, statement, parameters, context, executemany):
-                started.append(time.perf_counter())
-
-            def after(conn, cursor, statement, parameters, context, executemany):
-                sql[0] += time.perf_counter() - started.pop()
-                sql[1] += 1
-
-            took = run_in_process([*argv, "--db", url], before_cursor_execute=before,
-                                  after_cursor_execute=after)
-            if i:
-                walls.append(took)
-                sqls.append(sql[0])
-                counts.append(sql[1])
-        out[name] = (statistics.median(walls), statistics.median(sqls), counts[-1])
+            for side, url in enumerate((small, big)):
+                r = _in_process_run(url, argv)
+                if i:
+                    runs[side].append(r)
+        for side in (0, 1):
+            rs = runs[side]
+            out[side][name] = (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs), rs[-1][2])
     return out
 
 
@@ -258,6 +416,22 @@ def report_in_process(before: dict, after: dict) -> None:
 
 def measure(url: str, repeat: int) -> dict[str, tuple[float, int]]:
     return {name: (run_once(url, argv, repeat), count_statements(url, argv)) for name, argv in COMMANDS}
+
+
+def measure_pair(small: str, big: str, repeat: int) -> tuple[dict, dict]:
+    """measure() of both databases, the whole-process runs alternating (small,
+    big, small, ...) per report so that a change of load falls on both."""
+    import statistics
+
+    out: tuple[dict, dict] = ({}, {})
+    for name, argv in COMMANDS:
+        took: tuple[list, list] = ([], [])
+        for _ in range(repeat):
+            for side, url in enumerate((small, big)):
+                took[side].append(run_once(url, argv, 1))
+        for side, url in enumerate((small, big)):
+            out[side][name] = (statistics.median(took[side]), count_statements(url, argv))
+    return out
 
 
 def report(before: dict, after: dict) -> None:
@@ -276,12 +450,15 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300_000, help="finished pstampRequest rows")
     ap.add_argument("--name", default=os.environ.get("MOPSTOOL_TEST_DB_PREFIX", "mopstool_test_") + "million",
                     help="scratch database to create (dropped at the end unless --keep)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per figure (the best is kept)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per figure (the median is kept)")
     ap.add_argument("--keep", action="store_true", help="keep the database for EXPLAIN and measurements")
     ap.add_argument("--no-time", action="store_true", help="only build (with --keep)")
     ap.add_argument("--measure", nargs=2, metavar=("SMALL_URL", "BIG_URL"),
                     help="build nothing: time the reports on two existing databases")
     ap.add_argument("--explain", metavar="URL", help="build nothing: EXPLAIN every report's SELECTs on URL")
+    ap.add_argument("--handwritten", metavar="URL",
+                    help="build nothing: each report's SQL time on URL against hand-written SQL for the "
+                         "heaviest statement shapes (median of --repeat runs of each statement)")
     ap.add_argument("--only", metavar="PREFIX", help="only the reports whose name starts with PREFIX")
     ap.add_argument("--in-process", action="store_true",
                     help="with --measure: time the reports in this process (median of --repeat "
@@ -292,11 +469,14 @@ def main() -> None:
     if args.explain:
         explain(args.explain)
         return
+    if args.handwritten:
+        handwritten(args.handwritten, args.repeat)
+        return
     if args.measure and args.in_process:
-        report_in_process(in_process(args.measure[0], args.repeat), in_process(args.measure[1], args.repeat))
+        report_in_process(*in_process(args.measure[0], args.measure[1], args.repeat))
         return
     if args.measure:
-        report(measure(args.measure[0], args.repeat), measure(args.measure[1], args.repeat))
+        report(*measure_pair(args.measure[0], args.measure[1], args.repeat))
         return
     server = args.server.rstrip("/")
     admin = create_engine(server + "/")

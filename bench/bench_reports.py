@@ -18,6 +18,11 @@ keeps the environment's setting.
     python bench/bench_reports.py --db URL --repeat 3   # another database
     python bench/bench_reports.py --json                # figures as JSON
     python bench/bench_reports.py --no-cache            # the environment's bytecode setting
+    python bench/bench_reports.py --minimal-gc-hold     # the minimal script holds collection too
+
+mopstool's console script holds garbage collection during its start-up (see
+mopstool._startup); the minimal script as written does not. ``--minimal-gc-hold``
+gives it the same hold, to compare like for like.
 """
 
 from __future__ import annotations
@@ -58,8 +63,11 @@ json.dump(seen, open(sys.argv[1], "w"), default=str)
 """
 
 #: the floor: typer, an engine, the same statements, the rows printed as JSON
+#: (with --minimal-gc-hold, {hold} and {resume} hold garbage collection until the
+#: engine exists, as mopstool's console script does: see mopstool._startup)
 MINIMAL = r"""
 import json, sys
+{hold}
 import typer
 from sqlalchemy import create_engine
 
@@ -69,6 +77,7 @@ app = typer.Typer()
 def run(url: str, statements: str):
     stmts = json.load(open(statements))
     eng = create_engine(url)
+    {resume}
     out = []
     with eng.connect() as conn:
         for sql, params in stmts:
@@ -97,6 +106,9 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-cache", action="store_true",
                     help="keep the environment's bytecode setting (PYTHONDONTWRITEBYTECODE)")
+    ap.add_argument("--minimal-gc-hold", action="store_true",
+                    help="the minimal script also holds garbage collection until its engine exists "
+                         "(like for like with mopstool's start-up)")
     args = ap.parse_args()
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
@@ -112,7 +124,9 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "mopstool", "demo", "--db", url, "--files", str(work / "f")],
                        check=True, stdout=subprocess.DEVNULL, env=env)
     (work / "capture.py").write_text(CAPTURE)
-    (work / "minimal.py").write_text(MINIMAL)
+    hold = ("import gc", "gc.disable()") if args.minimal_gc_hold else ("", "")
+    (work / "minimal.py").write_text(MINIMAL.replace("{hold}", "\n".join(hold)).replace(
+        "{resume}", "gc.freeze(); gc.enable()" if args.minimal_gc_hold else "pass"))
     cases = {}
     for label, argv in REPORTS.items():
         stmts = work / f"{len(cases)}.json"
@@ -135,10 +149,12 @@ def main() -> int:
                      "minimal_cpu_s": round(mf, 3), "ratio": round(mt / mf, 2), "target": TARGET})
     if args.json:
         print(json.dumps({"database": url.split("///")[0] if "///" in url else "given", "rounds": args.repeat,
-                          "bytecode_cache": not args.no_cache, "results": rows}, indent=2))
+                          "bytecode_cache": not args.no_cache, "minimal_gc_hold": args.minimal_gc_hold,
+                          "results": rows}, indent=2))
     else:
         print(f"{'report':<20} {'stmts':>5} {'mopstool':>9} {'minimal':>8} {'ratio':>6}  (CPU s, median of "
-              f"{args.repeat}{', no bytecode cache' if args.no_cache else ''})")
+              f"{args.repeat}{', no bytecode cache' if args.no_cache else ''}"
+              f"{', minimal script with the gc hold' if args.minimal_gc_hold else ''})")
         for r in rows:
             print(f"{r['report']:<20} {r['statements']:>5} {r['mopstool_cpu_s']:>9.3f} {r['minimal_cpu_s']:>8.3f} "
                   f"{r['ratio']:>5.2f}x")

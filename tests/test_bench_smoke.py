@@ -93,5 +93,10 @@ def test_bench_testchunk_smoke(tmp_path):
 def test_bench_million_smoke(scratch_mysql, isolated_home):
     server, name = scratch_mysql
     r = _bench("bench_million.py", "--server", server + "/", "--name", name, "--exposures", "300",
-               "--components", "1", "--requests", "50", "--only", "pstamp-req")
+               "--components", "1", "--requests", "50", "--only", "pstamp-req", "--keep")
     assert "history added" in r.stdout and "pstamp-req backlog" in r.stdout
+    url = f"{server}/{name}"
+    r = _bench("bench_million.py", "--handwritten", url, "--only", "czar")
+    assert "czar" in r.stdout and "faults of the night" in r.stdout       # the hand-written rows matched
+    r = _bench("bench_million.py", "--in-process", "--measure", url, url, "--only", "faults")
+    assert "faults" in r.stdout

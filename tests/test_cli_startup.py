@@ -163,6 +163,41 @@ def test_heavy_guard_would_notice():
     assert "sqlalchemy" in r.stdout and "mopstool.db.schema" in r.stdout
 
 
+# ------------------------------------------------------------------ garbage collection at start-up
+def test_collection_is_held_during_start_up_and_back_with_the_first_engine(tmp_path):
+    """The console script holds automatic garbage collection while it imports and
+    builds; the first database engine freezes what exists and turns it back on.
+    A library or in-process caller (the tests) is never touched."""
+    r = _python("""
+        import gc, sys
+        from mopstool import _startup
+        from mopstool.db import make_engine
+        make_engine("sqlite:///" + sys.argv[1] + "/a.sqlite").dispose()   # not held: nothing changes
+        untouched = (gc.isenabled(), gc.get_freeze_count())
+        _startup.hold()
+        held = gc.isenabled()
+        import sqlalchemy, mopstool.cli.main
+        make_engine("sqlite:///" + sys.argv[1] + "/b.sqlite").dispose()
+        print(untouched, held, gc.isenabled(), gc.get_freeze_count() > 1000)
+    """, str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["(True,", "0)", "False", "True", "True"]
+
+
+def test_collection_comes_back_when_no_engine_is_made():
+    r = _python("""
+        import gc, time
+        from mopstool import _startup
+        _startup.HOLD_SECONDS = 0.05
+        _startup.hold()
+        before = gc.isenabled()
+        time.sleep(1)
+        print(before, gc.isenabled(), gc.get_freeze_count())
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "True", "0"]
+
+
 # ------------------------------------------------------------------ Ctrl-C
 def test_interrupt_in_a_command_is_one_line_and_130(cli, monkeypatch):
     import mopstool.cli.configcmd as configcmd

@@ -199,6 +199,55 @@ def test_statement_count_does_not_grow_with_fields(dbs):
         event.remove(dbs.gpc1, "before_cursor_execute", count)
 
 
+def test_a_second_night_reuses_the_compiled_statements_with_its_own_rows(db_url):
+    """The night is a bound parameter: loading another night (czar's look-back
+    night) takes every statement from the engine's compiled cache, and still
+    reads that night's own exposures (the same as a fresh engine reads)."""
+    from sqlalchemy.engine.default import CACHE_HIT
+
+    from mopstool.db import Databases
+    from mopstool.ops.nightly.czar import fault_stages
+    from mopstool.ops.nightly.visits import load_night
+
+    first, second = date(2018, 7, 10), date(2018, 7, 12)
+    with Databases(db_url, db_url).begin() as conn:
+        s = Synth(conn)
+        client = s.publish_client()
+        _night_of(s, first, 2, client)
+        _night_of(s, second, 5, client)
+    cfg = load_config()
+
+    def load(dbs, night):
+        return load_night(dbs, cfg, night, fault_stages=fault_stages(), stats=True, diffs=True)
+
+    def summary(nd):
+        return ([(e.exp_name, {n: e.run(n).id for n in e.chain}) for e in nd.exposures],
+                sorted((f["stage"], f["id"], str(f["component"])) for f in nd.faults),
+                sorted(d["diff_id"] for d in nd.diffs), sorted(nd.stats["chip"]))
+
+    fresh = Databases(db_url, db_url)
+    try:
+        alone = summary(load(fresh, second))
+    finally:
+        fresh.dispose()
+    dbs = Databases(db_url, db_url)
+    hits: list = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        hits.append(context.cache_hit == CACHE_HIT)
+
+    try:
+        before = summary(load(dbs, first))
+        event.listen(dbs.gpc1, "after_cursor_execute", seen)
+        after = summary(load(dbs, second))
+    finally:
+        dbs.dispose()
+    assert hits and all(hits), hits
+    assert after == alone and after != before
+    assert after[0] and all(name.startswith("o8311") for name, _runs in after[0])   # 2018-07-12
+    assert before[0] and all(name.startswith("o8309") for name, _runs in before[0])  # 2018-07-10
+
+
 def test_unprocessed_exposure_gets_a_definebyquery_fix(cli, db_url, dbs):
     with dbs.begin() as conn:
         s = Synth(conn)

@@ -27,9 +27,13 @@ from typing import Any, Callable
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
-from mopstool.db import Databases, schema
+from mopstool.db import Databases
 from mopstool.db.values import check_row
 from mopstool.errors import NotFound, UsageError
+# the stamp server's backlog is a module of its own (the czar reads it on every run)
+from mopstool.ops.pstamp.backlog import (  # noqa: F401  (re-exported)
+    _REQUEST, DEFAULT_LABEL_PRIORITY, DEFAULT_PARSE_LIMIT, Backlog, _t, backlog,
+)
 from mopstool.ops.writes import WritePlan, execute
 from mopstool.stages import STAGES
 from mopstool.stages.joins import component_join, eq_any, like_any, related_join
@@ -43,15 +47,6 @@ REQUEST_STATES: tuple[RequestState, ...] = tuple(RequestState)
 CLEANED_STATES: tuple[RequestState, ...] = (RequestState.GOTO_CLEANED, RequestState.CLEANED)
 #: pstamptool compile-time retry cap (PSTAMP_MAX_JOB_FAULTS / PSTAMP_MAX_DEP_FAULTS)
 DEFAULT_MAX_FAULT_COUNT = 5
-
-
-
-#: the stamp request stage (its jobs are its components, their dependents its related rows)
-_REQUEST = STAGES["pstamp-request"]
-
-
-def _t(name: str):
-    return schema.table(name, pstamp_db=True)
 
 
 def _now() -> datetime:
@@ -786,9 +781,3 @@ def update_dependent(dbs: Databases, dep_id: int, *, set_state: str | None = Non
 
     return execute(dbs, "pstamp-req.update-dependent", plan, apply, dry_run=dry_run, confirm=confirm,
                    pstamp_db=True)
-
-
-# the stamp server's backlog (a module of its own: the czar reads it on every run)
-from mopstool.ops.pstamp.backlog import (  # noqa: E402,F401  (re-exported)
-    DEFAULT_LABEL_PRIORITY, DEFAULT_PARSE_LIMIT, Backlog, backlog,
-)
