@@ -35,7 +35,8 @@ Whole processes (what a user or cron runs, start-up and imports included):
 CPU time is user + system of the finished child (getrusage); the output
 directory is removed before each run, outside the clock. Every mode runs
 ``--rounds`` times, all modes interleaved in each round, and the MEDIAN of each
-is reported, with the median of the per-round ratios to the floor. The image
+is reported, with the median of the per-round ratios to the floor and their
+range (lowest-highest), and the load average after each case. The image
 sits in the page cache for every run; on a shared machine the CPU time is the
 steadier figure. An image already in --workdir is reused.
 
@@ -284,20 +285,27 @@ def main() -> int:
             wall, cpu = med(r["seconds"] for r in runs), med(r["cpu_seconds"] for r in runs)
             print(f"{mode:6} {runs[0]['stamps']:6d} {wall:8.2f} {cpu:8.2f} {runs[0]['stamps'] / wall:9.0f} "
                   f"{med(r['peak_rss_mb'] for r in runs):12.0f}")
+        per_round = [a["cpu_seconds"] / b["cpu_seconds"] for a, b in zip(inproc["roi"], inproc["rw"])]
         ratio_in = (med(a["seconds"] / b["seconds"] for a, b in zip(inproc["roi"], inproc["rw"])),
-                    med(a["cpu_seconds"] / b["cpu_seconds"] for a, b in zip(inproc["roi"], inproc["rw"])))
+                    med(per_round))
         for mode, runs in proc.items():
             print(f"{mode + ' (process)':18} {med(w for w, _ in runs):8.2f} {med(c for _, c in runs):8.2f}")
         ratio_proc = (med(a[0] / b[0] for a, b in zip(proc["cli"], proc["floor"])),
                       med(a[1] / b[1] for a, b in zip(proc["cli"], proc["floor"])))
-        print(f"in process: roi / rw floor {ratio_in[0]:.2f} x the wall time, {ratio_in[1]:.2f} x the CPU time")
+        print(f"in process: roi / rw floor {ratio_in[0]:.2f} x the wall time, {ratio_in[1]:.2f} x the CPU time "
+              f"(per round {min(per_round):.2f}-{max(per_round):.2f})")
         ratio_wcs = (med(a[0] / b[0] for a, b in zip(proc["cli"], proc["floor+wcs"])),
                      med(a[1] / b[1] for a, b in zip(proc["cli"], proc["floor+wcs"])))
-        print(f"whole process: cli / floor {ratio_proc[0]:.2f} x the wall time, {ratio_proc[1]:.2f} x the CPU time")
-        print(f"whole process: cli / floor+wcs {ratio_wcs[0]:.2f} x the wall time, {ratio_wcs[1]:.2f} x the CPU time")
+        per_proc = [a[1] / b[1] for a, b in zip(proc["cli"], proc["floor"])]
+        per_wcs = [a[1] / b[1] for a, b in zip(proc["cli"], proc["floor+wcs"])]
+        print(f"whole process: cli / floor {ratio_proc[0]:.2f} x the wall time, {ratio_proc[1]:.2f} x the CPU time "
+              f"(per round {min(per_proc):.2f}-{max(per_proc):.2f})")
+        print(f"whole process: cli / floor+wcs {ratio_wcs[0]:.2f} x the wall time, {ratio_wcs[1]:.2f} x the CPU "
+              f"time (per round {min(per_wcs):.2f}-{max(per_wcs):.2f}); load average {os.getloadavg()[0]:.1f}")
         summary.append({"stamps": n, "size": size, "in_process": inproc, "process": proc,
                         "ratio_in_process": ratio_in, "ratio_process": ratio_proc,
-                        "ratio_process_wcs": ratio_wcs})
+                        "ratio_process_wcs": ratio_wcs, "ratio_in_process_per_round": per_round,
+                        "load_average": os.getloadavg()[0]})
     print(f"\n(interpreter + libraries alone: {base['peak_rss_mb']:.0f} MB peak RSS)")
     print(json.dumps({"baseline_rss_mb": base["peak_rss_mb"], "cases": summary}), file=sys.stderr)
     if not args.keep and not args.workdir:
