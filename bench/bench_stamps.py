@@ -32,9 +32,10 @@ Whole processes (what a user or cron runs, start-up and imports included):
               request needs (astropy.wcs imported, the WCS built from the
               header, the centres converted in one call).
 
-The whole processes run with byte code cached, as an installed package has
-it (under --workdir, after one warm-up run of each; PYTHONDONTWRITEBYTECODE is
-dropped for them). CPU time is user + system of the finished child (getrusage); the output
+Every child runs with byte code cached, as an installed package has it (under
+--workdir, after one warm-up run of each whole process; PYTHONDONTWRITEBYTECODE
+is dropped for them): a module imported lazily inside the clock is then not
+compiled there. CPU time is user + system of the finished child (getrusage); the output
 directory is removed before each run, outside the clock. Every mode runs
 ``--rounds`` times, all modes interleaved in each round, and the MEDIAN of each
 is reported, with the median of the per-round ratios to the floor and their
@@ -176,7 +177,7 @@ with fitsio.FITS(image) as f:
 """
 
 
-#: the environment of the whole processes: byte code cached (under the work directory)
+#: the environment of the children: byte code cached (under the work directory)
 #: as an installed package has it, whatever PYTHONDONTWRITEBYTECODE says here
 CHILD_ENV: dict[str, str] = {}
 
@@ -286,7 +287,7 @@ def main() -> int:
                 out = work / f"out_{mode}"
                 shutil.rmtree(out, ignore_errors=True)
                 p = subprocess.run([sys.executable, "-c", CHILD, mode, str(req), str(image), str(out)],
-                                   capture_output=True, text=True)
+                                   capture_output=True, text=True, env=CHILD_ENV)
                 if p.returncode:
                     print(p.stderr, file=sys.stderr)
                     return 1
