@@ -37,7 +37,8 @@ Every child runs with byte code cached, as an installed package has it (under
 is dropped for them): a module imported lazily inside the clock is then not
 compiled there. CPU time is user + system of the finished child (getrusage); the output
 directory is removed before each run, outside the clock. Every mode runs
-``--rounds`` times, all modes interleaved in each round, and the MEDIAN of each
+``--rounds`` times, all modes interleaved in each round (in the reverse order
+every other round), and the MEDIAN of each
 is reported, with the median of the per-round ratios to the floor and their
 range (lowest-highest), the ratio of the best (lowest) CPU time of each, and
 the load average after each case. The image
@@ -282,8 +283,11 @@ def main() -> int:
         }
         for mode, argv in argvs.items():         # warm-up: byte code written, files in the page cache
             _child_run(argv, work / f"out_{mode.split('+')[0]}")
-        for _ in range(max(args.rounds, 1)):
-            for mode in ("roi", "whole", "read", "rw"):
+        for rnd in range(max(args.rounds, 1)):
+            # the order of the modes alternates round by round, so that none always runs
+            # right after the same neighbour (page-cache writeback, the whole-image read)
+            step = 1 if rnd % 2 == 0 else -1
+            for mode in ("roi", "whole", "read", "rw")[::step]:
                 out = work / f"out_{mode}"
                 shutil.rmtree(out, ignore_errors=True)
                 p = subprocess.run([sys.executable, "-c", CHILD, mode, str(req), str(image), str(out)],
@@ -292,7 +296,7 @@ def main() -> int:
                     print(p.stderr, file=sys.stderr)
                     return 1
                 inproc.setdefault(mode, []).append(json.loads(p.stdout.strip().splitlines()[-1]))
-            for mode, argv in argvs.items():
+            for mode, argv in list(argvs.items())[::step]:
                 proc[mode].append(_child_run(argv, work / f"out_{mode.split('+')[0]}"))
         med = statistics.median
         print(f"\n{n} stamps of {size}x{size} px, median of {args.rounds} interleaved rounds")
