@@ -32,10 +32,16 @@ Whole processes (what a user or cron runs, start-up and imports included):
               request needs (astropy.wcs imported, the WCS built from the
               header, the centres converted in one call).
 
-CPU time is user + system of the finished child (getrusage); the output
+Every child runs with byte code cached, as an installed package has it (under
+--workdir, after one warm-up run of each whole process; PYTHONDONTWRITEBYTECODE
+is dropped for them): a module imported lazily inside the clock is then not
+compiled there. CPU time is user + system of the finished child (getrusage); the output
 directory is removed before each run, outside the clock. Every mode runs
-``--rounds`` times, all modes interleaved in each round, and the MEDIAN of each
-is reported, with the median of the per-round ratios to the floor. The image
+``--rounds`` times, all modes interleaved in each round (in the reverse order
+every other round), and the MEDIAN of each
+is reported, with the median of the per-round ratios to the floor and their
+range (lowest-highest), the ratio of the best (lowest) CPU time of each, and
+the load average after each case. The image
 sits in the page cache for every run; on a shared machine the CPU time is the
 steadier figure. An image already in --workdir is reused.
 
@@ -172,12 +178,18 @@ with fitsio.FITS(image) as f:
 """
 
 
+#: the environment of the children: byte code cached (under the work directory)
+#: as an installed package has it, whatever PYTHONDONTWRITEBYTECODE says here
+CHILD_ENV: dict[str, str] = {}
+
+
 def _child_run(argv: list[str], outdir: Path) -> tuple[float, float]:
     """(wall s, CPU s) of one whole process; *outdir* removed first, off the clock."""
     shutil.rmtree(outdir, ignore_errors=True)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       env=CHILD_ENV or None)
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode not in (0,):
@@ -251,6 +263,8 @@ def main() -> int:
     print(f"image {args.npix}x{args.npix} float32 ({image.stat().st_size / 1e6:.0f} MB) ready in "
           f"{time.perf_counter() - t0:.2f} s; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
+    CHILD_ENV.update({k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+                     PYTHONPYCACHEPREFIX=str(work / "pycache"))
     base = json.loads(subprocess.run([sys.executable, "-c", BASELINE], capture_output=True, text=True,
                                      check=True).stdout)
     summary = []
@@ -260,23 +274,30 @@ def main() -> int:
         centres = _centres(req, work / f"centres_{n}x{size}.json")
         inproc: dict[str, list[dict]] = {}
         proc: dict[str, list[tuple[float, float]]] = {"cli": [], "floor": [], "floor+wcs": []}
-        for _ in range(max(args.rounds, 1)):
-            for mode in ("roi", "whole", "read", "rw"):
+        argvs = {
+            "cli": [sys.executable, "-m", "mopstool", "pstamp-req", "cut", "--request", str(req), "--images",
+                    str(image), "-o", str(work / "out_cli"), "--workers", "1", "--json"],
+            "floor": [sys.executable, "-c", FLOOR, str(image), str(wins), str(work / "out_floor")],
+            "floor+wcs": [sys.executable, "-c", FLOOR, str(image), str(wins), str(work / "out_floor"),
+                          str(centres)],
+        }
+        for mode, argv in argvs.items():         # warm-up: byte code written, files in the page cache
+            _child_run(argv, work / f"out_{mode.split('+')[0]}")
+        for rnd in range(max(args.rounds, 1)):
+            # the order of the modes alternates round by round, so that none always runs
+            # right after the same neighbour (page-cache writeback, the whole-image read)
+            step = 1 if rnd % 2 == 0 else -1
+            for mode in ("roi", "whole", "read", "rw")[::step]:
                 out = work / f"out_{mode}"
                 shutil.rmtree(out, ignore_errors=True)
                 p = subprocess.run([sys.executable, "-c", CHILD, mode, str(req), str(image), str(out)],
-                                   capture_output=True, text=True)
+                                   capture_output=True, text=True, env=CHILD_ENV)
                 if p.returncode:
                     print(p.stderr, file=sys.stderr)
                     return 1
                 inproc.setdefault(mode, []).append(json.loads(p.stdout.strip().splitlines()[-1]))
-            proc["cli"].append(_child_run(
-                [sys.executable, "-m", "mopstool", "pstamp-req", "cut", "--request", str(req), "--images",
-                 str(image), "-o", str(work / "out_cli"), "--workers", "1", "--json"], work / "out_cli"))
-            proc["floor"].append(_child_run([sys.executable, "-c", FLOOR, str(image), str(wins),
-                                             str(work / "out_floor")], work / "out_floor"))
-            proc["floor+wcs"].append(_child_run([sys.executable, "-c", FLOOR, str(image), str(wins),
-                                                 str(work / "out_floor"), str(centres)], work / "out_floor"))
+            for mode, argv in list(argvs.items())[::step]:
+                proc[mode].append(_child_run(argv, work / f"out_{mode.split('+')[0]}"))
         med = statistics.median
         print(f"\n{n} stamps of {size}x{size} px, median of {args.rounds} interleaved rounds")
         print(f"{'mode':6} {'stamps':>6} {'wall s':>8} {'CPU s':>8} {'stamps/s':>9} {'peak RSS MB':>12}")
@@ -284,20 +305,29 @@ def main() -> int:
             wall, cpu = med(r["seconds"] for r in runs), med(r["cpu_seconds"] for r in runs)
             print(f"{mode:6} {runs[0]['stamps']:6d} {wall:8.2f} {cpu:8.2f} {runs[0]['stamps'] / wall:9.0f} "
                   f"{med(r['peak_rss_mb'] for r in runs):12.0f}")
+        per_round = [a["cpu_seconds"] / b["cpu_seconds"] for a, b in zip(inproc["roi"], inproc["rw"])]
         ratio_in = (med(a["seconds"] / b["seconds"] for a, b in zip(inproc["roi"], inproc["rw"])),
-                    med(a["cpu_seconds"] / b["cpu_seconds"] for a, b in zip(inproc["roi"], inproc["rw"])))
+                    med(per_round))
         for mode, runs in proc.items():
             print(f"{mode + ' (process)':18} {med(w for w, _ in runs):8.2f} {med(c for _, c in runs):8.2f}")
         ratio_proc = (med(a[0] / b[0] for a, b in zip(proc["cli"], proc["floor"])),
                       med(a[1] / b[1] for a, b in zip(proc["cli"], proc["floor"])))
-        print(f"in process: roi / rw floor {ratio_in[0]:.2f} x the wall time, {ratio_in[1]:.2f} x the CPU time")
+        best_in = min(r["cpu_seconds"] for r in inproc["roi"]) / min(r["cpu_seconds"] for r in inproc["rw"])
+        print(f"in process: roi / rw floor {ratio_in[0]:.2f} x the wall time, {ratio_in[1]:.2f} x the CPU time "
+              f"(per round {min(per_round):.2f}-{max(per_round):.2f}; best of each {best_in:.2f})")
         ratio_wcs = (med(a[0] / b[0] for a, b in zip(proc["cli"], proc["floor+wcs"])),
                      med(a[1] / b[1] for a, b in zip(proc["cli"], proc["floor+wcs"])))
-        print(f"whole process: cli / floor {ratio_proc[0]:.2f} x the wall time, {ratio_proc[1]:.2f} x the CPU time")
-        print(f"whole process: cli / floor+wcs {ratio_wcs[0]:.2f} x the wall time, {ratio_wcs[1]:.2f} x the CPU time")
+        per_proc = [a[1] / b[1] for a, b in zip(proc["cli"], proc["floor"])]
+        per_wcs = [a[1] / b[1] for a, b in zip(proc["cli"], proc["floor+wcs"])]
+        print(f"whole process: cli / floor {ratio_proc[0]:.2f} x the wall time, {ratio_proc[1]:.2f} x the CPU time "
+              f"(per round {min(per_proc):.2f}-{max(per_proc):.2f})")
+        print(f"whole process: cli / floor+wcs {ratio_wcs[0]:.2f} x the wall time, {ratio_wcs[1]:.2f} x the CPU "
+              f"time (per round {min(per_wcs):.2f}-{max(per_wcs):.2f}); load average {os.getloadavg()[0]:.1f}")
         summary.append({"stamps": n, "size": size, "in_process": inproc, "process": proc,
                         "ratio_in_process": ratio_in, "ratio_process": ratio_proc,
-                        "ratio_process_wcs": ratio_wcs})
+                        "ratio_process_wcs": ratio_wcs, "ratio_in_process_per_round": per_round,
+                        "ratio_in_process_best": best_in,
+                        "load_average": os.getloadavg()[0]})
     print(f"\n(interpreter + libraries alone: {base['peak_rss_mb']:.0f} MB peak RSS)")
     print(json.dumps({"baseline_rss_mb": base["peak_rss_mb"], "cases": summary}), file=sys.stderr)
     if not args.keep and not args.workdir:

@@ -627,3 +627,35 @@ def test_a_cmf_changed_between_the_two_passes_is_refused(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="b.cmf.*30 when first read"):
         mops_build.build_mops([diff], meta, tmp_path / "changed.mops")
     assert not (tmp_path / "changed.mops").exists() and not list(tmp_path.glob(".changed*"))
+
+
+def test_build_memory_is_one_skycell_not_the_exposure(tmp_path):
+    """The build streams skycell by skycell: four times the skycells (and rows) raise
+    the traced peak by little (the duplicate keys and positions of every row are all
+    that is kept across skycells), where holding the exposure would multiply it."""
+    import tracemalloc
+
+    from mopstool.fits.mops import DiffInput, ExposureMeta, SkycellInput
+
+    paths = []
+    for k in range(16):
+        name = f"skycell.1211.{k:03d}"
+        g, psf = make(name, 3000, seed=k)
+        xf = cmf_write.synthetic_xfit_table(g, psf, version=5, seed=k, fraction=0.2)
+        paths.append(write(tmp_path / f"{name}.cmf", g, psf, 100 + k, xfit=xf))
+
+    def peak(files):
+        diff = DiffInput(difftype="WW", diff_id=1, zp=ZP, skycells=[SkycellInput(path=p) for p in files])
+        tracemalloc.start()
+        try:
+            res = mops_build.build_mops([diff], ExposureMeta(exp_name="o8309g0262o", exp_id=1),
+                                        tmp_path / f"m{len(files)}.mops")
+            return tracemalloc.get_traced_memory()[1], res
+        finally:
+            tracemalloc.stop()
+
+    peak(paths[:1])                       # once for what a first build loads and caches
+    small, r4 = peak(paths[:4])
+    big, r16 = peak(paths)
+    assert r16.rows > 3.5 * r4.rows
+    assert big < 1.6 * small, f"peak {small / 1e6:.1f} MB for 4 skycells, {big / 1e6:.1f} MB for 16"

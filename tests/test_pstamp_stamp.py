@@ -249,3 +249,42 @@ def test_cut_whole_request_from_a_directory(cli, tmp_path):
                 assert 10 <= sx < 11 and 10 <= sy < 11
     out = cut_request(req, [d], tmp_path / "out2")
     assert len([x for x in out if not x.fault]) == 3
+
+
+def test_stamp_cards_are_formatted_as_astropy_formats_them(mef, tmp_path):
+    """The per-stamp cards are formatted without astropy (once per stamp, cheaply); they
+    must be exactly the card images astropy writes, and the file's header must hold
+    the carried cards and the stamp's own cards in that order."""
+    import warnings
+
+    from mopstool.fits.stamp import StampHeader, card, history_cards
+
+    rng = np.random.default_rng(3)
+    values = [0, -7, 3, 2**62, 1.0, -4.0, -0.0, 0.1 + 0.2, 1e-5, 1.5e300, 2.0**60, 5e-324,
+              -1.7976931348623157e308, 150.123456789012345, 123456789012345678.0]
+    values += list(rng.uniform(-1e4, 1e4, 300)) + list(10 ** rng.uniform(-300, 300, 300))
+    for v in values:
+        for comment in ("", "Right Ascension of stamp center", "x" * 80):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")          # astropy: comment truncated
+                want = fits.Card("CRPIX1", float(v) if isinstance(v, float) else v, comment).image
+            assert card("CRPIX1", v, comment) == want, (v, comment)
+    for text in ("", "x", "y" * 72, "z" * 73, "w" * 200):
+        assert "".join(history_cards(text)) == fits.Card("HISTORY", text).image
+    with pytest.raises(ValueError):
+        card("RA_DEG", float("nan"))
+
+    with ImageSource(mef) as src:
+        ra, dec = src.sky(40.2, 60.7)
+        res = cut_stamps(src, [StampSpec(ra=float(ra[0]), dec=float(dec[0]), width=16, height=12, name="c")],
+                         tmp_path, when="2024-01-01T00:00:00")[0]
+        from mopstool import __version__
+
+        hdr = StampHeader(src, version=__version__, when="2024-01-01T00:00:00")
+        wanted = hdr.stamp_cards(res)
+    raw = open(res.path, "rb").read(2880 * 4).decode("latin-1")
+    cards = [raw[i:i + 80] for i in range(0, len(raw), 80)]
+    cards = cards[:next(i for i, c in enumerate(cards) if c.startswith("END "))]
+    start = next(i for i, c in enumerate(cards) if c == wanted[0])
+    assert cards[start:start + len(wanted)] == wanted
+    assert hdr.header(res)["CRPIX1"] == fits.getheader(res.path)["CRPIX1"] == fits.getheader(mef, 1)["CRPIX1"] - res.x0

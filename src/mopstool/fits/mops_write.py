@@ -27,8 +27,8 @@ def write_mops_file(output, tcards: list[dict], side_cards: list[dict], tables: 
     fitsio writes the headers (of zero-row tables); the rows are then laid
     down as big-endian blocks at their place in the file. Why not fitsio's
     column writer: measured with bench/bench_mopscat.py, the whole build takes
-    3.0-3.3 x the CPU time with it at 60 skycells x 5,000 rows (5.4-5.6 s
-    against 1.6-1.9 s, two runs), 2.5 x at 6 x 2,000 and 2.7 x at 10 x 5,000
+    2.1-3.6 x the CPU time with it at 60 skycells x 5,000 rows (four runs on
+    a shared machine), 2.5 x at 6 x 2,000 and 2.7 x at 10 x 5,000
     (docs/benchmarks.md), and it needs whole tables in memory.
     Should the layout fitsio declared ever differ from the blocks built here,
     the rows are gathered and written with fitsio's column writer and a note

@@ -511,8 +511,19 @@ def _fault_name(code: int) -> str:
 _NUMBER = re.compile(r"^([+-]?)(?=\d|\.\d)\d*(\.\d*)?([Ee]([+-]?\d+))?$")
 
 
+_NUM_PREFIX = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([Ee][+-]?\d+)?")
+_NON_DIGIT = re.compile(r"\D")
+
+
 def _text(value: Any) -> str | None:
     """A value as the parser sees it after the table dump (text; NaN is 'nan')."""
+    kind = type(value)                     # the table's own types first (a row has 20 fields)
+    if kind is str:
+        return value.strip()
+    if kind is float and math.isfinite(value):
+        return repr(value)
+    if kind is int:
+        return str(value)
     if value is None:
         return None
     if isinstance(value, bool):
@@ -540,7 +551,7 @@ def valid_number(value: Any) -> bool:
 def valid_id(value: Any) -> bool:
     """A positive integer as the parser checks it: non-empty, not '0', digits only."""
     t = _text(value)
-    return _truthy(t) and not re.search(r"\D", t)
+    return _truthy(t) and not _NON_DIGIT.search(t)
 
 
 def _num(value: Any) -> float:
@@ -548,7 +559,7 @@ def _num(value: Any) -> float:
     t = _text(value)
     if t is None:
         return 0.0
-    m = re.match(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([Ee][+-]?\d+)?", t)
+    m = _NUM_PREFIX.match(t)
     return float(m.group(0)) if m else 0.0
 
 

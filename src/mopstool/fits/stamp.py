@@ -36,6 +36,7 @@ origin 1 (CRPIX applied without an offset).
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,13 +226,52 @@ def sky_to_pixels(src: ImageSource, specs: list[StampSpec]) -> None:
 _SHIFTED = re.compile(r"^(CRPIX[12][A-Z]?|LTV[12]|RA_DEG|DEC_DEG|STAMPX0|STAMPY0)$")
 
 
+def _format_value(value: Any) -> str:
+    """A fixed-format FITS value as astropy.io.fits writes it: integers as they are,
+    floats from their shortest repr with an upper-case, two-digit exponent and a
+    '.0' when they would read back as integers, cut to 20 characters."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, int):
+        return str(value)
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"a FITS header value must be finite, not {v}")
+    text = str(v).replace("e", "E")
+    if "E" in text:
+        mant, exp = text.split("E")
+        sign = exp[0] if exp[0] in "+-" else ""
+        text = f"{mant}E{sign}{int(exp.lstrip('+-')):02d}"
+    elif "." not in text:
+        text += ".0"
+    if len(text) > 20:
+        at = text.find("E")
+        text = text[:20] if at < 0 else text[:20 - (len(text) - at)] + text[at:]
+    return text
+
+
+def card(key: str, value: Any, comment: str = "") -> str:
+    """The 80-character image of a numeric header card, exactly as astropy.io.fits
+    formats ``Card(key, value, comment)`` (the comment cut to fit)."""
+    text = f"{key:<8}= {_format_value(value):>20}"
+    if comment:
+        text += f" / {comment}"
+    return f"{text[:80]:<80}"
+
+
+def history_cards(text: str) -> list[str]:
+    """HISTORY cards of *text*, 72 characters a card (as astropy splits it)."""
+    return [f"HISTORY {text[i:i + 72]:<72}" for i in range(0, max(len(text), 1), 72)]
+
+
 class StampHeader:
     """The carried source header, formatted once per source image.
 
     Keywords come from the primary header, then the image header (later wins);
     structural, checksum and compression keywords are dropped. Per stamp only
     the WCS reference pixel (CRPIXn, CRPIXna), LTVn, RA_DEG/DEC_DEG, STAMPX0/Y0
-    and the HISTORY of the cut are (re)written."""
+    and the HISTORY of the cut are (re)written; every card goes down as a ready
+    80-character image (:func:`card`), the constant ones formatted here once."""
 
     def __init__(self, src: ImageSource, *, version: str, when: str):
         from astropy.io import fits
@@ -242,25 +282,25 @@ class StampHeader:
         layers = [src.phu] if src.planes["image"].hdu != 0 else []
         layers.append(src.header)
         for hdr in layers:
-            for card in hdr.cards:
-                key = card.keyword
+            for c in hdr.cards:
+                key = c.keyword
                 if key == "HISTORY":
-                    history.append(card)
+                    history.append(c)
                 elif key not in ("COMMENT", "") and not _STRUCTURAL.match(key):
                     merged.pop(key, None)
-                    merged[key] = card
+                    merged[key] = c
         self.shifted: dict[str, float] = {}
         self.cards: list[str] = []
-        for key, card in list(merged.items()) + [("HISTORY", c) for c in history]:
+        for key, c in list(merged.items()) + [("HISTORY", c) for c in history]:
             if _SHIFTED.match(key):
                 if key.startswith(("CRPIX", "LTV")):
                     try:
-                        self.shifted[key] = float(card.value)
+                        self.shifted[key] = float(c.value)
                     except (TypeError, ValueError):
                         pass
                 continue
             try:
-                image = card.image
+                image = c.image
                 fits.Card.fromstring(image).verify("exception")
                 self.cards.append(image)
             except Exception:  # noqa: BLE001 - an unwritable source card is dropped
@@ -278,43 +318,44 @@ class StampHeader:
         #: the mask plane's bit names (MSKNAMnn / MSKVALnn) go with the mask stamp
         self.mask_cards: list[str] = []
         if "mask" in src.planes:
-            for card in src.planes["mask"].header.cards:
-                if re.match(r"^MSK(NAM|VAL)\d+$", card.keyword) and card.keyword not in merged:
-                    self.mask_cards.append(card.image)
+            for c in src.planes["mask"].header.cards:
+                if re.match(r"^MSK(NAM|VAL)\d+$", c.keyword) and c.keyword not in merged:
+                    self.mask_cards.append(c.image)
+        # the per-stamp cards' constant parts
+        self._crpix = [(key, val, 1 if key[5] == "1" else 2) for key, val in self.shifted.items()
+                       if key.startswith("CRPIX")]
+        self._ltv = (self.shifted.get("LTV1", 0.0), self.shifted.get("LTV2", 0.0))
+        self._ltm = [] if self.has_ltm else [card("LTM1_1", 1.0), card("LTM2_2", 1.0)]
+        self._history = (history_cards(f"mopstool {version} pstamp-req cut at {when}")
+                         + history_cards(f"source {src.path.name}[{src.planes['image'].hdu}] {src.nx}x{src.ny}"))
+        #: BSCALE/BZERO/BLANK of each plane, written after its pixels
+        self.scale_cards = {role: [card(k, v) for k, v in plane.scale_cards()]
+                            for role, plane in src.planes.items()}
 
-    def stamp_keys(self, res: StampResult) -> list[tuple[str, Any, str]]:
-        """The per-stamp keywords (name, value, comment); HISTORY lines have name 'HISTORY'."""
-        new: list[tuple[str, Any, str]] = []
-        for key, val in self.shifted.items():
-            if key.startswith("CRPIX"):
-                off = res.x0 if key[5] == "1" else res.y0
-                new.append((key, val - off, ""))
-        for axis, off in (("1", res.x0), ("2", res.y0)):
-            new.append((f"LTV{axis}", self.shifted.get(f"LTV{axis}", 0.0) - off,
-                        "offset of the stamp in the source (IRAF)"))
-        if not self.has_ltm:
-            new += [("LTM1_1", 1.0, ""), ("LTM2_2", 1.0, "")]
+    def own_cards(self, res: StampResult) -> list[str]:
+        """The cards of this stamp alone (after the carried ones): the shifted
+        reference pixel and LTV, RA_DEG/DEC_DEG, STAMPX0/Y0 and the HISTORY of the cut."""
+        x0, y0 = res.x0, res.y0
+        out = [card(key, val - (x0 if axis == 1 else y0)) for key, val, axis in self._crpix]
+        out.append(card("LTV1", self._ltv[0] - x0, "offset of the stamp in the source (IRAF)"))
+        out.append(card("LTV2", self._ltv[1] - y0, "offset of the stamp in the source (IRAF)"))
+        out += self._ltm
         if res.ra is not None:
-            new.append(("RA_DEG", res.ra, "Right Ascension of stamp center"))
-            new.append(("DEC_DEG", res.dec, "Declination of stamp center"))
-        new.append(("STAMPX0", res.x0, "stamp origin: source pixel x (array index)"))
-        new.append(("STAMPY0", res.y0, "stamp origin: source pixel y (array index)"))
-        src = self.src
-        hist = [f"mopstool {self.version} pstamp-req cut at {self.when}",
-                f"source {src.path.name}[{src.planes['image'].hdu}] {src.nx}x{src.ny}",
-                f"ROI x {res.x0}:{res.x0 + res.width} y {res.y0}:{res.y0 + res.height} "
-                "(array indices, end exclusive)"]
+            out.append(card("RA_DEG", res.ra, "Right Ascension of stamp center"))
+            out.append(card("DEC_DEG", res.dec, "Declination of stamp center"))
+        out.append(card("STAMPX0", x0, "stamp origin: source pixel x (array index)"))
+        out.append(card("STAMPY0", y0, "stamp origin: source pixel y (array index)"))
+        out += self._history
+        out += history_cards(f"ROI x {x0}:{x0 + res.width} y {y0}:{y0 + res.height} "
+                             "(array indices, end exclusive)")
         if res.center_x is not None:
-            hist.append(f"centre {res.center_x:.3f} {res.center_y:.3f} (psLib pixel coordinates)"
-                        + (", ROI partly off the image, filled" if res.partial else ""))
-        new += [("HISTORY", h, "") for h in hist]
-        return new
+            out += history_cards(f"centre {res.center_x:.3f} {res.center_y:.3f} (psLib pixel coordinates)"
+                                 + (", ROI partly off the image, filled" if res.partial else ""))
+        return out
 
     def stamp_cards(self, res: StampResult) -> list[str]:
         """The whole stamp header as card images (the carried cards, then the stamp's)."""
-        from astropy.io.fits import Card
-
-        return self.cards + [Card(k, v, c).image for k, v, c in self.stamp_keys(res)]
+        return self.cards + self.own_cards(res)
 
     def header(self, res: StampResult):
         """The stamp header as an astropy Header."""
@@ -363,8 +404,8 @@ def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
 
     from mopstool import __version__
 
-    outdir = Path(outdir).absolute()
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = str(Path(outdir).absolute())
+    os.makedirs(outdir, exist_ok=True)
     when = when or run_time()
     written = set() if written is None else written
     header = None
@@ -396,8 +437,8 @@ def cut_stamps(src: ImageSource, specs: list[StampSpec], outdir: str | Path, *,
             header = StampHeader(src, version=version or __version__, when=when)
         files = _write(outdir, res.name, data, header, res, compress=spec.compress, split=split,
                        written=written)
-        res.files = [str(f) for f in files]
-        res.path = res.files[0]
+        res.files = files
+        res.path = files[0]
     return results
 
 
@@ -405,8 +446,8 @@ _EXT = {"image": ".fits", "mask": ".mk.fits", "variance": ".wt.fits"}
 _EXTNAME = {"image": "IMAGE", "mask": "MASK", "variance": "VARIANCE"}
 
 
-def _write(outdir: Path, name: str, data: dict, header: StampHeader, res: StampResult, *,
-           compress: str | None, split: bool, written: set[str]) -> list[Path]:
+def _write(outdir: str, name: str, data: dict, header: StampHeader, res: StampResult, *,
+           compress: str | None, split: bool, written: set[str]) -> list[str]:
     comp = (compress or "").lower() or None
     if comp == "none":
         comp = None
@@ -415,51 +456,53 @@ def _write(outdir: Path, name: str, data: dict, header: StampHeader, res: StampR
     groups = [[role] for role in data] if split else [list(data)]
     out = []
     for roles in groups:
-        path = outdir / f"{name}{_EXT[roles[0]]}"
-        key = str(path)
-        if key in written:
+        path = os.path.join(outdir, name + _EXT[roles[0]])
+        if path in written:
             raise DataError(f"{path}: written already in this run (stamp names must be unique)")
-        written.add(key)
+        written.add(path)
         _write_fits(path, data, roles, header, res, rice=bool(comp))
         out.append(path)
     return out
 
 
-def _write_fits(path: Path, data: dict, roles: list[str], header: StampHeader, res: StampResult, *,
+def _write_fits(path: str, data: dict, roles: list[str], header: StampHeader, res: StampResult, *,
                 rice: bool) -> None:
     """One stamp file with fitsio: the planes of *roles* (image first) with the stamp
     header; each integer plane gets its source's BSCALE/BZERO/BLANK after its pixels
-    (so the raw values are stored as read)."""
+    (so the raw values are stored as read).
+
+    Every header card is a ready card image (:class:`StampHeader`) written with
+    fitsio's record writer; room for all of them is reserved when the HDU is
+    created, so the header never grows past its blocks and the pixels are never
+    moved. The file is written as ``<path>.part`` and renamed into place, so a
+    reader sees a whole stamp or none."""
     import fitsio
 
-    keys = header.stamp_keys(res)
-    tmp = path.with_name(path.name + ".part")
+    own = header.own_cards(res)
+    tmp = path + ".part"
     try:
-        with fitsio.FITS(str(tmp), "rw", clobber=True) as f:
+        with fitsio.FITS(tmp, "rw", clobber=True) as f:
             if rice:
                 f.write(None)
             for i, role in enumerate(roles):
-                arr = data[role]
+                records = (header.cards + (header.mask_cards if role == "mask" else []) + own
+                           + header.scale_cards.get(role, []))
                 extname = None if (i == 0 and not rice) else _EXTNAME[role]
+                # header= only reserves room for the records here; they are written below
                 if rice:
-                    f.write(arr, extname=extname, compress="RICE")
+                    f.create_image_hdu(data[role], extname=extname, header=records, compress="RICE")
                 else:
-                    f.write(arr, extname=extname)
+                    f.create_image_hdu(data[role], extname=extname, header=records)
                 hdu = f[-1]
-                # the header is formatted once per source (StampHeader); its cards go in as
-                # they are (fitsio's record writer, no re-parsing)
-                for card in header.cards + (header.mask_cards if role == "mask" else []):
-                    hdu._FITS.write_record(hdu._ext + 1, card)
-                for k, v, c in keys:
-                    if k == "HISTORY":
-                        hdu.write_history(v)
-                    else:
-                        hdu.write_key(k, v, comment=c)
-                for k, v in header.src.planes[role].scale_cards():
-                    hdu.write_key(k, v)
-        tmp.replace(path)
+                write, ext = hdu._FITS.write_record, hdu._ext + 1
+                for rec in records:
+                    write(ext, rec)
+        os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
         raise DataError(f"cannot write {path}: {' '.join(str(exc).split())[:200]}") from None
 
 
