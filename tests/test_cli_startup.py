@@ -249,8 +249,10 @@ def test_interrupt_while_sqlite_waits_on_a_lock_acts_at_once(tmp_path):
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")                 # readers and writers wait (busy_timeout 30 s)
     try:
+        # Ctrl-C as at a terminal, also when the suite itself runs with SIGINT ignored (a background job)
         proc = subprocess.Popen([sys.executable, "-m", "mopstool", "--db", f"sqlite:///{db}", "runs", "chip"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
         def waiting() -> bool:
             try:

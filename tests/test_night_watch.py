@@ -62,8 +62,10 @@ def _watch(args: list[str], env_home) -> tuple[int, str, str]:
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 240, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", HOME=str(env_home))
+    # Ctrl-C as at a terminal, also when the suite itself runs with SIGINT ignored (a background job)
     proc = subprocess.Popen([sys.executable, "-m", "mopstool", *args], stdin=slave, stdout=slave,
-                            stderr=subprocess.PIPE, env=env, close_fds=True)
+                            stderr=subprocess.PIPE, env=env, close_fds=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(slave)
     buf = bytearray()
     try:
