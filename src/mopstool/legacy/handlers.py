@@ -114,7 +114,7 @@ def definebyquery(call: LegacyCall, dbs: Databases, note):
     selection as rawExp blocks (chip: rawExp.* and newExp.label; warp: the rows of
     warptool_definebyquery.sql, fakeRun.* with the chip_id and rawExp columns)."""
     from mopstool.legacy import listing
-    from mopstool.ops.runs.define import DefineSetters, define_runs
+    from mopstool.ops.runs.define import DefineSetters
 
     stage = STAGE[call.tool]
     if stage == "chip":
@@ -125,17 +125,8 @@ def definebyquery(call: LegacyCall, dbs: Databases, note):
         note("warptool: -registered is ignored, as warptool -definebyquery ignores it")
     setters = DefineSetters(**{k[4:]: call.opts[k] for k in SETTERS if k in call.opts})
     pretend = bool(call.get("pretend"))
-    try:
-        res = define_runs(dbs, define_selection(call), setters, stage=stage, dry_run=pretend,
-                          audit_detail=_audit(call))
-    except NotFound as exc:   # C: "no rows found" is success with no output
-        note(f"{call.tool}: {exc.message}")
-        return None
-    for u in res.unmatched:
-        note(f"{call.tool}: not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
-    for s in res.skipped:
-        note(f"{call.tool}: skipped: {s['exp_name']}: {s['reason']}")
-    if not pretend:
+    res = _define(call, dbs, note, define_selection(call), setters, stage=stage, dry_run=pretend)
+    if res is None or not pretend:
         return None
     with dbs.connect() as conn:
         if stage == "chip":
@@ -152,7 +143,7 @@ def definecopy(call: LegacyCall, dbs: Databases, note):
 
     from mopstool.db import schema
     from mopstool.legacy.output import column_types
-    from mopstool.ops.runs.define import CopyOf, DefineSetters, copy_rows, define_runs
+    from mopstool.ops.runs.define import CopyOf, DefineSetters, copy_rows
 
     if not call.has("set_label"):
         raise LegacyError("chiptool -definecopy: -set_label is required")
@@ -170,16 +161,25 @@ def definecopy(call: LegacyCall, dbs: Databases, note):
         types.update(old_workdir="STR", old_data_group="STR", old_state="STR")
         return rows, types
     setters = DefineSetters(**{k[4:]: call.opts[k] for k in SETTERS if k in call.opts})
+    _define(call, dbs, note, sel, setters, stage="chip", dry_run=False)
+    return None
+
+
+def _define(call: LegacyCall, dbs: Databases, note, sel, setters, *, stage: str, dry_run: bool):
+    """define_runs for a legacy definition mode: the exposures not defined or
+    skipped said on stderr; no match is success with no output, as in C (None)."""
+    from mopstool.ops.runs.define import define_runs
+
     try:
-        res = define_runs(dbs, sel, setters, stage="chip", audit_detail=_audit(call))
+        res = define_runs(dbs, sel, setters, stage=stage, dry_run=dry_run, audit_detail=_audit(call))
     except NotFound as exc:   # C: "no rows found" is success with no output
-        note(f"chiptool: {exc.message}")
+        note(f"{call.tool}: {exc.message}")
         return None
     for u in res.unmatched:
-        note(f"chiptool: not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
+        note(f"{call.tool}: not defined: {u.get('exp_name') or u.get('exp_id')}: {u['reason']}")
     for s in res.skipped:
-        note(f"chiptool: skipped: {s['exp_name']}: {s['reason']}")
-    return None
+        note(f"{call.tool}: skipped: {s['exp_name']}: {s['reason']}")
+    return res
 
 
 # ------------------------------------------------------------------ run changes
