@@ -88,6 +88,7 @@ def history_url(mysql_url, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for var in ("MOPSTOOL_CONFIG", "IPPRC"):
             mp.delenv(var, raising=False)
+        (root / "home" / ".config").mkdir(parents=True, exist_ok=True)  # astropy warns about a missing one
         mp.setenv("HOME", str(root / "home"))
         mp.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))
         run_demo(load_config(), db_url=url, reset=False, night=parse_night(NIGHT), files_dir=str(root / "f"))

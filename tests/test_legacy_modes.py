@@ -51,6 +51,7 @@ def pair(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for var in ("MOPSTOOL_CONFIG", "IPPRC"):
             mp.delenv(var, raising=False)
+        (root / "home" / ".config").mkdir(parents=True, exist_ok=True)  # astropy warns about a missing one
         mp.setenv("HOME", str(root / "home"))
         mp.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))
         run_demo(load_config(), db_url=a, reset=False, night=parse_night("2018-07-10"),

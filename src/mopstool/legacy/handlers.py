@@ -424,8 +424,13 @@ def updateprocessedimfile(call: LegacyCall, dbs: Databases, note):
         _ignored(call, note, "fault", "set_quality", why=" with -set_state")
         state = get_stage("chip").validate_state(call.get("set_state"))
         return _set_components(call, dbs, note, {"data_state": state}, require_change=False)
+    return _set_fault(call, dbs, note, "chiptool -updateprocessedimfile")
+
+
+def _set_fault(call: LegacyCall, dbs: Databases, note, mode: str):
+    """The components' fault (-fault, required) and a non-zero -set_quality."""
     if not call.has("fault"):
-        raise LegacyError("chiptool -updateprocessedimfile: -fault is required")
+        raise LegacyError(f"{mode}: -fault is required")
     values = {"fault": int(call.get("fault"))}
     if call.get("set_quality"):
         values["quality"] = int(call.get("set_quality"))
@@ -451,12 +456,7 @@ def updateskyfile(call: LegacyCall, dbs: Databases, note):
         if call.nonzero("warp_id") is None or not call.has("skycell_id"):
             raise LegacyError("warptool -updateskyfile: -warp_id and -skycell_id are required with -set_state")
         return _set_components(call, dbs, note, {"data_state": state}, require_change=False, roll_up=True)
-    if not call.has("fault"):
-        raise LegacyError("warptool -updateskyfile: -fault is required")
-    values = {"fault": int(call.get("fault"))}
-    if call.get("set_quality"):
-        values["quality"] = int(call.get("set_quality"))
-    return _set_components(call, dbs, note, values, require_change=True)
+    return _set_fault(call, dbs, note, "warptool -updateskyfile")
 
 
 def revertcleanup(call: LegacyCall, dbs: Databases, note):
