@@ -23,6 +23,7 @@ SEQUENCE engine and times the reports again:
                                   [--requests 300000] [--keep] [--no-time] [--name NAME]
     python bench/bench_million.py --measure SMALL_URL BIG_URL [--in-process] [--only PREFIX] [--repeat N]
     python bench/bench_million.py --explain BIG_URL | --handwritten BIG_URL [--repeat N]
+    python bench/bench_million.py --cleanup-apply BIG_URL [--runs 50000] [--writers 1] [--lock-timeout 60]
 
 Each command is timed as a whole process (the median of ``--repeat`` runs; with
 ``--measure`` the runs on the two databases alternate);
@@ -41,6 +42,7 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -212,6 +214,99 @@ HANDWRITTEN = {
 }
 
 
+def _night_params(params: dict) -> dict:
+    """The night of a captured statement as driver parameters (its exp_name pattern
+    and dateobs bounds)."""
+    night = _night_of(params)
+    if night is None:
+        raise SystemExit("a night statement without its night's parameters")
+    return {"p": night["prefix"], "s": night["start"], "e": night["end"]}
+
+
+_NIGHT_P = "r.exp_name LIKE %(p)s AND r.dateobs >= %(s)s AND r.dateobs < %(e)s"
+
+
+def _runs_of_night(st: str, params: dict):
+    # runs chip: the night's runs, newest first, with their exposure
+    limit = [v for k, v in params.items() if k.startswith("param_") and isinstance(v, int)][-1]
+    return ("SELECT c.chip_id, c.exp_id, c.state, c.label, c.data_group, c.dist_group, c.reduction, "
+            "c.tess_id, c.end_stage, c.workdir, r.exp_name, r.filter, r.dateobs, r.comment "
+            "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id WHERE " + _NIGHT_P +
+            " ORDER BY c.chip_id DESC LIMIT %(n)s", {**_night_params(params), "n": limit})
+
+
+def _run_ids_of_night(st: str, params: dict):
+    # updaterun --night: the ids of the night's chip runs
+    return ("SELECT c.chip_id FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id WHERE " + _NIGHT_P +
+            " ORDER BY c.chip_id", _night_params(params))
+
+
+def _cleanup_candidates(st: str, params: dict):
+    # cleanup: the full runs of the labels in scope, as one statement with OR
+    table, key = re.match(r"SELECT `(\w+)`\.(\w+), ", st).groups()
+    names = sorted(k for k in params if re.fullmatch(r"label_\d+_\d+", k))
+    likes = [k for k in ("label_1", "label_2") if k in params]
+    terms = []
+    if names:
+        terms.append("label IN (" + ", ".join(f"%({k})s" for k in names) + ")")
+    terms += [f"label LIKE %({k})s" for k in likes]
+    return (f"SELECT {key}, label, data_group FROM {table} WHERE state = %(state_1)s AND ("
+            + " OR ".join(terms) + ")", params)
+
+
+def _status_counts(st: str, params: dict):
+    # cleanup status: runs in motion counted per state and data group by the server
+    table, key = re.match(r"SELECT `(\w+)`\.state, `\w+`\.(\w+), ", st).groups()
+    names = [k for k in params if k.startswith("state_1_")]
+    return (f"SELECT state, data_group, count(*) FROM {table} WHERE state IN ("
+            + ", ".join(f"%({k})s" for k in names) + ") GROUP BY state, data_group", params)
+
+
+def _count_per_state_group(rows):
+    """The report's (state, id, data_group) rows as (state, data_group, count)."""
+    from collections import Counter
+
+    return [(s, g, n) for (s, g), n in Counter((r[0], r[2]) for r in rows).items()]
+
+
+def _plain_fault(st: str, params: dict):
+    # the backlog: `fault = 0` as one would write it (the report writes `fault + 0 = 0`
+    # to keep MariaDB off an intersection of the state and fault indexes)
+    return re.sub(r"(\S+)\.fault \+ %\(\w+\)s = %\(\w+\)s", r"\1.fault = 0", st), params
+
+
+#: shapes rewritten from the captured statement: (start, rewrite(statement, params) ->
+#: (sql, params), reduce(report rows) -> rows to compare, or None for the rows as they are)
+REWRITTEN = {
+    "runs of the night": ("SELECT `chipRun`.chip_id, `chipRun`.exp_id, `chipRun`.state, `chipRun`.label, "
+                          "`chipRun`.data_group, `chipRun`.dist_group", _runs_of_night, None),
+    "run ids of the night": ("SELECT `chipRun`.chip_id FROM `chipRun` WHERE `chipRun`.exp_id IN (SELECT",
+                             _run_ids_of_night, None),
+    "cleanup candidates, chip": ("SELECT `chipRun`.chip_id, `chipRun`.label, `chipRun`.data_group FROM "
+                                 "`chipRun` WHERE `chipRun`.state = ", _cleanup_candidates, None),
+    "cleanup candidates, warp": ("SELECT `warpRun`.warp_id, `warpRun`.label, `warpRun`.data_group FROM "
+                                 "`warpRun` WHERE `warpRun`.state = ", _cleanup_candidates, None),
+    "cleanup candidates, diff": ("SELECT `diffRun`.diff_id, `diffRun`.label, `diffRun`.data_group FROM "
+                                 "`diffRun` WHERE `diffRun`.state = ", _cleanup_candidates, None),
+    "runs in motion, counted": ("SELECT `", _status_counts, _count_per_state_group),
+    "backlog, plain fault test": ("SELECT ", _plain_fault, None),
+}
+
+
+def _rewritten_shape(st: str) -> str | None:
+    st = " ".join(st.split())
+    for name, (start, _fn, _reduce) in REWRITTEN.items():
+        if not st.startswith(start):
+            continue
+        if name == "runs in motion, counted" and not re.match(r"SELECT `(\w+)`\.state, `\w+`\.\w+, `\w+`\."
+                                                               r"data_group FROM `\w+` WHERE `\w+`\.state IN", st):
+            continue
+        if name == "backlog, plain fault test" and ".fault + %(" not in st:
+            continue
+        return name
+    return None
+
+
 def _night_of(parameters) -> dict | None:
     """{prefix, start, end} of the night a captured statement selects (its exp_name
     pattern and dateobs bounds), or None."""
@@ -271,7 +366,18 @@ def handwritten(url: str, repeat: int) -> None:
                 total += t
                 shape = next((k for k, (start, _sql) in HANDWRITTEN.items() if st.startswith(start)), None)
                 night = _night_of(p) if shape else None
-                if shape and night:
+                other = _rewritten_shape(st) if not (shape and night) else None
+                if other:
+                    _start, rewrite, reduce = REWRITTEN[other]
+                    sql, params = rewrite(" ".join(st.split()), dict(p or {}))
+                    h, hrows = timed(c, sql, params)
+                    want = reduce(rows) if reduce else rows
+                    if norm(hrows) != norm(want):
+                        raise SystemExit(f"{name}: the hand-written {other} returns other rows "
+                                         f"({len(hrows)} against {len(want)})")
+                    hand += h
+                    replaced.append(other)
+                elif shape and night:
                     night["prefix"] = night["prefix"].replace("%", "%%")  # the driver's format escape
                     sql = HANDWRITTEN[shape][1]
                     if sql is None:  # the faults: the stages the report asked for
@@ -367,6 +473,86 @@ def inflate(url: str, exposures: int, components: int, requests: int = 300_000,
     return counts
 
 
+def cleanup_apply(url: str, runs: int, writers: float, lock_timeout: float) -> None:
+    """``cleanup --yes`` of *runs* old chip runs of the history, with other writers.
+
+    Puts the cleaned ones of *runs* history chip runs (nights 10 days and more
+    before the demo night; one in 50 is an out-of-scope full run) back in scope (state full, label OSS.nightlyscience), then runs
+    ``cleanup --yes --stage chip`` in this process, counting its statements (and
+    the DESCRIBEs among them) and the time between its batches with the write
+    lock free, while another process starts every *writers* seconds a small
+    writer (``updaterun chip --id ... --set-note ...``, waiting up to
+    *lock_timeout* seconds for the lock) and records its exit status and wait.
+    Afterwards the runs (and the writers' run's note) are put back as they were."""
+    import statistics
+    import threading
+
+    first = BASE + 685 * 10
+    eng = create_engine(url)
+    with eng.begin() as c:
+        in_scope = c.execute(text("UPDATE chipRun SET state = 'full', label = 'OSS.nightlyscience' "
+                                  "WHERE chip_id >= :a AND chip_id < :b AND state = 'cleaned'"),
+                             {"a": first, "b": first + runs}).rowcount
+        demo_id = c.execute(text("SELECT MIN(chip_id) FROM chipRun")).scalar()
+        demo_note = c.execute(text("SELECT note FROM chipRun WHERE chip_id = :i"), {"i": demo_id}).scalar()
+    counts = {"statements": 0, "describe": 0, "batches": 0}
+    released: list[float] = []
+    acquired: list[float] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        counts["statements"] += 1
+        head = statement.lstrip()[:40].upper()
+        if head.startswith("DESCRIBE"):
+            counts["describe"] += 1
+        if "RELEASE_LOCK" in head:
+            released.append(time.perf_counter())
+        if "GET_LOCK" in head:
+            acquired.append(time.perf_counter())
+
+    results: list[tuple[int, float]] = []
+    stop = threading.Event()
+    env = dict(os.environ, MOPSTOOL_GENERAL__LOCK_TIMEOUT=str(lock_timeout))
+
+    def write_now_and_then():
+        i = 0
+        while not stop.wait(writers):
+            i += 1
+            t0 = time.perf_counter()
+            r = subprocess.run([sys.executable, "-m", "mopstool", "--db", url, "updaterun", "chip", "--id",
+                                str(demo_id), "--set-note", f"bench writer {i}", "--yes", "--json"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            results.append((r.returncode, time.perf_counter() - t0))
+
+    t = threading.Thread(target=write_now_and_then)
+    t.start()
+    try:
+        # as of the day after the history's last night: the demo nights stay within retention
+        took = run_in_process(["cleanup", "--yes", "--stage", "chip", "--as-of", "2018-07-09", "--json",
+                               "--db", url], before_cursor_execute=before)
+    finally:
+        stop.set()
+        t.join()
+    gaps = [b - a for a, b in zip(released, acquired[1:])]
+    with eng.begin() as c:
+        moved = c.execute(text("SELECT COUNT(*) FROM chipRun WHERE chip_id >= :a AND chip_id < :b "
+                               "AND state = 'goto_cleaned'"), {"a": first, "b": first + runs}).scalar()
+        # the runs put in scope, moved or not (the out-of-scope full runs among them untouched)
+        c.execute(text("UPDATE chipRun SET state = 'cleaned', label = 'goto_cleaned' "
+                       "WHERE chip_id >= :a AND chip_id < :b AND (state = 'goto_cleaned' "
+                       "OR label = 'OSS.nightlyscience')"), {"a": first, "b": first + runs})
+        c.execute(text("UPDATE chipRun SET note = :n WHERE chip_id = :i"), {"n": demo_note, "i": demo_id})
+    eng.dispose()
+    codes = sorted({r[0] for r in results})
+    print(f"cleanup --yes: {moved:,} of the {in_scope:,} history runs put in scope moved in {took:.1f} s, "
+          f"{counts['statements']} statements ({counts['describe']} DESCRIBE), {len(acquired)} lock "
+          f"acquisitions; lock free between batches: median {statistics.median(gaps) * 1000:.1f} ms, "
+          f"min {min(gaps) * 1000:.1f} ms" if gaps else "no batches")
+    if results:
+        print(f"other writers: {len(results)} started, exit statuses {codes}, "
+              f"{sum(1 for r in results if r[0] == 0)} succeeded; their time median "
+              f"{statistics.median(r[1] for r in results):.2f} s, max {max(r[1] for r in results):.2f} s")
+
+
 def _in_process_run(url: str, argv: list[str]) -> tuple[float, float, int]:
     """(seconds, seconds inside the database driver, statements) of one run in this process."""
     sql = [0.0, 0]
@@ -459,6 +645,14 @@ def main() -> None:
     ap.add_argument("--handwritten", metavar="URL",
                     help="build nothing: each report's SQL time on URL against hand-written SQL for the "
                          "heaviest statement shapes (median of --repeat runs of each statement)")
+    ap.add_argument("--cleanup-apply", metavar="URL",
+                    help="build nothing: cleanup --yes of --runs history chip runs on URL, with another "
+                         "writer every --writers seconds (the runs are put back afterwards)")
+    ap.add_argument("--runs", type=int, default=50_000, help="with --cleanup-apply: history runs to clean")
+    ap.add_argument("--writers", type=float, default=1.0,
+                    help="with --cleanup-apply: seconds between the other writers")
+    ap.add_argument("--lock-timeout", type=float, default=60.0,
+                    help="with --cleanup-apply: general.lock_timeout of the other writers")
     ap.add_argument("--only", metavar="PREFIX", help="only the reports whose name starts with PREFIX")
     ap.add_argument("--in-process", action="store_true",
                     help="with --measure: time the reports in this process (median of --repeat "
@@ -471,6 +665,9 @@ def main() -> None:
         return
     if args.handwritten:
         handwritten(args.handwritten, args.repeat)
+        return
+    if args.cleanup_apply:
+        cleanup_apply(args.cleanup_apply, args.runs, args.writers, args.lock_timeout)
         return
     if args.measure and args.in_process:
         report_in_process(*in_process(args.measure[0], args.measure[1], args.repeat))

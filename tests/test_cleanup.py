@@ -502,3 +502,65 @@ def test_diff_waiting_for_publishing_is_held(cli, db_url, dbs):
     assert r.code == 0, r.err
     moved = {k for k in changed(before, snapshot(dbs)) if k[0] == "diff"}
     assert moved == {("diff", diffs[1]), ("diff", diffs[2])}
+
+
+# ------------------------------------------------------------------ other writers between batches
+
+def _hold_lock_after_first_batch(dbs, hold: float):
+    """A batch hook that, in batch 1, starts another writer: it waits for the lock,
+    takes it in the gap after batch 1 and holds it *hold* seconds."""
+    import threading
+    import time
+
+    from mopstool.db.dialect import named_lock
+    from mopstool.ops.writes import LOCK_NAME
+
+    times: dict[str, float] = {}
+
+    def other_writer():
+        with named_lock(dbs.engine(False), LOCK_NAME, 30):
+            times["got"] = time.monotonic()
+            time.sleep(hold)
+        times["released"] = time.monotonic()
+
+    threads = []
+
+    def hook(stage, n, ids):
+        if n == 1:
+            threads.append(threading.Thread(target=other_writer))
+            threads[0].start()
+        elif n == 2:
+            times["batch2"] = time.monotonic()
+
+    return hook, times, threads
+
+
+def test_a_writer_taking_its_turn_between_batches_does_not_stop_cleanup(db_url, dbs, tmp_path, monkeypatch):
+    summary = load_demo(db_url, tmp_path, monkeypatch)
+    expected = expected_demo(dbs, summary)
+    before = snapshot(dbs)
+    hook, times, threads = _hold_lock_after_first_batch(dbs, 0.5)
+    # general.lock_timeout is 0: the first batch would not wait, the later ones do
+    cleanup(dbs, load_config(), as_of=date(2018, 7, 11), batch_size=30, batch_hook=hook)
+    threads[0].join()
+    assert times["got"] < times["released"] <= times["batch2"]   # its turn came between batches 1 and 2
+    assert changed(before, snapshot(dbs)) == expected             # and cleanup finished the job
+
+
+def test_a_lock_not_given_back_stops_cleanup_saying_how_far_it_got(db_url, dbs, tmp_path, monkeypatch):
+    import mopstool.ops.writes as writes
+    from mopstool.errors import ExitCode, MopsError
+
+    load_demo(db_url, tmp_path, monkeypatch)
+    cfg = load_config()
+    before = snapshot(dbs)
+    total = plan_cleanup(dbs, cfg, as_of=date(2018, 7, 11), batch_size=30).total
+    monkeypatch.setattr(writes, "BATCH_RELOCK_WAIT", 0.3)
+    hook, times, threads = _hold_lock_after_first_batch(dbs, 3)
+    with pytest.raises(MopsError) as exc:
+        cleanup(dbs, cfg, as_of=date(2018, 7, 11), batch_size=30, batch_hook=hook)
+    threads[0].join()
+    assert exc.value.code == ExitCode.TEMPFAIL
+    assert exc.value.message.endswith(f": stopped after 30 of {total:,} runs moved; run again to finish")
+    assert exc.value.message.startswith("another mopstool holds the lock 'mopstool.write'")
+    assert len(changed(before, snapshot(dbs))) == 30 and audit_rows(dbs) == 1

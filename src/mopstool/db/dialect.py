@@ -112,7 +112,7 @@ def sqlite_lock_path(database: str) -> Path:
 
 
 #: seconds between two tries of a held SQLite file lock
-_POLL = 0.05
+_POLL = 0.01  # a waiting SQLite writer looks this often: it must catch the gap between two batches
 
 
 @contextmanager

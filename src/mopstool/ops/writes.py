@@ -47,6 +47,10 @@ DECLINED_NOTE = "declined; nothing written"
 CONCURRENT_NOTE = "another writer committed meanwhile"
 #: seconds the write lock stays free between two batches of a bulk job
 BATCH_GAP = 0.05
+#: seconds a started bulk job waits at least to take the lock back for its next
+#: batch (a writer that took its turn in the gap holds it for one short
+#: transaction); ``general.lock_timeout`` when that is longer
+BATCH_RELOCK_WAIT = 60.0
 
 
 def lock_timeout_of(dbs: Databases, given: int | float | None = None) -> float:
@@ -223,10 +227,14 @@ def execute_batches(dbs: Databases, action: str, plan: Callable[[Connection], P]
     *apply* writes that fresh batch plan, and the audit record goes into the
     batch's transaction. *done(plan, slice, fresh)* runs after each batch's
     commit (or after a batch with nothing left to change). Between two batches
-    the lock stays free for *gap* seconds, so a waiting writer takes its turn.
+    the lock stays free for *gap* seconds, so a waiting writer takes its turn;
+    the first batch waits for the lock as long as any writer (the lock timeout),
+    every later one at least :data:`BATCH_RELOCK_WAIT` seconds, so a writer that
+    took its turn does not stop the job half way.
     Returns the confirmed plan with ``applied`` True once every batch ran.
     Interrupted (Ctrl-C), it says how far it got, "N of M *done_words*" (the
-    committed batches; the one in progress is rolled back), and to run again."""
+    committed batches; the one in progress is rolled back), and to run again;
+    so does a later batch that cannot get the lock back (exit 75)."""
     import time
 
     shown, go = _plan_and_confirm(dbs, plan, dry_run=dry_run, confirm=confirm, pstamp_db=pstamp_db)
@@ -234,7 +242,8 @@ def execute_batches(dbs: Databases, action: str, plan: Callable[[Connection], P]
         return shown
     parts = list(batches(shown))
     total = sum(len(_keys(p) or ()) for p in parts)
-    committed = 0
+    committed = n = 0
+    first_wait = lock_timeout_of(dbs, lock_timeout)
     try:
         for n, part in enumerate(parts):
             if n:
@@ -242,12 +251,18 @@ def execute_batches(dbs: Databases, action: str, plan: Callable[[Connection], P]
                 # instead of finding it taken again by the next batch
                 time.sleep(gap)
             fresh = _apply_fresh(dbs, action, _keys(part), lambda conn, p=part: batch_plan(conn, p), apply,
-                                 pstamp_db=pstamp_db, lock_timeout=lock_timeout, command=command)
+                                 pstamp_db=pstamp_db, command=command,
+                                 lock_timeout=max(first_wait, BATCH_RELOCK_WAIT) if n else first_wait)
             committed += len(_keys(fresh) or ())
             if done is not None:
                 done(shown, part, fresh)
     except KeyboardInterrupt:
         raise MopsError(f"interrupted: {committed:,} of {total:,} {done_words}; the batch in progress "
                         "was rolled back; run again to finish", ExitCode.INTERRUPTED) from None
+    except TempFail as exc:
+        if not n:  # the first batch: nothing done yet, the writer's usual refusal
+            raise
+        raise TempFail(f"{exc.message.removesuffix('; retry later')}: stopped after {committed:,} of "
+                       f"{total:,} {done_words}; run again to finish") from None
     shown.applied = True
     return shown
