@@ -320,7 +320,7 @@ def _night_of(parameters) -> dict | None:
     return {"prefix": prefix, "start": times[0], "end": times[-1]}
 
 
-def handwritten(url: str, repeat: int) -> None:
+def handwritten(url: str, repeat: int, quiet: bool = False) -> list[dict]:
     """Per report: the median time of every SELECT it sends (statements captured
     in-process, then each run *repeat* times on a connection of its own), and the
     same with the statements of the shapes in HANDWRITTEN replaced by the
@@ -347,7 +347,10 @@ def handwritten(url: str, repeat: int) -> None:
         return statistics.median(ts), rows
 
     eng = create_engine(url)
-    print(f"{'report':<22}{'SELECTs':>8}{'report SQL (ms)':>17}{'hand-written (ms)':>19}{'ratio':>7}  replaced")
+    out = []
+    if not quiet:
+        print(f"{'report':<22}{'SELECTs':>8}{'report SQL (ms)':>17}{'hand-written (ms)':>19}{'ratio':>7}  "
+              "replaced")
     for name, argv in COMMANDS:
         seen: list = []
 
@@ -391,9 +394,13 @@ def handwritten(url: str, repeat: int) -> None:
                     replaced.append(shape)
                 else:
                     hand += t
-        print(f"{name:<22}{selects:>8}{total * 1000:>17.1f}{hand * 1000:>19.1f}{total / hand:>7.2f}  "
-              f"{', '.join(sorted(set(replaced))) or '-'}")
+        out.append({"report": name, "selects": selects, "sql_s": total, "handwritten_s": hand,
+                    "ratio": total / hand, "replaced": sorted(set(replaced))})
+        if not quiet:
+            print(f"{name:<22}{selects:>8}{total * 1000:>17.1f}{hand * 1000:>19.1f}{total / hand:>7.2f}  "
+                  f"{', '.join(sorted(set(replaced))) or '-'}")
     eng.dispose()
+    return out
 
 
 def inflate(url: str, exposures: int, components: int, requests: int = 300_000,

@@ -99,21 +99,14 @@ def _cpu(argv: list[str], env: dict) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", help="database URL (default: a scratch SQLite demo)")
-    ap.add_argument("--repeat", type=int, default=11, help="rounds (the median is kept)")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--no-cache", action="store_true",
-                    help="keep the environment's bytecode setting (PYTHONDONTWRITEBYTECODE)")
-    ap.add_argument("--minimal-gc-hold", action="store_true",
-                    help="the minimal script also holds garbage collection until its engine exists "
-                         "(like for like with mopstool's start-up)")
-    args = ap.parse_args()
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
+def measure(db: str | None = None, repeat: int = 11, no_cache: bool = False,
+            minimal_gc_hold: bool = False) -> list[dict]:
+    """Per report: statements, median CPU seconds of mopstool and of the minimal
+    script, their ratio and the target (also used by bench_startup.py)."""
+    args = argparse.Namespace(db=db, repeat=repeat, no_cache=no_cache, minimal_gc_hold=minimal_gc_hold)
     work = Path(tempfile.mkdtemp(prefix="bench_reports_"))
     env = dict(os.environ, HOME=str(work), XDG_CONFIG_HOME=str(work / ".config"))
+    (work / ".config").mkdir()
     for var in ("MOPSTOOL_DB", "MOPSTOOL_CONFIG", "IPPRC", "MOPSTOOL_DBNAME"):
         env.pop(var, None)
     if not args.no_cache:
@@ -147,8 +140,25 @@ def main() -> int:
         mt, mf = statistics.median(t), statistics.median(f)
         rows.append({"report": label, "statements": cases[label][2], "mopstool_cpu_s": round(mt, 3),
                      "minimal_cpu_s": round(mf, 3), "ratio": round(mt / mf, 2), "target": TARGET})
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", help="database URL (default: a scratch SQLite demo)")
+    ap.add_argument("--repeat", type=int, default=11, help="rounds (the median is kept)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="keep the environment's bytecode setting (PYTHONDONTWRITEBYTECODE)")
+    ap.add_argument("--minimal-gc-hold", action="store_true",
+                    help="the minimal script also holds garbage collection until its engine exists "
+                         "(like for like with mopstool's start-up)")
+    args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    rows = measure(args.db, args.repeat, args.no_cache, args.minimal_gc_hold)
     if args.json:
-        print(json.dumps({"database": url.split("///")[0] if "///" in url else "given", "rounds": args.repeat,
+        print(json.dumps({"database": "given" if args.db else "the SQLite demo", "rounds": args.repeat,
                           "bytecode_cache": not args.no_cache, "minimal_gc_hold": args.minimal_gc_hold,
                           "results": rows}, indent=2))
     else:
