@@ -483,8 +483,8 @@ def inflate(url: str, exposures: int, components: int, requests: int = 300_000,
 def cleanup_apply(url: str, runs: int, writers: float, lock_timeout: float) -> None:
     """``cleanup --yes`` of *runs* old chip runs of the history, with other writers.
 
-    Puts the cleaned ones of *runs* history chip runs (nights 10 days and more
-    before the demo night; one in 50 is an out-of-scope full run) back in scope (state full, label OSS.nightlyscience), then runs
+    Puts the cleaned ones of the first *runs* history chip runs (the newest
+    history nights; one in 50 is an out-of-scope full run) back in scope (state full, label OSS.nightlyscience), then runs
     ``cleanup --yes --stage chip`` in this process, counting its statements (and
     the DESCRIBEs among them) and the time between its batches with the write
     lock free, while another process starts every *writers* seconds a small
@@ -494,7 +494,7 @@ def cleanup_apply(url: str, runs: int, writers: float, lock_timeout: float) -> N
     import statistics
     import threading
 
-    first = BASE + 685 * 10
+    first = BASE  # every history night is older than the chip retention as of the demo night
     eng = create_engine(url)
     with eng.begin() as c:
         in_scope = c.execute(text("UPDATE chipRun SET state = 'full', label = 'OSS.nightlyscience' "
@@ -550,10 +550,11 @@ def cleanup_apply(url: str, runs: int, writers: float, lock_timeout: float) -> N
         c.execute(text("UPDATE chipRun SET note = :n WHERE chip_id = :i"), {"n": demo_note, "i": demo_id})
     eng.dispose()
     codes = sorted({r[0] for r in results})
+    free = (f"lock free between batches: median {statistics.median(gaps) * 1000:.1f} ms, "
+            f"min {min(gaps) * 1000:.1f} ms" if gaps else "one batch")
     print(f"cleanup --yes: {moved:,} of the {in_scope:,} history runs put in scope moved in {took:.1f} s, "
           f"{counts['statements']} statements ({counts['describe']} DESCRIBE), {len(acquired)} lock "
-          f"acquisitions; lock free between batches: median {statistics.median(gaps) * 1000:.1f} ms, "
-          f"min {min(gaps) * 1000:.1f} ms" if gaps else "no batches")
+          f"acquisitions; {free}")
     if results:
         print(f"other writers: {len(results)} started, exit statuses {codes}, "
               f"{sum(1 for r in results if r[0] == 0)} succeeded; their time median "

@@ -100,3 +100,14 @@ def test_bench_million_smoke(scratch_mysql, isolated_home):
     assert "czar" in r.stdout and "faults of the night" in r.stdout       # the hand-written rows matched
     r = _bench("bench_million.py", "--in-process", "--measure", url, url, "--only", "faults")
     assert "faults" in r.stdout
+    r = _bench("bench_million.py", "--handwritten", url)                 # every report's shapes match
+    for shape in ("runs of the night", "cleanup candidates, chip", "runs in motion, counted",
+                  "backlog, plain fault test", "run ids of the night"):
+        assert shape in r.stdout
+    r = _bench("bench_million.py", "--cleanup-apply", url, "--runs", "100", "--writers", "0.2")
+    assert "cleanup --yes: 98 of the 98 history runs put in scope moved" in r.stdout, r.stdout
+    # and the whole set of start-up and cost targets in one output
+    r = _bench("bench_startup.py", "--repeat", "1", "--million", url, url, "--million-rounds", "1", "--json")
+    sections = {row["section"] for row in json.loads(r.stdout)["more"]}
+    assert sections == {"1 M exposures: whole process, big / small",
+                        "1 M exposures: SQL time against hand-written SQL"}
