@@ -507,8 +507,8 @@ def test_diff_waiting_for_publishing_is_held(cli, db_url, dbs):
 # ------------------------------------------------------------------ other writers between batches
 
 def _hold_lock_after_first_batch(dbs, hold: float):
-    """A batch hook that, in batch 1, starts another writer: it waits for the lock,
-    takes it in the gap after batch 1 and holds it *hold* seconds."""
+    """A batch hook that, in the first batch, starts another writer: it waits for
+    the lock, takes it in the gap after that batch and holds it *hold* seconds."""
     import threading
     import time
 
@@ -524,12 +524,14 @@ def _hold_lock_after_first_batch(dbs, hold: float):
         times["released"] = time.monotonic()
 
     threads = []
+    calls = []
 
-    def hook(stage, n, ids):
-        if n == 1:
+    def hook(stage, n, ids):   # n counts the batches of each stage: count them all here
+        calls.append(stage)
+        if len(calls) == 1:
             threads.append(threading.Thread(target=other_writer))
             threads[0].start()
-        elif n == 2:
+        elif len(calls) == 2:
             times["batch2"] = time.monotonic()
 
     return hook, times, threads
