@@ -20,8 +20,8 @@ e.g. skycell). The answer here is exact and array-at-a-time:
    triple look-up; ``sparse_candidates``): both sets are sorted by the key
    (group, row of height h, x quantised to h/64); a point's partners in the
    row below, its own and the row above are three contiguous runs of Q's
-   keys, where each run starts found for all points of a row offset at once
-   by merging the two sorted key arrays (``merged_positions``);
+   keys, the start of each found for all points of a row offset at once by
+   merging the two sorted key arrays (``merged_positions``);
 4. the caller (or ``pairs_within`` itself) keeps the candidate pairs whose
    exact chord distance (unit vectors) is within r; ``pairs_within`` needs
    the chord only for pairs whose plane distance lies within the stretch
@@ -440,9 +440,10 @@ def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool 
     For small distances (few points within *h* of a point): both sets sorted
     by (group, row, x quantised to h/64), the partners of a point in a row are
     one contiguous run of Q's sorted keys, its start found by one merge of
-    the sorted keys (``merged_positions``) and walked point by point. ``qx is None``: Q is P, and with *half* each
-    unordered pair of distinct points comes once (as i < j). None when the
-    keys would not fit in 62 bits (the caller uses ``candidates``)."""
+    the sorted keys (``merged_positions``) and walked point by point.
+    ``qx is None``: Q is P, and with *half* each unordered pair of distinct
+    points comes once (as i < j). None when the keys would not fit in 62
+    bits (the caller uses ``candidates``)."""
     import numpy as np
 
     same = qx is None
