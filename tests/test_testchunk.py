@@ -249,3 +249,27 @@ def test_linking_one_field_spread_over_the_sky(far):
     c = {k: np.array(v) for k, v in cols.items()}
     res = link(c["ra"], c["dec"], c["mjd"], c["exp"], np.zeros(len(c["ra"]), dtype=int), TrackletParams())
     assert 3 in res.lengths.tolist()
+
+
+def test_separation_in_sigma_is_hypot_where_squares_do_not_fit():
+    """The normalised separation is sqrt(x^2 + y^2) of the offsets in units of
+    the combined errors, and numpy's hypot where the squares do not fit: both
+    errors 0 (inf, though the RA axis is 0/0), an underflow."""
+    from mopstool.ops.testchunk.compare import Cell, Offsets
+
+    ra_a, dec_a = np.full(3, 10.0), np.full(3, 20.0)
+    ra_b = ra_a + np.array([1e-4, 0.0, 1e-4])
+    dec_b = dec_a + np.array([2e-4, 1e-4, 0.0])
+    err_a, err_b = np.array([1e-5, 0.0, 1e154]), np.array([1e-5, 0.0, 0.0])
+    ones, zero = np.ones(3), np.zeros(3, dtype="u8")
+    a = Cell("e", "s", 0.0, "a", ra_a, dec_a, err_a, err_a, ones, zero)
+    b = Cell("e", "s", 0.0, "b", ra_b, dec_b, err_b, err_b, ones, zero)
+    idx = np.arange(3)
+    o = Offsets.of_many([(a, b, idx, idx)])
+    s = np.hypot(err_a, err_b) * 3600.0
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        want = np.hypot(o.dra / s, o.ddec / s)
+        squares = np.sqrt((o.dra / s) ** 2 + (o.ddec / s) ** 2)
+    assert np.isinf(o.sigma[1]) and np.isinf(want[1]) and np.isnan(squares[1])
+    assert 0 < o.sigma[2] < 1e-150 and abs(squares[2] / want[2] - 1) > 1e-12     # the squares lose digits here
+    assert np.allclose(o.sigma[[0, 2]], want[[0, 2]], rtol=1e-15, atol=0)

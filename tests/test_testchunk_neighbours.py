@@ -138,3 +138,18 @@ def test_pairs_within_equals_the_exact_chord_test(spread_deg):
     ci, cj = nb.candidates(cp[1] / cp[0], cp[2] / cp[0], cq[1] / cq[0], cq[2] / cq[0], h)
     wi, wj, _ = nb.within(p.T, q.T, ci, cj, chord(reach), chord(rmin))
     assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(wi.tolist(), wj.tolist())) and len(wi) >= 300
+
+
+def test_merged_positions_are_searchsorted():
+    """The merge of two sorted key arrays gives numpy.searchsorted(side="left"),
+    with ties between and within the arrays, negative keys and empty arrays."""
+    rng = np.random.default_rng(8)
+    for n in (0, 1, 7, 5000):
+        for m in (0, 1, 9, 3000):
+            a = np.sort(rng.integers(-40, 40, n))
+            v = np.sort(rng.integers(-50, 50, m))
+            got = nb.merged_positions(a, v)
+            assert got.dtype == np.int64 and np.array_equal(got, np.searchsorted(a, v, side="left")), (n, m)
+    big = np.sort(rng.integers(-(1 << 61), 1 << 61, 2000))
+    v = np.sort(np.concatenate([big[::7], rng.integers(-(1 << 61), 1 << 61, 500)]))
+    assert np.array_equal(nb.merged_positions(big, v), np.searchsorted(big, v))

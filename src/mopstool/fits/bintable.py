@@ -80,10 +80,11 @@ def _end_of(raw: str) -> int:
     return len(raw) - len(raw) % 80 if i < 0 else i
 
 
-def find_card(raw: str, key: str) -> str | None:
+def find_card(raw: str, key: str, *, hierarch: bool = True) -> str | None:
     """The raw value field of keyword *key* in a header's text up to END, as
     ``header_cards(raw).get(key)`` gives it (the first occurrence, as a
-    plain or a HIERARCH card), found without parsing every card."""
+    plain or a HIERARCH card), found without parsing every card.
+    ``hierarch=False``: the text is known to hold no HIERARCH card."""
     best, val = len(raw) + 1, None
     if len(key) <= 8:
         pat = key.ljust(8) + "= "
@@ -92,7 +93,7 @@ def find_card(raw: str, key: str) -> str | None:
             i = raw.find(pat, i + 1)
         if i >= 0:
             best, val = i, raw[i + 10:i + 80]
-    i = raw.find("HIERARCH ")
+    i = raw.find("HIERARCH ") if hierarch else -1
     while 0 <= i < best:
         if i % 80 == 0:
             k, eq, v = raw[i + 9:i + 80].partition("=")
@@ -112,6 +113,7 @@ class Hdu:
         self.data_bytes = data_bytes
         self._cards = cards
         self._raw = raw if raw is None else raw[:_end_of(raw)]
+        self._hierarch = self._raw is not None and "HIERARCH " in self._raw
         self._found: dict[str, str | None] = {}
 
     @property
@@ -130,7 +132,7 @@ class Hdu:
         if self._cards is not None or self._raw is None:
             return self.cards.get(key)
         if key not in self._found:
-            self._found[key] = find_card(self._raw, key)
+            self._found[key] = find_card(self._raw, key, hierarch=self._hierarch)
         return self._found[key]
 
     def get(self, key: str, default=None):

@@ -479,8 +479,14 @@ class Offsets:
         ddec = (dec_b - dec_a) * 3600.0
         sra = norm(cat(0, "ra_err", 2), cat(1, "ra_err", 3)) * 3600.0
         sdec = norm(cat(0, "dec_err", 2), cat(1, "dec_err", 3)) * 3600.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sig = np.hypot(dra / sra, ddec / sdec)      # hypot: inf where an error is 0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            x, y = dra / sra, ddec / sdec
+            sig = norm(x, y)
+            # hypot where x^2 + y^2 is not representable (an error of 0, or an
+            # overflow or underflow): inf where an error is 0
+            odd = np.flatnonzero(~((sig >= 1e-150) & (sig <= 1e150)))
+            if len(odd):
+                sig[odd] = np.hypot(x.take(odd), y.take(odd))
         mag_a = cat(0, "mag", 2)
         return Offsets(dra, ddec, norm(dra, ddec), sig, cat(1, "mag", 3) - mag_a, mag_a)
 

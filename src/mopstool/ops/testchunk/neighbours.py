@@ -20,7 +20,8 @@ e.g. skycell). The answer here is exact and array-at-a-time:
    triple look-up; ``sparse_candidates``): both sets are sorted by the key
    (group, row of height h, x quantised to h/64); a point's partners in the
    row below, its own and the row above are three contiguous runs of Q's
-   keys, each found with one ``searchsorted``;
+   keys, the start of each found for all points of a row offset at once by
+   merging the two sorted key arrays (``merged_positions``);
 4. the caller (or ``pairs_within`` itself) keeps the candidate pairs whose
    exact chord distance (unit vectors) is within r; ``pairs_within`` needs
    the chord only for pairs whose plane distance lies within the stretch
@@ -306,6 +307,27 @@ def sort_keys(k):
     return o, c
 
 
+def merged_positions(a, v):
+    """``numpy.searchsorted(a, v, side="left")`` of sorted int64 keys *v* in
+    sorted int64 keys *a* (both within +-2^62), by one stable sort of the two
+    runs (a merge: faster than a binary search per key): key * 2 + 1 for
+    *a*, key * 2 for *v*, so that a key of *v* comes before equal keys of *a*;
+    the i-th key of *v* then has as many keys of *a* before it as its place
+    less i."""
+    import numpy as np
+
+    na, nv = len(a), len(v)
+    c = np.empty(na + nv, dtype=np.int64)
+    np.left_shift(a, 1, out=c[:na])
+    c[:na] |= 1
+    np.left_shift(v, 1, out=c[na:])
+    c.sort(kind="stable")
+    c &= 1
+    w = np.flatnonzero(c == 0)
+    w -= np.arange(nv, dtype=np.int64)
+    return w
+
+
 def stable_order(k):
     """``numpy.argsort(k, kind="stable")`` of non-negative integer keys (``sort_keys``)."""
     return sort_keys(k)[0]
@@ -417,10 +439,11 @@ def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool 
     about *h* apart: every pair closer than *h* in the plane is among them.
     For small distances (few points within *h* of a point): both sets sorted
     by (group, row, x quantised to h/64), the partners of a point in a row are
-    one contiguous run of Q's sorted keys, found with one ``searchsorted`` and
-    walked point by point. ``qx is None``: Q is P, and with *half* each
-    unordered pair of distinct points comes once (as i < j). None when the
-    keys would not fit in 62 bits (the caller uses ``candidates``)."""
+    one contiguous run of Q's sorted keys, its start found by one merge of
+    the sorted keys (``merged_positions``) and walked point by point.
+    ``qx is None``: Q is P, and with *half* each unordered pair of distinct
+    points comes once (as i < j). None when the keys would not fit in 62
+    bits (the caller uses ``candidates``)."""
     import numpy as np
 
     same = qx is None
@@ -456,22 +479,23 @@ def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool 
 
     oq, kq = sort_keys(keys(qx, qy, qg))
     op, kp = (oq, kq) if same else sort_keys(keys(px, py, pg))
+    # Q's keys and one past the end that no key reaches: a walk stops there
+    ends = np.empty(nq + 1, dtype=np.int64)
+    ends[:nq] = kq
+    ends[nq] = np.iinfo(np.int64).max
     out_i, out_j = [], []
     for dr in ((0, 1) if half else (-1, 0, 1)):
         top = kp + (dr * nxq + hq)
         if half and dr == 0:
             pos = np.arange(1, np_ + 1, dtype=np.int64)      # the points after each one
         else:
-            pos = np.searchsorted(kq, kp + (dr * nxq - hq), side="left")
-        act = np.arange(np_, dtype=np.int64)
-        while len(act):
-            inside = pos < nq
-            np.minimum(pos, nq - 1, out=pos)
-            inside &= kq.take(pos) <= top.take(act)
-            k = np.flatnonzero(inside)
+            pos = merged_positions(kq, kp + (dr * nxq - hq))
+        act = None          # every point of P
+        while True:
+            k = np.flatnonzero(ends.take(pos) <= (top if act is None else top.take(act)))
             if len(k) == 0:
                 break
-            act, pos = act.take(k), pos.take(k)
+            act, pos = (k if act is None else act.take(k)), pos.take(k)
             out_i.append(act)
             out_j.append(pos)
             pos = pos + 1
@@ -503,7 +527,7 @@ class Occupied:
     the eight around it. A position in an unmarked square has no point of Q
     within *h*; one in a marked square may have one (the caller checks)."""
 
-    MAX_CELLS = 1 << 22
+    MAX_CELLS = 1 << 24
 
     def __init__(self, qx, qy, h: float):
         import numpy as np
