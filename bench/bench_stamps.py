@@ -45,7 +45,10 @@ is reported, with the median of the per-round ratios to the floor and their
 range (lowest-highest), the ratio of the best (lowest) CPU time of each, the
 whole processes' throughput (stamps per wall second and per CPU second) and
 the load average after each case. A ``cli wN`` run is compared with ``cli``
-by wall time (its CPU time is that of all its processes). The image
+by wall time (its CPU time is that of all its processes), and beside it the
+speed-up the machine itself gives N processes: a pure-Python loop run N
+times in one process against once in each of N processes (``spin``, one
+pair per round). The image
 sits in the page cache for every run; on a shared machine the CPU time is the
 steadier figure. An image already in --workdir is reused.
 
@@ -182,6 +185,29 @@ with fitsio.FITS(image) as f:
 """
 
 
+SPIN = r"""
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+
+def spin(n):
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+if __name__ == "__main__":
+    workers, loops = int(sys.argv[1]), 20_000_000
+    if workers == 1:
+        for _ in range(int(sys.argv[2])):
+            spin(loops)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(spin, [loops] * workers))
+"""
+
+
 #: the environment of the children: byte code cached (under the work directory)
 #: as an installed package has it, whatever PYTHONDONTWRITEBYTECODE says here
 CHILD_ENV: dict[str, str] = {}
@@ -291,6 +317,7 @@ def main() -> int:
             **{f"cli w{w}": cli + [str(w)] for w in workers},
         }
         proc: dict[str, list[tuple[float, float]]] = {mode: [] for mode in argvs}
+        spins: dict[int, list[float]] = {}
         for mode, argv in argvs.items():         # warm-up: byte code written, files in the page cache
             _child_run(argv, work / f"out_{mode.split('+')[0].split()[0]}")
         for rnd in range(max(args.rounds, 1)):
@@ -308,6 +335,12 @@ def main() -> int:
                 inproc.setdefault(mode, []).append(json.loads(p.stdout.strip().splitlines()[-1]))
             for mode, argv in list(argvs.items())[::step]:
                 proc[mode].append(_child_run(argv, work / f"out_{mode.split('+')[0].split()[0]}"))
+            for w in workers:
+                spin_file = work / "spin.py"
+                spin_file.write_text(SPIN)
+                one = _child_run([sys.executable, str(spin_file), "1", str(w)], work / "out_spin")[0]
+                many = _child_run([sys.executable, str(spin_file), str(w)], work / "out_spin")[0]
+                spins.setdefault(w, []).append(one / many)
         med = statistics.median
         print(f"\n{n} stamps of {size}x{size} px, median of {args.rounds} interleaved rounds")
         print(f"{'mode':6} {'stamps':>6} {'wall s':>8} {'CPU s':>8} {'stamps/s':>9} {'peak RSS MB':>12}")
@@ -341,8 +374,11 @@ def main() -> int:
         for w in workers:
             per = [a[0] / b[0] for a, b in zip(proc["cli"], proc[f"cli w{w}"])]
             speedup[w] = (med(per), min(per), max(per))
+            spin = (med(spins[w]), min(spins[w]), max(spins[w]))
+            speedup[w] += spin
             print(f"whole process: --workers {w} is {speedup[w][0]:.2f} x as fast as --workers 1 in wall time "
-                  f"(per round {speedup[w][1]:.2f}-{speedup[w][2]:.2f})")
+                  f"(per round {speedup[w][1]:.2f}-{speedup[w][2]:.2f}); a CPU loop in {w} processes "
+                  f"{spin[0]:.2f} x ({spin[1]:.2f}-{spin[2]:.2f})")
         summary.append({"stamps": n, "size": size, "in_process": inproc, "process": proc,
                         "throughput_process": throughput, "workers_speedup": speedup,
                         "ratio_in_process": ratio_in, "ratio_process": ratio_proc,

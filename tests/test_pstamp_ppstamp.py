@@ -241,59 +241,62 @@ def test_dask_cluster_gives_the_serial_files(tmp_path, monkeypatch):
 
 
 def test_one_images_stamps_are_split_over_the_workers(cli, tmp_path, monkeypatch):
-    """A one-image request of 100 stamps: --workers 2 splits it (so both workers cut)
-    and gives the serial run's files byte for byte and its results in its order."""
+    """A one-image request of 2.5 x MIN_CHUNK stamps: --workers 2 splits it (so both
+    workers cut) and gives the serial run's files byte for byte and its results in its order."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    path, d = _request_with_images(tmp_path, n_images=1, per_image=100)
-    specs = [StampSpec(name=f"s{i}") for i in range(100)]
+    n = MIN_CHUNK * 5 // 2
+    path, d = _request_with_images(tmp_path, n_images=1, per_image=n)
+    specs = [StampSpec(name=f"s{i}") for i in range(n)]
     tasks = plan_tasks([("a.fits", specs)], CutOptions(outdir="o"), 2)
     assert len(tasks) > 1 and [s for _, part, _ in tasks for s in part] == specs
     outs = {}
-    for n in (1, 2):
-        out = tmp_path / f"w{n}"
-        r = cli("pstamp-req", "cut", "--request", path, "--images", d, "-o", out, "--workers", n, "--json")
+    for w in (1, 2):
+        out = tmp_path / f"w{w}"
+        r = cli("pstamp-req", "cut", "--request", path, "--images", d, "-o", out, "--workers", w, "--json")
         assert r.code == 0, r.err
-        outs[n] = ([{k: v for k, v in x.items() if k not in ("path", "files")} for x in r.json()], _tree(out))
-    assert len(outs[1][1]) == 100 and [x["rownum"] for x in outs[1][0]] == list(range(1, 101))
+        outs[w] = ([{k: v for k, v in x.items() if k not in ("path", "files")} for x in r.json()], _tree(out))
+    assert len(outs[1][1]) == n and [x["rownum"] for x in outs[1][0]] == list(range(1, n + 1))
     assert outs[1] == outs[2]
 
 
 def test_split_tasks_keep_the_order_and_a_minimum_size():
     opts = CutOptions(outdir="o")
-    big = [StampSpec(name=f"b{i}") for i in range(1000)]
-    small = [StampSpec(name=f"s{i}") for i in range(40)]
+    big = [StampSpec(name=f"b{i}") for i in range(8 * MIN_CHUNK)]
+    small = [StampSpec(name=f"s{i}") for i in range(MIN_CHUNK // 3)]
     # one slot, or images enough for the slots: one task per image
-    assert [len(t[1]) for t in plan_tasks([("a", big), ("b", small)], opts, 1)] == [1000, 40]
-    assert [len(t[1]) for t in plan_tasks([("a", small), ("b", small)], opts, 2)] == [40, 40]
+    assert [len(t[1]) for t in plan_tasks([("a", big), ("b", small)], opts, 1)] == [len(big), len(small)]
+    assert [len(t[1]) for t in plan_tasks([("a", small), ("b", small)], opts, 2)] == [len(small)] * 2
     tasks = plan_tasks([("a", big), ("b", small)], opts, 2)
     assert [t[0] for t in tasks] == ["a"] * (len(tasks) - 1) + ["b"]
     assert [s for t in tasks for s in t[1]] == big + small
-    assert len(tasks) > 2 and min(len(t[1]) for t in tasks) >= MIN_CHUNK
+    assert len(tasks) > 2 and min(len(t[1]) for t in tasks[:-1]) >= MIN_CHUNK
     assert len(plan_tasks([("a", big[:2 * MIN_CHUNK - 1])], opts, 8)) == 1
 
 
 def test_a_split_unreadable_image_fails_only_its_own_jobs(tmp_path):
     """Each task of a split image opens it itself: an unreadable one gives every
     one of its jobs fault 5, the other image's stamps are cut."""
-    path, d = _request_with_images(tmp_path, n_images=2, per_image=80)
+    n = 2 * MIN_CHUNK
+    path, d = _request_with_images(tmp_path, n_images=2, per_image=n)
     req = rq.read_request(path)
     bad = sorted(d.iterdir())[1]
     _truncate(bad, 2880 * 2 + 1000)              # the header stays, the pixels go
     res = cut_request(req, [d], tmp_path / "o", execution=Execution(workers=2))
-    assert [r.rownum for r in res] == list(range(1, 161))
-    assert all(r.fault == 0 for r in res[:80]) and all(r.fault == 5 and "truncated" in r.message for r in res[80:])
-    assert {r.image for r in res[80:]} == {str(bad)}
+    assert [r.rownum for r in res] == list(range(1, 2 * n + 1))
+    assert all(r.fault == 0 for r in res[:n]) and all(r.fault == 5 and "truncated" in r.message for r in res[n:])
+    assert {r.image for r in res[n:]} == {str(bad)}
 
 
 def test_direct_cut_is_split_like_a_request(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     p = write_synthetic_image(tmp_path / "img.fits", 300, 200)
-    specs = [StampSpec(x=10.0 + 2.5 * i, y=20.0 + i, width=9, height=7) for i in range(90)]
+    n = 2 * MIN_CHUNK + 10
+    specs = [StampSpec(x=10.0 + (i % 110) * 2.5, y=20.0 + (i % 150), width=9, height=7) for i in range(n)]
     serial = cut_images([p], specs, tmp_path / "s")
     par = cut_images([p], specs, tmp_path / "p", execution=Execution(workers=2))
     assert [r.to_dict() | {"path": "", "files": []} for r in serial] == \
         [r.to_dict() | {"path": "", "files": []} for r in par]
-    assert _tree(tmp_path / "s") == _tree(tmp_path / "p") and len(_tree(tmp_path / "p")) == 90
+    assert _tree(tmp_path / "s") == _tree(tmp_path / "p") and len(_tree(tmp_path / "p")) == n
 
 
 def test_unreachable_scheduler_exits_69(cli, tmp_path):
