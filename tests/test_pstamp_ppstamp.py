@@ -299,6 +299,21 @@ def test_direct_cut_is_split_like_a_request(tmp_path, monkeypatch):
     assert _tree(tmp_path / "s") == _tree(tmp_path / "p") and len(_tree(tmp_path / "p")) == n
 
 
+def test_progress_counts_stamps_split_or_not(tmp_path):
+    p = write_synthetic_image(tmp_path / "img.fits", 300, 200)
+    q = write_synthetic_image(tmp_path / "img2.fits", 300, 200)
+    specs = [StampSpec(x=20.0 + i, y=30.0, width=5, height=5) for i in range(3)]
+    seen = []
+    cut_images([p, q], specs, tmp_path / "o", progress=lambda what, done, total: seen.append((done, total)))
+    assert seen == [(0, 6), (3, 6), (6, 6)]
+    many = [StampSpec(x=20.0 + i % 200, y=30.0 + i // 200, width=5, height=5) for i in range(3 * MIN_CHUNK)]
+    seen = []
+    cut_images([p], many, tmp_path / "m", execution=Execution(workers=2),
+               progress=lambda what, done, total: seen.append((done, total)))
+    assert len(seen) > 2 and seen[0] == (0, len(many)) and seen[-1] == (len(many), len(many))
+    assert all(a[0] < b[0] for a, b in zip(seen, seen[1:]))
+
+
 def test_unreachable_scheduler_exits_69(cli, tmp_path):
     pytest.importorskip("dask.distributed")
     path, d = _request_with_images(tmp_path, n_images=1, per_image=1)

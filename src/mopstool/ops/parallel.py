@@ -78,7 +78,6 @@ def run_tasks(fn: Callable[..., Any], tasks: Iterable[tuple] | Plan, execution: 
     return results
 
 
-
 def _planned(tasks: Iterable[tuple] | Plan, slots: int) -> list[tuple]:
     return list(tasks(slots) if callable(tasks) else tasks)
 
