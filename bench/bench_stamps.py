@@ -25,6 +25,8 @@ Whole processes (what a user or cron runs, start-up and imports included):
 
 * ``cli``   - ``python -m mopstool pstamp-req cut --request R --images I -o D
               --workers 1 --json``;
+* ``cli wN`` - the same with ``--workers N`` (``--workers``, default 2): the
+              one image's stamps split over N processes;
 * ``floor`` - a minimal script (imports fitsio and numpy only) reading the same
               ROIs (given to it in a JSON file) and writing each to its own file
               with the source header's cards, as ``rw`` does;
@@ -40,12 +42,17 @@ directory is removed before each run, outside the clock. Every mode runs
 ``--rounds`` times, all modes interleaved in each round (in the reverse order
 every other round), and the MEDIAN of each
 is reported, with the median of the per-round ratios to the floor and their
-range (lowest-highest), the ratio of the best (lowest) CPU time of each, and
-the load average after each case. The image
+range (lowest-highest), the ratio of the best (lowest) CPU time of each, the
+whole processes' throughput (stamps per wall second and per CPU second) and
+the load average after each case. A ``cli wN`` run is compared with ``cli``
+by wall time (its CPU time is that of all its processes), and beside it the
+speed-up the machine itself gives N processes: a pure-Python loop run N
+times in one process against once in each of N processes (``spin``, one
+pair per round). The image
 sits in the page cache for every run; on a shared machine the CPU time is the
 steadier figure. An image already in --workdir is reused.
 
-    python bench/bench_stamps.py [--cases 1000x64,250x128] [--rounds 5] [--workdir DIR] [--keep]
+    python bench/bench_stamps.py [--cases 1000x64,250x128] [--rounds 5] [--workers 2] [--workdir DIR] [--keep]
 
 Run by hand; results are reported in docs/benchmarks.md.
 """
@@ -178,6 +185,29 @@ with fitsio.FITS(image) as f:
 """
 
 
+SPIN = r"""
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+
+def spin(n):
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+if __name__ == "__main__":
+    workers, loops = int(sys.argv[1]), 20_000_000
+    if workers == 1:
+        for _ in range(int(sys.argv[2])):
+            spin(loops)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(spin, [loops] * workers))
+"""
+
+
 #: the environment of the children: byte code cached (under the work directory)
 #: as an installed package has it, whatever PYTHONDONTWRITEBYTECODE says here
 CHILD_ENV: dict[str, str] = {}
@@ -242,11 +272,15 @@ def main() -> int:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--rounds", type=int, default=5, help="runs of each mode (the median is reported)")
+    ap.add_argument("--workers", default="2",
+                    help="comma-separated worker counts run as whole processes besides --workers 1 "
+                         "('' for none)")
     args = ap.parse_args()
 
     from mopstool.fits.image import ImageSource, write_synthetic_image
 
     cases = [tuple(int(v) for v in c.lower().split("x")) for c in args.cases.split(",") if c.strip()]
+    workers = [int(w) for w in args.workers.split(",") if w.strip()]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_stamps_"))
     work.mkdir(parents=True, exist_ok=True)
     image = work / "o8309g0262o.wrp.fits"
@@ -273,16 +307,19 @@ def main() -> int:
         wins = _windows(req, image, work / f"windows_{n}x{size}.json")
         centres = _centres(req, work / f"centres_{n}x{size}.json")
         inproc: dict[str, list[dict]] = {}
-        proc: dict[str, list[tuple[float, float]]] = {"cli": [], "floor": [], "floor+wcs": []}
+        cli = [sys.executable, "-m", "mopstool", "pstamp-req", "cut", "--request", str(req), "--images",
+               str(image), "-o", str(work / "out_cli"), "--json", "--workers"]
         argvs = {
-            "cli": [sys.executable, "-m", "mopstool", "pstamp-req", "cut", "--request", str(req), "--images",
-                    str(image), "-o", str(work / "out_cli"), "--workers", "1", "--json"],
+            "cli": cli + ["1"],
             "floor": [sys.executable, "-c", FLOOR, str(image), str(wins), str(work / "out_floor")],
             "floor+wcs": [sys.executable, "-c", FLOOR, str(image), str(wins), str(work / "out_floor"),
                           str(centres)],
+            **{f"cli w{w}": cli + [str(w)] for w in workers},
         }
+        proc: dict[str, list[tuple[float, float]]] = {mode: [] for mode in argvs}
+        spins: dict[int, list[float]] = {}
         for mode, argv in argvs.items():         # warm-up: byte code written, files in the page cache
-            _child_run(argv, work / f"out_{mode.split('+')[0]}")
+            _child_run(argv, work / f"out_{mode.split('+')[0].split()[0]}")
         for rnd in range(max(args.rounds, 1)):
             # the order of the modes alternates round by round, so that none always runs
             # right after the same neighbour (page-cache writeback, the whole-image read)
@@ -297,7 +334,13 @@ def main() -> int:
                     return 1
                 inproc.setdefault(mode, []).append(json.loads(p.stdout.strip().splitlines()[-1]))
             for mode, argv in list(argvs.items())[::step]:
-                proc[mode].append(_child_run(argv, work / f"out_{mode.split('+')[0]}"))
+                proc[mode].append(_child_run(argv, work / f"out_{mode.split('+')[0].split()[0]}"))
+            for w in workers:
+                spin_file = work / "spin.py"
+                spin_file.write_text(SPIN)
+                one = _child_run([sys.executable, str(spin_file), "1", str(w)], work / "out_spin")[0]
+                many = _child_run([sys.executable, str(spin_file), str(w)], work / "out_spin")[0]
+                spins.setdefault(w, []).append(one / many)
         med = statistics.median
         print(f"\n{n} stamps of {size}x{size} px, median of {args.rounds} interleaved rounds")
         print(f"{'mode':6} {'stamps':>6} {'wall s':>8} {'CPU s':>8} {'stamps/s':>9} {'peak RSS MB':>12}")
@@ -308,8 +351,12 @@ def main() -> int:
         per_round = [a["cpu_seconds"] / b["cpu_seconds"] for a, b in zip(inproc["roi"], inproc["rw"])]
         ratio_in = (med(a["seconds"] / b["seconds"] for a, b in zip(inproc["roi"], inproc["rw"])),
                     med(per_round))
+        print(f"{'whole process':18} {'wall s':>8} {'CPU s':>8} {'stamps/s':>9} {'stamps/CPU s':>12}")
+        throughput = {}
         for mode, runs in proc.items():
-            print(f"{mode + ' (process)':18} {med(w for w, _ in runs):8.2f} {med(c for _, c in runs):8.2f}")
+            wall, cpu = med(w for w, _ in runs), med(c for _, c in runs)
+            throughput[mode] = (n / wall, n / cpu)
+            print(f"{mode:18} {wall:8.2f} {cpu:8.2f} {n / wall:9.0f} {n / cpu:12.0f}")
         ratio_proc = (med(a[0] / b[0] for a, b in zip(proc["cli"], proc["floor"])),
                       med(a[1] / b[1] for a, b in zip(proc["cli"], proc["floor"])))
         best_in = min(r["cpu_seconds"] for r in inproc["roi"]) / min(r["cpu_seconds"] for r in inproc["rw"])
@@ -323,7 +370,17 @@ def main() -> int:
               f"(per round {min(per_proc):.2f}-{max(per_proc):.2f})")
         print(f"whole process: cli / floor+wcs {ratio_wcs[0]:.2f} x the wall time, {ratio_wcs[1]:.2f} x the CPU "
               f"time (per round {min(per_wcs):.2f}-{max(per_wcs):.2f}); load average {os.getloadavg()[0]:.1f}")
+        speedup = {}
+        for w in workers:
+            per = [a[0] / b[0] for a, b in zip(proc["cli"], proc[f"cli w{w}"])]
+            speedup[w] = (med(per), min(per), max(per))
+            spin = (med(spins[w]), min(spins[w]), max(spins[w]))
+            speedup[w] += spin
+            print(f"whole process: --workers {w} is {speedup[w][0]:.2f} x as fast as --workers 1 in wall time "
+                  f"(per round {speedup[w][1]:.2f}-{speedup[w][2]:.2f}); a CPU loop in {w} processes "
+                  f"{spin[0]:.2f} x ({spin[1]:.2f}-{spin[2]:.2f})")
         summary.append({"stamps": n, "size": size, "in_process": inproc, "process": proc,
+                        "throughput_process": throughput, "workers_speedup": speedup,
                         "ratio_in_process": ratio_in, "ratio_process": ratio_proc,
                         "ratio_process_wcs": ratio_wcs, "ratio_in_process_per_round": per_round,
                         "ratio_in_process_best": best_in,

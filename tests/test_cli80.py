@@ -192,7 +192,7 @@ def test_long_commands_show_progress_on_a_terminal_only(cli, demo_file, tmp_path
     cut = ["pstamp-req", "cut", *images, "--x", "20", "--y", "20", "--size", "8", "--workers", "1"]
     code, out = in_pty([*cut, "--outdir", str(tmp_path / "a")])
     assert code == 0, out
-    assert re.search(r"cutting stamps \(images\).*3/3.*eta", out), out[-2000:]
+    assert re.search(r"cutting stamps.*3/3.*eta", out), out[-2000:]
     r = cli(*cut, "--outdir", str(tmp_path / "b"))
     assert r.code == 0 and "eta" not in r.err and "cutting" not in r.out + r.err
 

@@ -18,7 +18,7 @@ from mopstool.fits import request as rq
 from mopstool.fits.image import ImageSource, synthetic_value, write_synthetic_image
 from mopstool.fits.stamp import NO_OVERLAP, StampSpec, cut_stamps, extract_window, plan_roi
 from mopstool.ops.parallel import Execution
-from mopstool.ops.pstamp.cut import cut_request
+from mopstool.ops.pstamp.cut import MIN_CHUNK, CutOptions, cut_images, cut_request, plan_tasks
 
 
 @pytest.fixture
@@ -225,14 +225,93 @@ def test_dask_cluster_gives_the_serial_files(tmp_path, monkeypatch):
     distributed = pytest.importorskip("dask.distributed") if not os.environ.get("CI") else \
         __import__("dask.distributed").distributed
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    path, d = _request_with_images(tmp_path, n_images=2, per_image=3)
+    # two images of 2 x MIN_CHUNK stamps: each split in two over the cluster's two threads
+    path, d = _request_with_images(tmp_path, n_images=2, per_image=2 * MIN_CHUNK)
     req = rq.read_request(path)
-    serial = cut_request(req, [d], tmp_path / "serial")
+    images = [d]
+    assert len(plan_tasks([("a", [StampSpec()] * 2 * MIN_CHUNK)] * 2, CutOptions(outdir="o"), 2)) == 4
+    serial = cut_request(req, images, tmp_path / "serial")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
-        par = cut_request(req, [d], tmp_path / "dask", execution=Execution(scheduler=cluster.scheduler_address))
-    assert [r.name for r in serial] == [r.name for r in par] and all(r.fault == 0 for r in par)
-    assert _tree(tmp_path / "serial") == _tree(tmp_path / "dask") and len(_tree(tmp_path / "dask")) == 6
+        par = cut_request(req, images, tmp_path / "dask",
+                          execution=Execution(scheduler=cluster.scheduler_address))
+    strip = [r.to_dict() | {"path": "", "files": []} for r in serial]
+    assert strip == [r.to_dict() | {"path": "", "files": []} for r in par] and all(r.fault == 0 for r in par)
+    assert _tree(tmp_path / "serial") == _tree(tmp_path / "dask") and len(_tree(tmp_path / "dask")) == 4 * MIN_CHUNK
+
+
+def test_one_images_stamps_are_split_over_the_workers(cli, tmp_path, monkeypatch):
+    """A one-image request of 2.5 x MIN_CHUNK stamps: --workers 2 splits it (so both
+    workers cut) and gives the serial run's files byte for byte and its results in its order."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    n = MIN_CHUNK * 5 // 2
+    path, d = _request_with_images(tmp_path, n_images=1, per_image=n)
+    specs = [StampSpec(name=f"s{i}") for i in range(n)]
+    tasks = plan_tasks([("a.fits", specs)], CutOptions(outdir="o"), 2)
+    assert len(tasks) > 1 and [s for _, part, _ in tasks for s in part] == specs
+    outs = {}
+    for w in (1, 2):
+        out = tmp_path / f"w{w}"
+        r = cli("pstamp-req", "cut", "--request", path, "--images", d, "-o", out, "--workers", w, "--json")
+        assert r.code == 0, r.err
+        outs[w] = ([{k: v for k, v in x.items() if k not in ("path", "files")} for x in r.json()], _tree(out))
+    assert len(outs[1][1]) == n and [x["rownum"] for x in outs[1][0]] == list(range(1, n + 1))
+    assert outs[1] == outs[2]
+
+
+def test_split_tasks_keep_the_order_and_a_minimum_size():
+    opts = CutOptions(outdir="o")
+    big = [StampSpec(name=f"b{i}") for i in range(8 * MIN_CHUNK)]
+    small = [StampSpec(name=f"s{i}") for i in range(MIN_CHUNK // 3)]
+    # one slot, or images enough for the slots: one task per image
+    assert [len(t[1]) for t in plan_tasks([("a", big), ("b", small)], opts, 1)] == [len(big), len(small)]
+    assert [len(t[1]) for t in plan_tasks([("a", small), ("b", small)], opts, 2)] == [len(small)] * 2
+    tasks = plan_tasks([("a", big), ("b", small)], opts, 2)
+    assert [t[0] for t in tasks] == ["a"] * (len(tasks) - 1) + ["b"]
+    assert [s for t in tasks for s in t[1]] == big + small
+    assert len(tasks) > 2 and min(len(t[1]) for t in tasks[:-1]) >= MIN_CHUNK
+    assert len(plan_tasks([("a", big[:2 * MIN_CHUNK - 1])], opts, 8)) == 1
+
+
+def test_a_split_unreadable_image_fails_only_its_own_jobs(tmp_path):
+    """Each task of a split image opens it itself: an unreadable one gives every
+    one of its jobs fault 5, the other image's stamps are cut."""
+    n = 2 * MIN_CHUNK
+    path, d = _request_with_images(tmp_path, n_images=2, per_image=n)
+    req = rq.read_request(path)
+    bad = sorted(d.iterdir())[1]
+    _truncate(bad, 2880 * 2 + 1000)              # the header stays, the pixels go
+    res = cut_request(req, [d], tmp_path / "o", execution=Execution(workers=2))
+    assert [r.rownum for r in res] == list(range(1, 2 * n + 1))
+    assert all(r.fault == 0 for r in res[:n]) and all(r.fault == 5 and "truncated" in r.message for r in res[n:])
+    assert {r.image for r in res[n:]} == {str(bad)}
+
+
+def test_direct_cut_is_split_like_a_request(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    p = write_synthetic_image(tmp_path / "img.fits", 300, 200)
+    n = 2 * MIN_CHUNK + 10
+    specs = [StampSpec(x=10.0 + (i % 110) * 2.5, y=20.0 + (i % 150), width=9, height=7) for i in range(n)]
+    serial = cut_images([p], specs, tmp_path / "s")
+    par = cut_images([p], specs, tmp_path / "p", execution=Execution(workers=2))
+    assert [r.to_dict() | {"path": "", "files": []} for r in serial] == \
+        [r.to_dict() | {"path": "", "files": []} for r in par]
+    assert _tree(tmp_path / "s") == _tree(tmp_path / "p") and len(_tree(tmp_path / "p")) == n
+
+
+def test_progress_counts_stamps_split_or_not(tmp_path):
+    p = write_synthetic_image(tmp_path / "img.fits", 300, 200)
+    q = write_synthetic_image(tmp_path / "img2.fits", 300, 200)
+    specs = [StampSpec(x=20.0 + i, y=30.0, width=5, height=5) for i in range(3)]
+    seen = []
+    cut_images([p, q], specs, tmp_path / "o", progress=lambda what, done, total: seen.append((done, total)))
+    assert seen == [(0, 6), (3, 6), (6, 6)]
+    many = [StampSpec(x=20.0 + i % 200, y=30.0 + i // 200, width=5, height=5) for i in range(3 * MIN_CHUNK)]
+    seen = []
+    cut_images([p], many, tmp_path / "m", execution=Execution(workers=2),
+               progress=lambda what, done, total: seen.append((done, total)))
+    assert len(seen) > 2 and seen[0] == (0, len(many)) and seen[-1] == (len(many), len(many))
+    assert all(a[0] < b[0] for a, b in zip(seen, seen[1:]))
 
 
 def test_unreachable_scheduler_exits_69(cli, tmp_path):

@@ -20,6 +20,15 @@ FORMATS = ("table", "json", "jsonl", "csv")
 
 
 def jsonable(value: Any) -> Any:
+    kind = type(value)                   # the common exact types first (a result row has ~20 fields)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return None if math.isnan(value) or math.isinf(value) else value
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             from datetime import timezone

@@ -567,10 +567,10 @@ def cut_cmd(
     offchip: Annotated[bool, typer.Option(
         "--center-off-chip", help="Cut even when the centre is off the image (partial overlap).")] = False,
     workers: Annotated[Optional[int], typer.Option(
-        "--workers", help="Cut the images in N processes on this node (default: the cores).",
+        "--workers", help="Cut in N processes on this node (default: the cores).",
         show_default=False)] = None,
     scheduler: Annotated[Optional[str], typer.Option(
-        "--scheduler", help="Cut the images on the Dask distributed scheduler at ADDRESS "
+        "--scheduler", help="Cut on the Dask distributed scheduler at ADDRESS "
                             "(host:port); needs the [dask] extra.", show_default=False)] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -578,7 +578,8 @@ def cut_cmd(
     """Cut stamps from uncompressed images exactly like ppstamp (its pixel convention and
     integer ROI, fill outside the image, 8000 px cap, WCS shifted, source header and pixel
     type carried, RA_DEG/DEC_DEG and HISTORY added). Reads only the rows of each stamp;
-    each image is one task (--workers, --scheduler). Exit 3 when some stamp could not be
+    each image's stamps are one task, split when there are fewer images than workers
+    (--workers, --scheduler). Exit 3 when some stamp could not be
     made, 65 when an image given as an argument cannot be read."""
     from mopstool.fits.stamp import StampSpec
     from mopstool.ops.parallel import Execution

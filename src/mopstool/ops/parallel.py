@@ -1,4 +1,4 @@
-"""Running independent file tasks (one exposure's .mops, one image's stamps) in
+"""Running independent file tasks (one exposure's .mops, a run of one image's stamps) in
 this process, in worker processes on this node, or on a Dask distributed cluster.
 
 The tasks are plain picklable calls ``fn(*args)``; results come back in task
@@ -17,6 +17,8 @@ from mopstool.errors import UsageError
 
 #: the progress callback of long work: (what, done, total)
 Progress = Callable[[str, int, "int | None"], None]
+#: tasks planned for the number of tasks that can run at once
+Plan = Callable[[int], Iterable[tuple]]
 
 
 @dataclass(frozen=True)
@@ -44,40 +46,61 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_tasks(fn: Callable[..., Any], tasks: Iterable[tuple], execution: Execution, *,
-              progress: Progress | None = None, what: str = "tasks") -> list[Any]:
-    """``[fn(*args) for args in tasks]``, run as *execution* says, results in task order;
-    *progress(what, done, total)* after each task."""
-    tasks = list(tasks)
-    total = len(tasks)
-    if progress:
-        step = progress
-        progress = lambda done, total: step(what, done, total)  # noqa: E731
-        progress(0, total)
+def run_tasks(fn: Callable[..., Any], tasks: Iterable[tuple] | Plan, execution: Execution, *,
+              progress: Progress | None = None, what: str = "tasks",
+              weight: Callable[[tuple], int] | None = None) -> list[Any]:
+    """``[fn(*args) for args in tasks]``, run as *execution* says, results in task order.
+
+    *tasks* is the argument tuples, or a :data:`Plan` given the number of tasks
+    that can run at once (1 in this process, the workers, or the threads of the
+    Dask cluster's workers) returning them. *progress(what, done, total)* after
+    each task, counting tasks or, with *weight(args)*, the units each task is
+    (e.g. its stamps)."""
     if execution.scheduler:
-        return _run_dask(fn, tasks, execution.scheduler, progress)
-    if execution.workers <= 1 or total <= 1:
+        return _run_dask(fn, tasks, execution.scheduler, progress, what, weight)
+    slots = max(1, execution.workers)
+    tasks = _planned(tasks, slots)
+    meter = _Meter(progress, what, tasks, weight)
+    if slots <= 1 or len(tasks) <= 1:
         out = []
-        for i, args in enumerate(tasks, 1):
+        for i, args in enumerate(tasks):
             out.append(fn(*args))
-            if progress:
-                progress(i, total)
+            meter.done(i)
         return out
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    results: list[Any] = [None] * total
-    with ProcessPoolExecutor(max_workers=min(execution.workers, total)) as pool:
+    results: list[Any] = [None] * len(tasks)
+    with ProcessPoolExecutor(max_workers=min(slots, len(tasks))) as pool:
         futures = {pool.submit(fn, *args): i for i, args in enumerate(tasks)}
-        done = 0
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
-            done += 1
-            if progress:
-                progress(done, total)
+            meter.done(futures[fut])
     return results
 
 
-def _run_dask(fn, tasks: list[tuple], address: str, progress: Progress | None) -> list[Any]:
+def _planned(tasks: Iterable[tuple] | Plan, slots: int) -> list[tuple]:
+    return list(tasks(slots) if callable(tasks) else tasks)
+
+
+class _Meter:
+    """Progress in tasks or in their weights."""
+
+    def __init__(self, progress: Progress | None, what: str, tasks: list[tuple],
+                 weight: Callable[[tuple], int] | None):
+        self.progress, self.what = progress, what
+        self.sizes = [weight(args) for args in tasks] if weight else [1] * len(tasks)
+        self.total, self.count = sum(self.sizes), 0
+        if progress:
+            progress(what, 0, self.total)
+
+    def done(self, i: int) -> None:
+        self.count += self.sizes[i]
+        if self.progress:
+            self.progress(self.what, self.count, self.total)
+
+
+def _run_dask(fn, tasks: Iterable[tuple] | Plan, address: str, progress: Progress | None, what: str,
+              weight: Callable[[tuple], int] | None) -> list[Any]:
     try:
         from dask.distributed import Client
     except ImportError:
@@ -89,12 +112,13 @@ def _run_dask(fn, tasks: list[tuple], address: str, progress: Progress | None) -
 
         raise Unreachable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
+        tasks = _planned(tasks, max(1, sum(client.nthreads().values())))
+        meter = _Meter(progress, what, tasks, weight)
         futures = [client.submit(fn, *args, pure=False) for args in tasks]
         results: list[Any] = []
-        for fut in futures:                  # in task order; they run in any order
+        for i, fut in enumerate(futures):      # in task order; they run in any order
             results.append(fut.result())
-            if progress:
-                progress(len(results), len(tasks))
+            meter.done(i)
         return results
     finally:
         client.close()
