@@ -149,12 +149,12 @@ def explain(url: str) -> None:
     eng.dispose()
 
 
-#: hand-written SQL for the heaviest statement shapes the nightly reports send
-#: (night given as {prefix} / {start} / {end}): plain joins from the night's
-#: rawExp rows, no nested IN, UNION ALL / UNION. Each returns the same rows as
-#: the report's statement of that shape (checked when measured). The other
-#: statements (single indexed lookups of a few rows) count as they are.
-_NIGHT = "r.exp_name LIKE '{prefix}' AND r.dateobs >= '{start}' AND r.dateobs < '{end}'"
+#: hand-written SQL for the statement shapes the reports send that are more than
+#: an indexed lookup of a few rows by id. The nightly ones are plain joins from
+#: the night's rawExp rows (night given as %(p)s, %(s)s, %(e)s: its exp_name
+#: pattern and dateobs bounds), no nested IN, UNION ALL / UNION. Each returns the
+#: same rows as the report's statement of that shape (checked when measured).
+_NIGHT = "r.exp_name LIKE %(p)s AND r.dateobs >= %(s)s AND r.dateobs < %(e)s"
 _NIGHT_WARPS = ("rawExp r JOIN chipRun c ON c.exp_id = r.exp_id JOIN camRun m ON m.chip_id = c.chip_id "
                 "JOIN fakeRun f ON f.cam_id = m.cam_id JOIN warpRun w ON w.fake_id = f.fake_id")
 _NIGHT_DIFFS = _NIGHT_WARPS + " JOIN diffInputSkyfile i ON i.warp1 = w.warp_id JOIN diffRun d ON d.diff_id = i.diff_id"
@@ -185,45 +185,27 @@ _FAULT_PARTS = {
                "AND k.active != 0 AND k.stage = 'diff' JOIN publishDone x ON x.pub_id = p.pub_id "
                "WHERE x.fault != 0",
 }
-HANDWRITTEN = {
-    "chip component stats": (
-        "SELECT `chipProcessedImfile`.chip_id, count(*) AS n",
-        "SELECT p.chip_id, count(*), sum(coalesce(p.fault, 0) != 0), sum(p.quality != 0), "
-        "sum(p.data_state = 'full' AND p.quality = 0 AND coalesce(p.fault, 0) = 0), "
-        "avg(CASE WHEN p.quality = 0 AND coalesce(p.fault, 0) = 0 THEN p.fwhm_major END) "
-        "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id JOIN chipProcessedImfile p ON p.chip_id = c.chip_id "
-        "WHERE " + _NIGHT + " GROUP BY p.chip_id"),
-    "warp component stats": (
-        "SELECT `warpSkyfile`.warp_id, count(*) AS n",
-        "SELECT s.warp_id, count(*), sum(coalesce(s.fault, 0) != 0), sum(s.quality != 0), "
-        "sum(s.data_state = 'full' AND s.quality = 0 AND coalesce(s.fault, 0) = 0) "
-        "FROM " + _NIGHT_WARPS + " JOIN warpSkyfile s ON s.warp_id = w.warp_id WHERE " + _NIGHT +
-        " GROUP BY s.warp_id"),
-    # the UNION ALL of _FAULT_PARTS of the stages the report asks for
-    "faults of the night": ("SELECT %(param_1)s AS stage, `chipRun`.chip_id AS id", None),
-    "diffs of the night's warps": (
-        "SELECT `diffRun`.diff_id, `diffRun`.state, `diffRun`.label, `diffRun`.data_group, `diffRun`.diff_mode",
-        "SELECT d.diff_id, d.state, d.label, d.data_group, d.diff_mode, i.warp1, i.warp2, i.stack1, i.stack2, "
-        "IF(i.warp1 IS NOT NULL AND i.warp2 IS NOT NULL, NULL, i.skycell_id) "
-        "FROM " + _NIGHT_WARPS + " JOIN diffInputSkyfile i ON i.warp1 = w.warp_id "
-        "JOIN diffRun d ON d.diff_id = i.diff_id WHERE " + _NIGHT + " UNION "
-        "SELECT d.diff_id, d.state, d.label, d.data_group, d.diff_mode, i.warp1, i.warp2, i.stack1, i.stack2, "
-        "IF(i.warp1 IS NOT NULL AND i.warp2 IS NOT NULL, NULL, i.skycell_id) "
-        "FROM " + _NIGHT_WARPS + " JOIN diffInputSkyfile i ON i.warp2 = w.warp_id "
-        "JOIN diffRun d ON d.diff_id = i.diff_id WHERE " + _NIGHT),
-}
+_DIFFS_OF_WARP = ("SELECT d.diff_id, d.state, d.label, d.data_group, d.diff_mode, i.warp1, i.warp2, i.stack1, "
+                  "i.stack2, IF(i.warp1 IS NOT NULL AND i.warp2 IS NOT NULL, NULL, i.skycell_id) "
+                  "FROM " + _NIGHT_WARPS + " JOIN diffInputSkyfile i ON i.{warp} = w.warp_id "
+                  "JOIN diffRun d ON d.diff_id = i.diff_id WHERE " + _NIGHT)
 
 
 def _night_params(params: dict) -> dict:
-    """The night of a captured statement as driver parameters (its exp_name pattern
-    and dateobs bounds)."""
+    """The night of a captured statement as driver parameters."""
     night = _night_of(params)
-    if night is None:
-        raise SystemExit("a night statement without its night's parameters")
     return {"p": night["prefix"], "s": night["start"], "e": night["end"]}
 
 
-_NIGHT_P = "r.exp_name LIKE %(p)s AND r.dateobs >= %(s)s AND r.dateobs < %(e)s"
+def _of_night(sql: str):
+    """A rewrite to *sql* (written with the night's parameters)."""
+    return lambda st, params: (sql, _night_params(params))
+
+
+def _faults_of_night(st: str, params: dict):
+    # the UNION ALL of _FAULT_PARTS of the stages the report asks for
+    asked = set(params.values())
+    return " UNION ALL ".join(part for stage, part in _FAULT_PARTS.items() if stage in asked), _night_params(params)
 
 
 def _runs_of_night(st: str, params: dict):
@@ -231,14 +213,8 @@ def _runs_of_night(st: str, params: dict):
     limit = [v for k, v in params.items() if k.startswith("param_") and isinstance(v, int)][-1]
     return ("SELECT c.chip_id, c.exp_id, c.state, c.label, c.data_group, c.dist_group, c.reduction, "
             "c.tess_id, c.end_stage, c.workdir, r.exp_name, r.filter, r.dateobs, r.comment "
-            "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id WHERE " + _NIGHT_P +
+            "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id WHERE " + _NIGHT +
             " ORDER BY c.chip_id DESC LIMIT %(n)s", {**_night_params(params), "n": limit})
-
-
-def _run_ids_of_night(st: str, params: dict):
-    # updaterun --night: the ids of the night's chip runs
-    return ("SELECT c.chip_id FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id WHERE " + _NIGHT_P +
-            " ORDER BY c.chip_id", _night_params(params))
 
 
 def _cleanup_candidates(st: str, params: dict):
@@ -256,7 +232,7 @@ def _cleanup_candidates(st: str, params: dict):
 
 def _status_counts(st: str, params: dict):
     # cleanup status: runs in motion counted per state and data group by the server
-    table, key = re.match(r"SELECT `(\w+)`\.state, `\w+`\.(\w+), ", st).groups()
+    table = re.match(r"SELECT `(\w+)`\.state, ", st).group(1)
     names = [k for k in params if k.startswith("state_1_")]
     return (f"SELECT state, data_group, count(*) FROM {table} WHERE state IN ("
             + ", ".join(f"%({k})s" for k in names) + ") GROUP BY state, data_group", params)
@@ -275,35 +251,46 @@ def _plain_fault(st: str, params: dict):
     return re.sub(r"(\S+)\.fault \+ %\(\w+\)s = %\(\w+\)s", r"\1.fault = 0", st), params
 
 
-#: shapes rewritten from the captured statement: (start, rewrite(statement, params) ->
-#: (sql, params), reduce(report rows) -> rows to compare, or None for the rows as they are)
-REWRITTEN = {
-    "runs of the night": ("SELECT `chipRun`.chip_id, `chipRun`.exp_id, `chipRun`.state, `chipRun`.label, "
-                          "`chipRun`.data_group, `chipRun`.dist_group", _runs_of_night, None),
-    "run ids of the night": ("SELECT `chipRun`.chip_id FROM `chipRun` WHERE `chipRun`.exp_id IN (SELECT",
-                             _run_ids_of_night, None),
-    "cleanup candidates, chip": ("SELECT `chipRun`.chip_id, `chipRun`.label, `chipRun`.data_group FROM "
-                                 "`chipRun` WHERE `chipRun`.state = ", _cleanup_candidates, None),
-    "cleanup candidates, warp": ("SELECT `warpRun`.warp_id, `warpRun`.label, `warpRun`.data_group FROM "
-                                 "`warpRun` WHERE `warpRun`.state = ", _cleanup_candidates, None),
-    "cleanup candidates, diff": ("SELECT `diffRun`.diff_id, `diffRun`.label, `diffRun`.data_group FROM "
-                                 "`diffRun` WHERE `diffRun`.state = ", _cleanup_candidates, None),
-    "runs in motion, counted": ("SELECT `", _status_counts, _count_per_state_group),
-    "backlog, plain fault test": ("SELECT ", _plain_fault, None),
+#: the shapes replaced: name -> (pattern the captured statement matches, whitespace
+#: collapsed; needs the night's parameters; rewrite(statement, params) -> (sql,
+#: params); reduce(report rows) -> the rows to compare, or None for the rows as they are)
+SHAPES = {
+    "chip component stats": (r"SELECT `chipProcessedImfile`\.chip_id, count\(\*\) AS n", True, _of_night(
+        "SELECT p.chip_id, count(*), sum(coalesce(p.fault, 0) != 0), sum(p.quality != 0), "
+        "sum(p.data_state = 'full' AND p.quality = 0 AND coalesce(p.fault, 0) = 0), "
+        "avg(CASE WHEN p.quality = 0 AND coalesce(p.fault, 0) = 0 THEN p.fwhm_major END) "
+        "FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id JOIN chipProcessedImfile p ON p.chip_id = c.chip_id "
+        "WHERE " + _NIGHT + " GROUP BY p.chip_id"), None),
+    "warp component stats": (r"SELECT `warpSkyfile`\.warp_id, count\(\*\) AS n", True, _of_night(
+        "SELECT s.warp_id, count(*), sum(coalesce(s.fault, 0) != 0), sum(s.quality != 0), "
+        "sum(s.data_state = 'full' AND s.quality = 0 AND coalesce(s.fault, 0) = 0) "
+        "FROM " + _NIGHT_WARPS + " JOIN warpSkyfile s ON s.warp_id = w.warp_id WHERE " + _NIGHT +
+        " GROUP BY s.warp_id"), None),
+    "faults of the night": (r"SELECT %\(param_1\)s AS stage, `chipRun`\.chip_id AS id", True,
+                            _faults_of_night, None),
+    "diffs of the night's warps": (
+        r"SELECT `diffRun`\.diff_id, `diffRun`\.state, `diffRun`\.label, `diffRun`\.data_group, "
+        r"`diffRun`\.diff_mode", True,
+        _of_night(_DIFFS_OF_WARP.format(warp="warp1") + " UNION " + _DIFFS_OF_WARP.format(warp="warp2")), None),
+    "runs of the night": (r"SELECT `chipRun`\.chip_id, `chipRun`\.exp_id, `chipRun`\.state, `chipRun`\.label, "
+                          r"`chipRun`\.data_group, `chipRun`\.dist_group", True, _runs_of_night, None),
+    "run ids of the night": (r"SELECT `chipRun`\.chip_id FROM `chipRun` WHERE `chipRun`\.exp_id IN \(SELECT",
+                             True, _of_night("SELECT c.chip_id FROM rawExp r JOIN chipRun c ON c.exp_id = r.exp_id "
+                                             "WHERE " + _NIGHT + " ORDER BY c.chip_id"), None),
+    **{f"cleanup candidates, {stage}": (rf"SELECT `{table}`\.\w+, `{table}`\.label, `{table}`\.data_group "
+                                        rf"FROM `{table}` WHERE `{table}`\.state = ", False, _cleanup_candidates, None)
+       for stage, table in (("chip", "chipRun"), ("warp", "warpRun"), ("diff", "diffRun"))},
+    "runs in motion, counted": (r"SELECT `(\w+)`\.state, `\1`\.\w+, `\1`\.data_group FROM `\1` "
+                                r"WHERE `\1`\.state IN", False, _status_counts, _count_per_state_group),
+    "backlog, plain fault test": (r"SELECT .*\.fault \+ %\(", False, _plain_fault, None),
 }
 
 
-def _rewritten_shape(st: str) -> str | None:
-    st = " ".join(st.split())
-    for name, (start, _fn, _reduce) in REWRITTEN.items():
-        if not st.startswith(start):
-            continue
-        if name == "runs in motion, counted" and not re.match(r"SELECT `(\w+)`\.state, `\w+`\.\w+, `\w+`\."
-                                                               r"data_group FROM `\w+` WHERE `\w+`\.state IN", st):
-            continue
-        if name == "backlog, plain fault test" and ".fault + %(" not in st:
-            continue
-        return name
+def shape_of(statement: str, params) -> str | None:
+    """The name of the SHAPES entry a captured statement (whitespace collapsed) is, or None."""
+    for name, (pattern, nightly, _rewrite, _reduce) in SHAPES.items():
+        if re.match(pattern, statement) and (not nightly or _night_of(params) is not None):
+            return name
     return None
 
 
@@ -323,7 +310,7 @@ def _night_of(parameters) -> dict | None:
 def handwritten(url: str, repeat: int, quiet: bool = False) -> list[dict]:
     """Per report: the median time of every SELECT it sends (statements captured
     in-process, then each run *repeat* times on a connection of its own), and the
-    same with the statements of the shapes in HANDWRITTEN replaced by the
+    same with the statements of the shapes in SHAPES replaced by the
     hand-written SQL (whose rows are compared with the report's)."""
     import statistics
 
@@ -367,29 +354,16 @@ def handwritten(url: str, repeat: int, quiet: bool = False) -> list[dict]:
                 selects += 1
                 t, rows = timed(c, st, p or ())
                 total += t
-                shape = next((k for k, (start, _sql) in HANDWRITTEN.items() if st.startswith(start)), None)
-                night = _night_of(p) if shape else None
-                other = _rewritten_shape(st) if not (shape and night) else None
-                if other:
-                    _start, rewrite, reduce = REWRITTEN[other]
-                    sql, params = rewrite(" ".join(st.split()), dict(p or {}))
+                st = " ".join(st.split())
+                shape = shape_of(st, p)
+                if shape:
+                    _pattern, _nightly, rewrite, reduce = SHAPES[shape]
+                    sql, params = rewrite(st, dict(p or {}))
                     h, hrows = timed(c, sql, params)
                     want = reduce(rows) if reduce else rows
                     if norm(hrows) != norm(want):
-                        raise SystemExit(f"{name}: the hand-written {other} returns other rows "
-                                         f"({len(hrows)} against {len(want)})")
-                    hand += h
-                    replaced.append(other)
-                elif shape and night:
-                    night["prefix"] = night["prefix"].replace("%", "%%")  # the driver's format escape
-                    sql = HANDWRITTEN[shape][1]
-                    if sql is None:  # the faults: the stages the report asked for
-                        asked = set((p or {}).values()) if isinstance(p, dict) else set(p or ())
-                        sql = " UNION ALL ".join(part for stage, part in _FAULT_PARTS.items() if stage in asked)
-                    h, hrows = timed(c, sql.format(**night), ())
-                    if norm(hrows) != norm(rows):
                         raise SystemExit(f"{name}: the hand-written {shape} returns other rows "
-                                         f"({len(hrows)} against {len(rows)})")
+                                         f"({len(hrows)} against {len(want)})")
                     hand += h
                     replaced.append(shape)
                 else:
@@ -635,16 +609,31 @@ def report(before: dict, after: dict) -> None:
         print(f"{k:<22}{t1:>10.2f}{t2:>9.2f}{t2 / t1:>7.2f}{n1:>6}/{n2:<5}")
 
 
+#: the options of each mode (the others are refused in it) and their defaults
+_MODE_OPTIONS = {
+    "explain": {"only"},
+    "handwritten": {"only", "repeat"},
+    "cleanup_apply": {"runs", "writers", "lock_timeout"},
+    "measure": {"only", "repeat", "in_process"},
+    "build": {"server", "exposures", "components", "requests", "name", "repeat", "keep", "no_time", "only"},
+}
+_DEFAULTS = {
+    "server": os.environ.get("MOPSTOOL_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1/"),
+    "exposures": 1_000_000, "components": 4, "requests": 300_000,
+    "name": os.environ.get("MOPSTOOL_TEST_DB_PREFIX", "mopstool_test_") + "million",
+    "repeat": 1, "runs": 50_000, "writers": 1.0, "lock_timeout": 60.0,
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--server", default=os.environ.get("MOPSTOOL_TEST_MYSQL_URL",
-                                                       "mysql+pymysql://root@127.0.0.1/"))
-    ap.add_argument("--exposures", type=int, default=1_000_000)
-    ap.add_argument("--components", type=int, default=4, help="chipProcessedImfile rows per chip run")
-    ap.add_argument("--requests", type=int, default=300_000, help="finished pstampRequest rows")
-    ap.add_argument("--name", default=os.environ.get("MOPSTOOL_TEST_DB_PREFIX", "mopstool_test_") + "million",
-                    help="scratch database to create (dropped at the end unless --keep)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per figure (the median is kept)")
+    ap.add_argument("--server", help="the MariaDB server to build on ($MOPSTOOL_TEST_MYSQL_URL)")
+    ap.add_argument("--exposures", type=int, help="history exposures (1000000)")
+    ap.add_argument("--components", type=int, help="chipProcessedImfile rows per chip run (4)")
+    ap.add_argument("--requests", type=int, help="finished pstampRequest rows (300000)")
+    ap.add_argument("--name", help="scratch database to create (dropped at the end unless --keep; "
+                                   "default: the test prefix + 'million')")
+    ap.add_argument("--repeat", type=int, help="runs per figure (the median is kept; 1)")
     ap.add_argument("--keep", action="store_true", help="keep the database for EXPLAIN and measurements")
     ap.add_argument("--no-time", action="store_true", help="only build (with --keep)")
     ap.add_argument("--measure", nargs=2, metavar=("SMALL_URL", "BIG_URL"),
@@ -656,16 +645,26 @@ def main() -> None:
     ap.add_argument("--cleanup-apply", metavar="URL",
                     help="build nothing: cleanup --yes of --runs history chip runs on URL, with another "
                          "writer every --writers seconds (the runs are put back afterwards)")
-    ap.add_argument("--runs", type=int, default=50_000, help="with --cleanup-apply: history runs to clean")
-    ap.add_argument("--writers", type=float, default=1.0,
-                    help="with --cleanup-apply: seconds between the other writers")
-    ap.add_argument("--lock-timeout", type=float, default=60.0,
-                    help="with --cleanup-apply: general.lock_timeout of the other writers")
+    ap.add_argument("--runs", type=int, help="with --cleanup-apply: history runs to clean (50000)")
+    ap.add_argument("--writers", type=float, help="with --cleanup-apply: seconds between the other writers (1)")
+    ap.add_argument("--lock-timeout", type=float,
+                    help="with --cleanup-apply: general.lock_timeout of the other writers (60)")
     ap.add_argument("--only", metavar="PREFIX", help="only the reports whose name starts with PREFIX")
     ap.add_argument("--in-process", action="store_true",
                     help="with --measure: time the reports in this process (median of --repeat "
                          "after a warm-up run), with the time spent in the database driver")
     args = ap.parse_args()
+    modes = [m for m in ("explain", "handwritten", "cleanup_apply", "measure") if getattr(args, m)]
+    if len(modes) > 1:
+        ap.error(" and ".join("--" + m.replace("_", "-") for m in modes) + " are separate runs")
+    mode = modes[0] if modes else "build"
+    for opt in sorted(set().union(*_MODE_OPTIONS.values()) - _MODE_OPTIONS[mode]):
+        if getattr(args, opt) is not None and getattr(args, opt) is not False:   # given (0 is a value)
+            ap.error(f"--{opt.replace('_', '-')} is not an option of "
+                     f"{'building the database' if mode == 'build' else '--' + mode.replace('_', '-')}")
+    for opt, value in _DEFAULTS.items():
+        if getattr(args, opt) is None:
+            setattr(args, opt, value)
     if args.only:
         COMMANDS[:] = [c for c in COMMANDS if c[0].startswith(args.only)]
     if args.explain:

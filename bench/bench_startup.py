@@ -78,12 +78,16 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--reports", action="store_true",
                     help="also the reports against a minimal script (bench_reports.py, --report-rounds)")
-    ap.add_argument("--report-rounds", type=int, default=11, help="rounds of --reports (default 11)")
+    ap.add_argument("--report-rounds", type=int, help="rounds of --reports (default 11)")
     ap.add_argument("--million", nargs=2, metavar=("SMALL_URL", "BIG_URL"),
                     help="also every report on the 1 M-exposure MariaDB against the small one and "
                          "against hand-written SQL (bench_million.py, --million-rounds)")
-    ap.add_argument("--million-rounds", type=int, default=7, help="rounds of --million (default 7)")
+    ap.add_argument("--million-rounds", type=int, help="rounds of --million (default 7)")
     a = ap.parse_args()
+    if a.report_rounds is not None and not a.reports:
+        ap.error("--report-rounds goes with --reports")
+    if a.million_rounds is not None and not a.million:
+        ap.error("--million-rounds goes with --million")
     res = measure(max(1, a.repeat))
     floor = res['python -c "import typer"']
     missed = []
@@ -104,19 +108,20 @@ def main() -> None:
     if a.reports:
         import bench_reports
 
-        for r in bench_reports.measure(repeat=max(1, a.report_rounds)):
+        for r in bench_reports.measure(repeat=max(1, a.report_rounds or 11)):
             more.append(("reports against a minimal script, CPU (SQLite demo)", r["report"],
                          f"{r['mopstool_cpu_s'] * 1000:.0f} / {r['minimal_cpu_s'] * 1000:.0f} ms",
                          r["mopstool_cpu_s"] / r["minimal_cpu_s"], bench_reports.TARGET))
     if a.million:
         import bench_million
 
-        small, big = bench_million.measure_pair(a.million[0], a.million[1], max(1, a.million_rounds))
+        rounds = max(1, a.million_rounds or 7)
+        small, big = bench_million.measure_pair(a.million[0], a.million[1], rounds)
         for name in small:
             more.append(("1 M exposures: whole process, big / small", name,
                          f"{big[name][0] * 1000:.0f} / {small[name][0] * 1000:.0f} ms",
                          big[name][0] / small[name][0], 1.5))
-        for r in bench_million.handwritten(a.million[1], max(1, a.million_rounds), quiet=True):
+        for r in bench_million.handwritten(a.million[1], rounds, quiet=True):
             more.append(("1 M exposures: SQL time against hand-written SQL", r["report"],
                          f"{r['sql_s'] * 1000:.1f} / {r['handwritten_s'] * 1000:.1f} ms", r["ratio"], 2.0))
     for section, label, figure, ratio, target in more:
