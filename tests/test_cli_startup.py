@@ -184,6 +184,28 @@ def test_collection_is_held_during_start_up_and_back_with_the_first_engine(tmp_p
     assert r.stdout.split() == ["(True,", "0)", "False", "True", "True"]
 
 
+def test_collection_is_back_with_the_first_wcs(tmp_path):
+    """A FITS command that opens no database (pstamp-req cut) ends the hold when it
+    first builds a WCS, frozen as with an engine, not at the timeout unfrozen."""
+    r = _python("""
+        import gc, sys
+        from mopstool import _startup
+        from mopstool.fits.image import header_wcs
+        hdr = {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 150.0, "CRVAL2": 2.0,
+               "CRPIX1": 10.0, "CRPIX2": 10.0, "CD1_1": -7e-5, "CD1_2": 0.0, "CD2_1": 0.0,
+               "CD2_2": 7e-5, "NAXIS": 2, "NAXIS1": 20, "NAXIS2": 20}
+        from astropy.io import fits
+        header_wcs(fits.Header(hdr))                                      # not held: nothing changes
+        untouched = (gc.isenabled(), gc.get_freeze_count())
+        _startup.hold()
+        held = gc.isenabled()
+        header_wcs(fits.Header(hdr))
+        print(untouched, held, gc.isenabled(), gc.get_freeze_count() > 1000)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["(True,", "0)", "False", "True", "True"]
+
+
 def test_collection_comes_back_when_no_engine_is_made():
     r = _python("""
         import gc, time

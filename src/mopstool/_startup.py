@@ -8,8 +8,15 @@ allocations and re-scans all of them again and again while they are being made
 free. The console script therefore holds automatic collection from its first
 line until the command's first database engine exists (by then its modules
 are imported), then moves every object made so far out of the collector's
-view (``gc.freeze``) and turns collection back on. A command that opens no
-database within :data:`HOLD_SECONDS` gets collection back then, unchanged.
+view (``gc.freeze``) and turns collection back on. A FITS command ends the
+hold in the same way when it first builds a WCS (astropy.wcs, the heaviest
+library it loads, is imported by then). A command that does neither within
+:data:`HOLD_SECONDS` gets collection back then, unchanged.
+
+Collection held does not stop objects being tracked: everything made during
+the hold waits in the youngest generation, and the first collections after an
+unfrozen release scan all of it (about 0.06 s of CPU in a 10,000-stamp cut
+that ran past the hold, against none after a freeze).
 
 Only the standard library is used here: this runs before anything else.
 """

@@ -306,7 +306,10 @@ def header_wcs(header, path: Any = ""):
 
     from astropy.wcs import FITSFixedWarning, WCS
 
+    from mopstool import _startup
     from mopstool.fits.skycell import normalise_wcs
+
+    _startup.resume()  # the heaviest library a FITS command loads is imported by now
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
