@@ -283,3 +283,19 @@ def test_validate_accepts_what_the_server_accepts(cli, tmp_path):
     r = cli("pstamp-req", "validate", path, "--json")
     assert r.code == 0, r.out + r.err
     assert r.json()["ok"]
+
+
+def test_numbers_read_as_their_text_reads():
+    """A row's numbers (the table's own floats and ints) are checked and converted
+    as the parser would their text: the same answers as for the text itself."""
+    rng = np.random.default_rng(7)
+    values = [0.0, -0.0, 1.0, -2.5, 1e-7, 5e-324, 1.7976931348623157e308, 150.0070773735471, 1e16, 1e22,
+              0, 1, -1, 2 ** 53 + 1, 2 ** 63 - 1, -2 ** 63, 2 ** 63, 10 ** 400, float("nan"), float("inf"),
+              -float("inf"), True, False]
+    values += list(rng.normal(0, 1e3, 200)) + list(10.0 ** rng.uniform(-300, 300, 200))
+    values += [int(v) for v in rng.integers(-2 ** 62, 2 ** 62, 100)]
+    for v in values:
+        v = v.item() if hasattr(v, "item") else v
+        text = rq._text(v)
+        assert rq.valid_number(v) == (text is not None and rq.valid_number(text)), v
+        assert rq._num(v) == rq._num(text), v

@@ -264,6 +264,18 @@ def _py(value: Any) -> Any:
     return value
 
 
+def _column_py(data, name: str) -> list:
+    """One table column as plain Python values (:func:`_py` of each). A numeric
+    column's ``tolist`` gives them already; a text column needs only the strip."""
+    values = _column_values(data, name)
+    kind = getattr(getattr(data[name], "dtype", None), "kind", "")
+    if kind in "biuf" and kind and getattr(data[name], "ndim", 1) == 1:
+        return values
+    if kind == "U" and getattr(data[name], "ndim", 1) == 1:
+        return [v.rstrip(" \x00") for v in values]
+    return [_py(v) for v in values]
+
+
 def _column_values(data, name: str) -> list:
     """One table column as a list of values, each as ``data[i][name]`` gives it."""
     col = data[name]
@@ -301,7 +313,7 @@ def read_request(path: str | Path) -> StampRequest:
             rows = []
             if data is not None and len(data):
                 # column by column: a field read per row and column costs more than the cut
-                columns = [[_py(v) for v in _column_values(data, raw)] for raw in hdu.columns.names]
+                columns = [_column_py(data, raw) for raw in hdu.columns.names]
                 rows = [dict(zip(names, values)) for values in zip(*columns)]
     except DataError:
         raise
@@ -544,6 +556,9 @@ def _truthy(text: str | None) -> bool:
 
 
 def valid_number(value: Any) -> bool:
+    kind = type(value)                     # the table's own numbers: their text always matches
+    if (kind is float and math.isfinite(value)) or kind is int:
+        return True
     t = _text(value)
     return t is not None and bool(_NUMBER.match(t))
 
@@ -554,8 +569,16 @@ def valid_id(value: Any) -> bool:
     return _truthy(t) and not _NON_DIGIT.search(t)
 
 
+_INT64 = 1 << 63
+
+
 def _num(value: Any) -> float:
     """Numeric value the way a Perl numeric comparison converts it (leading number or 0)."""
+    kind = type(value)                     # the table's own numbers read back as themselves
+    if kind is float and math.isfinite(value):
+        return value
+    if kind is int and -_INT64 <= value < _INT64:
+        return float(value)
     t = _text(value)
     if t is None:
         return 0.0
