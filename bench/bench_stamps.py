@@ -52,6 +52,11 @@ pair per round). The image
 sits in the page cache for every run; on a shared machine the CPU time is the
 steadier figure. An image already in --workdir is reused.
 
+With two stamp counts of one size (e.g. ``--cases 1000x64,10000x64``) each
+whole process's time is split into its start-up and its throughput: the added
+stamps over the added CPU time between the two counts (the issue's measure
+is the throughput, stamps/s against read+write), the start-up what is left.
+
     python bench/bench_stamps.py [--cases 1000x64,250x128] [--rounds 5] [--workers 2] [--workdir DIR] [--keep]
 
 Run by hand; results are reported in docs/benchmarks.md.
@@ -265,6 +270,48 @@ def _windows(req_path: Path, image: Path, out: Path) -> Path:
     return out
 
 
+def _marginal(summary: list[dict]) -> list[dict]:
+    """Throughput and start-up of each whole process, from two cases of one stamp size.
+
+    A process's time is taken as start-up + stamps / throughput: between the
+    smallest and the largest stamp count of a size, throughput is the added
+    stamps over the added time and start-up what is left of the smaller case's
+    time. Round *i* of one case is paired with round *i* of the other; the
+    medians over the rounds are printed, with the ratio mopstool / floor of the
+    time a stamp takes (the issue's throughput target) per round."""
+    out = []
+    by_size: dict[int, list[dict]] = {}
+    for case in summary:
+        by_size.setdefault(case["size"], []).append(case)
+    med = statistics.median
+    for size, cases in sorted(by_size.items()):
+        if len({c["stamps"] for c in cases}) < 2:
+            continue
+        small = min(cases, key=lambda c: c["stamps"])
+        big = max(cases, key=lambda c: c["stamps"])
+        dn = big["stamps"] - small["stamps"]
+        print(f"\nthroughput and start-up of a whole process, from {small['stamps']} and {big['stamps']} "
+              f"stamps of {size}x{size} px (CPU time; median over the paired rounds)")
+        print(f"{'mode':18} {'stamps/CPU s':>12} {'start-up CPU s':>15} {'per stamp x floor':>18}")
+        rows = {}
+        for mode in big["process"]:
+            if mode.startswith("cli w"):
+                continue
+            pairs = list(zip(small["process"][mode], big["process"][mode]))
+            per_stamp = [(b[1] - a[1]) / dn for a, b in pairs]
+            start = [a[1] - small["stamps"] * p for (a, _), p in zip(pairs, per_stamp)]
+            rows[mode] = (per_stamp, start)
+        floor = rows["floor"][0]
+        for mode, (per_stamp, start) in rows.items():
+            ratio = [p / f for p, f in zip(per_stamp, floor)]
+            print(f"{mode:18} {1 / med(per_stamp):12.0f} {med(start):15.2f} {med(ratio):8.2f} "
+                  f"({min(ratio):.2f}-{max(ratio):.2f})")
+            out.append({"size": size, "stamps": [small["stamps"], big["stamps"]], "mode": mode,
+                        "stamps_per_cpu_s": 1 / med(per_stamp), "startup_cpu_s": med(start),
+                        "per_stamp_ratio": med(ratio), "per_stamp_ratio_range": [min(ratio), max(ratio)]})
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default="1000x64,250x128", help="comma-separated STAMPSxPIXELS")
@@ -385,8 +432,10 @@ def main() -> int:
                         "ratio_process_wcs": ratio_wcs, "ratio_in_process_per_round": per_round,
                         "ratio_in_process_best": best_in,
                         "load_average": os.getloadavg()[0]})
+    marginal = _marginal(summary)
     print(f"\n(interpreter + libraries alone: {base['peak_rss_mb']:.0f} MB peak RSS)")
-    print(json.dumps({"baseline_rss_mb": base["peak_rss_mb"], "cases": summary}), file=sys.stderr)
+    print(json.dumps({"baseline_rss_mb": base["peak_rss_mb"], "cases": summary, "marginal": marginal}),
+          file=sys.stderr)
     if not args.keep and not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -55,9 +55,11 @@ def test_bench_mopscat_smoke(tmp_path):
 
 
 def test_bench_stamps_smoke(tmp_path):
-    r = _bench("bench_stamps.py", "--cases", "3x16,2x8", "--npix", "128", "--rounds", "1", "--workdir",
+    r = _bench("bench_stamps.py", "--cases", "3x16,2x8,9x16", "--npix", "128", "--rounds", "1", "--workdir",
                str(tmp_path))
-    assert "stamps/s" in r.stdout and r.stdout.count("whole process: cli / floor+wcs") == 2
+    assert "stamps/s" in r.stdout and r.stdout.count("whole process: cli / floor+wcs") == 3
+    assert "throughput and start-up of a whole process, from 3 and 9 stamps of 16x16 px" in r.stdout
+    assert r.stdout.count("throughput and start-up") == 1          # one size has two counts
 
 
 @pytest.fixture
