@@ -61,6 +61,14 @@ def test_nearest_picks_the_closest_per_point():
     assert dict(zip(bi.tolist(), bj.tolist())) == {0: 6, 1: 7, 2: 4}
 
 
+def test_nearest_is_ascending_and_takes_the_smallest_of_equally_near():
+    i = np.array([4, 2, 4, 0, 2, 4, 2])
+    j = np.array([9, 3, 1, 8, 7, 5, 0])
+    d = np.array([0.2, 0.7, 0.2, 0.1, 0.3, 0.5, 0.3])
+    bi, bj, bd = nb.nearest(i, j, d, 6)
+    assert bi.tolist() == [0, 2, 4] and bj.tolist() == [8, 0, 1] and bd.tolist() == [0.1, 0.3, 0.2]
+
+
 @pytest.mark.parametrize("h", [0.0002, 0.0006, 0.002, 0.05])   # sorted keys; a shared or coarse table; of h/2
 @pytest.mark.parametrize("groups", [False, True])
 def test_close_pairs_are_every_candidate_pair_once(h, groups):

@@ -612,7 +612,7 @@ def within(xyz_p, xyz_q, i, j, chord_max: float, chord_min: float = 0.0):
 
 def nearest(i, j, d, n: int):
     """Of candidate pairs (i, j, d) with i < n, the nearest j for each i:
-    (i, j, d) with unique i (of equally near ones, the smallest j)."""
+    (i, j, d) with unique i, ascending (of equally near ones, the smallest j)."""
     import numpy as np
 
     if len(i) == 0:
@@ -620,13 +620,8 @@ def nearest(i, j, d, n: int):
     dmin = np.full(n, np.inf)
     np.minimum.at(dmin, i, d)
     sel = np.flatnonzero(d == dmin.take(i))
-    i, j, d = i.take(sel), j.take(sel), d.take(sel)
-    if np.bincount(i, minlength=n).max() > 1:
-        jmin = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(jmin, i, j)
-        sel = np.flatnonzero(j == jmin.take(i))
-        i, j, d = i.take(sel), j.take(sel), d.take(sel)
-        if np.bincount(i, minlength=n).max() > 1:      # the same pair twice
-            _, first = np.unique(i, return_index=True)
-            i, j, d = i[first], j[first], d[first]
-    return i, j, d
+    top = np.iinfo(np.int64).max
+    jmin = np.full(n, top, dtype=np.int64)
+    np.minimum.at(jmin, i.take(sel), j.take(sel))
+    out = np.flatnonzero(jmin != top)
+    return out, jmin.take(out), dmin.take(out)
