@@ -468,9 +468,13 @@ class Offsets:
         cos_a = np.concatenate([it[0].cos_dec()[it[2]] for it in items])
         dra = ra_b - ra_a
         dra += 540.0
-        # the remainder of a positive number is fmod's (faster)
-        dra = np.fmod(dra, 360.0) if bool((dra > 0).all()) else dra % 360.0
-        dra -= 180.0
+        if bool(((dra >= 360.0) & (dra < 720.0)).all()):
+            # no pair across RA 0 (the usual case): the remainder is dra - 360,
+            # exact, and less 180 the same number as dra - 540 (fmod is slow)
+            dra -= 540.0
+        else:
+            dra %= 360.0
+            dra -= 180.0
         dra *= cos_a
         dra *= 3600.0
         ddec = (dec_b - dec_a) * 3600.0
