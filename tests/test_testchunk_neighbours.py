@@ -161,3 +161,21 @@ def test_merged_positions_are_searchsorted():
     big = np.sort(rng.integers(-(1 << 61), 1 << 61, 2000))
     v = np.sort(np.concatenate([big[::7], rng.integers(-(1 << 61), 1 << 61, 500)]))
     assert np.array_equal(nb.merged_positions(big, v), np.searchsorted(big, v))
+
+
+def test_bitmap_of_coarse_squares_marks_only_the_sides_a_point_is_near(monkeypatch):
+    """Squares coarser than h: a point marks its own square and only the
+    neighbours within h of it, and no position within h of a point is
+    answered "no"."""
+    monkeypatch.setattr(nb.Occupied, "MAX_CELLS", 1 << 12)
+    rng = np.random.default_rng(6)
+    q = rng.uniform(0, 1, (500, 2))
+    h = 0.001
+    occ = nb.Occupied(q[:, 0], q[:, 1], h)
+    assert occ.h > 2 * h                               # coarsened
+    assert occ.occ.sum() < 2 * len(q)                  # not nine squares a point
+    ang = rng.uniform(0, 2 * np.pi, (len(q), 20))
+    r = h * np.sqrt(rng.uniform(0, 1, (len(q), 20))) * (1 - 1e-9)
+    px = (q[:, :1] + r * np.cos(ang)).ravel()
+    py = (q[:, 1:] + r * np.sin(ang)).ravel()
+    assert occ.maybe(px, py).all()
