@@ -273,3 +273,25 @@ def test_separation_in_sigma_is_hypot_where_squares_do_not_fit():
     assert np.isinf(o.sigma[1]) and np.isinf(want[1]) and np.isnan(squares[1])
     assert 0 < o.sigma[2] < 1e-150 and abs(squares[2] / want[2] - 1) > 1e-12     # the squares lose digits here
     assert np.allclose(o.sigma[[0, 2]], want[[0, 2]], rtol=1e-15, atol=0)
+
+
+def test_radec_errors_from_tan_equal_the_cos_sin_formula():
+    """The RA/Dec errors (cos^2 and sin^2 of the position angle from its
+    tangent) are ppMops's formula to a few units in the last place, at the
+    quarter turns too, and NaN where an input is."""
+    from mopstool.fits.mops_build import radec_errors
+
+    rng = np.random.default_rng(5)
+    pa = np.concatenate([rng.uniform(-720, 720, 20000), [0.0, 90.0, -90.0, 180.0, 270.0, 45.0, np.nan]])
+    sx, sy = rng.uniform(0.01, 2, len(pa)), rng.uniform(0.01, 2, len(pa))
+    ps = rng.uniform(-0.3, 0.3, len(pa))
+    th = np.radians(pa)
+    c2, s2 = np.cos(th) ** 2, np.sin(th) ** 2
+    want = (np.abs(ps) / 3600 * np.sqrt(c2 * sx ** 2 + s2 * sy ** 2),
+            np.abs(ps) / 3600 * np.sqrt(s2 * sx ** 2 + c2 * sy ** 2))
+    for got, exp in zip(radec_errors(sx, sy, pa, ps), want):
+        assert np.isnan(got[-1]) and np.isnan(exp[-1])
+        np.testing.assert_allclose(got[:-1], exp[:-1], rtol=4e-15, atol=0)
+    ra_err, dec_err = radec_errors(0.5, 0.3, 90.0, -0.25)     # scalars
+    assert ra_err == pytest.approx(0.25 / 3600 * 0.3, rel=1e-14)
+    assert dec_err == pytest.approx(0.25 / 3600 * 0.5, rel=1e-14)

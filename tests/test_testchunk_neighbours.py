@@ -61,6 +61,14 @@ def test_nearest_picks_the_closest_per_point():
     assert dict(zip(bi.tolist(), bj.tolist())) == {0: 6, 1: 7, 2: 4}
 
 
+def test_nearest_is_ascending_and_takes_the_smallest_of_equally_near():
+    i = np.array([4, 2, 4, 0, 2, 4, 2])
+    j = np.array([9, 3, 1, 8, 7, 5, 0])
+    d = np.array([0.2, 0.7, 0.2, 0.1, 0.3, 0.5, 0.3])
+    bi, bj, bd = nb.nearest(i, j, d, 6)
+    assert bi.tolist() == [0, 2, 4] and bj.tolist() == [8, 0, 1] and bd.tolist() == [0.1, 0.3, 0.2]
+
+
 @pytest.mark.parametrize("h", [0.0002, 0.0006, 0.002, 0.05])   # sorted keys; a shared or coarse table; of h/2
 @pytest.mark.parametrize("groups", [False, True])
 def test_close_pairs_are_every_candidate_pair_once(h, groups):
@@ -153,3 +161,21 @@ def test_merged_positions_are_searchsorted():
     big = np.sort(rng.integers(-(1 << 61), 1 << 61, 2000))
     v = np.sort(np.concatenate([big[::7], rng.integers(-(1 << 61), 1 << 61, 500)]))
     assert np.array_equal(nb.merged_positions(big, v), np.searchsorted(big, v))
+
+
+def test_bitmap_of_coarse_squares_marks_only_the_sides_a_point_is_near(monkeypatch):
+    """Squares coarser than h: a point marks its own square and only the
+    neighbours within h of it, and no position within h of a point is
+    answered "no"."""
+    monkeypatch.setattr(nb.Occupied, "MAX_CELLS", 1 << 12)
+    rng = np.random.default_rng(6)
+    q = rng.uniform(0, 1, (500, 2))
+    h = 0.001
+    occ = nb.Occupied(q[:, 0], q[:, 1], h)
+    assert occ.h > 2 * h                               # coarsened
+    assert occ.occ.sum() < 2 * len(q)                  # not nine squares a point
+    ang = rng.uniform(0, 2 * np.pi, (len(q), 20))
+    r = h * np.sqrt(rng.uniform(0, 1, (len(q), 20))) * (1 - 1e-9)
+    px = (q[:, :1] + r * np.cos(ang)).ravel()
+    py = (q[:, 1:] + r * np.sin(ang)).ravel()
+    assert occ.maybe(px, py).all()

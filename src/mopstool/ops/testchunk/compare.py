@@ -26,8 +26,8 @@ from typing import Any
 
 from mopstool.errors import DataError, NotFound, UsageError
 
-CMF_COLUMNS = ("RA_PSF", "DEC_PSF", "X_PSF_SIG", "Y_PSF_SIG", "POSANGLE", "PLTSCALE", "PSF_INST_MAG",
-               "PSF_INST_MAG_SIG", "FLAGS")
+#: the SkyChip.psf columns a cell is made of
+CMF_COLUMNS = ("RA_PSF", "DEC_PSF", "X_PSF_SIG", "Y_PSF_SIG", "POSANGLE", "PLTSCALE", "PSF_INST_MAG", "FLAGS")
 CATALOG_SUFFIXES = (".cmf", ".mops")
 
 THRESHOLDS = {
@@ -388,13 +388,10 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
         best_a = np.full(xb.shape[1], -1, dtype=np.int64)
         best_a[cj] = ci
         mutual = best_a[bj] == bi
-        ia, jb = bi[mutual], bj[mutual]
+        ia, jb = bi[mutual], bj[mutual]         # ascending ia (``nearest``), so cell by cell
         sa = np.concatenate([[0], np.cumsum(na)])
         sb = np.concatenate([[0], np.cumsum(nb_)])
-        g = ga[ia]
-        order = nb.stable_order(ia)
-        ia, jb, g = ia[order], jb[order], g[order]
-        bounds = np.searchsorted(g, np.arange(len(ks) + 1))
+        bounds = np.searchsorted(ia, sa)
         for q, k in enumerate(ks):
             lo, hi = bounds[q], bounds[q + 1]
             out[k] = (ia[lo:hi] - sa[q], jb[lo:hi] - sb[q])
@@ -471,9 +468,13 @@ class Offsets:
         cos_a = np.concatenate([it[0].cos_dec()[it[2]] for it in items])
         dra = ra_b - ra_a
         dra += 540.0
-        # the remainder of a positive number is fmod's (faster)
-        dra = np.fmod(dra, 360.0) if bool((dra > 0).all()) else dra % 360.0
-        dra -= 180.0
+        if bool(((dra >= 360.0) & (dra < 720.0)).all()):
+            # no pair across RA 0 (the usual case): the remainder is dra - 360,
+            # exact, and less 180 the same number as dra - 540 (fmod is slow)
+            dra -= 540.0
+        else:
+            dra %= 360.0
+            dra -= 180.0
         dra *= cos_a
         dra *= 3600.0
         ddec = (dec_b - dec_a) * 3600.0

@@ -26,8 +26,9 @@ exposures of one quad). Within a field:
    nearest detection of k within ``triple_tolerance_arcsec`` of the
    prediction makes a triple. In a gnomonic plane about exposure i the
    predictions are first tested against a bitmap of k's detections
-   (``neighbours.Occupied``: a prediction whose square holds no detection of
-   k, nor its neighbours, has none within the tolerance); the rest go to the
+   (``neighbours.Occupied``: a prediction in a square that no detection of k
+   marked, its own or one it comes within the tolerance of, has none within
+   the tolerance); the rest go to the
    sorted-key look-up (``neighbours.near_candidates``) and the exact chord on
    unit vectors, so the result is the same as testing every prediction
    against every detection (of equally near detections, the first in input
