@@ -2,7 +2,7 @@
 
 Walks the header blocks of a file (2880-byte records of 80-character cards),
 parses only the keywords asked for, and reads one binary table's rows with
-one memory map of the file in its big-endian record layout; the columns asked
+one ``numpy.fromfile`` into its big-endian record layout; the columns asked
 for are then converted to native order. Only plain columns are handled
 (TFORM ``rL``, ``rB``, ``rI``, ``rJ``, ``rK``, ``rE``, ``rD``, ``rA``; TSCAL 1;
 TZERO 0 or the unsigned offsets 2^15, 2^31, 2^63, or -128 for signed bytes);
@@ -15,8 +15,6 @@ binary table TFORMn codes and the TZEROn convention for unsigned integers).
 
 from __future__ import annotations
 
-import mmap
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,19 +286,15 @@ def read_table(path: str, extname: str, columns) -> Table | None:
         out = Table(hdus=hdus, exttype=xt, colnames=list(colnames), nrows=nrows)
         if nrows == 0:
             return out
-        have = (os.fstat(fh.fileno()).st_size - table.data_start) // dtype.itemsize
-        if have < nrows:
-            raise ValueError(f"{extname}: truncated table ({max(have, 0)} of {nrows} rows)")
-        # the rows mapped, not copied: only the wanted columns are read out of them
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            rows = np.frombuffer(mm, dtype=dtype, count=nrows, offset=table.data_start)
-            for up, (field_name, unsigned) in conv.items():
-                col = rows[field_name]
-                col = col.astype(col.dtype.newbyteorder("="))
-                if unsigned is not None:
-                    # FITS stores these integers offset by TZERO: flipping the sign bit applies it
-                    col = col.view(unsigned) ^ np.array(1 << (col.dtype.itemsize * 8 - 1),
-                                                        dtype="u8").astype(unsigned)
-                out.columns[up] = col
-            del rows        # no view of the map outlives it
+        fh.seek(table.data_start)
+        rows = np.fromfile(fh, dtype=dtype, count=nrows)
+        if len(rows) != nrows:
+            raise ValueError(f"{extname}: truncated table ({len(rows)} of {nrows} rows)")
+    for up, (field_name, unsigned) in conv.items():
+        col = rows[field_name]
+        col = col.astype(col.dtype.newbyteorder("="))
+        if unsigned is not None:
+            # FITS stores these integers offset by TZERO: flipping the sign bit applies it
+            col = col.view(unsigned) ^ np.array(1 << (col.dtype.itemsize * 8 - 1), dtype="u8").astype(unsigned)
+        out.columns[up] = col
     return out
