@@ -206,6 +206,21 @@ def test_collection_is_back_with_the_first_wcs(tmp_path):
     assert r.stdout.split() == ["(True,", "0)", "False", "True", "True"]
 
 
+def test_a_worker_forked_during_the_hold_collects():
+    r = _python("""
+        import gc, os
+        from mopstool import _startup
+        _startup.hold()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if gc.isenabled() else 1)
+        _, status = os.waitpid(pid, 0)
+        print(gc.isenabled(), os.waitstatus_to_exitcode(status))
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "0"]
+
+
 def test_collection_comes_back_when_no_engine_is_made():
     r = _python("""
         import gc, time
