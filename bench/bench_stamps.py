@@ -1,7 +1,7 @@
 """Stamp cutting against the fitsio read+write floor.
 
 Writes a synthetic 6000 x 6000 float32 image with a TAN WCS (144 MB, written in
-row chunks) and, per case (``--cases``, default ``1000x64,250x128``: stamps x
+row chunks) and, per case (``--cases``, default ``1000x64,10000x64``: stamps x
 pixels), a request file of that many bycoord stamps on it, then cuts each
 request in fresh processes, in two ways.
 
@@ -52,12 +52,12 @@ pair per round). The image
 sits in the page cache for every run; on a shared machine the CPU time is the
 steadier figure. An image already in --workdir is reused.
 
-With two stamp counts of one size (e.g. ``--cases 1000x64,10000x64``) each
+With two stamp counts of one size (as the default cases are) each
 whole process's time is split into its start-up and its throughput: the added
 stamps over the added CPU time between the two counts (the issue's measure
 is the throughput, stamps/s against read+write), the start-up what is left.
 
-    python bench/bench_stamps.py [--cases 1000x64,250x128] [--rounds 5] [--workers 2] [--workdir DIR] [--keep]
+    python bench/bench_stamps.py [--cases 1000x64,10000x64] [--rounds 5] [--workers 2] [--workdir DIR] [--keep]
 
 Run by hand; results are reported in docs/benchmarks.md.
 """
@@ -314,7 +314,7 @@ def _marginal(summary: list[dict]) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default="1000x64,250x128", help="comma-separated STAMPSxPIXELS")
+    ap.add_argument("--cases", default="1000x64,10000x64", help="comma-separated STAMPSxPIXELS")
     ap.add_argument("--npix", type=int, default=6000, help="image width = height")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true")
