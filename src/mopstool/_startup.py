@@ -32,20 +32,20 @@ import threading
 HOLD_SECONDS = 2.0
 
 _held = False
-_fork_hook = [False]
+_fork_hook = False
 
 
 def hold() -> None:
     """Hold automatic garbage collection until :func:`resume` (or HOLD_SECONDS)."""
-    global _held
+    global _held, _fork_hook
     if _held or not gc.isenabled():
         return
     gc.disable()
     _held = True
-    if not _fork_hook[0]:
+    if not _fork_hook:
         # a worker forked during the hold has no timer thread: collection back on there
         os.register_at_fork(after_in_child=_timeout)
-        _fork_hook[0] = True
+        _fork_hook = True
     timer = threading.Timer(HOLD_SECONDS, _timeout)
     timer.daemon = True
     timer.start()

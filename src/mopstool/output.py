@@ -116,35 +116,23 @@ def _indented(value: Any, indent: int, level: int, out: list[str]) -> None:
         close = "\n" + " " * (indent * level) + ("}" if kind is dict else "]")
         sep = "," + pad
         if kind is dict:
+            # every container among the values encoded as a placeholder, then put in place
+            keys = list(value)
             nested = [i for i, v in enumerate(value.values()) if type(v) not in _SCALARS]
-            if len(nested) == len(value):
-                shallow = None
-            elif nested:
+            shallow = value
+            if nested:
                 shallow = dict(value)
-                keys = list(value)
                 for i in nested:
                     shallow[keys[i]] = 0
-            else:
-                shallow = value
-            if shallow is not None:
-                text = _flat_encoder(pad)(shallow)
-                if nested:
-                    items = text[1:-1].split(sep)
-                    for i in nested:
-                        part = [_encode_string(keys[i]), ": "]
-                        _indented(value[keys[i]], indent, level + 1, part)
-                        items[i] = "".join(part)
-                    out.append("{" + pad + sep.join(items) + close)
-                else:
-                    out.append("{" + pad + text[1:-1] + close)
-                return
-            out.append("{" + pad)
-            for n, (k, v) in enumerate(value.items()):
-                if n:
-                    out.append(sep)
-                out.append(_encode_string(k) + ": ")
-                _indented(v, indent, level + 1, out)
-            out.append(close)
+            body = _flat_encoder(pad)(shallow)[1:-1]
+            if nested:
+                items = body.split(sep)
+                for i in nested:
+                    part = [_encode_string(keys[i]), ": "]
+                    _indented(value[keys[i]], indent, level + 1, part)
+                    items[i] = "".join(part)
+                body = sep.join(items)
+            out.append("{" + pad + body + close)
             return
         if all(type(v) in _SCALARS for v in value):
             text = _flat_encoder(pad)(value)
@@ -166,7 +154,6 @@ def _indented(value: Any, indent: int, level: int, out: list[str]) -> None:
     out.append(text.replace("\n", "\n" + " " * (indent * level)) if level else text)
 
 
-_INF = float("inf")
 _encode_string = json.encoder.encode_basestring     # the C string encoder (ensure_ascii=False)
 
 

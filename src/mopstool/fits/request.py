@@ -265,23 +265,19 @@ def _py(value: Any) -> Any:
 
 
 def _column_py(data, name: str) -> list:
-    """One table column as plain Python values (:func:`_py` of each). A numeric
-    column's ``tolist`` gives them already; a text column needs only the strip."""
-    values = _column_values(data, name)
-    kind = getattr(getattr(data[name], "dtype", None), "kind", "")
-    if kind in "biuf" and kind and getattr(data[name], "ndim", 1) == 1:
-        return values
-    if kind == "U" and getattr(data[name], "ndim", 1) == 1:
-        return [v.rstrip(" \x00") for v in values]
-    return [_py(v) for v in values]
-
-
-def _column_values(data, name: str) -> list:
-    """One table column as a list of values, each as ``data[i][name]`` gives it."""
+    """One table column as plain Python values (:func:`_py` of what ``data[i][name]``
+    gives). A numeric column's ``tolist`` gives them already; a text column needs
+    only the strip."""
     col = data[name]
     if getattr(col, "ndim", 1) != 1:
-        return [data[i][name] for i in range(len(data))]
-    return col.tolist()
+        return [_py(data[i][name]) for i in range(len(data))]
+    values = col.tolist()
+    kind = getattr(getattr(col, "dtype", None), "kind", "")
+    if kind and kind in "biuf":
+        return values
+    if kind == "U":
+        return [v.rstrip(" \x00") for v in values]
+    return [_py(v) for v in values]
 
 
 def read_request(path: str | Path) -> StampRequest:

@@ -137,6 +137,13 @@ def _dense_grid(px, py, qx, qy, h: float, pg, qg):
     return None if g is None else ("shared",) + g
 
 
+def _q_or_p(px, py, qx, qy, pg, qg):
+    """(same, qx, qy, qg) of a pair search: ``qx is None`` means Q is P."""
+    if qx is None:
+        return True, px, py, pg
+    return False, qx, qy, qg
+
+
 def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
     """Index pairs (i into P, j into Q) of point pairs in neighbouring plane
     squares (module doc) whose group codes (non-negative integers; None: one
@@ -144,10 +151,7 @@ def candidates(px, py, qx, qy, h: float, pg=None, qg=None):
     ``qx is None``: Q is P (each point is then paired with itself too)."""
     import numpy as np
 
-    same = qx is None
-    if same:
-        qx, qy, qg = px, py, pg
-
+    same, qx, qy, qg = _q_or_p(px, py, qx, qy, pg, qg)
     np_, nq = len(px), len(qx)
     empty = np.zeros(0, dtype=np.int64)
     if np_ == 0 or nq == 0:
@@ -439,9 +443,7 @@ def sparse_candidates(px, py, qx, qy, h: float, pg=None, qg=None, *, half: bool 
     bits (the caller uses ``candidates``)."""
     import numpy as np
 
-    same = qx is None
-    if same:
-        qx, qy, qg = px, py, pg
+    same, qx, qy, qg = _q_or_p(px, py, qx, qy, pg, qg)
     np_, nq = len(px), len(qx)
     empty = np.zeros(0, dtype=np.int64)
     if np_ == 0 or nq == 0:
