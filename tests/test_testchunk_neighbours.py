@@ -163,6 +163,29 @@ def test_merged_positions_are_searchsorted():
     assert np.array_equal(nb.merged_positions(big, v), np.searchsorted(big, v))
 
 
+def test_sort_keys_is_a_stable_argsort():
+    """The radix sort gives numpy's stable argsort and the sorted keys (int64),
+    with ties, for keys of one to four 16-bit digits and at the digits'
+    edges, int32 and uint16 keys, one key, none, and negative keys."""
+    rng = np.random.default_rng(11)
+    for n in (0, 1, 2, 9, 4000):
+        for bits in (1, 15, 16, 17, 32, 33, 48, 49, 63):
+            for dtype in (np.int64, np.int32, np.uint16):
+                if bits > np.iinfo(dtype).bits - (dtype != np.uint16):
+                    continue
+                k = rng.integers(0, 1 << bits, n, dtype=np.int64).astype(dtype)
+                if n > 8:
+                    k[: n // 3] = k[n // 2: n // 2 + n // 3]        # ties
+                    k[-1] = (1 << bits) - 1
+                order, keys = nb.sort_keys(k)
+                want = np.argsort(k, kind="stable")
+                assert np.array_equal(order, want) and keys.dtype == np.int64, (n, bits, dtype)
+                assert np.array_equal(keys, k[want].astype(np.int64)), (n, bits, dtype)
+    k = np.array([5, -3, 2, -3, 1 << 40])
+    order, keys = nb.sort_keys(k)
+    assert order.tolist() == [1, 3, 2, 0, 4] and keys.tolist() == sorted(k.tolist())
+
+
 def test_bitmap_of_coarse_squares_marks_only_the_sides_a_point_is_near(monkeypatch):
     """Squares coarser than h: a point marks its own square and only the
     neighbours within h of it, and no position within h of a point is
