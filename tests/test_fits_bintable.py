@@ -100,3 +100,42 @@ def test_keywords_found_in_the_text_as_parsed():
     h = Hdu("", raw=raw)
     assert h.get("EXPTIME") == 45.0 and h.get("FPA.OBS") == "o8309g0262o" and h.get("AFTER") is None
     assert h.cards == full
+
+
+def test_leading_cards_and_the_rest_read_as_the_full_parse():
+    """The first cards of a header are read by place, the rest searched: every
+    keyword's value is the full parse's (first occurrence, plain or
+    HIERARCH), before and after the leading cards and across them."""
+    from mopstool.fits.bintable import _LEADING, Hdu, header_cards
+
+    lead = ["XTENSION= 'BINTABLE'", "BITPIX  =                    8", "NAXIS   =                    2",
+            "NAXIS1  =                   16", "HIERARCH GAIN = 1.5", "NAXIS2  =                   10",
+            "PCOUNT  =                    0", "GCOUNT  =                    1", "TFIELDS =                    2",
+            "HISTORY NAXIS = 9 not a value card", "GAIN    =                  2.5"]
+    tail = ["NAXIS2  =                   99", "EXTNAME = 'SkyChip.psf'", "HIERARCH FPA.OBS = 'o1'",
+            "TFIELDS =                    7", "FPA.OBS = 'o2'"]
+    filler = [f"K{i:<6d}=                  {i}" for i in range(_LEADING)]
+    for cards in (lead + filler + tail, lead[:3] + tail, filler[:_LEADING - 1] + lead + tail):
+        raw = "".join(c.ljust(80) for c in cards + ["END"])
+        raw += " " * (-len(raw) % 2880)
+        full = header_cards(raw)
+        h = Hdu("T", raw=raw)
+        for key in set(full) | {"MISSING", "HISTORY", "NAXIS3"}:
+            assert h.raw_value(key) == full.get(key), (key, len(cards))
+
+
+def test_columns_outlive_the_next_read(tmp_path):
+    """Rows are read into one reused buffer; the columns returned are copies
+    (bytes and characters too, which need no byte swap): reading another
+    table leaves them as they were."""
+    kind = [("X", "f8"), ("F", "u4"), ("B", "u1"), ("S", "S3")]
+    one, two = np.zeros(300, dtype=kind), np.zeros(500, dtype=kind)
+    one["X"], one["F"], one["B"], one["S"] = 1.5, 7, 9, b"abc"
+    p, q = tmp_path / "p.fits", tmp_path / "q.fits"
+    _write(p, one)
+    _write(q, two)
+    a = read_table(str(p), "T", ["X", "F", "B", "S"])
+    b = read_table(str(q), "T", ["X", "F", "B", "S"])
+    assert (a.columns["X"] == 1.5).all() and (a.columns["F"] == 7).all() and len(a.columns["X"]) == 300
+    assert (a.columns["B"] == 9).all() and (a.columns["S"] == b"abc").all()
+    assert (b.columns["X"] == 0).all() and (b.columns["B"] == 0).all() and len(b.columns["F"]) == 500

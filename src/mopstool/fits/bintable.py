@@ -1,9 +1,10 @@
 """A lean reader of FITS binary tables for the common case.
 
 Walks the header blocks of a file (2880-byte records of 80-character cards),
-parses only the keywords asked for, and reads one binary table's rows with
-one ``numpy.fromfile`` into its big-endian record layout; the columns asked
-for are then converted to native order. Only plain columns are handled
+parses only the keywords asked for (the mandatory ones by their place), and
+reads one binary table's rows with one read into its big-endian record
+layout (a buffer kept per thread); the columns asked for are then copied
+out in native order. Only plain columns are handled
 (TFORM ``rL``, ``rB``, ``rI``, ``rJ``, ``rK``, ``rE``, ``rD``, ``rA``; TSCAL 1;
 TZERO 0 or the unsigned offsets 2^15, 2^31, 2^63, or -128 for signed bytes);
 for anything else (variable-length arrays, scaled columns, a heap, compressed
@@ -16,6 +17,7 @@ binary table TFORMn codes and the TZEROn convention for unsigned integers).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +105,33 @@ def find_card(raw: str, key: str, *, hierarch: bool = True) -> str | None:
     return val
 
 
+#: cards read by position at the start of a header: the mandatory keywords
+#: (SIMPLE or XTENSION, BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT, TFIELDS) come
+#: first, in this order, by the FITS Standard (4.4.1)
+_LEADING = 16
+
+
+def _leading_cards(raw: str) -> dict[str, str]:
+    """Keyword -> raw value field of the value cards among a header's first
+    ``_LEADING`` cards (plain or HIERARCH), each keyword's first: what
+    ``find_card`` gives for it, since its first occurrence is among them."""
+    out: dict[str, str] = {}
+    for i in range(0, min(len(raw), _LEADING * 80), 80):
+        if raw[i + 8:i + 10] == "= ":
+            k = raw[i:i + 8].rstrip()
+            v = raw[i + 10:i + 80]
+        elif raw.startswith("HIERARCH ", i):
+            k, eq, v = raw[i + 9:i + 80].partition("=")
+            if not eq:
+                continue
+            k = k.strip()
+        else:
+            continue
+        if k not in out:
+            out[k] = v
+    return out
+
+
 class Hdu:
     """One HDU's header: keyword values parsed on demand from its text."""
 
@@ -114,7 +143,7 @@ class Hdu:
         self._cards = cards
         self._raw = raw if raw is None else raw[:_end_of(raw)]
         self._hierarch = self._raw is not None and "HIERARCH " in self._raw
-        self._found: dict[str, str | None] = {}
+        self._found: dict[str, str | None] = {} if self._raw is None else _leading_cards(self._raw)
 
     @property
     def cards(self) -> dict[str, str]:
@@ -237,6 +266,25 @@ def _layout(table: Hdu, nfields: int, row_bytes: int, wanted: set[str]):
         conv, colnames
 
 
+#: tables up to this size are read into one buffer kept per thread (the
+#: columns are copied out of it): no new pages to fault in for every file
+ROW_BUFFER_MAX = 32 << 20
+_BUFFERS = threading.local()
+
+
+def _row_buffer(nbytes: int):
+    """A writable buffer of *nbytes* bytes, reused by the next call of the
+    same thread, or None for a table larger than ``ROW_BUFFER_MAX``."""
+    if nbytes > ROW_BUFFER_MAX:
+        return None
+    import numpy as np
+
+    buf = getattr(_BUFFERS, "buf", None)
+    if buf is None or len(buf) < nbytes:
+        buf = _BUFFERS.buf = np.empty(max(nbytes, 1 << 20), dtype=np.uint8)
+    return memoryview(buf)[:nbytes]
+
+
 def read_table(path: str, extname: str, columns) -> Table | None:
     """The named binary table's *columns* (upper-case names; missing ones are
     left out) and the headers of the HDUs up to it, or None when the file or
@@ -287,7 +335,11 @@ def read_table(path: str, extname: str, columns) -> Table | None:
         if nrows == 0:
             return out
         fh.seek(table.data_start)
-        rows = np.fromfile(fh, dtype=dtype, count=nrows)
+        buf = _row_buffer(nrows * dtype.itemsize)
+        if buf is None:
+            rows = np.fromfile(fh, dtype=dtype, count=nrows)
+        else:
+            rows = np.frombuffer(buf, dtype=dtype, count=fh.readinto(buf) // dtype.itemsize)
         if len(rows) != nrows:
             raise ValueError(f"{extname}: truncated table ({len(rows)} of {nrows} rows)")
     for up, (field_name, unsigned) in conv.items():

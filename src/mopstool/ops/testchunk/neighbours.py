@@ -384,7 +384,8 @@ def pairs_within(p_xyz, px, py, q_xyz, qx, qy, h: float, cos_min: float, chord_m
     op, kp = sort_keys(keys(px, py))
     oq = stable_order(kq)
     ncell = nx * ny
-    first = np.zeros(ncell + 1, dtype=np.int64)
+    # 32-bit positions when they fit: half the memory the walk's look-ups touch
+    first = np.zeros(ncell + 1, dtype=np.int32 if len(qx) < 2 ** 31 else np.int64)
     np.cumsum(np.bincount(kq, minlength=ncell), out=first[1:])
     psx, psy, qsx, qsy = px.take(op), py.take(op), qx.take(oq), qy.take(oq)
     # squared plane distances that settle a pair (margins far above rounding):
