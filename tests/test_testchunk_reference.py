@@ -123,6 +123,15 @@ def test_order_statistics_are_numpys():
             med, p90 = _order_stats(x.copy(), p90=True)
             assert med == float(np.median(x)) and p90 == float(np.percentile(x, 90)), (n, scale)
     assert _order_stats(np.zeros(0), p90=True) == (None, None)
+    # large sets (a sample bounds the ranks): random, many ties, sorted, and
+    # a period of the sample's stride (the sample misses: the whole set is used)
+    n = 300_001
+    stride = n // 4096
+    for x in (rng.normal(size=n), np.round(rng.normal(size=n), 2), np.where(rng.random(n) < 0.999, 0.0, 1.0),
+              np.sort(rng.normal(size=n)), np.arange(n) % stride * 1.0, -np.arange(n + 1, dtype=float)):
+        med, p90 = _order_stats(x.copy(), p90=True)
+        assert med == float(np.median(x)) and p90 == float(np.percentile(x, 90))
+        assert _order_stats(np.abs(x), median=False, p90=True)[1] == float(np.percentile(np.abs(x), 90))
 
 
 if __name__ == "__main__":
