@@ -121,7 +121,7 @@ def test_sparse_candidates_miss_nothing(h, groups):
 def test_pairs_within_equals_the_exact_chord_test(spread_deg):
     """pairs_within (plane distance where it settles a pair, the chord where it
     does not) keeps exactly the pairs the chord test keeps, pairs at a limit included."""
-    from mopstool.ops.testchunk.tracklets import chord, unit_rows
+    from mopstool.sky import chord, unit_rows
 
     rng = np.random.default_rng(7)
     n = 4000

@@ -66,18 +66,6 @@ def check_consistency(cats: list[CmfCatalog]) -> None:
 
 
 # ------------------------------------------------------------------ the core
-def _unit_vectors(ra, dec):
-    import numpy as np
-
-    a, d = np.radians(ra), np.radians(dec)
-    cd = np.cos(d)
-    return np.column_stack((cd * np.cos(a), cd * np.sin(a), np.sin(d)))
-
-
-def _chord(radius_arcsec: float) -> float:
-    return 2.0 * math.sin(math.radians(radius_arcsec / 3600.0) / 2.0)
-
-
 def cross_pairs(ra, dec, group, radius_arcsec: float = MATCH_RADIUS_ARCSEC):
     """Index pairs (i, j), i < j, closer than *radius_arcsec* whose *group*
     (skycell) differs; found with a KD-tree on unit vectors."""
@@ -86,8 +74,10 @@ def cross_pairs(ra, dec, group, radius_arcsec: float = MATCH_RADIUS_ARCSEC):
 
     if len(ra) < 2:
         return np.zeros((0, 2), dtype=np.intp)
-    tree = cKDTree(_unit_vectors(ra, dec), leafsize=16)
-    pairs = tree.query_pairs(_chord(radius_arcsec), output_type="ndarray")
+    from mopstool.sky import chord_arcsec, unit_vectors
+
+    tree = cKDTree(unit_vectors(ra, dec), leafsize=16)
+    pairs = tree.query_pairs(chord_arcsec(radius_arcsec), output_type="ndarray")
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.intp)
     group = np.asarray(group)

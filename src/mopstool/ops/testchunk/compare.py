@@ -64,7 +64,7 @@ class Cell:
         """Unit vectors of the detections as three rows x, y, z (computed once;
         matching and linking share them)."""
         if self._xyz is None:
-            from mopstool.ops.testchunk.tracklets import unit_rows
+            from mopstool.sky import unit_rows
 
             self._xyz, self._cos_dec = unit_rows(self.ra, self.dec, with_cos_dec=True)
         return self._xyz
@@ -360,7 +360,7 @@ def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tu
     import numpy as np
 
     from mopstool.ops.testchunk import neighbours as nb
-    from mopstool.ops.testchunk.tracklets import ARCSEC, chord
+    from mopstool.sky import ARCSEC, chord
 
     r = chord(radius_arcsec * ARCSEC)
     out: list[tuple[Any, Any]] = [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))] * len(pairs)

@@ -115,7 +115,6 @@ def write_versions(out_a: str | Path, out_b: str | Path, exposures: list[SynthEx
     from mopstool.fits.cmf import FLAG_DEFECT
     from mopstool.fits.cmf_write import cmf_primary_header, synthetic_psf_table, write_cmf
     from mopstool.fits.skycell import skycell_geometry
-    from mopstool.ops.testchunk.tracklets import unit_vectors
 
     spec = spec or VersionSpec()
     rng = np.random.default_rng(spec.seed)
@@ -123,7 +122,10 @@ def write_versions(out_a: str | Path, out_b: str | Path, exposures: list[SynthEx
     res = VersionsResult(dir_a=str(out_a), dir_b=str(out_b))
     cells = sorted({sc for e in exposures for sc in e.skycells})
     geoms = {sc: skycell_geometry(sc) for sc in cells}
-    centres = np.array([unit_vectors(*geoms[sc].centre_sky())[0] for sc in cells])
+    # the field's centre from the cells' centres (the C library's cosines and
+    # sines: the sets are the same to the bit wherever they are written)
+    centres = np.array([(math.cos(d) * math.cos(r), math.cos(d) * math.sin(r), math.sin(d))
+                        for r, d in (map(math.radians, geoms[sc].centre_sky()) for sc in cells)])
     centre = centres.mean(axis=0)
     cra = math.degrees(math.atan2(centre[1], centre[0])) % 360.0
     cdec = math.degrees(math.asin(centre[2] / np.linalg.norm(centre)))

@@ -59,7 +59,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-ARCSEC = math.pi / 180.0 / 3600.0
+from mopstool.sky import ARCSEC, chord, unit_rows
 
 
 @dataclass
@@ -92,19 +92,6 @@ class TrackletParams:
             raise ConfigError("[testchunk] gcr_min_detections must be >= 3")
         if self.triple_tolerance_arcsec <= 0 or self.max_gap_hours <= 0:
             raise ConfigError("[testchunk] triple_tolerance_arcsec and max_visit_gap_hours must be > 0")
-
-
-def unit_vectors(ra_deg, dec_deg):
-    import numpy as np
-
-    ra = np.radians(np.asarray(ra_deg, dtype="f8"))
-    dec = np.radians(np.asarray(dec_deg, dtype="f8"))
-    cd = np.cos(dec)
-    return np.column_stack([cd * np.cos(ra), cd * np.sin(ra), np.sin(dec)])
-
-
-def chord(angle_rad: float) -> float:
-    return 2.0 * math.sin(min(angle_rad, math.pi) / 2.0)
 
 
 @dataclass
@@ -205,21 +192,6 @@ def gcr_arcsec(xyz, track):
     perp = -dx * np.sin(theta[track]) + dy * np.cos(theta[track])
     rms = np.sqrt(np.bincount(track, perp * perp, T) / n)
     return rms / ARCSEC
-
-
-def unit_rows(ra_deg, dec_deg, *, with_cos_dec: bool = False):
-    """``unit_vectors`` as three rows x, y, z (a (3, n) array); with
-    *with_cos_dec*, (rows, cos Dec)."""
-    import numpy as np
-
-    ra = np.radians(np.asarray(ra_deg, dtype="f8"))
-    dec = np.radians(np.asarray(dec_deg, dtype="f8"))
-    out = np.empty((3, len(ra)))
-    cd = np.cos(dec)
-    np.multiply(cd, np.cos(ra), out=out[0])
-    np.multiply(cd, np.sin(ra), out=out[1])
-    np.sin(dec, out=out[2])
-    return (out, cd) if with_cos_dec else out
 
 
 def _groups(codes):
