@@ -793,6 +793,9 @@ def compare(spec_a: str, spec_b: str, cfg, *, dbs_factory=None, radius_arcsec: f
     th = thresholds_from(cfg, thresholds)
     params = TrackletParams.from_config(cfg)
     params.check()
+    from mopstool._memory import keep_freed_memory
+
+    keep_freed_memory()     # numpy's temporaries reuse freed memory (see mopstool._memory)
     a = load_side(spec_a, dbs_factory=dbs_factory, cfg=cfg)
     b = load_side(spec_b, dbs_factory=dbs_factory, cfg=cfg)
     return compare_sides(a, b, radius_arcsec=radius, params=params, thresholds=th)
