@@ -295,3 +295,77 @@ def test_radec_errors_from_tan_equal_the_cos_sin_formula():
     ra_err, dec_err = radec_errors(0.5, 0.3, 90.0, -0.25)     # scalars
     assert ra_err == pytest.approx(0.25 / 3600 * 0.3, rel=1e-14)
     assert dec_err == pytest.approx(0.25 / 3600 * 0.5, rel=1e-14)
+
+
+def _sides_of(versions, far_cell=None):
+    """Both versions read as sides; *far_cell*: that cell of both moved 90
+    degrees in RA (its exposure then spreads too far for one plane)."""
+    from mopstool.ops.testchunk.compare import Side, load_side
+
+    out = []
+    for d in (versions.dir_a, versions.dir_b):
+        side = load_side(d)
+        if far_cell is not None:
+            c = side.cells[far_cell]
+            c.ra = (c.ra + 90.0) % 360.0
+            c._xyz = None
+        out.append(Side(side.name, side.kind, dict(side.cells), side.files))
+    return out
+
+
+def test_one_search_gives_the_matches_and_the_duplicates_of_separate_ones(tmp_path):
+    """Matching and linking's duplicates come from one search of both sides
+    per exposure: the same as matching each cell pair on its own and letting
+    linking find each side's duplicates. Three adjacent skycells (movers on
+    their overlaps: duplicates at two positions, the later one dropped),
+    flagged detections in B (not linked), one B file listed twice (exact
+    duplicates), a match radius other than the dedup distance."""
+    from mopstool.ops.testchunk.compare import exposure_searches, load_side, side_tracklets
+    from mopstool.ops.testchunk.tracklets import TrackletParams
+
+    vs = write_versions(tmp_path / "A", tmp_path / "B", quad(["skycell.1200.044", "skycell.1200.045",
+                                                              "skycell.1200.046"]),
+                        VersionSpec(scatter_a_arcsec=0.05, scatter_b_arcsec=0.10, transients=250, movers=80,
+                                    extra_b=25, flag_fraction_b=0.05, seed=23))
+    listed = tmp_path / "b_twice.txt"
+    listed.write_text("\n".join(vs.files_b + vs.files_b[:1]) + "\n")
+    a, b = load_side(vs.dir_a), load_side(str(listed))
+    # an overlap: 40 detections of one cell of A also in the next, 0.3" away
+    k1, k2 = sorted(k for k in a.cells if k[0] == sorted(a.cells)[0][0])[:2]
+    c1, c2 = a.cells[k1], a.cells[k2]
+    for name in ("ra", "dec", "ra_err", "dec_err", "mag", "flags"):
+        extra = getattr(c1, name)[:40] + (0.3 / 3600 if name == "dec" else 0)
+        setattr(c2, name, np.concatenate([getattr(c2, name), extra.astype(getattr(c2, name).dtype)]))
+    c2._xyz = None
+    for radius in (1.0, 0.4):
+        params = TrackletParams()
+        matches, dup_a, dup_b = exposure_searches(a, b, radius, params)
+        assert len(dup_b) > len(dup_a) > 0
+        for k in sorted(set(a.cells) & set(b.cells)):
+            one, _, _ = exposure_searches(type(a)("a", "files", {k: a.cells[k]}),
+                                          type(b)("b", "files", {k: b.cells[k]}), radius, params)
+            assert all(np.array_equal(x, y) for x, y in zip(one[k], matches[k])), k
+        for side, dup in ((a, dup_a), (b, dup_b)):
+            given, own = side_tracklets(side, params, dup), side_tracklets(side, params)
+            assert given.summary() == own.summary() and given.tracklets >= 10
+            assert np.array_equal(given.gcr, own.gcr) and np.array_equal(given.lengths, own.lengths)
+
+
+def test_an_exposure_too_spread_for_one_plane_is_matched_cell_by_cell(versions):
+    """A cell far from the rest of its exposure: matching goes cell by cell
+    (the same matches as the close set), and linking, which needs one plane
+    per exposure for its duplicates, says why it cannot go on."""
+    from mopstool.errors import DataError
+    from mopstool.ops.testchunk.compare import compare_sides, exposure_searches
+    from mopstool.ops.testchunk.tracklets import TrackletParams
+
+    far = sorted(_sides_of(versions)[0].cells)[0]
+    a, b = _sides_of(versions, far)
+    near_a, near_b = _sides_of(versions)
+    params = TrackletParams()
+    got, dup_a, dup_b = exposure_searches(a, b, 1.0, params)
+    want, _, _ = exposure_searches(near_a, near_b, 1.0, params)
+    assert dup_a is None and dup_b is None and set(got) == set(want)
+    assert all(np.array_equal(x, y) for k in want for x, y in zip(got[k], want[k]))
+    with pytest.raises(DataError, match="spread over more than 20 degrees"):
+        compare_sides(a, b, radius_arcsec=1.0, params=params, thresholds={})

@@ -352,61 +352,147 @@ def load_side(spec: str, *, dbs_factory=None, cfg=None) -> Side:
 
 
 # ------------------------------------------------------------------ matching
-def match_cells(pairs: list[tuple[Cell, Cell]], radius_arcsec: float) -> list[tuple[Any, Any]]:
-    """For each (cell of A, cell of B): the mutual nearest neighbours within
-    the radius, (indices in a, indices in b). The cells of one exposure are
-    matched together in one gnomonic plane (``ops.testchunk.neighbours``),
-    each cell only with its counterpart."""
+def _link_rows(side: Side):
+    """How ``side_tracklets`` gives the side's detections to ``link``: the
+    cells in side order, per cell its mask of the detections that link uses
+    (no SOURCE_MASK flag; None: all), per cell how many, and per cell the
+    link row of its first."""
+    import numpy as np
+
+    from mopstool.fits.cmf import SOURCE_MASK
+
+    cells = list(side.cells.values())
+    oks = [(c.flags & SOURCE_MASK) == 0 for c in cells]
+    oks = [None if ok.all() else ok for ok in oks]
+    counts = [c.n if ok is None else int(np.count_nonzero(ok)) for c, ok in zip(cells, oks)]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if cells else np.zeros(0, np.int64)
+    return cells, oks, counts, starts
+
+
+def _row_maps(side: Side) -> dict[tuple[str, str], Any]:
+    """Per cell key: the ``link`` row of each detection, -1 for those linking
+    does not use (flagged, or a cell without a finite time)."""
+    import numpy as np
+
+    cells, oks, _, starts = _link_rows(side)
+    out = {}
+    for c, ok, start in zip(cells, oks, starts.tolist()):
+        if not math.isfinite(c.mjd):
+            m = np.full(c.n, -1, dtype=np.int64)
+        elif ok is None:
+            m = np.arange(start, start + c.n, dtype=np.int64)
+        else:
+            m = np.cumsum(ok, dtype=np.int64) + (start - 1)
+            m[~ok] = -1
+        out[(c.exposure, c.skycell)] = m
+    return out
+
+
+def exposure_searches(a: Side, b: Side, radius_arcsec: float, params):
+    """Matching and the duplicates for linking, from one close-pair search per
+    exposure over the detections of both sides (``tracklets.exposure_pairs``,
+    at the larger of the match radius and ``tracklet_dedup_arcsec``):
+
+    * for each cell of A with a counterpart in B (same exposure and skycell):
+      the mutual nearest neighbours within the radius, each detection paired
+      only with those of its counterpart cell: (indices in a, indices in b);
+    * for each side, the ``link`` rows (``_row_maps``) that linking drops as
+      duplicates: of two detections of one exposure that linking uses, closer
+      than the dedup distance, the later.
+
+    An exposure whose detections spread too far for one plane is matched cell
+    by cell, and linking looks for the duplicates itself (None for both
+    sides). Returns ({cell key: (ia, jb)}, duplicates of A, duplicates of B)."""
     import numpy as np
 
     from mopstool.ops.testchunk import neighbours as nb
+    from mopstool.ops.testchunk.tracklets import exposure_pairs
     from mopstool.sky import ARCSEC, chord
 
+    # the tests on squared chords, as ``neighbours.within`` makes them
     r = chord(radius_arcsec * ARCSEC)
-    out: list[tuple[Any, Any]] = [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))] * len(pairs)
-    by_exp: dict[str, list[int]] = {}
-    for k, (a, b) in enumerate(pairs):
-        if a.n and b.n:
-            by_exp.setdefault(a.exposure, []).append(k)
+    dedup = params.dedup_arcsec if params.dedup_arcsec > 0 else 0.0
+    r_dup = chord(dedup * ARCSEC) if dedup else 0.0
+    r2, d2_dup = r * r, (r_dup * r_dup if dedup else -1.0)
+    angle, chord_max = max(radius_arcsec, dedup) * ARCSEC, max(r, r_dup)
+    maps = (_row_maps(a), _row_maps(b))
+    sides = (a, b)
+    empty = np.zeros(0, dtype=np.int64)
+    matches: dict[tuple[str, str], tuple[Any, Any]] = {}
+    drops: tuple[list, list] = ([], [])
 
-    def run(ks: list[int]) -> None:
-        ua = [pairs[k][0].rows() for k in ks]
-        ub = [pairs[k][1].rows() for k in ks]
-        na = np.array([u.shape[1] for u in ua])
-        nb_ = np.array([u.shape[1] for u in ub])
-        xa, xb = np.concatenate(ua, axis=1), np.concatenate(ub, axis=1)
-        ga = np.repeat(np.arange(len(ks)), na)
-        gb = np.repeat(np.arange(len(ks)), nb_)
-        plane = nb.Plane(xa.sum(axis=1))
-        a0, a1, a2 = plane.components_t(xa)
-        b0, b1, b2 = plane.components_t(xb)
-        h = nb.cell_side(radius_arcsec * ARCSEC, min(float(a0.min()), float(b0.min())))
-        i, j = nb.near_candidates(a1 / a0, a2 / a0, b1 / b0, b2 / b0, h, ga, gb)
-        i, j, d = nb.within(xa.T, xb.T, i, j, r)
-        bi, bj, _ = nb.nearest(i, j, d, xa.shape[1])     # each a's nearest b
-        cj, ci, _ = nb.nearest(j, i, d, xb.shape[1])     # each b's nearest a
-        best_a = np.full(xb.shape[1], -1, dtype=np.int64)
-        best_a[cj] = ci
-        mutual = best_a[bj] == bi
-        ia, jb = bi[mutual], bj[mutual]         # ascending ia (``nearest``), so cell by cell
-        sa = np.concatenate([[0], np.cumsum(na)])
-        sb = np.concatenate([[0], np.cumsum(nb_)])
-        bounds = np.searchsorted(ia, sa)
-        for q, k in enumerate(ks):
-            lo, hi = bounds[q], bounds[q + 1]
-            out[k] = (ia[lo:hi] - sa[q], jb[lo:hi] - sb[q])
+    def search(matched: list, only: tuple[list, list], dups: bool) -> None:
+        """One search over the *matched* keys (both sides) and the keys of one
+        side only: the matches of *matched*, and with *dups* the duplicates."""
+        keys = tuple(matched + only[s] for s in (0, 1))
+        cells = [[sides[s].cells[k] for k in keys[s]] for s in (0, 1)]
+        sizes = [np.array([c.n for c in cells[s]], dtype=np.int64) for s in (0, 1)]
+        n_a = int(sizes[0].sum())
+        i, j, d2 = exposure_pairs([c.rows() for c in cells[0] + cells[1]], angle, chord_max)
+        if matched:
+            # the cells' codes: the matched ones numbered alike on both sides, -1 the others
+            code = [np.repeat(np.concatenate([np.arange(len(matched)), np.full(len(only[s]), -1)]), sizes[s])
+                    for s in (0, 1)]
+            x = np.flatnonzero((i < n_a) & (j >= n_a) & (d2 <= r2))
+            ia, jb, dc = i.take(x), j.take(x) - n_a, d2.take(x)
+            same = code[0].take(ia)
+            x = np.flatnonzero((same >= 0) & (same == code[1].take(jb)))
+            ia, jb, dc = ia.take(x), jb.take(x), np.sqrt(dc.take(x))
+            n_b = int(sizes[1].sum())
+            bi, bj, _ = nb.nearest(ia, jb, dc, n_a)      # each a's nearest b
+            cj, ci, _ = nb.nearest(jb, ia, dc, n_b)      # each b's nearest a
+            best_a = np.full(n_b, -1, dtype=np.int64)
+            best_a[cj] = ci
+            mutual = best_a[bj] == bi
+            ia, jb = bi[mutual], bj[mutual]         # ascending ia (``nearest``), so cell by cell
+            sa = np.concatenate([[0], np.cumsum(sizes[0][:len(matched)])])
+            sb = np.concatenate([[0], np.cumsum(sizes[1][:len(matched)])])
+            bounds = np.searchsorted(ia, sa)
+            for q, k in enumerate(matched):
+                lo, hi = bounds[q], bounds[q + 1]
+                matches[k] = (ia[lo:hi] - sa[q], jb[lo:hi] - sb[q])
+        if dups and dedup:
+            for s, part in ((0, j < n_a), (1, i >= n_a)):
+                if not keys[s]:
+                    continue
+                row = np.concatenate([maps[s][k] for k in keys[s]])
+                x = np.flatnonzero(part & (d2 <= d2_dup))
+                off = 0 if s == 0 else n_a
+                li, lj = row.take(i.take(x) - off), row.take(j.take(x) - off)
+                ok = (li >= 0) & (lj >= 0)
+                drops[s].append(np.maximum(li[ok], lj[ok]))
 
-    for ks in by_exp.values():
+    by_exp: dict[str, tuple[list, list, list]] = {}
+    for k in sorted(set(a.cells) | set(b.cells)):
+        ca, cb = a.cells.get(k), b.cells.get(k)
+        m, only_a, only_b = by_exp.setdefault(k[0], ([], [], []))
+        if ca is not None and cb is not None:
+            m.append(k)
+            if not (ca.n and cb.n):
+                matches[k] = (empty, empty)
+        elif ca is not None:
+            only_a.append(k)
+        else:
+            only_b.append(k)
+    spread = False
+    for m, only_a, only_b in by_exp.values():
+        matched = [k for k in m if k not in matches]
+        # a cell with no detections on one side has its other side's for the duplicates
+        half = [k for k in m if k in matches]
         try:
-            run(ks)
+            search(matched, (only_a + half, only_b + half), True)
         except ValueError:          # the exposure spreads too far for one plane: cell by cell
-            for k in ks:
+            spread = True
+            for k in matched:
                 try:
-                    run([k])
+                    search([k], ([], []), False)
                 except ValueError:
-                    raise DataError(f"{pairs[k][0].path}: the detections of one cell spread over more "
+                    raise DataError(f"{a.cells[k].path}: the detections of one cell spread over more "
                                     "than 20 degrees") from None
-    return out
+    if spread:
+        return matches, None, None
+    dup = tuple(np.unique(np.concatenate(d)) if d else empty for d in drops)
+    return matches, dup[0], dup[1]
 
 
 #: below this many values the order statistics come from one partition
@@ -652,27 +738,27 @@ def _fields(side: Side) -> dict[str, int]:
     return {e: int(comp[ei[e]]) for e in exps}
 
 
-def side_tracklets(side: Side, params):
+def side_tracklets(side: Side, params, duplicates=None):
+    """``tracklets.link`` of a side's detections without a SOURCE_MASK flag
+    (in ``_link_rows`` order); *duplicates*: the rows to drop, found by
+    ``exposure_searches`` (else link looks for them)."""
     import numpy as np
 
-    from mopstool.fits.cmf import SOURCE_MASK
     from mopstool.ops.testchunk.tracklets import link
 
     fields = _fields(side)
     exp_code = {e: i for i, e in enumerate(sorted(fields))}
-    cells = list(side.cells.values())
+    cells, oks, counts, _ = _link_rows(side)
     if not cells:
         return link([], [], [], [], [], params)
-    oks = [(c.flags & SOURCE_MASK) == 0 for c in cells]
-    oks = [None if ok.all() else ok for ok in oks]
-    counts = [c.n if ok is None else int(np.count_nonzero(ok)) for c, ok in zip(cells, oks)]
 
     def cat(get):
         return np.concatenate([get(c) if ok is None else get(c)[..., ok] for c, ok in zip(cells, oks)], axis=-1)
 
     return link(cat(lambda c: c.ra), cat(lambda c: c.dec), np.repeat([c.mjd for c in cells], counts),
                 np.repeat([exp_code[c.exposure] for c in cells], counts),
-                np.repeat([fields[c.exposure] for c in cells], counts), params, xyz_rows=cat(lambda c: c.rows()))
+                np.repeat([fields[c.exposure] for c in cells], counts), params, xyz_rows=cat(lambda c: c.rows()),
+                duplicates=duplicates)
 
 
 def thresholds_from(cfg, overrides: dict[str, float] | None = None) -> dict[str, float]:
@@ -714,7 +800,7 @@ def compare_sides(a: Side, b: Side, *, radius_arcsec: float, params, thresholds:
     tot = {"a": 0, "b": 0, "matched": 0, "only_a": 0, "only_b": 0}
     flags_a, flags_b = [], []
     both = [k for k in keys if k in a.cells and k in b.cells]
-    matches = dict(zip(both, match_cells([(a.cells[k], b.cells[k]) for k in both], radius_arcsec)))
+    matches, dup_a, dup_b = exposure_searches(a, b, radius_arcsec, params)
     allo = Offsets.of_many([(a.cells[k], b.cells[k], *matches[k]) for k in both])
     at, pos = {}, 0
     for k in both:
@@ -751,7 +837,7 @@ def compare_sides(a: Side, b: Side, *, radius_arcsec: float, params, thresholds:
                "only_a_fraction": tot["only_a"] / tot["a"] if tot["a"] else None,
                "only_b_fraction": tot["only_b"] / tot["b"] if tot["b"] else None,
                "flag_rate_a": fa, "flag_rate_b": fb, "flag_rate_change": _diff(fb, fa)}
-    ta, tb = side_tracklets(a, params), side_tracklets(b, params)
+    ta, tb = side_tracklets(a, params, dup_a), side_tracklets(b, params, dup_b)
     sa, sb = ta.summary(), tb.summary()
 
     def ratio(x, y):

@@ -68,11 +68,24 @@ class Plane:
         """Components of unit vectors (rows of *xyz*) along m, e1, e2 (a (3, n) array: three rows)."""
         return self.components_t(xyz.T)
 
+    #: columns per (3, 3) @ (3, n) product: OpenBLAS runs larger ones
+    #: (3 * 3 * n above 2^20) in threads, which spin on a second core after
+    #: the product and add as much processor time again to what follows
+    BLOCK = 65536
+
     def components_t(self, cols):
         """``components`` of unit vectors given as three rows x, y, z (a (3, n) array)."""
-        # one (3, 3) @ (3, n) product: several times faster than the nine
-        # array products and sums (a (n, 3) @ (3, 3) product is the slow shape)
-        return self.basis @ cols
+        # (3, 3) @ (3, n) products: several times faster than the nine array
+        # products and sums (a (n, 3) @ (3, 3) product is the slow shape)
+        n = cols.shape[1]
+        if n <= self.BLOCK:
+            return self.basis @ cols
+        import numpy as np
+
+        out = np.empty((3, n))
+        for lo in range(0, n, self.BLOCK):
+            out[:, lo:lo + self.BLOCK] = self.basis @ cols[:, lo:lo + self.BLOCK]
+        return out
 
 
 def cell_side(angle_rad: float, cos_min: float) -> float:
@@ -599,8 +612,9 @@ class Occupied:
         return self.occ[fx]
 
 
-def within(xyz_p, xyz_q, i, j, chord_max: float, chord_min: float = 0.0):
-    """The candidate pairs (i, j) whose chord distance is within [chord_min, chord_max]: (i, j, d)."""
+def within(xyz_p, xyz_q, i, j, chord_max: float, chord_min: float = 0.0, *, squared: bool = False):
+    """The candidate pairs (i, j) whose chord distance is within [chord_min,
+    chord_max]: (i, j, d), or with *squared* (i, j, d^2) (the test is on d^2)."""
     import numpy as np
 
     # the coordinate rows as they are (views, no copies: gathers need no contiguity)
@@ -621,7 +635,8 @@ def within(xyz_p, xyz_q, i, j, chord_max: float, chord_min: float = 0.0):
         ok &= d2 >= chord_min * chord_min
     k = np.flatnonzero(ok)
     d = d2.take(k)
-    np.sqrt(d, out=d)
+    if not squared:
+        np.sqrt(d, out=d)
     return i.take(k), j.take(k), d
 
 

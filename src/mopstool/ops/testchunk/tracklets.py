@@ -7,8 +7,10 @@ exposures of one quad). Within a field:
 1. *Duplicates*: detections of one exposure closer than ``dedup_arcsec``
    (the same source measured on two overlapping skycells) count once: the
    close pairs of each exposure come from sorted square keys in a gnomonic
-   plane about it (``neighbours.self_pairs_sparse``) and the exact chord on
-   unit vectors; the later row of a pair is dropped.
+   plane about it (``exposure_pairs``: ``neighbours.self_pairs_sparse``) and
+   the exact chord on unit vectors; the later row of a pair is dropped.
+   ``compare`` finds them for both products in the search that matches
+   them (``compare.exposure_searches``) and passes them in.
 2. *Pairs*: for every two consecutive exposures i, j = i + 1 of the field (in
    time order) with 0 < t_j - t_i <= ``max_gap_hours``, every detection a of
    i and b of j with
@@ -119,15 +121,22 @@ class TrackletResult:
                 "gcr_p90_arcsec": float(np.percentile(g, 90)) if g.size else None}
 
 
-def _side(angle: float, cos_min: float, where) -> float:
+def _spread_error(n: int):
+    """The error for the *n* detections of one exposure too spread for one plane."""
     from mopstool.errors import DataError
+    from mopstool.ops.testchunk import neighbours as nb
+
+    return DataError(f"the detections of one exposure spread over more than "
+                     f"{math.degrees(nb.MAX_PATCH_RAD):.0f} degrees ({n} detections)")
+
+
+def _side(angle: float, cos_min: float, where) -> float:
     from mopstool.ops.testchunk import neighbours as nb
 
     try:
         return nb.cell_side(angle, cos_min)
     except ValueError:
-        raise DataError(f"the detections of one exposure spread over more than "
-                        f"{math.degrees(nb.MAX_PATCH_RAD):.0f} degrees ({len(where)} detections)") from None
+        raise _spread_error(len(where)) from None
 
 
 def _near(c0, cos_ref: float, angle: float):
@@ -144,18 +153,40 @@ def _near(c0, cos_ref: float, angle: float):
     return np.flatnonzero(c0 >= lim)
 
 
+def exposure_pairs(sets, angle: float, chord_max: float):
+    """Every unordered pair (i < j) of the detections of one exposure, given
+    as one or more sets of unit vectors as three rows each (``unit_rows``;
+    i and j number the sets' detections one after the other), whose chord is
+    within *chord_max* (the angle *angle*), with its squared chord: (i, j, d^2). One
+    sorted-key search in a gnomonic plane about all of them
+    (``neighbours.self_pairs_sparse``), then the exact chord. Several sets at
+    once: the duplicates of both products and the candidates for matching
+    them from one search (``compare.exposure_searches``). ValueError when the
+    detections spread too far for one plane."""
+    import numpy as np
+
+    from mopstool.ops.testchunk import neighbours as nb
+
+    rows = sets[0] if len(sets) == 1 else np.concatenate(sets, axis=1) if sets else np.zeros((3, 0))
+    if rows.shape[1] < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    c0, c1, c2 = nb.Plane(rows.sum(axis=1)).components_t(rows)
+    h = nb.cell_side(angle, float(c0.min()))
+    i, j = nb.self_pairs_sparse(c1 / c0, c2 / c0, h)
+    return nb.within(rows.T, rows.T, i, j, chord_max, squared=True)
+
+
 def _duplicates(rows, angle: float, chord_max: float):
     """Detections of one exposure (unit vectors as three rows, ``unit_rows``)
     with an earlier one within *chord_max* (the angle *angle*): the later
     detection of every such pair."""
     import numpy as np
 
-    from mopstool.ops.testchunk import neighbours as nb
-
-    c0, c1, c2 = nb.Plane(rows.sum(axis=1)).components_t(rows)
-    h = _side(angle, float(c0.min()), c0)
-    i, j = nb.self_pairs_sparse(c1 / c0, c2 / c0, h)
-    _, j, _ = nb.within(rows.T, rows.T, i, j, chord_max)
+    try:
+        _, j, _ = exposure_pairs([rows], angle, chord_max)
+    except ValueError:
+        raise _spread_error(rows.shape[1]) from None
     return np.unique(j)
 
 
@@ -215,13 +246,16 @@ def _glob(g, local):
     return local + g.start if isinstance(g, slice) else g[local]
 
 
-def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None, xyz_rows=None) -> TrackletResult:
+def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None, xyz_rows=None,
+         duplicates=None) -> TrackletResult:
     """Link the detections of one product into pairs and tracklets (see module doc).
 
     *exposure* and *field* are integer codes per detection; *mjd* the
     exposure mid-time (days) per detection; *xyz*, when given, the unit
     vectors of (ra, dec) (``unit_vectors``), or *xyz_rows* the same as three
-    rows (``unit_rows``), not computed again."""
+    rows (``unit_rows``), not computed again. *duplicates*, when given: the
+    rows that step 1 drops, found by the caller (``exposure_pairs``, as
+    ``compare`` does for both products at once); step 1 is then skipped."""
     import numpy as np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -248,7 +282,13 @@ def link(ra, dec, mjd, exposure, field, params: TrackletParams, *, xyz=None, xyz
         X = pick(rows_all, base)
     exp_b, t_b, fld_b = pick(exposure, base), pick(mjd, base), pick(field, base)
     keep = None
-    if params.dedup_arcsec > 0:
+    if duplicates is not None:
+        dropped = np.zeros(len(ra), dtype=bool)
+        dropped[np.asarray(duplicates, dtype=np.int64)] = True
+        dropped = pick(dropped, base)
+        if dropped.any():
+            keep = np.flatnonzero(~dropped)
+    elif params.dedup_arcsec > 0:
         r_dup = chord(params.dedup_arcsec * ARCSEC)
         drop = []
         for g in _groups(exp_b):
