@@ -122,8 +122,8 @@ def write_versions(out_a: str | Path, out_b: str | Path, exposures: list[SynthEx
     res = VersionsResult(dir_a=str(out_a), dir_b=str(out_b))
     cells = sorted({sc for e in exposures for sc in e.skycells})
     geoms = {sc: skycell_geometry(sc) for sc in cells}
-    # the field's centre from the cells' centres (the C library's cosines and
-    # sines: the sets are the same to the bit wherever they are written)
+    # the field's centre from the cells' centres, with the C library's cosines
+    # and sines like every position below: the sets stay the same to the bit
     centres = np.array([(math.cos(d) * math.cos(r), math.cos(d) * math.sin(r), math.sin(d))
                         for r, d in (map(math.radians, geoms[sc].centre_sky()) for sc in cells)])
     centre = centres.mean(axis=0)

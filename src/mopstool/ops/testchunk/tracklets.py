@@ -157,8 +157,8 @@ def exposure_pairs(sets, angle: float, chord_max: float):
     """Every unordered pair (i < j) of the detections of one exposure, given
     as one or more sets of unit vectors as three rows each (``unit_rows``;
     i and j number the sets' detections one after the other), whose chord is
-    within *chord_max* (the angle *angle*), with its squared chord: (i, j, d^2). One
-    sorted-key search in a gnomonic plane about all of them
+    within *chord_max* (the angle *angle*), with its squared chord:
+    (i, j, d^2). One sorted-key search in a gnomonic plane about all of them
     (``neighbours.self_pairs_sparse``), then the exact chord. Several sets at
     once: the duplicates of both products and the candidates for matching
     them from one search (``compare.exposure_searches``). ValueError when the
