@@ -557,7 +557,7 @@ complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l action -x -d
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l ra -x -d 'RA (deg or HH:MM:SS); repeat with --dec for several rows'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l dec -x -d 'Dec (deg or DD:MM:SS)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l from -x -d 'CSV/ECSV of rows (ra, dec, mjd, filter, size, comment or any request column)'
-complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l mjd -x -d 'Observation MJD for --ra/--dec rows (MJD_MIN/MAX = MJD -/+ --mjd-window)'
+complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l mjd -x -d 'Observation MJD for --ra/--dec rows (MJD_MIN/MAX = MJD -/+ --mjd-window; 0:...'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l mjd-window -x -d 'Half width of the MJD window in days (default [pstamp] mjd_window)'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l filter -x -d 'REQFILT, e.g. w or w.00000'
 complete -c mopstool -n '__mopstool_using \'pstamp-req create\'' -l size -x -d 'Stamp width = height (pixels; arcsec with --arcsec)'

@@ -97,6 +97,25 @@ def test_create_from_mops_detections_csv_and_ecsv(cli, tmp_path):
     assert r.code == ExitCode.USAGE
 
 
+def test_create_mjd_zero_is_no_date_bound(cli, tmp_path):
+    """An MJD of 0 (a detection list without times) gives MJD_MIN = MJD_MAX = 0,
+    no bound, as in the request file, not a window about MJD 0 that matches
+    no image; a negative MJD is refused and nothing is written."""
+    csv = tmp_path / "d.csv"
+    csv.write_text("ra,dec,mjd\n150.0,2.0,0\n150.1,2.1,58309.5\n")
+    r = cli("pstamp-req", "create", "--from", csv, "--email", "m@x.y", "-o", tmp_path / "d.fits")
+    assert r.code == 0, r.err
+    t = Table.read(tmp_path / "d.fits", hdu=1)
+    assert list(t["MJD_MIN"]) == [0.0, 58309.495] and list(t["MJD_MAX"]) == [0.0, 58309.505]
+    r = cli("pstamp-req", "create", "--email", "m@x.y", "-o", tmp_path / "z.fits", "--ra", "1", "--dec", "2",
+            "--mjd", "0")
+    assert r.code == 0 and Table.read(tmp_path / "z.fits", hdu=1)["MJD_MAX"][0] == 0.0
+    csv.write_text("ra,dec,mjd\n150.0,2.0,-1\n")
+    r = cli("pstamp-req", "create", "--from", csv, "--email", "m@x.y", "-o", tmp_path / "n.fits")
+    assert r.code == ExitCode.DATA and "MJD -1 is not an observation date" in r.err
+    assert not (tmp_path / "n.fits").exists()
+
+
 def test_create_refuses_rows_the_server_rejects(cli, tmp_path):
     out = tmp_path / "bad.fits"
     r = cli("pstamp-req", "create", "-o", out, "--email", "m@x.y", "--ra", "1", "--dec", "2",

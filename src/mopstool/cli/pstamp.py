@@ -391,7 +391,7 @@ def create_cmd(
         "--from", help="CSV/ECSV of rows (ra, dec, mjd, filter, size, comment or any request column).",
         show_default=False)] = None,
     mjd: Annotated[Optional[float], typer.Option(
-        "--mjd", help="Observation MJD for --ra/--dec rows (MJD_MIN/MAX = MJD -/+ --mjd-window).",
+        "--mjd", help="Observation MJD for --ra/--dec rows (MJD_MIN/MAX = MJD -/+ --mjd-window; 0: no date bound).",
         show_default=False)] = None,
     mjd_window: Annotated[Optional[float], typer.Option(
         "--mjd-window", help="Half width of the MJD window in days (default [pstamp] mjd_window).",

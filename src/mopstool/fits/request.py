@@ -402,7 +402,8 @@ def rows_from_records(records: list[dict[str, Any]], *, base: dict[str, Any] | N
 
     Any of the 24 request columns may be given by name (any case). Otherwise
     recognised: RA/DEC (degrees or sexagesimal) for CENTER_X/CENTER_Y, MJD (gives
-    MJD_MIN/MJD_MAX = MJD -/+ *mjd_window* days), FILTER for REQFILT, SIZE (width =
+    MJD_MIN/MJD_MAX = MJD -/+ *mjd_window* days; 0 gives none, as 0 is in the
+    request file; below 0 is an error), FILTER for REQFILT, SIZE (width =
     height) or WIDTH/HEIGHT, a detection id or name for COMMENT. *size* is the
     default stamp size; *arcsec* sets the size unit (COORD_MASK bit 2).
     Returns (rows, notes)."""
@@ -437,7 +438,10 @@ def rows_from_records(records: list[dict[str, Any]], *, base: dict[str, Any] | N
                 raise DataError(f"input row {i}: no RA/DEC (columns ra, dec or CENTER_X, CENTER_Y)")
             row["CENTER_X"], row["CENTER_Y"] = parse_ra(ra), parse_dec(dec)
             mjd = alias("MJD")
-            if mjd is not None:
+            if mjd is not None and float(mjd) < 0:
+                raise DataError(f"input row {i}: MJD {mjd} is not an observation date (0 for none)")
+            if mjd is not None and float(mjd) > 0:
+                # 0: no date, MJD_MIN/MJD_MAX left at 0 (none), as in the request file
                 row["MJD_MIN"] = round(float(mjd) - mjd_window, 6)
                 row["MJD_MAX"] = round(float(mjd) + mjd_window, 6)
             sz = alias("SIZE")
