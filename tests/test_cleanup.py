@@ -516,12 +516,38 @@ def _hold_lock_after_first_batch(dbs, hold: float):
     from mopstool.ops.writes import LOCK_NAME
 
     times: dict[str, float] = {}
+    asking = threading.Event()
 
     def other_writer():
-        with named_lock(dbs.engine(False), LOCK_NAME, 30):
+        engine = dbs.engine(False)
+        with engine.connect():          # connected before it asks (a loaded machine is slow to connect)
+            pass
+        asking.set()
+        with named_lock(engine, LOCK_NAME, 30):
             times["got"] = time.monotonic()
             time.sleep(hold)
         times["released"] = time.monotonic()
+
+    def until_it_waits():
+        """Back in the batch once the other writer waits for the lock: on MySQL
+        its GET_LOCK waiting at the server (the server then hands it the lock
+        when the batch gives it back), on SQLite polling the file lock."""
+        from sqlalchemy import text
+
+        from mopstool.db.dialect import is_mysql
+
+        assert asking.wait(30)
+        engine = dbs.engine(False)
+        if not is_mysql(engine):
+            time.sleep(0.1)
+            return
+        q = text("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                 "WHERE DB = DATABASE() AND STATE = 'User lock'")
+        with engine.connect() as conn:
+            deadline = time.monotonic() + 30
+            while not conn.execute(q).scalar():
+                assert time.monotonic() < deadline, "the other writer never asked for the lock"
+                time.sleep(0.01)
 
     threads = []
     calls = []
@@ -531,6 +557,7 @@ def _hold_lock_after_first_batch(dbs, hold: float):
         if len(calls) == 1:
             threads.append(threading.Thread(target=other_writer))
             threads[0].start()
+            until_it_waits()
         elif len(calls) == 2:
             times["batch2"] = time.monotonic()
 
