@@ -116,6 +116,27 @@ def test_create_mjd_zero_is_no_date_bound(cli, tmp_path):
     assert not (tmp_path / "n.fits").exists()
 
 
+def test_create_refuses_options_no_row_takes(cli, tmp_path):
+    """--mjd and --comment belong to --ra/--dec rows, --mjd-window to rows with
+    an MJD: given where nothing would take them they are refused by name and
+    nothing is written (never accepted and ignored)."""
+    csv = tmp_path / "d.csv"
+    csv.write_text("ra,dec\n150.0,2.0\n")
+    out = tmp_path / "o.fits"
+    for extra, named in ((["--mjd", "58309.5"], "--mjd"), (["--comment", "x"], "--comment"),
+                         (["--mjd-window", "0.1"], "--mjd-window")):
+        r = cli("pstamp-req", "create", "--from", csv, "--email", "m@x.y", "-o", out, *extra)
+        assert r.code == ExitCode.USAGE and named in r.err and not out.exists(), (extra, r.err)
+    r = cli("pstamp-req", "create", "--ra", "1", "--dec", "2", "--mjd", "0", "--mjd-window", "0.1",
+            "--email", "m@x.y", "-o", out)
+    assert r.code == ExitCode.USAGE and "--mjd-window" in r.err and not out.exists()
+    r = cli("pstamp-req", "create", "--ra", "1", "--dec", "2", "--mjd", "58309.5", "--mjd-window", "0.1",
+            "--comment", "c", "--email", "m@x.y", "-o", out)
+    assert r.code == 0, r.err
+    t = Table.read(out, hdu=1)
+    assert (t["MJD_MIN"][0], t["MJD_MAX"][0], t["COMMENT"][0]) == (58309.4, 58309.6, "c")
+
+
 def test_create_refuses_rows_the_server_rejects(cli, tmp_path):
     out = tmp_path / "bad.fits"
     r = cli("pstamp-req", "create", "-o", out, "--email", "m@x.y", "--ra", "1", "--dec", "2",

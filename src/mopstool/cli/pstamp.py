@@ -431,7 +431,7 @@ def create_cmd(
     from pathlib import Path
 
     from mopstool.fits.request import (StampRequest, normalise_rows, option_mask, read_table_rows,
-                                       rows_from_records, validate_request, write_request)
+                                       record_mjd, rows_from_records, validate_request, write_request)
 
     if output is None and req_name is None:
         raise UsageError("give --req-name or --output")
@@ -455,6 +455,10 @@ def create_cmd(
     ra, dec = ra or [], dec or []
     if len(ra) != len(dec):
         raise UsageError("give as many --dec as --ra")
+    given = [o for o, v in (("--mjd", mjd), ("--comment", comment)) if v is not None]
+    if given and not ra:
+        raise UsageError(f"{' and '.join(given)} apply to --ra/--dec rows; the rows of --from take "
+                         "their own mjd and comment columns")
     for r, d in zip(ra, dec):
         rec = {"ra": r, "dec": d}
         if mjd is not None:
@@ -465,6 +469,8 @@ def create_cmd(
     if not records:
         raise UsageError("no rows: give --ra/--dec or --from FILE")
     rows, notes = rows_from_records(records, base=base, mjd_window=window, size=size, arcsec=arcsec)
+    if mjd_window is not None and not any(float(record_mjd(r) or 0) > 0 for r in records):
+        raise UsageError("--mjd-window: no row has an MJD to put the window about (give --mjd or an mjd column)")
     for n in notes:
         info(n)
     req = StampRequest(req_name=name, email=mail, action=action.upper(), rows=normalise_rows(rows),

@@ -395,6 +395,20 @@ def read_table_rows(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _alias(lower: dict[str, Any], key: str) -> tuple[str | None, Any]:
+    """(input column, value) of the first non-empty alias of *key* in a record
+    with lower-case column names, or (None, None)."""
+    for a in _ALIASES[key]:
+        if lower.get(a) not in (None, ""):
+            return a, lower[a]
+    return None, None
+
+
+def record_mjd(rec: dict[str, Any]) -> Any:
+    """The observation MJD an input record gives (``rows_from_records``'s MJD column), or None."""
+    return _alias({str(k).strip().lower(): v for k, v in rec.items()}, "MJD")[1]
+
+
 def rows_from_records(records: list[dict[str, Any]], *, base: dict[str, Any] | None = None,
                       mjd_window: float = 0.005, size: float | None = None,
                       arcsec: bool | None = None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -422,11 +436,10 @@ def rows_from_records(records: list[dict[str, Any]], *, base: dict[str, Any] | N
                 used.add(name.lower())
 
         def alias(key: str) -> Any:
-            for a in _ALIASES[key]:
-                if lower.get(a) not in (None, ""):
-                    used.add(a)
-                    return lower[a]
-            return None
+            name, value = _alias(lower, key)
+            if name is not None:
+                used.add(name)
+            return value
 
         row = dict(base)
         if size is not None:
