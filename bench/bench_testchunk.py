@@ -43,12 +43,22 @@ def timed(fn) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--skycells", type=int, default=60, help="cells (exposure x skycell) per side")
-    ap.add_argument("--rows", type=int, default=5000, help="transients per cell")
+    ap.add_argument("--skycells", type=int, help="cells (exposure x skycell) per side (default 60)")
+    ap.add_argument("--rows", type=int, help="transients per cell (default 5000)")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--dir", help="work directory (default: a temporary one, removed after)")
     ap.add_argument("--reuse", action="store_true", help="keep the versions already under --dir")
     args = ap.parse_args()
+    if args.reuse:
+        if not args.dir:
+            ap.error("--reuse needs --dir (the directory holding A and B)")
+        if not ((Path(args.dir) / "A").is_dir() and (Path(args.dir) / "B").is_dir()):
+            ap.error(f"--reuse: no A and B under {args.dir} (run once without --reuse to write them)")
+        given = [o for o, v in (("--skycells", args.skycells), ("--rows", args.rows)) if v is not None]
+        if given:
+            ap.error(f"--reuse takes the files as they are: {' and '.join(given)} would not apply")
+    args.skycells = 60 if args.skycells is None else args.skycells
+    args.rows = 5000 if args.rows is None else args.rows
     import statistics
 
     import fitsio
@@ -58,7 +68,7 @@ def main() -> None:
         per_visit = max(1, args.skycells // 4)
         cells = [f"skycell.1200.{i:03d}" for i in range(per_visit)]
         t = time.perf_counter()
-        if args.reuse and (work / "A").is_dir() and (work / "B").is_dir():
+        if args.reuse:
             files_a = sorted(str(p) for p in (work / "A").glob("*.cmf"))
             files_b = sorted(str(p) for p in (work / "B").glob("*.cmf"))
             dir_a, dir_b = str(work / "A"), str(work / "B")

@@ -90,6 +90,14 @@ def test_bench_scale_smoke(tmp_path, isolated_home):
 def test_bench_testchunk_smoke(tmp_path):
     r = _bench("bench_testchunk.py", "--skycells", "2", "--rows", "30", "--repeat", "1", "--dir", str(tmp_path))
     assert "compare" in r.stdout
+    r = _bench("bench_testchunk.py", "--reuse", "--repeat", "1", "--dir", str(tmp_path))
+    assert "compare" in r.stdout and "cells per side 4," in r.stdout      # the files written above
+    # options --reuse would not apply are refused by name
+    for args, named in ((["--reuse"], "--dir"), (["--reuse", "--dir", str(tmp_path), "--rows", "9"], "--rows"),
+                        (["--reuse", "--dir", str(tmp_path / "none")], "no A and B")):
+        r = subprocess.run([sys.executable, str(BENCH / "bench_testchunk.py"), *args], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 2 and named in r.stderr, (args, r.stderr)
 
 
 def test_bench_million_smoke(scratch_mysql, isolated_home):
