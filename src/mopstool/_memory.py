@@ -28,15 +28,18 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 256 << 20
 
-_done = False
+_taken: bool | None = None      #: whether glibc took the thresholds (None: not tried yet)
 
 
 def keep_freed_memory() -> bool:
     """Set the thresholds (module doc), once; True when glibc took them."""
-    global _done
-    if _done:
-        return _done is True
-    _done = None
+    global _taken
+    if _taken is None:
+        _taken = _set_thresholds()
+    return _taken
+
+
+def _set_thresholds() -> bool:
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
             return False
@@ -45,8 +48,5 @@ def keep_freed_memory() -> bool:
     import ctypes
 
     lib = ctypes.CDLL(None)
-    if not hasattr(lib, "mallopt"):
-        return False
-    if lib.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and lib.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD):
-        _done = True
-    return _done is True
+    return bool(hasattr(lib, "mallopt") and lib.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+                and lib.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))

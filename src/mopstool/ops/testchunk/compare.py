@@ -462,25 +462,24 @@ def exposure_searches(a: Side, b: Side, radius_arcsec: float, params):
                 ok = (li >= 0) & (lj >= 0)
                 drops[s].append(np.maximum(li[ok], lj[ok]))
 
+    # per exposure: the cells to match, and those of one side only (for the duplicates)
     by_exp: dict[str, tuple[list, list, list]] = {}
     for k in sorted(set(a.cells) | set(b.cells)):
         ca, cb = a.cells.get(k), b.cells.get(k)
-        m, only_a, only_b = by_exp.setdefault(k[0], ([], [], []))
+        matched, only_a, only_b = by_exp.setdefault(k[0], ([], [], []))
+        if ca is not None and cb is not None and ca.n and cb.n:
+            matched.append(k)
+            continue
         if ca is not None and cb is not None:
-            m.append(k)
-            if not (ca.n and cb.n):
-                matches[k] = (empty, empty)
-        elif ca is not None:
+            matches[k] = (empty, empty)     # no detections on one side: nothing to match
+        if ca is not None:
             only_a.append(k)
-        else:
+        if cb is not None:
             only_b.append(k)
     spread = False
-    for m, only_a, only_b in by_exp.values():
-        matched = [k for k in m if k not in matches]
-        # a cell with no detections on one side has its other side's for the duplicates
-        half = [k for k in m if k in matches]
+    for matched, only_a, only_b in by_exp.values():
         try:
-            search(matched, (only_a + half, only_b + half), True)
+            search(matched, (only_a, only_b), True)
         except ValueError:          # the exposure spreads too far for one plane: cell by cell
             spread = True
             for k in matched:
